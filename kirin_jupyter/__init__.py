@@ -1,0 +1,73 @@
+"""Generate images with the Kirin image API from Jupyter.
+
+``%load_ext kirin_jupyter`` registers ``%kirin`` / ``%%kirin``; ``Client`` and ``generate``
+are the plain Python API. Names are loaded on first use so that loading the extension stays
+fast (httpx, Pillow and ipywidgets are imported only when a job or a widget needs them).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Client": "api",
+    "generate": "api",
+    "default_client": "api",
+    "Job": "job",
+    "Result": "job",
+    "KirinError": "errors",
+    "ValidationError": "errors",
+    "APIError": "errors",
+    "AuthenticationError": "errors",
+    "RateLimited": "errors",
+    "ServiceUnavailable": "errors",
+    "TaskFailed": "errors",
+    "TaskTimeout": "errors",
+    "ResultExpired": "errors",
+    "DownloadError": "errors",
+}
+
+__all__ = [*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"]
+
+if TYPE_CHECKING:
+    from .api import Client as Client
+    from .api import default_client as default_client
+    from .api import generate as generate
+    from .errors import APIError as APIError
+    from .errors import AuthenticationError as AuthenticationError
+    from .errors import DownloadError as DownloadError
+    from .errors import KirinError as KirinError
+    from .errors import RateLimited as RateLimited
+    from .errors import ResultExpired as ResultExpired
+    from .errors import ServiceUnavailable as ServiceUnavailable
+    from .errors import TaskFailed as TaskFailed
+    from .errors import TaskTimeout as TaskTimeout
+    from .errors import ValidationError as ValidationError
+    from .job import Job as Job
+    from .job import Result as Result
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kirin_jupyter' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext kirin_jupyter``: register the magics and the ``Kirin`` configurable."""
+    from .magics import KirinMagics
+
+    ipython.register_magics(KirinMagics(shell=ipython))
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    magics = ipython.magics_manager.registry.get("KirinMagics")
+    if magics is not None:
+        for kind in ("line", "cell"):
+            ipython.magics_manager.magics[kind].pop("kirin", None)

@@ -1,0 +1,367 @@
+"""HTTP to the Kirin service: create, query, find by external id, download.
+
+Async, on httpx, used only from the engine's loop. Error responses become readable
+exceptions here; GETs are retried (backoff with full jitter, ``Retry-After`` honoured);
+creation is exactly-once through ``external_task_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import os
+import random
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from . import spec
+from .errors import (
+    APIError,
+    AuthenticationError,
+    DownloadError,
+    RateLimited,
+    ResultExpired,
+    ServiceUnavailable,
+)
+from .request import GenerationRequest
+from .responses import TaskSnapshot, parse_error, parse_task
+
+log = logging.getLogger("kirin_jupyter")
+
+Sleep = Callable[[float], Awaitable[None]]
+_EXPIRED_STATUSES = (403, 404, 410)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the service lives; the paths are configurable because the documents omit them."""
+
+    base_url: str
+    create_path: str = "/v1/tasks"
+    task_path: str = "/v1/tasks/{id}"
+
+    def create_url(self) -> str:
+        return self.base_url.rstrip("/") + "/" + self.create_path.lstrip("/")
+
+    def task_url(self, task_id: str) -> str:
+        quoted = httpx.URL("/" + task_id).raw_path.decode("ascii")[1:].replace("/", "%2F")
+        path = self.task_path.replace("{id}", quoted)
+        return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    base: float = 0.5
+    cap: float = 8.0
+    max_retry_after: float = 60.0
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform(0, min(cap, base * 2**attempt))."""
+        return rng.uniform(0, min(self.cap, self.base * 2**attempt))
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def documented_error(code: str | None, detail: str | None) -> str | None:
+    """'Kirin error CODE: meaning. What to do. (service says: ...)' for a documented code."""
+    documented = spec.describe_error_code(code) if code else None
+    if not documented:
+        return None
+    text = f"Kirin error {code}: {documented}"
+    if detail and detail.lower() not in documented.lower():
+        text += f" (service says: {detail})"
+    return text
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class KirinAPI:
+    """One service connection (pooled); lives on the engine's loop."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        api_key: str | None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+        request_timeout: float = 30.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self._key = api_key
+        self._transport = transport
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._timeout = request_timeout
+        self._rng = rng or random.Random()
+        self._api: httpx.AsyncClient | None = None
+        self._downloads: httpx.AsyncClient | None = None
+        self.requests_sent = 0
+
+    def __repr__(self) -> str:
+        return f"KirinAPI({self.endpoint.base_url!r}, key={'set' if self._key else 'none'})"
+
+    def redact(self, text: str) -> str:
+        """Never let the key through, even if a server echoes it back."""
+        return text.replace(self._key, "***") if self._key else text
+
+    # -- connections ---------------------------------------------------------------------
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._api is None:
+            headers = {"User-Agent": "kirin-jupyter/0.1"}
+            if self._key:
+                headers["Authorization"] = f"Bearer {self._key}"
+            self._api = httpx.AsyncClient(
+                headers=headers, timeout=self._timeout, transport=self._transport
+            )
+        return self._api
+
+    def _download_client(self) -> httpx.AsyncClient:
+        """No Authorization header: result URLs are often on another host (a CDN)."""
+        if self._downloads is None:
+            self._downloads = httpx.AsyncClient(
+                timeout=self._timeout, follow_redirects=True, transport=self._transport,
+                headers={"User-Agent": "kirin-jupyter/0.1"},
+            )
+        return self._downloads
+
+    async def aclose(self) -> None:
+        for client in (self._api, self._downloads):
+            if client is not None:
+                await client.aclose()
+        self._api = self._downloads = None
+
+    # -- errors --------------------------------------------------------------------------
+
+    def error_for(self, response: httpx.Response, task_id: str | None = None) -> APIError:
+        """A readable exception for an error response."""
+        try:
+            payload: Any = response.json()
+        except ValueError:
+            payload = None
+        code, server_message = parse_error(payload)
+        status = response.status_code
+        detail = self.redact(one_line(server_message)) if server_message else ""
+        documented = documented_error(code, detail)
+        if documented:
+            text = documented
+        elif status in (401, 403):
+            text = (
+                f"the Kirin API refused the key (HTTP {status}); set KIRIN_API_KEY or run "
+                "%kirin login"
+            )
+        elif status == 402:
+            text = "the Kirin account has insufficient balance (HTTP 402); top it up and retry"
+        elif status == 404 and task_id:
+            text = f"task {task_id} was not found (HTTP 404)"
+        elif status == 429:
+            text = "the Kirin API is rate limiting this key (HTTP 429); wait and retry"
+        else:
+            text = f"the Kirin API answered HTTP {status}"
+            if code:
+                text += f" with error {code}"
+        if detail and not documented and detail not in text:
+            text += f": {detail}"
+        kwargs: dict[str, Any] = {"code": code, "status_code": status, "task_id": task_id}
+        if status in (401, 403) and not documented:
+            return AuthenticationError(text, **kwargs)
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return RateLimited(text, retry_after=retry_after, **kwargs)
+        if status >= 500 and not documented:
+            return ServiceUnavailable(text, **kwargs)
+        return APIError(text, **kwargs)
+
+    # -- requests ------------------------------------------------------------------------
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        self.requests_sent += 1
+        return await self._client().request(method, url, **kwargs)
+
+    async def _retry_wait(self, attempt: int, response: httpx.Response | None) -> None:
+        delay = self.retry.backoff(attempt, self._rng)
+        if response is not None:
+            hinted = parse_retry_after(response.headers.get("Retry-After"))
+            if hinted is not None:
+                delay = min(hinted, self.retry.max_retry_after) + self._rng.uniform(0, 0.1)
+        await self._sleep(delay)
+
+    async def get_task(self, task_id: str, *, missing_ok: bool = False) -> TaskSnapshot | None:
+        """GET the task (by task id or external id); retried on 5xx, 429 and network errors."""
+        url = self.endpoint.task_url(task_id)
+        last: Exception | None = None
+        for attempt in range(self.retry.attempts):
+            response: httpx.Response | None = None
+            try:
+                response = await self._send("GET", url)
+            except httpx.TransportError as exc:
+                last = ServiceUnavailable(
+                    f"could not reach the Kirin API ({exc.__class__.__name__})", task_id=task_id
+                )
+            else:
+                if response.status_code == 404 and missing_ok:
+                    return None
+                if response.status_code < 400:
+                    try:
+                        return parse_task(response.json())
+                    except ValueError:
+                        last = ServiceUnavailable(
+                            "the Kirin API sent a response that is not valid task JSON",
+                            task_id=task_id,
+                        )
+                else:
+                    error = self.error_for(response, task_id)
+                    if response.status_code != 429 and response.status_code < 500:
+                        raise error
+                    last = error
+            if attempt + 1 < self.retry.attempts:
+                await self._retry_wait(attempt, response)
+        assert last is not None
+        raise last
+
+    async def find_by_external_id(self, external_task_id: str) -> TaskSnapshot | None:
+        """The task created with this external id, or None if the service has none."""
+        return await self.get_task(external_task_id, missing_ok=True)
+
+    async def create(self, request: GenerationRequest) -> TaskSnapshot:
+        """POST the task exactly once, even when a response is lost.
+
+        After an ambiguous failure (connection dropped after sending, timeout, 5xx, garbled
+        body) the task is looked up by its external id; only if it does not exist is the
+        POST sent again, with the same external id.
+        """
+        body = request.body()
+        external_id = request.external_task_id
+        last: Exception | None = None
+        for attempt in range(self.retry.attempts):
+            response: httpx.Response | None = None
+            ambiguous = False
+            try:
+                response = await self._send("POST", self.endpoint.create_url(), json=body)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # never left the machine
+                last = ServiceUnavailable(
+                    f"could not reach the Kirin API ({exc.__class__.__name__})"
+                )
+            except httpx.TransportError as exc:
+                ambiguous = True
+                last = ServiceUnavailable(
+                    f"lost the connection while creating the task ({exc.__class__.__name__})"
+                )
+            else:
+                if response.status_code == 409:  # that external id exists already
+                    ambiguous = True
+                elif response.status_code >= 500 or response.status_code == 429:
+                    ambiguous = response.status_code >= 500
+                    last = self.error_for(response)
+                elif response.status_code >= 400:
+                    raise self.error_for(response)
+                else:
+                    try:
+                        snapshot = parse_task(response.json())
+                        if snapshot.task_id:
+                            return snapshot
+                    except ValueError:
+                        pass
+                    ambiguous = True
+                    last = ServiceUnavailable("the Kirin API sent an unreadable create response")
+            if ambiguous:
+                found = await self.find_by_external_id(external_id)
+                if found is not None:
+                    log.info("task for external id %s found after an ambiguous create", external_id)
+                    return found
+            if attempt + 1 < self.retry.attempts:
+                await self._retry_wait(attempt, response)
+        assert last is not None
+        raise last
+
+    async def download(
+        self, url: str, dest: Path, *, attempts: int = 3, verify_image: bool = True
+    ) -> Path:
+        """Stream ``url`` to a temp file beside ``dest``, check it decodes, then rename."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        last: Exception | None = None
+        for attempt in range(attempts):
+            try:
+                tmp = await self._stream_to_temp(url, dest.parent)
+            except ResultExpired:
+                raise
+            except (httpx.TransportError, APIError) as exc:
+                last = exc
+            else:
+                try:
+                    if verify_image:
+                        await asyncio.to_thread(_verify_image, tmp)
+                except DownloadError as exc:
+                    tmp.unlink(missing_ok=True)
+                    last = exc
+                else:
+                    os.replace(tmp, dest)
+                    return dest
+            if attempt + 1 < attempts:
+                await self._sleep(self.retry.backoff(attempt, self._rng))
+        raise DownloadError(
+            f"could not download a result intact after {attempts} tries "
+            f"({self.redact(one_line(str(last), 120))})"
+        )
+
+    async def _stream_to_temp(self, url: str, folder: Path) -> Path:
+        async with self._download_client().stream("GET", url) as response:
+            if response.status_code in _EXPIRED_STATUSES:
+                raise ResultExpired(
+                    f"result URL answered HTTP {response.status_code} (expired?)",
+                    status_code=response.status_code,
+                )
+            if response.status_code >= 400:
+                raise APIError(
+                    f"result download answered HTTP {response.status_code}",
+                    status_code=response.status_code,
+                )
+            fd, name = tempfile.mkstemp(prefix=".part-", dir=folder)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    async for chunk in response.aiter_bytes(1 << 16):
+                        fh.write(chunk)
+            except BaseException:
+                Path(name).unlink(missing_ok=True)
+                raise
+            return Path(name)
+
+
+def _verify_image(path: Path) -> None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+    except Exception as exc:
+        raise DownloadError(f"downloaded file is not a complete image ({exc})") from None

@@ -1,0 +1,1 @@
+"""How jobs look: the live progress card (widgets) and the static final rendering (HTML)."""

@@ -1,0 +1,101 @@
+"""The live progress card: widgets whose values the engine thread changes.
+
+The card is displayed once, synchronously, by the cell that started the job. After that the
+engine thread only sets widget values (safe: ipykernel serialises sends on its IOPub thread)
+and finally swaps the display for the static ``FinalView`` through the display handle.
+"""
+
+from __future__ import annotations
+
+import threading
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from .static import FinalView, badge, header_html
+
+if TYPE_CHECKING:
+    from ..job import Job
+
+_STATE_COLOURS = {
+    "pending": "#57606a",
+    "submitting": "#57606a",
+    "queued": "#8250df",
+    "running": "#0969da",
+    "downloading": "#0969da",
+    "completed": "#1a7f37",
+    "failed": "#cf222e",
+}
+
+
+def status_line(job: Job) -> str:
+    """'running · 12.3 s · ~45 % (estimated) · task abc' as safe HTML."""
+    parts = [f"{job.elapsed:.1f} s"]
+    if job.status not in ("completed", "failed"):
+        label = "estimated" if job.progress_is_estimate else "reported"
+        parts.append(f"{job.progress * 100:.0f} % ({label})")
+    if job.cost is not None:
+        parts.append(f"cost ${escape(str(job.cost))}")
+    return (
+        badge(job.status, _STATE_COLOURS.get(job.status, "#57606a"))
+        + f' <span style="color:#57606a;font-size:12px">{" · ".join(parts)}</span>'
+    )
+
+
+class ProgressCard:
+    """Header, progress bar and status line for one job."""
+
+    def __init__(self, job: Job) -> None:
+        import ipywidgets as widgets
+
+        self.job = job
+        self.header = widgets.HTML(self._header())
+        self.bar = widgets.FloatProgress(
+            value=0.0, min=0.0, max=1.0, bar_style="info",
+            layout=widgets.Layout(width="100%", max_width="960px"),
+        )
+        self.status = widgets.HTML(status_line(job))
+        self.widget = widgets.VBox(
+            [self.header, self.bar, self.status],
+            layout=widgets.Layout(border="1px solid #d0d7de", padding="4px 12px",
+                                  max_width="960px"),
+        )
+        self.widget.add_class("kirin-card")
+        self._task_shown = job.task_id
+        self._handle: Any = None
+        self._finished = False
+        self._lock = threading.Lock()
+
+    def _header(self) -> str:
+        return header_html(self.job.model, self.job.prompt, simulated=self.job.simulated,
+                           task_id=self.job.task_id)
+
+    def show(self) -> None:
+        """Display the card in the current cell and start following the job."""
+        from IPython.display import display
+
+        self._handle = display(self.widget, display_id=True)
+        self.job.add_listener(self.refresh)
+
+    def refresh(self, job: Job) -> None:
+        """Listener: called from the engine thread on every change and tick."""
+        with self._lock:
+            if self._finished:
+                return
+            if job.status in ("completed", "failed"):
+                self._finished = True
+                self._finish()
+                return
+            with self.bar.hold_sync(), self.status.hold_sync():
+                self.bar.value = job.progress
+                self.status.value = status_line(job)
+            if job.task_id != self._task_shown:
+                self._task_shown = job.task_id
+                self.header.value = self._header()
+
+    def _finish(self) -> None:
+        self.bar.value = 1.0
+        self.bar.bar_style = "success" if self.job.status == "completed" else "danger"
+        self.status.value = status_line(self.job)
+        if self._handle is not None:
+            self._handle.update(FinalView(self.job))
+            self.widget.close()

@@ -1,0 +1,65 @@
+"""Exceptions users can read: every message is one line and never carries the API key."""
+
+from __future__ import annotations
+
+
+class KirinError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ValidationError(KirinError, ValueError):
+    """The request breaks a documented rule; nothing was sent."""
+
+
+class APIError(KirinError):
+    """The service answered with an error (HTTP status and/or documented error code)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        task_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status_code = status_code
+        self.task_id = task_id
+
+
+class AuthenticationError(APIError):
+    """HTTP 401/403: the key is missing, wrong or not allowed."""
+
+
+class RateLimited(APIError):
+    """HTTP 429 that outlasted the retries; ``retry_after`` says how long to wait."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(APIError):
+    """The service could not be reached or kept failing (network errors, 5xx)."""
+
+
+class TaskFailed(APIError):
+    """The task reached the ``failed`` state; ``code`` holds the service's error code."""
+
+
+class TaskTimeout(KirinError):
+    """The job's deadline passed; the task may still finish: the ids allow a later resume."""
+
+    def __init__(self, message: str, *, task_id: str | None, external_task_id: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.external_task_id = external_task_id
+
+
+class ResultExpired(APIError):
+    """A result URL no longer serves the image, even after asking for fresh URLs."""
+
+
+class DownloadError(APIError):
+    """A result could not be downloaded intact."""

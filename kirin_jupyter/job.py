@@ -1,0 +1,203 @@
+"""``Job``: the handle users hold; ``Result``: what a finished job gives back."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import TaskTimeout
+from .request import GenerationRequest
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+log = logging.getLogger("kirin_jupyter")
+
+JobStatus = Literal[
+    "pending", "submitting", "queued", "running", "downloading", "completed", "failed"
+]
+FINAL_STATUSES = ("completed", "failed")
+Listener = Callable[["Job"], None]
+
+
+@dataclass
+class Result:
+    """A finished generation: files already on disk, images loaded when first asked for."""
+
+    task_id: str
+    external_task_id: str
+    model: str
+    prompt: str
+    paths: list[Path]
+    urls: list[str]
+    types: list[str] = field(default_factory=list)
+    cost: Decimal | None = None
+    simulated: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+    _images: list[PILImage] | None = field(default=None, repr=False)
+
+    @property
+    def images(self) -> list[PILImage]:
+        """The result images as PIL images (read from the saved files)."""
+        if self._images is None:
+            from PIL import Image
+
+            loaded = []
+            kinds = self.types or ["image"] * len(self.paths)
+            for path, kind in zip(self.paths, kinds, strict=False):
+                if kind == "image":
+                    with Image.open(path) as img:
+                        img.load()
+                        loaded.append(img)
+            self._images = loaded
+        return self._images
+
+    def _repr_html_(self) -> str:
+        from .display.static import result_html
+
+        return result_html(self)
+
+
+class Job:
+    """One generation in flight. Returned at once; ``wait()`` or ``await job`` for the Result.
+
+    State changes come from the engine thread; listeners (the progress card) are called
+    there too, so they must only set widget values, never display().
+    """
+
+    def __init__(
+        self,
+        request: GenerationRequest,
+        *,
+        expected_seconds: float,
+        simulated: bool,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.request = request
+        self.expected_seconds = expected_seconds
+        self.simulated = simulated
+        self.created_at = time.time()
+        self._clock = clock
+        self._started = clock()
+        self._ended: float | None = None
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        self._future: concurrent.futures.Future[Result] = concurrent.futures.Future()
+        self.status: JobStatus = "pending"
+        self.task_id: str | None = None
+        self.server_progress: float | None = None
+        self.cost: Decimal | None = None
+        self.error: BaseException | None = None
+        self.result: Result | None = None
+
+    # -- what users read -----------------------------------------------------------------
+
+    @property
+    def external_task_id(self) -> str:
+        return self.request.external_task_id
+
+    @property
+    def model(self) -> str:
+        return self.request.model.name
+
+    @property
+    def prompt(self) -> str:
+        return self.request.prompt
+
+    @property
+    def elapsed(self) -> float:
+        end = self._ended if self._ended is not None else self._clock()
+        return max(0.0, end - self._started)
+
+    @property
+    def progress(self) -> float:
+        """0..1: the service's own figure when it sends one, else an estimate from time."""
+        if self.status == "completed":
+            return 1.0
+        if self.server_progress is not None:
+            return self.server_progress
+        if self.status in ("pending", "submitting"):
+            return 0.0
+        if self.status == "downloading":
+            return 0.97
+        # Approaches 95 % at the expected duration, then creeps on without reaching 100 %.
+        ratio = self.elapsed / max(self.expected_seconds, 0.1)
+        return min(0.95, ratio * 0.95) if ratio <= 1 else 0.95 + 0.04 * (1 - 1 / ratio)
+
+    @property
+    def progress_is_estimate(self) -> bool:
+        return self.server_progress is None and self.status != "completed"
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def wait(self, timeout: float | None = None) -> Result:
+        """Block until the result is on disk; re-raise the job's error if it failed."""
+        try:
+            return self._future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TaskTimeout(
+                f"job still {self.status} after waiting {timeout:g} s; it goes on in the "
+                f"background (task id {self.task_id or 'not yet assigned'})",
+                task_id=self.task_id,
+                external_task_id=self.external_task_id,
+            ) from None
+
+    def __await__(self) -> Generator[Any, None, Result]:
+        return asyncio.wrap_future(self._future).__await__()
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(job)`` on every change and progress tick (from the engine thread)."""
+        with self._lock:
+            self._listeners.append(listener)
+        listener(self)
+
+    def __repr__(self) -> str:
+        prompt = self.prompt if len(self.prompt) <= 40 else self.prompt[:39] + "…"
+        task = f" task={self.task_id}" if self.task_id else ""
+        return f"<Job {self.request.model.alias} {prompt!r} {self.status}{task}>"
+
+    def _repr_html_(self) -> str:
+        from .display.static import job_html
+
+        return job_html(self)
+
+    # -- called by the runner ------------------------------------------------------------
+
+    def _notify(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(self)
+            except Exception:  # a broken display must never break the job
+                log.exception("progress listener failed")
+
+    def _set_status(self, status: JobStatus, *, task_id: str | None = None) -> None:
+        if task_id:
+            self.task_id = task_id
+        self.status = status
+        self._notify()
+
+    def _finish(self, result: Result) -> None:
+        self.result = result
+        self.cost = result.cost
+        self._ended = self._clock()
+        self.status = "completed"
+        self._notify()  # before the future: wait() returns only once the card shows the result
+        self._future.set_result(result)
+
+    def _fail(self, error: BaseException) -> None:
+        self.error = error
+        self._ended = self._clock()
+        self.status = "failed"
+        self._notify()
+        self._future.set_exception(error)

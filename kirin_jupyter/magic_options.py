@@ -1,0 +1,144 @@
+"""The magic line's grammar: one table of options, from which parsing and help are made.
+
+Parsing raises ``UsageError`` (one line, no traceback in IPython) for every mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from IPython.core.error import UsageError
+
+from . import spec
+
+
+@dataclass(frozen=True)
+class Option:
+    flags: tuple[str, ...]
+    dest: str
+    help: str
+    metavar: str | None = None
+    action: str = "store"  # store | append | store_true | store_false
+    default: Any = None
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(("-m", "--model"), "model",
+           "kirin_image_omni (omni) or kirin_v3_image (v3); default from Kirin.default_model",
+           "MODEL"),
+    Option(("-n",), "n", "number of images, 1-9", "N"),
+    Option(("-r", "--res", "--resolution"), "resolution", "1k or 2k", "RES"),
+    Option(("-a", "--ar", "--aspect-ratio"), "aspect_ratio",
+           f"one of {', '.join(spec.COMMON_ASPECT_RATIOS)}, or auto (omni only)", "W:H"),
+    Option(("-i", "--image"), "images",
+           "reference image: a path, an http(s) URL or $variable holding a PIL image, numpy "
+           "array or bytes; repeat for several (omni: <<<image_N>>> in the prompt)",
+           "IMAGE", action="append"),
+    Option(("--neg", "--negative-prompt"), "negative_prompt",
+           "what to avoid (kirin_v3_image, without a reference image)", "TEXT"),
+    Option(("-e", "--element"), "elements", "subject element id (kirin_v3_image); repeatable",
+           "ID", action="append"),
+    Option(("--watermark",), "watermark", "also generate watermarked results",
+           action="store_true"),
+    Option(("--no-watermark",), "watermark", "no watermarked results", action="store_false"),
+    Option(("--callback-url",), "callback_url", "URL the service notifies on status changes",
+           "URL"),
+    Option(("--id", "--external-id"), "external_task_id",
+           "your own task id (unique per account); one is generated when omitted", "ID"),
+    Option(("--fit",), "fit", "mend reference images that break a rule (resize, pad, convert)",
+           action="store_true"),
+    Option(("--wait",), "wait", "block this cell until the images are in",
+           action="store_true"),
+    Option(("--dry-run",), "dry_run", "show the exact request (key redacted) and send nothing",
+           action="store_true"),
+    Option(("--timeout",), "timeout", "give up waiting after this many seconds", "SECONDS"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"%kirin: {message} (see %kirin help)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise UsageError(message or "%kirin: see %kirin help")
+
+
+def build_parser(with_var: bool) -> argparse.ArgumentParser:
+    parser = _Parser(prog="%%kirin" if with_var else "%kirin", add_help=False,
+                     allow_abbrev=False)
+    if with_var:
+        parser.add_argument("var", nargs="?", help="variable that will hold the Job")
+    for opt in OPTIONS:
+        kwargs: dict[str, Any] = {"dest": opt.dest, "help": opt.help, "action": opt.action}
+        if opt.action in ("store", "append"):
+            kwargs["metavar"] = opt.metavar
+        parser.add_argument(*opt.flags, **kwargs)
+    parser.set_defaults(watermark=None)
+    return parser
+
+
+def _split(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"%kirin: cannot read the options ({exc})") from None
+
+
+def parse_cell_line(line: str) -> argparse.Namespace:
+    """``%%kirin [VAR] [options]``."""
+    args = build_parser(with_var=True).parse_args(_split(line))
+    if args.var is not None and not args.var.isidentifier():
+        raise UsageError(f"%%kirin: {args.var!r} is not a variable name")
+    return args
+
+
+_TOKEN = re.compile(r"""\s*("(?:\\.|[^"\\])*"|'[^']*'|\S+)""")
+_VALUE_OPTIONS = {f for o in OPTIONS if o.action in ("store", "append") for f in o.flags}
+_FLAG_OPTIONS = {f for o in OPTIONS if o.action not in ("store", "append") for f in o.flags}
+
+
+def split_line_prompt(line: str) -> tuple[str, str]:
+    """Split ``%kirin -n 2 a red fox`` into the options part and the prompt part.
+
+    Options come first; the prompt is the rest of the line exactly as typed (so
+    apostrophes need no quoting). ``--`` ends the options explicitly.
+    """
+    pos = 0
+    expect_value = False
+    while True:
+        match = _TOKEN.match(line, pos)
+        if not match:
+            return line[:pos], ""
+        token = match.group(1)
+        if expect_value:
+            expect_value = False
+        elif token == "--":
+            return line[:match.start(1)], line[match.end():].strip()
+        elif token.split("=", 1)[0] in _VALUE_OPTIONS:
+            expect_value = "=" not in token
+        elif token in _FLAG_OPTIONS:
+            pass
+        elif token.startswith("-") and len(token) > 1 and not token[1].isdigit():
+            raise UsageError(f"%kirin: unknown option {token} (see %kirin help)")
+        else:
+            return line[:match.start(1)], line[match.start(1):].strip()
+        pos = match.end()
+
+
+def parse_line(line: str) -> tuple[argparse.Namespace, str]:
+    """``%kirin [options] prompt`` -> (options, prompt)."""
+    options, prompt = split_line_prompt(line)
+    return build_parser(with_var=False).parse_args(_split(options)), prompt
+
+
+def help_text() -> str:
+    """The options table as plain text, for ``%kirin help`` and the magics' docstrings."""
+    rows = []
+    for opt in OPTIONS:
+        flags = ", ".join(opt.flags) + (f" {opt.metavar}" if opt.metavar else "")
+        rows.append(f"  {flags:<34} {opt.help}")
+    return "\n".join(rows)

@@ -1,0 +1,291 @@
+"""``%kirin`` / ``%%kirin`` and the ``Kirin`` traitlets configurable.
+
+Module import stays light (no httpx, Pillow or ipywidgets) so ``%load_ext`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import time
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.display import HTML, display
+from traitlets import Bool, Float, Int, Unicode
+from traitlets.config import Configurable
+
+from . import magic_options, spec
+from .prompting import PromptError, prompt_from_cell
+
+if TYPE_CHECKING:
+    from .api import Client
+    from .job import Job
+
+
+class Kirin(Configurable):
+    """Defaults for %kirin / %%kirin; ``%config Kirin`` lists them. The API key is never
+    a setting: it comes from KIRIN_API_KEY (or ``Client(api_key=...)``)."""
+
+    default_model = Unicode(spec.DEFAULT_MODEL, help="model when -m is not given "
+                            "(kirin_image_omni, kirin_v3_image, omni, v3)").tag(config=True)
+    n = Int(spec.DEFAULT_N, help="images per request when -n is not given").tag(config=True)
+    resolution = Unicode(spec.DEFAULT_RESOLUTION, help="1k or 2k").tag(config=True)
+    aspect_ratio = Unicode("", help="default aspect ratio; empty: the model's own default "
+                           "(omni auto, v3 16:9)").tag(config=True)
+    output_dir = Unicode("", help="where result files go; empty: $KIRIN_OUTPUT_DIR or "
+                         "./kirin_outputs").tag(config=True)
+    base_url = Unicode("", help="service URL; empty: $KIRIN_BASE_URL, or the built-in "
+                       "simulator when no key is set").tag(config=True)
+    create_path = Unicode("/v1/tasks", help="path of the create request").tag(config=True)
+    task_path = Unicode("/v1/tasks/{id}", help="path of the status request").tag(config=True)
+    timeout = Float(900.0, help="seconds before a job gives up waiting (the task is kept "
+                    "and can be resumed)").tag(config=True)
+    blocking = Bool(False, help="make every %%kirin cell wait for its images").tag(config=True)
+
+
+def _help_doc() -> str:
+    return (
+        "Generate images with the Kirin API.\n\n"
+        "  %%kirin [VAR] [options]      the cell body is the prompt\n"
+        "  %kirin [options] PROMPT      a one-line prompt\n"
+        "  %kirin help | models | jobs | wait | config\n\n"
+        "Options:\n" + magic_options.help_text() + "\n\n"
+        "In the prompt, {name} is replaced by the value of a variable; {{ and }} give braces;\n"
+        "a body that is just $var takes the prompt from that variable. VAR and _kirin hold\n"
+        "the Job. Defaults: %config Kirin."
+    )
+
+
+@magics_class
+class KirinMagics(Magics):
+    """The magics; one ``Kirin`` configurable holds their defaults."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell=shell)
+        self.config_obj = Kirin(parent=shell)
+        if self.config_obj not in shell.configurables:
+            shell.configurables.append(self.config_obj)
+        self._client: Client | None = None
+        self._client_key: tuple[Any, ...] | None = None
+
+    @property
+    def user_ns(self) -> dict[str, Any]:
+        shell: Any = self.shell
+        return shell.user_ns  # type: ignore[no-any-return]
+
+    # -- the client follows %config Kirin ----------------------------------------------
+
+    def client(self) -> Client:
+        from .api import Client
+
+        cfg = self.config_obj
+        key = (cfg.base_url, cfg.output_dir, cfg.create_path, cfg.task_path, cfg.timeout)
+        if self._client is None or key != self._client_key:
+            self._client = Client(
+                base_url=cfg.base_url or None, output_dir=cfg.output_dir or None,
+                create_path=cfg.create_path, task_path=cfg.task_path, timeout=cfg.timeout,
+            )
+            self._client_key = key
+        return self._client
+
+    # -- entry points --------------------------------------------------------------------
+
+    @cell_magic
+    def kirin(self, line: str, cell: str) -> None:
+        args = magic_options.parse_cell_line(line)
+        try:
+            prompt = prompt_from_cell(cell, self.user_ns)
+        except PromptError as exc:
+            raise UsageError(f"%%kirin: {exc}") from None
+        self._run(args, prompt, var=args.var)
+
+    @line_magic("kirin")  # type: ignore[arg-type]
+    def kirin_line(self, line: str) -> Any:
+        words = line.split()
+        command = words[0] if words else "help"
+        if command in _SUBCOMMANDS and len(words) == 1:
+            return getattr(self, f"_cmd_{command}")()
+        if command == "wait" and len(words) == 3 and words[1] == "--timeout":
+            return self._cmd_wait(_number(words[2], "--timeout"))
+        args, prompt = magic_options.parse_line(line)
+        if not prompt:
+            raise UsageError("%kirin: no prompt given (see %kirin help)")
+        prompt = prompt_from_cell(prompt, self.user_ns)
+        self._run(args, prompt, var=None)
+        return None
+
+    # -- generation ----------------------------------------------------------------------
+
+    def _run(self, args: argparse.Namespace, prompt: str, var: str | None) -> None:
+        from .errors import ValidationError
+
+        cfg = self.config_obj
+        client = self.client()
+        try:
+            request = client.build(
+                prompt,
+                model=args.model or cfg.default_model,
+                n=args.n if args.n is not None else cfg.n,
+                resolution=args.resolution or cfg.resolution,
+                aspect_ratio=args.aspect_ratio or cfg.aspect_ratio or None,
+                images=[self._image_arg(value) for value in args.images or []],
+                negative_prompt=args.negative_prompt,
+                elements=args.elements,
+                watermark=args.watermark,
+                callback_url=args.callback_url,
+                external_task_id=args.external_task_id,
+                fit=args.fit,
+            )
+        except ValidationError as exc:
+            raise UsageError(f"%kirin: {exc}") from None
+        if args.dry_run:
+            self._show_dry_run(client, request)
+            return
+        job = client.submit(request)
+        if var:
+            self.user_ns[var] = job
+        self.user_ns["_kirin"] = job
+        for ref in request.images:
+            if ref.mended:
+                print(f"kirin: {ref.label} mended with --fit: {ref.mended}")
+        if _has_widget_frontend(self.shell):
+            from .display.card import ProgressCard
+
+            ProgressCard(job).show()
+            if args.wait or cfg.blocking:
+                _wait_quietly(job, _timeout_arg(args))
+        else:
+            _run_in_terminal(job, _timeout_arg(args))
+
+    def _image_arg(self, value: str) -> Any:
+        if value.startswith("$"):
+            name = value[1:]
+            if name not in self.user_ns:
+                raise UsageError(f"%kirin: --image {value}: no variable named {name!r}")
+            return self.user_ns[name]
+        return value
+
+    def _show_dry_run(self, client: Client, request: Any) -> None:
+        endpoint = client._api.endpoint
+        print(f"POST {endpoint.create_url()}")
+        print("Authorization: Bearer ***" if not client.simulated else "(simulator: no key)")
+        print(json.dumps(request.dry_run_body(), indent=2, ensure_ascii=False))
+
+    # -- subcommands ---------------------------------------------------------------------
+
+    def _cmd_help(self) -> None:
+        print(_help_doc())
+
+    def _cmd_models(self) -> None:
+        rows = []
+        for model in spec.MODELS.values():
+            rows.append(
+                f"<tr><td><code>{model.name}</code> ({model.alias})</td>"
+                f"<td>{escape(model.description)}</td>"
+                f"<td>{', '.join(model.aspect_ratios)} (default {model.default_aspect_ratio})</td>"
+                f"<td>{model.max_images}</td></tr>"
+            )
+        display(HTML(
+            "<table><tr><th>model</th><th>what it does</th><th>aspect ratios</th>"
+            "<th>max images</th></tr>" + "".join(rows) + "</table>"
+        ))
+
+    def _cmd_jobs(self) -> None:
+        from .engine import get_engine
+
+        jobs = get_engine().jobs()
+        if not jobs:
+            print("no jobs in this session")
+            return
+        total = sum((job.cost for job in jobs if job.cost is not None), start=_zero())
+        for index, job in enumerate(jobs, start=1):
+            cost = f"${job.cost}" if job.cost is not None else "-"
+            print(f"{index:>3}  {job.status:<11} {job.request.model.alias:<5} "
+                  f"{job.task_id or '-':<18} {job.elapsed:7.1f}s {cost:>8}  {job.prompt[:40]!r}")
+        print(f"session spend: ${total}")
+
+    def _cmd_wait(self, timeout: float | None = None) -> None:
+        from .engine import get_engine
+
+        jobs = get_engine().jobs()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for job in jobs:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            _wait_quietly(job, left)
+        done = [j for j in jobs if j.status == "completed"]
+        failed = [j for j in jobs if j.status == "failed"]
+        running = len(jobs) - len(done) - len(failed)
+        tail = f", {running} still running" if running else ""
+        print(f"kirin: {len(done)} completed, {len(failed)} failed{tail}")
+
+    def _cmd_config(self) -> None:
+        from . import settings
+
+        client = self.client()
+        cfg = self.config_obj
+        print(f"service:    {'built-in simulator' if client.simulated else client.base_url}")
+        print(f"api key:    {'set' if settings.env_api_key() else 'not set'} "
+              f"(from ${settings.ENV_API_KEY})")
+        print(f"output dir: {client.output_dir}")
+        print(f"journal:    {client.journal.path}")
+        for name in sorted(cfg.trait_names(config=True)):
+            print(f"Kirin.{name} = {getattr(cfg, name)!r}")
+
+
+_SUBCOMMANDS = ("help", "models", "jobs", "wait", "config")
+
+KirinMagics.kirin.__doc__ = _help_doc()  # %%kirin? shows the options table
+KirinMagics.kirin_line.__doc__ = _help_doc()  # type: ignore[assignment]
+
+
+def _zero() -> Any:
+    from decimal import Decimal
+
+    return Decimal(0)
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"%kirin: {what} needs a number of seconds, not {text!r}") from None
+
+
+def _timeout_arg(args: argparse.Namespace) -> float | None:
+    return None if args.timeout is None else _number(args.timeout, "--timeout")
+
+
+def _wait_quietly(job: Job, timeout: float | None) -> None:
+    """Wait for a job whose outcome the card already shows; never raise its error twice."""
+    from .errors import KirinError
+
+    with contextlib.suppress(KirinError):
+        job.wait(timeout)
+
+
+def _has_widget_frontend(shell: Any) -> bool:
+    """A kernel with a front end that renders widgets (not the terminal IPython)."""
+    return getattr(shell, "kernel", None) is not None
+
+
+def _run_in_terminal(job: Job, timeout: float | None) -> None:
+    """No widgets: block, printing one updating progress line, then the file paths."""
+    from .errors import KirinError
+
+    def line(j: Job) -> None:
+        print(f"\rkirin {j.request.model.alias} {j.status:<11} {j.elapsed:6.1f}s "
+              f"{j.progress * 100:3.0f}%", end="", flush=True)
+
+    job.add_listener(line)
+    try:
+        result = job.wait(timeout)
+    except KirinError as exc:
+        print(f"\nkirin: {exc}")
+        return
+    print()
+    for path in result.paths:
+        print(f"  {path}")

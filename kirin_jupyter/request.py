@@ -1,0 +1,287 @@
+"""User options -> one validated request. Every documented rule lives here, once.
+
+Nothing is sent from this module; a ``ValidationError`` raised here means no request left.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import spec
+from .errors import ValidationError
+from .images import ReferenceImage, load_reference
+
+PLACEHOLDER = re.compile(r"<<<image_(\d+)>>>")
+_MAX_EXTERNAL_ID = 255
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """A request that passed every rule; ``body()`` is exactly what goes on the wire."""
+
+    model: spec.ModelSpec
+    prompt: str
+    n: int = spec.DEFAULT_N
+    resolution: str = spec.DEFAULT_RESOLUTION
+    aspect_ratio: str = "auto"
+    images: tuple[ReferenceImage, ...] = ()
+    negative_prompt: str | None = None
+    elements: tuple[int, ...] = ()
+    watermark: bool | None = None
+    callback_url: str | None = None
+    external_task_id: str = field(default_factory=lambda: new_external_id())
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model.name,
+            "prompt": self.prompt,
+            "n": self.n,
+            "resolution": self.resolution,
+            "aspect_ratio": self.aspect_ratio,
+            "external_task_id": self.external_task_id,
+        }
+        if self.images:
+            values = [img.value for img in self.images]
+            body[self.model.image_field] = values if self.model.image_field == "image_list" \
+                else values[0]
+        if self.negative_prompt:
+            body["negative_prompt"] = self.negative_prompt
+        if self.elements:
+            body["element_list"] = [{"element_id": e} for e in self.elements]
+        if self.watermark is not None:
+            body["watermark_info"] = {"enabled": self.watermark}
+        if self.callback_url:
+            body["callback_url"] = self.callback_url
+        return body
+
+    def summary(self) -> dict[str, Any]:
+        """The body with images named by hash: safe and small enough for a journal or a repr."""
+        body = self.body()
+        field_name = self.model.image_field
+        if field_name in body:
+            refs = [f"{i.label} sha256:{i.sha256[:16]}" for i in self.images]
+            body[field_name] = refs if field_name == "image_list" else refs[0]
+        return body
+
+    def dry_run_body(self, keep: int = 24) -> dict[str, Any]:
+        """The body as sent, with base64 shortened so it can be printed."""
+        body = self.body()
+        field_name = self.model.image_field
+        if field_name in body:
+            shown = [
+                img.value if img.is_url else f"{img.value[:keep]}…(base64, {len(img.value)} chars)"
+                for img in self.images
+            ]
+            body[field_name] = shown if field_name == "image_list" else shown[0]
+        return body
+
+
+def new_external_id() -> str:
+    """A fresh id per request: lets a lost create be found again instead of re-billed."""
+    return f"kj-{uuid.uuid4().hex}"
+
+
+def build_request(
+    prompt: Any,
+    *,
+    model: str = spec.DEFAULT_MODEL,
+    n: Any = None,
+    resolution: Any = None,
+    aspect_ratio: Any = None,
+    images: Any = None,
+    negative_prompt: Any = None,
+    elements: Any = None,
+    watermark: Any = None,
+    callback_url: Any = None,
+    external_task_id: Any = None,
+    fit: bool = False,
+) -> GenerationRequest:
+    """Check every option against the model's rules; raise ValidationError on the first break."""
+    try:
+        model_spec = spec.resolve_model(str(model))
+    except KeyError as exc:
+        raise ValidationError(str(exc.args[0])) from None
+    text = _check_prompt(prompt, "prompt", required=True)
+    count = _check_n(spec.DEFAULT_N if n is None else n)
+    res = _check_choice(
+        spec.DEFAULT_RESOLUTION if resolution is None else resolution,
+        spec.RESOLUTIONS, "resolution",
+    )
+    ratio = _check_aspect_ratio(model_spec, aspect_ratio)
+    refs = _check_images(model_spec, images, fit=fit)
+    negative = _check_negative(model_spec, negative_prompt, refs)
+    element_ids = _check_elements(model_spec, elements)
+    if len(refs) + len(element_ids) > spec.MAX_REFERENCES:
+        raise ValidationError(
+            f"{len(refs)} images + {len(element_ids)} elements = "
+            f"{len(refs) + len(element_ids)}; at most {spec.MAX_REFERENCES} in total"
+        )
+    _check_placeholders(model_spec, text, len(refs))
+    return GenerationRequest(
+        model=model_spec,
+        prompt=text,
+        n=count,
+        resolution=res,
+        aspect_ratio=ratio,
+        images=tuple(refs),
+        negative_prompt=negative,
+        elements=tuple(element_ids),
+        watermark=_check_watermark(watermark),
+        callback_url=_check_callback(callback_url),
+        external_task_id=_check_external_id(external_task_id),
+    )
+
+
+def _check_prompt(value: Any, what: str, *, required: bool) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be text, not {type(value).__name__}")
+    if required and not value.strip():
+        raise ValidationError(f"{what} is empty; write what the image should show")
+    if len(value) > spec.PROMPT_MAX_CHARS:
+        raise ValidationError(
+            f"{what} is {len(value)} characters; the limit is {spec.PROMPT_MAX_CHARS}"
+        )
+    return value.strip()
+
+
+def _check_n(value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"n must be a whole number from 1 to 9, not {value!r}")
+    if not spec.N_MIN <= value <= spec.N_MAX:
+        raise ValidationError(f"n is {value}; ask for between 1 and 9 images")
+    return value
+
+
+def _check_choice(value: Any, choices: Sequence[str], what: str) -> str:
+    text = str(value).strip().lower() if isinstance(value, str) else value
+    if text not in choices:
+        raise ValidationError(f"{what} {value!r} is not one of: {', '.join(choices)}")
+    return str(text)
+
+
+def _check_aspect_ratio(model: spec.ModelSpec, value: Any) -> str:
+    if value is None or value == "":
+        return model.default_aspect_ratio
+    text = str(value).strip().lower()
+    if text not in model.aspect_ratios:
+        extra = " ('auto' is only for kirin_image_omni)" if text == "auto" else ""
+        raise ValidationError(
+            f"aspect ratio {value!r} is not available for {model.name}{extra}; "
+            f"choose one of: {', '.join(model.aspect_ratios)}"
+        )
+    return text
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _check_images(model: spec.ModelSpec, images: Any, *, fit: bool) -> list[ReferenceImage]:
+    items = _as_list(images)
+    if len(items) > model.max_images:
+        if model.max_images == 1:
+            raise ValidationError(
+                f"{model.name} takes one reference image; {len(items)} were given "
+                "(use kirin_image_omni for several)"
+            )
+        raise ValidationError(
+            f"{len(items)} reference images; at most {model.max_images} are allowed"
+        )
+    refs = []
+    for index, item in enumerate(items, start=1):
+        if item is None or (isinstance(item, (str, bytes)) and not item):
+            raise ValidationError(f"reference image {index} is empty")
+        refs.append(load_reference(item, fit=fit))
+    return refs
+
+
+def _check_negative(
+    model: spec.ModelSpec, value: Any, refs: Sequence[ReferenceImage]
+) -> str | None:
+    if value is None or value == "":
+        return None
+    text = _check_prompt(value, "negative prompt", required=False)
+    if not model.supports_negative_prompt:
+        raise ValidationError(
+            f"{model.name} has no negative prompt; write what to avoid in the prompt "
+            "(or use kirin_v3_image)"
+        )
+    if refs:
+        raise ValidationError(
+            "negative prompt is not supported with a reference image (image-to-image); "
+            "remove one of them"
+        )
+    return text or None
+
+
+def _check_elements(model: spec.ModelSpec, value: Any) -> list[int]:
+    items = _as_list(value)
+    if not items:
+        return []
+    if not model.supports_elements:
+        raise ValidationError(f"{model.name} takes no elements; use kirin_v3_image")
+    ids = []
+    for item in items:
+        if isinstance(item, dict):
+            item = item.get("element_id")
+        if isinstance(item, str) and re.fullmatch(r"\d+", item.strip()):
+            item = int(item)
+        if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+            raise ValidationError(f"element id {item!r} is not a whole number")
+        ids.append(item)
+    return ids
+
+
+def _check_placeholders(model: spec.ModelSpec, prompt: str, image_count: int) -> None:
+    if not model.supports_image_placeholders:
+        return
+    for number in sorted({int(m) for m in PLACEHOLDER.findall(prompt)}):
+        if not 1 <= number <= image_count:
+            given = f"{image_count} image{'s' if image_count != 1 else ''}"
+            raise ValidationError(
+                f"prompt refers to <<<image_{number}>>> but only {given} "
+                f"{'is' if image_count == 1 else 'are'} given (numbering starts at 1)"
+            )
+
+
+def _check_watermark(value: Any) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("enabled")
+    if not isinstance(value, bool):
+        raise ValidationError(f"watermark must be True or False, not {value!r}")
+    return value
+
+
+def _check_callback(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value.strip()):
+        raise ValidationError(f"callback URL must be an http(s) URL, not {value!r}")
+    return value.strip()
+
+
+def _check_external_id(value: Any) -> str:
+    if value is None or value == "":
+        return new_external_id()
+    if not isinstance(value, str):
+        raise ValidationError(f"external task id must be text, not {type(value).__name__}")
+    text = value.strip()
+    if not text or len(text) > _MAX_EXTERNAL_ID or not text.isprintable():
+        raise ValidationError(
+            f"external task id must be 1..{_MAX_EXTERNAL_ID} printable characters"
+        )
+    return text

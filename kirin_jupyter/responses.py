@@ -1,0 +1,205 @@
+"""Tolerant parsing of the service's JSON, in one place.
+
+The two documents differ (``error.message`` vs ``error.error_message``) and do not show a
+whole response, so every known variant is read here and nowhere else. Unknown status values
+count as "running" (logged once), never as a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+log = logging.getLogger("kirin_jupyter")
+
+Status = Literal["queued", "running", "completed", "failed"]
+
+_STATUS_WORDS: dict[str, Status] = {}
+for _status, _words in {
+    "queued": "queued queue queueing pending submitted waiting created in_queue",
+    "running": "running processing in_progress progress generating started",
+    "completed": "completed complete succeed succeeded success successful done finished",
+    "failed": "failed failure fail error errored cancelled canceled timeout expired",
+}.items():
+    for _word in _words.split():
+        _STATUS_WORDS[_word] = _status  # type: ignore[assignment]
+_warned_statuses: set[str] = set()
+
+
+@dataclass(frozen=True)
+class ResultItem:
+    """One generated resource (an image, or a video should the service send one)."""
+
+    type: str
+    url: str
+    duration: float | None = None
+    job_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskSnapshot:
+    """What one status response says about a task."""
+
+    task_id: str | None
+    status: Status
+    raw_status: str | None = None
+    external_task_id: str | None = None
+    items: tuple[ResultItem, ...] = ()
+    error_code: str | None = None
+    error_message: str | None = None
+    cost: Decimal | None = None
+    discount: float | None = None
+    progress: float | None = None  # 0..1, only when the service sends it
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _unwrap(payload: Any) -> Mapping[str, Any]:
+    """Accept ``{...}`` or ``{"data": {...}}`` (or a one-element list of either)."""
+    if isinstance(payload, list) and len(payload) == 1:
+        payload = payload[0]
+    if not isinstance(payload, Mapping):
+        raise ValueError("response is not a JSON object")
+    data = payload.get("data")
+    if isinstance(data, list) and len(data) == 1:
+        data = data[0]
+    if isinstance(data, Mapping) and any(
+        k in data for k in ("id", "task_id", "status", "task_status")
+    ):
+        merged = dict(payload)
+        merged.update(data)
+        return merged
+    return payload
+
+
+def _first(obj: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        value = obj.get(key)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def normalise_status(raw: Any) -> Status:
+    word = str(raw or "").strip().lower().replace(" ", "_").replace("-", "_")
+    status = _STATUS_WORDS.get(word)
+    if status is None:
+        if word not in _warned_statuses:
+            _warned_statuses.add(word)
+            log.warning("unknown task status %r from the service; treating it as running", word)
+        return "running"
+    return status
+
+
+def parse_error(payload: Any) -> tuple[str | None, str | None]:
+    """(code, message) from ``{"error": {...}}`` in any documented shape, else (None, None)."""
+    if not isinstance(payload, Mapping):
+        return None, None
+    err = payload.get("error")
+    if isinstance(err, Mapping):
+        code = _first(err, "code", "error_code")
+        message = _first(err, "message", "error_message", "msg")
+    elif isinstance(err, str):
+        code, message = None, err
+    else:
+        code = _first(payload, "error_code", "code")
+        message = _first(payload, "error_message", "message", "msg")
+        if code is not None and str(code) in ("0", "200"):  # envelope "success" codes
+            code = None
+    return (str(code) if code is not None else None), (str(message) if message else None)
+
+
+def parse_task(payload: Any) -> TaskSnapshot:
+    """Read a create or status response; raise ValueError if it names no task."""
+    obj = _unwrap(payload)
+    task_id = _first(obj, "id", "task_id", "taskId")
+    raw_status = _first(obj, "status", "task_status", "state")
+    code, message = parse_error(obj)
+    if task_id is None and raw_status is None:
+        raise ValueError("response has neither a task id nor a status")
+    status: Status = normalise_status(raw_status) if raw_status is not None else "queued"
+    if code is not None and status != "completed":
+        status = "failed"
+    usage = obj.get("usage") if isinstance(obj.get("usage"), Mapping) else {}
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    return TaskSnapshot(
+        task_id=str(task_id) if task_id is not None else None,
+        status=status,
+        raw_status=str(raw_status) if raw_status is not None else None,
+        external_task_id=_opt_str(_first(obj, "external_task_id", "externalTaskId")),
+        items=tuple(_items(obj)),
+        error_code=code,
+        error_message=message,
+        cost=_decimal(usage.get("cost") if usage else None),
+        discount=_float(usage.get("discount") if usage else None),
+        progress=_progress(obj.get("progress")),
+        metadata=dict(metadata or {}),
+    )
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _items(obj: Mapping[str, Any]) -> list[ResultItem]:
+    items: list[ResultItem] = []
+    output = obj.get("output")
+    if isinstance(output, Mapping):
+        output = [output]
+    for block in output if isinstance(output, list) else []:
+        contents = block.get("content") if isinstance(block, Mapping) else None
+        if isinstance(contents, Mapping):
+            contents = [contents]
+        for content in contents if isinstance(contents, list) else []:
+            item = _item(content)
+            if item:
+                items.append(item)
+    result = obj.get("task_result")
+    if not items and isinstance(result, Mapping):
+        for key in ("images", "videos"):
+            for content in result.get(key) or []:
+                item = _item(content, default_type=key[:-1])
+                if item:
+                    items.append(item)
+    return items
+
+
+def _item(content: Any, default_type: str = "image") -> ResultItem | None:
+    if not isinstance(content, Mapping):
+        return None
+    url = _first(content, "url", "image_url", "imageUrl")
+    if not isinstance(url, str):
+        return None
+    return ResultItem(
+        type=str(content.get("type") or default_type).lower(),
+        url=url,
+        duration=_float(content.get("duration")),
+        job_id=_opt_str(_first(content, "jobId", "job_id")),
+    )
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _progress(value: Any) -> float | None:
+    number = _float(value)
+    if number is None:
+        return None
+    return max(0.0, min(1.0, number / 100 if number > 1 else number))

@@ -1,0 +1,187 @@
+"""The life of one job on the engine loop: journal, create, poll, download, finish."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .client import KirinAPI, Sleep, documented_error, one_line
+from .errors import KirinError, ResultExpired, TaskFailed, TaskTimeout
+from .job import Job, JobStatus, Result
+from .polling import PollPolicy, PollSchedule
+from .responses import TaskSnapshot
+from .store import Journal, result_path
+
+log = logging.getLogger("kirin_jupyter")
+
+_CONTENT_SUFFIXES = {"image": ".png", "video": ".mp4"}
+
+
+@dataclass
+class RunContext:
+    """What every job of one Client shares."""
+
+    api: KirinAPI
+    journal: Journal
+    output_dir: Path
+    policy: PollPolicy
+    timeout: float
+    clock: Callable[[], float] = time.monotonic
+    sleep: Sleep = asyncio.sleep
+    tick: float = 0.5  # how often the progress card is refreshed
+
+
+async def run_job(job: Job, ctx: RunContext) -> None:
+    """Drive ``job`` to completed or failed; never raises (the job carries the error)."""
+    ticker = asyncio.create_task(_tick(job, ctx.tick))
+    try:
+        result = await _drive(job, ctx)
+    except (Exception, asyncio.CancelledError) as exc:
+        error = exc if isinstance(exc, KirinError) else KirinError(
+            f"job stopped: {exc.__class__.__name__}: {ctx.api.redact(one_line(str(exc)))}"
+        )
+        if not isinstance(exc, KirinError):
+            log.debug("job %s stopped unexpectedly", job.external_task_id, exc_info=True)
+        await _journal(ctx, ctx.journal.record_state, job.external_task_id, "failed",
+                       detail=str(error))
+        job._fail(error)
+    else:
+        job._finish(result)
+    finally:
+        ticker.cancel()
+
+
+async def _tick(job: Job, every: float) -> None:
+    """Keep the card's elapsed time and estimated bar moving between status checks."""
+    while True:
+        await asyncio.sleep(every)
+        job._notify()
+
+
+async def _journal(ctx: RunContext, fn: Callable[..., None], *args: object, **kw: object) -> None:
+    """Journal writes run off the loop: a slow disk never stalls other jobs' polling."""
+    await asyncio.to_thread(fn, *args, **kw)
+
+
+def _status_of(snapshot: TaskSnapshot) -> JobStatus:
+    return "queued" if snapshot.status == "queued" else "running"
+
+
+async def _drive(job: Job, ctx: RunContext) -> Result:
+    request = job.request
+    await _journal(
+        ctx, ctx.journal.record_submit, request.external_task_id, request.model.name,
+        request.prompt, request.summary(), ctx.api.endpoint.base_url,
+    )
+    job._set_status("submitting")
+    snapshot = await ctx.api.create(request)
+    task_id = snapshot.task_id or request.external_task_id
+    await _journal(ctx, ctx.journal.record_state, request.external_task_id, "created",
+                   task_id=task_id)
+    job._set_status(_status_of(snapshot), task_id=task_id)
+    snapshot = await _poll_until_final(job, ctx, task_id, snapshot)
+    if snapshot.status == "failed":
+        raise TaskFailed(
+            _failure_text(snapshot, task_id, ctx.api),
+            code=snapshot.error_code,
+            task_id=task_id,
+        )
+    job._set_status("downloading")
+    await _journal(ctx, ctx.journal.record_state, request.external_task_id, "downloading")
+    paths, snapshot = await _download_all(ctx, task_id, snapshot)
+    result = Result(
+        task_id=task_id,
+        external_task_id=request.external_task_id,
+        model=request.model.name,
+        prompt=request.prompt,
+        paths=paths,
+        urls=[item.url for item in snapshot.items],
+        types=[item.type for item in snapshot.items],
+        cost=snapshot.cost,
+        simulated=job.simulated,
+        metadata=snapshot.metadata,
+    )
+    await _journal(
+        ctx, ctx.journal.record_result, request.external_task_id,
+        None if result.cost is None else str(result.cost), result.urls, result.paths,
+    )
+    return result
+
+
+async def _poll_until_final(
+    job: Job, ctx: RunContext, task_id: str, snapshot: TaskSnapshot
+) -> TaskSnapshot:
+    schedule = PollSchedule(job.expected_seconds, ctx.policy)
+    started = ctx.clock()
+    deadline = started + ctx.timeout
+    last_status = snapshot.status
+    while snapshot.status not in ("completed", "failed"):
+        delay = schedule.next_delay(ctx.clock() - started)
+        if ctx.clock() + delay > deadline:
+            raise TaskTimeout(
+                f"task {task_id} not finished after {ctx.timeout:g} s; it may still complete: "
+                f"%kirin resume (or kirin_jupyter.resume()) picks it up later",
+                task_id=task_id,
+                external_task_id=job.external_task_id,
+            )
+        await ctx.sleep(delay)
+        fetched = await ctx.api.get_task(task_id)
+        assert fetched is not None
+        snapshot = fetched
+        job.server_progress = snapshot.progress
+        if snapshot.status != last_status:
+            last_status = snapshot.status
+            await _journal(ctx, ctx.journal.record_state, job.external_task_id, snapshot.status)
+        if snapshot.status in ("queued", "running"):
+            job._set_status(_status_of(snapshot))
+    return snapshot
+
+
+def _failure_text(snapshot: TaskSnapshot, task_id: str, api: KirinAPI) -> str:
+    detail = api.redact(one_line(snapshot.error_message)) if snapshot.error_message else None
+    text = documented_error(snapshot.error_code, detail)
+    if text is None:
+        code = f" with error {snapshot.error_code}" if snapshot.error_code else ""
+        text = f"the service reported failure{code}" + (f": {detail}" if detail else "")
+    return f"task {task_id} failed: {text}"
+
+
+def _suffix_for(url: str, kind: str) -> str:
+    suffix = Path(urlsplit(url).path).suffix.lower()
+    known = {".png", ".jpg", ".jpeg", ".webp", ".mp4", ".webm", ".mov", ".gif"}
+    return suffix if suffix in known else _CONTENT_SUFFIXES.get(kind, ".bin")
+
+
+async def _download_all(
+    ctx: RunContext, task_id: str, snapshot: TaskSnapshot
+) -> tuple[list[Path], TaskSnapshot]:
+    """Download every result in parallel; on an expired URL, re-query once for fresh ones."""
+    for attempt in range(2):
+        if not snapshot.items:
+            raise TaskFailed(f"task {task_id} completed without any result", task_id=task_id)
+        try:
+            paths = await asyncio.gather(*(
+                ctx.api.download(
+                    item.url,
+                    result_path(ctx.output_dir, task_id, index, _suffix_for(item.url, item.type)),
+                    verify_image=item.type == "image",
+                )
+                for index, item in enumerate(snapshot.items)
+            ))
+            return list(paths), snapshot
+        except ResultExpired:
+            if attempt:
+                raise ResultExpired(
+                    f"the result URLs of task {task_id} have expired, even after asking for "
+                    "fresh ones",
+                    task_id=task_id,
+                ) from None
+            fresh = await ctx.api.get_task(task_id)
+            assert fresh is not None
+            snapshot = fresh
+    raise AssertionError("unreachable")

@@ -1,0 +1,37 @@
+"""``python -m kirin_jupyter.simulator --port N``: the simulator on http://127.0.0.1:N."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+
+from .server import SimulatorServer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m kirin_jupyter.simulator",
+        description="Serve a Kirin-compatible simulator on 127.0.0.1 (loopback only).",
+    )
+    parser.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="how long each task takes")
+    parser.add_argument(
+        "--require-key", action="store_true",
+        help="demand 'Authorization: Bearer $KIRIN_SIMULATOR_KEY' (the key is read from the "
+        "environment so it never shows in a process list)",
+    )
+    args = parser.parse_args(argv)
+    key = os.environ.get("KIRIN_SIMULATOR_KEY") if args.require_key else None
+    if args.require_key and not key:
+        parser.error("--require-key needs KIRIN_SIMULATOR_KEY in the environment")
+    server = SimulatorServer(args.port, task_seconds=args.seconds, api_key=key)
+    print(f"Kirin simulator listening on {server.url}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The simulator over real HTTP on 127.0.0.1, for tests, demos and fault injection."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .service import SimulatorService
+
+LOOPBACK = "127.0.0.1"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        response = self.server.service.handle(self.command, self.path, dict(self.headers), body)
+        if response.drop:
+            self.close_connection = True
+            return
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    do_GET = _answer
+    do_POST = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, service: SimulatorService) -> None:
+        super().__init__((LOOPBACK, port), _Handler)
+        self.service = service
+
+
+class SimulatorServer:
+    """A running loopback server; ``with SimulatorServer() as sim: sim.url``."""
+
+    def __init__(self, port: int = 0, **service_options: Any) -> None:
+        self.service = SimulatorService(**service_options)
+        self._server = _Server(port, self.service)
+        self.port = int(self._server.server_address[1])
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self.service.base_url = self.url
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="kirin-simulator", daemon=True
+        )
+
+    def start(self) -> SimulatorServer:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

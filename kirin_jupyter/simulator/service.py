@@ -1,0 +1,378 @@
+"""A Kirin-compatible service as one pure class: create, get, render, faults.
+
+It follows the two documents: same validation and error codes, statuses moving
+queued -> running -> completed, lookups by ``external_task_id``, usage cost. Faults are
+injected per route so tests can prove what the client does when things go wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import unquote
+
+from .. import spec
+
+IN_PROCESS_BASE_URL = "http://kirin-simulator.invalid"
+
+Route = Literal["create", "get", "download"]
+FaultKind = Literal["status", "drop", "malformed", "fail_task", "truncate"]
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour, used ``times`` times on ``route``.
+
+    kinds: ``status`` answers HTTP ``status`` with ``code``/``message``/``headers``;
+    ``drop`` does the work, then closes the connection without answering; ``malformed``
+    answers 200 with broken JSON; ``fail_task`` (create only) makes the task fail with
+    ``code``; ``truncate`` (download only) sends half the file.
+    """
+
+    route: Route
+    kind: FaultKind
+    status: int = 500
+    code: str | None = None
+    message: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+
+
+@dataclass
+class SimResponse:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection without sending anything
+
+    @classmethod
+    def json(
+        cls, status: int, payload: Any, headers: Mapping[str, str] | None = None
+    ) -> SimResponse:
+        return cls(status, json.dumps(payload).encode(),
+                   {"Content-Type": "application/json", **(headers or {})})
+
+
+@dataclass
+class SimTask:
+    id: str
+    model: str
+    body: dict[str, Any]
+    created: float
+    duration: float
+    external_id: str | None = None
+    fail_code: str | None = None
+    fail_message: str | None = None
+    rendered: dict[int, bytes] = field(default_factory=dict)
+
+
+class SimulatorService:
+    """The in-memory service. Thread-safe: the HTTP server calls it from many threads."""
+
+    def __init__(
+        self,
+        *,
+        task_seconds: float = 3.0,
+        api_key: str | None = None,
+        base_url: str = IN_PROCESS_BASE_URL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.task_seconds = task_seconds
+        self.base_url = base_url
+        self._api_key = api_key
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.tasks: dict[str, SimTask] = {}
+        self._by_external: dict[str, str] = {}
+        self._faults: list[Fault] = []
+        self.creates_by_external_id: Counter[str] = Counter()
+        self.requests: Counter[str] = Counter()
+
+    def __repr__(self) -> str:
+        return f"SimulatorService(task_seconds={self.task_seconds}, tasks={len(self.tasks)})"
+
+    # -- control -------------------------------------------------------------------------
+
+    def add_fault(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "tasks": len(self.tasks),
+                "creates_by_external_id": dict(self.creates_by_external_id),
+                "requests": dict(self.requests),
+            }
+
+    def _take_fault(self, route: Route) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.route == route and fault.times > 0:
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    # -- HTTP face -----------------------------------------------------------------------
+
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> SimResponse:
+        """Answer one HTTP request (path without the host); used by both faces."""
+        path = path.split("?", 1)[0]
+        if path == "/_sim/stats" and method == "GET":
+            return SimResponse.json(200, self.stats())
+        if path == "/_sim/faults" and method == "POST":
+            return self._control_faults(body)
+        if path.startswith("/results/") and method == "GET":
+            return self._download(path)
+        if path.rstrip("/") == "/v1/tasks" and method == "POST":
+            return self._guarded("create", headers, lambda: self._create(body))
+        if path.startswith("/v1/tasks/") and method == "GET":
+            ident = unquote(path[len("/v1/tasks/"):])
+            return self._guarded("get", headers, lambda: self._get(ident))
+        return SimResponse.json(404, {"error": {"code": "not_found", "message": "no such route"}})
+
+    def _control_faults(self, body: bytes) -> SimResponse:
+        try:
+            spec_ = json.loads(body or b"{}")
+            if spec_.get("clear"):
+                self.clear_faults()
+            for item in spec_.get("faults", []):
+                self.add_fault(Fault(**item))
+        except (ValueError, TypeError) as exc:
+            return SimResponse.json(400, {"error": {"code": "bad_fault", "message": str(exc)}})
+        return SimResponse.json(200, {"ok": True})
+
+    def _guarded(
+        self, route: Route, headers: Mapping[str, str], work: Callable[[], SimResponse]
+    ) -> SimResponse:
+        with self._lock:
+            self.requests[route] += 1
+        if self._api_key is not None:
+            auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+            if auth != f"Bearer {self._api_key}":
+                return SimResponse.json(
+                    401, {"error": {"code": "unauthorized", "message": "invalid API key"}}
+                )
+        fault = self._take_fault(route)
+        if fault is None or fault.kind == "fail_task":
+            response = work()
+            if fault is not None:  # fail_task: the task exists, and will fail
+                self._mark_failing(response, fault)
+            return response
+        if fault.kind == "status":
+            payload: dict[str, Any] = {"error": {"code": fault.code or str(fault.status),
+                                                 "message": fault.message or "injected fault"}}
+            return SimResponse.json(fault.status, payload, fault.headers)
+        if fault.kind == "drop":
+            work()  # the request took effect; only the answer is lost
+            return SimResponse(0, drop=True)
+        if fault.kind == "malformed":
+            work()
+            return SimResponse(200, b'{"id": "trunc', {"Content-Type": "application/json"})
+        return work()
+
+    def _mark_failing(self, response: SimResponse, fault: Fault) -> None:
+        try:
+            task_id = json.loads(response.body)["id"]
+        except (ValueError, KeyError, TypeError):
+            return
+        with self._lock:
+            task = self.tasks[task_id]
+            task.fail_code = fault.code or "002016095"
+            task.fail_message = fault.message or spec.ALL_ERRORS.get(task.fail_code, "failed")
+
+    # -- the API -------------------------------------------------------------------------
+
+    def _error(self, model: str | None, code: str, message: str, status: int = 400) -> SimResponse:
+        key = "error_message" if model == spec.V3 else "message"
+        return SimResponse.json(status, {"error": {"code": code, key: message}})
+
+    def _create(self, raw: bytes) -> SimResponse:
+        try:
+            body = json.loads(raw or b"")
+        except ValueError:
+            return self._error(None, "invalid_json", "request body is not JSON")
+        if not isinstance(body, dict):
+            return self._error(None, "invalid_json", "request body must be a JSON object")
+        model = body.get("model")
+        if model not in spec.MODELS:
+            return self._error(None, "invalid_model", f"unknown model {model!r}")
+        problem = validate_body(body)
+        if problem is not None:
+            code, message = problem
+            return self._error(model, code, message)
+        external_id = body.get("external_task_id")
+        with self._lock:
+            if external_id and external_id in self._by_external:
+                return self._error(model, "duplicate_external_task_id",
+                                   "external_task_id already used", status=409)
+            task_id = f"sim-{uuid.uuid4().hex[:12]}"
+            duration = self.task_seconds * (1 + 0.1 * (int(body.get("n", 1)) - 1))
+            task = SimTask(task_id, model, body, self._clock(), duration, external_id)
+            self.tasks[task_id] = task
+            if external_id:
+                self._by_external[external_id] = task_id
+                self.creates_by_external_id[external_id] += 1
+        return SimResponse.json(200, self._view(task))
+
+    def _find(self, ident: str) -> SimTask | None:
+        with self._lock:
+            task = self.tasks.get(ident)
+            if task is None and ident in self._by_external:
+                task = self.tasks[self._by_external[ident]]
+            return task
+
+    def _get(self, ident: str) -> SimResponse:
+        task = self._find(ident)
+        if task is None:
+            return self._error(None, "not_found", f"task {ident} not found", status=404)
+        return SimResponse.json(200, self._view(task))
+
+    def _status(self, task: SimTask) -> str:
+        age = self._clock() - task.created
+        if age < task.duration * 0.15:
+            return "queued"
+        if age < task.duration:
+            return "running"
+        return "failed" if task.fail_code else "completed"
+
+    def _view(self, task: SimTask) -> dict[str, Any]:
+        status = self._status(task)
+        view: dict[str, Any] = {
+            "id": task.id,
+            "model": task.model,
+            "status": status,
+            "external_task_id": task.external_id,
+            "metadata": {"simulated": True},
+        }
+        if status == "failed":
+            key = "error_message" if task.model == spec.V3 else "message"
+            view["error"] = {"code": task.fail_code, key: task.fail_message}
+        if status == "completed":
+            n = int(task.body.get("n", 1))
+            view["output"] = [{"content": [
+                {"type": "image", "url": f"{self.base_url}/results/{task.id}/{i + 1}.png",
+                 "jobId": f"{task.id}-{i + 1}"}
+                for i in range(n)
+            ]}]
+            per_image = 0.08 if task.body.get("resolution") == "2k" else 0.04
+            view["usage"] = {"cost": f"{per_image * n:.2f}", "discount": 0}
+        return view
+
+    def _download(self, path: str) -> SimResponse:
+        parts = path.strip("/").split("/")
+        if len(parts) != 3 or not parts[2].endswith(".png"):
+            return SimResponse(404)
+        task = self._find(parts[1])
+        try:
+            index = int(parts[2][:-4]) - 1
+        except ValueError:
+            return SimResponse(404)
+        if task is None or self._status(task) != "completed" or not 0 <= index < int(
+            task.body.get("n", 1)
+        ):
+            return SimResponse(404)
+        with self._lock:
+            self.requests["download"] += 1
+        fault = self._take_fault("download")
+        if fault is not None and fault.kind == "status":
+            return SimResponse(fault.status, b"", dict(fault.headers))
+        if fault is not None and fault.kind == "drop":
+            return SimResponse(0, drop=True)
+        data = task.rendered.get(index)
+        if data is None:
+            from .render import render_result
+
+            data = render_result(task.body, index, task.id)
+            task.rendered[index] = data
+        if fault is not None and fault.kind == "truncate":
+            data = data[: len(data) // 2]
+        return SimResponse(200, data, {"Content-Type": "image/png"})
+
+
+def validate_body(body: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The service-side checks, on the wire format; (code, message) of the first break."""
+    model = spec.MODELS[str(body["model"])]
+    create_error = "002016099" if model.name == spec.OMNI else "006001099"
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        return ("002016001" if model.name == spec.OMNI else create_error), "Prompt missing"
+    if len(prompt) > spec.PROMPT_MAX_CHARS:
+        return ("002016002" if model.name == spec.OMNI else create_error,
+                "Prompt exceeds 2500 character limit")
+    n = body.get("n", 1)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9:
+        return ("002016003" if model.name == spec.OMNI else create_error,
+                "Generation image quantity n must be between 1-9")
+    if body.get("resolution", "1k") not in spec.RESOLUTIONS:
+        return create_error, "invalid resolution"
+    if body.get("aspect_ratio", model.default_aspect_ratio) not in model.aspect_ratios:
+        return create_error, "invalid aspect_ratio"
+    images = body.get(model.image_field)
+    if model.image_field == "image" and images is not None:
+        images = [images]
+    if images is not None and not isinstance(images, list):
+        return create_error, f"{model.image_field} has the wrong type"
+    for image in images or []:
+        problem = _check_wire_image(image)
+        if problem:
+            return create_error, problem
+    negative = body.get("negative_prompt")
+    if negative is not None and (
+        model.name != spec.V3 or images or len(str(negative)) > spec.PROMPT_MAX_CHARS
+    ):
+        return create_error, "negative_prompt not allowed here"
+    elements = body.get("element_list") or []
+    if elements and (model.name != spec.V3 or not all(
+        isinstance(e, dict) and isinstance(e.get("element_id"), int) for e in elements
+    )):
+        return create_error, "invalid element_list"
+    if len(images or []) + len(elements) > spec.MAX_REFERENCES:
+        return create_error, "too many reference images and elements"
+    return None
+
+
+def _check_wire_image(value: Any) -> str | None:
+    if not isinstance(value, str) or not value:
+        return "image value must not be empty"
+    if value.startswith(("http://", "https://")):
+        return None
+    if value.startswith("data:"):
+        return "base64 image must not carry a data: prefix"
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return "image is neither a URL nor valid base64"
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt, width, height = img.format, img.width, img.height
+    except Exception:
+        return "image data is not a readable image"
+    if fmt not in spec.IMAGE_FORMATS:
+        return "image format must be jpg, jpeg or png"
+    if len(data) > spec.IMAGE_MAX_BYTES:
+        return "image exceeds 10MB"
+    if min(width, height) < spec.IMAGE_MIN_SIDE:
+        return "image sides must be at least 300px"
+    if not spec.IMAGE_MIN_RATIO <= width / height <= spec.IMAGE_MAX_RATIO:
+        return "image aspect ratio must be between 1:2.5 and 2.5:1"
+    return None
