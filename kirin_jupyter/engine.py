@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import threading
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -39,8 +40,15 @@ class Engine:
         self.loop.run_forever()
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        """Run ``coro`` on the engine loop; safe from any thread."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+        """Run ``coro`` on the engine loop; safe from any thread.
+
+        The task starts in an empty context, not the caller's: under ipykernel the caller's
+        context carries the submitting cell as the parent of every message, and a job
+        outlives its cell. With no parent of its own, the kernel sends the job's display
+        updates as children of the cell executing at that moment, which is where headless
+        runners (nbclient, papermill) look for them.
+        """
+        return contextvars.Context().run(asyncio.run_coroutine_threadsafe, coro, self.loop)
 
     def in_engine_thread(self) -> bool:
         return threading.current_thread() is self._thread
