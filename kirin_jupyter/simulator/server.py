@@ -54,7 +54,8 @@ class SimulatorServer:
         self.url = f"http://{LOOPBACK}:{self.port}"
         self.service.base_url = self.url
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="kirin-simulator", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="kirin-simulator",
+            daemon=True,
         )
 
     def start(self) -> SimulatorServer:

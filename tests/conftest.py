@@ -1,0 +1,82 @@
+"""Shared fixtures: an isolated KIRIN_HOME, a loopback simulator, images to upload."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kirin_jupyter.api import Client
+from kirin_jupyter.polling import PollPolicy
+from kirin_jupyter.simulator.server import SimulatorServer
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "notebooks"))  # run_notebook.execute, shared with the README
+
+# Short gaps for a simulator whose tasks take a fraction of a second.
+FAST_POLL = PollPolicy(first=0.05, floor=0.02, cap=0.2)
+TEST_KEY = "sk-test-Zq7Yh3VvN2pLk9"  # a made-up key the tests look for in every output
+
+
+@pytest.fixture(autouse=True)
+def kirin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own journal and output folder and no real credentials."""
+    monkeypatch.setenv("KIRIN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KIRIN_OUTPUT_DIR", str(tmp_path / "outputs"))
+    monkeypatch.setenv("KIRIN_SIMULATOR_SECONDS", "0.3")
+    monkeypatch.delenv("KIRIN_API_KEY", raising=False)
+    monkeypatch.delenv("KIRIN_BASE_URL", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def sim_server() -> Iterator[SimulatorServer]:
+    """The simulator over real HTTP on 127.0.0.1, requiring TEST_KEY."""
+    with SimulatorServer(task_seconds=0.3, api_key=TEST_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def http_client(sim_server: SimulatorServer, tmp_path: Path) -> Client:
+    """A Client talking real HTTP to the loopback simulator with a key."""
+    return Client(api_key=TEST_KEY, base_url=sim_server.url, output_dir=tmp_path / "out",
+                  poll_policy=FAST_POLL)
+
+
+@pytest.fixture
+def log_capture() -> Iterator[io.StringIO]:
+    """Everything the package and httpx log, at DEBUG, as text."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.DEBUG)
+    loggers = [logging.getLogger(name) for name in ("kirin_jupyter", "httpx", "httpcore")]
+    old = [(lg.level, lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.DEBUG)
+    yield stream
+    for lg, (level, _) in zip(loggers, old, strict=True):
+        lg.removeHandler(handler)
+        lg.setLevel(level)
+
+
+@pytest.fixture
+def make_image(tmp_path: Path) -> Callable[..., Path]:
+    """Write an image file of the given size and format; returns its path."""
+
+    def make(width: int = 640, height: int = 480, fmt: str = "PNG", name: str | None = None,
+             mode: str = "RGB") -> Path:
+        from PIL import Image
+
+        suffix = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif"}[fmt]
+        path = tmp_path / (name or f"img_{width}x{height}{suffix}")
+        Image.new(mode, (width, height), (200, 80, 40) if mode == "RGB" else 128).save(
+            path, format=fmt
+        )
+        return path
+
+    return make
