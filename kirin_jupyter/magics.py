@@ -13,7 +13,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.display import HTML, display
 from traitlets import Bool, Float, Int, Unicode
 from traitlets.config import Configurable
@@ -94,6 +94,9 @@ class KirinMagics(Magics):
 
     # -- entry points --------------------------------------------------------------------
 
+    # no_var_expand: IPython would evaluate {expressions} and $vars on the magic line;
+    # ours are looked up as plain names only (see prompting.py).
+    @no_var_expand
     @cell_magic
     def kirin(self, line: str, cell: str) -> None:
         args = magic_options.parse_cell_line(line)
@@ -103,6 +106,7 @@ class KirinMagics(Magics):
             raise UsageError(f"%%kirin: {exc}") from None
         self._run(args, prompt, var=args.var)
 
+    @no_var_expand
     @line_magic("kirin")  # type: ignore[arg-type]
     def kirin_line(self, line: str) -> Any:
         words = line.split()

@@ -16,11 +16,13 @@ import nbformat
 from nbclient import NotebookClient
 
 
-def execute(source: Path, target: Path, *, timeout: int = 300) -> nbformat.NotebookNode:
+def execute(
+    source: Path, target: Path, *, timeout: int = 300, allow_errors: bool = False
+) -> nbformat.NotebookNode:
     """Run every cell in a fresh kernel whose working folder is the notebook's own."""
     nb = nbformat.read(source, as_version=4)
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3",
+        nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
         resources={"metadata": {"path": str(source.parent.resolve())}},
     )
     client.execute()

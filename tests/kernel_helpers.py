@@ -1,0 +1,63 @@
+"""Drive a real IPython kernel (jupyter_client) and collect what it publishes."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_client.manager import KernelManager
+
+
+@dataclass
+class Execution:
+    msg_id: str
+    reply: dict[str, Any]
+    messages: list[dict[str, Any]] = field(default_factory=list)  # every IOPub msg meanwhile
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["msg_type"] == kind]
+
+
+class Kernel:
+    def __init__(self, km: KernelManager, kc: BlockingKernelClient) -> None:
+        self.km, self.kc = km, kc
+        self.all_messages: list[dict[str, Any]] = []
+
+    def run(self, code: str, timeout: float = 60) -> Execution:
+        """Execute ``code``; keep every IOPub message until this request goes idle."""
+        msg_id = self.kc.execute(code)
+        execution = Execution(msg_id, {})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=0.5)
+            except queue.Empty:
+                continue
+            msg["received"] = time.monotonic()
+            execution.messages.append(msg)
+            self.all_messages.append(msg)
+            if (msg["msg_type"] == "status" and msg["parent_header"].get("msg_id") == msg_id
+                    and msg["content"]["execution_state"] == "idle"):
+                execution.reply = self.kc.get_shell_msg(timeout=10)
+                return execution
+        raise TimeoutError(f"cell did not finish in {timeout} s: {code[:60]!r}")
+
+
+@contextmanager
+def running_kernel() -> Iterator[Kernel]:
+    """A fresh python3 kernel, stopped on exit through its own manager (its own PID)."""
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        yield Kernel(km, kc)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

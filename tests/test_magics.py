@@ -1,0 +1,165 @@
+"""The magics in an IPython shell: options, prompts, subcommands, config, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from PIL import Image
+
+from kirin_jupyter.magic_options import parse_cell_line, parse_line, split_line_prompt
+from kirin_jupyter.prompting import PromptError, interpolate, prompt_from_cell
+from kirin_jupyter.simulator.server import SimulatorServer
+
+from .conftest import TEST_KEY
+
+
+@pytest.fixture
+def shell() -> Iterator[InteractiveShell]:
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "kirin_jupyter")
+    yield ip
+    ip.run_line_magic("unload_ext", "kirin_jupyter")
+    InteractiveShell.clear_instance()
+
+
+def test_cell_magic_runs_and_binds_variables(shell: InteractiveShell, capsys) -> None:
+    shell.user_ns["animal"] = "otter"
+    shell.run_cell_magic("kirin", "pic -m v3 -n 2 --ar 1:1 --wait", "a {animal} in {{braces}}")
+    job = shell.user_ns["pic"]
+    assert shell.user_ns["_kirin"] is job
+    assert job.prompt == "a otter in {braces}"
+    assert job.status == "completed" and len(job.result.paths) == 2
+    assert job.result.images[0].size == (1024, 1024)
+    printed = capsys.readouterr().out
+    assert str(job.result.paths[0]) in printed  # terminal fallback prints the files
+
+
+def test_line_magic_prompt_keeps_text_as_typed(shell: InteractiveShell) -> None:
+    shell.run_line_magic("kirin", "-n 1 --res 2k a fox's den, -n is not an option here")
+    job = shell.user_ns["_kirin"]
+    assert job.prompt == "a fox's den, -n is not an option here"
+    assert job.request.resolution == "2k"
+
+
+def test_image_option_takes_paths_and_variables(shell: InteractiveShell, make_image) -> None:
+    shell.user_ns["ref"] = Image.new("RGB", (500, 400), "red")
+    path = make_image(400, 400, "JPEG")
+    shell.run_cell_magic("kirin", f"j -i $ref --image {path} --wait",
+                         "<<<image_1>>> meets <<<image_2>>>")
+    job = shell.user_ns["j"]
+    assert [r.label for r in job.request.images] == ["PIL image", path.name]
+    assert job.status == "completed"
+
+
+def test_body_dollar_var_is_the_prompt(shell: InteractiveShell) -> None:
+    shell.user_ns["text"] = "a {not interpolated} prompt"
+    shell.run_cell_magic("kirin", "k --dry-run", "$text")
+    assert "k" not in shell.user_ns
+
+
+def test_dry_run_prints_request_and_sends_nothing(shell: InteractiveShell, capsys,
+                                                  make_image) -> None:
+    path = make_image(400, 400)
+    shell.run_cell_magic("kirin", f"--dry-run -i {path} --id order-7 --watermark",
+                         "<<<image_1>>> at dawn")
+    out = capsys.readouterr().out
+    assert "POST http://kirin-simulator.invalid/v1/tasks" in out
+    assert '"external_task_id": "order-7"' in out and '"enabled": true' in out
+    assert "(base64, " in out and len(out) < 2000
+    client = shell.magics_manager.registry["KirinMagics"].client()
+    assert client.simulator.stats()["requests"] == {}
+
+
+def test_usage_errors_are_one_line_and_send_nothing(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SimulatorServer(task_seconds=0.3, api_key=TEST_KEY) as server:
+        monkeypatch.setenv("KIRIN_API_KEY", TEST_KEY)
+        shell.run_line_magic("config", f"Kirin.base_url = '{server.url}'")
+        bad = [
+            ("", "-n 12", "x", "n is 12"),
+            ("", "-m dalle", "x", "unknown model"),
+            ("", "--ar 5:4", "x", "aspect ratio '5:4'"),
+            ("", "--bogus", "x", "unrecognized arguments: --bogus"),
+            ("", "1var", "x", "'1var' is not a variable name"),
+            ("", "", "   ", "prompt is empty"),
+            ("", "-i $nothing", "x", "no variable named 'nothing'"),
+            ("", "--neg 'blur' -m omni", "x", "no negative prompt"),
+            ("", "-n", "x", "expected one argument"),
+            ("", "--res 'unclosed", "x", "cannot read the options"),
+        ]
+        for _, line, body, message in bad:
+            with pytest.raises(UsageError, match=message) as caught:
+                shell.run_cell_magic("kirin", line, body)
+            assert "\n" not in str(caught.value)
+        with pytest.raises(UsageError, match="unknown option --nope"):
+            shell.run_line_magic("kirin", "--nope a fox")
+        with pytest.raises(UsageError, match="no prompt given"):
+            shell.run_line_magic("kirin", "-n 2")
+        assert server.service.stats()["requests"] == {}
+
+
+def test_config_changes_defaults(shell: InteractiveShell) -> None:
+    shell.run_line_magic("config", "Kirin.default_model = 'v3'")
+    shell.run_line_magic("config", "Kirin.n = 3")
+    shell.run_line_magic("config", "Kirin.aspect_ratio = '4:3'")
+    shell.run_cell_magic("kirin", "c --dry-run", "a fox")
+    shell.run_cell_magic("kirin", "c", "a fox")
+    job = shell.user_ns["c"]
+    assert (job.model, job.request.n, job.request.aspect_ratio) == ("kirin_v3_image", 3, "4:3")
+
+
+def test_output_dir_setting(shell: InteractiveShell, tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    shell.run_line_magic("config", f"Kirin.output_dir = '{target}'")
+    shell.run_cell_magic("kirin", "o", "a fox")
+    result = shell.user_ns["o"].wait(20)
+    assert result.paths[0].is_relative_to(target)
+
+
+def test_subcommands(shell: InteractiveShell, capsys) -> None:
+    shell.run_line_magic("kirin", "help")
+    assert "--aspect-ratio" in capsys.readouterr().out
+    shell.run_line_magic("kirin", "models")
+    shell.run_line_magic("kirin", "-n 2 a fox")
+    shell.run_line_magic("kirin", "wait")
+    shell.run_line_magic("kirin", "jobs")
+    out = capsys.readouterr().out
+    assert "completed" in out and "session spend: $" in out
+    shell.run_line_magic("kirin", "config")
+    out = capsys.readouterr().out
+    assert "built-in simulator" in out and "Kirin.default_model" in out
+    shell.run_line_magic("kirin", "models are walking")  # not a subcommand: a prompt
+    assert shell.user_ns["_kirin"].prompt == "models are walking"
+
+
+def test_help_is_generated_from_the_options(shell: InteractiveShell) -> None:
+    doc = shell.find_cell_magic("kirin").__doc__
+    for flag in ("--model", "--negative-prompt", "--element", "--callback-url", "--external-id",
+                 "--watermark", "--dry-run", "--fit", "--wait"):
+        assert flag in doc
+
+
+def test_parsers() -> None:
+    assert split_line_prompt("-n 2 --ar 1:1 a red fox") == ("-n 2 --ar 1:1 ", "a red fox")
+    assert split_line_prompt('--neg "x y" -- -n is in the prompt') == (
+        '--neg "x y" ', "-n is in the prompt")
+    args, prompt = parse_line("--model=v3 a -5 degree morning")
+    assert args.model == "v3" and prompt == "a -5 degree morning"
+    cell = parse_cell_line("cats -m omni -i a.png -i b.png -e 1 -e 2 --no-watermark")
+    assert (cell.var, cell.images, cell.elements, cell.watermark) == (
+        "cats", ["a.png", "b.png"], ["1", "2"], False)
+    assert parse_cell_line("").watermark is None
+
+
+def test_interpolation_never_evaluates() -> None:
+    ns = {"name": "Ada", "n": 3}
+    assert interpolate("{name} x{n} {missing} {a.b} {1+1} {{name}}", ns) == \
+        "Ada x3 {missing} {a.b} {1+1} {name}"
+    assert prompt_from_cell("  $name \n", {"name": "from var"}) == "from var"
+    with pytest.raises(PromptError, match="holds a int"):
+        prompt_from_cell("$n", ns)
