@@ -57,7 +57,7 @@ class PollSchedule:
         else:
             remaining = self.expected - elapsed
             # Before the expected end: close in; overdue: back off gently.
-            delay = remaining * 0.6 if remaining > 0 else -remaining * 0.3
+            delay = remaining * 0.6 if remaining > 0 else -remaining * 0.5
             delay = max(self._floor, min(policy.cap, delay))
         self._checks += 1
         delay = max(self._floor if self._checks > 1 else 0.0, delay)

@@ -1,4 +1,6 @@
-"""Write the notebooks in this folder from plain cell lists (run: python notebooks/make_notebooks.py).
+"""Write the notebooks in this folder from plain cell lists.
+
+    python notebooks/make_notebooks.py
 
 Keeping the sources here makes diffs readable and guarantees the committed notebooks carry
 no outputs.
@@ -41,7 +43,9 @@ result.images[0].size"""),
 
 def write(name: str, cells: list[tuple[str, str]]) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3", "display_name": "Python 3", "language": "python",
+    }
     for kind, source in cells:
         maker = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
         nb.cells.append(maker(source))

@@ -1,0 +1,29 @@
+# Two commands: `make quickstart` (set up .venv, run the quickstart notebook headless)
+# and `make test` (lint, type-check, whole test suite). Both create .venv when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup quickstart test lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+quickstart: $(STAMP)
+	$(BIN)/python notebooks/run_notebook.py notebooks/quickstart.ipynb
+
+lint: $(STAMP)
+	$(BIN)/ruff check kirin_jupyter tests notebooks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) notebooks/executed notebooks/kirin_outputs

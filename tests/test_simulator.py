@@ -1,0 +1,78 @@
+"""The simulator as its own process, and its service-side rules."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from kirin_jupyter.api import Client
+from kirin_jupyter.simulator.render import output_size
+from kirin_jupyter.simulator.service import SimulatorService, validate_body
+
+from .conftest import FAST_POLL, TEST_KEY
+
+
+def test_cli_server_serves_a_whole_job(tmp_path: Path) -> None:
+    env = {**os.environ, "KIRIN_SIMULATOR_KEY": TEST_KEY}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kirin_jupyter.simulator", "--port", "0", "--seconds", "0.2",
+         "--require-key"],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("Kirin simulator listening on http://127.0.0.1:")
+        url = line.split()[-1]
+        client = Client(api_key=TEST_KEY, base_url=url, output_dir=tmp_path,
+                        poll_policy=FAST_POLL)
+        result = client.generate("a fox over real HTTP", n=2).wait(20)
+        assert len(result.paths) == 2
+        with urllib.request.urlopen(f"{url}/_sim/stats") as answer:
+            stats = json.load(answer)
+        assert stats["creates_by_external_id"] == {result.external_task_id: 1}
+    finally:
+        proc.terminate()  # our own child, by its PID
+        proc.wait(timeout=10)
+
+
+def test_cli_refuses_require_key_without_key() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KIRIN_SIMULATOR_KEY"}
+    done = subprocess.run([sys.executable, "-m", "kirin_jupyter.simulator", "--require-key"],
+                          capture_output=True, text=True, env=env, timeout=30)
+    assert done.returncode == 2 and "KIRIN_SIMULATOR_KEY" in done.stderr
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"model": "kirin_image_omni", "prompt": ""}, "002016001"),
+    ({"model": "kirin_image_omni", "prompt": "x" * 2501}, "002016002"),
+    ({"model": "kirin_image_omni", "prompt": "x", "n": 10}, "002016003"),
+    ({"model": "kirin_v3_image", "prompt": "x", "aspect_ratio": "auto"}, "006001099"),
+    ({"model": "kirin_image_omni", "prompt": "x", "image_list": ["data:image/png;base64,AA"]},
+     "002016099"),
+])
+def test_service_rules_follow_the_documents(body: dict, code: str) -> None:
+    problem = validate_body(body)
+    assert problem is not None and problem[0] == code
+
+
+def test_service_answers_400_with_code_over_the_wire() -> None:
+    service = SimulatorService()
+    answer = service.handle("POST", "/v1/tasks", {}, json.dumps(
+        {"model": "kirin_v3_image", "prompt": ""}).encode())
+    assert answer.status == 400
+    assert json.loads(answer.body)["error"] == {"code": "006001099",
+                                                "error_message": "Prompt missing"}
+
+
+def test_output_sizes() -> None:
+    assert output_size({"model": "kirin_v3_image"}) == (1024, 576)
+    assert output_size({"model": "kirin_image_omni", "resolution": "2k",
+                        "aspect_ratio": "9:16"}) == (1152, 2048)
+    assert output_size({"model": "kirin_image_omni", "aspect_ratio": "auto"}) == (1024, 1024)

@@ -1,0 +1,179 @@
+"""Single-purpose units: response parsing, the poll schedule, reference images."""
+
+from __future__ import annotations
+
+import base64
+import io
+import random
+from decimal import Decimal
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from kirin_jupyter import ValidationError
+from kirin_jupyter.client import Endpoint, KirinAPI, parse_retry_after
+from kirin_jupyter.images import fit_image, inspect_bytes, load_reference
+from kirin_jupyter.polling import PollPolicy, PollSchedule, prior_seconds
+from kirin_jupyter.responses import normalise_status, parse_error, parse_task
+from kirin_jupyter.store import result_path, safe_dirname
+
+# -- responses -------------------------------------------------------------------------
+
+
+def test_parse_documented_completed_shape() -> None:
+    snap = parse_task({
+        "id": "t1", "status": "completed",
+        "output": [{"content": [{"type": "image", "url": "https://cdn/x.png", "jobId": "j1"},
+                                {"type": "video", "url": "https://cdn/v.mp4", "duration": 5}]}],
+        "usage": {"cost": "0.12", "discount": 0.5}, "metadata": {"a": 1},
+    })
+    assert snap.status == "completed" and snap.task_id == "t1"
+    assert [i.type for i in snap.items] == ["image", "video"]
+    assert snap.items[0].job_id == "j1" and snap.items[1].duration == 5.0
+    assert snap.cost == Decimal("0.12") and snap.discount == 0.5 and snap.metadata == {"a": 1}
+
+
+def test_parse_wrapped_and_alternative_shapes() -> None:
+    snap = parse_task({"code": 0, "data": {"task_id": "t2", "task_status": "succeed",
+                                           "task_result": {"images": [{"url": "https://u/1"}]}}})
+    assert (snap.task_id, snap.status, snap.items[0].url) == ("t2", "completed", "https://u/1")
+    assert parse_task({"id": "t3", "status": "PROCESSING"}).status == "running"
+    assert parse_task({"id": "t4", "status": "submitted"}).status == "queued"
+
+
+def test_both_documented_error_shapes() -> None:
+    omni = parse_task({"id": "a", "status": "failed", "error": {"code": "002016095",
+                                                                "message": "m1"}})
+    v3 = parse_task({"id": "b", "status": "failed", "error": {"code": "006001094",
+                                                              "error_message": "m2"}})
+    assert (omni.error_code, omni.error_message) == ("002016095", "m1")
+    assert (v3.error_code, v3.error_message) == ("006001094", "m2")
+    assert parse_error({"code": 0, "message": "ok"}) == (None, "ok")
+
+
+def test_unknown_status_is_running_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING", logger="kirin_jupyter")
+    assert normalise_status("Weird-State") == "running"
+    assert normalise_status("weird_state") == "running"
+    assert len([r for r in caplog.records if "weird_state" in r.message]) == 1
+
+
+def test_garbage_is_a_value_error() -> None:
+    for payload in (None, [], "text", {"hello": 1}):
+        with pytest.raises(ValueError):
+            parse_task(payload)
+
+
+def test_error_response_mapping_single_shapes() -> None:
+    api = KirinAPI(Endpoint("http://x"), "sk-secret")
+    auth = api.error_for(httpx.Response(401, json={"error": {"message": "bad key sk-secret"}}))
+    assert "set KIRIN_API_KEY" in str(auth) and "sk-secret" not in str(auth)
+    missing = api.error_for(httpx.Response(404, json={}), task_id="t-9")
+    assert str(missing) == "task t-9 was not found (HTTP 404)"
+    limited = api.error_for(httpx.Response(429, headers={"Retry-After": "7"}))
+    assert getattr(limited, "retry_after", None) == 7.0
+    plain = api.error_for(httpx.Response(500, text="<html>oops</html>"))
+    assert str(plain) == "the Kirin API answered HTTP 500"
+
+
+def test_retry_after_both_forms() -> None:
+    assert parse_retry_after("12") == 12.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
+    assert parse_retry_after("soon") is None
+
+
+def test_task_url_escapes_ids() -> None:
+    url = Endpoint("http://h/api/", task_path="/v1/tasks/{id}").task_url("a/../b c")
+    assert url == "http://h/api/v1/tasks/a%2F..%2Fb%20c"
+
+
+# -- polling -------------------------------------------------------------------------
+
+
+def simulate(expected: float, actual: float, policy: PollPolicy | None = None) -> tuple[int, float]:
+    """Poll a task that completes at ``actual`` s: (requests, detection latency)."""
+    schedule = PollSchedule(expected, policy, rng=random.Random(1))
+    now, requests = 0.0, 0
+    while True:
+        now += schedule.next_delay(now)
+        requests += 1
+        if now >= actual:
+            return requests, now - actual
+
+
+def test_schedule_checks_early_then_sparsely_then_densely() -> None:
+    schedule = PollSchedule(60, rng=random.Random(0))
+    first = schedule.next_delay(0.0)
+    assert first <= 1.1
+    requests, latency = simulate(60, 60)
+    assert requests <= 12 and latency <= 1.0
+
+
+def test_schedule_for_a_late_task_backs_off_to_the_cap() -> None:
+    requests, latency = simulate(20, 200)
+    assert latency <= PollPolicy().cap * 1.1
+    assert requests < 200 / 5  # fewer than a fixed 5-second poller, itself slow to notice
+
+
+def test_prior_grows_with_resolution_and_n() -> None:
+    assert prior_seconds("kirin_image_omni", "2k", 4) > prior_seconds("kirin_image_omni", "1k", 1)
+
+
+# -- images --------------------------------------------------------------------------
+
+
+def png_bytes(size: tuple[int, int] = (400, 300), mode: str = "RGB") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_every_source_kind_gives_plain_base64(tmp_path) -> None:
+    path = tmp_path / "a.png"
+    path.write_bytes(png_bytes())
+    sources = [
+        path, str(path), png_bytes(), Image.new("RGB", (400, 300)),
+        np.zeros((300, 400, 3), dtype=np.uint8), np.ones((300, 400), dtype=np.float32),
+        "data:image/png;base64," + base64.b64encode(png_bytes()).decode(),
+    ]
+    for source in sources:
+        ref = load_reference(source)
+        assert not ref.is_url and not ref.value.startswith("data:")
+        assert inspect_bytes(base64.b64decode(ref.value)).width == 400
+        assert len(repr(ref)) < 120
+
+
+def test_numpy_shapes_are_checked() -> None:
+    with pytest.raises(ValidationError, match="shape"):
+        load_reference(np.zeros((4, 300, 400, 3), dtype=np.uint8))
+
+
+def test_fit_mends_only_when_asked() -> None:
+    tiny_wide = png_bytes((500, 150))  # too small and too wide: padded, then enlarged
+    with pytest.raises(ValidationError, match=r"add --fit"):
+        load_reference(tiny_wide)
+    ref = load_reference(tiny_wide, fit=True)
+    assert ref.facts is not None and min(ref.facts.width, ref.facts.height) >= 300
+    assert 1 / 2.5 <= ref.facts.width / ref.facts.height <= 2.5
+    assert ref.mended and "padded" in ref.mended and "enlarged" in ref.mended
+
+
+def test_fit_converts_unaccepted_formats() -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (500, 500)).save(buf, format="WEBP")
+    data, what = fit_image(buf.getvalue())
+    assert inspect_bytes(data).format in ("JPEG", "PNG") and what
+
+
+# -- store ---------------------------------------------------------------------------
+
+
+def test_server_ids_never_become_path_parts(tmp_path) -> None:
+    assert safe_dirname("sim-abc_1.2") == "sim-abc_1.2"
+    for hostile in ("../../x", "..", "a/b", "/etc/passwd", "", "x" * 300, "a\x00b"):
+        name = safe_dirname(hostile)
+        assert "/" not in name and ".." not in name and name.startswith("task-")
+    path = result_path(tmp_path, "../../x", 0, ".png/../../y")
+    assert path.parent.parent == tmp_path and path.name == "01.png"
