@@ -28,6 +28,9 @@ _EXPORTS = {
     "TaskTimeout": "errors",
     "ResultExpired": "errors",
     "DownloadError": "errors",
+    "NeverCreated": "errors",
+    "BudgetExceeded": "errors",
+    "resume": "api",
 }
 
 __all__ = [*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"]
@@ -36,10 +39,13 @@ if TYPE_CHECKING:
     from .api import Client as Client
     from .api import default_client as default_client
     from .api import generate as generate
+    from .api import resume as resume
     from .errors import APIError as APIError
     from .errors import AuthenticationError as AuthenticationError
+    from .errors import BudgetExceeded as BudgetExceeded
     from .errors import DownloadError as DownloadError
     from .errors import KirinError as KirinError
+    from .errors import NeverCreated as NeverCreated
     from .errors import RateLimited as RateLimited
     from .errors import ResultExpired as ResultExpired
     from .errors import ServiceUnavailable as ServiceUnavailable

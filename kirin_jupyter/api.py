@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from . import settings
 from .client import Endpoint, KirinAPI
-from .errors import KirinError
+from .errors import BudgetExceeded, KirinError
 from .job import Job
 from .polling import PollPolicy, prior_seconds
-from .request import GenerationRequest, build_request
+from .request import GenerationRequest, build_request, request_from_summary
 from .runner import RunContext, run_job
 from .simulator.service import IN_PROCESS_BASE_URL, SimulatorService
-from .store import Journal
+from .store import Journal, price_per_image
+
+log = logging.getLogger("kirin_jupyter")
+_log_files: set[Path] = set()
+_log_lock = threading.Lock()
+
+
+def _log_to_file(home: Path) -> None:
+    """Job lifecycle lines go to KIRIN_HOME/kirin.log (never a key: none is ever logged)."""
+    path = home / "kirin.log"
+    with _log_lock:
+        if path in _log_files:
+            return
+        home.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setLevel(logging.INFO)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        if log.level == logging.NOTSET or log.level > logging.INFO:
+            log.setLevel(logging.INFO)
+        _log_files.add(path)
 
 
 class Client:
@@ -37,6 +60,7 @@ class Client:
         timeout: float = settings.DEFAULT_JOB_TIMEOUT,
         simulator: SimulatorService | None = None,
         poll_policy: PollPolicy | None = None,
+        max_cost: Decimal | float | str | None = None,
     ) -> None:
         key = api_key or settings.env_api_key()
         url = base_url or settings.env_base_url()
@@ -56,7 +80,10 @@ class Client:
             )
         assert url is not None
         self.output_dir = Path(output_dir) if output_dir else settings.output_dir()
-        self.journal = Journal(settings.kirin_home() / "journal.sqlite3")
+        home = settings.kirin_home()
+        self.journal = Journal(home / "journal.sqlite3")
+        _log_to_file(home)
+        self.max_cost = None if max_cost in (None, "", 0) else Decimal(str(max_cost))
         self._api = KirinAPI(Endpoint(url, create_path, task_path), key, transport=transport)
         self._policy = poll_policy or PollPolicy()
         self.timeout = timeout
@@ -117,21 +144,82 @@ class Client:
 
     def submit(self, request: GenerationRequest) -> Job:
         """Start a job for an already validated request."""
-        from .engine import get_engine
+        self.check_budget(request)
+        job = self._new_job(request)
+        self._start(job, self.output_dir, resume=False)
+        return job
 
+    def _new_job(self, request: GenerationRequest) -> Job:
         if self.simulator is not None:
             expected = self.simulator.task_seconds * (1 + 0.1 * (request.n - 1))
         else:
             expected = prior_seconds(request.model.name, request.resolution, request.n)
-        job = Job(request, expected_seconds=expected, simulated=self.simulated)
-        context = RunContext(self._api, self.journal, self.output_dir, self._policy,
-                             self.timeout)
+        return Job(request, expected_seconds=expected, simulated=self.simulated)
+
+    def _start(self, job: Job, output_dir: Path, *, resume: bool) -> None:
+        from .engine import get_engine
+
+        context = RunContext(self._api, self.journal, output_dir, self._policy, self.timeout)
         engine = get_engine()
         with self._lock:
             self._jobs.append(job)
         engine.register(job)
-        engine.submit(run_job(job, context))
-        return job
+        engine.submit(run_job(job, context, resume=resume))
+
+    # -- money ---------------------------------------------------------------------------
+
+    def session_spend(self) -> Decimal:
+        """What this process's finished jobs cost (as reported by the service)."""
+        from .engine import get_engine
+
+        return sum((j.cost for j in get_engine().jobs() if j.cost is not None), Decimal(0))
+
+    def estimate_cost(self, request: GenerationRequest) -> Decimal | None:
+        """The cost of a request, from what the same model and resolution cost before."""
+        price = price_per_image(self.journal, request.model.name, request.resolution)
+        return None if price is None else price * request.n
+
+    def check_budget(self, request: GenerationRequest) -> None:
+        """Refuse a job that would take the session past ``max_cost``; nothing is sent."""
+        if self.max_cost is None:
+            return
+        from .engine import get_engine
+
+        committed = self.session_spend()
+        for job in get_engine().jobs():
+            if not job.done():
+                committed += self.estimate_cost(job.request) or Decimal(0)
+        estimate = self.estimate_cost(request) or Decimal(0)
+        if committed + estimate > self.max_cost or committed >= self.max_cost:
+            raise BudgetExceeded(
+                f"budget: this session has spent or committed ${committed} of "
+                f"max_cost ${self.max_cost}; this job (about ${estimate}) would pass it. "
+                "Raise the limit (%config Kirin.max_cost = ...) to go on"
+            )
+
+    # -- after a restart -----------------------------------------------------------------
+
+    def resume(self) -> list[Job]:
+        """Follow every job of this service that no running process follows any more.
+
+        Unfinished tasks are polled again, completed ones are downloaded (again, if a file
+        is missing), and a job whose create never reached the service is reported as such.
+        Nothing is created: resuming never costs money.
+        """
+        from .engine import get_engine
+
+        live = {j.external_task_id for j in get_engine().jobs() if not j.done()}
+        jobs = []
+        for row in self.journal.unfinished(self.base_url):
+            if row["external_id"] in live:
+                continue
+            request = request_from_summary(json.loads(row["request"]), row["external_id"])
+            job = self._new_job(request)
+            job.task_id = row["task_id"]
+            output_dir = Path(row["output_dir"]) if row.get("output_dir") else self.output_dir
+            self._start(job, output_dir, resume=True)
+            jobs.append(job)
+        return jobs
 
     def close(self) -> None:
         """Close the HTTP connections (jobs still running will fail)."""
@@ -162,3 +250,8 @@ def set_default_client(client: Client | None) -> None:
 def generate(prompt: str, **options: Any) -> Job:
     """``default_client().generate(...)``: start a job and return it at once."""
     return default_client().generate(prompt, **options)
+
+
+def resume() -> list[Job]:
+    """``default_client().resume()``: follow the jobs an earlier kernel left unfinished."""
+    return default_client().resume()

@@ -57,6 +57,14 @@ class TaskTimeout(KirinError):
         self.external_task_id = external_task_id
 
 
+class NeverCreated(KirinError):
+    """A resumed job whose create request never reached the service: nothing was billed."""
+
+
+class BudgetExceeded(KirinError):
+    """Starting this job would take the session's spend past ``max_cost``."""
+
+
 class ResultExpired(APIError):
     """A result URL no longer serves the image, even after asking for fresh URLs."""
 

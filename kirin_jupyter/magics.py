@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import json
 import time
+from decimal import Decimal
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,8 @@ class Kirin(Configurable):
     timeout = Float(900.0, help="seconds before a job gives up waiting (the task is kept "
                     "and can be resumed)").tag(config=True)
     blocking = Bool(False, help="make every %%kirin cell wait for its images").tag(config=True)
+    max_cost = Float(0.0, help="budget in USD for this session's jobs; a job that would "
+                     "pass it is refused before it is sent (0: no limit)").tag(config=True)
 
 
 def _help_doc() -> str:
@@ -52,7 +55,8 @@ def _help_doc() -> str:
         "Generate images with the Kirin API.\n\n"
         "  %%kirin [VAR] [options]      the cell body is the prompt\n"
         "  %kirin [options] PROMPT      a one-line prompt\n"
-        "  %kirin help | models | jobs | wait | config\n\n"
+        "  %kirin help | models | jobs | wait | config\n"
+        "  %kirin resume | history [N] | show TASK_ID | login\n\n"
         "Options:\n" + magic_options.help_text() + "\n\n"
         "In the prompt, {name} is replaced by the value of a variable; {{ and }} give braces;\n"
         "a body that is just $var takes the prompt from that variable. VAR and _kirin hold\n"
@@ -71,6 +75,7 @@ class KirinMagics(Magics):
             shell.configurables.append(self.config_obj)
         self._client: Client | None = None
         self._client_key: tuple[Any, ...] | None = None
+        self._login_key: str | None = None  # from %kirin login: memory only, never a setting
 
     @property
     def user_ns(self) -> dict[str, Any]:
@@ -83,13 +88,16 @@ class KirinMagics(Magics):
         from .api import Client
 
         cfg = self.config_obj
-        key = (cfg.base_url, cfg.output_dir, cfg.create_path, cfg.task_path, cfg.timeout)
+        key = (cfg.base_url, cfg.output_dir, cfg.create_path, cfg.task_path, cfg.timeout,
+               id(self._login_key))
         if self._client is None or key != self._client_key:
             self._client = Client(
+                api_key=self._login_key,
                 base_url=cfg.base_url or None, output_dir=cfg.output_dir or None,
                 create_path=cfg.create_path, task_path=cfg.task_path, timeout=cfg.timeout,
             )
             self._client_key = key
+        self._client.max_cost = Decimal(str(cfg.max_cost)) if cfg.max_cost > 0 else None
         return self._client
 
     # -- entry points --------------------------------------------------------------------
@@ -115,6 +123,10 @@ class KirinMagics(Magics):
             return getattr(self, f"_cmd_{command}")()
         if command == "wait" and len(words) == 3 and words[1] == "--timeout":
             return self._cmd_wait(_number(words[2], "--timeout"))
+        if command == "show" and len(words) == 2:
+            return self._cmd_show(words[1])
+        if command == "history" and len(words) == 2 and words[1].isdigit():
+            return self._cmd_history(int(words[1]))
         args, prompt = magic_options.parse_line(line)
         if not prompt:
             raise UsageError("%kirin: no prompt given (see %kirin help)")
@@ -125,7 +137,7 @@ class KirinMagics(Magics):
     # -- generation ----------------------------------------------------------------------
 
     def _run(self, args: argparse.Namespace, prompt: str, var: str | None) -> None:
-        from .errors import ValidationError
+        from .errors import BudgetExceeded, ValidationError
 
         cfg = self.config_obj
         client = self.client()
@@ -149,21 +161,28 @@ class KirinMagics(Magics):
         if args.dry_run:
             self._show_dry_run(client, request)
             return
-        job = client.submit(request)
+        try:
+            job = client.submit(request)
+        except BudgetExceeded as exc:
+            raise UsageError(f"%kirin: {exc}") from None
         if var:
             self.user_ns[var] = job
         self.user_ns["_kirin"] = job
         for ref in request.images:
             if ref.mended:
                 print(f"kirin: {ref.label} mended with --fit: {ref.mended}")
+        self._follow(job, wait=args.wait or cfg.blocking, timeout=_timeout_arg(args))
+
+    def _follow(self, job: Job, *, wait: bool, timeout: float | None) -> None:
+        """Show a job: a live card in a kernel (waiting if asked), a progress line elsewhere."""
         if _has_widget_frontend(self.shell):
             from .display.card import ProgressCard
 
             ProgressCard(job).show()
-            if args.wait or cfg.blocking:
-                _wait_quietly(job, _timeout_arg(args))
+            if wait:
+                _wait_quietly(job, timeout)
         else:
-            _run_in_terminal(job, _timeout_arg(args))
+            _run_in_terminal(job, timeout)
 
     def _image_arg(self, value: str) -> Any:
         if value.startswith("$"):
@@ -205,12 +224,13 @@ class KirinMagics(Magics):
         if not jobs:
             print("no jobs in this session")
             return
-        total = sum((job.cost for job in jobs if job.cost is not None), start=_zero())
+        total = sum((job.cost for job in jobs if job.cost is not None), start=Decimal(0))
         for index, job in enumerate(jobs, start=1):
             cost = f"${job.cost}" if job.cost is not None else "-"
             print(f"{index:>3}  {job.status:<11} {job.request.model.alias:<5} "
                   f"{job.task_id or '-':<18} {job.elapsed:7.1f}s {cost:>8}  {job.prompt[:40]!r}")
-        print(f"session spend: ${total}")
+        limit = self.config_obj.max_cost
+        print(f"session spend: ${total}" + (f" of max_cost ${limit:g}" if limit > 0 else ""))
 
     def _cmd_wait(self, timeout: float | None = None) -> None:
         from .engine import get_engine
@@ -226,30 +246,64 @@ class KirinMagics(Magics):
         tail = f", {running} still running" if running else ""
         print(f"kirin: {len(done)} completed, {len(failed)} failed{tail}")
 
+    def _cmd_resume(self) -> None:
+        jobs = self.client().resume()
+        if not jobs:
+            print("kirin: nothing to resume: every journaled job is finished")
+            return
+        print(f"kirin: following {len(jobs)} job(s) left unfinished by an earlier session")
+        for job in jobs:
+            self._follow(job, wait=False, timeout=None)
+        self.user_ns["_kirin_resumed"] = jobs
+
+    def _cmd_history(self, limit: int = 20) -> None:
+        from .display.history import HistoryView
+
+        display(HistoryView(self.client().journal.recent(limit)))
+
+    def _cmd_show(self, ident: str) -> None:
+        from .display.history import HistoryView
+
+        row = self.client().journal.find(ident)
+        if row is None:
+            raise UsageError(f"%kirin show: no job with task id or external id {ident!r}")
+        display(HistoryView([row]))
+
+    def _cmd_login(self) -> None:
+        import getpass
+
+        from . import settings
+
+        if not (self.config_obj.base_url or settings.env_base_url()):
+            raise UsageError(
+                "%kirin login: set the service URL first (KIRIN_BASE_URL, or "
+                "%config Kirin.base_url = '...')"
+            )
+        key = getpass.getpass("Kirin API key (kept in memory only): ").strip()
+        if not key:
+            raise UsageError("%kirin login: no key entered")
+        self._login_key = key
+        print(f"kirin: key set for this session; service {self.client().base_url}")
+
     def _cmd_config(self) -> None:
         from . import settings
 
         client = self.client()
         cfg = self.config_obj
         print(f"service:    {'built-in simulator' if client.simulated else client.base_url}")
-        print(f"api key:    {'set' if settings.env_api_key() else 'not set'} "
-              f"(from ${settings.ENV_API_KEY})")
+        source = "%kirin login" if self._login_key else f"${settings.ENV_API_KEY}"
+        has_key = bool(self._login_key or settings.env_api_key())
+        print(f"api key:    {'set' if has_key else 'not set'} (from {source})")
         print(f"output dir: {client.output_dir}")
         print(f"journal:    {client.journal.path}")
         for name in sorted(cfg.trait_names(config=True)):
             print(f"Kirin.{name} = {getattr(cfg, name)!r}")
 
 
-_SUBCOMMANDS = ("help", "models", "jobs", "wait", "config")
+_SUBCOMMANDS = ("help", "models", "jobs", "wait", "config", "resume", "history", "login")
 
 KirinMagics.kirin.__doc__ = _help_doc()  # %%kirin? shows the options table
 KirinMagics.kirin_line.__doc__ = _help_doc()  # type: ignore[assignment]
-
-
-def _zero() -> Any:
-    from decimal import Decimal
-
-    return Decimal(0)
 
 
 def _number(text: str, what: str) -> float:

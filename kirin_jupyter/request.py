@@ -80,6 +80,30 @@ class GenerationRequest:
         return body
 
 
+def request_from_summary(summary: dict[str, Any], external_task_id: str) -> GenerationRequest:
+    """Rebuild a request from the journal, to follow a task created by an earlier process.
+
+    Images are in the journal by hash only; a rebuilt request is never sent again.
+    """
+    model = spec.resolve_model(str(summary.get("model", spec.DEFAULT_MODEL)))
+    elements = tuple(
+        int(e["element_id"]) for e in summary.get("element_list") or [] if isinstance(e, dict)
+    )
+    watermark = summary.get("watermark_info")
+    return GenerationRequest(
+        model=model,
+        prompt=str(summary.get("prompt", "")),
+        n=int(summary.get("n", spec.DEFAULT_N)),
+        resolution=str(summary.get("resolution", spec.DEFAULT_RESOLUTION)),
+        aspect_ratio=str(summary.get("aspect_ratio", model.default_aspect_ratio)),
+        negative_prompt=summary.get("negative_prompt"),
+        elements=elements,
+        watermark=watermark.get("enabled") if isinstance(watermark, dict) else None,
+        callback_url=summary.get("callback_url"),
+        external_task_id=external_task_id,
+    )
+
+
 def new_external_id() -> str:
     """A fresh id per request: lets a lost create be found again instead of re-billed."""
     return f"kj-{uuid.uuid4().hex}"

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .client import KirinAPI, Sleep, documented_error, one_line
-from .errors import KirinError, ResultExpired, TaskFailed, TaskTimeout
+from .errors import APIError, KirinError, NeverCreated, ResultExpired, TaskFailed, TaskTimeout
 from .job import Job, JobStatus, Result
 from .polling import PollPolicy, PollSchedule
 from .responses import TaskSnapshot
@@ -36,24 +36,50 @@ class RunContext:
     tick: float = 0.5  # how often the progress card is refreshed
 
 
-async def run_job(job: Job, ctx: RunContext) -> None:
-    """Drive ``job`` to completed or failed; never raises (the job carries the error)."""
+async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
+    """Drive ``job`` to completed or failed; never raises (the job carries the error).
+
+    ``resume``: the job was created by an earlier process; pick up its task (or find out
+    that it was never created) instead of creating one.
+    """
     ticker = asyncio.create_task(_tick(job, ctx.tick))
     try:
-        result = await _drive(job, ctx)
+        result = await _drive(job, ctx, resume=resume)
     except (Exception, asyncio.CancelledError) as exc:
         error = exc if isinstance(exc, KirinError) else KirinError(
             f"job stopped: {exc.__class__.__name__}: {ctx.api.redact(one_line(str(exc)))}"
         )
         if not isinstance(exc, KirinError):
             log.debug("job %s stopped unexpectedly", job.external_task_id, exc_info=True)
-        await _journal(ctx, ctx.journal.record_state, job.external_task_id, "failed",
+        state = _journal_state(error, job)
+        log.info("job %s %s: %s", job.external_task_id, state, error)
+        await _journal(ctx, ctx.journal.record_state, job.external_task_id, state,
                        detail=str(error))
         job._fail(error)
     else:
+        log.info("job %s completed: %d files", job.external_task_id, len(result.paths))
         job._finish(result)
     finally:
         ticker.cancel()
+
+
+def _journal_state(error: BaseException, job: Job) -> str:
+    """'failed' only when the outcome is settled; otherwise a state that resume picks up.
+
+    A task may still be running (or done, and paid for) after a timeout, a network failure
+    or an expired download: those stay resumable.
+    """
+    if isinstance(error, NeverCreated):
+        return "not_created"
+    if isinstance(error, TaskFailed):
+        return "failed"
+    if isinstance(error, TaskTimeout):
+        return "timeout"
+    rejected = isinstance(error, APIError) and error.status_code is not None \
+        and 400 <= error.status_code < 500 and error.status_code != 429
+    if job.task_id is None and (rejected or not isinstance(error, APIError)):
+        return "failed"  # the service refused the create (or we never sent it)
+    return "interrupted"
 
 
 async def _tick(job: Job, every: float) -> None:
@@ -68,21 +94,42 @@ async def _journal(ctx: RunContext, fn: Callable[..., None], *args: object, **kw
     await asyncio.to_thread(fn, *args, **kw)
 
 
+async def _reattach(job: Job, ctx: RunContext) -> TaskSnapshot:
+    """The task of a job from an earlier process: by task id, else by external id."""
+    if job.task_id:
+        snapshot = await ctx.api.get_task(job.task_id)
+    else:
+        snapshot = await ctx.api.find_by_external_id(job.external_task_id)
+        if snapshot is None:
+            raise NeverCreated(
+                f"the service has no task for external id {job.external_task_id}: the create "
+                "request never reached it, so nothing was billed; generate again if you wish"
+            )
+    assert snapshot is not None
+    return snapshot
+
+
 def _status_of(snapshot: TaskSnapshot) -> JobStatus:
     return "queued" if snapshot.status == "queued" else "running"
 
 
-async def _drive(job: Job, ctx: RunContext) -> Result:
+async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     request = job.request
-    await _journal(
-        ctx, ctx.journal.record_submit, request.external_task_id, request.model.name,
-        request.prompt, request.summary(), ctx.api.endpoint.base_url,
-    )
-    job._set_status("submitting")
-    snapshot = await ctx.api.create(request)
-    task_id = snapshot.task_id or request.external_task_id
-    await _journal(ctx, ctx.journal.record_state, request.external_task_id, "created",
-                   task_id=task_id)
+    if resume:
+        await _journal(ctx, ctx.journal.claim, request.external_task_id)
+        snapshot = await _reattach(job, ctx)
+    else:
+        await _journal(
+            ctx, ctx.journal.record_submit, request.external_task_id, request.model.name,
+            request.prompt, request.summary(), ctx.api.endpoint.base_url, ctx.output_dir,
+        )
+        job._set_status("submitting")
+        snapshot = await ctx.api.create(request)
+    task_id = snapshot.task_id or job.task_id or request.external_task_id
+    if not resume or job.task_id is None:
+        log.info("job %s: task %s", request.external_task_id, task_id)
+        await _journal(ctx, ctx.journal.record_state, request.external_task_id, "created",
+                       task_id=task_id)
     job._set_status(_status_of(snapshot), task_id=task_id)
     snapshot = await _poll_until_final(job, ctx, task_id, snapshot)
     if snapshot.status == "failed":
@@ -91,6 +138,9 @@ async def _drive(job: Job, ctx: RunContext) -> Result:
             code=snapshot.error_code,
             task_id=task_id,
         )
+    await _journal(ctx, ctx.journal.record_urls, request.external_task_id,
+                   None if snapshot.cost is None else str(snapshot.cost),
+                   [item.url for item in snapshot.items])
     job._set_status("downloading")
     await _journal(ctx, ctx.journal.record_state, request.external_task_id, "downloading")
     paths, snapshot = await _download_all(ctx, task_id, snapshot)

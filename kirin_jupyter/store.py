@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+FINAL_STATES = ("completed", "failed", "not_created")
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 _SCHEMA = """
@@ -32,6 +36,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     urls        TEXT,
     paths       TEXT,
     error       TEXT,
+    owner       TEXT,
+    output_dir  TEXT,
     created_at  REAL NOT NULL,
     updated_at  REAL NOT NULL
 );
@@ -82,18 +88,32 @@ class Journal:
             conn.close()
 
     def record_submit(
-        self, external_id: str, model: str, prompt: str, request: dict[str, Any], base_url: str
+        self,
+        external_id: str,
+        model: str,
+        prompt: str,
+        request: dict[str, Any],
+        base_url: str,
+        output_dir: Path,
     ) -> None:
         now = time.time()
         with self._connect() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO jobs (external_id, model, prompt, request, base_url,"
-                " status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'submitting', ?, ?)",
-                (external_id, model, prompt, json.dumps(request), base_url, now, now),
+                " status, owner, output_dir, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?)",
+                (external_id, model, prompt, json.dumps(request), base_url, current_owner(),
+                 str(output_dir), now, now),
             )
             conn.execute(
                 "INSERT INTO events VALUES (?, ?, 'submitting', NULL)", (external_id, now)
             )
+
+    def claim(self, external_id: str) -> None:
+        """Mark this process as the one following the job (resume after a restart)."""
+        with self._connect() as conn:
+            conn.execute("UPDATE jobs SET owner = ? WHERE external_id = ?",
+                         (current_owner(), external_id))
 
     def record_state(
         self,
@@ -112,6 +132,14 @@ class Journal:
             )
             conn.execute(
                 "INSERT INTO events VALUES (?, ?, ?, ?)", (external_id, now, status, detail)
+            )
+
+    def record_urls(self, external_id: str, cost: str | None, urls: Sequence[str]) -> None:
+        """Written as soon as the task completes: the results can be fetched again later."""
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE jobs SET cost = ?, urls = ?, updated_at = ? WHERE external_id = ?",
+                (cost, json.dumps(list(urls)), time.time(), external_id),
             )
 
     def record_result(
@@ -144,3 +172,81 @@ class Journal:
                 (external_id,),
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            conn.row_factory = sqlite3.Row
+            return [dict(row) for row in conn.execute(sql, params).fetchall()]
+
+    def find(self, ident: str) -> dict[str, Any] | None:
+        """A job by task id or external id."""
+        rows = self._rows(
+            "SELECT * FROM jobs WHERE task_id = ? OR external_id = ? ORDER BY created_at DESC",
+            (ident, ident),
+        )
+        return rows[0] if rows else None
+
+    def recent(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
+
+    def unfinished(self, base_url: str) -> list[dict[str, Any]]:
+        """Jobs on this service that no live process is following, oldest first.
+
+        Unfinished means: not in a final state, or completed with a result file missing.
+        """
+        rows = self._rows(
+            "SELECT * FROM jobs WHERE base_url = ? ORDER BY created_at", (base_url,)
+        )
+        return [
+            row for row in rows
+            if not owner_alive(row.get("owner"))
+            and (row["status"] not in FINAL_STATES or (
+                row["status"] == "completed" and not all(
+                    Path(p).is_file() for p in json.loads(row["paths"] or "[]")
+                )
+            ))
+        ]
+
+
+def current_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Is the process that owns a job still running (on this machine)?"""
+    if not owner or owner.count(":") < 1:
+        return False
+    host, _, pid_text = owner.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # this process: its live jobs are skipped by the caller
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed kernel not yet reaped by its parent is a zombie: not alive
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def price_per_image(journal: Journal, model: str, resolution: str) -> Decimal | None:
+    """What one image cost last time for this model and resolution (for the budget guard)."""
+    rows = journal._rows(
+        "SELECT request, cost FROM jobs WHERE model = ? AND status = 'completed'"
+        " AND cost IS NOT NULL ORDER BY updated_at DESC LIMIT 20",
+        (model,),
+    )
+    for row in rows:
+        try:
+            request = json.loads(row["request"])
+            if request.get("resolution", "1k") == resolution:
+                return Decimal(row["cost"]) / max(1, int(request.get("n", 1)))
+        except (ValueError, ArithmeticError, TypeError):
+            continue
+    return None
