@@ -169,10 +169,13 @@ class Client:
     # -- money ---------------------------------------------------------------------------
 
     def session_spend(self) -> Decimal:
-        """What this process's finished jobs cost (as reported by the service)."""
-        from .engine import get_engine
+        """What this client's finished jobs cost (as reported by the service)."""
+        return sum((j.cost for j in self.jobs if j.cost is not None), Decimal(0))
 
-        return sum((j.cost for j in get_engine().jobs() if j.cost is not None), Decimal(0))
+    def adopt_jobs(self, other: Client) -> None:
+        """Carry another client's jobs over (the magics rebuild their client on %config)."""
+        with self._lock:
+            self._jobs[:0] = other.jobs
 
     def estimate_cost(self, request: GenerationRequest) -> Decimal | None:
         """The cost of a request, from what the same model and resolution cost before."""
@@ -183,10 +186,8 @@ class Client:
         """Refuse a job that would take the session past ``max_cost``; nothing is sent."""
         if self.max_cost is None:
             return
-        from .engine import get_engine
-
         committed = self.session_spend()
-        for job in get_engine().jobs():
+        for job in self.jobs:
             if not job.done():
                 committed += self.estimate_cost(job.request) or Decimal(0)
         estimate = self.estimate_cost(request) or Decimal(0)

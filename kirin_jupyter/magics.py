@@ -91,12 +91,15 @@ class KirinMagics(Magics):
         key = (cfg.base_url, cfg.output_dir, cfg.create_path, cfg.task_path, cfg.timeout,
                id(self._login_key))
         if self._client is None or key != self._client_key:
+            previous = self._client
             self._client = Client(
                 api_key=self._login_key,
                 base_url=cfg.base_url or None, output_dir=cfg.output_dir or None,
                 create_path=cfg.create_path, task_path=cfg.task_path, timeout=cfg.timeout,
             )
             self._client_key = key
+            if previous is not None:
+                self._client.adopt_jobs(previous)  # the session's spend carries over
         self._client.max_cost = Decimal(str(cfg.max_cost)) if cfg.max_cost > 0 else None
         return self._client
 
@@ -218,19 +221,18 @@ class KirinMagics(Magics):
         ))
 
     def _cmd_jobs(self) -> None:
-        from .engine import get_engine
-
-        jobs = get_engine().jobs()
+        client = self.client()
+        jobs = client.jobs
         if not jobs:
             print("no jobs in this session")
             return
-        total = sum((job.cost for job in jobs if job.cost is not None), start=Decimal(0))
         for index, job in enumerate(jobs, start=1):
             cost = f"${job.cost}" if job.cost is not None else "-"
             print(f"{index:>3}  {job.status:<11} {job.request.model.alias:<5} "
                   f"{job.task_id or '-':<18} {job.elapsed:7.1f}s {cost:>8}  {job.prompt[:40]!r}")
         limit = self.config_obj.max_cost
-        print(f"session spend: ${total}" + (f" of max_cost ${limit:g}" if limit > 0 else ""))
+        print(f"session spend: ${client.session_spend()}"
+              + (f" of max_cost ${limit:g}" if limit > 0 else ""))
 
     def _cmd_wait(self, timeout: float | None = None) -> None:
         from .engine import get_engine

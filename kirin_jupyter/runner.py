@@ -11,7 +11,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .client import KirinAPI, Sleep, documented_error, one_line
-from .errors import APIError, KirinError, NeverCreated, ResultExpired, TaskFailed, TaskTimeout
+from .errors import (
+    APIError,
+    KirinError,
+    NeverCreated,
+    RateLimited,
+    ResultExpired,
+    ServiceUnavailable,
+    TaskFailed,
+    TaskTimeout,
+)
 from .job import Job, JobStatus, Result
 from .polling import PollPolicy, PollSchedule
 from .responses import TaskSnapshot
@@ -166,21 +175,32 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
 async def _poll_until_final(
     job: Job, ctx: RunContext, task_id: str, snapshot: TaskSnapshot
 ) -> TaskSnapshot:
+    """Poll until the task is final. Outages are waited out until the job's deadline:
+    checking a status is free, and giving up early would strand a task being paid for."""
     schedule = PollSchedule(job.expected_seconds, ctx.policy)
     started = ctx.clock()
     deadline = started + ctx.timeout
     last_status = snapshot.status
+    outage: Exception | None = None
     while snapshot.status not in ("completed", "failed"):
         delay = schedule.next_delay(ctx.clock() - started)
         if ctx.clock() + delay > deadline:
+            why = f" (the service has been failing: {outage})" if outage else ""
             raise TaskTimeout(
-                f"task {task_id} not finished after {ctx.timeout:g} s; it may still complete: "
-                f"%kirin resume (or kirin_jupyter.resume()) picks it up later",
+                f"task {task_id} not finished after {ctx.timeout:g} s{why}; it may still "
+                "complete: %kirin resume (or kirin_jupyter.resume()) picks it up later",
                 task_id=task_id,
                 external_task_id=job.external_task_id,
             )
         await ctx.sleep(delay)
-        fetched = await ctx.api.get_task(task_id)
+        try:
+            fetched = await ctx.api.get_task(task_id)
+        except (ServiceUnavailable, RateLimited) as exc:
+            if outage is None:
+                log.warning("job %s: %s; still trying", job.external_task_id, exc)
+            outage = exc
+            continue
+        outage = None
         assert fetched is not None
         snapshot = fetched
         job.server_progress = snapshot.progress

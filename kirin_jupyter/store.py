@@ -79,13 +79,25 @@ class Journal:
         conn = sqlite3.connect(self.path, timeout=30)
         try:
             if not self._ready:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.executescript(_SCHEMA)
-                self._ready = True
+                self._initialise(conn)
             with conn:
                 yield conn
         finally:
             conn.close()
+
+    def _initialise(self, conn: sqlite3.Connection) -> None:
+        """WAL mode and tables; retried, since two kernels may start at the same moment."""
+        for attempt in range(50):
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.05 + 0.01 * attempt)
+            else:
+                self._ready = True
+                return
 
     def record_submit(
         self,

@@ -28,6 +28,10 @@ class Kernel:
         self.km, self.kc = km, kc
         self.all_messages: list[dict[str, Any]] = []
 
+    def kill(self) -> None:
+        """End the kernel at once, as a crash or a forced restart would."""
+        self.km.shutdown_kernel(now=True)
+
     def run(self, code: str, timeout: float = 60) -> Execution:
         """Execute ``code``; keep every IOPub message until this request goes idle."""
         msg_id = self.kc.execute(code)
@@ -60,4 +64,5 @@ def running_kernel() -> Iterator[Kernel]:
         yield Kernel(km, kc)
     finally:
         kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)

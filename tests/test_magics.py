@@ -163,3 +163,61 @@ def test_interpolation_never_evaluates() -> None:
     assert prompt_from_cell("  $name \n", {"name": "from var"}) == "from var"
     with pytest.raises(PromptError, match="holds a int"):
         prompt_from_cell("$n", ns)
+
+
+def test_history_and_show(shell: InteractiveShell, capsys) -> None:
+    from IPython.core.displaypub import CapturingDisplayPublisher
+
+    shell.run_cell_magic("kirin", "h --wait", "a <b>bold</b> fox")
+    task_id = shell.user_ns["h"].task_id
+    publisher = CapturingDisplayPublisher()
+    shell.display_pub, original = publisher, shell.display_pub
+    try:
+        shell.run_line_magic("kirin", "history")
+        shell.run_line_magic("kirin", f"show {task_id}")
+    finally:
+        shell.display_pub = original
+    history, shown = (out["data"]["text/html"] for out in publisher.outputs)
+    assert task_id in history and "&lt;b&gt;bold&lt;/b&gt;" in history
+    assert '<img src="data:image/jpeg;base64,' in history
+    assert task_id in shown and "completed" in shown
+    with pytest.raises(UsageError, match="no job with task id or external id 'nope'"):
+        shell.run_line_magic("kirin", "show nope")
+
+
+def test_resume_with_nothing_left(shell: InteractiveShell, capsys) -> None:
+    shell.run_line_magic("kirin", "resume")
+    assert "nothing to resume" in capsys.readouterr().out
+
+
+def test_login_reads_key_with_getpass_and_never_shows_it(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    with SimulatorServer(task_seconds=0.2, api_key=TEST_KEY) as server:
+        with pytest.raises(UsageError, match="set the service URL first"):
+            shell.run_line_magic("kirin", "login")
+        shell.run_line_magic("config", f"Kirin.base_url = '{server.url}'")
+        monkeypatch.setattr("getpass.getpass", lambda prompt="": TEST_KEY)
+        shell.run_line_magic("kirin", "login")
+        shell.run_cell_magic("kirin", "k --wait", "a fox with a key")
+        assert shell.user_ns["k"].status == "completed"
+        shell.run_line_magic("kirin", "config")
+        shell.run_line_magic("config", "Kirin")
+        shell.run_line_magic("kirin", "jobs")
+        out = capsys.readouterr()
+        assert "api key:    set (from %kirin login)" in out.out
+        assert TEST_KEY not in out.out + out.err
+        assert server.service.stats()["tasks"] == 1
+
+
+def test_budget_in_the_magic(shell: InteractiveShell, capsys) -> None:
+    shell.run_line_magic("config", "Kirin.max_cost = 0.05")
+    shell.run_cell_magic("kirin", "first --wait", "a fox")  # $0.04 on the simulator
+    with pytest.raises(UsageError, match=r"budget: .*\$0.04 of max_cost \$0.05"):
+        shell.run_cell_magic("kirin", "second", "another fox")
+    assert "second" not in shell.user_ns
+    shell.run_line_magic("kirin", "jobs")
+    assert "session spend: $0.04 of max_cost $0.05" in capsys.readouterr().out
+    shell.run_line_magic("config", "Kirin.output_dir = 'elsewhere'")  # a new client ...
+    with pytest.raises(UsageError, match="budget"):  # ... keeps the session's spend
+        shell.run_cell_magic("kirin", "third", "a third fox")

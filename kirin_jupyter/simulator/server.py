@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,13 +44,35 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, port: int, service: SimulatorService) -> None:
         super().__init__((LOOPBACK, port), _Handler)
         self.service = service
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Close kept-alive connections too: a stopped service answers nothing at all."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class SimulatorServer:
     """A running loopback server; ``with SimulatorServer() as sim: sim.url``."""
 
-    def __init__(self, port: int = 0, **service_options: Any) -> None:
-        self.service = SimulatorService(**service_options)
+    def __init__(
+        self, port: int = 0, *, service: SimulatorService | None = None, **options: Any
+    ) -> None:
+        self.service = service or SimulatorService(**options)
         self._server = _Server(port, self.service)
         self.port = int(self._server.server_address[1])
         self.url = f"http://{LOOPBACK}:{self.port}"
@@ -65,6 +89,7 @@ class SimulatorServer:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._server.drop_connections()
         self._thread.join(timeout=5)
 
     def serve_forever(self) -> None:

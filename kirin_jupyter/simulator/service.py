@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from .. import spec
 
@@ -85,8 +85,10 @@ class SimulatorService:
         api_key: str | None = None,
         base_url: str = IN_PROCESS_BASE_URL,
         clock: Callable[[], float] = time.monotonic,
+        id_factory: Callable[[], str] | None = None,
     ) -> None:
         self.task_seconds = task_seconds
+        self._new_id = id_factory or (lambda: f"sim-{uuid.uuid4().hex[:12]}")
         self.base_url = base_url
         self._api_key = api_key
         self._clock = clock
@@ -105,6 +107,11 @@ class SimulatorService:
     def add_fault(self, fault: Fault) -> None:
         with self._lock:
             self._faults.append(fault)
+
+    def finish_now(self, task_id: str) -> None:
+        """Let a (stuck) task complete at once: for tests of resume after a timeout."""
+        with self._lock:
+            self.tasks[task_id].duration = 0.0
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -223,7 +230,7 @@ class SimulatorService:
             if external_id and external_id in self._by_external:
                 return self._error(model, "duplicate_external_task_id",
                                    "external_task_id already used", status=409)
-            task_id = f"sim-{uuid.uuid4().hex[:12]}"
+            task_id = self._new_id()
             duration = self.task_seconds * (1 + 0.1 * (int(body.get("n", 1)) - 1))
             task = SimTask(task_id, model, body, self._clock(), duration, external_id)
             self.tasks[task_id] = task
@@ -268,7 +275,8 @@ class SimulatorService:
         if status == "completed":
             n = int(task.body.get("n", 1))
             view["output"] = [{"content": [
-                {"type": "image", "url": f"{self.base_url}/results/{task.id}/{i + 1}.png",
+                {"type": "image",
+                 "url": f"{self.base_url}/results/{quote(task.id, safe='')}/{i + 1}.png",
                  "jobId": f"{task.id}-{i + 1}"}
                 for i in range(n)
             ]}]
@@ -280,7 +288,7 @@ class SimulatorService:
         parts = path.strip("/").split("/")
         if len(parts) != 3 or not parts[2].endswith(".png"):
             return SimResponse(404)
-        task = self._find(parts[1])
+        task = self._find(unquote(parts[1]))
         try:
             index = int(parts[2][:-4]) - 1
         except ValueError:

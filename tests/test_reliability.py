@@ -1,0 +1,263 @@
+"""Nothing lost, nothing leaked: faults, resume, budget, hostile input (loopback simulator)."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import multiprocessing
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import kirin_jupyter
+from kirin_jupyter import (
+    BudgetExceeded,
+    DownloadError,
+    NeverCreated,
+    ResultExpired,
+    TaskTimeout,
+)
+from kirin_jupyter.api import Client
+from kirin_jupyter.client import RetryPolicy
+from kirin_jupyter.display.history import history_html
+from kirin_jupyter.display.static import error_html, result_html
+from kirin_jupyter.simulator import Fault
+from kirin_jupyter.simulator.server import SimulatorServer
+from kirin_jupyter.store import Journal
+
+from .conftest import FAST_POLL, TEST_KEY
+
+QUICK_RETRY = RetryPolicy(base=0.01, cap=0.05)
+
+
+def client_for(server: SimulatorServer, tmp_path: Path, **kw: object) -> Client:
+    client = Client(api_key=TEST_KEY, base_url=server.url, output_dir=tmp_path / "out",
+                    poll_policy=FAST_POLL, **kw)  # type: ignore[arg-type]
+    client._api.retry = QUICK_RETRY
+    return client
+
+
+# -- faults ---------------------------------------------------------------------------
+
+
+def test_429_storm_with_retry_after_seconds_and_http_date(
+    http_client: Client, sim_server: SimulatorServer
+) -> None:
+    http_client._api.retry = QUICK_RETRY
+    soon = email.utils.formatdate(time.time() + 1, usegmt=True)
+    sim_server.service.add_fault(Fault("get", "status", status=429,
+                                       headers={"Retry-After": "0"}, times=3))
+    sim_server.service.add_fault(Fault("get", "status", status=429,
+                                       headers={"Retry-After": soon}, times=1))
+    started = time.monotonic()
+    result = http_client.generate("a fox").wait(30)
+    assert result.paths[0].is_file()
+    assert time.monotonic() - started < 5  # the HTTP date was honoured, not a long backoff
+    assert sim_server.service.stats()["requests"]["get"] >= 5
+
+
+def test_5xx_burst_while_polling(http_client: Client, sim_server: SimulatorServer) -> None:
+    http_client._api.retry = QUICK_RETRY
+    sim_server.service.add_fault(Fault("get", "status", status=502, times=5))
+    assert http_client.generate("a fox").wait(30).paths
+
+
+def test_malformed_json_while_polling(http_client: Client, sim_server: SimulatorServer) -> None:
+    http_client._api.retry = QUICK_RETRY
+    sim_server.service.add_fault(Fault("get", "malformed", times=2))
+    assert http_client.generate("a fox").wait(30).paths
+
+
+def test_truncated_download_is_retried(http_client: Client, sim_server: SimulatorServer) -> None:
+    http_client._api.retry = QUICK_RETRY
+    sim_server.service.add_fault(Fault("download", "truncate", times=2))
+    result = http_client.generate("a fox").wait(30)
+    from PIL import Image
+
+    with Image.open(result.paths[0]) as img:
+        img.load()  # a complete image, not the truncated one
+    assert sim_server.service.stats()["requests"]["download"] == 3
+
+
+def test_corrupt_download_every_time_is_a_clear_error_and_resumable(
+    sim_server: SimulatorServer, tmp_path: Path
+) -> None:
+    client = client_for(sim_server, tmp_path)
+    sim_server.service.add_fault(Fault("download", "truncate", times=3))
+    job = client.generate("a fox")
+    with pytest.raises(DownloadError, match="could not download a result intact after 3 tries"):
+        job.wait(30)
+    assert client.journal.get(job.external_task_id)["status"] == "interrupted"
+    assert not list((tmp_path / "out").rglob("*.png"))  # no half file left behind
+    assert not list((tmp_path / "out").rglob(".part-*"))
+    # Paid for, so not lost: resume fetches it once the download works again.
+    resumed = client_for(sim_server, tmp_path).resume()
+    assert [j.external_task_id for j in resumed] == [job.external_task_id]
+    assert resumed[0].wait(30).paths[0].is_file()
+    assert sim_server.service.stats()["creates_by_external_id"] == {job.external_task_id: 1}
+
+
+def test_expired_url_is_requeried_once(http_client: Client, sim_server: SimulatorServer) -> None:
+    sim_server.service.add_fault(Fault("download", "status", status=410, times=1))
+    result = http_client.generate("a fox").wait(30)
+    assert result.paths[0].is_file()
+
+
+def test_expired_url_twice_is_result_expired(http_client: Client,
+                                             sim_server: SimulatorServer) -> None:
+    sim_server.service.add_fault(Fault("download", "status", status=403, times=2))
+    with pytest.raises(ResultExpired, match="expired, even after asking for fresh ones"):
+        http_client.generate("a fox").wait(30)
+
+
+def test_stuck_task_times_out_keeps_ids_and_resumes_later(
+    sim_server: SimulatorServer, tmp_path: Path
+) -> None:
+    sim_server.service.task_seconds = 3600
+    client = client_for(sim_server, tmp_path, timeout=0.4)
+    job = client.generate("a stuck fox")
+    with pytest.raises(TaskTimeout) as caught:
+        job.wait(30)
+    assert caught.value.task_id == job.task_id and caught.value.external_task_id
+    assert client.journal.get(job.external_task_id)["status"] == "timeout"
+    sim_server.service.finish_now(job.task_id)
+    resumed = client_for(sim_server, tmp_path).resume()
+    assert [j.task_id for j in resumed] == [job.task_id]
+    assert resumed[0].wait(30).paths
+    assert client.journal.get(job.external_task_id)["status"] == "completed"
+    assert client_for(sim_server, tmp_path).resume() == []  # nothing left to follow
+
+
+def test_api_unreachable_during_polling_is_waited_out_then_resumable(tmp_path: Path) -> None:
+    server = SimulatorServer(task_seconds=30, api_key=TEST_KEY).start()
+    port = server.port
+    client = client_for(server, tmp_path, timeout=1.5)
+    job = client.generate("a fox")
+    while job.task_id is None:
+        time.sleep(0.01)
+    server.close()  # the service goes away mid-task
+    with pytest.raises(TaskTimeout, match="the service has been failing: could not reach"):
+        job.wait(30)
+    assert client.journal.get(job.external_task_id)["status"] == "timeout"
+    # The service comes back (same port, same tasks): resume finishes the job.
+    server.service.finish_now(job.task_id)
+    with SimulatorServer(port, service=server.service) as back:
+        [resumed] = client_for(back, tmp_path).resume()
+        assert resumed.wait(30).paths[0].is_file()
+    assert port == back.port
+
+
+def test_resume_reports_a_create_that_never_arrived(sim_server: SimulatorServer,
+                                                     tmp_path: Path) -> None:
+    client = client_for(sim_server, tmp_path)
+    client.journal.record_submit("kj-lost-in-transit", "kirin_image_omni", "a fox",
+                                 {"model": "kirin_image_omni", "prompt": "a fox", "n": 1},
+                                 sim_server.url, tmp_path / "out")
+    with client.journal._connect() as conn:  # as if written by a process now gone
+        conn.execute("UPDATE jobs SET owner = 'elsewhere:1'")
+    [job] = client.resume()
+    with pytest.raises(NeverCreated, match="nothing was billed"):
+        job.wait(30)
+    assert client.journal.get("kj-lost-in-transit")["status"] == "not_created"
+    assert sim_server.service.stats()["requests"].get("create", 0) == 0
+
+
+def test_journal_is_safe_with_two_processes(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_write_many, args=(path, tag)) for tag in ("a", "b")]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    errors = [p.read_text() for p in tmp_path.glob("error-*.txt")]
+    assert [proc.exitcode for proc in procs] == [0, 0], errors
+    journal = Journal(path)
+    rows = journal.recent(1000)
+    assert len(rows) == 80 and all(r["status"] == "created" for r in rows)
+
+
+def _write_many(path: Path, tag: str) -> None:
+    import traceback
+
+    try:
+        journal = Journal(path)
+        for i in range(40):
+            ext = f"{tag}-{i}"
+            journal.record_submit(ext, "kirin_image_omni", "p", {"n": 1}, "http://x",
+                                  path.parent)
+            journal.record_state(ext, "created", task_id=f"t-{ext}")
+    except BaseException:
+        (path.parent / f"error-{tag}.txt").write_text(traceback.format_exc())
+        raise
+
+
+# -- budget ---------------------------------------------------------------------------
+
+
+def test_budget_guard_refuses_before_sending(sim_server: SimulatorServer,
+                                             tmp_path: Path) -> None:
+    client = client_for(sim_server, tmp_path, max_cost="0.10")
+    first = client.generate("a fox", n=2).wait(30)  # $0.08, no price known before it
+    assert first.cost == Decimal("0.08")
+    creates = sim_server.service.stats()["requests"]["create"]
+    with pytest.raises(BudgetExceeded, match=r"spent or committed \$0.08 of max_cost \$0.10"):
+        client.generate("another fox", n=1)
+    assert sim_server.service.stats()["requests"]["create"] == creates
+
+
+# -- hostile input ----------------------------------------------------------------------
+
+XSS = '<img src=x onerror=alert(1)>'
+
+
+def test_prompt_error_and_metadata_are_escaped(sim_server: SimulatorServer,
+                                               tmp_path: Path) -> None:
+    client = client_for(sim_server, tmp_path)
+    result = client.generate(f"a fox {XSS}").wait(30)
+    result.metadata["note"] = XSS
+    html = result_html(result)
+    assert XSS not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    sim_server.service.add_fault(Fault("create", "fail_task", code="002016095", message=XSS))
+    job = client.generate(XSS)
+    with pytest.raises(kirin_jupyter.TaskFailed):
+        job.wait(30)
+    assert XSS in str(job.error)  # the message itself keeps the text ...
+    page = error_html(job)
+    assert XSS not in page and "onerror=alert(1)&gt;" in page  # ... but is shown escaped
+    assert XSS not in history_html(client.journal.recent(10))
+
+
+def test_hostile_task_ids_never_become_paths(tmp_path: Path) -> None:
+    with SimulatorServer(task_seconds=0.1, api_key=TEST_KEY,
+                         id_factory=lambda: "../../escape") as server:
+        client = client_for(server, tmp_path)
+        result = client.generate("a fox").wait(30)
+    out = (tmp_path / "out").resolve()
+    assert result.paths[0].resolve().is_relative_to(out)
+    assert result.paths[0].parent.name.startswith("task-")
+    assert not (tmp_path / "escape").exists() and not (tmp_path.parent / "escape").exists()
+
+
+def test_simulator_binds_loopback_only() -> None:
+    with SimulatorServer() as server:
+        assert server._server.server_address[0] == "127.0.0.1"
+    import inspect
+
+    from kirin_jupyter.simulator.server import SimulatorServer as S
+
+    assert "host" not in inspect.signature(S).parameters
+
+
+def test_journal_has_no_image_data_and_no_key(sim_server: SimulatorServer, tmp_path: Path,
+                                              make_image) -> None:
+    client = client_for(sim_server, tmp_path)
+    job = client.generate("<<<image_1>>>", images=[make_image(800, 600)])
+    job.wait(30)
+    request = json.loads(client.journal.get(job.external_task_id)["request"])
+    assert request["image_list"][0].startswith("img_800x600.png sha256:")
+    data = b"".join(p.read_bytes() for p in client.journal.path.parent.iterdir() if p.is_file())
+    assert TEST_KEY.encode() not in data
+    assert b"completed" in (client.journal.path.parent / "kirin.log").read_bytes()
