@@ -217,9 +217,11 @@ def test_prompt_error_and_metadata_are_escaped(sim_server: SimulatorServer,
                                                tmp_path: Path) -> None:
     client = client_for(sim_server, tmp_path)
     result = client.generate(f"a fox {XSS}").wait(30)
-    result.metadata["note"] = XSS
+    result.metadata["note"] = XSS + " from the server"
     html = result_html(result)
-    assert XSS not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert XSS not in html
+    assert "a fox &lt;img src=x onerror=alert(1)&gt;" in html  # the prompt, escaped
+    assert "&lt;img src=x onerror=alert(1)&gt; from the server" in html  # metadata too
     sim_server.service.add_fault(Fault("create", "fail_task", code="002016095", message=XSS))
     job = client.generate(XSS)
     with pytest.raises(kirin_jupyter.TaskFailed):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import time
 from functools import lru_cache
 from html import escape
@@ -92,6 +93,12 @@ def result_html(result: Result) -> str:
         f"result{'s' if len(result.paths) != 1 else ''} · {when}{_cost_text(result.cost)}"
         f" · external id <code>{escape(result.external_task_id)}</code></div>"
     )
+    if result.metadata:
+        shown = json.dumps(result.metadata, ensure_ascii=False, default=str)[:2000]
+        info += (
+            '<details style="font-size:11px;color:#57606a"><summary>metadata</summary>'
+            f"<code>{escape(shown)}</code></details>"
+        )
     return (
         f'<div class="kirin-result" style="{CARD_STYLE}">'
         + header_html(result.model, result.prompt, simulated=result.simulated,
