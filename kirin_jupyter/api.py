@@ -13,7 +13,7 @@ from . import settings
 from .client import Endpoint, KirinAPI
 from .errors import BudgetExceeded, KirinError
 from .job import Job
-from .polling import PollPolicy, prior_seconds
+from .polling import Expectation, PollPolicy, RequestBudget, expectation, prior_seconds
 from .request import GenerationRequest, build_request, request_from_summary
 from .runner import RunContext, run_job
 from .simulator.service import IN_PROCESS_BASE_URL, SimulatorService
@@ -86,6 +86,7 @@ class Client:
         self.max_cost = None if max_cost in (None, "", 0) else Decimal(str(max_cost))
         self._api = KirinAPI(Endpoint(url, create_path, task_path), key, transport=transport)
         self._policy = poll_policy or PollPolicy()
+        self._budget = RequestBudget(self._policy.max_rate, self._policy.burst)
         self.timeout = timeout
         self._jobs: list[Job] = []
         self._lock = threading.Lock()
@@ -150,16 +151,25 @@ class Client:
         return job
 
     def _new_job(self, request: GenerationRequest) -> Job:
-        if self.simulator is not None:
-            expected = self.simulator.task_seconds * (1 + 0.1 * (request.n - 1))
+        return Job(request, expected=self.expect(request), simulated=self.simulated)
+
+    def expect(self, request: GenerationRequest) -> Expectation:
+        """How long this request should take: this user's history, else a prior."""
+        if self.simulator is not None:  # the in-process simulator knows its own pace
+            prior = self.simulator.task_seconds * (1 + 0.1 * (request.n - 1))
         else:
-            expected = prior_seconds(request.model.name, request.resolution, request.n)
-        return Job(request, expected_seconds=expected, simulated=self.simulated)
+            prior = prior_seconds(request.model.name, request.resolution, request.n)
+        history = self.journal.durations(request.model.name, request.resolution, request.n)
+        found = expectation(history, prior)
+        if not found.learned and self.simulator is not None:
+            return Expectation.around(prior, 0.1)
+        return found
 
     def _start(self, job: Job, output_dir: Path, *, resume: bool) -> None:
         from .engine import get_engine
 
-        context = RunContext(self._api, self.journal, output_dir, self._policy, self.timeout)
+        context = RunContext(self._api, self.journal, output_dir, self._policy, self.timeout,
+                             budget=self._budget)
         engine = get_engine()
         with self._lock:
             self._jobs.append(job)

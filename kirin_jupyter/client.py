@@ -15,7 +15,7 @@ import random
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +233,9 @@ class KirinAPI:
                     return None
                 if response.status_code < 400:
                     try:
-                        return parse_task(response.json())
+                        snapshot = parse_task(response.json())
+                        hint = parse_retry_after(response.headers.get("Retry-After"))
+                        return replace(snapshot, retry_after=hint) if hint else snapshot
                     except ValueError:
                         last = ServiceUnavailable(
                             "the Kirin API sent a response that is not valid task JSON",

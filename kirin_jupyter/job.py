@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import TaskTimeout
+from .polling import Expectation
 from .request import GenerationRequest
 
 if TYPE_CHECKING:
@@ -77,12 +78,12 @@ class Job:
         self,
         request: GenerationRequest,
         *,
-        expected_seconds: float,
+        expected: Expectation,
         simulated: bool,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.request = request
-        self.expected_seconds = expected_seconds
+        self.expected = expected
         self.simulated = simulated
         self.created_at = time.time()
         self._clock = clock
@@ -129,7 +130,7 @@ class Job:
         if self.status == "downloading":
             return 0.97
         # Approaches 95 % at the expected duration, then creeps on without reaching 100 %.
-        ratio = self.elapsed / max(self.expected_seconds, 0.1)
+        ratio = self.elapsed / max(self.expected.median, 0.1)
         return min(0.95, ratio * 0.95) if ratio <= 1 else 0.95 + 0.04 * (1 - 1 / ratio)
 
     @property

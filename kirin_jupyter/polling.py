@@ -1,13 +1,19 @@
 """When to ask for a task's status next: adaptive, not a fixed interval.
 
-Check early (fast failures show fast), then space checks out, and check densely around the
-time the task is expected to finish. Pure functions of elapsed time: tests drive them with
-an injected clock.
+A fixed interval is either wasteful (0.5 s: 120 requests for a 60 s task) or slow to
+notice (5 s: 2.5 s late on average). Instead: check early (fast failures show fast), then
+double the gaps, then check densely inside the window where the task is expected to end
+(learned from this user's journal), then back off if it runs late. Pure functions of
+elapsed time, so tests drive them with an injected clock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
+import statistics
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from . import spec
@@ -15,12 +21,29 @@ from . import spec
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """Bounds of the schedule, in seconds."""
+    """Bounds of the schedule, in seconds, and the shared request budget."""
 
     first: float = 1.0  # the first check, at the latest
-    floor: float = 0.5  # the shortest gap near the expected end
-    cap: float = 8.0  # the longest gap
+    floor: float = 0.25  # the shortest gap between two checks of one task
+    dense: float = 2.0  # the longest gap inside the expected-end window
+    cap: float = 20.0  # the longest gap anywhere
     jitter: float = 0.1  # +-10 %: many jobs never poll in lockstep
+    max_rate: float = 50.0  # status requests per second, all jobs of a client together
+    burst: int = 100
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """How long tasks like this one take: the median and the usual range."""
+
+    median: float
+    low: float  # most tasks end after this ...
+    high: float  # ... and before this
+    learned: bool  # from this user's history, or a prior guess
+
+    @classmethod
+    def around(cls, seconds: float, fraction: float, learned: bool = False) -> Expectation:
+        return cls(seconds, seconds * (1 - fraction), seconds * (1 + fraction), learned)
 
 
 def prior_seconds(model: str, resolution: str, n: int) -> float:
@@ -31,34 +54,86 @@ def prior_seconds(model: str, resolution: str, n: int) -> float:
     return base + 3.0 * (max(1, n) - 1)
 
 
+def expectation(durations: Sequence[float], prior: float) -> Expectation:
+    """From past durations: the median, from the 10th percentile to the slowest seen;
+    without history, the prior with a wide range."""
+    recent = [d for d in durations[:20] if d > 0]
+    if len(recent) < 2:
+        return Expectation.around(prior, 0.5)
+    median = statistics.median(recent)
+    low = statistics.quantiles(recent, n=10)[0] if len(recent) >= 4 else min(recent)
+    high = max(recent) * 1.02
+    return Expectation(median, min(low, median * 0.95), max(high, median * 1.05), learned=True)
+
+
 class PollSchedule:
-    """Gaps between status checks for one task expected to take ``expected`` seconds."""
+    """Gaps between status checks for one task."""
 
     def __init__(
         self,
-        expected: float,
+        expected: Expectation | float,
         policy: PollPolicy | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.expected = max(0.05, expected)
+        if not isinstance(expected, Expectation):
+            expected = Expectation.around(float(expected), 0.1)
         self.policy = policy or PollPolicy()
+        median = max(0.05, expected.median)
+        self.dense = max(self.policy.floor / 4,
+                         min(self.policy.dense, median * 0.03, self.policy.cap))
+        self.floor = min(self.policy.floor, self.dense)
+        self.window = (max(0.0, expected.low - self.dense / 2), max(expected.high, median))
         self._rng = rng or random.Random()
-        self._checks = 0
-        # Near the expected end, never check more often than a 20th of the task's length.
-        self._floor = max(0.02, min(self.policy.floor, self.expected / 20))
+        self._gap = 0.0
+        self._late = 0
 
     def next_delay(self, elapsed: float, hint: float | None = None) -> float:
         """Seconds to wait before the next check, ``elapsed`` seconds after creation."""
         policy = self.policy
-        if hint is not None and hint > 0:
+        start, end = self.window
+        if self._gap == 0.0:  # the first check
+            target = min(policy.first, max(start, self.floor))
+            self._gap = max(target, self.floor)
+            delay = target - elapsed
+        elif elapsed < start:  # approaching the window: doubling gaps, never past its start
+            self._gap = min(self._gap * 2, policy.cap)
+            delay = min(self._gap, start - elapsed)
+            if start - elapsed <= self._gap * 1.5:  # no short hop just before the window
+                delay = start - elapsed
+        elif elapsed <= end:  # inside the window: dense
+            delay = self.dense
+        else:  # running late: back off from dense to the cap
+            self._late += 1
+            delay = min(policy.cap, self.dense * 1.5**self._late)
+        if hint is not None and hint > delay:  # the service asked us to wait
             delay = min(hint, policy.cap * 4)
-        elif self._checks == 0:
-            delay = min(policy.first, max(self._floor, self.expected / 4)) - elapsed
-        else:
-            remaining = self.expected - elapsed
-            # Before the expected end: close in; overdue: back off gently.
-            delay = remaining * 0.6 if remaining > 0 else -remaining * 0.5
-            delay = max(self._floor, min(policy.cap, delay))
-        self._checks += 1
-        delay = max(self._floor if self._checks > 1 else 0.0, delay)
+        delay = max(delay, self.floor)
         return delay * (1 + self._rng.uniform(-policy.jitter, policy.jitter))
+
+
+class RequestBudget:
+    """A token bucket shared by every job of a client: many jobs never flood the rate limit."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.rate = rate
+        self.burst = max(1, burst)
+        self._tokens = float(self.burst)
+        self._clock = clock
+        self._last = clock()
+        self._lock: asyncio.Lock | None = None
+
+    async def acquire(self) -> None:
+        if self.rate <= 0:
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # first come, first served
+            while True:
+                now = self._clock()
+                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+                self._last = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.rate)

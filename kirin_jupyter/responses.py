@@ -54,6 +54,7 @@ class TaskSnapshot:
     discount: float | None = None
     progress: float | None = None  # 0..1, only when the service sends it
     metadata: dict[str, Any] = field(default_factory=dict)
+    retry_after: float | None = None  # a hint from the service: when to ask next
 
 
 def _unwrap(payload: Any) -> Mapping[str, Any]:

@@ -22,7 +22,7 @@ from .errors import (
     TaskTimeout,
 )
 from .job import Job, JobStatus, Result
-from .polling import PollPolicy, PollSchedule
+from .polling import PollPolicy, PollSchedule, RequestBudget
 from .responses import TaskSnapshot
 from .store import Journal, result_path
 
@@ -43,6 +43,7 @@ class RunContext:
     clock: Callable[[], float] = time.monotonic
     sleep: Sleep = asyncio.sleep
     tick: float = 0.5  # how often the progress card is refreshed
+    budget: RequestBudget | None = None  # status requests of all jobs share it
 
 
 async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
@@ -140,7 +141,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         await _journal(ctx, ctx.journal.record_state, request.external_task_id, "created",
                        task_id=task_id)
     job._set_status(_status_of(snapshot), task_id=task_id)
-    snapshot = await _poll_until_final(job, ctx, task_id, snapshot)
+    snapshot = await _poll_until_final(job, ctx, task_id, snapshot, learn=not resume)
     if snapshot.status == "failed":
         raise TaskFailed(
             _failure_text(snapshot, task_id, ctx.api),
@@ -173,17 +174,18 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
 
 
 async def _poll_until_final(
-    job: Job, ctx: RunContext, task_id: str, snapshot: TaskSnapshot
+    job: Job, ctx: RunContext, task_id: str, snapshot: TaskSnapshot, *, learn: bool
 ) -> TaskSnapshot:
     """Poll until the task is final. Outages are waited out until the job's deadline:
     checking a status is free, and giving up early would strand a task being paid for."""
-    schedule = PollSchedule(job.expected_seconds, ctx.policy)
+    schedule = PollSchedule(job.expected, ctx.policy)
     started = ctx.clock()
     deadline = started + ctx.timeout
     last_status = snapshot.status
     outage: Exception | None = None
+    delay = 0.0
     while snapshot.status not in ("completed", "failed"):
-        delay = schedule.next_delay(ctx.clock() - started)
+        delay = schedule.next_delay(ctx.clock() - started, snapshot.retry_after)
         if ctx.clock() + delay > deadline:
             why = f" (the service has been failing: {outage})" if outage else ""
             raise TaskTimeout(
@@ -193,6 +195,8 @@ async def _poll_until_final(
                 external_task_id=job.external_task_id,
             )
         await ctx.sleep(delay)
+        if ctx.budget is not None:
+            await ctx.budget.acquire()
         try:
             fetched = await ctx.api.get_task(task_id)
         except (ServiceUnavailable, RateLimited) as exc:
@@ -209,6 +213,11 @@ async def _poll_until_final(
             await _journal(ctx, ctx.journal.record_state, job.external_task_id, snapshot.status)
         if snapshot.status in ("queued", "running"):
             job._set_status(_status_of(snapshot))
+    if learn and snapshot.status == "completed" and ctx.clock() - started > delay:
+        # It finished somewhere in the last gap: count half of it.
+        request = job.request
+        await _journal(ctx, ctx.journal.record_duration, request.model.name,
+                       request.resolution, request.n, ctx.clock() - started - delay / 2)
     return snapshot
 
 

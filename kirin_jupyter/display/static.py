@@ -84,6 +84,8 @@ def result_html(result: Result) -> str:
                 f'<img src="data:image/jpeg;base64,{data}" alt="result {index + 1}" '
                 f'style="max-width:{THUMB_SIDE}px;max-height:{THUMB_SIDE}px;border-radius:4px">'
             )
+            if not path.is_absolute():  # the full image only when asked for: a click away
+                media = f'<a href="{escape(path.as_posix())}" target="_blank">{media}</a>'
         else:
             media = f"<div>{escape(kind)} saved</div>"
         cells.append(f'<div style="margin:4px">{media}{caption}</div>')

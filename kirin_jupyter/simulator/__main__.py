@@ -17,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     parser.add_argument("--seconds", type=float, default=3.0, help="how long each task takes")
+    parser.add_argument("--spread", type=float, default=0.0,
+                        help="vary each task's duration by +- this fraction (e.g. 0.1)")
+    parser.add_argument("--eager-render", action="store_true",
+                        help="render results while tasks run, so downloads are instant")
     parser.add_argument(
         "--require-key", action="store_true",
         help="demand 'Authorization: Bearer $KIRIN_SIMULATOR_KEY' (the key is read from the "
@@ -26,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     key = os.environ.get("KIRIN_SIMULATOR_KEY") if args.require_key else None
     if args.require_key and not key:
         parser.error("--require-key needs KIRIN_SIMULATOR_KEY in the environment")
-    server = SimulatorServer(args.port, task_seconds=args.seconds, api_key=key)
+    server = SimulatorServer(args.port, task_seconds=args.seconds, api_key=key,
+                             spread=args.spread, eager_render=args.eager_render)
     print(f"Kirin simulator listening on {server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

@@ -11,6 +11,7 @@ import base64
 import binascii
 import io
 import json
+import random
 import threading
 import time
 import uuid
@@ -70,6 +71,7 @@ class SimTask:
     created: float
     duration: float
     external_id: str | None = None
+    created_wall: float = 0.0  # time.time() at creation: benchmarks compare clocks with it
     fail_code: str | None = None
     fail_message: str | None = None
     rendered: dict[int, bytes] = field(default_factory=dict)
@@ -86,8 +88,14 @@ class SimulatorService:
         base_url: str = IN_PROCESS_BASE_URL,
         clock: Callable[[], float] = time.monotonic,
         id_factory: Callable[[], str] | None = None,
+        spread: float = 0.0,
+        eager_render: bool = False,
+        seed: int | None = None,
     ) -> None:
         self.task_seconds = task_seconds
+        self.spread = spread  # each task's duration varies by +- this fraction
+        self.eager_render = eager_render  # render results while the task "runs", as a CDN would
+        self._rng = random.Random(seed)
         self._new_id = id_factory or (lambda: f"sim-{uuid.uuid4().hex[:12]}")
         self.base_url = base_url
         self._api_key = api_key
@@ -97,6 +105,7 @@ class SimulatorService:
         self._by_external: dict[str, str] = {}
         self._faults: list[Fault] = []
         self.creates_by_external_id: Counter[str] = Counter()
+        self.gets_by_task: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
 
     def __repr__(self) -> str:
@@ -123,6 +132,8 @@ class SimulatorService:
                 "tasks": len(self.tasks),
                 "creates_by_external_id": dict(self.creates_by_external_id),
                 "requests": dict(self.requests),
+                "gets_by_task": dict(self.gets_by_task),
+                "completed_at": {t.id: t.created_wall + t.duration for t in self.tasks.values()},
             }
 
     def _take_fault(self, route: Route) -> Fault | None:
@@ -232,12 +243,22 @@ class SimulatorService:
                                    "external_task_id already used", status=409)
             task_id = self._new_id()
             duration = self.task_seconds * (1 + 0.1 * (int(body.get("n", 1)) - 1))
-            task = SimTask(task_id, model, body, self._clock(), duration, external_id)
+            duration *= 1 + self._rng.uniform(-self.spread, self.spread)
+            task = SimTask(task_id, model, body, self._clock(), duration, external_id,
+                           created_wall=time.time())
             self.tasks[task_id] = task
             if external_id:
                 self._by_external[external_id] = task_id
                 self.creates_by_external_id[external_id] += 1
+        if self.eager_render:
+            threading.Thread(target=self._render_all, args=(task,), daemon=True).start()
         return SimResponse.json(200, self._view(task))
+
+    def _render_all(self, task: SimTask) -> None:
+        from .render import render_result
+
+        for index in range(int(task.body.get("n", 1))):
+            task.rendered.setdefault(index, render_result(task.body, index, task.id))
 
     def _find(self, ident: str) -> SimTask | None:
         with self._lock:
@@ -250,6 +271,8 @@ class SimulatorService:
         task = self._find(ident)
         if task is None:
             return self._error(None, "not_found", f"task {ident} not found", status=404)
+        with self._lock:
+            self.gets_by_task[task.id] += 1
         return SimResponse.json(200, self._view(task))
 
     def _status(self, task: SimTask) -> str:
