@@ -61,6 +61,7 @@ class Client:
         simulator: SimulatorService | None = None,
         poll_policy: PollPolicy | None = None,
         max_cost: Decimal | float | str | None = None,
+        home: str | Path | None = None,
     ) -> None:
         key = api_key or settings.env_api_key()
         url = base_url or settings.env_base_url()
@@ -80,7 +81,7 @@ class Client:
             )
         assert url is not None
         self.output_dir = Path(output_dir) if output_dir else settings.output_dir()
-        home = settings.kirin_home()
+        home = Path(home) if home else settings.kirin_home()
         self.journal = Journal(home / "journal.sqlite3")
         _log_to_file(home)
         self.max_cost = None if max_cost in (None, "", 0) else Decimal(str(max_cost))

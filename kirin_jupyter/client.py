@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from . import spec
+from . import spec, thumbnails
 from .errors import (
     APIError,
     AuthenticationError,
@@ -321,13 +321,14 @@ class KirinAPI:
                 last = exc
             else:
                 try:
-                    if verify_image:
-                        await asyncio.to_thread(_verify_image, tmp)
+                    thumb = await asyncio.to_thread(_verify_image, tmp) if verify_image else None
                 except DownloadError as exc:
                     tmp.unlink(missing_ok=True)
                     last = exc
                 else:
                     os.replace(tmp, dest)
+                    if thumb is not None:
+                        thumbnails.remember(dest, thumb)
                     return dest
             if attempt + 1 < attempts:
                 await self._sleep(self.retry.backoff(attempt, self._rng))
@@ -359,11 +360,14 @@ class KirinAPI:
             return Path(name)
 
 
-def _verify_image(path: Path) -> None:
+def _verify_image(path: Path) -> bytes:
+    """Decode the whole file (a truncated one fails here); return its thumbnail, made from
+    the same decode."""
     from PIL import Image
 
     try:
         with Image.open(path) as img:
             img.load()
+            return thumbnails.encode(img)
     except Exception as exc:
         raise DownloadError(f"downloaded file is not a complete image ({exc})") from None

@@ -7,18 +7,18 @@ that came from a user or a server is HTML-escaped.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import time
-from functools import lru_cache
 from html import escape
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ..thumbnails import THUMB_SIDE, thumbnail_jpeg
 
 if TYPE_CHECKING:
     from ..job import Job, Result
 
-THUMB_SIDE = 256
+__all__ = ["THUMB_SIDE", "FinalView", "result_html", "thumbnail_jpeg"]
+
 
 CARD_STYLE = (
     "border:1px solid #d0d7de;border-radius:8px;padding:8px 12px;margin:4px 0;"
@@ -27,24 +27,6 @@ CARD_STYLE = (
 BADGE_STYLE = (
     "display:inline-block;padding:0 6px;border-radius:8px;font-size:11px;margin-left:6px;"
 )
-
-
-def thumbnail_jpeg(path: Path, side: int = THUMB_SIDE) -> bytes:
-    """A small JPEG of an image file; ``draft`` lets JPEG decoding skip most of the pixels."""
-    return _thumbnail_cached(str(path), path.stat().st_mtime_ns, side)
-
-
-@lru_cache(maxsize=256)
-def _thumbnail_cached(path: str, _mtime: int, side: int) -> bytes:
-    from PIL import Image
-
-    with Image.open(path) as img:
-        img.draft("RGB", (side, side))
-        img = img.convert("RGB")
-        img.thumbnail((side, side), reducing_gap=2.0)
-        buf = io.BytesIO()
-        img.save(buf, format="JPEG", quality=78, optimize=True)
-    return buf.getvalue()
 
 
 def badge(text: str, colour: str) -> str:

@@ -1,0 +1,58 @@
+"""Small JPEG thumbnails of result files, made once.
+
+A downloaded result is decoded anyway to prove it is complete; its thumbnail is made from
+that same decode and kept here, so showing the gallery needs no second decode of a 2k image.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+THUMB_SIDE = 256
+_MAX_ENTRIES = 512
+_cache: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+_lock = threading.Lock()
+
+
+def encode(img: PILImage, side: int = THUMB_SIDE) -> bytes:
+    """A JPEG of at most ``side`` px; ``reduce`` does most of the shrinking cheaply."""
+    small = img.convert("RGB") if img.mode != "RGB" else img.copy()
+    small.thumbnail((side, side), reducing_gap=2.0)
+    buf = io.BytesIO()
+    small.save(buf, format="JPEG", quality=78, optimize=True)
+    return buf.getvalue()
+
+
+def _key(path: Path, side: int) -> tuple[str, int, int]:
+    return (str(path), path.stat().st_mtime_ns, side)
+
+
+def remember(path: Path, jpeg: bytes, side: int = THUMB_SIDE) -> None:
+    """Keep a thumbnail made elsewhere (by the download check) for ``path`` as it is now."""
+    with _lock:
+        _cache[_key(path, side)] = jpeg
+        while len(_cache) > _MAX_ENTRIES:
+            _cache.popitem(last=False)
+
+
+def thumbnail_jpeg(path: Path, side: int = THUMB_SIDE) -> bytes:
+    """The thumbnail of an image file: cached, else made (``draft`` speeds up JPEG input)."""
+    key = _key(path, side)
+    with _lock:
+        found = _cache.get(key)
+    if found is not None:
+        return found
+    from PIL import Image
+
+    with Image.open(path) as img:
+        img.draft("RGB", (side, side))
+        jpeg = encode(img, side)
+    remember(path, jpeg, side)
+    return jpeg
