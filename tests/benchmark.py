@@ -290,7 +290,7 @@ def main() -> int:
     bench_notebook_bytes()
     bench_load_ext(3)
     bench_big_request()
-    widths = [max(len(r[i]) for r in ROWS + [("measure", "ours", "baseline", "target")])
+    widths = [max(len(r[i]) for r in [*ROWS, ("measure", "ours", "baseline", "target")])
               for i in range(4)]
     print()
     header = ("measure", "ours", "baselines", "target")
