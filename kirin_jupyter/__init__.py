@@ -1,8 +1,9 @@
 """Generate images with the Kirin image API from Jupyter.
 
 ``%load_ext kirin_jupyter`` registers ``%kirin`` / ``%%kirin``; ``Client`` and ``generate``
-are the plain Python API. Names are loaded on first use so that loading the extension stays
-fast (httpx, Pillow and ipywidgets are imported only when a job or a widget needs them).
+are the plain Python API; ``Panel`` is the widget panel (``%kirin ui``). Names are loaded on
+first use so that loading the extension stays fast (httpx, Pillow and ipywidgets are
+imported only when a job or a widget needs them).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ _EXPORTS = {
     "NeverCreated": "errors",
     "BudgetExceeded": "errors",
     "resume": "api",
+    "Panel": "panel",
 }
 
 __all__ = [*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"]
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     from .errors import ValidationError as ValidationError
     from .job import Job as Job
     from .job import Result as Result
+    from .panel import Panel as Panel
 
 
 def __getattr__(name: str) -> Any:

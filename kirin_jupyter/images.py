@@ -97,7 +97,7 @@ def load_reference(obj: Any, *, fit: bool = False, label: str | None = None) -> 
         return obj
     if isinstance(obj, str) and obj.strip().lower().startswith(("http://", "https://")):
         return _from_url(obj.strip(), label)
-    data, default_label = _to_bytes(obj)
+    data, default_label = image_bytes(obj)
     return _checked(data, label or default_label, fit=fit)
 
 
@@ -120,7 +120,8 @@ def _short(text: str, limit: int = 48) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _to_bytes(obj: Any) -> tuple[bytes, str]:
+def image_bytes(obj: Any) -> tuple[bytes, str]:
+    """The encoded bytes of any local image source, and a label for it (no rules checked)."""
     if isinstance(obj, (bytes, bytearray, memoryview)):
         return bytes(obj), "bytes"
     if isinstance(obj, str) and _DATA_URI.match(obj.strip()):

@@ -3,11 +3,17 @@
 The card is displayed once, synchronously, by the cell that started the job. After that the
 engine thread only sets widget values (safe: ipykernel serialises sends on its IOPub thread)
 and finally swaps the display for the static ``FinalView`` through the display handle.
+
+A card can also live inside another widget (the panel): ``attach()`` follows the job without
+displaying anything, the card stays a widget when the job ends, and ``on_finish`` tells the
+owner, still on the engine thread, so the owner too only sets widget values.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +21,8 @@ from .static import FinalView, badge, header_html
 
 if TYPE_CHECKING:
     from ..job import Job
+
+log = logging.getLogger("kirin_jupyter")
 
 _STATE_COLOURS = {
     "pending": "#57606a",
@@ -44,10 +52,11 @@ def status_line(job: Job) -> str:
 class ProgressCard:
     """Header, progress bar and status line for one job."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, *, on_finish: Callable[[Job], None] | None = None) -> None:
         import ipywidgets as widgets
 
         self.job = job
+        self.on_finish = on_finish
         self.header = widgets.HTML(self._header())
         self.bar = widgets.FloatProgress(
             value=0.0, min=0.0, max=1.0, bar_style="info",
@@ -74,6 +83,10 @@ class ProgressCard:
         from IPython.display import display
 
         self._handle = display(self.widget, display_id=True)
+        self.attach()
+
+    def attach(self) -> None:
+        """Follow the job without displaying the card (its owner shows ``self.widget``)."""
         self.job.add_listener(self.refresh)
 
     def refresh(self, job: Job) -> None:
@@ -81,18 +94,31 @@ class ProgressCard:
         with self._lock:
             if self._finished:
                 return
-            if job.status in ("completed", "failed"):
-                self._finished = True
-                self._finish()
+            if job.status not in ("completed", "failed"):
+                with self.bar.hold_sync(), self.status.hold_sync():
+                    self.bar.value = job.progress
+                    self.status.value = status_line(job)
+                if job.task_id != self._task_shown:
+                    self._task_shown = job.task_id
+                    self.header.value = self._header()
                 return
-            with self.bar.hold_sync(), self.status.hold_sync():
-                self.bar.value = job.progress
-                self.status.value = status_line(job)
-            if job.task_id != self._task_shown:
-                self._task_shown = job.task_id
-                self.header.value = self._header()
+            self._finished = True
+            self._finish()
+        self._call_on_finish()
+
+    def _call_on_finish(self) -> None:
+        """Outside the card's lock: the owner may take its own lock without a deadlock."""
+        if self.on_finish is None:
+            return
+        try:
+            self.on_finish(self.job)
+        except Exception:  # a broken owner must never break the job
+            log.exception("progress card on_finish failed")
 
     def _finish(self) -> None:
+        if self.job.task_id != self._task_shown:  # seen when the card stays (embedded)
+            self._task_shown = self.job.task_id
+            self.header.value = self._header()
         self.bar.value = 1.0
         self.bar.bar_style = "success" if self.job.status == "completed" else "danger"
         self.status.value = status_line(self.job)

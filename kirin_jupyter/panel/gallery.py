@@ -1,0 +1,230 @@
+"""The panel's results: a thumbnail grid and what can be done with each image.
+
+Tiles are made when a run starts (on the thread of the Generate click), so that when it
+ends the engine thread only sets values: the thumbnail, the caption, enabled buttons. The
+tiles also keep their height while they wait, so nothing jumps when the images arrive.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..images import describe_size
+from .style import BAD, OK, note, show
+from .thumbs import GALLERY_SIDE, VIEWER_SIDE, jpeg_of_file
+
+if TYPE_CHECKING:
+    from ..job import Job
+
+TILE_HEIGHT = "180px"
+_CONVERTIBLE = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+class Tile:
+    """One result slot: a reserved thumbnail area, a caption and four actions."""
+
+    def __init__(self, job: Job, index: int, gallery: Gallery) -> None:
+        import ipywidgets as w
+
+        self.job = job
+        self.index = index
+        self.path: Path | None = None
+        self.image = w.Image(format="jpeg", layout=w.Layout(
+            width="100%", height=TILE_HEIGHT, object_fit="contain",
+            border="1px dashed #d0d7de"))
+        self.caption = w.HTML(note(f"waiting for image {index + 1}…"))
+
+        def small() -> Any:  # a Layout each (a shared Layout changes every widget at once)
+            return w.Layout(width="auto", padding="0 6px")
+
+        self.view = w.Button(description="view", tooltip="view large", layout=small())
+        self.save = w.Button(description="save…", tooltip="save a copy to a path you choose",
+                             layout=small())
+        self.use = w.Button(description="use as reference",
+                            tooltip="add this image to the reference images", layout=small())
+        self.code = w.Button(description="copy as code",
+                             tooltip="the %%kirin cell that makes this same request",
+                             layout=small())
+        self.buttons = (self.view, self.save, self.use, self.code)
+        for button, action in zip(self.buttons, (gallery.view, gallery.ask_save,
+                                                 gallery.use, gallery.show_code_for),
+                                  strict=True):
+            button.disabled = True
+            button.on_click(lambda _b, act=action: act(self))
+        self.widget = w.VBox(
+            [self.image, self.caption,
+             w.HBox(list(self.buttons), layout=w.Layout(flex_flow="row wrap"))],
+            layout=w.Layout(border="1px solid #eaeef2", padding="4px"))
+        self.widget.add_class("kirin-tile")
+
+    def fill(self, path: Path, kind: str) -> None:
+        """Engine thread: values only."""
+        self.path = path
+        size = describe_size(path.stat().st_size) if path.exists() else "missing"
+        if kind == "image":
+            self.image.value = jpeg_of_file(path, GALLERY_SIDE)
+            self.image.layout.border = "1px solid #d0d7de"
+        self.caption.value = (f'<span title="{escape(str(path))}">'
+                              f"{note(f'{path.parent.name}/{path.name} · {size}')}</span>")
+        self.save.disabled = self.code.disabled = False
+        self.view.disabled = self.use.disabled = kind != "image"  # a video is saved, not shown
+        self.widget.add_class("kirin-tile-done")
+
+
+class Gallery:
+    """Result tiles (newest run first) above a viewer, a save box and a code box."""
+
+    def __init__(self, lock: threading.RLock, on_use: Callable[[Path], bool],
+                 code_for: Callable[[Job], str]) -> None:
+        import ipywidgets as w
+
+        self._lock = lock
+        self._on_use = on_use
+        self._code_for = code_for
+        self._tiles: dict[str, list[Tile]] = {}
+        self._saving: Tile | None = None
+        self.message = w.HTML()
+        self.grid = w.GridBox([], layout=w.Layout(
+            grid_template_columns=f"repeat(auto-fill, minmax({GALLERY_SIDE - 56}px, 1fr))",
+            grid_gap="8px", width="100%"))
+        self.grid.add_class("kirin-gallery")
+        self.viewer_caption = w.HTML()
+        self.viewer_image = w.Image(format="jpeg", layout=w.Layout(max_width="100%"))
+        close_viewer = w.Button(description="close", layout=w.Layout(width="auto"))
+        self.viewer: Any = w.VBox([w.HBox([self.viewer_caption, close_viewer]),
+                                   self.viewer_image])
+        close_viewer.on_click(lambda _b: show(self.viewer, False))
+        self.save_path = w.Text(description="Save to", layout=w.Layout(flex="1 1 auto"))
+        self.save_button = w.Button(description="save", button_style="primary",
+                                    layout=w.Layout(width="auto"))
+        self.save_button.on_click(lambda _b: self.save())
+        self.save_message = w.HTML()
+        self.saver = w.VBox([w.HBox([self.save_path, self.save_button]), self.save_message])
+        self.code_box = w.Textarea(rows=6, layout=w.Layout(width="100%"))
+        self.code_box.add_class("kirin-code")
+        close_code = w.Button(description="close", layout=w.Layout(width="auto"))
+        self.code_area: Any = w.VBox([
+            w.HBox([w.HTML(note("Copy this into a cell: it makes the same request "
+                                "(with a new external_task_id).")), close_code]),
+            self.code_box,
+        ])
+        close_code.on_click(lambda _b: show(self.code_area, False))
+        for area in (self.viewer, self.saver, self.code_area):
+            show(area, False)
+        self.widget = w.VBox([w.HTML("<b>Results</b>"), self.message, self.viewer,
+                              self.saver, self.code_area, self.grid])
+        self._say("No results yet.")
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def add_job(self, job: Job) -> None:
+        """Reserve tiles for a run: n images, plus n hidden ones if watermarked copies come."""
+        n = job.request.n
+        slots = n * (2 if job.request.watermark else 1)
+        tiles = [Tile(job, index, self) for index in range(slots)]
+        for tile in tiles[n:]:
+            show(tile.widget, False)
+        with self._lock:
+            self._tiles[job.external_task_id] = tiles
+            self.grid.children = (*(t.widget for t in tiles), *self.grid.children)
+            self._say("")
+
+    def job_finished(self, job: Job) -> None:
+        """Engine thread: fill the tiles, or take them away when the run failed."""
+        with self._lock:
+            tiles = self._tiles.get(job.external_task_id, [])
+            result = job.result
+            if result is None:
+                for tile in tiles:
+                    show(tile.widget, False)
+                return
+            kinds = result.types or ["image"] * len(result.paths)
+            for tile, path, kind in zip(tiles, result.paths, kinds, strict=False):
+                tile.fill(path, kind)
+                show(tile.widget, True)
+            for tile in tiles[len(result.paths):]:
+                show(tile.widget, False)
+            extra = len(result.paths) - len(tiles)
+            if extra > 0:
+                self._say(f"{extra} more result(s) of task {result.task_id} are in "
+                          f"{result.paths[-1].parent}")
+
+    # -- tile actions (button callbacks) ------------------------------------------------------
+
+    def view(self, tile: Tile) -> None:
+        if tile.path is None:
+            return
+        with self._lock:
+            self.viewer_image.value = jpeg_of_file(tile.path, VIEWER_SIDE)
+            self.viewer_caption.value = note(str(tile.path))
+            show(self.viewer, True)
+
+    def ask_save(self, tile: Tile) -> None:
+        if tile.path is None:
+            return
+        with self._lock:
+            self._saving = tile
+            self.save_path.value = f"kirin-{tile.path.parent.name}-{tile.path.name}"
+            self.save_message.value = note(
+                f"a path for a copy of {tile.path.name} (a folder keeps the name; "
+                ".png, .jpg or .webp converts)")
+            show(self.saver, True)
+
+    def save(self) -> Path | None:
+        """Copy (or convert) the chosen image; never overwrite a file by surprise."""
+        with self._lock:
+            tile = self._saving
+            if tile is None or tile.path is None:
+                return None
+            try:
+                target = save_copy(tile.path, self.save_path.value)
+            except (OSError, ValueError) as exc:
+                self.save_message.value = note(f"not saved: {exc}", BAD)
+                return None
+            self.save_message.value = note(f"saved {target.resolve()}", OK)
+            return target
+
+    def use(self, tile: Tile) -> None:
+        if tile.path is not None and self._on_use(tile.path):
+            self._say(f"{tile.path.name} is now a reference image (see above)", OK)
+
+    def show_code_for(self, tile: Tile) -> None:
+        self.show_code(self._code_for(tile.job))
+
+    def show_code(self, cell: str) -> None:
+        with self._lock:
+            self.code_box.value = cell
+            show(self.code_area, True)
+
+    def _say(self, text: str, colour: str = "#57606a") -> None:
+        self.message.value = note(text, colour) if text else ""
+
+
+def save_copy(source: Path, typed: str) -> Path:
+    """Where ``typed`` points: into a folder, or a file (converted if its suffix says so)."""
+    text = typed.strip()
+    if not text:
+        raise ValueError("type a path first")
+    target = Path(text).expanduser()
+    if target.is_dir():
+        target = target / source.name
+    if not target.suffix:
+        target = target.with_suffix(source.suffix)
+    if target.exists():
+        raise ValueError(f"{target} exists; choose another name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    wanted = _CONVERTIBLE.get(target.suffix.lower())
+    if target.suffix.lower() == source.suffix.lower() or wanted is None:
+        shutil.copyfile(source, target)
+    else:
+        from PIL import Image
+
+        with Image.open(source) as img:
+            converted = img.convert("RGB") if wanted == "JPEG" else img
+            converted.save(target, format=wanted)
+    return target

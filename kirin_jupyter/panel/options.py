@@ -1,0 +1,159 @@
+"""The model, prompt and option controls: they adapt to the model and report their values.
+
+Only controls that apply to the chosen model are shown (omni: ``auto`` aspect ratio and
+``<<<image_N>>>``; v3: negative prompt and element ids), so a person never fills in a field
+the request would not send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .. import spec
+from .form import FormValues
+from .references import renumber_placeholders
+from .style import counter_html, note, show
+
+_AR_LABELS = {"auto": "auto (follow the reference images)"}
+
+
+class OptionsSection:
+    """Widgets for everything but the reference images; ``values()`` reads them all."""
+
+    def __init__(self, on_change: Callable[[], None],
+                 on_model: Callable[[spec.ModelSpec], None]) -> None:
+        import ipywidgets as w
+
+        self._on_change = on_change
+        self._on_model = on_model
+        self._ar_chosen = False  # once a person picks a ratio, a model switch keeps it
+        self._setting_ar = False
+        self._image_count = 0
+
+        def wide() -> Any:  # a Layout each: a shared one would show and hide them together
+            return w.Layout(width="100%")
+
+        self.model = w.Dropdown(
+            options=[(f"{m.alias} · {m.name}", m.name) for m in spec.MODELS.values()],
+            value=spec.DEFAULT_MODEL, description="Model", layout=w.Layout(width="340px"),
+        )
+        self.model_help = w.HTML()
+        self.prompt = w.Textarea(
+            placeholder="Describe the image you want. With reference images (omni), name "
+                        "them <<<image_1>>>, <<<image_2>>>, …",
+            rows=4, layout=wide(), continuous_update=True,
+        )
+        self.prompt.add_class("kirin-prompt")
+        self.prompt_count = w.HTML()
+        self.negative = w.Text(placeholder="What to avoid (text-to-image only)",
+                               description="Negative", layout=wide(), continuous_update=True)
+        self.negative.add_class("kirin-negative")
+        self.negative_count = w.HTML()
+        self.negative_reason = w.HTML()
+        self.elements = w.Text(placeholder="e.g. 101, 202", description="Element ids",
+                               layout=w.Layout(width="340px"), continuous_update=True)
+        self.elements_help = w.HTML(note(
+            "subject ids from your element library; images + elements: at most 10"))
+        self.resolution = w.ToggleButtons(options=list(spec.RESOLUTIONS),
+                                          value=spec.DEFAULT_RESOLUTION, description="Resolution",
+                                          style={"button_width": "56px"},
+                                          layout=w.Layout(width="auto"))
+        self.n = w.IntSlider(value=spec.DEFAULT_N, min=spec.N_MIN, max=spec.N_MAX,
+                             description="Images", continuous_update=False)
+        self.n.add_class("kirin-n")
+        self.aspect_ratio = w.Dropdown(description="Aspect ratio",
+                                       layout=w.Layout(width="340px"))
+        self.watermark = w.Checkbox(value=False, description="Also make watermarked copies",
+                                    indent=False)
+        self.external_id = w.Text(description="external_task_id", layout=wide(),
+                                  placeholder="your own task id, unique per account "
+                                              "(empty: one is generated)",
+                                  style={"description_width": "120px"})
+        self.callback_url = w.Text(description="callback_url", layout=wide(),
+                                   placeholder="https://… the service notifies it of status "
+                                               "changes (the panel still polls)",
+                                   style={"description_width": "120px"})
+        self.advanced = w.Accordion(children=[w.VBox([self.external_id, self.callback_url])],
+                                    titles=("Advanced",), selected_index=None)
+        self.negative_box = w.VBox([self.negative, w.HBox([self.negative_count,
+                                                           self.negative_reason])])
+        self.elements_box = w.HBox([self.elements, self.elements_help])
+        for control in (self.prompt, self.negative, self.elements, self.resolution, self.n,
+                        self.watermark, self.external_id, self.callback_url):
+            control.observe(self._changed, names="value")
+        self.aspect_ratio.observe(self._ar_changed, names="value")
+        self.model.observe(self._model_changed, names="value")
+        self._apply_model(spec.resolve_model(self.model.value))
+        self._count()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def values(self) -> FormValues:
+        return FormValues(
+            model=self.model.value, prompt=self.prompt.value,
+            negative_prompt=self.negative.value, elements=self.elements.value,
+            n=int(self.n.value), resolution=self.resolution.value,
+            aspect_ratio=self.aspect_ratio.value or "", watermark=bool(self.watermark.value),
+            external_task_id=self.external_id.value, callback_url=self.callback_url.value,
+        )
+
+    @property
+    def model_spec(self) -> spec.ModelSpec:
+        return spec.resolve_model(self.model.value)
+
+    # -- changes from the references section ------------------------------------------------
+
+    def set_image_count(self, count: int) -> None:
+        """v3 sends no negative prompt with a reference image: disable it and say why."""
+        self._image_count = count
+        blocked = self.model_spec.supports_negative_prompt and count > 0
+        self.negative.disabled = blocked
+        self.negative_reason.value = note(
+            "disabled: the API takes a negative prompt only for text-to-image; with a "
+            "reference image write what to avoid in the prompt, or remove the image"
+        ) if blocked else ""
+
+    def insert_placeholder(self, number: int) -> None:
+        text = self.prompt.value
+        gap = "" if not text or text[-1].isspace() else " "
+        self.prompt.value = f"{text}{gap}<<<image_{number}>>>"
+
+    def renumber(self, mapping: Mapping[int, int | None]) -> None:
+        self.prompt.value = renumber_placeholders(self.prompt.value, mapping)
+
+    # -- reacting ----------------------------------------------------------------------------
+
+    def _changed(self, change: Any = None) -> None:
+        self._count()
+        self._on_change()
+
+    def _count(self) -> None:
+        self.prompt_count.value = counter_html(len(self.prompt.value), spec.PROMPT_MAX_CHARS)
+        self.negative_count.value = counter_html(len(self.negative.value),
+                                                 spec.PROMPT_MAX_CHARS)
+
+    def _ar_changed(self, change: Any) -> None:
+        if not self._setting_ar:
+            self._ar_chosen = True
+        self._on_change()
+
+    def _model_changed(self, change: Any) -> None:
+        model = spec.resolve_model(change["new"])
+        self._apply_model(model)
+        self.set_image_count(self._image_count)
+        self._on_model(model)
+        self._on_change()
+
+    def _apply_model(self, model: spec.ModelSpec) -> None:
+        self.model_help.value = note(model.description)
+        current = self.aspect_ratio.value
+        keep = self._ar_chosen and current in model.aspect_ratios
+        self._setting_ar = True
+        try:
+            self.aspect_ratio.options = [(_AR_LABELS.get(r, r), r) for r in model.aspect_ratios]
+            self.aspect_ratio.value = current if keep else model.default_aspect_ratio
+        finally:
+            self._setting_ar = False
+        show(self.negative_box, model.supports_negative_prompt)
+        show(self.elements_box, model.supports_elements)
