@@ -26,4 +26,4 @@ test: lint
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) notebooks/executed notebooks/kirin_outputs
+	rm -rf $(VENV) notebooks/executed notebooks/kirin_outputs notebooks/reference_images

@@ -19,7 +19,7 @@ from IPython.display import HTML, display
 from traitlets import Bool, Float, Int, Unicode
 from traitlets.config import Configurable
 
-from . import magic_options, spec
+from . import config_files, frontends, magic_options, spec
 from .prompting import PromptError, prompt_from_cell
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def _help_doc() -> str:
         "  %%kirin [VAR] [options]      the cell body is the prompt\n"
         "  %kirin [options] PROMPT      a one-line prompt\n"
         "  %kirin help | models | jobs | wait | config\n"
-        "  %kirin resume | history [N] | show TASK_ID | login\n\n"
+        "  %kirin resume | history [N] | show TASK_ID | login | ui\n\n"
         "Options:\n" + magic_options.help_text() + "\n\n"
         "In the prompt, {name} is replaced by the value of a variable; {{ and }} give braces;\n"
         "a body that is just $var takes the prompt from that variable. VAR and _kirin hold\n"
@@ -73,6 +73,7 @@ class KirinMagics(Magics):
         self.config_obj = Kirin(parent=shell)
         if self.config_obj not in shell.configurables:
             shell.configurables.append(self.config_obj)
+        self._config_files = _apply_config_files(self.config_obj, shell)
         self._client: Client | None = None
         self._client_key: tuple[Any, ...] | None = None
         self._login_key: str | None = None  # from %kirin login: memory only, never a setting
@@ -177,15 +178,20 @@ class KirinMagics(Magics):
         self._follow(job, wait=args.wait or cfg.blocking, timeout=_timeout_arg(args))
 
     def _follow(self, job: Job, *, wait: bool, timeout: float | None) -> None:
-        """Show a job: a live card in a kernel (waiting if asked), a progress line elsewhere."""
-        if _has_widget_frontend(self.shell):
-            from .display.card import ProgressCard
-
-            ProgressCard(job).show()
-            if wait:
-                _wait_quietly(job, timeout)
-        else:
+        """Show a job the way this front end can (see frontends.py)."""
+        mode = frontends.mode(frontends.detect(self.shell))
+        if mode == "terminal":
             _run_in_terminal(job, timeout)
+            return
+        from .display.card import ProgressCard
+
+        card = ProgressCard(job)
+        if mode == "blocking":  # Colab: the main thread applies progress while it waits
+            _follow_on_main_thread(card, timeout)
+            return
+        card.show()
+        if wait:
+            _wait_quietly(job, timeout)
 
     def _image_arg(self, value: str) -> Any:
         if value.startswith("$"):
@@ -287,6 +293,11 @@ class KirinMagics(Magics):
         self._login_key = key
         print(f"kirin: key set for this session; service {self.client().base_url}")
 
+    def _cmd_ui(self) -> None:
+        from .panel import Panel
+
+        display(Panel(client=self.client()))
+
     def _cmd_config(self) -> None:
         from . import settings
 
@@ -298,14 +309,38 @@ class KirinMagics(Magics):
         print(f"api key:    {'set' if has_key else 'not set'} (from {source})")
         print(f"output dir: {client.output_dir}")
         print(f"journal:    {client.journal.path}")
+        print(f"front end:  {frontends.DESCRIPTIONS[frontends.detect(self.shell)]}")
         for name in sorted(cfg.trait_names(config=True)):
-            print(f"Kirin.{name} = {getattr(cfg, name)!r}")
+            value = getattr(cfg, name)
+            origin = self._config_files.sources.get(name)
+            from_file = origin and value == self._config_files.values.get(name)
+            print(f"Kirin.{name} = {value!r}" + (f"  (from {origin})" if from_file else ""))
+        files = ", ".join(str(path) for path in self._config_files.files) or "none"
+        print(f"settings files read: {files}")
+        for problem in self._config_files.problems:
+            print(problem)
 
 
-_SUBCOMMANDS = ("help", "models", "jobs", "wait", "config", "resume", "history", "login")
+_SUBCOMMANDS = ("help", "models", "jobs", "wait", "config", "resume", "history", "login", "ui")
 
 KirinMagics.kirin.__doc__ = _help_doc()  # %%kirin? shows the options table
 KirinMagics.kirin_line.__doc__ = _help_doc()  # type: ignore[assignment]
+
+
+def _apply_config_files(cfg: Kirin, shell: Any) -> config_files.Loaded:
+    """pyproject.toml [tool.kirin] and ~/.kirin/config.toml under IPython's own config;
+    problems are printed (one line each; ``%kirin config`` repeats them) and never stop
+    the extension from loading."""
+    import sys
+
+    config = getattr(shell, "config", None) or {}
+    try:
+        loaded = config_files.apply(cfg, config.get("Kirin", {}))
+    except Exception as exc:  # never break %load_ext over a settings file
+        loaded = config_files.Loaded(problems=[f"kirin: settings files not read: {exc}"])
+    for problem in loaded.problems:
+        print(problem, file=sys.stderr)
+    return loaded
 
 
 def _number(text: str, what: str) -> float:
@@ -327,25 +362,83 @@ def _wait_quietly(job: Job, timeout: float | None) -> None:
         job.wait(timeout)
 
 
-def _has_widget_frontend(shell: Any) -> bool:
-    """A kernel with a front end that renders widgets (not the terminal IPython)."""
-    return getattr(shell, "kernel", None) is not None
+def _follow_on_main_thread(card: Any, timeout: float | None) -> None:
+    """Blocking mode (Colab): display the card, then wait in short slices and refresh it
+    from this (the main) thread; the engine thread never touches its widgets."""
+    from .display.static import FinalView
+    from .errors import KirinError
+
+    job: Job = card.job
+    handle = display(card.widget, display_id=True)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not job.done():
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            print(f"kirin: stopped waiting after {timeout:g} s; the job goes on in the "
+                  "background (%kirin wait waits for it)")
+            return
+        with contextlib.suppress(KirinError):
+            job.wait(_SLICE if left is None else min(_SLICE, left))
+        card.refresh(job)
+    card.refresh(job)
+    handle.update(FinalView(job))
+    card.widget.close()
+
+
+_SLICE = 0.25  # seconds between two refreshes of a blocking card
 
 
 def _run_in_terminal(job: Job, timeout: float | None) -> None:
-    """No widgets: block, printing one updating progress line, then the file paths."""
+    """No widgets: block, showing one updating progress line, then the saved files.
+
+    The line is redrawn in place (carriage return) on a terminal; when the output is not
+    a terminal (a pipe, a log), one line per change of state is printed instead. The
+    listener runs on the engine thread, only prints, and falls silent once this returns
+    (a timeout or Ctrl-C leaves the job running without writing over the prompt).
+    """
+    import sys
+
     from .errors import KirinError
 
+    stream = sys.stdout
+    redraw = bool(getattr(stream, "isatty", lambda: False)())
+    shown: dict[str, Any] = {"width": 0, "status": "", "active": True}
+
     def line(j: Job) -> None:
-        print(f"\rkirin {j.request.model.alias} {j.status:<11} {j.elapsed:6.1f}s "
-              f"{j.progress * 100:3.0f}%", end="", flush=True)
+        if not shown["active"]:
+            return
+        text = _progress_text(j)
+        if redraw:
+            pad = " " * max(0, shown["width"] - len(text))
+            stream.write("\r" + text + pad)
+            stream.flush()
+            shown["width"] = len(text)
+        elif j.status != shown["status"]:
+            stream.write(text + "\n")
+            stream.flush()
+        shown["status"] = j.status
 
     job.add_listener(line)
     try:
         result = job.wait(timeout)
     except KirinError as exc:
-        print(f"\nkirin: {exc}")
+        shown["active"] = False
+        print(("\n" if redraw else "") + f"kirin: {exc}")
         return
-    print()
+    finally:
+        shown["active"] = False
+    if redraw:
+        print()
+    count = len(result.paths)
+    print(f"kirin: {count} file{'s' if count != 1 else ''} saved"
+          + (f", cost ${result.cost}" if result.cost is not None else ""))
     for path in result.paths:
         print(f"  {path}")
+
+
+def _progress_text(job: Job, width: int = 20) -> str:
+    """'kirin omni running     [######--------------]  31%   2.4 s'"""
+    filled = round(job.progress * width)
+    bar = "#" * filled + "-" * (width - filled)
+    return (f"kirin {job.request.model.alias:<4} {job.status:<11} [{bar}] "
+            f"{job.progress * 100:3.0f}% {job.elapsed:6.1f} s")

@@ -9,6 +9,7 @@ The executed copy goes to notebooks/executed/; result images go to $KIRIN_OUTPUT
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -39,9 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     source: Path = args.notebook
     target = args.out or source.parent / "executed" / source.name
     execute(source, target)
-    images = sorted((source.parent / "kirin_outputs").glob("*/*.png"))
+    # The kernel runs in the notebook's folder: a relative output dir is relative to it.
+    configured = Path(os.environ.get("KIRIN_OUTPUT_DIR") or "kirin_outputs").expanduser()
+    outputs = source.parent / configured
+    images = sorted(outputs.glob("*/*.png"))
     print(f"executed notebook: {target}")
-    print(f"result images:     {source.parent / 'kirin_outputs'}/ ({len(images)} files)")
+    print(f"result images:     {outputs}/ ({len(images)} files)")
     print(f"open it with:      .venv/bin/jupyter lab {target}")
     return 0
 

@@ -28,6 +28,8 @@ def kirin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("KIRIN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KIRIN_OUTPUT_DIR", str(tmp_path / "outputs"))
     monkeypatch.setenv("KIRIN_SIMULATOR_SECONDS", "0.3")
+    monkeypatch.setenv("KIRIN_CONFIG", str(tmp_path / "no-user-config.toml"))  # not ~/.kirin
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)  # kernels show live cards
     monkeypatch.delenv("KIRIN_API_KEY", raising=False)
     monkeypatch.delenv("KIRIN_BASE_URL", raising=False)
     return tmp_path

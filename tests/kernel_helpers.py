@@ -53,10 +53,13 @@ class Kernel:
 
 
 @contextmanager
-def running_kernel() -> Iterator[Kernel]:
-    """A fresh python3 kernel, stopped on exit through its own manager (its own PID)."""
+def running_kernel(**start: Any) -> Iterator[Kernel]:
+    """A fresh python3 kernel, stopped on exit through its own manager (its own PID).
+
+    ``start`` goes to ``KernelManager.start_kernel`` (``env``, ``cwd``, ``extra_arguments``).
+    """
     km = KernelManager(kernel_name="python3")
-    km.start_kernel()
+    km.start_kernel(**start)
     kc = km.client()
     kc.start_channels()
     try:
