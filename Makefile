@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup quickstart test lint clean
+.PHONY: setup quickstart test lint benchmark clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+benchmark: $(STAMP)
+	$(BIN)/python tests/benchmark.py
 
 clean:
 	rm -rf $(VENV) notebooks/executed notebooks/kirin_outputs notebooks/reference_images
