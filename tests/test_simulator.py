@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -76,3 +77,43 @@ def test_output_sizes() -> None:
     assert output_size({"model": "kirin_image_omni", "resolution": "2k",
                         "aspect_ratio": "9:16"}) == (1152, 2048)
     assert output_size({"model": "kirin_image_omni", "aspect_ratio": "auto"}) == (1024, 1024)
+
+
+def test_callback_url_receives_the_final_status(tmp_path: Path) -> None:
+    """The service notifies callback_url on completion (loopback only); the client still polls."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    hook = HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=hook.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        service = SimulatorService(task_seconds=0.2)
+        client = Client(simulator=service, output_dir=tmp_path, poll_policy=FAST_POLL)
+        url = f"http://127.0.0.1:{hook.server_address[1]}/done"
+        result = client.generate("a fox", callback_url=url).wait(20)
+        deadline = time.monotonic() + 5
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert received and received[0]["id"] == result.task_id
+        assert received[0]["status"] == "completed"
+        assert service.tasks[result.task_id].body["callback_url"] == url
+        # Anything but loopback is never called.
+        remote = client.generate("a fox", callback_url="http://example.com/hook").wait(20)
+        time.sleep(0.3)
+        assert remote.task_id not in service.callbacks_sent
+    finally:
+        hook.shutdown()
+        hook.server_close()

@@ -68,6 +68,9 @@ def result_html(result: Result) -> str:
             )
             if not path.is_absolute():  # the full image only when asked for: a click away
                 media = f'<a href="{escape(path.as_posix())}" target="_blank">{media}</a>'
+        elif kind == "video" and not path.is_absolute():
+            media = (f'<video src="{escape(path.as_posix())}" controls '
+                     f'style="max-width:{THUMB_SIDE}px"></video>')
         else:
             media = f"<div>{escape(kind)} saved</div>"
         cells.append(f'<div style="margin:4px">{media}{caption}</div>')

@@ -14,12 +14,13 @@ import json
 import random
 import threading
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from .. import spec
 
@@ -106,6 +107,7 @@ class SimulatorService:
         self._faults: list[Fault] = []
         self.creates_by_external_id: Counter[str] = Counter()
         self.gets_by_task: Counter[str] = Counter()
+        self.callbacks_sent: dict[str, str] = {}
         self.requests: Counter[str] = Counter()
 
     def __repr__(self) -> str:
@@ -252,7 +254,25 @@ class SimulatorService:
                 self.creates_by_external_id[external_id] += 1
         if self.eager_render:
             threading.Thread(target=self._render_all, args=(task,), daemon=True).start()
+        callback = body.get("callback_url")
+        if isinstance(callback, str) and _is_loopback(callback):
+            timer = threading.Timer(task.duration + 0.01, self._notify, (task, callback))
+            timer.daemon = True
+            timer.start()
         return SimResponse.json(200, self._view(task))
+
+    def _notify(self, task: SimTask, url: str) -> None:
+        """POST the final task view to its callback URL, as the service does (loopback only)."""
+        payload = json.dumps(self._view(task)).encode()
+        request = urllib.request.Request(url, data=payload, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=5):
+                pass
+        except OSError:
+            pass  # a callback is a courtesy: the client polls anyway
+        with self._lock:
+            self.callbacks_sent[task.id] = url
 
     def _render_all(self, task: SimTask) -> None:
         from .render import render_result
@@ -336,6 +356,12 @@ class SimulatorService:
         if fault is not None and fault.kind == "truncate":
             data = data[: len(data) // 2]
         return SimResponse(200, data, {"Content-Type": "image/png"})
+
+
+def _is_loopback(url: str) -> bool:
+    """The simulator calls back only this machine: it must never reach out to a network."""
+    host = urlsplit(url).hostname or ""
+    return host in ("127.0.0.1", "localhost", "::1")
 
 
 def validate_body(body: Mapping[str, Any]) -> tuple[str, str] | None:
