@@ -30,6 +30,7 @@ _EXPORTS = {
     "ResultExpired": "errors",
     "DownloadError": "errors",
     "NeverCreated": "errors",
+    "OutcomeUnknown": "errors",
     "BudgetExceeded": "errors",
     "resume": "api",
     "Panel": "panel",
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from .errors import DownloadError as DownloadError
     from .errors import KirinError as KirinError
     from .errors import NeverCreated as NeverCreated
+    from .errors import OutcomeUnknown as OutcomeUnknown
     from .errors import RateLimited as RateLimited
     from .errors import ResultExpired as ResultExpired
     from .errors import ServiceUnavailable as ServiceUnavailable

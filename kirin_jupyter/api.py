@@ -11,7 +11,7 @@ from typing import Any
 
 from . import settings
 from .client import Endpoint, KirinAPI
-from .errors import BudgetExceeded, KirinError
+from .errors import BudgetExceeded, KirinError, ValidationError
 from .job import Job
 from .polling import Expectation, PollPolicy, RequestBudget, expectation, prior_seconds
 from .request import GenerationRequest, build_request, request_from_summary
@@ -40,6 +40,22 @@ def _log_to_file(home: Path) -> None:
         _log_files.add(path)
 
 
+def _checked_key(key: str | None) -> str | None:
+    """Strip the key (one read from a file often ends in a newline); refuse one that cannot
+    be an HTTP header, without ever showing it."""
+    if key is None:
+        return None
+    key = key.strip()
+    if not key:
+        return None
+    if not key.isascii() or not key.isprintable():
+        raise KirinError(
+            "the API key contains characters that cannot be sent in an HTTP header "
+            "(a line break or a non-ASCII letter?); check KIRIN_API_KEY"
+        )
+    return key
+
+
 class Client:
     """A connection to the Kirin service, or to the built-in simulator when no key is set.
 
@@ -63,7 +79,7 @@ class Client:
         max_cost: Decimal | float | str | None = None,
         home: str | Path | None = None,
     ) -> None:
-        key = api_key or settings.env_api_key()
+        key = _checked_key(api_key or settings.env_api_key())
         url = base_url or settings.env_base_url()
         transport = None
         self.simulator: SimulatorService | None = None
@@ -90,7 +106,7 @@ class Client:
         self._budget = RequestBudget(self._policy.max_rate, self._policy.burst)
         self.timeout = timeout
         self._jobs: list[Job] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @property
     def base_url(self) -> str:
@@ -145,9 +161,23 @@ class Client:
         return self.submit(request)
 
     def submit(self, request: GenerationRequest) -> Job:
-        """Start a job for an already validated request."""
-        self.check_budget(request)
-        job = self._new_job(request)
+        """Start a job for an already validated request.
+
+        Raises ``ValidationError`` for an external id this journal has seen (ids must be
+        unique; reusing one would return, or overwrite, another job's result) and
+        ``BudgetExceeded`` past ``max_cost``; nothing is sent then.
+        """
+        earlier = self.journal.get(request.external_task_id)
+        if earlier is not None:
+            raise ValidationError(
+                f"external task id {request.external_task_id!r} was already used "
+                f"(task {earlier.get('task_id') or 'not created'}); ids must be unique: "
+                "leave it out to get a fresh one"
+            )
+        with self._lock:  # check and register together: two threads cannot both pass
+            self.check_budget(request)
+            job = self._new_job(request)
+            self._jobs.append(job)
         self._start(job, self.output_dir, resume=False)
         return job
 
@@ -173,7 +203,8 @@ class Client:
                              budget=self._budget)
         engine = get_engine()
         with self._lock:
-            self._jobs.append(job)
+            if job not in self._jobs:
+                self._jobs.append(job)
         engine.register(job)
         engine.submit(run_job(job, context, resume=resume))
 
@@ -189,24 +220,49 @@ class Client:
             self._jobs[:0] = other.jobs
 
     def estimate_cost(self, request: GenerationRequest) -> Decimal | None:
-        """The cost of a request, from what the same model and resolution cost before."""
-        price = price_per_image(self.journal, request.model.name, request.resolution)
+        """The cost of a request, from what the same model and resolution cost before on
+        this service; None until one such job has finished."""
+        price = price_per_image(self.journal, request.model.name, request.resolution,
+                                self.base_url)
         return None if price is None else price * request.n
 
     def check_budget(self, request: GenerationRequest) -> None:
-        """Refuse a job that would take the session past ``max_cost``; nothing is sent."""
+        """Refuse a job that could take the session past ``max_cost``; nothing is sent.
+
+        Committed = what finished jobs cost + the estimates of jobs in flight. While the
+        price of a kind of job is unknown (no such job finished yet), only one job of
+        unknown price may be in flight: at most one job's cost can go past the limit.
+        """
         if self.max_cost is None:
             return
+        estimates: dict[tuple[str, str, int], Decimal | None] = {}
+
+        def estimate(req: GenerationRequest) -> Decimal | None:
+            key = (req.model.name, req.resolution, req.n)
+            if key not in estimates:
+                estimates[key] = self.estimate_cost(req)
+            return estimates[key]
+
         committed = self.session_spend()
+        unknown_in_flight = 0
         for job in self.jobs:
             if not job.done():
-                committed += self.estimate_cost(job.request) or Decimal(0)
-        estimate = self.estimate_cost(request) or Decimal(0)
-        if committed + estimate > self.max_cost or committed >= self.max_cost:
+                known = estimate(job.request)
+                committed += known or Decimal(0)
+                unknown_in_flight += known is None
+        mine = estimate(request)
+        limit = self.max_cost
+        if committed >= limit or (mine is not None and committed + mine > limit):
+            about = f" (about ${mine})" if mine is not None else ""
             raise BudgetExceeded(
-                f"budget: this session has spent or committed ${committed} of "
-                f"max_cost ${self.max_cost}; this job (about ${estimate}) would pass it. "
-                "Raise the limit (%config Kirin.max_cost = ...) to go on"
+                f"budget: this session has spent or committed ${committed} of max_cost "
+                f"${limit}; this job{about} would pass it. Raise the limit "
+                "(%config Kirin.max_cost = ...) to go on"
+            )
+        if mine is None and unknown_in_flight:
+            raise BudgetExceeded(
+                "budget: the price of this kind of job is not known yet and a job of unknown "
+                f"price is still running (max_cost ${limit}); start this one when it is done"
             )
 
     # -- after a restart -----------------------------------------------------------------

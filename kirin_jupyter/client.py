@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import os
 import random
@@ -18,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -26,6 +28,8 @@ from .errors import (
     APIError,
     AuthenticationError,
     DownloadError,
+    KirinError,
+    OutcomeUnknown,
     RateLimited,
     ResultExpired,
     ServiceUnavailable,
@@ -51,8 +55,9 @@ class Endpoint:
         return self.base_url.rstrip("/") + "/" + self.create_path.lstrip("/")
 
     def task_url(self, task_id: str) -> str:
-        quoted = httpx.URL("/" + task_id).raw_path.decode("ascii")[1:].replace("/", "%2F")
-        path = self.task_path.replace("{id}", quoted)
+        if task_id in (".", ".."):
+            raise APIError(f"refusing the task id {task_id!r}")
+        path = self.task_path.replace("{id}", quote(task_id, safe=""))
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 
 
@@ -84,6 +89,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if when is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _encode_json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 
 def documented_error(code: str | None, detail: str | None) -> str | None:
@@ -125,7 +134,6 @@ class KirinAPI:
         self._rng = rng or random.Random()
         self._api: httpx.AsyncClient | None = None
         self._downloads: httpx.AsyncClient | None = None
-        self.requests_sent = 0
 
     def __repr__(self) -> str:
         return f"KirinAPI({self.endpoint.base_url!r}, key={'set' if self._key else 'none'})"
@@ -205,7 +213,6 @@ class KirinAPI:
     # -- requests ------------------------------------------------------------------------
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        self.requests_sent += 1
         return await self._client().request(method, url, **kwargs)
 
     async def _retry_wait(self, attempt: int, response: httpx.Response | None) -> None:
@@ -259,52 +266,88 @@ class KirinAPI:
         """POST the task exactly once, even when a response is lost.
 
         After an ambiguous failure (connection dropped after sending, timeout, 5xx, garbled
-        body) the task is looked up by its external id; only if it does not exist is the
-        POST sent again, with the same external id.
+        body) the task is looked up by its external id, after a pause (a service may still
+        be working on the POST), and again a few seconds later; only when both lookups find
+        nothing is the POST sent again, with the same external id. Once a POST may have
+        arrived, any failure is raised as ``OutcomeUnknown``: the job stays resumable.
         """
-        body = request.body()
+        # Up to 100 MB of base64: encoded off the loop, once for every attempt.
+        body = await asyncio.to_thread(_encode_json, request.body())
         external_id = request.external_task_id
         last: Exception | None = None
-        for attempt in range(self.retry.attempts):
-            response: httpx.Response | None = None
-            ambiguous = False
-            try:
-                response = await self._send("POST", self.endpoint.create_url(), json=body)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # never left the machine
-                last = ServiceUnavailable(
-                    f"could not reach the Kirin API ({exc.__class__.__name__})"
-                )
-            except httpx.TransportError as exc:
-                ambiguous = True
-                last = ServiceUnavailable(
-                    f"lost the connection while creating the task ({exc.__class__.__name__})"
-                )
-            else:
-                if response.status_code == 409:  # that external id exists already
+        maybe_created = False
+        try:
+            for attempt in range(self.retry.attempts):
+                response: httpx.Response | None = None
+                ambiguous = False
+                try:
+                    response = await self._send(
+                        "POST", self.endpoint.create_url(), content=body,
+                        headers={"Content-Type": "application/json"},
+                    )
+                except (httpx.ConnectError, httpx.ConnectTimeout,
+                        httpx.LocalProtocolError) as exc:  # it never left this machine
+                    last = ServiceUnavailable(
+                        f"could not reach the Kirin API ({exc.__class__.__name__})"
+                    )
+                except httpx.TransportError as exc:
                     ambiguous = True
-                elif response.status_code >= 500 or response.status_code == 429:
-                    ambiguous = response.status_code >= 500
-                    last = self.error_for(response)
-                elif response.status_code >= 400:
-                    raise self.error_for(response)
+                    last = ServiceUnavailable(
+                        f"lost the connection while creating the task ({exc.__class__.__name__})"
+                    )
                 else:
-                    try:
-                        snapshot = parse_task(response.json())
-                        if snapshot.task_id:
-                            return snapshot
-                    except ValueError:
-                        pass
-                    ambiguous = True
-                    last = ServiceUnavailable("the Kirin API sent an unreadable create response")
-            if ambiguous:
-                found = await self.find_by_external_id(external_id)
-                if found is not None:
-                    log.info("task for external id %s found after an ambiguous create", external_id)
-                    return found
-            if attempt + 1 < self.retry.attempts:
-                await self._retry_wait(attempt, response)
-        assert last is not None
-        raise last
+                    if response.status_code == 409 and not maybe_created:
+                        raise APIError(  # our very first POST: the id was used before
+                            f"external task id {external_id!r} was already used on this account; "
+                            "ids must be unique (leave it out to get a fresh one)",
+                            code="409", status_code=409,
+                        )
+                    if response.status_code == 409 or response.status_code >= 500:
+                        ambiguous = True
+                        last = self.error_for(response)
+                    elif response.status_code == 429:
+                        last = self.error_for(response)
+                    elif response.status_code >= 400:
+                        raise self.error_for(response)
+                    else:
+                        try:
+                            snapshot = parse_task(response.json())
+                            if snapshot.task_id:
+                                return snapshot
+                        except ValueError:
+                            pass
+                        ambiguous = True
+                        last = ServiceUnavailable(
+                            "the Kirin API sent an unreadable create response")
+                if ambiguous:
+                    maybe_created = True
+                    found = await self._look_twice(external_id, attempt)
+                    if found is not None:
+                        log.info("task for external id %s found after an ambiguous create",
+                                 external_id)
+                        return found
+                elif attempt + 1 < self.retry.attempts:
+                    await self._retry_wait(attempt, response)
+            assert last is not None
+            raise last
+        except KirinError as exc:
+            if maybe_created and not isinstance(exc, OutcomeUnknown):
+                raise OutcomeUnknown(
+                    f"could not tell whether the task was created ({exc}); nothing is sent "
+                    "again: %kirin resume (or kirin_jupyter.resume()) checks later",
+                    status_code=getattr(exc, "status_code", None),
+                ) from None
+            raise
+
+    async def _look_twice(self, external_id: str, attempt: int) -> TaskSnapshot | None:
+        """Find the task after an ambiguous create; 'absent' only if two lookups, seconds
+        apart, agree (a slow service may not list a task it is still creating)."""
+        await self._sleep(max(0.5, self.retry.backoff(attempt, self._rng)))
+        found = await self.find_by_external_id(external_id)
+        if found is None:
+            await self._sleep(max(2.0, self.retry.backoff(attempt + 1, self._rng)))
+            found = await self.find_by_external_id(external_id)
+        return found
 
     async def download(
         self, url: str, dest: Path, *, attempts: int = 3, verify_image: bool = True

@@ -5,7 +5,9 @@ Precedence, strongest first:
 1. ``%config Kirin.name = ...`` and IPython's own config (``c.Kirin.name`` in
    ``ipython_config.py``, ``--Kirin.name=...`` on a kernel's command line);
 2. ``[tool.kirin]`` in the nearest ``pyproject.toml`` that has one, found by walking up
-   from the working folder (a notebook's kernel runs in the notebook's folder);
+   from the working folder (a notebook's kernel runs in the notebook's folder); it may not
+   set ``base_url``, ``create_path`` or ``task_path`` (a cloned project must not be able to
+   send your key elsewhere);
 3. ``~/.kirin/config.toml`` (or the file named by ``$KIRIN_CONFIG``): plain keys;
 4. the defaults.
 
@@ -171,10 +173,20 @@ def _check(name: str, value: Any, kind: type) -> tuple[Any, str | None]:
 
 # -- loading ---------------------------------------------------------------------------
 
+# Where requests (and so the key) go: never taken from a project's pyproject.toml, which
+# any cloned repository (or a parent folder) can carry; only from the user's own file.
+_ENDPOINT_NAMES = {"base_url", "create_path", "task_path"}
+
+
 def _take(table: Mapping[str, Any], source: str, folder: Path, kinds: Mapping[str, type],
-          loaded: Loaded) -> None:
+          loaded: Loaded, *, trusted: bool) -> None:
     for key, raw in table.items():
         name = key.strip().replace("-", "_")
+        if name in _ENDPOINT_NAMES and not trusted:
+            loaded.problems.append(
+                f"kirin: {source}: {name} ignored: a project file may not choose where your "
+                f"key is sent; set it in {HOME_CONFIG}, KIRIN_BASE_URL or %config Kirin")
+            continue
         if name not in kinds:
             if name.lower() in _KEY_NAMES:
                 loaded.problems.append(
@@ -211,12 +223,13 @@ def load(configurable: Any, cwd: Path | None = None,
             loaded.problems.append(str(exc))
         else:
             loaded.files.append(home)
-            _take(data, str(home), home.parent, kinds, loaded)
+            _take(data, str(home), home.parent, kinds, loaded, trusted=True)
     found = find_pyproject((cwd or Path.cwd()).resolve(), loaded.problems)
     if found is not None:
         path, table = found
         loaded.files.append(path)
-        _take(table, f"{path} [tool.kirin]", path.parent, kinds, loaded)  # wins over home
+        _take(table, f"{path} [tool.kirin]", path.parent, kinds, loaded,  # wins over home
+              trusted=False)
     return loaded
 
 

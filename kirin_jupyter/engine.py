@@ -50,9 +50,6 @@ class Engine:
         """
         return contextvars.Context().run(asyncio.run_coroutine_threadsafe, coro, self.loop)
 
-    def in_engine_thread(self) -> bool:
-        return threading.current_thread() is self._thread
-
     def register(self, job: Job) -> None:
         with self._lock:
             self._jobs.append(job)

@@ -57,6 +57,10 @@ class TaskTimeout(KirinError):
         self.external_task_id = external_task_id
 
 
+class OutcomeUnknown(APIError):
+    """A create request may have reached the service, but whether a task exists is unknown."""
+
+
 class NeverCreated(KirinError):
     """A resumed job whose create request never reached the service: nothing was billed."""
 

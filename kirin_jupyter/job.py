@@ -25,7 +25,6 @@ log = logging.getLogger("kirin_jupyter")
 JobStatus = Literal[
     "pending", "submitting", "queued", "running", "downloading", "completed", "failed"
 ]
-FINAL_STATUSES = ("completed", "failed")
 Listener = Callable[["Job"], None]
 
 

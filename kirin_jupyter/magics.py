@@ -19,7 +19,7 @@ from IPython.display import HTML, display
 from traitlets import Bool, Float, Int, Unicode
 from traitlets.config import Configurable
 
-from . import config_files, frontends, magic_options, spec
+from . import config_files, frontends, magic_options, settings, spec
 from .prompting import PromptError, prompt_from_cell
 
 if TYPE_CHECKING:
@@ -41,10 +41,12 @@ class Kirin(Configurable):
                          "./kirin_outputs").tag(config=True)
     base_url = Unicode("", help="service URL; empty: $KIRIN_BASE_URL, or the built-in "
                        "simulator when no key is set").tag(config=True)
-    create_path = Unicode("/v1/tasks", help="path of the create request").tag(config=True)
-    task_path = Unicode("/v1/tasks/{id}", help="path of the status request").tag(config=True)
-    timeout = Float(900.0, help="seconds before a job gives up waiting (the task is kept "
-                    "and can be resumed)").tag(config=True)
+    create_path = Unicode(settings.DEFAULT_CREATE_PATH,
+                          help="path of the create request").tag(config=True)
+    task_path = Unicode(settings.DEFAULT_TASK_PATH,
+                        help="path of the status request").tag(config=True)
+    timeout = Float(settings.DEFAULT_JOB_TIMEOUT, help="seconds before a job gives up "
+                    "waiting (the task is kept and can be resumed)").tag(config=True)
     blocking = Bool(False, help="make every %%kirin cell wait for its images").tag(config=True)
     max_cost = Float(0.0, help="budget in USD for this session's jobs; a job that would "
                      "pass it is refused before it is sent (0: no limit)").tag(config=True)
@@ -123,28 +125,44 @@ class KirinMagics(Magics):
     def kirin_line(self, line: str) -> Any:
         words = line.split()
         command = words[0] if words else "help"
-        if command in _SUBCOMMANDS and len(words) == 1:
-            return getattr(self, f"_cmd_{command}")()
-        if command == "wait" and len(words) == 3 and words[1] == "--timeout":
-            return self._cmd_wait(_number(words[2], "--timeout"))
-        if command == "show" and len(words) == 2:
-            return self._cmd_show(words[1])
-        if command == "history" and len(words) == 2 and words[1].isdigit():
-            return self._cmd_history(int(words[1]))
+        if command in _SUBCOMMANDS:  # a subcommand word is never a (billed) prompt
+            return self._subcommand(command, words[1:])
         args, prompt = magic_options.parse_line(line)
         if not prompt:
             raise UsageError("%kirin: no prompt given (see %kirin help)")
-        prompt = prompt_from_cell(prompt, self.user_ns)
+        try:
+            prompt = prompt_from_cell(prompt, self.user_ns)
+        except PromptError as exc:
+            raise UsageError(f"%kirin: {exc}") from None
         self._run(args, prompt, var=None)
         return None
+
+    def _subcommand(self, command: str, rest: list[str]) -> Any:
+        if not rest:
+            if command == "show":
+                raise UsageError("%kirin show: which job? usage: %kirin show TASK_ID")
+            return getattr(self, f"_cmd_{command}")()
+        if command == "wait" and len(rest) == 2 and rest[0] == "--timeout":
+            return self._cmd_wait(_number(rest[1], "--timeout"))
+        if command == "show" and len(rest) == 1:
+            return self._cmd_show(rest[0])
+        if command == "history" and len(rest) == 1 and rest[0].isdigit():
+            return self._cmd_history(int(rest[0]))
+        raise UsageError(
+            f"%kirin {command}: unexpected {' '.join(rest)!r}; usage: {_USAGE[command]} "
+            f"(a prompt that starts with {command!r}: %kirin -- {command} ...)"
+        )
 
     # -- generation ----------------------------------------------------------------------
 
     def _run(self, args: argparse.Namespace, prompt: str, var: str | None) -> None:
-        from .errors import BudgetExceeded, ValidationError
+        from .errors import BudgetExceeded, KirinError, ValidationError
 
         cfg = self.config_obj
-        client = self.client()
+        try:
+            client = self.client()
+        except KirinError as exc:
+            raise UsageError(f"%kirin: {exc}") from None
         try:
             request = client.build(
                 prompt,
@@ -167,7 +185,7 @@ class KirinMagics(Magics):
             return
         try:
             job = client.submit(request)
-        except BudgetExceeded as exc:
+        except (BudgetExceeded, ValidationError) as exc:
             raise UsageError(f"%kirin: {exc}") from None
         if var:
             self.user_ns[var] = job
@@ -280,8 +298,6 @@ class KirinMagics(Magics):
     def _cmd_login(self) -> None:
         import getpass
 
-        from . import settings
-
         if not (self.config_obj.base_url or settings.env_base_url()):
             raise UsageError(
                 "%kirin login: set the service URL first (KIRIN_BASE_URL, or "
@@ -299,8 +315,6 @@ class KirinMagics(Magics):
         display(Panel(client=self.client()))
 
     def _cmd_config(self) -> None:
-        from . import settings
-
         client = self.client()
         cfg = self.config_obj
         print(f"service:    {'built-in simulator' if client.simulated else client.base_url}")
@@ -321,7 +335,13 @@ class KirinMagics(Magics):
             print(problem)
 
 
-_SUBCOMMANDS = ("help", "models", "jobs", "wait", "config", "resume", "history", "login", "ui")
+_USAGE = {
+    "help": "%kirin help", "models": "%kirin models", "jobs": "%kirin jobs",
+    "wait": "%kirin wait [--timeout SECONDS]", "config": "%kirin config",
+    "resume": "%kirin resume", "history": "%kirin history [N]",
+    "show": "%kirin show TASK_ID", "login": "%kirin login", "ui": "%kirin ui",
+}
+_SUBCOMMANDS = tuple(_USAGE)
 
 KirinMagics.kirin.__doc__ = _help_doc()  # %%kirin? shows the options table
 KirinMagics.kirin_line.__doc__ = _help_doc()  # type: ignore[assignment]

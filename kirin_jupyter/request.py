@@ -165,13 +165,14 @@ def _check_prompt(value: Any, what: str, *, required: bool) -> str:
         value = ""
     if not isinstance(value, str):
         raise ValidationError(f"{what} must be text, not {type(value).__name__}")
-    if required and not value.strip():
+    text: str = value.strip()  # what is sent, and so what is counted
+    if required and not text:
         raise ValidationError(f"{what} is empty; write what the image should show")
-    if len(value) > spec.PROMPT_MAX_CHARS:
+    if len(text) > spec.PROMPT_MAX_CHARS:
         raise ValidationError(
-            f"{what} is {len(value)} characters; the limit is {spec.PROMPT_MAX_CHARS}"
+            f"{what} is {len(text)} characters; the limit is {spec.PROMPT_MAX_CHARS}"
         )
-    return value.strip()
+    return text
 
 
 def _check_n(value: Any) -> int:

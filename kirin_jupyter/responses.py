@@ -57,8 +57,9 @@ class TaskSnapshot:
     retry_after: float | None = None  # a hint from the service: when to ask next
 
 
-def _unwrap(payload: Any) -> Mapping[str, Any]:
-    """Accept ``{...}`` or ``{"data": {...}}`` (or a one-element list of either)."""
+def _unwrap(payload: Any) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """(task, envelope): the task object, from ``{...}`` or ``{"data": {...}}`` (or a
+    one-element list of either), and the object around it (the same when unwrapped)."""
     if isinstance(payload, list) and len(payload) == 1:
         payload = payload[0]
     if not isinstance(payload, Mapping):
@@ -67,18 +68,25 @@ def _unwrap(payload: Any) -> Mapping[str, Any]:
     if isinstance(data, list) and len(data) == 1:
         data = data[0]
     if isinstance(data, Mapping) and any(
-        k in data for k in ("id", "task_id", "status", "task_status")
+        k in data for k in ("id", "task_id", "taskId", "status", "task_status", "state")
     ):
-        merged = dict(payload)
-        merged.update(data)
-        return merged
-    return payload
+        return data, payload
+    return payload, payload
 
 
 def _first(obj: Mapping[str, Any], *keys: str) -> Any:
     for key in keys:
         value = obj.get(key)
         if value not in (None, ""):
+            return value
+    return None
+
+
+def _status_word(obj: Mapping[str, Any]) -> str | None:
+    """A status word; numbers (an envelope's HTTP-like ``status: 200``) are not statuses."""
+    for key in ("status", "task_status", "state"):
+        value = obj.get(key)
+        if isinstance(value, str) and value.strip() and not value.strip().isdigit():
             return value
     return None
 
@@ -94,8 +102,14 @@ def normalise_status(raw: Any) -> Status:
     return status
 
 
+_SUCCESS_CODES = {"0", "200", "ok", "success", "succeed", "none", ""}
+
+
 def parse_error(payload: Any) -> tuple[str | None, str | None]:
-    """(code, message) from ``{"error": {...}}`` in any documented shape, else (None, None)."""
+    """(code, message) from ``{"error": {...}}`` in any documented shape, else (None, None).
+
+    Success codes (0, 200, "ok") are no error.
+    """
     if not isinstance(payload, Mapping):
         return None, None
     err = payload.get("error")
@@ -107,22 +121,30 @@ def parse_error(payload: Any) -> tuple[str | None, str | None]:
     else:
         code = _first(payload, "error_code", "code")
         message = _first(payload, "error_message", "message", "msg")
-        if code is not None and str(code) in ("0", "200"):  # envelope "success" codes
-            code = None
+    if code is not None and str(code).strip().lower() in _SUCCESS_CODES:
+        code = None
     return (str(code) if code is not None else None), (str(message) if message else None)
 
 
 def parse_task(payload: Any) -> TaskSnapshot:
-    """Read a create or status response; raise ValueError if it names no task."""
-    obj = _unwrap(payload)
+    """Read a create or status response; raise ValueError if it names no task.
+
+    The task's own status decides; an error code alone means failure only when the answer
+    carries no status word at all (a running task is never called failed).
+    """
+    obj, envelope = _unwrap(payload)
     task_id = _first(obj, "id", "task_id", "taskId")
-    raw_status = _first(obj, "status", "task_status", "state")
+    raw_status = _status_word(obj) or (_status_word(envelope) if envelope is not obj else None)
     code, message = parse_error(obj)
+    if code is None and envelope is not obj:
+        code, outer_message = parse_error(envelope)
+        message = message or (outer_message if code else None)
     if task_id is None and raw_status is None:
         raise ValueError("response has neither a task id nor a status")
-    status: Status = normalise_status(raw_status) if raw_status is not None else "queued"
-    if code is not None and status != "completed":
-        status = "failed"
+    if raw_status is not None:
+        status: Status = normalise_status(raw_status)
+    else:
+        status = "failed" if code is not None else "queued"
     usage = obj.get("usage") if isinstance(obj.get("usage"), Mapping) else {}
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
     return TaskSnapshot(
@@ -168,6 +190,8 @@ def _items(obj: Mapping[str, Any]) -> list[ResultItem]:
 
 
 def _item(content: Any, default_type: str = "image") -> ResultItem | None:
+    if isinstance(content, str) and content.startswith(("http://", "https://")):
+        return ResultItem(type=default_type, url=content)  # a bare URL
     if not isinstance(content, Mapping):
         return None
     url = _first(content, "url", "image_url", "imageUrl")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from .errors import (
     APIError,
     KirinError,
     NeverCreated,
+    OutcomeUnknown,
     RateLimited,
     ResultExpired,
     ServiceUnavailable,
@@ -29,6 +31,7 @@ from .store import Journal, result_path
 log = logging.getLogger("kirin_jupyter")
 
 _CONTENT_SUFFIXES = {"image": ".png", "video": ".mp4"}
+_YOUNG_TASK_SECONDS = 10.0  # a 404 this soon after creation means "not listed yet"
 
 
 @dataclass
@@ -63,14 +66,18 @@ async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
             log.debug("job %s stopped unexpectedly", job.external_task_id, exc_info=True)
         state = _journal_state(error, job)
         log.info("job %s %s: %s", job.external_task_id, state, error)
-        await _journal(ctx, ctx.journal.record_state, job.external_task_id, state,
-                       detail=str(error))
-        job._fail(error)
+        try:
+            await _journal(ctx, ctx.journal.record_state, job.external_task_id, state,
+                           detail=str(error))
+        finally:
+            job._fail(error)  # settled even if the journal cannot be written
     else:
         log.info("job %s completed: %d files", job.external_task_id, len(result.paths))
         job._finish(result)
     finally:
         ticker.cancel()
+        if not job.done():  # never leave a waiter hanging, whatever went wrong above
+            job._fail(KirinError("job stopped unexpectedly; see KIRIN_HOME/kirin.log"))
 
 
 def _journal_state(error: BaseException, job: Job) -> str:
@@ -81,6 +88,8 @@ def _journal_state(error: BaseException, job: Job) -> str:
     """
     if isinstance(error, NeverCreated):
         return "not_created"
+    if isinstance(error, OutcomeUnknown):
+        return "interrupted"  # a task may exist: resume looks it up by external id
     if isinstance(error, TaskFailed):
         return "failed"
     if isinstance(error, TaskTimeout):
@@ -100,8 +109,19 @@ async def _tick(job: Job, every: float) -> None:
 
 
 async def _journal(ctx: RunContext, fn: Callable[..., None], *args: object, **kw: object) -> None:
-    """Journal writes run off the loop: a slow disk never stalls other jobs' polling."""
-    await asyncio.to_thread(fn, *args, **kw)
+    """Journal writes run off the loop: a slow disk never stalls other jobs' polling.
+
+    Past the first write (before the create request, which must succeed), a failing
+    journal is logged, never allowed to fail a job whose result is paid for and on disk.
+    """
+    try:
+        await asyncio.to_thread(fn, *args, **kw)
+    except sqlite3.Error as exc:
+        log.warning("journal write %s failed: %s", getattr(fn, "__name__", fn), exc)
+
+
+async def _journal_strict(ctx: RunContext, fn: Callable[..., None], *args: object) -> None:
+    await asyncio.to_thread(fn, *args)
 
 
 async def _reattach(job: Job, ctx: RunContext) -> TaskSnapshot:
@@ -129,9 +149,10 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         await _journal(ctx, ctx.journal.claim, request.external_task_id)
         snapshot = await _reattach(job, ctx)
     else:
-        await _journal(
+        await _journal_strict(
             ctx, ctx.journal.record_submit, request.external_task_id, request.model.name,
-            request.prompt, request.summary(), ctx.api.endpoint.base_url, ctx.output_dir,
+            request.prompt, request.summary(), ctx.api.endpoint.base_url,
+            ctx.output_dir.resolve(),
         )
         job._set_status("submitting")
         snapshot = await ctx.api.create(request)
@@ -166,9 +187,10 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         simulated=job.simulated,
         metadata=snapshot.metadata,
     )
-    await _journal(
+    await _journal(  # absolute: resume from another folder must find them
         ctx, ctx.journal.record_result, request.external_task_id,
-        None if result.cost is None else str(result.cost), result.urls, result.paths,
+        None if result.cost is None else str(result.cost), result.urls,
+        [path.resolve() for path in result.paths],
     )
     return result
 
@@ -199,7 +221,12 @@ async def _poll_until_final(
             await ctx.budget.acquire()
         try:
             fetched = await ctx.api.get_task(task_id)
-        except (ServiceUnavailable, RateLimited) as exc:
+        except APIError as exc:
+            young = ctx.clock() - started < _YOUNG_TASK_SECONDS
+            if exc.status_code == 404 and young:
+                continue  # a service may list a new task a moment after creating it
+            if not isinstance(exc, (ServiceUnavailable, RateLimited)):
+                raise
             if outage is None:
                 log.warning("job %s: %s; still trying", job.external_task_id, exc)
             outage = exc
@@ -241,26 +268,33 @@ async def _download_all(
 ) -> tuple[list[Path], TaskSnapshot]:
     """Download every result in parallel; on an expired URL, re-query once for fresh ones."""
     for attempt in range(2):
-        if not snapshot.items:
-            raise TaskFailed(f"task {task_id} completed without any result", task_id=task_id)
-        try:
-            paths = await asyncio.gather(*(
-                ctx.api.download(
-                    item.url,
-                    result_path(ctx.output_dir, task_id, index, _suffix_for(item.url, item.type)),
-                    verify_image=item.type == "image",
-                )
-                for index, item in enumerate(snapshot.items)
+        if not snapshot.items:  # kept resumable: the service may list them on a later ask
+            raise APIError(f"task {task_id} completed, but the answer lists no result URLs "
+                           "that could be read", task_id=task_id)
+        downloads = [
+            asyncio.ensure_future(ctx.api.download(
+                item.url,
+                result_path(ctx.output_dir, task_id, index, _suffix_for(item.url, item.type)),
+                verify_image=item.type == "image",
             ))
+            for index, item in enumerate(snapshot.items)
+        ]
+        try:
+            paths = await asyncio.gather(*downloads)
             return list(paths), snapshot
-        except ResultExpired:
+        except BaseException as exc:  # one failed: stop the others before going on
+            for download in downloads:
+                download.cancel()
+            await asyncio.gather(*downloads, return_exceptions=True)
+            if not isinstance(exc, ResultExpired):
+                raise
             if attempt:
                 raise ResultExpired(
                     f"the result URLs of task {task_id} have expired, even after asking for "
                     "fresh ones",
                     task_id=task_id,
                 ) from None
-            fresh = await ctx.api.get_task(task_id)
-            assert fresh is not None
-            snapshot = fresh
+        fresh = await ctx.api.get_task(task_id)
+        assert fresh is not None
+        snapshot = fresh
     raise AssertionError("unreachable")

@@ -117,8 +117,8 @@ class Journal:
     ) -> None:
         now = time.time()
         with self._connect() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO jobs (external_id, model, prompt, request, base_url,"
+            conn.execute(  # a plain INSERT: an external id is never reused
+                "INSERT INTO jobs (external_id, model, prompt, request, base_url,"
                 " status, owner, output_dir, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?)",
                 (external_id, model, prompt, json.dumps(request), base_url, current_owner(),
@@ -272,12 +272,14 @@ def owner_alive(owner: str | None) -> bool:
         return True
 
 
-def price_per_image(journal: Journal, model: str, resolution: str) -> Decimal | None:
-    """What one image cost last time for this model and resolution (for the budget guard)."""
+def price_per_image(
+    journal: Journal, model: str, resolution: str, base_url: str
+) -> Decimal | None:
+    """What one image cost last time for this model and resolution on this service."""
     rows = journal._rows(
-        "SELECT request, cost FROM jobs WHERE model = ? AND status = 'completed'"
+        "SELECT request, cost FROM jobs WHERE model = ? AND base_url = ?"
         " AND cost IS NOT NULL ORDER BY updated_at DESC LIMIT 20",
-        (model,),
+        (model, base_url),
     )
     for row in rows:
         try:

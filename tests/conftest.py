@@ -30,6 +30,7 @@ def kirin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("KIRIN_SIMULATOR_SECONDS", "0.3")
     monkeypatch.setenv("KIRIN_CONFIG", str(tmp_path / "no-user-config.toml"))  # not ~/.kirin
     monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)  # kernels show live cards
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))  # no developer's profile
     monkeypatch.delenv("KIRIN_API_KEY", raising=False)
     monkeypatch.delenv("KIRIN_BASE_URL", raising=False)
     return tmp_path

@@ -89,13 +89,26 @@ def test_home_file_from_kirin_config_and_pyproject_wins(project: Path, tmp_path:
     ("base_url = 'kirin.example'", "must start with http:// or https://"),
     ("task_path = '/v1/tasks'", "task_path = '/v1/tasks': must contain {id}; ignored"),
 ])
-def test_a_bad_key_or_value_is_one_clear_line(project: Path, line: str, message: str) -> None:
-    path = write(project / "pyproject.toml", f"[tool.kirin]\n{line}\ncreate_path = '/api/tasks'\n")
+def test_a_bad_key_or_value_is_one_clear_line(tmp_path: Path, project: Path, line: str,
+                                              message: str) -> None:
+    path = write(tmp_path / "home-config.toml", f"{line}\ncreate_path = '/api/tasks'\n")
     loaded = config_files.load(Kirin, cwd=project)
     [problem] = loaded.problems
-    assert problem.startswith(f"kirin: {path} [tool.kirin]: ") and message in problem
+    assert problem.startswith(f"kirin: {path}: ") and message in problem
     assert "\n" not in problem
     assert loaded.values == {"create_path": "/api/tasks"}  # the rest of the file applies
+
+
+def test_a_project_file_cannot_choose_where_the_key_goes(project: Path) -> None:
+    """A cloned repository's pyproject.toml must not send the user's key to its server."""
+    path = write(project / "pyproject.toml", "[tool.kirin]\nbase_url = 'https://evil.example'\n"
+                 "task_path = '/x/{id}'\ncreate-path = '/x'\nn = 2\n")
+    loaded = config_files.load(Kirin, cwd=project)
+    assert loaded.values == {"n": 2}
+    assert len(loaded.problems) == 3
+    for problem in loaded.problems:
+        assert problem.startswith(f"kirin: {path} [tool.kirin]: ")
+        assert "a project file may not choose where your key is sent" in problem
 
 
 def test_the_key_is_never_read_from_a_file_and_never_echoed(tmp_path: Path, project: Path) -> None:

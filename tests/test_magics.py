@@ -133,8 +133,23 @@ def test_subcommands(shell: InteractiveShell, capsys) -> None:
     shell.run_line_magic("kirin", "config")
     out = capsys.readouterr().out
     assert "built-in simulator" in out and "Kirin.default_model" in out
-    shell.run_line_magic("kirin", "models are walking")  # not a subcommand: a prompt
+    shell.run_line_magic("kirin", "-- models are walking")  # -- makes it a prompt
     assert shell.user_ns["_kirin"].prompt == "models are walking"
+
+
+def test_a_mistyped_subcommand_is_never_a_billed_prompt(shell: InteractiveShell) -> None:
+    client = shell.magics_manager.registry["KirinMagics"].client()
+    for line, message in [
+        ("wait 30", "usage: %kirin wait \\[--timeout SECONDS\\]"),
+        ("show", "which job\\? usage: %kirin show TASK_ID"),
+        ("history 5x", "usage: %kirin history \\[N\\]"),
+        ("jobs --all", "unexpected '--all'"),
+        ("models walking on a runway", "%kirin -- models"),
+        ("$nope", "no variable named 'nope'"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            shell.run_line_magic("kirin", line)
+    assert client.simulator.stats()["requests"] == {}
 
 
 def test_help_is_generated_from_the_options(shell: InteractiveShell) -> None:

@@ -263,3 +263,112 @@ def test_journal_has_no_image_data_and_no_key(sim_server: SimulatorServer, tmp_p
     data = b"".join(p.read_bytes() for p in client.journal.path.parent.iterdir() if p.is_file())
     assert TEST_KEY.encode() not in data
     assert b"completed" in (client.journal.path.parent / "kirin.log").read_bytes()
+
+
+# -- found in review -------------------------------------------------------------------
+
+
+def test_reusing_an_external_id_is_refused_before_sending(sim_server: SimulatorServer,
+                                                          tmp_path: Path) -> None:
+    client = client_for(sim_server, tmp_path)
+    first = client.generate("a red fox", external_task_id="run-1").wait(30)
+    creates = sim_server.service.stats()["requests"]["create"]
+    with pytest.raises(kirin_jupyter.ValidationError, match="'run-1' was already used"):
+        client.generate("a blue whale", n=3, external_task_id="run-1")
+    assert sim_server.service.stats()["requests"]["create"] == creates
+    assert client.journal.get("run-1")["prompt"] == "a red fox"  # not overwritten
+    # Another journal (another machine) does not know it: the service's 409 says so.
+    other = Client(api_key=TEST_KEY, base_url=sim_server.url, output_dir=tmp_path / "o",
+                   poll_policy=FAST_POLL, home=tmp_path / "other-home")
+    job = other.generate("a blue whale", external_task_id="run-1")
+    with pytest.raises(kirin_jupyter.APIError, match="'run-1' was already used on this account"):
+        job.wait(30)
+    assert job.result is None and first.paths[0].is_file()
+    assert other.journal.get("run-1")["status"] == "failed"
+
+
+def test_lookup_failing_after_an_ambiguous_create_stays_resumable(
+    sim_server: SimulatorServer, tmp_path: Path
+) -> None:
+    client = client_for(sim_server, tmp_path)
+    sim_server.service.add_fault(Fault("create", "drop"))
+    sim_server.service.add_fault(Fault("get", "status", status=400, code="no_lookup", times=1))
+    job = client.generate("a fox")
+    with pytest.raises(kirin_jupyter.OutcomeUnknown, match="could not tell whether the task"):
+        job.wait(30)
+    assert client.journal.get(job.external_task_id)["status"] == "interrupted"
+    [resumed] = client_for(sim_server, tmp_path).resume()
+    assert resumed.wait(30).paths
+    assert sim_server.service.stats()["requests"]["create"] == 1
+
+
+def test_a_lost_create_is_posted_once(http_client: Client, sim_server: SimulatorServer) -> None:
+    """Not only one task on the service: one POST on the wire (a service that does not
+    deduplicate would have billed every extra POST)."""
+    sim_server.service.add_fault(Fault("create", "drop"))
+    http_client.generate("a fox").wait(30)
+    assert sim_server.service.stats()["requests"]["create"] == 1
+
+
+def test_budget_with_no_known_price_allows_one_job_in_flight(
+    sim_server: SimulatorServer, tmp_path: Path
+) -> None:
+    client = client_for(sim_server, tmp_path, max_cost="0.10")
+    first = client.generate("a fox", n=9, resolution="2k")  # price unknown: allowed
+    with pytest.raises(BudgetExceeded, match="price of this kind of job is not known yet"):
+        client.generate("another", n=9, resolution="2k")
+    first.wait(30)
+    with pytest.raises(BudgetExceeded, match=r"spent or committed \$0.72 of max_cost \$0.10"):
+        client.generate("a third", n=1)
+    assert sim_server.service.stats()["requests"]["create"] == 1
+
+
+def test_a_broken_journal_never_hangs_or_fails_a_paid_job(
+    sim_server: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    client = client_for(sim_server, tmp_path)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(client.journal, "record_state", broken)
+    monkeypatch.setattr(client.journal, "record_result", broken)
+    result = client.generate("a fox").wait(30)
+    assert result.paths[0].is_file()
+    sim_server.service.add_fault(Fault("create", "fail_task", code="002016095"))
+    with pytest.raises(kirin_jupyter.TaskFailed):
+        client.generate("a failing fox").wait(30)
+
+
+def test_a_task_not_listed_yet_is_waited_for(http_client: Client,
+                                             sim_server: SimulatorServer) -> None:
+    sim_server.service.add_fault(Fault("get", "status", status=404, code="not_found", times=2))
+    assert http_client.generate("a fox").wait(30).paths
+
+
+def test_journal_paths_are_absolute(http_client: Client, sim_server: SimulatorServer,
+                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    client = Client(api_key=TEST_KEY, base_url=sim_server.url, output_dir="rel-out",
+                    poll_policy=FAST_POLL)
+    job = client.generate("a fox")
+    result = job.wait(30)
+    assert not result.paths[0].is_absolute()  # links in the notebook stay relative
+    row = client.journal.get(job.external_task_id)
+    assert all(Path(p).is_absolute() for p in json.loads(row["paths"]))
+    assert Path(row["output_dir"]).is_absolute()
+    monkeypatch.chdir(tmp_path.parent)  # another folder: nothing to resume
+    assert client.resume() == []
+
+
+def test_key_with_whitespace_is_stripped_and_a_broken_key_refused_unseen(
+    sim_server: SimulatorServer, tmp_path: Path
+) -> None:
+    client = Client(api_key=f"  {TEST_KEY}\n", base_url=sim_server.url, output_dir=tmp_path,
+                    poll_policy=FAST_POLL)
+    assert client.generate("a fox").wait(30).paths
+    with pytest.raises(kirin_jupyter.KirinError, match="cannot be sent in an HTTP header") as caught:
+        Client(api_key=f"{TEST_KEY}\nX-Evil: 1", base_url=sim_server.url)
+    assert TEST_KEY not in str(caught.value)

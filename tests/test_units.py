@@ -62,6 +62,27 @@ def test_both_documented_error_shapes() -> None:
     assert parse_error({"code": 0, "message": "ok"}) == (None, "ok")
 
 
+def test_envelopes_never_turn_a_running_task_into_a_failure() -> None:
+    """Found in review: envelope codes and numeric statuses must not decide the task's fate."""
+    assert parse_task({"status": 200, "code": 10000,
+                       "data": {"task_id": "t", "task_status": "succeed",
+                                "task_result": {"images": ["https://cdn/1.png"]}}}
+                      ).status == "completed"
+    running = parse_task({"code": "OK", "data": {"id": "t", "status": "running"}})
+    assert (running.status, running.error_code) == ("running", None)
+    assert parse_task({"id": "t", "status": "running", "error": {"code": 0}}).status == "running"
+    bare = parse_task({"id": "t", "status": "succeeded",
+                       "task_result": {"images": ["https://cdn/a.png", "https://cdn/b.png"]}})
+    assert [i.url for i in bare.items] == ["https://cdn/a.png", "https://cdn/b.png"]
+    assert parse_task({"task_id": "t", "error_code": "006001094"}).status == "failed"
+
+
+def test_prompt_length_counts_what_is_sent() -> None:
+    from kirin_jupyter.request import build_request
+
+    assert len(build_request("x" * 2500 + "\n").prompt) == 2500
+
+
 def test_unknown_status_is_running_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("WARNING", logger="kirin_jupyter")
     assert normalise_status("Weird-State") == "running"
