@@ -172,10 +172,15 @@ class ReferencesSection:
             if index is None:
                 return
             ref = self._items[index]
-            try:
-                mended = refs.fitted(ref)
-            except KirinError as exc:
+        try:  # seconds of Pillow work: outside the lock, which the engine thread also takes
+            mended = refs.fitted(ref)
+        except KirinError as exc:
+            with self._lock:
                 self._say(str(exc), BAD)
+            return
+        with self._lock:
+            index = self._index(key)
+            if index is None:  # removed while it was being mended
                 return
             self._items[index] = mended
             self._rows.pop(key, None)  # new pixels, new thumbnail and badge
