@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 
 from kirin_jupyter.api import Client
 from kirin_jupyter.polling import PollPolicy
@@ -34,6 +35,16 @@ def kirin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("KIRIN_API_KEY", raising=False)
     monkeypatch.delenv("KIRIN_BASE_URL", raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def shell() -> Iterator[InteractiveShell]:
+    """An IPython shell (no kernel) with the extension loaded."""
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "kirin_jupyter")
+    yield ip
+    ip.run_line_magic("unload_ext", "kirin_jupyter")
+    InteractiveShell.clear_instance()
 
 
 @pytest.fixture

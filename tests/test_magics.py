@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,6 @@ from kirin_jupyter.prompting import PromptError, interpolate, prompt_from_cell
 from kirin_jupyter.simulator.server import SimulatorServer
 
 from .conftest import TEST_KEY
-
-
-@pytest.fixture
-def shell() -> Iterator[InteractiveShell]:
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "kirin_jupyter")
-    yield ip
-    ip.run_line_magic("unload_ext", "kirin_jupyter")
-    InteractiveShell.clear_instance()
 
 
 def test_cell_magic_runs_and_binds_variables(shell: InteractiveShell, capsys) -> None:

@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -456,15 +455,6 @@ def test_callbacks_from_many_threads_keep_the_state_whole(panel: Panel) -> None:
 
 
 # -- copy as code -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def shell() -> Iterator[InteractiveShell]:
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "kirin_jupyter")
-    yield ip
-    ip.run_line_magic("unload_ext", "kirin_jupyter")
-    InteractiveShell.clear_instance()
 
 
 def run_code_cell(shell: InteractiveShell, cell: str) -> Any:
