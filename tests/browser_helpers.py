@@ -221,3 +221,11 @@ def run_all_cells(page: Page) -> None:
 def cell_outputs(page: Page, index: int) -> Any:
     """The output areas of the index-th code cell (assert on outputs, not on cell text)."""
     return page.locator(".jp-Notebook .jp-CodeCell").nth(index).locator(".jp-OutputArea-output")
+
+
+def save_notebook(page: Page, timeout: float = 20.0) -> None:
+    """File > Save Notebook, through the menu, then wait until no tab is marked unsaved."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
+    page.locator('li[data-command="docmanager:save"]').click()
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-dirty").first.wait_for(
+        state="detached", timeout=timeout * 1000)

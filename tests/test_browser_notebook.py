@@ -1,0 +1,240 @@
+"""A notebook of ``%%kirin`` cells run in a real JupyterLab, in headless Chromium.
+
+Run All on: load the extension, an omni job of 2 images, a plain cell, a v3 job of 1 image,
+``%kirin wait``. It shows, in the browser and in the saved file:
+
+1. the first card's progress bar moves through several increasing widths while its
+   (4-second, simulated) task runs;
+2. each job's gallery lands in its own cell, although both jobs end while the *last* cell
+   (``%kirin wait``) is executing: the engine sends the final ``update_display_data``
+   parented to that cell, and JupyterLab routes it by display id to the cell that showed the
+   card (its kernel connection keeps, per display id, the execute requests that displayed
+   it, and a notebook cell's request stays alive until the cell runs again). The plain cell
+   and the wait cell get no images;
+3. the notebook saved through the File menu holds the thumbnails in the magic cells
+   (read back with nbformat), and reopened in a *new* JupyterLab on the same folder that
+   cannot start any kernel (``allowed_kernelspecs`` names none; "No Kernel" is chosen) in a
+   fresh page with a fresh Jupyter state (so the notebook is not trusted there), the
+   galleries still render: static HTML with JPEG data URIs, no kernel, no widgets;
+4. screenshots: a card mid-progress and the two magic cells with their galleries, written
+   under ``tmp_path`` and copied to ``$KIRIN_SCREENSHOT_DIR`` when it is set.
+
+Takes about 35 s on 2 cores (two JupyterLab starts, one 4 s job pair).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from .browser_helpers import (
+    LabServer,
+    cell_outputs,
+    chromium,
+    jupyterlab,
+    open_notebook,
+    require_chromium,
+    run_all_cells,
+    save_notebook,
+    write_notebook,
+)
+
+TASK_SECONDS = 4
+CELLS = [
+    "%load_ext kirin_jupyter",
+    "%%kirin fox -m omni -n 2 --ar 1:1\nA red fox asleep in fresh snow, watercolor",
+    "answer = 6 * 7\nprint('a plain cell:', answer)",
+    "%%kirin owl -m v3 --ar 16:9\nAn owl on a lighthouse railing at dusk",
+    "%kirin wait",
+]
+OMNI, PLAIN, V3, WAIT = 1, 2, 3, 4
+IMAGES = {OMNI: 2, V3: 1}  # cell index -> thumbnails expected there
+BAR = ".jupyter-widgets.widget-hprogress .progress-bar"
+MAX_PNG = 300_000
+
+
+def test_notebook_of_magic_cells_in_jupyterlab(tmp_path: Path) -> None:
+    require_chromium()
+    from playwright.sync_api import expect
+
+    root = tmp_path / "root"
+    root.mkdir()
+    notebook = write_notebook(root / "kirin.ipynb", CELLS)
+    env = {
+        "KIRIN_SIMULATOR_SECONDS": str(TASK_SECONDS),
+        "KIRIN_HOME": str(tmp_path / "kirin_home"),
+        "KIRIN_OUTPUT_DIR": "kirin_outputs",  # relative to the kernel's folder, as by default
+    }
+    shots: list[Path] = []
+    with chromium(tmp_path / "profile") as browser:
+        with jupyterlab(root, env=env, state_dir=tmp_path / "lab") as lab:
+            page = open_notebook(browser, lab, notebook.name)
+            page.set_viewport_size({"width": 1280, "height": 1400})
+            run_all_cells(page)
+
+            # 1. The omni card's bar moves while its task runs.
+            bar = cell_outputs(page, OMNI).locator(BAR)
+            bar.wait_for(timeout=30_000)
+            gallery = cell_outputs(page, OMNI).locator("div.kirin-result")
+            widths: list[float] = []
+            deadline = time.monotonic() + TASK_SECONDS + 30
+            while gallery.count() == 0 and time.monotonic() < deadline:
+                width = _bar_width(bar)
+                if width is not None and (not widths or width != widths[-1]):
+                    widths.append(width)
+                    if 20 <= width <= 80 and not shots:
+                        shots.append(_screenshot(page, [OMNI], tmp_path / "kirin-card.png"))
+                time.sleep(0.1)
+            print("WIDTHS", widths)
+            assert len(set(widths)) >= 3 and widths == sorted(widths), widths
+
+            # 2. Each gallery in its own cell, though both jobs ended under the wait cell.
+            for index, count in IMAGES.items():
+                result = cell_outputs(page, index).locator("div.kirin-result")
+                expect(result).to_have_count(1, timeout=30_000)
+                _expect_images(result.locator("img"), count)
+                expect(cell_outputs(page, index).locator(BAR)).to_have_count(0)
+            wait_kernel_idle_after_run(page)
+            expect(cell_outputs(page, PLAIN)).to_have_text(["a plain cell: 42"])
+            for index in (PLAIN, WAIT):
+                expect(cell_outputs(page, index).locator("img")).to_have_count(0)
+                expect(cell_outputs(page, index).locator("div.kirin-result")).to_have_count(0)
+            assert "kirin_image_omni" in (cell_outputs(page, OMNI).text_content() or "")
+            assert "kirin_v3_image" in (cell_outputs(page, V3).text_content() or "")
+            shots.append(_screenshot(page, [OMNI, PLAIN, V3], tmp_path / "kirin-notebook.png"))
+
+            # 3a. Saved through the File menu: the file holds the galleries in the right cells.
+            save_notebook(page)
+            saved = _wait_for_saved_galleries(notebook)
+            page.close()
+        # The server is gone and its kernel with it.
+
+        # 3b. A new JupyterLab on the same folder that can start no kernel, fresh state, fresh
+        # page: the saved galleries render from the file alone.
+        no_kernels = ["--KernelSpecManager.allowed_kernelspecs=no-such-kernel"]
+        with jupyterlab(root, env=env, state_dir=tmp_path / "lab2",
+                        extra_args=no_kernels) as lab:
+            assert _api(lab, "api/kernelspecs")["kernelspecs"] == {}
+            page = browser.new_page()
+            page.goto(lab.notebook_url(notebook.name))
+            page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+            _choose_no_kernel(page)
+            for index, count in IMAGES.items():
+                result = cell_outputs(page, index).locator("div.kirin-result")
+                expect(result).to_have_count(1, timeout=30_000)
+                _expect_images(result.locator("img"), count)
+            for index in (PLAIN, WAIT):
+                expect(cell_outputs(page, index).locator("img")).to_have_count(0)
+            expect(page.locator(".jp-Notebook " + BAR)).to_have_count(0)
+            assert _api(lab, "api/kernels") == []  # nothing ran to show them
+            assert _api(lab, "api/sessions") == []
+    assert saved.cells[PLAIN].outputs[0]["text"] == "a plain cell: 42\n"
+
+    # 4. Screenshots, small enough to commit.
+    target = os.environ.get("KIRIN_SCREENSHOT_DIR")
+    for shot in shots:
+        assert 10_000 < shot.stat().st_size < MAX_PNG, (shot, shot.stat().st_size)
+        if target:
+            Path(target).mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, Path(target) / shot.name)
+    assert [shot.name for shot in shots] == ["kirin-card.png", "kirin-notebook.png"]
+
+
+def wait_kernel_idle_after_run(page: Any) -> None:
+    """The wait cell has run (its prompt has a number) and the kernel is idle again."""
+    from playwright.sync_api import expect
+
+    prompt = page.locator(".jp-Notebook .jp-CodeCell").nth(WAIT).locator(".jp-InputPrompt")
+    expect(prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=60_000)
+    page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first.wait_for(timeout=30_000)
+
+
+def _bar_width(bar: Any) -> float | None:
+    match = re.search(r"width:\s*([\d.]+)%", bar.get_attribute("style") or "")
+    return float(match.group(1)) if match else None
+
+
+def _expect_images(images: Any, count: int) -> None:
+    """``count`` JPEG thumbnails, each decoded by the browser."""
+    from playwright.sync_api import expect
+
+    expect(images).to_have_count(count)
+    for index in range(count):
+        image = images.nth(index)
+        expect(image).to_have_js_property("complete", True)
+        assert (image.get_attribute("src") or "").startswith("data:image/jpeg;base64,")
+        assert image.evaluate("img => img.naturalWidth") > 0
+
+
+def _html_outputs(cell: Any) -> list[str]:
+    return [out["data"]["text/html"] for out in cell.get("outputs", [])
+            if "text/html" in out.get("data", {})]
+
+
+def _saved_galleries_ok(nb: Any) -> bool:
+    for index, cell in enumerate(nb.cells):
+        html = _html_outputs(cell)
+        galleries = [h for h in html if 'class="kirin-result"' in h]
+        if index in IMAGES:
+            if len(galleries) != 1 or len(html) != 1:  # the card was replaced, not added to
+                return False
+            if galleries[0].count('<img src="data:image/jpeg;base64,') != IMAGES[index]:
+                return False
+        elif galleries or any("<img" in h for h in html):
+            return False
+    return True
+
+
+def _wait_for_saved_galleries(path: Path, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    nb = None
+    while time.monotonic() < deadline:
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception:  # caught mid-write: read again
+            nb = None
+        if nb is not None and _saved_galleries_ok(nb):
+            return nb
+        time.sleep(0.25)
+    raise AssertionError(f"the saved notebook lacks the galleries: {nb and nb.cells}")
+
+
+def _choose_no_kernel(page: Any) -> None:
+    """No kernel can start here: JupyterLab asks which kernel; answer "No Kernel"."""
+    dialog = page.locator(".jp-Dialog")
+    try:
+        dialog.wait_for(timeout=15_000)
+    except Exception:
+        return  # no dialog: nothing to choose
+    select = dialog.locator("select")
+    if select.count():
+        select.select_option(label="No Kernel")
+    dialog.locator("button.jp-mod-accept").click()
+    dialog.wait_for(state="detached", timeout=10_000)
+
+
+def _api(lab: LabServer, path: str) -> Any:
+    with urllib.request.urlopen(lab.page_url(path), timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def _screenshot(page: Any, indexes: list[int], path: Path) -> Path:
+    """The given cells (input and output), cropped to their box and to the card's width."""
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    cells.nth(indexes[0]).scroll_into_view_if_needed()
+    boxes = [cells.nth(index).bounding_box() for index in indexes]
+    left = min(box["x"] for box in boxes)
+    top = min(box["y"] for box in boxes)
+    bottom = max(box["y"] + box["height"] for box in boxes)
+    width = min(max(box["width"] for box in boxes), 1080)
+    page.screenshot(path=str(path), animations="disabled",
+                    clip={"x": left, "y": top, "width": width, "height": bottom - top})
+    return path
