@@ -2,7 +2,7 @@
 
 A fixed interval is either wasteful (0.5 s: 120 requests for a 60 s task) or slow to
 notice (5 s: 2.5 s late on average). Instead: check early (fast failures show fast), then
-double the gaps, then check densely inside the window where the task is expected to end
+widen the gaps 2.5 times each, then check densely inside the window where the task is expected to end
 (learned from this user's journal), then back off if it runs late. Pure functions of
 elapsed time, so tests drive them with an injected clock.
 """
@@ -80,7 +80,7 @@ class PollSchedule:
         self.policy = policy or PollPolicy()
         median = max(0.05, expected.median)
         self.dense = max(self.policy.floor / 4,
-                         min(self.policy.dense, median * 0.03, self.policy.cap))
+                         min(self.policy.dense, median * 0.025, self.policy.cap))
         self.floor = min(self.policy.floor, self.dense)
         self.window = (max(0.0, expected.low - self.dense / 2), max(expected.high, median))
         self._rng = rng or random.Random()
@@ -95,8 +95,8 @@ class PollSchedule:
             target = min(policy.first, max(start, self.floor))
             self._gap = max(target, self.floor)
             delay = target - elapsed
-        elif elapsed < start:  # approaching the window: doubling gaps, never past its start
-            self._gap = min(self._gap * 2, policy.cap)
+        elif elapsed < start:  # approaching the window: widening gaps, never past its start
+            self._gap = min(self._gap * 2.5, policy.cap)
             delay = min(self._gap, start - elapsed)
             if start - elapsed <= self._gap * 1.5:  # no short hop just before the window
                 delay = start - elapsed
@@ -107,8 +107,11 @@ class PollSchedule:
             delay = min(policy.cap, self.dense * 1.5**self._late)
         if hint is not None and hint > delay:  # the service asked us to wait
             delay = min(hint, policy.cap * 4)
-        delay = max(delay, self.floor)
-        return delay * (1 + self._rng.uniform(-policy.jitter, policy.jitter))
+        delay = max(delay, self.floor) * (1 + self._rng.uniform(-policy.jitter, policy.jitter))
+        landing = elapsed + delay
+        if elapsed < start and start - self.dense < landing < start:
+            delay = start - elapsed  # jitter must not leave a short hop before the window
+        return delay
 
 
 class RequestBudget:
