@@ -2,9 +2,9 @@
 
 A fixed interval is either wasteful (0.5 s: 120 requests for a 60 s task) or slow to
 notice (5 s: 2.5 s late on average). Instead: check early (fast failures show fast), then
-widen the gaps 2.5 times each, then check densely inside the window where the task is expected to end
-(learned from this user's journal), then back off if it runs late. Pure functions of
-elapsed time, so tests drive them with an injected clock.
+widen the gaps 2.5 times each, then check densely inside the window where the task is
+expected to end (learned from this user's journal), then back off if it runs late. Pure
+functions of elapsed time, so tests drive them with an injected clock.
 """
 
 from __future__ import annotations
