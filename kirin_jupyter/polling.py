@@ -54,15 +54,28 @@ def prior_seconds(model: str, resolution: str, n: int) -> float:
     return base + 3.0 * (max(1, n) - 1)
 
 
-def expectation(durations: Sequence[float], prior: float) -> Expectation:
-    """From past durations: the median, from the 10th percentile to the slowest seen;
-    without history, the prior with a wide range."""
-    recent = [d for d in durations[:20] if d > 0]
-    if len(recent) < 2:
+def expectation(
+    durations: Sequence[float | tuple[float, float]], prior: float
+) -> Expectation:
+    """From past (duration, uncertainty) pairs: the median, and a range from the 10th
+    percentile to the slowest, widened by how uncertain each sample is; without history,
+    the prior with a wide range.
+
+    A sample is uncertain when its task ended between two far-apart checks (early tasks,
+    polled on a prior's guess); once there are a few precise ones, only those count.
+    """
+    pairs = [(d, 0.0) if isinstance(d, (int, float)) else (float(d[0]), float(d[1]))
+             for d in durations[:20]]
+    pairs = [(d, u) for d, u in pairs if d > 0]
+    precise = [(d, u) for d, u in pairs if u <= max(0.5, 0.1 * d)]
+    if len(precise) >= 3:
+        pairs = precise
+    if len(pairs) < 2:
         return Expectation.around(prior, 0.5)
-    median = statistics.median(recent)
-    low = statistics.quantiles(recent, n=10)[0] if len(recent) >= 4 else min(recent)
-    high = max(recent) * 1.02
+    median = statistics.median(d for d, _ in pairs)
+    lows = sorted(d - u for d, u in pairs)
+    low = statistics.quantiles(lows, n=10)[0] if len(lows) >= 4 else lows[0]
+    high = max(d + u for d, u in pairs) * 1.02
     return Expectation(median, min(low, median * 0.95), max(high, median * 1.05), learned=True)
 
 

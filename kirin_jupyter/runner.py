@@ -244,7 +244,8 @@ async def _poll_until_final(
         # It finished somewhere in the last gap: count half of it.
         request = job.request
         await _journal(ctx, ctx.journal.record_duration, request.model.name,
-                       request.resolution, request.n, ctx.clock() - started - delay / 2)
+                       request.resolution, request.n, ctx.clock() - started - delay / 2,
+                       delay / 2)
     return snapshot
 
 

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS durations (
     resolution  TEXT NOT NULL,
     n           INTEGER NOT NULL,
     seconds     REAL NOT NULL,
-    at          REAL NOT NULL
+    at          REAL NOT NULL,
+    uncertainty REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS events (
     external_id TEXT NOT NULL,
@@ -176,23 +177,29 @@ class Journal:
                 "INSERT INTO events VALUES (?, ?, 'completed', NULL)", (external_id, now)
             )
 
-    def record_duration(self, model: str, resolution: str, n: int, seconds: float) -> None:
-        """How long a task took (creation to completion): the poller learns from these."""
+    def record_duration(self, model: str, resolution: str, n: int, seconds: float,
+                        uncertainty: float = 0.0) -> None:
+        """How long a task took (creation to completion, +- ``uncertainty``: it ended
+        somewhere between two checks). The poller learns from these."""
         with self._connect() as conn:
-            conn.execute("INSERT INTO durations VALUES (?, ?, ?, ?, ?)",
-                         (model, resolution, n, seconds, time.time()))
+            conn.execute(
+                "INSERT INTO durations (model, resolution, n, seconds, at, uncertainty)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (model, resolution, n, seconds, time.time(), uncertainty),
+            )
 
-    def durations(self, model: str, resolution: str, n: int, limit: int = 20) -> list[float]:
-        """Recent durations of tasks like this, newest first: the same n when there are a
-        few of those, else any n of this model and resolution."""
-        query = ("SELECT seconds FROM durations WHERE model = ? AND resolution = ?{}"
+    def durations(self, model: str, resolution: str, n: int,
+                  limit: int = 20) -> list[tuple[float, float]]:
+        """Recent (seconds, uncertainty) of tasks like this, newest first: the same n when
+        there are a few of those, else any n of this model and resolution."""
+        query = ("SELECT seconds, uncertainty FROM durations WHERE model = ? AND resolution = ?{}"
                  " ORDER BY at DESC LIMIT ?")
         with self._connect() as conn:
             rows = conn.execute(query.format(" AND n = ?"),
                                 (model, resolution, n, limit)).fetchall()
             if len(rows) < 3:
                 rows = conn.execute(query.format(""), (model, resolution, limit)).fetchall()
-        return [float(r[0]) for r in rows]
+        return [(float(r[0]), float(r[1])) for r in rows]
 
     def get(self, external_id: str) -> dict[str, Any] | None:
         with self._connect() as conn:

@@ -175,6 +175,14 @@ def test_server_hint_is_honoured() -> None:
     assert schedule.next_delay(1.0, hint=30.0) >= 27.0
 
 
+def test_uncertain_samples_widen_the_window_until_precise_ones_exist() -> None:
+    """Early tasks end between far-apart checks: +- half the last gap."""
+    rough = expectation([(60.0, 8.0), (58.0, 9.0), (62.0, 7.0)], prior=20)
+    assert rough.low <= 50 and rough.high >= 69
+    mixed = expectation([(60.0, 0.7), (58.5, 0.7), (61.0, 0.7), (40.0, 15.0)], prior=20)
+    assert mixed.median == 60.0 and mixed.low > 56  # the rough one no longer counts
+
+
 def test_expectation_without_history_is_the_prior_widened() -> None:
     exp = expectation([], prior=20.0)
     assert (exp.median, exp.low, exp.high, exp.learned) == (20.0, 10.0, 30.0, False)
