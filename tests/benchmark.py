@@ -281,7 +281,7 @@ def main() -> int:
     os.environ.pop("KIRIN_API_KEY", None)
     print("kirin-jupyter benchmark (loopback simulator)", flush=True)
     durations = (5.0, 20.0) if args.quick else (5.0, 20.0, 60.0)
-    per_kind = 4 if args.quick else 10
+    per_kind = 4 if args.quick else 20
     threads = [threading.Thread(target=bench_polling, args=(d, per_kind)) for d in durations]
     for thread in threads:  # the three task lengths run side by side: same wall time
         thread.start()
