@@ -58,6 +58,23 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+# Columns added after the first release of the schema: a journal written by an older
+# version gains them (NULL or the default) instead of failing every job.
+_LATER_COLUMNS = {
+    "jobs": {"owner": "TEXT", "output_dir": "TEXT"},
+    "durations": {"uncertainty": "REAL NOT NULL DEFAULT 0"},
+}
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, columns in _LATER_COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns.items():
+            if name not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+    conn.commit()
+
+
 def safe_dirname(task_id: str) -> str:
     """A folder name for a server-given id: the id itself only if it is plainly safe."""
     if _SAFE_ID.fullmatch(task_id) and ".." not in task_id:
@@ -99,6 +116,7 @@ class Journal:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)
+                _add_missing_columns(conn)
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == 49:
                     raise

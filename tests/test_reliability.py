@@ -372,3 +372,31 @@ def test_key_with_whitespace_is_stripped_and_a_broken_key_refused_unseen(
     with pytest.raises(kirin_jupyter.KirinError, match="cannot be sent in an HTTP header") as caught:
         Client(api_key=f"{TEST_KEY}\nX-Evil: 1", base_url=sim_server.url)
     assert TEST_KEY not in str(caught.value)
+
+
+def test_a_journal_from_an_older_version_is_upgraded(tmp_path: Path) -> None:
+    """Found by running the quickstart on a machine with an older journal: every job
+    failed with 'no column named owner'."""
+    import sqlite3
+
+    path = tmp_path / "journal.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE jobs (external_id TEXT PRIMARY KEY, task_id TEXT, model TEXT NOT NULL,"
+        " prompt TEXT NOT NULL, request TEXT NOT NULL, base_url TEXT NOT NULL,"
+        " status TEXT NOT NULL, cost TEXT, urls TEXT, paths TEXT, error TEXT,"
+        " created_at REAL NOT NULL, updated_at REAL NOT NULL);"
+        "CREATE TABLE durations (model TEXT NOT NULL, resolution TEXT NOT NULL,"
+        " n INTEGER NOT NULL, seconds REAL NOT NULL, at REAL NOT NULL);"
+        "INSERT INTO jobs VALUES ('kj-old', 't-old', 'kirin_image_omni', 'an old fox', '{}',"
+        " 'http://x', 'completed', '0.04', '[]', '[]', NULL, 1, 1);"
+        "INSERT INTO durations VALUES ('kirin_image_omni', '1k', 1, 20.0, 1);"
+    )
+    old.close()
+    journal = Journal(path)
+    journal.record_submit("kj-new", "kirin_image_omni", "a new fox", {"n": 1}, "http://x",
+                          tmp_path)
+    journal.record_duration("kirin_image_omni", "1k", 1, 21.0, 0.5)
+    assert journal.get("kj-old")["prompt"] == "an old fox"
+    assert journal.get("kj-new")["output_dir"] == str(tmp_path)
+    assert sorted(journal.durations("kirin_image_omni", "1k", 1)) == [(20.0, 0.0), (21.0, 0.5)]
