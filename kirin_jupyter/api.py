@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import logging
 import threading
@@ -10,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
-from .client import Endpoint, KirinAPI
+from .client import KirinAPI
 from .errors import BudgetExceeded, KirinError, ValidationError
 from .job import Job
 from .polling import Expectation, PollPolicy, RequestBudget, expectation, prior_seconds
+from .pricing import Quote, estimated
+from .protocol import BodyStyle, Endpoint, check_body_style
 from .request import GenerationRequest, build_request, request_from_summary
 from .runner import RunContext, run_job
-from .simulator.service import IN_PROCESS_BASE_URL, SimulatorService
+from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
 from .store import Journal, price_per_image
 
 log = logging.getLogger("kirin_jupyter")
@@ -73,6 +77,8 @@ class Client:
         *,
         create_path: str = settings.DEFAULT_CREATE_PATH,
         task_path: str = settings.DEFAULT_TASK_PATH,
+        quote_path: str = settings.DEFAULT_QUOTE_PATH,
+        body_style: BodyStyle = settings.DEFAULT_BODY_STYLE,
         timeout: float = settings.DEFAULT_JOB_TIMEOUT,
         simulator: SimulatorService | None = None,
         poll_policy: PollPolicy | None = None,
@@ -81,13 +87,15 @@ class Client:
     ) -> None:
         key = _checked_key(api_key or settings.env_api_key())
         url = base_url or settings.env_base_url()
+        body_style = check_body_style(body_style)
         transport = None
         self.simulator: SimulatorService | None = None
         if simulator is not None or (key is None and url is None):
             from .simulator.transport import SimulatorTransport
 
-            self.simulator = simulator or SimulatorService(
-                task_seconds=settings.simulator_seconds()
+            self.simulator = simulator or SimulatorService(  # the same paths a service has
+                task_seconds=settings.simulator_seconds(),
+                routes=Routes(create_path, task_path, quote_path, body_style),
             )
             transport = SimulatorTransport(self.simulator)
             url = IN_PROCESS_BASE_URL
@@ -101,7 +109,10 @@ class Client:
         self.journal = Journal(home / "journal.sqlite3")
         _log_to_file(home)
         self.max_cost = None if max_cost in (None, "", 0) else Decimal(str(max_cost))
-        self._api = KirinAPI(Endpoint(url, create_path, task_path), key, transport=transport)
+        endpoint = Endpoint(url, create_path, task_path, quote_path, body_style)
+        self._api = KirinAPI(endpoint, key, transport=transport)
+        self._service_quotes = True  # until the service shows it has no precharge route
+        self._quote_lock = threading.Lock()
         self._policy = poll_policy or PollPolicy()
         self._budget = RequestBudget(self._policy.max_rate, self._policy.burst)
         self.timeout = timeout
@@ -174,9 +185,11 @@ class Client:
                 f"(task {earlier.get('task_id') or 'not created'}); ids must be unique: "
                 "leave it out to get a fresh one"
             )
+        quote = self.quote_request(request) if self.max_cost is not None else None
         with self._lock:  # check and register together: two threads cannot both pass
-            self.check_budget(request)
+            self.check_budget(request, quote)
             job = self._new_job(request)
+            job.quote = quote
             self._jobs.append(job)
         self._start(job, self.output_dir, resume=False)
         return job
@@ -200,7 +213,7 @@ class Client:
         from .engine import get_engine
 
         context = RunContext(self._api, self.journal, output_dir, self._policy, self.timeout,
-                             budget=self._budget)
+                             budget=self._budget, quote=self.quote_async)
         engine = get_engine()
         with self._lock:
             if job not in self._jobs:
@@ -209,6 +222,55 @@ class Client:
         engine.submit(run_job(job, context, resume=resume))
 
     # -- money ---------------------------------------------------------------------------
+
+    def quote(self, prompt: Any, **options: Any) -> Quote:
+        """What ``generate(prompt, **options)`` would cost; nothing is created or billed.
+
+        The service's own quote (its precharge route) when it has one, else an estimate
+        from earlier jobs of the same model and resolution (``Quote.source`` says which).
+        Raises ``ValidationError`` for a request that breaks a rule, like ``generate``.
+        """
+        return self.quote_request(self.build(prompt, **options))
+
+    def quote_request(self, request: GenerationRequest, timeout: float = 30.0) -> Quote:
+        """``quote`` for an already validated request (blocks on the engine loop)."""
+        from .engine import get_engine
+
+        if not self._service_quotes:
+            return self.estimate_quote(request)
+        future = get_engine().submit(self.quote_async(request))
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            log.info("no quote within %g s; estimating the price instead", timeout)
+            return self.estimate_quote(request)
+
+    async def quote_async(self, request: GenerationRequest) -> Quote:
+        """The quote, on the engine loop (the runner asks for one while the job starts)."""
+        if self._service_quotes:
+            answer = await self._api.quote(request)
+            if answer is None:
+                self._no_service_quotes()
+            elif answer.cost is not None:
+                return Quote(answer.cost, answer.currency, answer.discount, "service")
+            else:
+                log.info("the service gave no quote (%s); estimating the price instead",
+                         self.redact(answer.reason or "no reason given"))
+        return await asyncio.to_thread(self.estimate_quote, request)
+
+    def _no_service_quotes(self) -> None:
+        """A service without a precharge route: say so once, and stop asking it."""
+        with self._quote_lock:
+            if not self._service_quotes:
+                return
+            self._service_quotes = False
+        log.warning("the service at %s has no price quote route (%s); prices are estimated "
+                    "from earlier jobs from now on", self.base_url, self._api.endpoint.quote_path)
+
+    def estimate_quote(self, request: GenerationRequest) -> Quote:
+        """The price from what the same model and resolution cost before on this service."""
+        return estimated(self.estimate_cost(request))
 
     def session_spend(self) -> Decimal:
         """What this client's finished jobs cost (as reported by the service)."""
@@ -226,18 +288,21 @@ class Client:
                                 self.base_url)
         return None if price is None else price * request.n
 
-    def check_budget(self, request: GenerationRequest) -> None:
+    def check_budget(self, request: GenerationRequest, quote: Quote | None = None) -> None:
         """Refuse a job that could take the session past ``max_cost``; nothing is sent.
 
-        Committed = what finished jobs cost + the estimates of jobs in flight. While the
-        price of a kind of job is unknown (no such job finished yet), only one job of
-        unknown price may be in flight: at most one job's cost can go past the limit.
+        Committed = what finished jobs cost + the quotes (or estimates) of jobs in flight.
+        With a quote for every job, no job can pass the limit. A job of unknown price (no
+        quote, no earlier job of its kind) may run only while no other such job is in
+        flight: then at most one job's cost can go past the limit.
         """
         if self.max_cost is None:
             return
         estimates: dict[tuple[str, str, int], Decimal | None] = {}
 
-        def estimate(req: GenerationRequest) -> Decimal | None:
+        def price_of(req: GenerationRequest, known: Quote | None) -> Decimal | None:
+            if known is not None and known.cost is not None:
+                return known.cost
             key = (req.model.name, req.resolution, req.n)
             if key not in estimates:
                 estimates[key] = self.estimate_cost(req)
@@ -247,16 +312,17 @@ class Client:
         unknown_in_flight = 0
         for job in self.jobs:
             if not job.done():
-                known = estimate(job.request)
-                committed += known or Decimal(0)
-                unknown_in_flight += known is None
-        mine = estimate(request)
+                price = price_of(job.request, job.quote)
+                committed += price or Decimal(0)
+                unknown_in_flight += price is None
+        mine = price_of(request, quote)
         limit = self.max_cost
         if committed >= limit or (mine is not None and committed + mine > limit):
-            about = f" (about ${mine})" if mine is not None else ""
+            said = quote if quote is not None and quote.known else estimated(mine)
+            verb = f"would cost {said.describe()} and pass" if said.known else "would pass"
             raise BudgetExceeded(
                 f"budget: this session has spent or committed ${committed} of max_cost "
-                f"${limit}; this job{about} would pass it. Raise the limit "
+                f"${limit}; this job {verb} it. Raise the limit "
                 "(%config Kirin.max_cost = ...) to go on"
             )
         if mine is None and unknown_in_flight:

@@ -1,4 +1,4 @@
-"""HTTP to the Kirin service: create, query, find by external id, download.
+"""HTTP to the Kirin gateway: create, query, quote, find by external id, download.
 
 Async, on httpx, used only from the engine's loop. Error responses become readable
 exceptions here; GETs are retried (backoff with full jitter, ``Retry-After`` honoured);
@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -34,31 +33,15 @@ from .errors import (
     ResultExpired,
     ServiceUnavailable,
 )
+from .protocol import Endpoint
 from .request import GenerationRequest
-from .responses import TaskSnapshot, parse_error, parse_task
+from .responses import QuoteAnswer, TaskSnapshot, parse_error, parse_quote, parse_task
 
 log = logging.getLogger("kirin_jupyter")
 
 Sleep = Callable[[float], Awaitable[None]]
 _EXPIRED_STATUSES = (403, 404, 410)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where the service lives; the paths are configurable because the documents omit them."""
-
-    base_url: str
-    create_path: str = "/v1/tasks"
-    task_path: str = "/v1/tasks/{id}"
-
-    def create_url(self) -> str:
-        return self.base_url.rstrip("/") + "/" + self.create_path.lstrip("/")
-
-    def task_url(self, task_id: str) -> str:
-        if task_id in (".", ".."):
-            raise APIError(f"refusing the task id {task_id!r}")
-        path = self.task_path.replace("{id}", quote(task_id, safe=""))
-        return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+_NO_SUCH_ROUTE = (404, 405, 501)  # a service without a precharge route
 
 
 @dataclass(frozen=True)
@@ -272,7 +255,7 @@ class KirinAPI:
         arrived, any failure is raised as ``OutcomeUnknown``: the job stays resumable.
         """
         # Up to 100 MB of base64: encoded off the loop, once for every attempt.
-        body = await asyncio.to_thread(_encode_json, request.body())
+        body = await asyncio.to_thread(_encode_json, self.endpoint.wire_body(request.body()))
         external_id = request.external_task_id
         last: Exception | None = None
         maybe_created = False
@@ -338,6 +321,31 @@ class KirinAPI:
                     status_code=getattr(exc, "status_code", None),
                 ) from None
             raise
+
+    async def quote(self, request: GenerationRequest) -> QuoteAnswer | None:
+        """The service's price for ``request`` (its precharge route; nothing is created).
+
+        None when the service has no such route (404, 405, 501). Any other failure is a
+        ``QuoteAnswer`` without a cost that says why: a price is a courtesy, never a reason
+        to fail a job, so nothing here is retried.
+        """
+        body = await asyncio.to_thread(_encode_json, self.endpoint.wire_body(request.body()))
+        try:
+            response = await self._send(
+                "POST", self.endpoint.quote_url(), content=body,
+                headers={"Content-Type": "application/json"},
+            )
+        except httpx.TransportError as exc:
+            return QuoteAnswer(None, reason=f"could not reach the quote route "
+                                            f"({exc.__class__.__name__})")
+        if response.status_code in _NO_SUCH_ROUTE:
+            return None
+        if response.status_code >= 400:
+            return QuoteAnswer(None, reason=str(self.error_for(response)))
+        try:
+            return parse_quote(response.json())
+        except ValueError:
+            return QuoteAnswer(None, reason="the quote is not JSON")
 
     async def _look_twice(self, external_id: str, attempt: int) -> TaskSnapshot | None:
         """Find the task after an ambiguous create; 'absent' only if two lookups, seconds

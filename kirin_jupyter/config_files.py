@@ -6,7 +6,7 @@ Precedence, strongest first:
    ``ipython_config.py``, ``--Kirin.name=...`` on a kernel's command line);
 2. ``[tool.kirin]`` in the nearest ``pyproject.toml`` that has one, found by walking up
    from the working folder (a notebook's kernel runs in the notebook's folder); it may not
-   set ``base_url``, ``create_path`` or ``task_path`` (a cloned project must not be able to
+   set ``base_url`` or a request path (a cloned project must not be able to
    send your key elsewhere);
 3. ``~/.kirin/config.toml`` (or the file named by ``$KIRIN_CONFIG``): plain keys;
 4. the defaults.
@@ -142,6 +142,8 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "base_url": _url,
     "create_path": _path,
     "task_path": _task_path,
+    "quote_path": _path,
+    "body_style": _one_of(("wrapped", "flat")),
     "timeout": _positive,
     "max_cost": _not_negative,
 }
@@ -175,7 +177,7 @@ def _check(name: str, value: Any, kind: type) -> tuple[Any, str | None]:
 
 # Where requests (and so the key) go: never taken from a project's pyproject.toml, which
 # any cloned repository (or a parent folder) can carry; only from the user's own file.
-_ENDPOINT_NAMES = {"base_url", "create_path", "task_path"}
+_ENDPOINT_NAMES = {"base_url", "create_path", "task_path", "quote_path"}
 
 
 def _take(table: Mapping[str, Any], source: str, folder: Path, kinds: Mapping[str, type],

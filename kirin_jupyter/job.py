@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import TaskTimeout
+from .estimate import estimated_progress
 from .polling import Expectation
 from .request import GenerationRequest
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
+
+    from .pricing import Quote
 
 log = logging.getLogger("kirin_jupyter")
 
@@ -87,13 +90,15 @@ class Job:
         self.created_at = time.time()
         self._clock = clock
         self._started = clock()
+        self._running_since: float | None = None
         self._ended: float | None = None
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
         self._future: concurrent.futures.Future[Result] = concurrent.futures.Future()
         self.status: JobStatus = "pending"
         self.task_id: str | None = None
-        self.server_progress: float | None = None
+        self.server_progress: float | None = None  # the service's own figure, once sent
+        self.quote: Quote | None = None  # the price said before paying
         self.cost: Decimal | None = None
         self.error: BaseException | None = None
         self.result: Result | None = None
@@ -127,10 +132,12 @@ class Job:
         if self.status in ("pending", "submitting"):
             return 0.0
         if self.status == "downloading":
-            return 0.97
-        # Approaches 95 % at the expected duration, then creeps on without reaching 100 %.
-        ratio = self.elapsed / max(self.expected.median, 0.1)
-        return min(0.95, ratio * 0.95) if ratio <= 1 else 0.95 + 0.04 * (1 - 1 / ratio)
+            return 0.99
+        now = self._clock()
+        if self._running_since is None:
+            return estimated_progress(now - self._started, None, self.expected.median)
+        return estimated_progress(self._running_since - self._started,
+                                  now - self._running_since, self.expected.median)
 
     @property
     def progress_is_estimate(self) -> bool:
@@ -184,6 +191,8 @@ class Job:
     def _set_status(self, status: JobStatus, *, task_id: str | None = None) -> None:
         if task_id:
             self.task_id = task_id
+        if status == "running" and self._running_since is None:
+            self._running_since = self._clock()
         self.status = status
         self._notify()
 

@@ -53,7 +53,8 @@ OPTIONS: tuple[Option, ...] = (
            action="store_true"),
     Option(("--wait",), "wait", "block this cell until the images are in",
            action="store_true"),
-    Option(("--dry-run",), "dry_run", "show the exact request (key redacted) and send nothing",
+    Option(("--dry-run",), "dry_run",
+           "show the exact request (key redacted) and its price; create nothing",
            action="store_true"),
     Option(("--timeout",), "timeout", "give up waiting after this many seconds", "SECONDS"),
 )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.display import HTML, display
-from traitlets import Bool, Float, Int, Unicode
+from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 from . import config_files, frontends, magic_options, settings, spec
@@ -44,7 +44,20 @@ class Kirin(Configurable):
     create_path = Unicode(settings.DEFAULT_CREATE_PATH,
                           help="path of the create request").tag(config=True)
     task_path = Unicode(settings.DEFAULT_TASK_PATH,
-                        help="path of the status request").tag(config=True)
+                        help="path of the status request ({id} is the task id)").tag(config=True)
+    quote_path = Unicode(settings.DEFAULT_QUOTE_PATH,
+                         help="path of the price quote (precharge) request").tag(config=True)
+    body_style = Unicode(settings.DEFAULT_BODY_STYLE, help="wrapped: the gateway's "
+                         "{model, input: [{params}]} body; flat: the parameters at the top "
+                         "level, as the API pages list them").tag(config=True)
+    @validate("task_path")
+    def _task_path_has_id(self, proposal: Any) -> str:
+        value = str(proposal["value"])
+        if "{id}" not in value:
+            raise TraitError(f"Kirin.task_path {value!r} must contain {{id}} (in %config "
+                             "write {{id}}: IPython expands {id} on a magic line)")
+        return value
+
     timeout = Float(settings.DEFAULT_JOB_TIMEOUT, help="seconds before a job gives up "
                     "waiting (the task is kept and can be resumed)").tag(config=True)
     blocking = Bool(False, help="make every %%kirin cell wait for its images").tag(config=True)
@@ -91,14 +104,16 @@ class KirinMagics(Magics):
         from .api import Client
 
         cfg = self.config_obj
-        key = (cfg.base_url, cfg.output_dir, cfg.create_path, cfg.task_path, cfg.timeout,
-               id(self._login_key))
+        key = (cfg.base_url, cfg.output_dir, cfg.create_path, cfg.task_path, cfg.quote_path,
+               cfg.body_style, cfg.timeout, id(self._login_key))
         if self._client is None or key != self._client_key:
             previous = self._client
             self._client = Client(
                 api_key=self._login_key,
                 base_url=cfg.base_url or None, output_dir=cfg.output_dir or None,
-                create_path=cfg.create_path, task_path=cfg.task_path, timeout=cfg.timeout,
+                create_path=cfg.create_path, task_path=cfg.task_path,
+                quote_path=cfg.quote_path, body_style=cfg.body_style,  # type: ignore[arg-type]
+                timeout=cfg.timeout,
             )
             self._client_key = key
             if previous is not None:
@@ -223,7 +238,10 @@ class KirinMagics(Magics):
         endpoint = client._api.endpoint
         print(f"POST {endpoint.create_url()}")
         print("Authorization: Bearer ***" if not client.simulated else "(simulator: no key)")
-        print(json.dumps(request.dry_run_body(), indent=2, ensure_ascii=False))
+        print(json.dumps(endpoint.wire_body(request.dry_run_body()), indent=2,
+                         ensure_ascii=False))
+        print(f"price: {client.quote_request(request).describe()}")
+        print("dry run: no task was created (a price quote creates nothing)")
 
     # -- subcommands ---------------------------------------------------------------------
 

@@ -8,10 +8,13 @@ count as "running" (logged once), never as a crash.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
+
+from .spec import canonical_error_code
 
 log = logging.getLogger("kirin_jupyter")
 
@@ -52,6 +55,8 @@ class TaskSnapshot:
     error_message: str | None = None
     cost: Decimal | None = None
     discount: float | None = None
+    quantity: int | None = None  # usage: units billed (images) ...
+    unit_price: Decimal | None = None  # ... at this price each
     progress: float | None = None  # 0..1, only when the service sends it
     metadata: dict[str, Any] = field(default_factory=dict)
     retry_after: float | None = None  # a hint from the service: when to ask next
@@ -123,7 +128,8 @@ def parse_error(payload: Any) -> tuple[str | None, str | None]:
         message = _first(payload, "error_message", "message", "msg")
     if code is not None and str(code).strip().lower() in _SUCCESS_CODES:
         code = None
-    return (str(code) if code is not None else None), (str(message) if message else None)
+    return (canonical_error_code(str(code)) if code is not None else None), \
+        (str(message) if message else None)
 
 
 def parse_task(payload: Any) -> TaskSnapshot:
@@ -147,6 +153,11 @@ def parse_task(payload: Any) -> TaskSnapshot:
         status = "failed" if code is not None else "queued"
     usage = obj.get("usage") if isinstance(obj.get("usage"), Mapping) else {}
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    quantity = _count(usage.get("quantity")) if usage else None
+    unit_price = money(usage.get("unit_price")) if usage else None
+    cost = money(usage.get("cost")) if usage else None
+    if cost is None and quantity is not None and unit_price is not None:
+        cost = unit_price * quantity  # a usage block that itemises but does not total
     return TaskSnapshot(
         task_id=str(task_id) if task_id is not None else None,
         status=status,
@@ -155,8 +166,10 @@ def parse_task(payload: Any) -> TaskSnapshot:
         items=tuple(_items(obj)),
         error_code=code,
         error_message=message,
-        cost=_decimal(usage.get("cost") if usage else None),
+        cost=cost,
         discount=_float(usage.get("discount") if usage else None),
+        quantity=quantity,
+        unit_price=unit_price,
         progress=_progress(obj.get("progress")),
         metadata=dict(metadata or {}),
     )
@@ -205,22 +218,68 @@ def _item(content: Any, default_type: str = "image") -> ResultItem | None:
     )
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
+def money(value: Any) -> Decimal | None:
+    """A finite, non-negative amount, else None: a cost of "NaN", "Infinity" or "-100"
+    from a broken service is unknown, never a number that disables the budget."""
+    if value is None or isinstance(value, bool) or value == "":
         return None
     try:
-        return Decimal(str(value))
-    except InvalidOperation:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        amount = None
+    if amount is None or not amount.is_finite() or amount < 0:
+        log.warning("ignoring the amount %.40r from the service: not a finite, "
+                    "non-negative number", value)
         return None
+    return amount
+
+
+def _count(value: Any) -> int | None:
+    number = _float(value)
+    if number is None or not number.is_integer() or number < 0:
+        return None
+    return int(number)
+
+
+@dataclass(frozen=True)
+class QuoteAnswer:
+    """What a precharge answer says: the price, or why there is none."""
+
+    cost: Decimal | None
+    currency: str = "USD"
+    discount: float | None = None
+    reason: str | None = None
+
+
+def parse_quote(payload: Any) -> QuoteAnswer:
+    """``{"status": "success", "data": {"cost", "currency", "discount", ...}}``, tolerant
+    of a bare ``{"cost": ...}``; an answer without a usable cost says why."""
+    if not isinstance(payload, Mapping):
+        return QuoteAnswer(None, reason="the quote is not a JSON object")
+    status = payload.get("status")
+    if isinstance(status, str) and status.strip().lower() not in ("success", "ok", ""):
+        return QuoteAnswer(None, reason=f"the quote answered status {status[:40]!r}")
+    inner = payload.get("data")
+    data: Mapping[str, Any] = inner if isinstance(inner, Mapping) else payload
+    cost = money(data.get("cost"))
+    currency = data.get("currency")
+    return QuoteAnswer(
+        cost,
+        currency=currency.strip().upper()[:8] if isinstance(currency, str) and
+        currency.strip() else "USD",
+        discount=_float(data.get("discount")),
+        reason=None if cost is not None else "the quote names no usable cost",
+    )
 
 
 def _float(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _progress(value: Any) -> float | None:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,6 +25,8 @@ from .errors import (
 )
 from .job import Job, JobStatus, Result
 from .polling import PollPolicy, PollSchedule, RequestBudget
+from .pricing import Quote
+from .request import GenerationRequest
 from .responses import TaskSnapshot
 from .store import Journal, result_path
 
@@ -47,6 +49,7 @@ class RunContext:
     sleep: Sleep = asyncio.sleep
     tick: float = 0.5  # how often the progress card is refreshed
     budget: RequestBudget | None = None  # status requests of all jobs share it
+    quote: Callable[[GenerationRequest], Awaitable[Quote]] | None = None  # price a job
 
 
 async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
@@ -124,6 +127,19 @@ async def _journal_strict(ctx: RunContext, fn: Callable[..., None], *args: objec
     await asyncio.to_thread(fn, *args)
 
 
+_pricing_tasks: set[asyncio.Task[None]] = set()  # held until done (the loop keeps weak refs)
+
+
+async def _price(job: Job, quote: Callable[[GenerationRequest], Awaitable[Quote]]) -> None:
+    """Ask what the job will cost, for its card; a failure here never touches the job."""
+    try:
+        job.quote = await quote(job.request)
+    except Exception:
+        log.debug("pricing job %s failed", job.external_task_id, exc_info=True)
+        return
+    job._notify()
+
+
 async def _reattach(job: Job, ctx: RunContext) -> TaskSnapshot:
     """The task of a job from an earlier process: by task id, else by external id."""
     if job.task_id:
@@ -155,6 +171,10 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
             ctx.output_dir.resolve(),
         )
         job._set_status("submitting")
+        if job.quote is None and ctx.quote is not None:  # priced while the task is created
+            pricing = asyncio.create_task(_price(job, ctx.quote))
+            _pricing_tasks.add(pricing)
+            pricing.add_done_callback(_pricing_tasks.discard)
         snapshot = await ctx.api.create(request)
     task_id = snapshot.task_id or job.task_id or request.external_task_id
     if not resume or job.task_id is None:
@@ -234,7 +254,8 @@ async def _poll_until_final(
         outage = None
         assert fetched is not None
         snapshot = fetched
-        job.server_progress = snapshot.progress
+        if snapshot.progress is not None:  # kept when a later answer leaves it out
+            job.server_progress = snapshot.progress
         if snapshot.status != last_status:
             last_status = snapshot.status
             await _journal(ctx, ctx.journal.record_state, job.external_task_id, snapshot.status)

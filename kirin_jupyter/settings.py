@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# The protocol's defaults, named here with the other settings' defaults.
+from .protocol import DEFAULT_BODY_STYLE as DEFAULT_BODY_STYLE
+from .protocol import DEFAULT_CREATE_PATH as DEFAULT_CREATE_PATH
+from .protocol import DEFAULT_QUOTE_PATH as DEFAULT_QUOTE_PATH
+from .protocol import DEFAULT_TASK_PATH as DEFAULT_TASK_PATH
+
 ENV_API_KEY = "KIRIN_API_KEY"
 ENV_BASE_URL = "KIRIN_BASE_URL"
 ENV_HOME = "KIRIN_HOME"
 ENV_OUTPUT_DIR = "KIRIN_OUTPUT_DIR"
 ENV_SIMULATOR_SECONDS = "KIRIN_SIMULATOR_SECONDS"
 
-DEFAULT_CREATE_PATH = "/v1/tasks"
-DEFAULT_TASK_PATH = "/v1/tasks/{id}"
 DEFAULT_OUTPUT_DIR = "kirin_outputs"
 DEFAULT_JOB_TIMEOUT = 900.0  # seconds; generous: a slow 2k x9 task must not be given up
 DEFAULT_SIMULATOR_SECONDS = 3.0

@@ -126,6 +126,15 @@ def resolve_model(name: str) -> ModelSpec:
         raise KeyError(f"unknown model {name!r}; choose one of: {choices}") from None
 
 
+def canonical_error_code(code: str) -> str:
+    """The documented spelling of a code: the gateway may send ``2016095`` as a number,
+    which loses the leading zeros of ``002016095``."""
+    text = code.strip()
+    if text.isdigit() and text not in ALL_ERRORS and text.zfill(9) in ALL_ERRORS:
+        return text.zfill(9)
+    return text
+
+
 def describe_error_code(code: str) -> str | None:
     """The documented meaning of an error code plus what to do, or None if undocumented."""
     meaning = ALL_ERRORS.get(code)

@@ -82,8 +82,9 @@ async def fixed_poller(api: Any, prompt: str, interval: float) -> tuple[str, flo
 def bench_polling(seconds: float, tasks: int) -> None:
     """Requests per task and detection latency: ours (after learning) vs fixed pollers."""
     from kirin_jupyter.api import Client
-    from kirin_jupyter.client import Endpoint, KirinAPI
+    from kirin_jupyter.client import KirinAPI
     from kirin_jupyter.engine import get_engine
+    from kirin_jupyter.protocol import Endpoint
 
     home = Path(tempfile.mkdtemp(prefix="kirin-bench-poll-"))
     with simulator(seconds, spread=0.1) as url:

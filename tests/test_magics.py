@@ -51,17 +51,20 @@ def test_body_dollar_var_is_the_prompt(shell: InteractiveShell) -> None:
     assert "k" not in shell.user_ns
 
 
-def test_dry_run_prints_request_and_sends_nothing(shell: InteractiveShell, capsys,
-                                                  make_image) -> None:
+def test_dry_run_prints_request_and_price_and_creates_nothing(
+    shell: InteractiveShell, capsys, make_image
+) -> None:
     path = make_image(400, 400)
-    shell.run_cell_magic("kirin", f"--dry-run -i {path} --id order-7 --watermark",
+    shell.run_cell_magic("kirin", f"--dry-run -i {path} --id order-7 --watermark -n 2",
                          "<<<image_1>>> at dawn")
     out = capsys.readouterr().out
-    assert "POST http://kirin-simulator.invalid/v1/tasks" in out
+    assert "POST http://kirin-simulator.invalid/model/v1/generation\n" in out
+    assert '"model": "kirin_image_omni",\n  "input": [\n    {\n      "params": {' in out
     assert '"external_task_id": "order-7"' in out and '"enabled": true' in out
     assert "(base64, " in out and len(out) < 2000
+    assert "price: about $0.08 (quoted by the service)" in out
     client = shell.magics_manager.registry["KirinMagics"].client()
-    assert client.simulator.stats()["requests"] == {}
+    assert client.simulator.stats()["requests"] == {"quote": 1}  # a quote creates nothing
 
 
 def test_usage_errors_are_one_line_and_send_nothing(
@@ -226,3 +229,27 @@ def test_budget_in_the_magic(shell: InteractiveShell, capsys) -> None:
     shell.run_line_magic("config", "Kirin.output_dir = 'elsewhere'")  # a new client ...
     with pytest.raises(UsageError, match="budget"):  # ... keeps the session's spend
         shell.run_cell_magic("kirin", "third", "a third fox")
+
+
+def test_the_simulator_answers_at_the_configured_paths(shell: InteractiveShell, caplog
+                                                       ) -> None:
+    """The no-key default runs the same protocol code as a real account, at whatever
+    paths %config names (before, a changed create_path made the simulator answer 404)."""
+    shell.run_line_magic("config", "Kirin.create_path = '/v2/make'")
+    shell.run_line_magic("config", "Kirin.task_path = '/v2/jobs/{id}/state'")  # IPython
+    assert "write {{id}}: IPython expands {id}" in caplog.text  # expands {id}: refused
+    shell.run_line_magic("config", "Kirin.task_path = '/v2/jobs/{{id}}/state'")
+    shell.run_line_magic("config", "Kirin.quote_path = '/v2/price'")
+    shell.run_cell_magic("kirin", "pic --wait", "a fox")
+    job = shell.user_ns["pic"]
+    assert job.status == "completed" and job.quote.source == "service"
+    service = shell.magics_manager.registry["KirinMagics"].client().simulator
+    assert service.routes.create == "/v2/make" and service.stats()["requests"]["create"] == 1
+
+
+def test_flat_bodies_when_a_deployment_wants_them(shell: InteractiveShell, capsys) -> None:
+    shell.run_line_magic("config", "Kirin.body_style = 'flat'")
+    shell.run_cell_magic("kirin", "--dry-run", "a fox")
+    assert '"prompt": "a fox"' in capsys.readouterr().out.split('"input"')[0]
+    shell.run_cell_magic("kirin", "pic --wait", "a fox")
+    assert shell.user_ns["pic"].status == "completed"

@@ -392,7 +392,7 @@ def test_a_run_past_the_budget_is_refused_with_the_reason(namespace: dict[str, A
     assert "ready: omni, 2 images, 1k, auto, about $0.08" in reason(panel)  # price now known
     assert panel.generate() is None
     assert "budget: this session has spent or committed $0.04 of max_cost $0.05; this job " \
-        "(about $0.08) would pass it" in reason(panel)
+        "would cost about $0.08 (quoted by the service) and pass it" in reason(panel)
     assert len(panel.jobs) == 1 and client.simulator.stats()["tasks"] == 1
 
 

@@ -313,6 +313,7 @@ def test_a_lost_create_is_posted_once(http_client: Client, sim_server: Simulator
 def test_budget_with_no_known_price_allows_one_job_in_flight(
     sim_server: SimulatorServer, tmp_path: Path
 ) -> None:
+    sim_server.service.precharge = False  # a service that quotes nothing: estimates only
     client = client_for(sim_server, tmp_path, max_cost="0.10")
     first = client.generate("a fox", n=9, resolution="2k")  # price unknown: allowed
     with pytest.raises(BudgetExceeded, match="price of this kind of job is not known yet"):
@@ -321,6 +322,26 @@ def test_budget_with_no_known_price_allows_one_job_in_flight(
     with pytest.raises(BudgetExceeded, match=r"spent or committed \$0.72 of max_cost \$0.10"):
         client.generate("a third", n=1)
     assert sim_server.service.stats()["requests"]["create"] == 1
+
+
+def test_with_the_service_quote_no_job_can_pass_the_budget(
+    sim_server: SimulatorServer, tmp_path: Path
+) -> None:
+    """The first job of a kind is priced by the service before it is sent, so even it is
+    refused when it would pass max_cost, and jobs in flight count at their quotes."""
+    client = client_for(sim_server, tmp_path, max_cost="0.10")
+    with pytest.raises(BudgetExceeded, match=r"this job would cost about \$0.72 \(quoted by "
+                       r"the service\) and pass it"):
+        client.generate("a fox", n=9, resolution="2k")
+    first = client.generate("a fox", n=1)  # $0.04, quoted
+    second = client.generate("a cat", n=1)  # $0.08 committed while both run
+    assert first.quote is not None and first.quote.source == "service"
+    with pytest.raises(BudgetExceeded, match=r"spent or committed \$0.08 of max_cost \$0.10"):
+        client.generate("a third", n=1)  # 0.08 + 0.04 > 0.10, with neither finished
+    first.wait(30), second.wait(30)
+    assert client.session_spend() == Decimal("0.08") <= client.max_cost
+    stats = sim_server.service.stats()["requests"]
+    assert stats["create"] == 2 and stats["quote"] == 4
 
 
 def test_a_broken_journal_never_hangs_or_fails_a_paid_job(

@@ -65,8 +65,8 @@ def test_service_rules_follow_the_documents(body: dict, code: str) -> None:
 
 def test_service_answers_400_with_code_over_the_wire() -> None:
     service = SimulatorService()
-    answer = service.handle("POST", "/v1/tasks", {}, json.dumps(
-        {"model": "kirin_v3_image", "prompt": ""}).encode())
+    answer = service.handle("POST", "/model/v1/generation", {}, json.dumps(
+        {"model": "kirin_v3_image", "input": [{"params": {"prompt": ""}}]}).encode())
     assert answer.status == 400
     assert json.loads(answer.body)["error"] == {"code": "006001099",
                                                 "error_message": "Prompt missing"}
@@ -117,3 +117,43 @@ def test_callback_url_receives_the_final_status(tmp_path: Path) -> None:
     finally:
         hook.shutdown()
         hook.server_close()
+
+
+def test_the_simulator_speaks_the_gateway_protocol() -> None:
+    """Wrapped bodies only (a flat one is refused), in_progress with a progress figure,
+    usage with quantity and unit price, and a precharge quote that creates nothing."""
+    clock = [0.0]
+    service = SimulatorService(task_seconds=10, clock=lambda: clock[0])
+    params = {"prompt": "a fox", "n": 2, "external_task_id": "ext-1"}
+    flat = service.handle("POST", "/model/v1/generation", {},
+                          json.dumps({"model": "kirin_image_omni", **params}).encode())
+    assert flat.status == 400 and b"input" in flat.body
+    body = json.dumps({"model": "kirin_image_omni", "input": [{"params": params}]}).encode()
+    quote = json.loads(service.handle("POST", "/model/v1/generation/precharge", {}, body).body)
+    assert quote["status"] == "success" and quote["data"]["cost"] == "0.08"
+    assert service.tasks == {}
+    created = json.loads(service.handle("POST", "/model/v1/generation", {}, body).body)
+    assert created["status"] == "in_progress" and set(created) == {
+        "id", "status", "model", "created_at"}
+
+    def task(ident: str) -> dict:
+        return json.loads(service.handle(
+            "GET", f"/model/v1/generation/task/{ident}", {}, b"").body)
+
+    assert "progress" not in task(created["id"])  # nothing done yet: left out, as omitempty
+    clock[0] = 6.6  # of 11 s (10 s, +10 % for the second image)
+    running = task("ext-1")  # by external id too
+    assert (running["id"], running["status"], running["progress"]) == (
+        created["id"], "in_progress", 0.6)
+    clock[0] = 12.0
+    done = task(created["id"])
+    assert done["status"] == "completed" and len(done["output"][0]["content"]) == 2
+    assert done["usage"] == {"cost": "0.08", "quantity": 2, "unit_price": "0.04",
+                             "discount": 0}
+
+
+def test_a_simulator_without_precharge_answers_404() -> None:
+    service = SimulatorService(precharge=False)
+    body = json.dumps({"model": "kirin_image_omni", "input": [{"params": {"prompt": "x"}}]})
+    answer = service.handle("POST", "/model/v1/generation/precharge", {}, body.encode())
+    assert answer.status == 404

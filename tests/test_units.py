@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from kirin_jupyter import ValidationError
-from kirin_jupyter.client import Endpoint, KirinAPI, parse_retry_after
+from kirin_jupyter.client import KirinAPI, parse_retry_after
 from kirin_jupyter.images import fit_image, inspect_bytes, load_reference
 from kirin_jupyter.polling import (
     Expectation,
@@ -25,6 +25,7 @@ from kirin_jupyter.polling import (
     expectation,
     prior_seconds,
 )
+from kirin_jupyter.protocol import Endpoint
 from kirin_jupyter.responses import normalise_status, parse_error, parse_task
 from kirin_jupyter.store import result_path, safe_dirname
 

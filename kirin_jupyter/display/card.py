@@ -36,13 +36,16 @@ _STATE_COLOURS = {
 
 
 def status_line(job: Job) -> str:
-    """'running · 12.3 s · ~45 % (estimated) · task abc' as safe HTML."""
+    """'running · 12.3 s · 45 % · about $0.28 (quoted by the service)' as safe HTML; a
+    percentage the service did not send is marked '~45 % (estimated)'."""
     parts = [f"{job.elapsed:.1f} s"]
     if job.status not in ("completed", "failed"):
-        label = "estimated" if job.progress_is_estimate else "reported"
-        parts.append(f"{job.progress * 100:.0f} % ({label})")
+        percent = f"{job.progress * 100:.0f} %"
+        parts.append(f"~{percent} (estimated)" if job.progress_is_estimate else percent)
     if job.cost is not None:
         parts.append(f"cost ${escape(str(job.cost))}")
+    elif job.quote is not None and job.quote.known and job.status != "failed":
+        parts.append(escape(job.quote.describe()))
     return (
         badge(job.status, _STATE_COLOURS.get(job.status, "#57606a"))
         + f' <span style="color:#57606a;font-size:12px">{" · ".join(parts)}</span>'

@@ -1,8 +1,11 @@
-"""A Kirin-compatible service as one pure class: create, get, render, faults.
+"""A Kirin-compatible service as one pure class: create, get, quote, render, faults.
 
-It follows the two documents: same validation and error codes, statuses moving
-queued -> running -> completed, lookups by ``external_task_id``, usage cost. Faults are
-injected per route so tests can prove what the client does when things go wrong.
+It speaks the gateway's protocol (see ``protocol.py``) at the client's configured paths:
+wrapped bodies (``{"model", "input": [{"params": {...}}]}``), statuses ``in_progress`` ->
+``completed`` | ``failed`` with a ``progress`` figure, lookups by ``external_task_id``, a
+precharge quote, and usage with quantity and unit price. Its checks and error codes are the
+two documents'. Faults are injected per route so tests can prove what the client does when
+things go wrong.
 """
 
 from __future__ import annotations
@@ -23,10 +26,17 @@ from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 from .. import spec
+from ..protocol import (
+    DEFAULT_CREATE_PATH,
+    DEFAULT_QUOTE_PATH,
+    DEFAULT_TASK_PATH,
+    BodyStyle,
+    unwrap,
+)
 
 IN_PROCESS_BASE_URL = "http://kirin-simulator.invalid"
 
-Route = Literal["create", "get", "download"]
+Route = Literal["create", "get", "quote", "download"]
 FaultKind = Literal["status", "drop", "malformed", "fail_task", "truncate"]
 
 
@@ -47,6 +57,24 @@ class Fault:
     message: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     times: int = 1
+
+
+@dataclass(frozen=True)
+class Routes:
+    """Where the simulator answers: the same paths and body style the client is set to."""
+
+    create: str = DEFAULT_CREATE_PATH
+    task: str = DEFAULT_TASK_PATH
+    quote: str = DEFAULT_QUOTE_PATH
+    body_style: BodyStyle = "wrapped"
+
+    def task_ident(self, path: str) -> str | None:
+        """The id in a path that matches the task template, else None."""
+        prefix, _, suffix = self.task.partition("{id}")
+        if not (path.startswith(prefix) and path.endswith(suffix)):
+            return None
+        middle = path[len(prefix):len(path) - len(suffix)]
+        return unquote(middle) if middle and "/" not in middle else None
 
 
 @dataclass
@@ -92,6 +120,9 @@ class SimulatorService:
         spread: float = 0.0,
         eager_render: bool = False,
         seed: int | None = None,
+        routes: Routes | None = None,
+        precharge: bool = True,
+        progress: bool = True,
     ) -> None:
         self.task_seconds = task_seconds
         self.spread = spread  # each task's duration varies by +- this fraction
@@ -99,6 +130,9 @@ class SimulatorService:
         self._rng = random.Random(seed)
         self._new_id = id_factory or (lambda: f"sim-{uuid.uuid4().hex[:12]}")
         self.base_url = base_url
+        self.routes = routes or Routes()
+        self.precharge = precharge  # False: the quote route answers 404, as on some services
+        self.progress = progress  # False: task answers carry no progress figure
         self._api_key = api_key
         self._clock = clock
         self._lock = threading.Lock()
@@ -161,10 +195,13 @@ class SimulatorService:
             return self._control_faults(body)
         if path.startswith("/results/") and method == "GET":
             return self._download(path)
-        if path.rstrip("/") == "/v1/tasks" and method == "POST":
+        routes = self.routes
+        if method == "POST" and path == routes.create:
             return self._guarded("create", headers, lambda: self._create(body))
-        if path.startswith("/v1/tasks/") and method == "GET":
-            ident = unquote(path[len("/v1/tasks/"):])
+        if method == "POST" and path == routes.quote and self.precharge:
+            return self._guarded("quote", headers, lambda: self._quote(body))
+        ident = routes.task_ident(path) if method == "GET" else None
+        if ident is not None:
             return self._guarded("get", headers, lambda: self._get(ident))
         return SimResponse.json(404, {"error": {"code": "not_found", "message": "no such route"}})
 
@@ -224,11 +261,18 @@ class SimulatorService:
         key = "error_message" if model == spec.V3 else "message"
         return SimResponse.json(status, {"error": {"code": code, key: message}})
 
-    def _create(self, raw: bytes) -> SimResponse:
+    def _read_body(self, raw: bytes) -> dict[str, Any] | SimResponse:
+        """The flat parameters of a create or quote body, or the error answer."""
         try:
             body = json.loads(raw or b"")
         except ValueError:
             return self._error(None, "invalid_json", "request body is not JSON")
+        if self.routes.body_style == "wrapped":
+            flat = unwrap(body)
+            if flat is None:
+                return self._error(None, "invalid_body", 'the body must be {"model": ..., '
+                                   '"input": [{"params": {...}}]}')
+            body = flat
         if not isinstance(body, dict):
             return self._error(None, "invalid_json", "request body must be a JSON object")
         model = body.get("model")
@@ -238,6 +282,24 @@ class SimulatorService:
         if problem is not None:
             code, message = problem
             return self._error(model, code, message)
+        return body
+
+    def _quote(self, raw: bytes) -> SimResponse:
+        body = self._read_body(raw)
+        if isinstance(body, SimResponse):
+            return body
+        n = int(body.get("n", 1))
+        return SimResponse.json(200, {"status": "success", "data": {
+            "billing_model": body["model"], "model": body["model"],
+            "cost": f"{_price_per_image(body) * n:.2f}", "currency": "USD", "discount": 0,
+            "sample_count": n,
+        }})
+
+    def _create(self, raw: bytes) -> SimResponse:
+        body = self._read_body(raw)
+        if isinstance(body, SimResponse):
+            return body
+        model = str(body["model"])
         external_id = body.get("external_task_id")
         with self._lock:
             if external_id and external_id in self._by_external:
@@ -259,7 +321,8 @@ class SimulatorService:
             timer = threading.Timer(task.duration + 0.01, self._notify, (task, callback))
             timer.daemon = True
             timer.start()
-        return SimResponse.json(200, self._view(task))
+        return SimResponse.json(200, {"id": task.id, "status": "in_progress", "model": model,
+                                      "created_at": int(task.created_wall)})
 
     def _notify(self, task: SimTask, url: str) -> None:
         """POST the final task view to its callback URL, as the service does (loopback only)."""
@@ -304,14 +367,19 @@ class SimulatorService:
         return "failed" if task.fail_code else "completed"
 
     def _view(self, task: SimTask) -> dict[str, Any]:
+        """A task answer as the gateway gives it: ``in_progress`` (with ``progress`` once
+        above 0), ``completed`` or ``failed``."""
         status = self._status(task)
         view: dict[str, Any] = {
             "id": task.id,
             "model": task.model,
-            "status": status,
-            "external_task_id": task.external_id,
+            "status": "in_progress" if status in ("queued", "running") else status,
+            "created_at": int(task.created_wall),
             "metadata": {"simulated": True},
         }
+        done = (self._clock() - task.created) / task.duration if task.duration else 1.0
+        if self.progress and status == "running" and round(done, 2) > 0:
+            view["progress"] = min(0.99, round(done, 2))
         if status == "failed":
             key = "error_message" if task.model == spec.V3 else "message"
             view["error"] = {"code": task.fail_code, key: task.fail_message}
@@ -323,8 +391,9 @@ class SimulatorService:
                  "jobId": f"{task.id}-{i + 1}"}
                 for i in range(n)
             ]}]
-            per_image = 0.08 if task.body.get("resolution") == "2k" else 0.04
-            view["usage"] = {"cost": f"{per_image * n:.2f}", "discount": 0}
+            per_image = _price_per_image(task.body)
+            view["usage"] = {"cost": f"{per_image * n:.2f}", "quantity": n,
+                             "unit_price": f"{per_image:.2f}", "discount": 0}
         return view
 
     def _download(self, path: str) -> SimResponse:
@@ -356,6 +425,11 @@ class SimulatorService:
         if fault is not None and fault.kind == "truncate":
             data = data[: len(data) // 2]
         return SimResponse(200, data, {"Content-Type": "image/png"})
+
+
+def _price_per_image(body: Mapping[str, Any]) -> float:
+    """Invented prices (USD): the documents publish none."""
+    return 0.08 if body.get("resolution") == "2k" else 0.04
 
 
 def _is_loopback(url: str) -> bool:
