@@ -7,6 +7,7 @@ import concurrent.futures
 import json
 import logging
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,8 @@ class Client:
         self._api = KirinAPI(endpoint, key, transport=transport)
         self._service_quotes = True  # until the service shows it has no precharge route
         self._quote_lock = threading.Lock()
+        self._quote_cache: dict[tuple[object, ...], Quote] = {}  # the panel's price hints
+        self._quoting: set[tuple[object, ...]] = set()  # kinds being asked about now
         self._policy = poll_policy or PollPolicy()
         self._budget = RequestBudget(self._policy.max_rate, self._policy.burst)
         self.timeout = timeout
@@ -246,6 +249,39 @@ class Client:
             log.info("no quote within %g s; estimating the price instead", timeout)
             return self.estimate_quote(request)
 
+    def price_hint(self, request: GenerationRequest,
+                   on_quote: Callable[[Quote], None] | None = None) -> Quote:
+        """A price to show while a form is edited, without waiting: the service's last
+        quote for requests of this kind, else the estimate. When the service has not
+        quoted this kind yet, a quote is asked for in the background and ``on_quote``
+        gets it on a thread of its own: never on the engine loop, which a caller holding
+        its own lock may be waiting on."""
+        kind = _price_kind(request)
+        with self._quote_lock:
+            cached = self._quote_cache.get(kind)
+            asking = cached is None and self._service_quotes and kind not in self._quoting
+            if asking:
+                self._quoting.add(kind)  # one question at a time per kind, however fast
+        if not asking:  # the user types
+            return cached or self.estimate_quote(request)
+        from .engine import get_engine
+
+        def remember(future: concurrent.futures.Future[Quote]) -> None:
+            with self._quote_lock:
+                self._quoting.discard(kind)
+            if future.cancelled() or future.exception() is not None:
+                return
+            quote = future.result()
+            if quote.source == "service":
+                with self._quote_lock:
+                    self._quote_cache[kind] = quote
+                if on_quote is not None:
+                    threading.Thread(target=on_quote, args=(quote,), name="kirin-quote",
+                                     daemon=True).start()
+
+        get_engine().submit(self.quote_async(request)).add_done_callback(remember)
+        return self.estimate_quote(request)
+
     async def quote_async(self, request: GenerationRequest) -> Quote:
         """The quote, on the engine loop (the runner asks for one while the job starts)."""
         if self._service_quotes:
@@ -360,6 +396,12 @@ class Client:
         from .engine import get_engine
 
         get_engine().submit(self._api.aclose()).result(timeout=10)
+
+
+def _price_kind(request: GenerationRequest) -> tuple[object, ...]:
+    """What a price depends on (the prompt's words do not)."""
+    return (request.model.name, request.resolution, request.n, request.aspect_ratio,
+            len(request.images), len(request.elements), request.watermark)
 
 
 _default: Client | None = None

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -296,7 +297,10 @@ def test_generate_is_disabled_with_the_reason(panel: Panel, setup: dict[str, str
     assert panel.generate_button.disabled and panel.code_button.disabled
     assert why in reason(panel)
     assert panel.generate() is None
-    assert panel.client.simulator.stats()["requests"] == {}
+    # Nothing created; the only request is the price quote asked while the form was still
+    # valid ("a lighthouse"), which creates nothing.
+    assert set(panel.client.simulator.stats()["requests"]) <= {"quote"}
+    assert panel.client.simulator.stats()["tasks"] == 0
 
 
 def test_negative_prompt_is_not_sent_with_an_image(panel: Panel) -> None:
@@ -389,7 +393,12 @@ def test_a_run_past_the_budget_is_refused_with_the_reason(namespace: dict[str, A
     panel.options.prompt.value = "a fox"
     panel.generate().wait(20)  # $0.04 on the simulator
     panel.options.n.value = 2
-    assert "ready: omni, 2 images, 1k, auto, about $0.08" in reason(panel)  # price now known
+    deadline = time.monotonic() + 10  # the service's quote arrives in the background
+    while "(quoted by the service)" not in reason(panel) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "ready: omni, 2 images, 1k, auto · about $0.08 (quoted by the service)" in \
+        reason(panel)
+    assert "about $0.08 (quoted by the service)" in panel.generate_button.tooltip
     assert panel.generate() is None
     assert "budget: this session has spent or committed $0.04 of max_cost $0.05; this job " \
         "would cost about $0.08 (quoted by the service) and pass it" in reason(panel)

@@ -142,8 +142,9 @@ class Panel:
         text = (f"ready: {request.model.alias}, {request.n} image{'s' if request.n > 1 else ''}"
                 f", {request.resolution}, {request.aspect_ratio}"
                 + (f", {images} reference image{'s' if images > 1 else ''}" if images else ""))
-        estimate = self.client.estimate_cost(request)
-        return text + (f", about ${estimate}" if estimate is not None else "")
+        price = self.client.price_hint(request, on_quote=lambda _quote: self._validate())
+        self.generate_button.tooltip = f"create this task: {price.describe()}"
+        return text + (f" · {price.describe()}" if price.known else "")
 
     # -- actions -----------------------------------------------------------------------------
 
