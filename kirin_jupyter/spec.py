@@ -115,10 +115,15 @@ DEFAULT_RESOLUTION = "1k"
 DEFAULT_N = 1
 
 
+# The gateway's CLI lists these models under their upstream names too; it sends the
+# kirin_* ids (seacloud-cli internal/models/aliases_test.go), and so do we.
+UPSTREAM_NAMES = {"kling_image_o1": OMNI, "kling_v3_image": V3}
+
+
 def resolve_model(name: str) -> ModelSpec:
     """Return the spec for a model name or alias; raise ``KeyError`` with the choices."""
     key = name.strip()
-    key = ALIASES.get(key.lower(), key)
+    key = ALIASES.get(key.lower(), UPSTREAM_NAMES.get(key.lower(), key))
     try:
         return MODELS[key]
     except KeyError:

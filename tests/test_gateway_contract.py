@@ -189,3 +189,11 @@ def test_a_task_is_found_by_its_external_id(gateway: Gateway, tmp_path: Path) ->
     job.wait(20)
     found = get_engine().submit(client._api.find_by_external_id("order-42")).result(10)
     assert found is not None and found.task_id == job.task_id
+
+
+def test_upstream_model_names_are_sent_as_the_kirin_ids(gateway: Gateway, tmp_path: Path
+                                                        ) -> None:
+    client = client_for(gateway, tmp_path)
+    client.generate("a fox", model="kling_image_o1").wait(20)
+    client.generate("a fox", model="kling_v3_image").wait(20)
+    assert [t.model for t in gateway.tasks.values()] == ["kirin_image_omni", "kirin_v3_image"]
