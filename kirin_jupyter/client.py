@@ -50,6 +50,7 @@ class RetryPolicy:
     base: float = 0.5
     cap: float = 8.0
     max_retry_after: float = 60.0
+    resend_unanswered: int = 1  # creates sent again after getting no answer at all
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full jitter: uniform(0, min(cap, base * 2**attempt))."""
@@ -246,23 +247,27 @@ class KirinAPI:
         return await self.get_task(external_task_id, missing_ok=True)
 
     async def create(self, request: GenerationRequest) -> TaskSnapshot:
-        """POST the task exactly once, even when a response is lost.
+        """POST the task at most once, even when its answer is lost.
 
-        After an ambiguous failure (connection dropped after sending, timeout, 5xx, garbled
-        body) the task is looked up by its external id, after a pause (a service may still
-        be working on the POST), and again a few seconds later; only when both lookups find
-        nothing is the POST sent again, with the same external id. Once a POST may have
-        arrived, any failure is raised as ``OutcomeUnknown``: the job stays resumable.
+        - No connection made (refused, DNS, connect timeout): nothing arrived; retried.
+        - HTTP 429: the service refused the request; it waits and tries again.
+        - Any other 4xx (but 409): refused; raised as is, nothing was created.
+        - Any other answer with a status line (2xx it cannot read, 409, 5xx): the service
+          got it, so it is never sent again: the task is looked up by its external id
+          instead, and ``OutcomeUnknown`` (resumable) is raised when none is found.
+        - A connection lost before any status line: looked up the same way; if nothing
+          is found, sent again with the same external id at most ``resend_unanswered``
+          times (0: never).
         """
         # Up to 100 MB of base64: encoded off the loop, once for every attempt.
         body = await asyncio.to_thread(_encode_json, self.endpoint.wire_body(request.body()))
         external_id = request.external_task_id
-        last: Exception | None = None
+        resends_left = self.retry.resend_unanswered
         maybe_created = False
+        last: KirinError | None = None
         try:
             for attempt in range(self.retry.attempts):
                 response: httpx.Response | None = None
-                ambiguous = False
                 try:
                     response = await self._send(
                         "POST", self.endpoint.create_url(), content=body,
@@ -271,53 +276,53 @@ class KirinAPI:
                 except (httpx.ConnectError, httpx.ConnectTimeout,
                         httpx.LocalProtocolError) as exc:  # it never left this machine
                     last = ServiceUnavailable(
-                        f"could not reach the Kirin API ({exc.__class__.__name__})"
-                    )
-                except httpx.TransportError as exc:
-                    ambiguous = True
-                    last = ServiceUnavailable(
-                        f"lost the connection while creating the task ({exc.__class__.__name__})"
-                    )
-                else:
-                    if response.status_code == 409 and not maybe_created:
-                        raise APIError(  # our very first POST: the id was used before
-                            f"external task id {external_id!r} was already used on this account; "
-                            "ids must be unique (leave it out to get a fresh one)",
-                            code="409", status_code=409,
-                        )
-                    if response.status_code == 409 or response.status_code >= 500:
-                        ambiguous = True
-                        last = self.error_for(response)
-                    elif response.status_code == 429:
-                        last = self.error_for(response)
-                    elif response.status_code >= 400:
-                        raise self.error_for(response)
-                    else:
-                        try:
-                            snapshot = parse_task(response.json())
-                            if snapshot.task_id:
-                                return snapshot
-                        except ValueError:
-                            pass
-                        ambiguous = True
-                        last = ServiceUnavailable(
-                            "the Kirin API sent an unreadable create response")
-                if ambiguous:
+                        f"could not reach the Kirin API ({exc.__class__.__name__})")
+                except httpx.TransportError as exc:  # sent, but no status line came back
                     maybe_created = True
+                    last = ServiceUnavailable(
+                        f"lost the connection while creating the task ({exc.__class__.__name__})")
                     found = await self._look_twice(external_id, attempt)
                     if found is not None:
-                        log.info("task for external id %s found after an ambiguous create",
-                                 external_id)
                         return found
-                elif attempt + 1 < self.retry.attempts:
+                    if resends_left <= 0:
+                        raise last from None
+                    resends_left -= 1
+                    log.info("create for external id %s got no answer and is not listed; "
+                             "sending it once more with the same id", external_id)
+                    continue
+                else:
+                    status = response.status_code
+                    if status == 429:
+                        last = self.error_for(response)
+                    elif 400 <= status < 500 and status != 409:
+                        raise self.error_for(response)
+                    elif status == 409 and not maybe_created:
+                        raise APIError(  # our very first POST: the id was used before
+                            f"external task id {external_id!r} was already used on this "
+                            "account; ids must be unique (leave it out to get a fresh one)",
+                            code="409", status_code=409,
+                        )
+                    else:
+                        snapshot = _readable_task(response) if status < 300 else None
+                        if snapshot is not None:
+                            return snapshot
+                        maybe_created = True  # it got there: never POST it again
+                        last = self.error_for(response) if status >= 300 else \
+                            ServiceUnavailable("the Kirin API sent an unreadable create "
+                                               f"response (HTTP {status})")
+                        found = await self._look_twice(external_id, attempt)
+                        if found is not None:
+                            return found
+                        raise last
+                if attempt + 1 < self.retry.attempts:
                     await self._retry_wait(attempt, response)
             assert last is not None
             raise last
         except KirinError as exc:
             if maybe_created and not isinstance(exc, OutcomeUnknown):
                 raise OutcomeUnknown(
-                    f"could not tell whether the task was created ({exc}); nothing is sent "
-                    "again: %kirin resume (or kirin_jupyter.resume()) checks later",
+                    f"could not tell whether the task was created ({exc}); it is not sent "
+                    "again: %kirin resume (or kirin_jupyter.resume()) looks it up later",
                     status_code=getattr(exc, "status_code", None),
                 ) from None
             raise
@@ -355,6 +360,8 @@ class KirinAPI:
         if found is None:
             await self._sleep(max(2.0, self.retry.backoff(attempt + 1, self._rng)))
             found = await self.find_by_external_id(external_id)
+        if found is not None:
+            log.info("task for external id %s found after an ambiguous create", external_id)
         return found
 
     async def download(
@@ -409,6 +416,15 @@ class KirinAPI:
                 Path(name).unlink(missing_ok=True)
                 raise
             return Path(name)
+
+
+def _readable_task(response: httpx.Response) -> TaskSnapshot | None:
+    """The task in a 2xx create answer, or None when it names none that can be read."""
+    try:
+        snapshot = parse_task(response.json())
+    except ValueError:
+        return None
+    return snapshot if snapshot.task_id else None
 
 
 def _verify_image(path: Path) -> bytes:

@@ -62,7 +62,7 @@ class OutcomeUnknown(APIError):
 
 
 class NeverCreated(KirinError):
-    """A resumed job whose create request never reached the service: nothing was billed."""
+    """A resumed job whose external id the service does not list: nothing to follow."""
 
 
 class BudgetExceeded(KirinError):

@@ -147,9 +147,10 @@ async def _reattach(job: Job, ctx: RunContext) -> TaskSnapshot:
     else:
         snapshot = await ctx.api.find_by_external_id(job.external_task_id)
         if snapshot is None:
-            raise NeverCreated(
-                f"the service has no task for external id {job.external_task_id}: the create "
-                "request never reached it, so nothing was billed; generate again if you wish"
+            raise NeverCreated(  # what the service says; never a claim about billing
+                f"the service lists no task for external id {job.external_task_id}, so there "
+                "is nothing to follow; the create most likely never reached it (if you "
+                "generate again, check the account's task list first)"
             )
     assert snapshot is not None
     return snapshot

@@ -16,6 +16,7 @@ from kirin_jupyter import (
     BudgetExceeded,
     DownloadError,
     NeverCreated,
+    OutcomeUnknown,
     ResultExpired,
     TaskTimeout,
 )
@@ -158,8 +159,9 @@ def test_resume_reports_a_create_that_never_arrived(sim_server: SimulatorServer,
     with client.journal._connect() as conn:  # as if written by a process now gone
         conn.execute("UPDATE jobs SET owner = 'elsewhere:1'")
     [job] = client.resume()
-    with pytest.raises(NeverCreated, match="nothing was billed"):
+    with pytest.raises(NeverCreated, match="lists no task for external id kj-lost-in-transit"):
         job.wait(30)
+    assert "billed" not in str(job.error)  # only the service could say so
     assert client.journal.get("kj-lost-in-transit")["status"] == "not_created"
     assert sim_server.service.stats()["requests"].get("create", 0) == 0
 
@@ -421,3 +423,65 @@ def test_a_journal_from_an_older_version_is_upgraded(tmp_path: Path) -> None:
     assert journal.get("kj-old")["prompt"] == "an old fox"
     assert journal.get("kj-new")["output_dir"] == str(tmp_path)
     assert sorted(journal.durations("kirin_image_omni", "1k", 1)) == [(20.0, 0.0), (21.0, 0.5)]
+
+
+# -- a create is never sent twice once it was answered ------------------------------------
+
+def lookup_finds_nothing() -> Fault:
+    """Both lookups of an ambiguous create answer 404 (a fresh Fault: they are used up)."""
+    return Fault("get", "status", status=404, code="not_found", times=2)
+
+
+@pytest.mark.parametrize("answer", [
+    Fault("create", "malformed"),  # 2xx that cannot be read: the task exists
+    Fault("create", "status", status=500),  # 5xx: it may exist
+    Fault("create", "status", status=502, message="bad gateway"),
+])
+def test_an_answered_create_is_never_sent_again(
+    sim_server: SimulatorServer, tmp_path: Path, answer: Fault
+) -> None:
+    """Even when the external-id lookup finds nothing, a create whose request got any
+    status line is not repeated: it ends as OutcomeUnknown and stays resumable."""
+    sim_server.service.add_fault(answer)
+    sim_server.service.add_fault(lookup_finds_nothing())
+    client = client_for(sim_server, tmp_path)
+    job = client.generate("a fox")
+    with pytest.raises(OutcomeUnknown, match="could not tell whether the task was created"):
+        job.wait(30)
+    assert sim_server.service.stats()["requests"]["create"] == 1
+    assert client.journal.get(job.external_task_id)["status"] == "interrupted"
+    if answer.kind == "malformed":  # the task was made: resume finds and finishes it
+        [resumed] = client.resume()
+        assert resumed.wait(30).paths[0].is_file()
+    assert sim_server.service.stats()["requests"]["create"] == 1
+
+
+def test_a_429_on_create_waits_and_tries_again(sim_server: SimulatorServer, tmp_path: Path
+                                               ) -> None:
+    sim_server.service.add_fault(Fault("create", "status", status=429,
+                                       headers={"Retry-After": "0"}))
+    client = client_for(sim_server, tmp_path)
+    client.generate("a fox").wait(30)
+    assert sim_server.service.stats()["requests"]["create"] == 2  # refused, then accepted
+    assert sim_server.service.stats()["tasks"] == 1
+
+
+@pytest.mark.parametrize("resends, posts", [(1, 2), (0, 1)])
+def test_an_unanswered_create_is_resent_only_as_the_setting_allows(
+    sim_server: SimulatorServer, tmp_path: Path, resends: int, posts: int
+) -> None:
+    """The connection closes before any status line and the lookup finds nothing: sent
+    once more with the same external id when the setting allows it (the default, 1)."""
+    sim_server.service.add_fault(Fault("create", "drop"))
+    sim_server.service.add_fault(lookup_finds_nothing())
+    client = client_for(sim_server, tmp_path)
+    client._api.retry = RetryPolicy(base=0.01, cap=0.05, resend_unanswered=resends)
+    job = client.generate("a fox")
+    if resends:
+        job.wait(30)
+    else:
+        with pytest.raises(OutcomeUnknown):
+            job.wait(30)
+    stats = sim_server.service.stats()
+    assert stats["requests"]["create"] == posts
+    assert set(stats["creates_by_external_id"]) == {job.external_task_id}

@@ -256,3 +256,12 @@ def test_server_ids_never_become_path_parts(tmp_path) -> None:
         assert "/" not in name and ".." not in name and name.startswith("task-")
     path = result_path(tmp_path, "../../x", 0, ".png/../../y")
     assert path.parent.parent == tmp_path and path.name == "01.png"
+
+
+@pytest.mark.parametrize("cost", ["NaN", "sNaN", "-100", "Infinity", "-0.01", "abc", [1]])
+def test_a_cost_that_is_not_a_finite_amount_is_unknown(cost: object) -> None:
+    """A broken service's cost must never become a number that disables the budget."""
+    snapshot = parse_task({"id": "t", "status": "completed", "usage": {"cost": cost}})
+    assert snapshot.cost is None
+    assert parse_task({"id": "t", "status": "completed",
+                       "usage": {"cost": "0.28"}}).cost == Decimal("0.28")
