@@ -14,7 +14,15 @@ from typing import Any
 
 from . import settings
 from .client import KirinAPI
-from .errors import BudgetExceeded, KirinError, ValidationError
+from .errors import (
+    APIError,
+    BudgetExceeded,
+    KirinError,
+    NeverCreated,
+    OutcomeUnknown,
+    TaskFailed,
+    ValidationError,
+)
 from .job import Job
 from .polling import Expectation, PollPolicy, RequestBudget, expectation, prior_seconds
 from .pricing import Quote, estimated
@@ -310,7 +318,8 @@ class Client:
 
     def session_spend(self) -> Decimal:
         """What this client's finished jobs cost (as reported by the service)."""
-        return sum((j.cost for j in self.jobs if j.cost is not None), Decimal(0))
+        return sum((j.cost for j in _latest_per_task(self.jobs) if j.cost is not None),
+                   Decimal(0))
 
     def adopt_jobs(self, other: Client) -> None:
         """Carry another client's jobs over (the magics rebuild their client on %config)."""
@@ -327,7 +336,8 @@ class Client:
     def check_budget(self, request: GenerationRequest, quote: Quote | None = None) -> None:
         """Refuse a job that could take the session past ``max_cost``; nothing is sent.
 
-        Committed = what finished jobs cost + the quotes (or estimates) of jobs in flight.
+        Committed = what finished jobs cost + the quotes (or estimates) of jobs in flight
+        and of jobs that ended without a cost while their task may exist (a timeout).
         With a quote for every job, no job can pass the limit. A job of unknown price (no
         quote, no earlier job of its kind) may run only while no other such job is in
         flight: then at most one job's cost can go past the limit.
@@ -346,11 +356,11 @@ class Client:
 
         committed = self.session_spend()
         unknown_in_flight = 0
-        for job in self.jobs:
-            if not job.done():
+        for job in _latest_per_task(self.jobs):  # a resumed job replaces the one it resumes
+            if not job.done() or _may_be_billed(job):
                 price = price_of(job.request, job.quote)
                 committed += price or Decimal(0)
-                unknown_in_flight += price is None
+                unknown_in_flight += price is None and not job.done()
         mine = price_of(request, quote)
         limit = self.max_cost
         if committed >= limit or (mine is not None and committed + mine > limit):
@@ -396,6 +406,29 @@ class Client:
         from .engine import get_engine
 
         get_engine().submit(self._api.aclose()).result(timeout=10)
+
+
+def _latest_per_task(jobs: list[Job]) -> list[Job]:
+    """One job per external id, the newest: resuming a timed-out job makes a second Job
+    for the same task, which must not be counted twice."""
+    latest: dict[str, Job] = {}
+    for job in jobs:
+        latest[job.external_task_id] = job
+    return list(latest.values())
+
+
+def _may_be_billed(job: Job) -> bool:
+    """A job that ended without a known cost while its task may exist (a timeout, a lost
+    answer, a failed download): it counts against the budget at its quote or estimate.
+    A task the service itself reported failed, or a create it refused, is not billed."""
+    if not job.done() or job.cost is not None or job.status == "completed":
+        return False
+    error = job.error
+    if isinstance(error, (TaskFailed, NeverCreated, ValidationError, BudgetExceeded)):
+        return False
+    refused = isinstance(error, APIError) and error.status_code is not None and \
+        400 <= error.status_code < 500 and job.task_id is None
+    return not refused and (job.task_id is not None or isinstance(error, OutcomeUnknown))
 
 
 def _price_kind(request: GenerationRequest) -> tuple[object, ...]:

@@ -485,3 +485,32 @@ def test_an_unanswered_create_is_resent_only_as_the_setting_allows(
     stats = sim_server.service.stats()
     assert stats["requests"]["create"] == posts
     assert set(stats["creates_by_external_id"]) == {job.external_task_id}
+
+
+def test_jobs_that_may_be_billed_count_against_the_budget(
+    sim_server: SimulatorServer, tmp_path: Path
+) -> None:
+    """A timed-out job's task runs on (and will be billed): it counts at its quote until
+    its real cost is known; before, timeouts counted as $0 and 8 tasks ran under $0.10."""
+    sim_server.service.task_seconds = 60
+    client = client_for(sim_server, tmp_path, max_cost="0.10", timeout=0.3)
+    for _ in range(2):
+        with pytest.raises(TaskTimeout):
+            client.generate("a slow fox").wait(30)  # $0.04 each, quoted
+    with pytest.raises(BudgetExceeded, match=r"spent or committed \$0.08 of max_cost \$0.10"):
+        client.generate("a third slow fox")
+    assert sim_server.service.stats()["requests"]["create"] == 2
+    sim_server.service.add_fault(Fault("create", "fail_task", code="002016095"))
+    sim_server.service.task_seconds = 0.2
+    client.timeout = 30
+    client.max_cost = Decimal("0.20")
+    with pytest.raises(kirin_jupyter.TaskFailed):  # the service failed it: not billed
+        client.generate("a failing fox").wait(30)
+    client.generate("a cheap fox").wait(30)  # 0.08 + 0.04 <= 0.20: the failure is free
+    with pytest.raises(BudgetExceeded, match=r"spent or committed \$0.12 of max_cost \$0.20"):
+        client.generate("a fox too many", n=3)
+    for task_id in list(sim_server.service.tasks):  # the slow tasks end; resume fetches them
+        sim_server.service.finish_now(task_id)
+    for job in client.resume():
+        job.wait(30)
+    assert client.session_spend() == Decimal("0.12")  # each task once, at its real cost
