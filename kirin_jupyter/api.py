@@ -53,6 +53,20 @@ def _log_to_file(home: Path) -> None:
         _log_files.add(path)
 
 
+def _checked_max_cost(value: Decimal | float | str | None) -> Decimal | None:
+    """A budget in USD, or None for no limit; anything else is one clear error."""
+    if value is None or value == "" or value == 0:
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except ArithmeticError:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount < 0:
+        raise ValidationError(f"max_cost must be an amount in USD, 0 (no limit) or more, "
+                              f"not {str(value)[:40]!r}")
+    return amount or None
+
+
 def _checked_key(key: str | None) -> str | None:
     """Strip the key (one read from a file often ends in a newline); refuse one that cannot
     be an HTTP header, without ever showing it."""
@@ -112,12 +126,17 @@ class Client:
             raise KirinError(
                 "KIRIN_API_KEY is set but no base URL: set KIRIN_BASE_URL (or pass base_url=)"
             )
+        elif not url.strip().lower().startswith(("http://", "https://")):
+            raise ValidationError(
+                f"base URL {url[:80]!r} must start with https:// (or http://), e.g. "
+                "https://gateway.example.com"
+            )
         assert url is not None
         self.output_dir = Path(output_dir) if output_dir else settings.output_dir()
         home = Path(home) if home else settings.kirin_home()
         self.journal = Journal(home / "journal.sqlite3")
         _log_to_file(home)
-        self.max_cost = None if max_cost in (None, "", 0) else Decimal(str(max_cost))
+        self.max_cost = _checked_max_cost(max_cost)
         endpoint = Endpoint(url, create_path, task_path, quote_path, body_style)
         self._api = KirinAPI(endpoint, key, transport=transport)
         self._service_quotes = True  # until the service shows it has no precharge route

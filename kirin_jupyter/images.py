@@ -138,17 +138,40 @@ def image_bytes(obj: Any) -> tuple[bytes, str]:
     )
 
 
+# A file this large is refused unread: over 10 MB can still be mended with --fit (a big
+# PNG re-encoded as JPEG), but past this nothing is worth holding in memory.
+MAX_READ_BYTES = 64 * 1024 * 1024
+
+
 def _read_path(path: Path) -> tuple[bytes, str]:
+    """The file's bytes, after checking what can be checked without reading it: that it
+    is a regular file (not a pipe or a device) and no larger than the API allows."""
     text = str(path)
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL byte
+        found = False
+    if not found:
         if len(text) > 200 and _BASE64_CHARS.match(text):
             return _decode_b64(text, "base64 string"), "base64 string"
         raise ValidationError(f"image file not found: {_short(text, 120)}")
     if path.suffix.lower() not in spec.IMAGE_SUFFIXES:
         raise ValidationError(
-            f"{path.name}: the API accepts only .jpg, .jpeg and .png files"
+            f"{_short(path.name, 80)}: the API accepts only .jpg, .jpeg and .png files"
         )
-    return path.read_bytes(), path.name
+    try:
+        size = path.stat().st_size
+        if size > MAX_READ_BYTES:  # checked before reading: never load 4 GiB
+            raise ValidationError(
+                f"{_short(path.name, 80)} is {describe_size(size)}; the API accepts at most "
+                f"10 MB, and files over {describe_size(MAX_READ_BYTES)} are not read (not "
+                "even to mend them with --fit): export a smaller JPEG or PNG"
+            )
+        return path.read_bytes(), path.name
+    except OSError as exc:
+        raise ValidationError(
+            f"cannot read {_short(path.name, 80)}: {exc.strerror or exc.__class__.__name__}"
+        ) from None
 
 
 def _decode_b64(text: str, what: str) -> bytes:
@@ -167,6 +190,10 @@ def _array_to_pil(array: Any) -> PILImage:
     from PIL import Image
 
     arr = np.asarray(array)
+    if arr.dtype.kind not in "biuf":
+        raise ValidationError(f"numpy image must hold numbers, not {arr.dtype} values")
+    if arr.size == 0:
+        raise ValidationError(f"numpy image is empty (shape {tuple(arr.shape)})")
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
         raise ValidationError(
             f"numpy image must be HxW, HxWx3 or HxWx4; got shape {tuple(arr.shape)}"
@@ -174,6 +201,8 @@ def _array_to_pil(array: Any) -> PILImage:
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise ValidationError("numpy image holds NaN or infinite values")
         arr = (np.clip(arr, 0.0, 1.0) * 255).round().astype(np.uint8)
     elif arr.dtype != np.uint8:
         if arr.size and (arr.min() < 0 or arr.max() > 255):

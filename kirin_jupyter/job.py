@@ -147,7 +147,15 @@ class Job:
         return self._future.done()
 
     def wait(self, timeout: float | None = None) -> Result:
-        """Block until the result is on disk; re-raise the job's error if it failed."""
+        """Block until the result is on disk; re-raise the job's error if it failed.
+
+        ``timeout`` None (or infinite) waits as long as it takes."""
+        if timeout is not None:
+            if timeout != timeout or timeout < 0:  # NaN, or negative
+                raise ValueError(f"timeout must be a number of seconds, 0 or more, "
+                                 f"not {timeout!r}")
+            if timeout == float("inf"):
+                timeout = None
         try:
             return self._future.result(timeout)
         except concurrent.futures.TimeoutError:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
+import re
 import time
 from decimal import Decimal
 from html import escape
@@ -161,7 +163,7 @@ class KirinMagics(Magics):
             return self._cmd_wait(_number(rest[1], "--timeout"))
         if command == "show" and len(rest) == 1:
             return self._cmd_show(rest[0])
-        if command == "history" and len(rest) == 1 and rest[0].isdigit():
+        if command == "history" and len(rest) == 1 and re.fullmatch(r"[0-9]{1,6}", rest[0]):
             return self._cmd_history(int(rest[0]))
         raise UsageError(
             f"%kirin {command}: unexpected {' '.join(rest)!r}; usage: {_USAGE[command]} "
@@ -174,6 +176,7 @@ class KirinMagics(Magics):
         from .errors import BudgetExceeded, KirinError, ValidationError
 
         cfg = self.config_obj
+        timeout = _timeout_arg(args)  # every option is checked before anything is sent
         try:
             client = self.client()
         except KirinError as exc:
@@ -208,7 +211,7 @@ class KirinMagics(Magics):
         for ref in request.images:
             if ref.mended:
                 print(f"kirin: {ref.label} mended with --fit: {ref.mended}")
-        self._follow(job, wait=args.wait or cfg.blocking, timeout=_timeout_arg(args))
+        self._follow(job, wait=args.wait or cfg.blocking, timeout=timeout)
 
     def _follow(self, job: Job, *, wait: bool, timeout: float | None) -> None:
         """Show a job the way this front end can (see frontends.py)."""
@@ -383,9 +386,12 @@ def _apply_config_files(cfg: Kirin, shell: Any) -> config_files.Loaded:
 
 def _number(text: str, what: str) -> float:
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
-        raise UsageError(f"%kirin: {what} needs a number of seconds, not {text!r}") from None
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise UsageError(f"%kirin: {what} needs a number of seconds, not {text!r}")
+    return seconds
 
 
 def _timeout_arg(args: argparse.Namespace) -> float | None:

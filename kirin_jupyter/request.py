@@ -166,6 +166,13 @@ def _check_prompt(value: Any, what: str, *, required: bool) -> str:
     if not isinstance(value, str):
         raise ValidationError(f"{what} must be text, not {type(value).__name__}")
     text: str = value.strip()  # what is sent, and so what is counted
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: it could not be sent as JSON
+        raise ValidationError(
+            f"{what} has a character that cannot be sent (at position {exc.start}: "
+            f"{text[exc.start]!r}); retype or remove it"
+        ) from None
     if required and not text:
         raise ValidationError(f"{what} is empty; write what the image should show")
     if len(text) > spec.PROMPT_MAX_CHARS:
@@ -176,7 +183,7 @@ def _check_prompt(value: Any, what: str, *, required: bool) -> str:
 
 
 def _check_n(value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value.strip()):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"n must be a whole number from 1 to 9, not {value!r}")

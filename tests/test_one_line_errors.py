@@ -1,0 +1,100 @@
+"""Bad input gets one clear line before anything is sent, never a traceback (issue 14, 6)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from kirin_jupyter import ValidationError
+from kirin_jupyter.api import Client
+
+from .conftest import TEST_KEY
+
+
+def sent(shell: InteractiveShell) -> dict:
+    return shell.magics_manager.registry["KirinMagics"].client().simulator.stats()["requests"]
+
+
+@pytest.mark.parametrize("line", ["-n ² a fox", "-n ٣ a fox", "--wait --timeout abc a fox",
+                                  "--wait --timeout inf a fox", "--wait --timeout nan a fox",
+                                  "--wait --timeout -1 a fox"])
+def test_magic_options_are_refused_before_sending(shell: InteractiveShell, line: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        shell.run_line_magic("kirin", line)
+    assert "\n" not in str(caught.value)
+    assert sent(shell) == {}
+
+
+def test_history_with_odd_digits_is_a_usage_error(shell: InteractiveShell) -> None:
+    with pytest.raises(UsageError, match="usage: %kirin history"):
+        shell.run_line_magic("kirin", "history ²")
+
+
+def test_a_lone_surrogate_is_refused_before_sending(tmp_path: Path) -> None:
+    client = Client(output_dir=tmp_path)
+    with pytest.raises(ValidationError, match=r"cannot be sent .*position 6"):
+        client.generate("a fox \ud800 at dawn")
+    assert client.simulator.stats()["requests"] == {}
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", float("nan"), "-1", "inf"])
+def test_a_max_cost_that_is_not_an_amount(value: object) -> None:
+    with pytest.raises(ValidationError, match="max_cost must be an amount in USD"):
+        Client(max_cost=value)  # type: ignore[arg-type]
+
+
+def test_a_base_url_without_a_scheme() -> None:
+    with pytest.raises(ValidationError, match="must start with https://"):
+        Client(api_key=TEST_KEY, base_url="gateway.example.com")
+
+
+def test_waiting_forever_or_for_nan(tmp_path: Path) -> None:
+    job = Client(output_dir=tmp_path).generate("a fox")
+    assert job.wait(float("inf")).paths  # no OverflowError: inf means no limit
+    with pytest.raises(ValueError, match="timeout must be a number of seconds"):
+        job.wait(float("nan"))
+
+
+@pytest.mark.parametrize("image, why", [
+    (np.array([[object()] * 400] * 400, dtype=object), "must hold numbers"),
+    (np.zeros((0, 0, 3), dtype=np.uint8), "is empty"),
+    (np.full((400, 400), np.nan), "NaN or infinite"),
+])
+def test_odd_numpy_arrays(tmp_path: Path, image: object, why: str) -> None:
+    client = Client(output_dir=tmp_path)
+    with pytest.raises(ValidationError, match=why):
+        client.generate("a fox", images=[image])
+
+
+def test_reference_paths_that_cannot_be_read(tmp_path: Path, make_image) -> None:
+    client = Client(output_dir=tmp_path)
+    with pytest.raises(ValidationError, match="image file not found"):
+        client.generate("a fox", images=["x" * 5000 + ".png"])  # a name too long
+    with pytest.raises(ValidationError, match="image file not found"):
+        client.generate("a fox", images=["a\x00b.png"])
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ValidationError, match="image file not found"):  # not a regular file
+        client.generate("a fox", images=[fifo])
+    locked = make_image(400, 400)
+    locked.chmod(0)
+    if os.access(locked, os.R_OK):  # root reads anything: make it unreadable another way
+        locked.unlink()
+        locked.mkdir()
+        (locked / "x").touch()
+        with pytest.raises(ValidationError, match="image file not found"):
+            client.generate("a fox", images=[locked])
+    else:
+        with pytest.raises(ValidationError, match="cannot read"):
+            client.generate("a fox", images=[locked])
+    huge = tmp_path / "huge.png"
+    with huge.open("wb") as fh:
+        fh.truncate(4 << 30)  # 4 GiB, sparse: refused from its size, never read
+    with pytest.raises(ValidationError, match=r"huge.png is 4096\.0 MB; the API accepts at most 10 MB, and files over 64\.0 MB are not read"):
+        client.generate("a fox", images=[huge])
+    assert client.simulator.stats()["requests"] == {}
