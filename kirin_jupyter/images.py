@@ -231,6 +231,7 @@ def _checked(data: bytes, label: str, *, fit: bool) -> ReferenceImage:
     if reasons:
         hint = "" if fit else " (add --fit / fit=True to mend it)"
         raise ValidationError(f"image {label}: {'; '.join(reasons)}{hint}")
+    _decode_whole(data, label)
     return ReferenceImage(
         value=base64.b64encode(data).decode("ascii"),
         is_url=False,
@@ -239,6 +240,21 @@ def _checked(data: bytes, label: str, *, fit: bool) -> ReferenceImage:
         facts=facts,
         mended=mended,
     )
+
+
+def _decode_whole(data: bytes, label: str) -> None:
+    """Decode every pixel: a truncated or corrupt file whose header is intact passes the
+    rules above (they read only the header) and would be sent, and billed, broken."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, ...
+        raise ValidationError(
+            f"image {label} is damaged: it does not decode whole ({_short(str(exc), 80)}); "
+            "export it again"
+        ) from None
 
 
 def fit_image(data: bytes) -> tuple[bytes, str]:

@@ -98,3 +98,21 @@ def test_reference_paths_that_cannot_be_read(tmp_path: Path, make_image) -> None
     with pytest.raises(ValidationError, match=r"huge.png is 4096\.0 MB; the API accepts at most 10 MB, and files over 64\.0 MB are not read"):
         client.generate("a fox", images=[huge])
     assert client.simulator.stats()["requests"] == {}
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_truncated_reference_with_an_intact_header_is_not_sent(
+    tmp_path: Path, make_image, fmt: str
+) -> None:
+    """Issue 14, item 7: the header-only checks passed these, and they were sent."""
+    from PIL import Image
+
+    path = make_image(640, 480, fmt)
+    noisy = Image.effect_noise((640, 480), 60).convert("RGB")  # big enough to cut
+    noisy.save(path, format=fmt)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    client = Client(output_dir=tmp_path)
+    with pytest.raises(ValidationError, match="is damaged: it does not decode whole"):
+        client.generate("a fox", images=[path])
+    assert client.simulator.stats()["requests"] == {}
