@@ -7,6 +7,7 @@ import concurrent.futures
 import json
 import logging
 import threading
+import warnings
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -51,6 +52,17 @@ def _log_to_file(home: Path) -> None:
         if log.level == logging.NOTSET or log.level > logging.INFO:
             log.setLevel(logging.INFO)
         _log_files.add(path)
+
+
+def _warn_if_plain_http(url: str) -> None:
+    """A key sent over plain http to another machine can be read on the way."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    host = parts.hostname or ""
+    if parts.scheme.lower() == "http" and host not in ("127.0.0.1", "localhost", "::1"):
+        warnings.warn(f"kirin: the API key goes to {host} over plain http, where anyone on "
+                      "the way can read it; use https://", UserWarning, stacklevel=3)
 
 
 def _checked_max_cost(value: Decimal | float | str | None) -> Decimal | None:
@@ -137,6 +149,8 @@ class Client:
         self.journal = Journal(home / "journal.sqlite3")
         _log_to_file(home)
         self.max_cost = _checked_max_cost(max_cost)
+        if key is not None and self.simulator is None:
+            _warn_if_plain_http(url)
         endpoint = Endpoint(url, create_path, task_path, quote_path, body_style)
         self._api = KirinAPI(endpoint, key, transport=transport)
         self._service_quotes = True  # until the service shows it has no precharge route

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
+import ipaddress
 import json
 import logging
 import os
@@ -144,6 +146,7 @@ class KirinAPI:
             self._downloads = httpx.AsyncClient(
                 timeout=self._timeout, follow_redirects=True, transport=self._transport,
                 headers={"User-Agent": "kirin-jupyter/0.1"},
+                event_hooks={"request": [_refuse_link_local]},  # every hop of a redirect
             )
         return self._downloads
 
@@ -383,7 +386,11 @@ class KirinAPI:
                 except DownloadError as exc:
                     tmp.unlink(missing_ok=True)
                     last = exc
+                except BaseException:  # cancelled (a sibling failed): leave no .part file
+                    tmp.unlink(missing_ok=True)
+                    raise
                 else:
+                    tmp.chmod(_file_mode())  # mkstemp's 0600 -> what the user's umask gives
                     os.replace(tmp, dest)
                     if thumb is not None:
                         thumbnails.remember(dest, thumb)
@@ -416,6 +423,32 @@ class KirinAPI:
                 Path(name).unlink(missing_ok=True)
                 raise
             return Path(name)
+
+
+@functools.cache
+def _file_mode() -> int:
+    """0666 less the process umask: result files get the mode any new file would (read
+    from /proc: setting the umask to learn it would race with other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o644
+
+
+async def _refuse_link_local(request: httpx.Request) -> None:
+    """A result URL (or a redirect) to a link-local address, such as a cloud's metadata
+    service at 169.254.169.254, is never fetched: a hostile service could read it."""
+    host = request.url.host
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if address.is_link_local or (address.version == 6 and address.ipv4_mapped is not None
+                                 and address.ipv4_mapped.is_link_local):
+        raise DownloadError(f"refusing to download from the link-local address {host}")
 
 
 def _readable_task(response: httpx.Response) -> TaskSnapshot | None:

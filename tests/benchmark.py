@@ -54,7 +54,9 @@ def simulator(seconds: float, spread: float = 0.0, eager: bool = False) -> Itera
 
 
 def stats(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{url}/_sim/stats") as answer:
+    request = urllib.request.Request(f"{url}/_sim/stats",
+                                     headers={"Authorization": f"Bearer {KEY}"})
+    with urllib.request.urlopen(request) as answer:
         return json.load(answer)  # type: ignore[no-any-return]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import json
 import multiprocessing
+import os
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -514,3 +515,49 @@ def test_jobs_that_may_be_billed_count_against_the_budget(
     for job in client.resume():
         job.wait(30)
     assert client.session_spend() == Decimal("0.12")  # each task once, at its real cost
+
+
+# -- small gaps (issue 14, item 9) --------------------------------------------------------
+
+
+def test_result_files_get_the_umask_mode_and_no_part_file_is_left(
+    sim_server: SimulatorServer, tmp_path: Path
+) -> None:
+    client = client_for(sim_server, tmp_path)
+    result = client.generate("a fox", n=3).wait(30)
+    old_umask = os.umask(0o022)
+    os.umask(old_umask)
+    assert all(p.stat().st_mode & 0o777 == 0o666 & ~old_umask for p in result.paths)
+    # Every download is cut short, again and again: the first to give up cancels its
+    # siblings mid-way, and no temporary file stays behind.
+    sim_server.service.add_fault(Fault("download", "truncate", times=9))
+    job = client.generate("a fox", n=3)
+    with pytest.raises(kirin_jupyter.DownloadError):
+        job.wait(30)
+    folder = tmp_path / "out" / job.task_id
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".part")]
+
+
+def test_downloads_never_reach_link_local_addresses() -> None:
+    import asyncio
+
+    import httpx
+
+    from kirin_jupyter.client import _refuse_link_local
+
+    for url in ("http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/x.png",
+                "http://[::ffff:169.254.169.254]/x.png"):
+        with pytest.raises(kirin_jupyter.DownloadError, match="link-local"):
+            asyncio.run(_refuse_link_local(httpx.Request("GET", url)))
+    asyncio.run(_refuse_link_local(httpx.Request("GET", "https://cdn.example.com/a.png")))
+
+
+def test_a_key_over_plain_http_to_another_host_warns() -> None:
+    with pytest.warns(UserWarning, match="over plain http"):
+        Client(api_key=TEST_KEY, base_url="http://gateway.example.com")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Client(api_key=TEST_KEY, base_url="http://127.0.0.1:9")  # loopback: no warning
+        Client(api_key=TEST_KEY, base_url="https://gateway.example.com")

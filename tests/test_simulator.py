@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -35,7 +36,12 @@ def test_cli_server_serves_a_whole_job(tmp_path: Path) -> None:
                         poll_policy=FAST_POLL)
         result = client.generate("a fox over real HTTP", n=2).wait(20)
         assert len(result.paths) == 2
-        with urllib.request.urlopen(f"{url}/_sim/stats") as answer:
+        with pytest.raises(urllib.error.HTTPError) as refused:  # control routes need it too
+            urllib.request.urlopen(f"{url}/_sim/stats")
+        assert refused.value.code == 401
+        request = urllib.request.Request(f"{url}/_sim/stats",
+                                         headers={"Authorization": f"Bearer {TEST_KEY}"})
+        with urllib.request.urlopen(request) as answer:
             stats = json.load(answer)
         assert stats["creates_by_external_id"] == {result.external_task_id: 1}
     finally:

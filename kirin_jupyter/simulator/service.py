@@ -189,6 +189,9 @@ class SimulatorService:
     ) -> SimResponse:
         """Answer one HTTP request (path without the host); used by both faces."""
         path = path.split("?", 1)[0]
+        if path.startswith("/_sim/") and not self._authorised(headers):
+            return SimResponse.json(401, {"error": {"code": "unauthorized",
+                                                    "message": "invalid API key"}})
         if path == "/_sim/stats" and method == "GET":
             return SimResponse.json(200, self.stats())
         if path == "/_sim/faults" and method == "POST":
@@ -221,12 +224,10 @@ class SimulatorService:
     ) -> SimResponse:
         with self._lock:
             self.requests[route] += 1
-        if self._api_key is not None:
-            auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
-            if auth != f"Bearer {self._api_key}":
-                return SimResponse.json(
-                    401, {"error": {"code": "unauthorized", "message": "invalid API key"}}
-                )
+        if not self._authorised(headers):
+            return SimResponse.json(
+                401, {"error": {"code": "unauthorized", "message": "invalid API key"}}
+            )
         fault = self._take_fault(route)
         if fault is None or fault.kind == "fail_task":
             response = work()
@@ -244,6 +245,14 @@ class SimulatorService:
             work()
             return SimResponse(200, b'{"id": "trunc', {"Content-Type": "application/json"})
         return work()
+
+    def _authorised(self, headers: Mapping[str, str]) -> bool:
+        """With a key set (``--require-key``), every route but result downloads needs it,
+        the control routes (``/_sim/*``) too."""
+        if self._api_key is None:
+            return True
+        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        return auth == f"Bearer {self._api_key}"
 
     def _mark_failing(self, response: SimResponse, fault: Fault) -> None:
         try:
