@@ -128,6 +128,20 @@ class KirinAPI:
         """Never let the key through, even if a server echoes it back."""
         return text.replace(self._key, "***") if self._key else text
 
+    def json_of(self, response: httpx.Response) -> Any:
+        """The answer's JSON with the key taken out of every string in it, before anything
+        reads, truncates, logs, stores or shows any part of it (a hostile service may echo
+        the key in an error code, a status word or metadata, escaped as it likes)."""
+        return _redacted(response.json(), self.redact) if self._key else response.json()
+
+    def _readable_task(self, response: httpx.Response) -> TaskSnapshot | None:
+        """The task in a 2xx create answer, or None when it names none that can be read."""
+        try:
+            snapshot = parse_task(self.json_of(response))
+        except ValueError:
+            return None
+        return snapshot if snapshot.task_id else None
+
     # -- connections ---------------------------------------------------------------------
 
     def _client(self) -> httpx.AsyncClient:
@@ -161,7 +175,7 @@ class KirinAPI:
     def error_for(self, response: httpx.Response, task_id: str | None = None) -> APIError:
         """A readable exception for an error response."""
         try:
-            payload: Any = response.json()
+            payload: Any = self.json_of(response)
         except ValueError:
             payload = None
         code, server_message = parse_error(payload)
@@ -227,7 +241,7 @@ class KirinAPI:
                     return None
                 if response.status_code < 400:
                     try:
-                        snapshot = parse_task(response.json())
+                        snapshot = parse_task(self.json_of(response))
                         hint = parse_retry_after(response.headers.get("Retry-After"))
                         return replace(snapshot, retry_after=hint) if hint else snapshot
                     except ValueError:
@@ -306,7 +320,7 @@ class KirinAPI:
                             code="409", status_code=409,
                         )
                     else:
-                        snapshot = _readable_task(response) if status < 300 else None
+                        snapshot = self._readable_task(response) if status < 300 else None
                         if snapshot is not None:
                             return snapshot
                         maybe_created = True  # it got there: never POST it again
@@ -351,7 +365,7 @@ class KirinAPI:
         if response.status_code >= 400:
             return QuoteAnswer(None, reason=str(self.error_for(response)))
         try:
-            return parse_quote(response.json())
+            return parse_quote(self.json_of(response))
         except ValueError:
             return QuoteAnswer(None, reason="the quote is not JSON")
 
@@ -425,6 +439,17 @@ class KirinAPI:
             return Path(name)
 
 
+def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    """``value`` (parsed JSON) with ``redact`` applied to every string, keys included."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(item, redact) for item in value]
+    if isinstance(value, dict):
+        return {redact(str(k)): _redacted(v, redact) for k, v in value.items()}
+    return value
+
+
 @functools.cache
 def _file_mode() -> int:
     """0666 less the process umask: result files get the mode any new file would (read
@@ -449,15 +474,6 @@ async def _refuse_link_local(request: httpx.Request) -> None:
     if address.is_link_local or (address.version == 6 and address.ipv4_mapped is not None
                                  and address.ipv4_mapped.is_link_local):
         raise DownloadError(f"refusing to download from the link-local address {host}")
-
-
-def _readable_task(response: httpx.Response) -> TaskSnapshot | None:
-    """The task in a 2xx create answer, or None when it names none that can be read."""
-    try:
-        snapshot = parse_task(response.json())
-    except ValueError:
-        return None
-    return snapshot if snapshot.task_id else None
 
 
 def _verify_image(path: Path) -> bytes:

@@ -197,3 +197,40 @@ def test_upstream_model_names_are_sent_as_the_kirin_ids(gateway: Gateway, tmp_pa
     client.generate("a fox", model="kling_image_o1").wait(20)
     client.generate("a fox", model="kling_v3_image").wait(20)
     assert [t.model for t in gateway.tasks.values()] == ["kirin_image_omni", "kirin_v3_image"]
+
+
+def test_a_key_echoed_by_the_service_is_redacted_everywhere(
+    gateway: Gateway, tmp_path: Path, log_capture
+) -> None:
+    """Issue 14, item 5: in an error code, a long message (past the 300-character cut),
+    metadata and a status word; checked in the exception, the card, the journal and logs."""
+    from kirin_jupyter.display.static import job_html
+
+    gateway.steps = [{"status": f"thinking-{TEST_KEY}"}]
+    gateway.final = lambda task: {"status": "failed", "metadata": {"echo": TEST_KEY},
+                                  "error": {"code": TEST_KEY,
+                                            "message": "x" * 290 + TEST_KEY}}
+    client = client_for(gateway, tmp_path)
+    job = client.generate("a fox")
+    with pytest.raises(TaskFailed) as caught:
+        job.wait(20)
+    journal = (tmp_path / "home" / "journal.sqlite3")
+    texts = [str(caught.value), repr(caught.value), job_html(job), status_line(job),
+             log_capture.getvalue(), str(client.journal.events(job.external_task_id)),
+             str(client.journal.get(job.external_task_id))]
+    if journal.exists():
+        texts.append(journal.read_bytes().decode("latin-1"))
+    for text in texts:
+        assert TEST_KEY[:10] not in text  # not even the part before a cut
+
+
+def test_a_key_escaped_in_json_is_still_found() -> None:
+    import httpx
+
+    from kirin_jupyter.client import KirinAPI
+    from kirin_jupyter.protocol import Endpoint
+
+    api = KirinAPI(Endpoint("http://gateway.invalid"), TEST_KEY)
+    escaped = "".join(f"\\u{ord(c):04x}" for c in TEST_KEY)
+    answer = httpx.Response(200, content=f'{{"error": {{"code": "{escaped}"}}}}'.encode())
+    assert api.json_of(answer) == {"error": {"code": "***"}}
