@@ -29,6 +29,8 @@ _EXPORTS = {
     "TaskTimeout": "errors",
     "ResultExpired": "errors",
     "DownloadError": "errors",
+    "LimitExceeded": "errors",
+    "Limits": "client",
     "NeverCreated": "errors",
     "OutcomeUnknown": "errors",
     "BudgetExceeded": "errors",
@@ -43,11 +45,13 @@ if TYPE_CHECKING:
     from .api import default_client as default_client
     from .api import generate as generate
     from .api import resume as resume
+    from .client import Limits as Limits
     from .errors import APIError as APIError
     from .errors import AuthenticationError as AuthenticationError
     from .errors import BudgetExceeded as BudgetExceeded
     from .errors import DownloadError as DownloadError
     from .errors import KirinError as KirinError
+    from .errors import LimitExceeded as LimitExceeded
     from .errors import NeverCreated as NeverCreated
     from .errors import OutcomeUnknown as OutcomeUnknown
     from .errors import RateLimited as RateLimited

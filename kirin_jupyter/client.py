@@ -30,6 +30,7 @@ from .errors import (
     AuthenticationError,
     DownloadError,
     KirinError,
+    LimitExceeded,
     OutcomeUnknown,
     RateLimited,
     ResultExpired,
@@ -57,6 +58,17 @@ class RetryPolicy:
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full jitter: uniform(0, min(cap, base * 2**attempt))."""
         return rng.uniform(0, min(self.cap, self.base * 2**attempt))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the client accepts from a service, so a broken or hostile one cannot fill
+    the disk or memory, or hold a job forever. Real answers are far below each one."""
+
+    result_bytes: int = 64 * 1024 * 1024  # one result file (a 2k PNG is a few MB)
+    answer_bytes: int = 4 * 1024 * 1024  # one JSON answer of the API
+    result_pixels: int = 40_000_000  # one result image, checked before decoding
+    request_seconds: float = 300.0  # one whole request, body included
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -110,6 +122,7 @@ class KirinAPI:
         sleep: Sleep = asyncio.sleep,
         request_timeout: float = 30.0,
         rng: random.Random | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._key = api_key
@@ -118,6 +131,7 @@ class KirinAPI:
         self._sleep = sleep
         self._timeout = request_timeout
         self._rng = rng or random.Random()
+        self.limits = limits or Limits()
         self._api: httpx.AsyncClient | None = None
         self._downloads: httpx.AsyncClient | None = None
 
@@ -214,7 +228,28 @@ class KirinAPI:
     # -- requests ------------------------------------------------------------------------
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return await self._client().request(method, url, **kwargs)
+        """One API request, read whole within ``limits.request_seconds`` and at most
+        ``limits.answer_bytes`` (a 1 GiB status answer was read into memory before)."""
+        try:
+            return await asyncio.wait_for(self._send_capped(method, url, **kwargs),
+                                          self.limits.request_seconds)
+        except asyncio.TimeoutError:
+            raise httpx.ReadTimeout(
+                f"no whole answer within {self.limits.request_seconds:g} s") from None
+
+    async def _send_capped(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        cap = self.limits.answer_bytes
+        async with self._client().stream(method, url, **kwargs) as response:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise LimitExceeded(_too_large("an API answer", int(declared), cap))
+            body = bytearray()
+            async for chunk in response.aiter_bytes(1 << 16):
+                body += chunk
+                if len(body) > cap:
+                    raise LimitExceeded(_too_large("an API answer", len(body), cap))
+        return httpx.Response(response.status_code, headers=response.headers,
+                              content=bytes(body), request=response.request)
 
     async def _retry_wait(self, attempt: int, response: httpx.Response | None) -> None:
         delay = self.retry.backoff(attempt, self._rng)
@@ -389,14 +424,23 @@ class KirinAPI:
         last: Exception | None = None
         for attempt in range(attempts):
             try:
-                tmp = await self._stream_to_temp(url, dest.parent)
-            except ResultExpired:
+                tmp = await asyncio.wait_for(self._stream_to_temp(url, dest.parent),
+                                             self.limits.request_seconds)
+            except asyncio.TimeoutError:
+                raise LimitExceeded(
+                    f"a result download did not finish within "
+                    f"{self.limits.request_seconds:g} s (limits.request_seconds)") from None
+            except (ResultExpired, LimitExceeded):
                 raise
             except (httpx.TransportError, APIError) as exc:
                 last = exc
             else:
                 try:
-                    thumb = await asyncio.to_thread(_verify_image, tmp) if verify_image else None
+                    thumb = await asyncio.to_thread(_verify, tmp, verify_image,
+                                                    self.limits.result_pixels)
+                except LimitExceeded:
+                    tmp.unlink(missing_ok=True)
+                    raise
                 except DownloadError as exc:
                     tmp.unlink(missing_ok=True)
                     last = exc
@@ -428,10 +472,18 @@ class KirinAPI:
                     f"result download answered HTTP {response.status_code}",
                     status_code=response.status_code,
                 )
+            cap = self.limits.result_bytes
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > cap:  # refused before any byte
+                raise LimitExceeded(_too_large("a result file", int(declared), cap))
             fd, name = tempfile.mkstemp(prefix=".part-", dir=folder)
             try:
+                written = 0
                 with os.fdopen(fd, "wb") as fh:
                     async for chunk in response.aiter_bytes(1 << 16):
+                        written += len(chunk)
+                        if written > cap:
+                            raise LimitExceeded(_too_large("a result file", written, cap))
                         fh.write(chunk)
             except BaseException:
                 Path(name).unlink(missing_ok=True)
@@ -476,14 +528,45 @@ async def _refuse_link_local(request: httpx.Request) -> None:
         raise DownloadError(f"refusing to download from the link-local address {host}")
 
 
-def _verify_image(path: Path) -> bytes:
-    """Decode the whole file (a truncated one fails here); return its thumbnail, made from
-    the same decode."""
+def _too_large(what: str, size: int, cap: int) -> str:
+    return (f"{what} of {size / 1e6:.1f} MB or more was refused: the limit is "
+            f"{cap / 1e6:.1f} MB (Client(limits=...))")
+
+
+def _verify(path: Path, image: bool, max_pixels: int) -> bytes | None:
+    """An image's thumbnail after a whole decode; a video only checked for its kind."""
+    if image:
+        return _verify_image(path, max_pixels)
+    _verify_video(path)
+    return None
+
+
+def _verify_image(path: Path, max_pixels: int) -> bytes:
+    """Decode the whole file (a truncated one fails here), after checking its size in
+    pixels from the header; return its thumbnail, made from the same decode."""
     from PIL import Image
 
     try:
         with Image.open(path) as img:
+            if img.width * img.height > max_pixels:
+                raise LimitExceeded(
+                    f"a result image of {img.width}x{img.height} px was refused: the limit "
+                    f"is {max_pixels / 1e6:.0f} million pixels (Client(limits=...))")
             img.load()
             return thumbnails.encode(img)
+    except LimitExceeded:
+        raise
     except Exception as exc:
         raise DownloadError(f"downloaded file is not a complete image ({exc})") from None
+
+
+_VIDEO_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"))  # MP4/MOV, WebM/Matroska
+
+
+def _verify_video(path: Path) -> None:
+    """A result typed "video" must look like one: anything else (an image posing as a
+    video skipped every image check before) is refused."""
+    with path.open("rb") as fh:
+        head = fh.read(12)
+    if not any(head[at:at + len(magic)] == magic for at, magic in _VIDEO_SIGNATURES):
+        raise DownloadError("a result typed video is not an MP4, MOV or WebM file")

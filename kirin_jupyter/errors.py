@@ -75,3 +75,8 @@ class ResultExpired(APIError):
 
 class DownloadError(APIError):
     """A result could not be downloaded intact."""
+
+
+class LimitExceeded(DownloadError):
+    """An answer broke a size, count or time limit (a setting, ``Client(limits=...)``);
+    nothing more of it is read. The task stays resumable."""

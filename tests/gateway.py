@@ -116,6 +116,8 @@ class Gateway:
     cdn_auth_headers: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""  # set by the server: result URLs point at its /cdn/
+    # path -> a function that answers the raw request itself (tests/test_hostile_service.py)
+    hostile: dict[str, Callable[[BaseHTTPRequestHandler], None]] = field(default_factory=dict)
 
     def count(self, method: str, path: str) -> int:
         with self.lock:
@@ -226,6 +228,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _serve(self) -> None:
+        hostile = self.server.gateway.hostile.get(self.path.split("?")[0])
+        if hostile is not None:  # a test's own misbehaviour for this path
+            hostile(self)
+            return
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         status, body, kind = self.server.gateway.answer(
@@ -252,6 +258,13 @@ class GatewayServer(ThreadingHTTPServer):
         self.gateway = gateway
         self.url = gateway.url = f"http://127.0.0.1:{self.server_address[1]}"
         self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-answer (as the limits make it) is no error here."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
     def __enter__(self) -> GatewayServer:
         self._thread.start()

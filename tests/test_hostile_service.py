@@ -1,0 +1,165 @@
+"""A hostile or broken service cannot fill the disk or memory, or hold a job forever.
+
+The strict gateway fake (tests/gateway.py) serves the API; each test adds one misbehaving
+route and points a result URL or a status answer at it. Limits are set low so that no test
+moves real gigabytes (issue 14, item 4).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from kirin_jupyter import LimitExceeded, Limits
+from kirin_jupyter.api import Client
+
+from .conftest import FAST_POLL, TEST_KEY
+from .gateway import Gateway, GatewayServer, Task, completed
+
+SMALL = Limits(result_bytes=200_000, answer_bytes=100_000, result_pixels=1_000_000,
+               request_seconds=1.5)
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    state = Gateway(TEST_KEY)
+    with GatewayServer(state):
+        yield state
+
+
+def client_for(gateway: Gateway, tmp_path: Path) -> Client:
+    return Client(api_key=TEST_KEY, base_url=gateway.url, output_dir=tmp_path / "out",
+                  poll_policy=FAST_POLL, limits=SMALL)
+
+
+def results_at(gateway: Gateway, *paths: str, kind: str = "image") -> None:
+    """Make every task's final answer list these (hostile) result URLs."""
+    def final(task: Task) -> dict:
+        answer = completed(task)
+        answer["output"] = [{"content": [{"type": kind, "url": gateway.url + p}
+                                         for p in paths]}]
+        return answer
+    gateway.final = final
+
+
+def answer(handler: BaseHTTPRequestHandler, body: bytes, *, length: int | None = None,
+           kind: str = "image/png", drip: float = 0.0) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", kind)
+    handler.send_header("Content-Length", str(len(body) if length is None else length))
+    handler.end_headers()
+    try:
+        if drip:
+            for byte in body:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                time.sleep(drip)
+        else:
+            handler.wfile.write(body)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the client hung up, as it should
+
+
+def png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def run_to_limit(gateway: Gateway, tmp_path: Path) -> tuple[Client, LimitExceeded]:
+    client = client_for(gateway, tmp_path)
+    job = client.generate("a fox")
+    with pytest.raises(LimitExceeded) as caught:
+        job.wait(30)
+    assert client.journal.get(job.external_task_id)["status"] == "interrupted"  # resumable
+    assert "\n" not in str(caught.value)
+    leftovers = list((tmp_path / "out").rglob("*")) if (tmp_path / "out").exists() else []
+    assert not [p for p in leftovers if p.is_file()]  # nothing half-written stays
+    return client, caught.value
+
+
+def test_a_declared_huge_result_is_refused_before_any_byte(gateway: Gateway, tmp_path: Path
+                                                           ) -> None:
+    gateway.hostile["/huge"] = lambda h: answer(h, b"", length=3 << 30)  # "3 GiB"
+    results_at(gateway, "/huge")
+    _, error = run_to_limit(gateway, tmp_path)
+    assert "a result file of 3221.2 MB or more was refused: the limit is 0.2 MB" in str(error)
+
+
+def test_an_undeclared_huge_result_is_cut_off(gateway: Gateway, tmp_path: Path) -> None:
+    gateway.hostile["/big"] = lambda h: _chunked(h, b"\0" * 65536, 20)  # 1.3 MB, chunked
+    results_at(gateway, "/big")
+    _, error = run_to_limit(gateway, tmp_path)
+    assert "MB or more was refused: the limit is 0.2 MB" in str(error)
+
+
+def _chunked(handler: BaseHTTPRequestHandler, chunk: bytes, count: int) -> None:
+    """A body with no Content-Length (chunked), larger than the limit."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "image/png")
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+    try:
+        for _ in range(count):
+            handler.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        handler.wfile.write(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def test_a_dripping_download_ends_at_the_deadline(gateway: Gateway, tmp_path: Path) -> None:
+    gateway.hostile["/drip"] = lambda h: answer(h, png(40, 30), drip=0.2)
+    results_at(gateway, "/drip")
+    started = time.monotonic()
+    _, error = run_to_limit(gateway, tmp_path)
+    assert "did not finish within 1.5 s" in str(error)
+    assert time.monotonic() - started < 15
+
+
+def test_too_many_pixels_are_refused_before_decoding(gateway: Gateway, tmp_path: Path) -> None:
+    gateway.hostile["/wide"] = lambda h: answer(h, png(2000, 1000))  # 2 MP, tiny file
+    results_at(gateway, "/wide")
+    _, error = run_to_limit(gateway, tmp_path)
+    assert "2000x1000 px was refused: the limit is 1 million pixels" in str(error)
+
+
+def test_a_huge_status_answer_is_not_read_into_memory(gateway: Gateway, tmp_path: Path) -> None:
+    gateway.steps = [{"status": "in_progress", "padding": "x" * 300_000}]
+    gateway.auto_complete = False
+    client = client_for(gateway, tmp_path)
+    job = client.generate("a fox")
+    with pytest.raises(LimitExceeded, match=r"an API answer of 0\.3 MB or more was refused"):
+        job.wait(30)
+    assert client.journal.get(job.external_task_id)["status"] == "interrupted"
+
+
+def test_results_beyond_n_are_not_fetched(gateway: Gateway, tmp_path: Path, log_capture
+                                          ) -> None:
+    fetched: list[str] = []
+
+    def counted(handler: BaseHTTPRequestHandler) -> None:
+        fetched.append(handler.path)
+        answer(handler, png(40, 30))
+
+    paths = [f"/many/{i}.png" for i in range(500)]
+    for path in paths:
+        gateway.hostile[path] = counted
+    results_at(gateway, *paths)
+    result = client_for(gateway, tmp_path).generate("a fox", n=2).wait(30)
+    assert len(result.paths) == 2 and len(fetched) == 2
+    assert "listed 500 results for n = 2; keeping the first 2" in log_capture.getvalue()
+
+
+def test_an_image_posing_as_a_video_is_refused(gateway: Gateway, tmp_path: Path) -> None:
+    gateway.hostile["/clip.mp4"] = lambda h: answer(h, png(400, 300), kind="video/mp4")
+    results_at(gateway, "/clip.mp4", kind="video")
+    client = client_for(gateway, tmp_path)
+    job = client.generate("a fox")
+    with pytest.raises(Exception, match="a result typed video is not an MP4, MOV or WebM"):
+        job.wait(30)
