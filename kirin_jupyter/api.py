@@ -158,6 +158,8 @@ class Client:
         self._quote_lock = threading.Lock()
         self._quote_cache: dict[tuple[object, ...], Quote] = {}  # the panel's price hints
         self._quoting: set[tuple[object, ...]] = set()  # kinds being asked about now
+        # (external id, task id, owner) of jobs the last resume() left to a live kernel
+        self.held_elsewhere: list[tuple[str, str | None, str]] = []
         self._policy = poll_policy or PollPolicy()
         self._budget = RequestBudget(self._policy.max_rate, self._policy.burst)
         self.timeout = timeout
@@ -413,20 +415,23 @@ class Client:
 
     # -- after a restart -----------------------------------------------------------------
 
-    def resume(self) -> list[Job]:
+    def resume(self, *, steal: bool = False) -> list[Job]:
         """Follow every job of this service that no running process follows any more.
 
         Unfinished tasks are polled again, completed ones are downloaded (again, if a file
-        is missing), and a job whose create never reached the service is reported as such.
-        Nothing is created: resuming never costs money.
+        is missing), and a job the service does not list is reported as such. Nothing is
+        created: resuming never costs money. Jobs are claimed in the journal atomically, so
+        two kernels resuming at once never follow the same job; jobs another live kernel
+        holds are left to it (``held_elsewhere`` says which) unless ``steal``.
         """
         from .engine import get_engine
 
-        live = {j.external_task_id for j in get_engine().jobs() if not j.done()}
+        live = frozenset(j.external_task_id for j in get_engine().jobs() if not j.done())
+        claimed, held = self.journal.claim_unfinished(self.base_url, steal=steal, skip=live)
+        self.held_elsewhere = [(row["external_id"], row["task_id"], row["owner"])
+                               for row in held]
         jobs = []
-        for row in self.journal.unfinished(self.base_url):
-            if row["external_id"] in live:
-                continue
+        for row in claimed:
             request = request_from_summary(json.loads(row["request"]), row["external_id"])
             job = self._new_job(request)
             job.task_id = row["task_id"]
@@ -495,6 +500,6 @@ def generate(prompt: str, **options: Any) -> Job:
     return default_client().generate(prompt, **options)
 
 
-def resume() -> list[Job]:
+def resume(*, steal: bool = False) -> list[Job]:
     """``default_client().resume()``: follow the jobs an earlier kernel left unfinished."""
-    return default_client().resume()
+    return default_client().resume(steal=steal)

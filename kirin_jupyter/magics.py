@@ -161,6 +161,8 @@ class KirinMagics(Magics):
             return getattr(self, f"_cmd_{command}")()
         if command == "wait" and len(rest) == 2 and rest[0] == "--timeout":
             return self._cmd_wait(_number(rest[1], "--timeout"))
+        if command == "resume" and rest == ["--steal"]:
+            return self._cmd_resume(steal=True)
         if command == "show" and len(rest) == 1:
             return self._cmd_show(rest[0])
         if command == "history" and len(rest) == 1 and re.fullmatch(r"[0-9]{1,6}", rest[0]):
@@ -293,10 +295,16 @@ class KirinMagics(Magics):
         tail = f", {running} still running" if running else ""
         print(f"kirin: {len(done)} completed, {len(failed)} failed{tail}")
 
-    def _cmd_resume(self) -> None:
-        jobs = self.client().resume()
+    def _cmd_resume(self, steal: bool = False) -> None:
+        client = self.client()
+        jobs = client.resume(steal=steal)
+        for external_id, task_id, owner in client.held_elsewhere:
+            host, _, pid = owner.rpartition(":")
+            print(f"kirin: job {task_id or external_id} is followed by another live kernel "
+                  f"(process {pid} on {host}); %kirin resume --steal takes it over")
         if not jobs:
-            print("kirin: nothing to resume: every journaled job is finished")
+            if not client.held_elsewhere:
+                print("kirin: nothing to resume: every journaled job is finished")
             return
         print(f"kirin: following {len(jobs)} job(s) left unfinished by an earlier session")
         for job in jobs:
@@ -359,7 +367,7 @@ class KirinMagics(Magics):
 _USAGE = {
     "help": "%kirin help", "models": "%kirin models", "jobs": "%kirin jobs",
     "wait": "%kirin wait [--timeout SECONDS]", "config": "%kirin config",
-    "resume": "%kirin resume", "history": "%kirin history [N]",
+    "resume": "%kirin resume [--steal]", "history": "%kirin history [N]",
     "show": "%kirin show TASK_ID", "login": "%kirin login", "ui": "%kirin ui",
 }
 _SUBCOMMANDS = tuple(_USAGE)

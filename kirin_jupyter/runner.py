@@ -163,7 +163,6 @@ def _status_of(snapshot: TaskSnapshot) -> JobStatus:
 async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     request = job.request
     if resume:
-        await _journal(ctx, ctx.journal.claim, request.external_task_id)
         snapshot = await _reattach(job, ctx)
     else:
         await _journal_strict(

@@ -147,12 +147,6 @@ class Journal:
                 "INSERT INTO events VALUES (?, ?, 'submitting', NULL)", (external_id, now)
             )
 
-    def claim(self, external_id: str) -> None:
-        """Mark this process as the one following the job (resume after a restart)."""
-        with self._connect() as conn:
-            conn.execute("UPDATE jobs SET owner = ? WHERE external_id = ?",
-                         (current_owner(), external_id))
-
     def record_state(
         self,
         external_id: str,
@@ -251,23 +245,40 @@ class Journal:
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
 
-    def unfinished(self, base_url: str) -> list[dict[str, Any]]:
-        """Jobs on this service that no live process is following, oldest first.
+    def claim_unfinished(
+        self, base_url: str, *, steal: bool = False, skip: frozenset[str] = frozenset()
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Claim, atomically, the unfinished jobs on this service that no live process
+        follows: ``(claimed, held)``, where ``held`` are those another live process owns
+        (taken too when ``steal``); ``skip`` names jobs this process follows already. One
+        write transaction for the lot, so two kernels resuming at once never both follow a
+        job."""
+        me = current_owner()
+        claimed: list[dict[str, Any]] = []
+        held: list[dict[str, Any]] = []
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")  # the second kernel waits here for the first
+            conn.row_factory = sqlite3.Row
+            rows = [dict(row) for row in conn.execute(
+                "SELECT * FROM jobs WHERE base_url = ? ORDER BY created_at", (base_url,))]
+            for row in rows:
+                if row["external_id"] in skip or not _needs_resume(row):
+                    continue
+                if row.get("owner") != me and owner_alive(row.get("owner")) and not steal:
+                    held.append(row)
+                    continue
+                conn.execute("UPDATE jobs SET owner = ? WHERE external_id = ?",
+                             (me, row["external_id"]))
+                claimed.append({**row, "owner": me})
+        return claimed, held
 
-        Unfinished means: not in a final state, or completed with a result file missing.
-        """
-        rows = self._rows(
-            "SELECT * FROM jobs WHERE base_url = ? ORDER BY created_at", (base_url,)
-        )
-        return [
-            row for row in rows
-            if not owner_alive(row.get("owner"))
-            and (row["status"] not in FINAL_STATES or (
-                row["status"] == "completed" and not all(
-                    Path(p).is_file() for p in json.loads(row["paths"] or "[]")
-                )
-            ))
-        ]
+
+def _needs_resume(row: dict[str, Any]) -> bool:
+    """Not in a final state, or completed with a result file missing."""
+    if row["status"] not in FINAL_STATES:
+        return True
+    return row["status"] == "completed" and not all(
+        Path(p).is_file() for p in json.loads(row["paths"] or "[]"))
 
 
 def current_owner() -> str:

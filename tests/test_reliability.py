@@ -561,3 +561,67 @@ def test_a_key_over_plain_http_to_another_host_warns() -> None:
         warnings.simplefilter("error")
         Client(api_key=TEST_KEY, base_url="http://127.0.0.1:9")  # loopback: no warning
         Client(api_key=TEST_KEY, base_url="https://gateway.example.com")
+
+
+# -- resume across kernels (issue 14, item 8) ---------------------------------------------
+
+
+def _claim(path: Path, ready: object, done: object, out: object) -> None:
+    journal = Journal(path)
+    ready.wait()  # type: ignore[attr-defined]  # both start claiming together
+    claimed, _ = journal.claim_unfinished("http://x")
+    out.put([row["external_id"] for row in claimed])  # type: ignore[attr-defined]
+    done.wait()  # type: ignore[attr-defined]  # stay alive: the other sees a live owner
+
+
+def test_two_kernels_resuming_at_once_never_follow_the_same_job(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    journal = Journal(path)
+    ids = [f"kj-{i}" for i in range(30)]
+    for ext in ids:
+        journal.record_submit(ext, "kirin_image_omni", "p", {"n": 1}, "http://x", tmp_path)
+    with journal._connect() as conn:  # as if left by a kernel that is gone
+        conn.execute("UPDATE jobs SET owner = 'elsewhere:1'")
+    ctx = multiprocessing.get_context("spawn")
+    ready, done, out = ctx.Barrier(2), ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_claim, args=(path, ready, done, out)) for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    first, second = out.get(timeout=60), out.get(timeout=60)
+    for proc in procs:
+        proc.join(timeout=60)
+    assert not set(first) & set(second)  # no job claimed twice ...
+    assert sorted(first + second) == sorted(ids)  # ... and none left out
+
+
+def test_a_job_held_by_a_live_kernel_is_named_and_can_be_stolen(
+    sim_server: SimulatorServer, tmp_path: Path, shell, capsys, monkeypatch
+) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    sim_server.service.task_seconds = 0.2
+    client = client_for(sim_server, tmp_path)
+    job = client.generate("a fox")
+    job.wait(30)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        owner = f"{socket.gethostname()}:{other.pid}"
+        with client.journal._connect() as conn:  # a live kernel took it after a timeout
+            conn.execute("UPDATE jobs SET status = 'timeout', owner = ?", (owner,))
+        assert client.resume() == []
+        assert client.held_elsewhere == [(job.external_task_id, job.task_id, owner)]
+        monkeypatch.setenv("KIRIN_API_KEY", TEST_KEY)  # the magics on the same service
+        shell.run_line_magic("config", f"Kirin.base_url = '{sim_server.url}'")
+        shell.run_line_magic("kirin", "resume")
+        out = capsys.readouterr().out
+        assert f"job {job.task_id} is followed by another live kernel (process " \
+            f"{other.pid} on {socket.gethostname()}); %kirin resume --steal takes it over" in out
+        assert "nothing to resume" not in out
+        [stolen] = client.resume(steal=True)
+        assert stolen.wait(30).task_id == job.task_id
+        assert client.journal.get(job.external_task_id)["owner"].endswith(f":{os.getpid()}")
+    finally:
+        other.terminate()
+        other.wait(timeout=10)
