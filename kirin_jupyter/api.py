@@ -6,6 +6,8 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import sqlite3
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -38,14 +40,36 @@ _log_files: set[Path] = set()
 _log_lock = threading.Lock()
 
 
+class _QuietFileHandler(logging.FileHandler):
+    """A log file that, when it cannot be written (a full disk), says so once on stderr
+    and then drops lines quietly: logging's default printed a traceback for every line
+    (328 lines for one job on a full KIRIN_HOME)."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        self.failed = True
+        problem = sys.exc_info()[1]
+        print(f"kirin: cannot write {self.baseFilename} ({problem}); job log lines are "
+              "dropped from now on (jobs go on)", file=sys.stderr)
+
+
 def _log_to_file(home: Path) -> None:
     """Job lifecycle lines go to KIRIN_HOME/kirin.log (never a key: none is ever logged)."""
     path = home / "kirin.log"
     with _log_lock:
         if path in _log_files:
             return
-        home.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8")
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            handler = _QuietFileHandler(path, encoding="utf-8")
+        except OSError as exc:
+            _log_files.add(path)  # said once
+            print(f"kirin: no job log: cannot write {path} ({exc.strerror or exc})",
+                  file=sys.stderr)
+            return
         handler.setLevel(logging.INFO)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
@@ -225,7 +249,13 @@ class Client:
         unique; reusing one would return, or overwrite, another job's result) and
         ``BudgetExceeded`` past ``max_cost``; nothing is sent then.
         """
-        earlier = self.journal.get(request.external_task_id)
+        try:
+            earlier = self.journal.get(request.external_task_id)
+        except (sqlite3.Error, OSError) as exc:
+            raise KirinError(
+                f"the journal {self.journal.path} cannot be used ({exc}); nothing was sent. "
+                "Move it aside (or set KIRIN_HOME to a writable folder) and try again"
+            ) from None
         if earlier is not None:
             raise ValidationError(
                 f"external task id {request.external_task_id!r} was already used "

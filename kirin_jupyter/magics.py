@@ -73,7 +73,7 @@ def _help_doc() -> str:
         "  %%kirin [VAR] [options]      the cell body is the prompt\n"
         "  %kirin [options] PROMPT      a one-line prompt\n"
         "  %kirin help | models | jobs | wait | config\n"
-        "  %kirin resume | history [N] | show TASK_ID | login | ui\n\n"
+        "  %kirin resume [--steal] | history [N] | show TASK_ID | login | ui\n\n"
         "Options:\n" + magic_options.help_text() + "\n\n"
         "In the prompt, {name} is replaced by the value of a variable; {{ and }} give braces;\n"
         "a body that is just $var takes the prompt from that variable. VAR and _kirin hold\n"

@@ -124,7 +124,14 @@ async def _journal(ctx: RunContext, fn: Callable[..., None], *args: object, **kw
 
 
 async def _journal_strict(ctx: RunContext, fn: Callable[..., None], *args: object) -> None:
-    await asyncio.to_thread(fn, *args)
+    """The write before the create request: if it fails, nothing is sent."""
+    try:
+        await asyncio.to_thread(fn, *args)
+    except (sqlite3.Error, OSError) as exc:
+        raise KirinError(
+            f"the journal {ctx.journal.path} cannot be written ({exc}); nothing was sent. "
+            "Free some space, or set KIRIN_HOME to a writable folder, and try again"
+        ) from None
 
 
 _pricing_tasks: set[asyncio.Task[None]] = set()  # held until done (the loop keeps weak refs)

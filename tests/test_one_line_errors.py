@@ -116,3 +116,69 @@ def test_a_truncated_reference_with_an_intact_header_is_not_sent(
     with pytest.raises(ValidationError, match="is damaged: it does not decode whole"):
         client.generate("a fox", images=[path])
     assert client.simulator.stats()["requests"] == {}
+
+
+def test_a_corrupt_journal_is_one_line_and_nothing_is_sent(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "journal.sqlite3").write_bytes(b"this is not a database" * 100)
+    client = Client(output_dir=tmp_path)
+    with pytest.raises(Exception) as caught:
+        client.generate("a fox")
+    assert "journal" in str(caught.value) and "nothing was sent" in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert client.simulator.stats()["requests"] == {}
+
+
+def test_a_journal_that_cannot_be_written_sends_nothing(tmp_path: Path) -> None:
+    import sqlite3
+
+    client = Client(output_dir=tmp_path)
+    client.generate("a fox").wait(20)  # the journal exists
+    path = client.journal.path
+    with sqlite3.connect(path) as conn:  # writes now fail, as on a full or read-only disk
+        conn.execute("CREATE TRIGGER no_more BEFORE INSERT ON jobs "
+                     "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    job = client.generate("another fox")
+    with pytest.raises(Exception, match="cannot be written .*disk is full.*nothing was sent"):
+        job.wait(20)
+    assert client.simulator.stats()["requests"]["create"] == 1  # only the first job's
+
+
+def test_a_log_file_that_cannot_be_written_says_so_once(tmp_path: Path, capsys) -> None:
+    import errno
+    import logging
+
+    from kirin_jupyter.api import _QuietFileHandler
+
+    handler = _QuietFileHandler(tmp_path / "kirin.log", encoding="utf-8")
+
+    class Full:
+        def write(self, text: str) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def flush(self) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    handler.stream = Full()  # type: ignore[assignment]
+    logger = logging.getLogger("kirin-test-full-disk")
+    logger.addHandler(handler)
+    try:
+        for i in range(50):
+            logger.warning("line %d", i)
+    finally:
+        logger.removeHandler(handler)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err
+    assert "Traceback" not in err and "Logging error" not in err
+
+
+def test_a_home_that_is_a_file_gives_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("KIRIN_HOME", str(blocker / "home"))
+    client = Client(output_dir=tmp_path)  # no job log: one line on stderr
+    assert "kirin: no job log: cannot write" in capsys.readouterr().err
+    with pytest.raises(Exception, match="journal .* nothing was sent"):
+        client.generate("a fox")
+    assert client.simulator.stats()["requests"] == {}
