@@ -140,7 +140,7 @@ def test_a_journal_that_cannot_be_written_sends_nothing(tmp_path: Path) -> None:
         conn.execute("CREATE TRIGGER no_more BEFORE INSERT ON jobs "
                      "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
     job = client.generate("another fox")
-    with pytest.raises(Exception, match="cannot be written .*disk is full.*nothing was sent"):
+    with pytest.raises(Exception, match=r"cannot be written .*disk is full.*nothing was sent"):
         job.wait(20)
     assert client.simulator.stats()["requests"]["create"] == 1  # only the first job's
 
@@ -179,6 +179,6 @@ def test_a_home_that_is_a_file_gives_one_line(tmp_path: Path, monkeypatch, capsy
     monkeypatch.setenv("KIRIN_HOME", str(blocker / "home"))
     client = Client(output_dir=tmp_path)  # no job log: one line on stderr
     assert "kirin: no job log: cannot write" in capsys.readouterr().err
-    with pytest.raises(Exception, match="journal .* nothing was sent"):
+    with pytest.raises(Exception, match=r"journal .* nothing was sent"):
         client.generate("a fox")
     assert client.simulator.stats()["requests"] == {}
