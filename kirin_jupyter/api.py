@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
-from .client import KirinAPI, Limits
+from .client import KirinAPI, Limits, RetryPolicy
 from .errors import (
     APIError,
     BudgetExceeded,
@@ -144,6 +144,7 @@ class Client:
         max_cost: Decimal | float | str | None = None,
         home: str | Path | None = None,
         limits: Limits | None = None,
+        create_resends: int = 1,
     ) -> None:
         key = _checked_key(api_key or settings.env_api_key())
         url = base_url or settings.env_base_url()
@@ -177,7 +178,8 @@ class Client:
         if key is not None and self.simulator is None:
             _warn_if_plain_http(url)
         endpoint = Endpoint(url, create_path, task_path, quote_path, body_style)
-        self._api = KirinAPI(endpoint, key, transport=transport, limits=limits)
+        self._api = KirinAPI(endpoint, key, transport=transport, limits=limits,
+                             retry=RetryPolicy(resend_unanswered=max(0, create_resends)))
         self._service_quotes = True  # until the service shows it has no precharge route
         self._quote_lock = threading.Lock()
         self._quote_cache: dict[tuple[object, ...], Quote] = {}  # the panel's price hints

@@ -65,8 +65,8 @@ class Limits:
     """What the client accepts from a service, so a broken or hostile one cannot fill
     the disk or memory, or hold a job forever. Real answers are far below each one."""
 
-    result_bytes: int = 64 * 1024 * 1024  # one result file (a 2k PNG is a few MB)
-    answer_bytes: int = 4 * 1024 * 1024  # one JSON answer of the API
+    result_bytes: int = 64_000_000  # one result file (a 2k PNG is a few MB)
+    answer_bytes: int = 4_000_000  # one JSON answer of the API
     result_pixels: int = 40_000_000  # one result image, checked before decoding
     request_seconds: float = 300.0  # one whole request, body included
 

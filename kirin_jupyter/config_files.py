@@ -145,6 +145,11 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "quote_path": _path,
     "body_style": _one_of(("wrapped", "flat")),
     "timeout": _positive,
+    "max_result_mb": _positive,
+    "max_answer_mb": _positive,
+    "max_result_megapixels": _positive,
+    "request_seconds": _positive,
+    "create_resends": _not_negative,
     "max_cost": _not_negative,
 }
 

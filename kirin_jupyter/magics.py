@@ -62,6 +62,15 @@ class Kirin(Configurable):
 
     timeout = Float(settings.DEFAULT_JOB_TIMEOUT, help="seconds before a job gives up "
                     "waiting (the task is kept and can be resumed)").tag(config=True)
+    max_result_mb = Float(64.0, help="largest result file accepted, in MB (real 2k images "
+                          "are a few MB)").tag(config=True)
+    max_answer_mb = Float(4.0, help="largest API (JSON) answer read, in MB").tag(config=True)
+    max_result_megapixels = Float(40.0, help="largest result image accepted, in millions of "
+                                  "pixels, checked before decoding").tag(config=True)
+    request_seconds = Float(300.0, help="deadline of any one request, body included"
+                            ).tag(config=True)
+    create_resends = Int(1, help="times a create that got no answer at all (and is not "
+                         "found by its external id) is sent again; 0: never").tag(config=True)
     blocking = Bool(False, help="make every %%kirin cell wait for its images").tag(config=True)
     max_cost = Float(0.0, help="budget in USD for this session's jobs; a job that would "
                      "pass it is refused before it is sent (0: no limit)").tag(config=True)
@@ -104,10 +113,13 @@ class KirinMagics(Magics):
 
     def client(self) -> Client:
         from .api import Client
+        from .client import Limits
 
         cfg = self.config_obj
         key = (cfg.base_url, cfg.output_dir, cfg.create_path, cfg.task_path, cfg.quote_path,
-               cfg.body_style, cfg.timeout, id(self._login_key))
+               cfg.body_style, cfg.timeout, cfg.max_result_mb, cfg.max_answer_mb,
+               cfg.max_result_megapixels, cfg.request_seconds, cfg.create_resends,
+               id(self._login_key))
         if self._client is None or key != self._client_key:
             previous = self._client
             self._client = Client(
@@ -115,7 +127,13 @@ class KirinMagics(Magics):
                 base_url=cfg.base_url or None, output_dir=cfg.output_dir or None,
                 create_path=cfg.create_path, task_path=cfg.task_path,
                 quote_path=cfg.quote_path, body_style=cfg.body_style,  # type: ignore[arg-type]
-                timeout=cfg.timeout,
+                timeout=cfg.timeout, create_resends=cfg.create_resends,
+                limits=Limits(
+                    result_bytes=int(cfg.max_result_mb * 1e6),
+                    answer_bytes=int(cfg.max_answer_mb * 1e6),
+                    result_pixels=int(cfg.max_result_megapixels * 1e6),
+                    request_seconds=cfg.request_seconds,
+                ),
             )
             self._client_key = key
             if previous is not None:

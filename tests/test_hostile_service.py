@@ -163,3 +163,18 @@ def test_an_image_posing_as_a_video_is_refused(gateway: Gateway, tmp_path: Path)
     job = client.generate("a fox")
     with pytest.raises(Exception, match="a result typed video is not an MP4, MOV or WebM"):
         job.wait(30)
+
+
+def test_the_limits_are_settings_of_the_magics_too(shell, gateway: Gateway, monkeypatch
+                                                   ) -> None:
+    monkeypatch.setenv("KIRIN_API_KEY", TEST_KEY)
+    shell.run_line_magic("config", f"Kirin.base_url = '{gateway.url}'")
+    shell.run_line_magic("config", "Kirin.max_result_megapixels = 0.001")  # 1,000 px
+    shell.run_line_magic("config", "Kirin.create_resends = 0")
+    client = shell.magics_manager.registry["KirinMagics"].client()
+    assert client._api.limits.result_pixels == 1000
+    assert client._api.retry.resend_unanswered == 0
+    shell.run_cell_magic("kirin", "pic", "a fox")
+    job = shell.user_ns["pic"]
+    with pytest.raises(LimitExceeded, match="64x48 px was refused"):
+        job.wait(30)
