@@ -415,8 +415,8 @@ class Client:
         estimates: dict[tuple[str, str, int], Decimal | None] = {}
 
         def price_of(req: GenerationRequest, known: Quote | None) -> Decimal | None:
-            if known is not None and known.cost is not None:
-                return known.cost
+            if known is not None and known.usd is not None:
+                return known.usd
             key = (req.model.name, req.resolution, req.n)
             if key not in estimates:
                 estimates[key] = self.estimate_cost(req)
@@ -462,11 +462,15 @@ class Client:
         claimed, held = self.journal.claim_unfinished(self.base_url, steal=steal, skip=live)
         self.held_elsewhere = [(row["external_id"], row["task_id"], row["owner"])
                                for row in held]
+        earlier = {j.external_task_id: j for j in self.jobs}  # quotes carry over
         jobs = []
         for row in claimed:
             request = request_from_summary(json.loads(row["request"]), row["external_id"])
             job = self._new_job(request)
             job.task_id = row["task_id"]
+            before = earlier.get(row["external_id"])
+            job.quote = before.quote if before is not None and before.quote is not None \
+                else self.estimate_quote(request)
             output_dir = Path(row["output_dir"]) if row.get("output_dir") else self.output_dir
             self._start(job, output_dir, resume=True)
             jobs.append(job)
@@ -490,10 +494,13 @@ def _latest_per_task(jobs: list[Job]) -> list[Job]:
 
 def _may_be_billed(job: Job) -> bool:
     """A job that ended without a known cost while its task may exist (a timeout, a lost
-    answer, a failed download): it counts against the budget at its quote or estimate.
+    answer, a failed download, or a completed task whose answer named no cost): it
+    counts against the budget at its quote or estimate.
     A task the service itself reported failed, or a create it refused, is not billed."""
-    if not job.done() or job.cost is not None or job.status == "completed":
+    if not job.done() or job.cost is not None:
         return False
+    if job.status == "completed":
+        return True  # done, but the service sent no cost: count its quote
     error = job.error
     if isinstance(error, (TaskFailed, NeverCreated, ValidationError, BudgetExceeded)):
         return False

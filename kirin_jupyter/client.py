@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import random
+import re
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,7 @@ import httpx
 
 from . import spec, thumbnails
 from .errors import (
+    AnswerCut,
     APIError,
     AuthenticationError,
     DownloadError,
@@ -126,6 +128,7 @@ class KirinAPI:
     ) -> None:
         self.endpoint = endpoint
         self._key = api_key
+        self._key_pattern: re.Pattern[str] | None = None
         self._transport = transport
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -139,8 +142,13 @@ class KirinAPI:
         return f"KirinAPI({self.endpoint.base_url!r}, key={'set' if self._key else 'none'})"
 
     def redact(self, text: str) -> str:
-        """Never let the key through, even if a server echoes it back."""
-        return text.replace(self._key, "***") if self._key else text
+        """Never let the key through, even if a server echoes it back, in any letter case
+        (a case change is undone by one .lower())."""
+        if not self._key:
+            return text
+        if self._key_pattern is None:
+            self._key_pattern = re.compile(re.escape(self._key), re.IGNORECASE)
+        return self._key_pattern.sub("***", text)
 
     def json_of(self, response: httpx.Response) -> Any:
         """The answer's JSON with the key taken out of every string in it, before anything
@@ -152,7 +160,7 @@ class KirinAPI:
         """The task in a 2xx create answer, or None when it names none that can be read."""
         try:
             snapshot = parse_task(self.json_of(response))
-        except ValueError:
+        except (ValueError, ArithmeticError):
             return None
         return snapshot if snapshot.task_id else None
 
@@ -229,27 +237,49 @@ class KirinAPI:
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One API request, read whole within ``limits.request_seconds`` and at most
-        ``limits.answer_bytes`` (a 1 GiB status answer was read into memory before)."""
+        ``limits.answer_bytes`` (a 1 GiB status answer was read into memory before).
+
+        Raises an ``httpx.TransportError`` only when no status line came back; once one
+        has, any failure to get the rest is ``AnswerCut`` (or ``LimitExceeded``): the
+        request arrived, which decides whether a create may be sent again.
+        """
+        seen: list[int] = []  # the status code, once the status line is in
         try:
-            return await asyncio.wait_for(self._send_capped(method, url, **kwargs),
+            return await asyncio.wait_for(self._send_capped(method, url, seen, **kwargs),
                                           self.limits.request_seconds)
         except asyncio.TimeoutError:
+            if seen:
+                raise AnswerCut(f"the answer (HTTP {seen[0]}) did not finish within "
+                                f"{self.limits.request_seconds:g} s", status_code=seen[0]
+                                ) from None
             raise httpx.ReadTimeout(
-                f"no whole answer within {self.limits.request_seconds:g} s") from None
+                f"no answer within {self.limits.request_seconds:g} s") from None
 
-    async def _send_capped(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _send_capped(self, method: str, url: str, seen: list[int], **kwargs: Any
+                           ) -> httpx.Response:
         cap = self.limits.answer_bytes
         async with self._client().stream(method, url, **kwargs) as response:
+            seen.append(response.status_code)
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > cap:
-                raise LimitExceeded(_too_large("an API answer", int(declared), cap))
+                raise LimitExceeded(_too_large("an API answer", int(declared), cap),
+                                    status_code=response.status_code)
             body = bytearray()
-            async for chunk in response.aiter_bytes(1 << 16):
-                body += chunk
-                if len(body) > cap:
-                    raise LimitExceeded(_too_large("an API answer", len(body), cap))
-        return httpx.Response(response.status_code, headers=response.headers,
-                              content=bytes(body), request=response.request)
+            try:
+                async for chunk in response.aiter_bytes(1 << 16):  # decoded (gzip ...)
+                    body += chunk
+                    if len(body) > cap:
+                        raise LimitExceeded(_too_large("an API answer", len(body), cap),
+                                            status_code=response.status_code)
+            except httpx.HTTPError as exc:  # cut off, or a body that does not decode
+                raise AnswerCut(f"the answer (HTTP {response.status_code}) was cut off "
+                                f"({exc.__class__.__name__})",
+                                status_code=response.status_code) from None
+        headers = [(k, v) for k, v in response.headers.multi_items()  # already decoded:
+                   if k.lower() not in ("content-encoding", "content-length",
+                                        "transfer-encoding")]  # not to be decoded again
+        return httpx.Response(response.status_code, headers=headers, content=bytes(body),
+                              request=response.request)
 
     async def _retry_wait(self, attempt: int, response: httpx.Response | None) -> None:
         delay = self.retry.backoff(attempt, self._rng)
@@ -329,6 +359,13 @@ class KirinAPI:
                         httpx.LocalProtocolError) as exc:  # it never left this machine
                     last = ServiceUnavailable(
                         f"could not reach the Kirin API ({exc.__class__.__name__})")
+                except (AnswerCut, LimitExceeded) as exc:  # answered, then the rest failed
+                    maybe_created = True  # it got there: never POST it again
+                    last = exc
+                    found = await self._look_twice(external_id, attempt)
+                    if found is not None:
+                        return found
+                    raise last from None
                 except httpx.TransportError as exc:  # sent, but no status line came back
                     maybe_created = True
                     last = ServiceUnavailable(
@@ -392,17 +429,16 @@ class KirinAPI:
                 "POST", self.endpoint.quote_url(), content=body,
                 headers={"Content-Type": "application/json"},
             )
-        except httpx.TransportError as exc:
-            return QuoteAnswer(None, reason=f"could not reach the quote route "
-                                            f"({exc.__class__.__name__})")
+        except (httpx.HTTPError, KirinError) as exc:
+            return QuoteAnswer(None, reason=f"no usable quote ({exc.__class__.__name__})")
         if response.status_code in _NO_SUCH_ROUTE:
             return None
         if response.status_code >= 400:
             return QuoteAnswer(None, reason=str(self.error_for(response)))
         try:
             return parse_quote(self.json_of(response))
-        except ValueError:
-            return QuoteAnswer(None, reason="the quote is not JSON")
+        except (ValueError, ArithmeticError):
+            return QuoteAnswer(None, reason="the quote is not JSON with a usable cost")
 
     async def _look_twice(self, external_id: str, attempt: int) -> TaskSnapshot | None:
         """Find the task after an ambiguous create; 'absent' only if two lookups, seconds
@@ -448,8 +484,13 @@ class KirinAPI:
                     tmp.unlink(missing_ok=True)
                     raise
                 else:
-                    tmp.chmod(_file_mode())  # mkstemp's 0600 -> what the user's umask gives
-                    os.replace(tmp, dest)
+                    try:
+                        tmp.chmod(_file_mode())  # mkstemp's 0600 -> what the umask gives
+                        os.replace(tmp, dest)
+                    except OSError as exc:
+                        tmp.unlink(missing_ok=True)
+                        raise DownloadError(f"could not save {dest.name} "
+                                            f"({exc.strerror or exc})") from None
                     if thumb is not None:
                         thumbnails.remember(dest, thumb)
                     return dest

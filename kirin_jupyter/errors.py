@@ -44,6 +44,11 @@ class ServiceUnavailable(APIError):
     """The service could not be reached or kept failing (network errors, 5xx)."""
 
 
+class AnswerCut(ServiceUnavailable):
+    """A status line came back, but not the rest of the answer (cut off, too slow or too
+    large): the request arrived, so a create is never sent again after this."""
+
+
 class TaskFailed(APIError):
     """The task reached the ``failed`` state; ``code`` holds the service's error code."""
 

@@ -52,6 +52,14 @@ class Kirin(Configurable):
     body_style = Unicode(settings.DEFAULT_BODY_STYLE, help="wrapped: the gateway's "
                          "{model, input: [{params}]} body; flat: the parameters at the top "
                          "level, as the API pages list them").tag(config=True)
+    @validate("max_result_mb", "max_answer_mb", "max_result_megapixels", "request_seconds")
+    def _limit_is_positive(self, proposal: Any) -> float:
+        value = float(proposal["value"])
+        if not value > 0:  # NaN too
+            raise TraitError(f"Kirin.{proposal['trait'].name} must be more than 0 (a limit "
+                             f"of 0 would refuse every answer), not {value!r}")
+        return value
+
     @validate("task_path")
     def _task_path_has_id(self, proposal: Any) -> str:
         value = str(proposal["value"])
@@ -193,7 +201,7 @@ class KirinMagics(Magics):
     # -- generation ----------------------------------------------------------------------
 
     def _run(self, args: argparse.Namespace, prompt: str, var: str | None) -> None:
-        from .errors import BudgetExceeded, KirinError, ValidationError
+        from .errors import KirinError, ValidationError
 
         cfg = self.config_obj
         timeout = _timeout_arg(args)  # every option is checked before anything is sent
@@ -223,7 +231,7 @@ class KirinMagics(Magics):
             return
         try:
             job = client.submit(request)
-        except (BudgetExceeded, ValidationError) as exc:
+        except KirinError as exc:  # a budget, a journal that cannot be used, ...
             raise UsageError(f"%kirin: {exc}") from None
         if var:
             self.user_ns[var] = job
@@ -314,8 +322,16 @@ class KirinMagics(Magics):
         print(f"kirin: {len(done)} completed, {len(failed)} failed{tail}")
 
     def _cmd_resume(self, steal: bool = False) -> None:
+        import sqlite3
+
+        from .errors import KirinError
+
         client = self.client()
-        jobs = client.resume(steal=steal)
+        try:
+            jobs = client.resume(steal=steal)
+        except (KirinError, sqlite3.Error, OSError, ValueError) as exc:
+            raise UsageError(f"%kirin resume: the journal {client.journal.path} cannot be "
+                             f"used ({exc})") from None
         for external_id, task_id, owner in client.held_elsewhere:
             host, _, pid = owner.rpartition(":")
             print(f"kirin: job {task_id or external_id} is followed by another live kernel "

@@ -41,6 +41,11 @@ class Quote:
     def known(self) -> bool:
         return self.cost is not None
 
+    @property
+    def usd(self) -> Decimal | None:
+        """The cost when it is in US dollars (the unit of ``max_cost``), else None."""
+        return self.cost if self.currency.upper() == "USD" else None
+
 
 UNKNOWN = Quote(None)
 

@@ -102,7 +102,8 @@ def normalise_status(raw: Any) -> Status:
     if status is None:
         if word not in _warned_statuses:
             _warned_statuses.add(word)
-            log.warning("unknown task status %r from the service; treating it as running", word)
+            log.warning("unknown task status %.60r from the service; treating it as running",
+                        raw)  # as sent (and redacted): never a case-changed copy
         return "running"
     return status
 
@@ -219,15 +220,16 @@ def _item(content: Any, default_type: str = "image") -> ResultItem | None:
 
 
 def money(value: Any) -> Decimal | None:
-    """A finite, non-negative amount, else None: a cost of "NaN", "Infinity" or "-100"
-    from a broken service is unknown, never a number that disables the budget."""
+    """A finite, non-negative amount below 10**10, else None: a cost of "NaN", "-100" or
+    "9e999999999" from a broken service is unknown, never a number that disables (or
+    overflows) the budget."""
     if value is None or isinstance(value, bool) or value == "":
         return None
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         amount = None
-    if amount is None or not amount.is_finite() or amount < 0:
+    if amount is None or not amount.is_finite() or amount < 0 or amount.adjusted() > 9:
         log.warning("ignoring the amount %.40r from the service: not a finite, "
                     "non-negative number", value)
         return None
@@ -265,7 +267,7 @@ def parse_quote(payload: Any) -> QuoteAnswer:
     currency = data.get("currency")
     return QuoteAnswer(
         cost,
-        currency=currency.strip().upper()[:8] if isinstance(currency, str) and
+        currency=currency.strip()[:8] if isinstance(currency, str) and
         currency.strip() else "USD",
         discount=_float(data.get("discount")),
         reason=None if cost is not None else "the quote names no usable cost",
@@ -277,7 +279,7 @@ def _float(value: Any) -> float | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # a 400-digit integer overflows
         return None
     return number if math.isfinite(number) else None
 

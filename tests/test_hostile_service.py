@@ -178,3 +178,94 @@ def test_the_limits_are_settings_of_the_magics_too(shell, gateway: Gateway, monk
     job = shell.user_ns["pic"]
     with pytest.raises(LimitExceeded, match="64x48 px was refused"):
         job.wait(30)
+
+
+# -- found by a second review ---------------------------------------------------------------
+
+
+def _api(handler) -> object:
+    import httpx
+
+    from kirin_jupyter.client import KirinAPI, RetryPolicy
+    from kirin_jupyter.protocol import Endpoint
+
+    async def no_sleep(_seconds: float) -> None:
+        return None
+
+    return KirinAPI(Endpoint("http://gateway.invalid"), TEST_KEY,
+                    transport=httpx.MockTransport(handler), sleep=no_sleep,
+                    retry=RetryPolicy(base=0.0, cap=0.0))
+
+
+def test_a_gzipped_create_answer_is_read(tmp_path: Path) -> None:
+    """httpx asks for gzip; an answer decoded once must not be decoded again (it was, and
+    every gzipping gateway's create ended as a 'failed' job after being billed)."""
+    import asyncio
+    import gzip
+    import json
+
+    import httpx
+
+    from kirin_jupyter.request import build_request
+
+    posts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        posts.append(request.method)
+        body = gzip.compress(json.dumps({"id": "t1", "status": "in_progress"}).encode())
+        return httpx.Response(200, content=body, headers={"Content-Encoding": "gzip"})
+
+    snapshot = asyncio.run(_api(handler).create(build_request("a fox")))  # type: ignore[attr-defined]
+    assert snapshot.task_id == "t1" and posts == ["POST"]
+
+
+def test_a_create_answer_cut_after_its_status_line_is_not_sent_again() -> None:
+    import asyncio
+
+    import httpx
+
+    from kirin_jupyter import OutcomeUnknown
+    from kirin_jupyter.request import build_request
+
+    class CutStream(httpx.AsyncByteStream):
+        async def __aiter__(self):  # type: ignore[override]
+            yield b'{"id": "t'
+            raise httpx.RemoteProtocolError("peer closed connection mid-body")
+
+    methods: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        methods.append(request.method)
+        if request.method == "POST":
+            return httpx.Response(500, stream=CutStream())
+        return httpx.Response(404, json={"error": {"code": 404, "error_message": "no"}})
+
+    with pytest.raises(OutcomeUnknown):
+        asyncio.run(_api(handler).create(build_request("a fox")))  # type: ignore[attr-defined]
+    assert methods.count("POST") == 1 and methods.count("GET") == 2  # looked up, not resent
+
+
+def test_a_completed_job_without_a_cost_counts_at_its_quote(gateway: Gateway, tmp_path: Path
+                                                            ) -> None:
+    gateway.final = lambda task: completed(task, usage={})  # no cost in the answer
+    client = Client(api_key=TEST_KEY, base_url=gateway.url, output_dir=tmp_path,
+                    poll_policy=FAST_POLL, max_cost="0.50")
+    first = client.generate("a fox", n=2)
+    assert first.wait(20).cost is None
+    with pytest.raises(Exception, match=r"spent or committed \$0.28 of max_cost \$0.50"):
+        client.generate("a fox", n=2)  # 0.28 (quoted, uncosted) + 0.28 > 0.50
+    assert gateway.creates == 1
+
+
+def test_absurd_numbers_in_a_quote_fall_back_to_the_estimate(gateway: Gateway, tmp_path: Path
+                                                              ) -> None:
+    for cost in ("9e999999999", "1" * 400, "-1", "NaN"):
+        gateway.quote_cost = cost
+        quote = client_for(gateway, tmp_path).quote("a fox")
+        assert quote.source != "service" and quote.cost is None
+
+
+def test_a_limit_of_zero_is_refused_in_config(shell, caplog) -> None:
+    shell.run_line_magic("config", "Kirin.max_answer_mb = 0")
+    assert "must be more than 0" in caplog.text
+    assert shell.magics_manager.registry["KirinMagics"].config_obj.max_answer_mb == 4.0

@@ -155,11 +155,12 @@ class Panel:
             if request is None:
                 self.reason.value = " ".join(problem_badge(r) for r in reasons)
                 return None
-            try:
-                job = self.client.submit(request)
-            except KirinError as exc:
-                self.reason.value = problem_badge(str(exc))
-                return None
+        try:  # outside the lock: a budget quote waits on the engine thread, which may
+            job = self.client.submit(request)  # be finishing a card that takes the lock
+        except KirinError as exc:
+            self.reason.value = problem_badge(str(exc))
+            return None
+        with self._lock:
             self._jobs.append(job)
             self._job_references[job.external_task_id] = self.references.items
             card = self.jobs_view.add(job, on_finish=self._finished)
