@@ -341,8 +341,7 @@ class KirinAPI:
           is found, sent again with the same external id at most ``resend_unanswered``
           times (0: never).
         """
-        # Up to 100 MB of base64: encoded off the loop, once for every attempt.
-        body = await asyncio.to_thread(_encode_json, self.endpoint.wire_body(request.body()))
+        body = await asyncio.to_thread(self._wire, request)  # once for every attempt
         external_id = request.external_task_id
         resends_left = self.retry.resend_unanswered
         maybe_created = False
@@ -361,11 +360,7 @@ class KirinAPI:
                         f"could not reach the Kirin API ({exc.__class__.__name__})")
                 except (AnswerCut, LimitExceeded) as exc:  # answered, then the rest failed
                     maybe_created = True  # it got there: never POST it again
-                    last = exc
-                    found = await self._look_twice(external_id, attempt)
-                    if found is not None:
-                        return found
-                    raise last from None
+                    return await self._found_or_raise(external_id, attempt, exc)
                 except httpx.TransportError as exc:  # sent, but no status line came back
                     maybe_created = True
                     last = ServiceUnavailable(
@@ -396,13 +391,11 @@ class KirinAPI:
                         if snapshot is not None:
                             return snapshot
                         maybe_created = True  # it got there: never POST it again
-                        last = self.error_for(response) if status >= 300 else \
-                            ServiceUnavailable("the Kirin API sent an unreadable create "
-                                               f"response (HTTP {status})")
-                        found = await self._look_twice(external_id, attempt)
-                        if found is not None:
-                            return found
-                        raise last
+                        return await self._found_or_raise(
+                            external_id, attempt,
+                            self.error_for(response) if status >= 300 else ServiceUnavailable(
+                                f"the Kirin API sent an unreadable create response "
+                                f"(HTTP {status})"))
                 if attempt + 1 < self.retry.attempts:
                     await self._retry_wait(attempt, response)
             assert last is not None
@@ -423,7 +416,7 @@ class KirinAPI:
         ``QuoteAnswer`` without a cost that says why: a price is a courtesy, never a reason
         to fail a job, so nothing here is retried.
         """
-        body = await asyncio.to_thread(_encode_json, self.endpoint.wire_body(request.body()))
+        body = await asyncio.to_thread(self._wire, request)
         try:
             response = await self._send(
                 "POST", self.endpoint.quote_url(), content=body,
@@ -439,6 +432,19 @@ class KirinAPI:
             return parse_quote(self.json_of(response))
         except (ValueError, ArithmeticError):
             return QuoteAnswer(None, reason="the quote is not JSON with a usable cost")
+
+    async def _found_or_raise(self, external_id: str, attempt: int, error: KirinError
+                              ) -> TaskSnapshot:
+        """After a create that was answered but not usably: its task, or ``error``."""
+        found = await self._look_twice(external_id, attempt)
+        if found is None:
+            raise error
+        return found
+
+    def _wire(self, request: GenerationRequest) -> bytes:
+        """The create (and quote) body as sent: up to 100 MB of base64, so callers encode
+        it off the loop, once."""
+        return _encode_json(self.endpoint.wire_body(request.body()))
 
     async def _look_twice(self, external_id: str, attempt: int) -> TaskSnapshot | None:
         """Find the task after an ambiguous create; 'absent' only if two lookups, seconds
