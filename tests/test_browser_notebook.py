@@ -158,7 +158,15 @@ def wait_kernel_idle_after_run(page: Any) -> None:
 
 
 def _bar_width(bar: Any) -> float | None:
-    match = re.search(r"width:\s*([\d.]+)%", bar.get_attribute("style") or "")
+    """The bar's width in %, or None once the card has been replaced by its result (the
+    bar can go between the gallery check and this read: never wait 30 s for it)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        style = bar.get_attribute("style", timeout=1000)
+    except PlaywrightTimeout:
+        return None
+    match = re.search(r"width:\s*([\d.]+)%", style or "")
     return float(match.group(1)) if match else None
 
 
