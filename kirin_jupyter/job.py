@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .errors import TaskTimeout
 from .estimate import estimated_progress
 from .polling import Expectation
+from .progress_trend import ProgressTrend
 from .request import GenerationRequest
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ class Job:
         self.status: JobStatus = "pending"
         self.task_id: str | None = None
         self.server_progress: float | None = None  # the service's own figure, once sent
+        self.progress_trend = ProgressTrend()  # its readings: the pace, the finish ahead
         self.quote: Quote | None = None  # the price said before paying
         self.cost: Decimal | None = None
         self.error: BaseException | None = None
@@ -128,7 +130,10 @@ class Job:
         if self.status == "completed":
             return 1.0
         if self.server_progress is not None:
-            return self.server_progress
+            if self.status == "downloading":
+                return max(0.99, self.server_progress)
+            shown = self.progress_trend.shown(self._clock())
+            return self.server_progress if shown is None else max(shown, self.server_progress)
         if self.status in ("pending", "submitting"):
             return 0.0
         if self.status == "downloading":

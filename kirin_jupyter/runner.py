@@ -235,7 +235,9 @@ async def _poll_until_final(
     outage: Exception | None = None
     delay = 0.0
     while snapshot.status not in ("completed", "failed"):
-        delay = schedule.next_delay(ctx.clock() - started, snapshot.retry_after)
+        finish = job.progress_trend.finish_at()
+        delay = schedule.next_delay(ctx.clock() - started, snapshot.retry_after,
+                                    None if finish is None else finish - started)
         if ctx.clock() + delay > deadline:
             why = f" (the service has been failing: {outage})" if outage else ""
             raise TaskTimeout(
@@ -264,6 +266,7 @@ async def _poll_until_final(
         snapshot = fetched
         if snapshot.progress is not None:  # kept when a later answer leaves it out
             job.server_progress = snapshot.progress
+            job.progress_trend.add(ctx.clock(), snapshot.progress)
         if snapshot.status != last_status:
             last_status = snapshot.status
             await _journal(ctx, ctx.journal.record_state, job.external_task_id, snapshot.status)
