@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Client": "api",
-    "generate": "api",
-    "default_client": "api",
+    "Client": "client",
+    "generate": "client",
+    "default_client": "client",
     "Job": "job",
     "Result": "job",
     "KirinError": "errors",
@@ -30,22 +30,21 @@ _EXPORTS = {
     "ResultExpired": "errors",
     "DownloadError": "errors",
     "LimitExceeded": "errors",
-    "Limits": "client",
+    "Limits": "kirin_api",
     "NeverCreated": "errors",
     "OutcomeUnknown": "errors",
     "BudgetExceeded": "errors",
-    "resume": "api",
+    "resume": "client",
     "Panel": "panel",
 }
 
 __all__ = [*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"]
 
 if TYPE_CHECKING:
-    from .api import Client as Client
-    from .api import default_client as default_client
-    from .api import generate as generate
-    from .api import resume as resume
-    from .client import Limits as Limits
+    from .client import Client as Client
+    from .client import default_client as default_client
+    from .client import generate as generate
+    from .client import resume as resume
     from .errors import APIError as APIError
     from .errors import AuthenticationError as AuthenticationError
     from .errors import BudgetExceeded as BudgetExceeded
@@ -62,6 +61,7 @@ if TYPE_CHECKING:
     from .errors import ValidationError as ValidationError
     from .job import Job as Job
     from .job import Result as Result
+    from .kirin_api import Limits as Limits
     from .panel import Panel as Panel
 
 

@@ -1,619 +1,544 @@
-"""HTTP to the Kirin gateway: create, query, quote, find by external id, download.
-
-Async, on httpx, used only from the engine's loop. Error responses become readable
-exceptions here; GETs are retried (backoff with full jitter, ``Retry-After`` honoured);
-creation is exactly-once through ``external_task_id``.
-"""
+"""The plain Python API: ``Client`` and ``generate``, on the same engine as the magics."""
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import functools
-import ipaddress
+import concurrent.futures
 import json
 import logging
-import os
-import random
-import re
-import tempfile
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+import sqlite3
+import sys
+import threading
+import warnings
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from . import spec, thumbnails
+from . import settings
 from .errors import (
-    AnswerCut,
     APIError,
-    AuthenticationError,
-    DownloadError,
+    BudgetExceeded,
     KirinError,
-    LimitExceeded,
+    NeverCreated,
     OutcomeUnknown,
-    RateLimited,
-    ResultExpired,
-    ServiceUnavailable,
+    TaskFailed,
+    ValidationError,
 )
-from .protocol import Endpoint
-from .request import GenerationRequest
-from .responses import QuoteAnswer, TaskSnapshot, parse_error, parse_quote, parse_task
+from .job import Job
+from .kirin_api import KirinAPI, Limits, RetryPolicy
+from .polling import Expectation, PollPolicy, RequestBudget, expectation, prior_seconds
+from .pricing import Quote, estimated
+from .protocol import BodyStyle, Endpoint, check_body_style
+from .request import GenerationRequest, build_request, request_from_summary
+from .runner import RunContext, run_job
+from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
+from .store import Journal, price_per_image
 
 log = logging.getLogger("kirin_jupyter")
-
-Sleep = Callable[[float], Awaitable[None]]
-_EXPIRED_STATUSES = (403, 404, 410)
-_NO_SUCH_ROUTE = (404, 405, 501)  # a service without a precharge route
+_log_files: set[Path] = set()
+_log_lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 6
-    base: float = 0.5
-    cap: float = 8.0
-    max_retry_after: float = 60.0
-    resend_unanswered: int = 1  # creates sent again after getting no answer at all
+class _QuietFileHandler(logging.FileHandler):
+    """A log file that, when it cannot be written (a full disk), says so once on stderr
+    and then drops lines quietly: logging's default printed a traceback for every line
+    (328 lines for one job on a full KIRIN_HOME)."""
 
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Full jitter: uniform(0, min(cap, base * 2**attempt))."""
-        return rng.uniform(0, min(self.cap, self.base * 2**attempt))
+    failed = False
 
-
-@dataclass(frozen=True)
-class Limits:
-    """What the client accepts from a service, so a broken or hostile one cannot fill
-    the disk or memory, or hold a job forever. Real answers are far below each one."""
-
-    result_bytes: int = 64_000_000  # one result file (a 2k PNG is a few MB)
-    answer_bytes: int = 4_000_000  # one JSON answer of the API
-    result_pixels: int = 40_000_000  # one result image, checked before decoding
-    request_seconds: float = 300.0  # one whole request, body included
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        self.failed = True
+        problem = sys.exc_info()[1]
+        print(f"kirin: cannot write {self.baseFilename} ({problem}); job log lines are "
+              "dropped from now on (jobs go on)", file=sys.stderr)
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
+def _log_to_file(home: Path) -> None:
+    """Job lifecycle lines go to KIRIN_HOME/kirin.log (never a key: none is ever logged)."""
+    path = home / "kirin.log"
+    with _log_lock:
+        if path in _log_files:
+            return
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            handler = _QuietFileHandler(path, encoding="utf-8")
+        except OSError as exc:
+            _log_files.add(path)  # said once
+            print(f"kirin: no job log: cannot write {path} ({exc.strerror or exc})",
+                  file=sys.stderr)
+            return
+        handler.setLevel(logging.INFO)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        if log.level == logging.NOTSET or log.level > logging.INFO:
+            log.setLevel(logging.INFO)
+        _log_files.add(path)
+
+
+def _warn_if_plain_http(url: str) -> None:
+    """A key sent over plain http to another machine can be read on the way."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    host = parts.hostname or ""
+    if parts.scheme.lower() == "http" and host not in ("127.0.0.1", "localhost", "::1"):
+        warnings.warn(f"kirin: the API key goes to {host} over plain http, where anyone on "
+                      "the way can read it; use https://", UserWarning, stacklevel=3)
+
+
+def _checked_max_cost(value: Decimal | float | str | None) -> Decimal | None:
+    """A budget in USD, or None for no limit; anything else is one clear error."""
+    if value is None or value == "" or value == 0:
         return None
-    value = value.strip()
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        amount = Decimal(str(value).strip())
+    except ArithmeticError:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount < 0:
+        raise ValidationError(f"max_cost must be an amount in USD, 0 (no limit) or more, "
+                              f"not {str(value)[:40]!r}")
+    return amount or None
+
+
+def _checked_key(key: str | None) -> str | None:
+    """Strip the key (one read from a file often ends in a newline); refuse one that cannot
+    be an HTTP header, without ever showing it."""
+    if key is None:
         return None
-    if when is None:
+    key = key.strip()
+    if not key:
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    if not key.isascii() or not key.isprintable():
+        raise KirinError(
+            "the API key contains characters that cannot be sent in an HTTP header "
+            "(a line break or a non-ASCII letter?); check KIRIN_API_KEY"
+        )
+    return key
 
 
-def _encode_json(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+class Client:
+    """A connection to the Kirin service, or to the built-in simulator when no key is set.
 
-
-def documented_error(code: str | None, detail: str | None) -> str | None:
-    """'Kirin error CODE: meaning. What to do. (service says: ...)' for a documented code."""
-    documented = spec.describe_error_code(code) if code else None
-    if not documented:
-        return None
-    text = f"Kirin error {code}: {documented}"
-    if detail and detail.lower() not in documented.lower():
-        text += f" (service says: {detail})"
-    return text
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-class KirinAPI:
-    """One service connection (pooled); lives on the engine's loop."""
+    Which service: an explicit ``base_url`` (or ``KIRIN_BASE_URL``) is used as given, with
+    the key if there is one; with neither a key nor a base URL, the in-process simulator
+    answers (every job then shows a "simulator" badge). A key without a base URL is an error:
+    the API documents name no public host.
+    """
 
     def __init__(
         self,
-        endpoint: Endpoint,
-        api_key: str | None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        output_dir: str | Path | None = None,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        retry: RetryPolicy | None = None,
-        sleep: Sleep = asyncio.sleep,
-        request_timeout: float = 30.0,
-        rng: random.Random | None = None,
+        create_path: str = settings.DEFAULT_CREATE_PATH,
+        task_path: str = settings.DEFAULT_TASK_PATH,
+        quote_path: str = settings.DEFAULT_QUOTE_PATH,
+        body_style: BodyStyle = settings.DEFAULT_BODY_STYLE,
+        timeout: float = settings.DEFAULT_JOB_TIMEOUT,
+        simulator: SimulatorService | None = None,
+        poll_policy: PollPolicy | None = None,
+        max_cost: Decimal | float | str | None = None,
+        home: str | Path | None = None,
         limits: Limits | None = None,
+        create_resends: int = 1,
     ) -> None:
-        self.endpoint = endpoint
-        self._key = api_key
-        self._key_pattern: re.Pattern[str] | None = None
-        self._transport = transport
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
-        self._timeout = request_timeout
-        self._rng = rng or random.Random()
-        self.limits = limits or Limits()
-        self._api: httpx.AsyncClient | None = None
-        self._downloads: httpx.AsyncClient | None = None
+        key = _checked_key(api_key or settings.env_api_key())
+        url = base_url or settings.env_base_url()
+        body_style = check_body_style(body_style)
+        transport = None
+        self.simulator: SimulatorService | None = None
+        if simulator is not None or (key is None and url is None):
+            from .simulator.transport import SimulatorTransport
+
+            self.simulator = simulator or SimulatorService(  # the same paths a service has
+                task_seconds=settings.simulator_seconds(),
+                routes=Routes(create_path, task_path, quote_path, body_style),
+            )
+            transport = SimulatorTransport(self.simulator)
+            url = IN_PROCESS_BASE_URL
+        elif url is None:
+            raise KirinError(
+                "KIRIN_API_KEY is set but no base URL: set KIRIN_BASE_URL (or pass base_url=)"
+            )
+        elif not url.strip().lower().startswith(("http://", "https://")):
+            raise ValidationError(
+                f"base URL {url[:80]!r} must start with https:// (or http://), e.g. "
+                "https://gateway.example.com"
+            )
+        assert url is not None
+        self.output_dir = Path(output_dir) if output_dir else settings.output_dir()
+        home = Path(home) if home else settings.kirin_home()
+        self.journal = Journal(home / "journal.sqlite3")
+        _log_to_file(home)
+        self.max_cost = _checked_max_cost(max_cost)
+        if key is not None and self.simulator is None:
+            _warn_if_plain_http(url)
+        endpoint = Endpoint(url, create_path, task_path, quote_path, body_style)
+        self._api = KirinAPI(endpoint, key, transport=transport, limits=limits,
+                             retry=RetryPolicy(resend_unanswered=max(0, create_resends)))
+        self._service_quotes = True  # until the service shows it has no precharge route
+        self._quote_lock = threading.Lock()
+        self._quote_cache: dict[tuple[object, ...], Quote] = {}  # the panel's price hints
+        self._quoting: set[tuple[object, ...]] = set()  # kinds being asked about now
+        # (external id, task id, owner) of jobs the last resume() left to a live kernel
+        self.held_elsewhere: list[tuple[str, str | None, str]] = []
+        self._policy = poll_policy or PollPolicy()
+        self._budget = RequestBudget(self._policy.max_rate, self._policy.burst)
+        self.timeout = timeout
+        self._jobs: list[Job] = []
+        self._lock = threading.RLock()
+
+    @property
+    def base_url(self) -> str:
+        return self._api.endpoint.base_url
+
+    @property
+    def simulated(self) -> bool:
+        return self.simulator is not None
+
+    @property
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs)
 
     def __repr__(self) -> str:
-        return f"KirinAPI({self.endpoint.base_url!r}, key={'set' if self._key else 'none'})"
+        where = "simulator" if self.simulated else self.base_url
+        return f"Client({where}, output_dir={str(self.output_dir)!r})"
 
     def redact(self, text: str) -> str:
-        """Never let the key through, even if a server echoes it back, in any letter case
-        (a case change is undone by one .lower())."""
-        if not self._key:
-            return text
-        if self._key_pattern is None:
-            self._key_pattern = re.compile(re.escape(self._key), re.IGNORECASE)
-        return self._key_pattern.sub("***", text)
+        return self._api.redact(text)
 
-    def json_of(self, response: httpx.Response) -> Any:
-        """The answer's JSON with the key taken out of every string in it, before anything
-        reads, truncates, logs, stores or shows any part of it (a hostile service may echo
-        the key in an error code, a status word or metadata, escaped as it likes)."""
-        return _redacted(response.json(), self.redact) if self._key else response.json()
+    def build(self, prompt: Any, **options: Any) -> GenerationRequest:
+        """Validate options into a request without sending anything (used by --dry-run)."""
+        return build_request(prompt, **options)
 
-    def _readable_task(self, response: httpx.Response) -> TaskSnapshot | None:
-        """The task in a 2xx create answer, or None when it names none that can be read."""
-        try:
-            snapshot = parse_task(self.json_of(response))
-        except (ValueError, ArithmeticError):
-            return None
-        return snapshot if snapshot.task_id else None
+    def generate(
+        self,
+        prompt: str,
+        *,
+        model: str = "kirin_image_omni",
+        n: int = 1,
+        resolution: str | None = None,
+        aspect_ratio: str | None = None,
+        images: Any = None,
+        negative_prompt: str | None = None,
+        elements: Any = None,
+        watermark: bool | None = None,
+        callback_url: str | None = None,
+        external_task_id: str | None = None,
+        fit: bool = False,
+    ) -> Job:
+        """Validate, then start the job in the background and return it at once.
 
-    # -- connections ---------------------------------------------------------------------
-
-    def _client(self) -> httpx.AsyncClient:
-        if self._api is None:
-            headers = {"User-Agent": "kirin-jupyter/0.1"}
-            if self._key:
-                headers["Authorization"] = f"Bearer {self._key}"
-            self._api = httpx.AsyncClient(
-                headers=headers, timeout=self._timeout, transport=self._transport
-            )
-        return self._api
-
-    def _download_client(self) -> httpx.AsyncClient:
-        """No Authorization header: result URLs are often on another host (a CDN)."""
-        if self._downloads is None:
-            self._downloads = httpx.AsyncClient(
-                timeout=self._timeout, follow_redirects=True, transport=self._transport,
-                headers={"User-Agent": "kirin-jupyter/0.1"},
-                event_hooks={"request": [_refuse_link_local]},  # every hop of a redirect
-            )
-        return self._downloads
-
-    async def aclose(self) -> None:
-        for client in (self._api, self._downloads):
-            if client is not None:
-                await client.aclose()
-        self._api = self._downloads = None
-
-    # -- errors --------------------------------------------------------------------------
-
-    def error_for(self, response: httpx.Response, task_id: str | None = None) -> APIError:
-        """A readable exception for an error response."""
-        try:
-            payload: Any = self.json_of(response)
-        except ValueError:
-            payload = None
-        code, server_message = parse_error(payload)
-        status = response.status_code
-        detail = self.redact(one_line(server_message)) if server_message else ""
-        documented = documented_error(code, detail)
-        if documented:
-            text = documented
-        elif status in (401, 403):
-            text = (
-                f"the Kirin API refused the key (HTTP {status}); set KIRIN_API_KEY or run "
-                "%kirin login"
-            )
-        elif status == 402:
-            text = "the Kirin account has insufficient balance (HTTP 402); top it up and retry"
-        elif status == 404 and task_id:
-            text = f"task {task_id} was not found (HTTP 404)"
-        elif status == 429:
-            text = "the Kirin API is rate limiting this key (HTTP 429); wait and retry"
-        else:
-            text = f"the Kirin API answered HTTP {status}"
-            if code:
-                text += f" with error {code}"
-        if detail and not documented and detail not in text:
-            text += f": {detail}"
-        kwargs: dict[str, Any] = {"code": code, "status_code": status, "task_id": task_id}
-        if status in (401, 403) and not documented:
-            return AuthenticationError(text, **kwargs)
-        if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            return RateLimited(text, retry_after=retry_after, **kwargs)
-        if status >= 500 and not documented:
-            return ServiceUnavailable(text, **kwargs)
-        return APIError(text, **kwargs)
-
-    # -- requests ------------------------------------------------------------------------
-
-    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """One API request, read whole within ``limits.request_seconds`` and at most
-        ``limits.answer_bytes`` (a 1 GiB status answer was read into memory before).
-
-        Raises an ``httpx.TransportError`` only when no status line came back; once one
-        has, any failure to get the rest is ``AnswerCut`` (or ``LimitExceeded``): the
-        request arrived, which decides whether a create may be sent again.
+        Raises ``ValidationError`` (nothing sent) when an option breaks a documented rule.
         """
-        seen: list[int] = []  # the status code, once the status line is in
-        try:
-            return await asyncio.wait_for(self._send_capped(method, url, seen, **kwargs),
-                                          self.limits.request_seconds)
-        except asyncio.TimeoutError:
-            if seen:
-                raise AnswerCut(f"the answer (HTTP {seen[0]}) did not finish within "
-                                f"{self.limits.request_seconds:g} s", status_code=seen[0]
-                                ) from None
-            raise httpx.ReadTimeout(
-                f"no answer within {self.limits.request_seconds:g} s") from None
-
-    async def _send_capped(self, method: str, url: str, seen: list[int], **kwargs: Any
-                           ) -> httpx.Response:
-        cap = self.limits.answer_bytes
-        async with self._client().stream(method, url, **kwargs) as response:
-            seen.append(response.status_code)
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > cap:
-                raise LimitExceeded(_too_large("an API answer", int(declared), cap),
-                                    status_code=response.status_code)
-            body = bytearray()
-            try:
-                async for chunk in response.aiter_bytes(1 << 16):  # decoded (gzip ...)
-                    body += chunk
-                    if len(body) > cap:
-                        raise LimitExceeded(_too_large("an API answer", len(body), cap),
-                                            status_code=response.status_code)
-            except httpx.HTTPError as exc:  # cut off, or a body that does not decode
-                raise AnswerCut(f"the answer (HTTP {response.status_code}) was cut off "
-                                f"({exc.__class__.__name__})",
-                                status_code=response.status_code) from None
-        headers = [(k, v) for k, v in response.headers.multi_items()  # already decoded:
-                   if k.lower() not in ("content-encoding", "content-length",
-                                        "transfer-encoding")]  # not to be decoded again
-        return httpx.Response(response.status_code, headers=headers, content=bytes(body),
-                              request=response.request)
-
-    async def _retry_wait(self, attempt: int, response: httpx.Response | None) -> None:
-        delay = self.retry.backoff(attempt, self._rng)
-        if response is not None:
-            hinted = parse_retry_after(response.headers.get("Retry-After"))
-            if hinted is not None:
-                delay = min(hinted, self.retry.max_retry_after) + self._rng.uniform(0, 0.1)
-        await self._sleep(delay)
-
-    async def get_task(self, task_id: str, *, missing_ok: bool = False) -> TaskSnapshot | None:
-        """GET the task (by task id or external id); retried on 5xx, 429 and network errors."""
-        url = self.endpoint.task_url(task_id)
-        last: Exception | None = None
-        for attempt in range(self.retry.attempts):
-            response: httpx.Response | None = None
-            try:
-                response = await self._send("GET", url)
-            except httpx.TransportError as exc:
-                last = ServiceUnavailable(
-                    f"could not reach the Kirin API ({exc.__class__.__name__})", task_id=task_id
-                )
-            else:
-                if response.status_code == 404 and missing_ok:
-                    return None
-                if response.status_code < 400:
-                    try:
-                        snapshot = parse_task(self.json_of(response))
-                        hint = parse_retry_after(response.headers.get("Retry-After"))
-                        return replace(snapshot, retry_after=hint) if hint else snapshot
-                    except ValueError:
-                        last = ServiceUnavailable(
-                            "the Kirin API sent a response that is not valid task JSON",
-                            task_id=task_id,
-                        )
-                else:
-                    error = self.error_for(response, task_id)
-                    if response.status_code != 429 and response.status_code < 500:
-                        raise error
-                    last = error
-            if attempt + 1 < self.retry.attempts:
-                await self._retry_wait(attempt, response)
-        assert last is not None
-        raise last
-
-    async def find_by_external_id(self, external_task_id: str) -> TaskSnapshot | None:
-        """The task created with this external id, or None if the service has none."""
-        return await self.get_task(external_task_id, missing_ok=True)
-
-    async def create(self, request: GenerationRequest) -> TaskSnapshot:
-        """POST the task at most once, even when its answer is lost.
-
-        - No connection made (refused, DNS, connect timeout): nothing arrived; retried.
-        - HTTP 429: the service refused the request; it waits and tries again.
-        - Any other 4xx (but 409): refused; raised as is, nothing was created.
-        - Any other answer with a status line (2xx it cannot read, 409, 5xx): the service
-          got it, so it is never sent again: the task is looked up by its external id
-          instead, and ``OutcomeUnknown`` (resumable) is raised when none is found.
-        - A connection lost before any status line: looked up the same way; if nothing
-          is found, sent again with the same external id at most ``resend_unanswered``
-          times (0: never).
-        """
-        body = await asyncio.to_thread(self._wire, request)  # once for every attempt
-        external_id = request.external_task_id
-        resends_left = self.retry.resend_unanswered
-        maybe_created = False
-        last: KirinError | None = None
-        try:
-            for attempt in range(self.retry.attempts):
-                response: httpx.Response | None = None
-                try:
-                    response = await self._send(
-                        "POST", self.endpoint.create_url(), content=body,
-                        headers={"Content-Type": "application/json"},
-                    )
-                except (httpx.ConnectError, httpx.ConnectTimeout,
-                        httpx.LocalProtocolError) as exc:  # it never left this machine
-                    last = ServiceUnavailable(
-                        f"could not reach the Kirin API ({exc.__class__.__name__})")
-                except (AnswerCut, LimitExceeded) as exc:  # answered, then the rest failed
-                    maybe_created = True  # it got there: never POST it again
-                    return await self._found_or_raise(external_id, attempt, exc)
-                except httpx.TransportError as exc:  # sent, but no status line came back
-                    maybe_created = True
-                    last = ServiceUnavailable(
-                        f"lost the connection while creating the task ({exc.__class__.__name__})")
-                    found = await self._look_twice(external_id, attempt)
-                    if found is not None:
-                        return found
-                    if resends_left <= 0:
-                        raise last from None
-                    resends_left -= 1
-                    log.info("create for external id %s got no answer and is not listed; "
-                             "sending it once more with the same id", external_id)
-                    continue
-                else:
-                    status = response.status_code
-                    if status == 429:
-                        last = self.error_for(response)
-                    elif 400 <= status < 500 and status != 409:
-                        raise self.error_for(response)
-                    elif status == 409 and not maybe_created:
-                        raise APIError(  # our very first POST: the id was used before
-                            f"external task id {external_id!r} was already used on this "
-                            "account; ids must be unique (leave it out to get a fresh one)",
-                            code="409", status_code=409,
-                        )
-                    else:
-                        snapshot = self._readable_task(response) if status < 300 else None
-                        if snapshot is not None:
-                            return snapshot
-                        maybe_created = True  # it got there: never POST it again
-                        return await self._found_or_raise(
-                            external_id, attempt,
-                            self.error_for(response) if status >= 300 else ServiceUnavailable(
-                                f"the Kirin API sent an unreadable create response "
-                                f"(HTTP {status})"))
-                if attempt + 1 < self.retry.attempts:
-                    await self._retry_wait(attempt, response)
-            assert last is not None
-            raise last
-        except KirinError as exc:
-            if maybe_created and not isinstance(exc, OutcomeUnknown):
-                raise OutcomeUnknown(
-                    f"could not tell whether the task was created ({exc}); it is not sent "
-                    "again: %kirin resume (or kirin_jupyter.resume()) looks it up later",
-                    status_code=getattr(exc, "status_code", None),
-                ) from None
-            raise
-
-    async def quote(self, request: GenerationRequest) -> QuoteAnswer | None:
-        """The service's price for ``request`` (its precharge route; nothing is created).
-
-        None when the service has no such route (404, 405, 501). Any other failure is a
-        ``QuoteAnswer`` without a cost that says why: a price is a courtesy, never a reason
-        to fail a job, so nothing here is retried.
-        """
-        body = await asyncio.to_thread(self._wire, request)
-        try:
-            response = await self._send(
-                "POST", self.endpoint.quote_url(), content=body,
-                headers={"Content-Type": "application/json"},
-            )
-        except (httpx.HTTPError, KirinError) as exc:
-            return QuoteAnswer(None, reason=f"no usable quote ({exc.__class__.__name__})")
-        if response.status_code in _NO_SUCH_ROUTE:
-            return None
-        if response.status_code >= 400:
-            return QuoteAnswer(None, reason=str(self.error_for(response)))
-        try:
-            return parse_quote(self.json_of(response))
-        except (ValueError, ArithmeticError):
-            return QuoteAnswer(None, reason="the quote is not JSON with a usable cost")
-
-    async def _found_or_raise(self, external_id: str, attempt: int, error: KirinError
-                              ) -> TaskSnapshot:
-        """After a create that was answered but not usably: its task, or ``error``."""
-        found = await self._look_twice(external_id, attempt)
-        if found is None:
-            raise error
-        return found
-
-    def _wire(self, request: GenerationRequest) -> bytes:
-        """The create (and quote) body as sent: up to 100 MB of base64, so callers encode
-        it off the loop, once."""
-        return _encode_json(self.endpoint.wire_body(request.body()))
-
-    async def _look_twice(self, external_id: str, attempt: int) -> TaskSnapshot | None:
-        """Find the task after an ambiguous create; 'absent' only if two lookups, seconds
-        apart, agree (a slow service may not list a task it is still creating)."""
-        await self._sleep(max(0.5, self.retry.backoff(attempt, self._rng)))
-        found = await self.find_by_external_id(external_id)
-        if found is None:
-            await self._sleep(max(2.0, self.retry.backoff(attempt + 1, self._rng)))
-            found = await self.find_by_external_id(external_id)
-        if found is not None:
-            log.info("task for external id %s found after an ambiguous create", external_id)
-        return found
-
-    async def download(
-        self, url: str, dest: Path, *, attempts: int = 3, verify_image: bool = True
-    ) -> Path:
-        """Stream ``url`` to a temp file beside ``dest``, check it decodes, then rename."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        last: Exception | None = None
-        for attempt in range(attempts):
-            try:
-                tmp = await asyncio.wait_for(self._stream_to_temp(url, dest.parent),
-                                             self.limits.request_seconds)
-            except asyncio.TimeoutError:
-                raise LimitExceeded(
-                    f"a result download did not finish within "
-                    f"{self.limits.request_seconds:g} s (limits.request_seconds)") from None
-            except (ResultExpired, LimitExceeded):
-                raise
-            except (httpx.TransportError, APIError) as exc:
-                last = exc
-            else:
-                try:
-                    thumb = await asyncio.to_thread(_verify, tmp, verify_image,
-                                                    self.limits.result_pixels)
-                except LimitExceeded:
-                    tmp.unlink(missing_ok=True)
-                    raise
-                except DownloadError as exc:
-                    tmp.unlink(missing_ok=True)
-                    last = exc
-                except BaseException:  # cancelled (a sibling failed): leave no .part file
-                    tmp.unlink(missing_ok=True)
-                    raise
-                else:
-                    try:
-                        tmp.chmod(_file_mode())  # mkstemp's 0600 -> what the umask gives
-                        os.replace(tmp, dest)
-                    except OSError as exc:
-                        tmp.unlink(missing_ok=True)
-                        raise DownloadError(f"could not save {dest.name} "
-                                            f"({exc.strerror or exc})") from None
-                    if thumb is not None:
-                        thumbnails.remember(dest, thumb)
-                    return dest
-            if attempt + 1 < attempts:
-                await self._sleep(self.retry.backoff(attempt, self._rng))
-        raise DownloadError(
-            f"could not download a result intact after {attempts} tries "
-            f"({self.redact(one_line(str(last), 120))})"
+        request = build_request(
+            prompt, model=model, n=n, resolution=resolution, aspect_ratio=aspect_ratio,
+            images=images, negative_prompt=negative_prompt, elements=elements,
+            watermark=watermark, callback_url=callback_url,
+            external_task_id=external_task_id, fit=fit,
         )
+        return self.submit(request)
 
-    async def _stream_to_temp(self, url: str, folder: Path) -> Path:
-        async with self._download_client().stream("GET", url) as response:
-            if response.status_code in _EXPIRED_STATUSES:
-                raise ResultExpired(
-                    f"result URL answered HTTP {response.status_code} (expired?)",
-                    status_code=response.status_code,
-                )
-            if response.status_code >= 400:
-                raise APIError(
-                    f"result download answered HTTP {response.status_code}",
-                    status_code=response.status_code,
-                )
-            cap = self.limits.result_bytes
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > cap:  # refused before any byte
-                raise LimitExceeded(_too_large("a result file", int(declared), cap))
-            fd, name = tempfile.mkstemp(prefix=".part-", dir=folder)
-            try:
-                written = 0
-                with os.fdopen(fd, "wb") as fh:
-                    async for chunk in response.aiter_bytes(1 << 16):
-                        written += len(chunk)
-                        if written > cap:
-                            raise LimitExceeded(_too_large("a result file", written, cap))
-                        fh.write(chunk)
-            except BaseException:
-                Path(name).unlink(missing_ok=True)
-                raise
-            return Path(name)
+    def submit(self, request: GenerationRequest) -> Job:
+        """Start a job for an already validated request.
+
+        Raises ``ValidationError`` for an external id this journal has seen (ids must be
+        unique; reusing one would return, or overwrite, another job's result) and
+        ``BudgetExceeded`` past ``max_cost``; nothing is sent then.
+        """
+        try:
+            earlier = self.journal.get(request.external_task_id)
+        except (sqlite3.Error, OSError) as exc:
+            raise KirinError(
+                f"the journal {self.journal.path} cannot be used ({exc}); nothing was sent. "
+                "Move it aside (or set KIRIN_HOME to a writable folder) and try again"
+            ) from None
+        if earlier is not None:
+            raise ValidationError(
+                f"external task id {request.external_task_id!r} was already used "
+                f"(task {earlier.get('task_id') or 'not created'}); ids must be unique: "
+                "leave it out to get a fresh one"
+            )
+        quote = self.quote_request(request) if self.max_cost is not None else None
+        with self._lock:  # check and register together: two threads cannot both pass
+            self.check_budget(request, quote)
+            job = self._new_job(request)
+            job.quote = quote
+            self._jobs.append(job)
+        self._start(job, self.output_dir, resume=False)
+        return job
+
+    def _new_job(self, request: GenerationRequest) -> Job:
+        return Job(request, expected=self.expect(request), simulated=self.simulated)
+
+    def expect(self, request: GenerationRequest) -> Expectation:
+        """How long this request should take: this user's history, else a prior."""
+        if self.simulator is not None:  # the in-process simulator knows its own pace
+            prior = self.simulator.task_seconds * (1 + 0.1 * (request.n - 1))
+        else:
+            prior = prior_seconds(request.model.name, request.resolution, request.n)
+        history = self.journal.durations(request.model.name, request.resolution, request.n)
+        found = expectation(history, prior)
+        if not found.learned and self.simulator is not None:
+            return Expectation.around(prior, 0.1)
+        return found
+
+    def _start(self, job: Job, output_dir: Path, *, resume: bool) -> None:
+        from .engine import get_engine
+
+        context = RunContext(self._api, self.journal, output_dir, self._policy, self.timeout,
+                             budget=self._budget, quote=self.quote_async)
+        engine = get_engine()
+        with self._lock:
+            if job not in self._jobs:
+                self._jobs.append(job)
+        engine.register(job)
+        engine.submit(run_job(job, context, resume=resume))
+
+    # -- money ---------------------------------------------------------------------------
+
+    def quote(self, prompt: Any, **options: Any) -> Quote:
+        """What ``generate(prompt, **options)`` would cost; nothing is created or billed.
+
+        The service's own quote (its precharge route) when it has one, else an estimate
+        from earlier jobs of the same model and resolution (``Quote.source`` says which).
+        Raises ``ValidationError`` for a request that breaks a rule, like ``generate``.
+        """
+        return self.quote_request(self.build(prompt, **options))
+
+    def quote_request(self, request: GenerationRequest, timeout: float = 30.0) -> Quote:
+        """``quote`` for an already validated request (blocks on the engine loop)."""
+        from .engine import get_engine
+
+        if not self._service_quotes:
+            return self.estimate_quote(request)
+        future = get_engine().submit(self.quote_async(request))
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            log.info("no quote within %g s; estimating the price instead", timeout)
+            return self.estimate_quote(request)
+
+    def price_hint(self, request: GenerationRequest,
+                   on_quote: Callable[[Quote], None] | None = None) -> Quote:
+        """A price to show while a form is edited, without waiting: the service's last
+        quote for requests of this kind, else the estimate. When the service has not
+        quoted this kind yet, a quote is asked for in the background and ``on_quote``
+        gets it on a thread of its own: never on the engine loop, which a caller holding
+        its own lock may be waiting on."""
+        kind = _price_kind(request)
+        with self._quote_lock:
+            cached = self._quote_cache.get(kind)
+            asking = cached is None and self._service_quotes and kind not in self._quoting
+            if asking:
+                self._quoting.add(kind)  # one question at a time per kind, however fast
+        if not asking:  # the user types
+            return cached or self.estimate_quote(request)
+        from .engine import get_engine
+
+        def remember(future: concurrent.futures.Future[Quote]) -> None:
+            with self._quote_lock:
+                self._quoting.discard(kind)
+            if future.cancelled() or future.exception() is not None:
+                return
+            quote = future.result()
+            if quote.source == "service":
+                with self._quote_lock:
+                    self._quote_cache[kind] = quote
+                if on_quote is not None:
+                    threading.Thread(target=on_quote, args=(quote,), name="kirin-quote",
+                                     daemon=True).start()
+
+        get_engine().submit(self.quote_async(request)).add_done_callback(remember)
+        return self.estimate_quote(request)
+
+    async def quote_async(self, request: GenerationRequest) -> Quote:
+        """The quote, on the engine loop (the runner asks for one while the job starts)."""
+        if self._service_quotes:
+            answer = await self._api.quote(request)
+            if answer is None:
+                self._no_service_quotes()
+            elif answer.cost is not None:
+                return Quote(answer.cost, answer.currency, answer.discount, "service")
+            else:
+                log.info("the service gave no quote (%s); estimating the price instead",
+                         self.redact(answer.reason or "no reason given"))
+        return await asyncio.to_thread(self.estimate_quote, request)
+
+    def _no_service_quotes(self) -> None:
+        """A service without a precharge route: say so once, and stop asking it."""
+        with self._quote_lock:
+            if not self._service_quotes:
+                return
+            self._service_quotes = False
+        log.warning("the service at %s has no price quote route (%s); prices are estimated "
+                    "from earlier jobs from now on", self.base_url, self._api.endpoint.quote_path)
+
+    def estimate_quote(self, request: GenerationRequest) -> Quote:
+        """The price from what the same model and resolution cost before on this service."""
+        return estimated(self.estimate_cost(request))
+
+    def session_spend(self) -> Decimal:
+        """What this client's finished jobs cost (as reported by the service)."""
+        return sum((j.cost for j in _latest_per_task(self.jobs) if j.cost is not None),
+                   Decimal(0))
+
+    def adopt_jobs(self, other: Client) -> None:
+        """Carry another client's jobs over (the magics rebuild their client on %config)."""
+        with self._lock:
+            self._jobs[:0] = other.jobs
+
+    def estimate_cost(self, request: GenerationRequest) -> Decimal | None:
+        """The cost of a request, from what the same model and resolution cost before on
+        this service; None until one such job has finished."""
+        price = price_per_image(self.journal, request.model.name, request.resolution,
+                                self.base_url)
+        return None if price is None else price * request.n
+
+    def check_budget(self, request: GenerationRequest, quote: Quote | None = None) -> None:
+        """Refuse a job that could take the session past ``max_cost``; nothing is sent.
+
+        Committed = what finished jobs cost + the quotes (or estimates) of jobs in flight
+        and of jobs that ended without a cost while their task may exist (a timeout).
+        With a quote for every job, no job can pass the limit. A job of unknown price (no
+        quote, no earlier job of its kind) may run only while no other such job is in
+        flight: then at most one job's cost can go past the limit.
+        """
+        if self.max_cost is None:
+            return
+        estimates: dict[tuple[str, str, int], Decimal | None] = {}
+
+        def price_of(req: GenerationRequest, known: Quote | None) -> Decimal | None:
+            if known is not None and known.usd is not None:
+                return known.usd
+            key = (req.model.name, req.resolution, req.n)
+            if key not in estimates:
+                estimates[key] = self.estimate_cost(req)
+            return estimates[key]
+
+        committed = self.session_spend()
+        unknown_in_flight = 0
+        for job in _latest_per_task(self.jobs):  # a resumed job replaces the one it resumes
+            if not job.done() or _may_be_billed(job):
+                price = price_of(job.request, job.quote)
+                committed += price or Decimal(0)
+                unknown_in_flight += price is None and not job.done()
+        mine = price_of(request, quote)
+        limit = self.max_cost
+        if committed >= limit or (mine is not None and committed + mine > limit):
+            said = quote if quote is not None and quote.known else estimated(mine)
+            verb = f"would cost {said.describe()} and pass" if said.known else "would pass"
+            raise BudgetExceeded(
+                f"budget: this session has spent or committed ${committed} of max_cost "
+                f"${limit}; this job {verb} it. Raise the limit "
+                "(%config Kirin.max_cost = ...) to go on"
+            )
+        if mine is None and unknown_in_flight:
+            raise BudgetExceeded(
+                "budget: the price of this kind of job is not known yet and a job of unknown "
+                f"price is still running (max_cost ${limit}); start this one when it is done"
+            )
+
+    # -- after a restart -----------------------------------------------------------------
+
+    def resume(self, *, steal: bool = False) -> list[Job]:
+        """Follow every job of this service that no running process follows any more.
+
+        Unfinished tasks are polled again, completed ones are downloaded (again, if a file
+        is missing), and a job the service does not list is reported as such. Nothing is
+        created: resuming never costs money. Jobs are claimed in the journal atomically, so
+        two kernels resuming at once never follow the same job; jobs another live kernel
+        holds are left to it (``held_elsewhere`` says which) unless ``steal``.
+        """
+        from .engine import get_engine
+
+        live = frozenset(j.external_task_id for j in get_engine().jobs() if not j.done())
+        claimed, held = self.journal.claim_unfinished(self.base_url, steal=steal, skip=live)
+        self.held_elsewhere = [(row["external_id"], row["task_id"], row["owner"])
+                               for row in held]
+        earlier = {j.external_task_id: j for j in self.jobs}  # quotes carry over
+        jobs = []
+        for row in claimed:
+            request = request_from_summary(json.loads(row["request"]), row["external_id"])
+            job = self._new_job(request)
+            job.task_id = row["task_id"]
+            before = earlier.get(row["external_id"])
+            job.quote = before.quote if before is not None and before.quote is not None \
+                else self.estimate_quote(request)
+            output_dir = Path(row["output_dir"]) if row.get("output_dir") else self.output_dir
+            self._start(job, output_dir, resume=True)
+            jobs.append(job)
+        return jobs
+
+    def close(self) -> None:
+        """Close the HTTP connections (jobs still running will fail)."""
+        from .engine import get_engine
+
+        get_engine().submit(self._api.aclose()).result(timeout=10)
 
 
-def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
-    """``value`` (parsed JSON) with ``redact`` applied to every string, keys included."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, list):
-        return [_redacted(item, redact) for item in value]
-    if isinstance(value, dict):
-        return {redact(str(k)): _redacted(v, redact) for k, v in value.items()}
-    return value
+def _latest_per_task(jobs: list[Job]) -> list[Job]:
+    """One job per external id, the newest: resuming a timed-out job makes a second Job
+    for the same task, which must not be counted twice."""
+    latest: dict[str, Job] = {}
+    for job in jobs:
+        latest[job.external_task_id] = job
+    return list(latest.values())
 
 
-@functools.cache
-def _file_mode() -> int:
-    """0666 less the process umask: result files get the mode any new file would (read
-    from /proc: setting the umask to learn it would race with other threads)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o644
+def _may_be_billed(job: Job) -> bool:
+    """A job that ended without a known cost while its task may exist (a timeout, a lost
+    answer, a failed download, or a completed task whose answer named no cost): it
+    counts against the budget at its quote or estimate.
+    A task the service itself reported failed, or a create it refused, is not billed."""
+    if not job.done() or job.cost is not None:
+        return False
+    if job.status == "completed":
+        return True  # done, but the service sent no cost: count its quote
+    error = job.error
+    if isinstance(error, (TaskFailed, NeverCreated, ValidationError, BudgetExceeded)):
+        return False
+    refused = isinstance(error, APIError) and error.status_code is not None and \
+        400 <= error.status_code < 500 and job.task_id is None
+    return not refused and (job.task_id is not None or isinstance(error, OutcomeUnknown))
 
 
-async def _refuse_link_local(request: httpx.Request) -> None:
-    """A result URL (or a redirect) to a link-local address, such as a cloud's metadata
-    service at 169.254.169.254, is never fetched: a hostile service could read it."""
-    host = request.url.host
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return
-    if address.is_link_local or (address.version == 6 and address.ipv4_mapped is not None
-                                 and address.ipv4_mapped.is_link_local):
-        raise DownloadError(f"refusing to download from the link-local address {host}")
+def _price_kind(request: GenerationRequest) -> tuple[object, ...]:
+    """What a price depends on (the prompt's words do not)."""
+    return (request.model.name, request.resolution, request.n, request.aspect_ratio,
+            len(request.images), len(request.elements), request.watermark)
 
 
-def _too_large(what: str, size: int, cap: int) -> str:
-    return (f"{what} of {size / 1e6:.1f} MB or more was refused: the limit is "
-            f"{cap / 1e6:.1f} MB (Client(limits=...))")
+_default: Client | None = None
+_default_lock = threading.Lock()
 
 
-def _verify(path: Path, image: bool, max_pixels: int) -> bytes | None:
-    """An image's thumbnail after a whole decode; a video only checked for its kind."""
-    if image:
-        return _verify_image(path, max_pixels)
-    _verify_video(path)
-    return None
+def default_client() -> Client:
+    """The client ``generate()`` and the magics use unless told otherwise."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Client()
+        return _default
 
 
-def _verify_image(path: Path, max_pixels: int) -> bytes:
-    """Decode the whole file (a truncated one fails here), after checking its size in
-    pixels from the header; return its thumbnail, made from the same decode."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            if img.width * img.height > max_pixels:
-                raise LimitExceeded(
-                    f"a result image of {img.width}x{img.height} px was refused: the limit "
-                    f"is {max_pixels / 1e6:.0f} million pixels (Client(limits=...))")
-            img.load()
-            return thumbnails.encode(img)
-    except LimitExceeded:
-        raise
-    except Exception as exc:
-        raise DownloadError(f"downloaded file is not a complete image ({exc})") from None
+def set_default_client(client: Client | None) -> None:
+    global _default
+    with _default_lock:
+        _default = client
 
 
-_VIDEO_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"))  # MP4/MOV, WebM/Matroska
+def generate(prompt: str, **options: Any) -> Job:
+    """``default_client().generate(...)``: start a job and return it at once."""
+    return default_client().generate(prompt, **options)
 
 
-def _verify_video(path: Path) -> None:
-    """A result typed "video" must look like one: anything else (an image posing as a
-    video skipped every image check before) is refused."""
-    with path.open("rb") as fh:
-        head = fh.read(12)
-    if not any(head[at:at + len(magic)] == magic for at, magic in _VIDEO_SIGNATURES):
-        raise DownloadError("a result typed video is not an MP4, MOV or WebM file")
+def resume(*, steal: bool = False) -> list[Job]:
+    """``default_client().resume()``: follow the jobs an earlier kernel left unfinished."""
+    return default_client().resume(steal=steal)

@@ -25,7 +25,7 @@ from . import config_files, frontends, magic_options, settings, spec
 from .prompting import PromptError, prompt_from_cell
 
 if TYPE_CHECKING:
-    from .api import Client
+    from .client import Client
     from .job import Job
 
 
@@ -120,8 +120,8 @@ class KirinMagics(Magics):
     # -- the client follows %config Kirin ----------------------------------------------
 
     def client(self) -> Client:
-        from .api import Client
-        from .client import Limits
+        from .client import Client
+        from .kirin_api import Limits
 
         cfg = self.config_obj
         key = (cfg.base_url, cfg.output_dir, cfg.create_path, cfg.task_path, cfg.quote_path,

@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .client import KirinAPI, Sleep, documented_error, one_line
 from .errors import (
     APIError,
     KirinError,
@@ -24,6 +23,7 @@ from .errors import (
     TaskTimeout,
 )
 from .job import Job, JobStatus, Result
+from .kirin_api import KirinAPI, Sleep, documented_error, one_line
 from .polling import PollPolicy, PollSchedule, RequestBudget
 from .pricing import Quote
 from .request import GenerationRequest

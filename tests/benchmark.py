@@ -83,9 +83,9 @@ async def fixed_poller(api: Any, prompt: str, interval: float) -> tuple[str, flo
 
 def bench_polling(seconds: float, tasks: int) -> None:
     """Requests per task and detection latency: ours (after learning) vs fixed pollers."""
-    from kirin_jupyter.api import Client
-    from kirin_jupyter.client import KirinAPI
+    from kirin_jupyter.client import Client
     from kirin_jupyter.engine import get_engine
+    from kirin_jupyter.kirin_api import KirinAPI
     from kirin_jupyter.protocol import Endpoint
 
     home = Path(tempfile.mkdtemp(prefix="kirin-bench-poll-"))
@@ -143,7 +143,7 @@ def bench_polling(seconds: float, tasks: int) -> None:
 
 def bench_many_jobs(count: int, seconds: float) -> None:
     """Hundreds of jobs on one engine thread while the main thread stays responsive."""
-    from kirin_jupyter.api import Client
+    from kirin_jupyter.client import Client
 
     fresh_home()
     with simulator(seconds, spread=0.1) as url:
@@ -175,7 +175,7 @@ def bench_many_jobs(count: int, seconds: float) -> None:
 
 
 def bench_completion_to_thumbnails(runs: int) -> None:
-    from kirin_jupyter.api import Client
+    from kirin_jupyter.client import Client
     from kirin_jupyter.display.static import result_html
 
     fresh_home()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from kirin_jupyter.api import Client
+from kirin_jupyter.client import Client
 from kirin_jupyter.polling import PollPolicy
 from kirin_jupyter.simulator.server import SimulatorServer
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kirin_jupyter import BudgetExceeded, TaskFailed, TaskTimeout
-from kirin_jupyter.api import Client
+from kirin_jupyter.client import Client
 from kirin_jupyter.display.card import ProgressCard, status_line
 from kirin_jupyter.engine import get_engine
 from kirin_jupyter.responses import parse_task
@@ -228,7 +228,7 @@ def test_a_key_echoed_by_the_service_is_redacted_everywhere(
 def test_a_key_escaped_in_json_is_still_found() -> None:
     import httpx
 
-    from kirin_jupyter.client import KirinAPI
+    from kirin_jupyter.kirin_api import KirinAPI
     from kirin_jupyter.protocol import Endpoint
 
     api = KirinAPI(Endpoint("http://gateway.invalid"), TEST_KEY)

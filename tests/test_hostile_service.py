@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from kirin_jupyter import LimitExceeded, Limits
-from kirin_jupyter.api import Client
+from kirin_jupyter.client import Client
 
 from .conftest import FAST_POLL, TEST_KEY
 from .gateway import Gateway, GatewayServer, Task, completed
@@ -186,7 +186,7 @@ def test_the_limits_are_settings_of_the_magics_too(shell, gateway: Gateway, monk
 def _api(handler) -> object:
     import httpx
 
-    from kirin_jupyter.client import KirinAPI, RetryPolicy
+    from kirin_jupyter.kirin_api import KirinAPI, RetryPolicy
     from kirin_jupyter.protocol import Endpoint
 
     async def no_sleep(_seconds: float) -> None:

@@ -11,7 +11,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from kirin_jupyter import ValidationError
-from kirin_jupyter.api import Client
+from kirin_jupyter.client import Client
 
 from .conftest import TEST_KEY
 
@@ -149,7 +149,7 @@ def test_a_log_file_that_cannot_be_written_says_so_once(tmp_path: Path, capsys) 
     import errno
     import logging
 
-    from kirin_jupyter.api import _QuietFileHandler
+    from kirin_jupyter.client import _QuietFileHandler
 
     handler = _QuietFileHandler(tmp_path / "kirin.log", encoding="utf-8")
 

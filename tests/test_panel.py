@@ -23,7 +23,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from PIL import Image
 
 from kirin_jupyter import spec
-from kirin_jupyter.api import Client
+from kirin_jupyter.client import Client
 from kirin_jupyter.panel import Panel
 from kirin_jupyter.panel.references import from_upload
 from kirin_jupyter.simulator.service import Fault

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from kirin_jupyter import thumbnails
-from kirin_jupyter.api import Client
+from kirin_jupyter.client import Client
 from kirin_jupyter.display.static import result_html
 
 

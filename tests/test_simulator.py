@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kirin_jupyter.api import Client
+from kirin_jupyter.client import Client
 from kirin_jupyter.simulator.render import output_size
 from kirin_jupyter.simulator.service import SimulatorService, validate_body
 

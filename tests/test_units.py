@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from kirin_jupyter import ValidationError
-from kirin_jupyter.client import KirinAPI, parse_retry_after
 from kirin_jupyter.images import fit_image, inspect_bytes, load_reference
+from kirin_jupyter.kirin_api import KirinAPI, parse_retry_after
 from kirin_jupyter.polling import (
     Expectation,
     PollPolicy,

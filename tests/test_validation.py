@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from kirin_jupyter import ValidationError
-from kirin_jupyter.api import Client
+from kirin_jupyter.client import Client
 from kirin_jupyter.request import build_request
 from kirin_jupyter.simulator.server import SimulatorServer
 

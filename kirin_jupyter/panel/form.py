@@ -19,7 +19,7 @@ from ..request import GenerationRequest
 from .references import Reference
 
 if TYPE_CHECKING:
-    from ..api import Client
+    from ..client import Client
 
 # Counts in the image rules while a broken image waits to be mended or removed, so that
 # the other rules (how many images, which <<<image_N>>> exist) are still checked in full.

@@ -15,7 +15,7 @@ from ..display.card import ProgressCard
 from .style import BAD, note
 
 if TYPE_CHECKING:
-    from ..api import Client
+    from ..client import Client
     from ..job import Job
 
 

@@ -28,7 +28,7 @@ from .references_section import ReferencesSection
 from .style import OK, note, problem_badge
 
 if TYPE_CHECKING:
-    from ..api import Client
+    from ..client import Client
     from ..job import Job
 
 
@@ -43,7 +43,7 @@ class Panel:
                  namespace: Mapping[str, Any] | None = None) -> None:
         import ipywidgets as w
 
-        from ..api import default_client
+        from ..client import default_client
 
         self.client = client if client is not None else default_client()
         self._lock = threading.RLock()

@@ -1,0 +1,619 @@
+"""HTTP to the Kirin gateway: create, query, quote, find by external id, download.
+
+Async, on httpx, used only from the engine's loop. Error responses become readable
+exceptions here; GETs are retried (backoff with full jitter, ``Retry-After`` honoured);
+creation is exactly-once through ``external_task_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import functools
+import ipaddress
+import json
+import logging
+import os
+import random
+import re
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from . import spec, thumbnails
+from .errors import (
+    AnswerCut,
+    APIError,
+    AuthenticationError,
+    DownloadError,
+    KirinError,
+    LimitExceeded,
+    OutcomeUnknown,
+    RateLimited,
+    ResultExpired,
+    ServiceUnavailable,
+)
+from .protocol import Endpoint
+from .request import GenerationRequest
+from .responses import QuoteAnswer, TaskSnapshot, parse_error, parse_quote, parse_task
+
+log = logging.getLogger("kirin_jupyter")
+
+Sleep = Callable[[float], Awaitable[None]]
+_EXPIRED_STATUSES = (403, 404, 410)
+_NO_SUCH_ROUTE = (404, 405, 501)  # a service without a precharge route
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    base: float = 0.5
+    cap: float = 8.0
+    max_retry_after: float = 60.0
+    resend_unanswered: int = 1  # creates sent again after getting no answer at all
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform(0, min(cap, base * 2**attempt))."""
+        return rng.uniform(0, min(self.cap, self.base * 2**attempt))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the client accepts from a service, so a broken or hostile one cannot fill
+    the disk or memory, or hold a job forever. Real answers are far below each one."""
+
+    result_bytes: int = 64_000_000  # one result file (a 2k PNG is a few MB)
+    answer_bytes: int = 4_000_000  # one JSON answer of the API
+    result_pixels: int = 40_000_000  # one result image, checked before decoding
+    request_seconds: float = 300.0  # one whole request, body included
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _encode_json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def documented_error(code: str | None, detail: str | None) -> str | None:
+    """'Kirin error CODE: meaning. What to do. (service says: ...)' for a documented code."""
+    documented = spec.describe_error_code(code) if code else None
+    if not documented:
+        return None
+    text = f"Kirin error {code}: {documented}"
+    if detail and detail.lower() not in documented.lower():
+        text += f" (service says: {detail})"
+    return text
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class KirinAPI:
+    """One service connection (pooled); lives on the engine's loop."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        api_key: str | None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+        request_timeout: float = 30.0,
+        rng: random.Random | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self._key = api_key
+        self._key_pattern: re.Pattern[str] | None = None
+        self._transport = transport
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._timeout = request_timeout
+        self._rng = rng or random.Random()
+        self.limits = limits or Limits()
+        self._api: httpx.AsyncClient | None = None
+        self._downloads: httpx.AsyncClient | None = None
+
+    def __repr__(self) -> str:
+        return f"KirinAPI({self.endpoint.base_url!r}, key={'set' if self._key else 'none'})"
+
+    def redact(self, text: str) -> str:
+        """Never let the key through, even if a server echoes it back, in any letter case
+        (a case change is undone by one .lower())."""
+        if not self._key:
+            return text
+        if self._key_pattern is None:
+            self._key_pattern = re.compile(re.escape(self._key), re.IGNORECASE)
+        return self._key_pattern.sub("***", text)
+
+    def json_of(self, response: httpx.Response) -> Any:
+        """The answer's JSON with the key taken out of every string in it, before anything
+        reads, truncates, logs, stores or shows any part of it (a hostile service may echo
+        the key in an error code, a status word or metadata, escaped as it likes)."""
+        return _redacted(response.json(), self.redact) if self._key else response.json()
+
+    def _readable_task(self, response: httpx.Response) -> TaskSnapshot | None:
+        """The task in a 2xx create answer, or None when it names none that can be read."""
+        try:
+            snapshot = parse_task(self.json_of(response))
+        except (ValueError, ArithmeticError):
+            return None
+        return snapshot if snapshot.task_id else None
+
+    # -- connections ---------------------------------------------------------------------
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._api is None:
+            headers = {"User-Agent": "kirin-jupyter/0.1"}
+            if self._key:
+                headers["Authorization"] = f"Bearer {self._key}"
+            self._api = httpx.AsyncClient(
+                headers=headers, timeout=self._timeout, transport=self._transport
+            )
+        return self._api
+
+    def _download_client(self) -> httpx.AsyncClient:
+        """No Authorization header: result URLs are often on another host (a CDN)."""
+        if self._downloads is None:
+            self._downloads = httpx.AsyncClient(
+                timeout=self._timeout, follow_redirects=True, transport=self._transport,
+                headers={"User-Agent": "kirin-jupyter/0.1"},
+                event_hooks={"request": [_refuse_link_local]},  # every hop of a redirect
+            )
+        return self._downloads
+
+    async def aclose(self) -> None:
+        for client in (self._api, self._downloads):
+            if client is not None:
+                await client.aclose()
+        self._api = self._downloads = None
+
+    # -- errors --------------------------------------------------------------------------
+
+    def error_for(self, response: httpx.Response, task_id: str | None = None) -> APIError:
+        """A readable exception for an error response."""
+        try:
+            payload: Any = self.json_of(response)
+        except ValueError:
+            payload = None
+        code, server_message = parse_error(payload)
+        status = response.status_code
+        detail = self.redact(one_line(server_message)) if server_message else ""
+        documented = documented_error(code, detail)
+        if documented:
+            text = documented
+        elif status in (401, 403):
+            text = (
+                f"the Kirin API refused the key (HTTP {status}); set KIRIN_API_KEY or run "
+                "%kirin login"
+            )
+        elif status == 402:
+            text = "the Kirin account has insufficient balance (HTTP 402); top it up and retry"
+        elif status == 404 and task_id:
+            text = f"task {task_id} was not found (HTTP 404)"
+        elif status == 429:
+            text = "the Kirin API is rate limiting this key (HTTP 429); wait and retry"
+        else:
+            text = f"the Kirin API answered HTTP {status}"
+            if code:
+                text += f" with error {code}"
+        if detail and not documented and detail not in text:
+            text += f": {detail}"
+        kwargs: dict[str, Any] = {"code": code, "status_code": status, "task_id": task_id}
+        if status in (401, 403) and not documented:
+            return AuthenticationError(text, **kwargs)
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return RateLimited(text, retry_after=retry_after, **kwargs)
+        if status >= 500 and not documented:
+            return ServiceUnavailable(text, **kwargs)
+        return APIError(text, **kwargs)
+
+    # -- requests ------------------------------------------------------------------------
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One API request, read whole within ``limits.request_seconds`` and at most
+        ``limits.answer_bytes`` (a 1 GiB status answer was read into memory before).
+
+        Raises an ``httpx.TransportError`` only when no status line came back; once one
+        has, any failure to get the rest is ``AnswerCut`` (or ``LimitExceeded``): the
+        request arrived, which decides whether a create may be sent again.
+        """
+        seen: list[int] = []  # the status code, once the status line is in
+        try:
+            return await asyncio.wait_for(self._send_capped(method, url, seen, **kwargs),
+                                          self.limits.request_seconds)
+        except asyncio.TimeoutError:
+            if seen:
+                raise AnswerCut(f"the answer (HTTP {seen[0]}) did not finish within "
+                                f"{self.limits.request_seconds:g} s", status_code=seen[0]
+                                ) from None
+            raise httpx.ReadTimeout(
+                f"no answer within {self.limits.request_seconds:g} s") from None
+
+    async def _send_capped(self, method: str, url: str, seen: list[int], **kwargs: Any
+                           ) -> httpx.Response:
+        cap = self.limits.answer_bytes
+        async with self._client().stream(method, url, **kwargs) as response:
+            seen.append(response.status_code)
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise LimitExceeded(_too_large("an API answer", int(declared), cap),
+                                    status_code=response.status_code)
+            body = bytearray()
+            try:
+                async for chunk in response.aiter_bytes(1 << 16):  # decoded (gzip ...)
+                    body += chunk
+                    if len(body) > cap:
+                        raise LimitExceeded(_too_large("an API answer", len(body), cap),
+                                            status_code=response.status_code)
+            except httpx.HTTPError as exc:  # cut off, or a body that does not decode
+                raise AnswerCut(f"the answer (HTTP {response.status_code}) was cut off "
+                                f"({exc.__class__.__name__})",
+                                status_code=response.status_code) from None
+        headers = [(k, v) for k, v in response.headers.multi_items()  # already decoded:
+                   if k.lower() not in ("content-encoding", "content-length",
+                                        "transfer-encoding")]  # not to be decoded again
+        return httpx.Response(response.status_code, headers=headers, content=bytes(body),
+                              request=response.request)
+
+    async def _retry_wait(self, attempt: int, response: httpx.Response | None) -> None:
+        delay = self.retry.backoff(attempt, self._rng)
+        if response is not None:
+            hinted = parse_retry_after(response.headers.get("Retry-After"))
+            if hinted is not None:
+                delay = min(hinted, self.retry.max_retry_after) + self._rng.uniform(0, 0.1)
+        await self._sleep(delay)
+
+    async def get_task(self, task_id: str, *, missing_ok: bool = False) -> TaskSnapshot | None:
+        """GET the task (by task id or external id); retried on 5xx, 429 and network errors."""
+        url = self.endpoint.task_url(task_id)
+        last: Exception | None = None
+        for attempt in range(self.retry.attempts):
+            response: httpx.Response | None = None
+            try:
+                response = await self._send("GET", url)
+            except httpx.TransportError as exc:
+                last = ServiceUnavailable(
+                    f"could not reach the Kirin API ({exc.__class__.__name__})", task_id=task_id
+                )
+            else:
+                if response.status_code == 404 and missing_ok:
+                    return None
+                if response.status_code < 400:
+                    try:
+                        snapshot = parse_task(self.json_of(response))
+                        hint = parse_retry_after(response.headers.get("Retry-After"))
+                        return replace(snapshot, retry_after=hint) if hint else snapshot
+                    except ValueError:
+                        last = ServiceUnavailable(
+                            "the Kirin API sent a response that is not valid task JSON",
+                            task_id=task_id,
+                        )
+                else:
+                    error = self.error_for(response, task_id)
+                    if response.status_code != 429 and response.status_code < 500:
+                        raise error
+                    last = error
+            if attempt + 1 < self.retry.attempts:
+                await self._retry_wait(attempt, response)
+        assert last is not None
+        raise last
+
+    async def find_by_external_id(self, external_task_id: str) -> TaskSnapshot | None:
+        """The task created with this external id, or None if the service has none."""
+        return await self.get_task(external_task_id, missing_ok=True)
+
+    async def create(self, request: GenerationRequest) -> TaskSnapshot:
+        """POST the task at most once, even when its answer is lost.
+
+        - No connection made (refused, DNS, connect timeout): nothing arrived; retried.
+        - HTTP 429: the service refused the request; it waits and tries again.
+        - Any other 4xx (but 409): refused; raised as is, nothing was created.
+        - Any other answer with a status line (2xx it cannot read, 409, 5xx): the service
+          got it, so it is never sent again: the task is looked up by its external id
+          instead, and ``OutcomeUnknown`` (resumable) is raised when none is found.
+        - A connection lost before any status line: looked up the same way; if nothing
+          is found, sent again with the same external id at most ``resend_unanswered``
+          times (0: never).
+        """
+        body = await asyncio.to_thread(self._wire, request)  # once for every attempt
+        external_id = request.external_task_id
+        resends_left = self.retry.resend_unanswered
+        maybe_created = False
+        last: KirinError | None = None
+        try:
+            for attempt in range(self.retry.attempts):
+                response: httpx.Response | None = None
+                try:
+                    response = await self._send(
+                        "POST", self.endpoint.create_url(), content=body,
+                        headers={"Content-Type": "application/json"},
+                    )
+                except (httpx.ConnectError, httpx.ConnectTimeout,
+                        httpx.LocalProtocolError) as exc:  # it never left this machine
+                    last = ServiceUnavailable(
+                        f"could not reach the Kirin API ({exc.__class__.__name__})")
+                except (AnswerCut, LimitExceeded) as exc:  # answered, then the rest failed
+                    maybe_created = True  # it got there: never POST it again
+                    return await self._found_or_raise(external_id, attempt, exc)
+                except httpx.TransportError as exc:  # sent, but no status line came back
+                    maybe_created = True
+                    last = ServiceUnavailable(
+                        f"lost the connection while creating the task ({exc.__class__.__name__})")
+                    found = await self._look_twice(external_id, attempt)
+                    if found is not None:
+                        return found
+                    if resends_left <= 0:
+                        raise last from None
+                    resends_left -= 1
+                    log.info("create for external id %s got no answer and is not listed; "
+                             "sending it once more with the same id", external_id)
+                    continue
+                else:
+                    status = response.status_code
+                    if status == 429:
+                        last = self.error_for(response)
+                    elif 400 <= status < 500 and status != 409:
+                        raise self.error_for(response)
+                    elif status == 409 and not maybe_created:
+                        raise APIError(  # our very first POST: the id was used before
+                            f"external task id {external_id!r} was already used on this "
+                            "account; ids must be unique (leave it out to get a fresh one)",
+                            code="409", status_code=409,
+                        )
+                    else:
+                        snapshot = self._readable_task(response) if status < 300 else None
+                        if snapshot is not None:
+                            return snapshot
+                        maybe_created = True  # it got there: never POST it again
+                        return await self._found_or_raise(
+                            external_id, attempt,
+                            self.error_for(response) if status >= 300 else ServiceUnavailable(
+                                f"the Kirin API sent an unreadable create response "
+                                f"(HTTP {status})"))
+                if attempt + 1 < self.retry.attempts:
+                    await self._retry_wait(attempt, response)
+            assert last is not None
+            raise last
+        except KirinError as exc:
+            if maybe_created and not isinstance(exc, OutcomeUnknown):
+                raise OutcomeUnknown(
+                    f"could not tell whether the task was created ({exc}); it is not sent "
+                    "again: %kirin resume (or kirin_jupyter.resume()) looks it up later",
+                    status_code=getattr(exc, "status_code", None),
+                ) from None
+            raise
+
+    async def quote(self, request: GenerationRequest) -> QuoteAnswer | None:
+        """The service's price for ``request`` (its precharge route; nothing is created).
+
+        None when the service has no such route (404, 405, 501). Any other failure is a
+        ``QuoteAnswer`` without a cost that says why: a price is a courtesy, never a reason
+        to fail a job, so nothing here is retried.
+        """
+        body = await asyncio.to_thread(self._wire, request)
+        try:
+            response = await self._send(
+                "POST", self.endpoint.quote_url(), content=body,
+                headers={"Content-Type": "application/json"},
+            )
+        except (httpx.HTTPError, KirinError) as exc:
+            return QuoteAnswer(None, reason=f"no usable quote ({exc.__class__.__name__})")
+        if response.status_code in _NO_SUCH_ROUTE:
+            return None
+        if response.status_code >= 400:
+            return QuoteAnswer(None, reason=str(self.error_for(response)))
+        try:
+            return parse_quote(self.json_of(response))
+        except (ValueError, ArithmeticError):
+            return QuoteAnswer(None, reason="the quote is not JSON with a usable cost")
+
+    async def _found_or_raise(self, external_id: str, attempt: int, error: KirinError
+                              ) -> TaskSnapshot:
+        """After a create that was answered but not usably: its task, or ``error``."""
+        found = await self._look_twice(external_id, attempt)
+        if found is None:
+            raise error
+        return found
+
+    def _wire(self, request: GenerationRequest) -> bytes:
+        """The create (and quote) body as sent: up to 100 MB of base64, so callers encode
+        it off the loop, once."""
+        return _encode_json(self.endpoint.wire_body(request.body()))
+
+    async def _look_twice(self, external_id: str, attempt: int) -> TaskSnapshot | None:
+        """Find the task after an ambiguous create; 'absent' only if two lookups, seconds
+        apart, agree (a slow service may not list a task it is still creating)."""
+        await self._sleep(max(0.5, self.retry.backoff(attempt, self._rng)))
+        found = await self.find_by_external_id(external_id)
+        if found is None:
+            await self._sleep(max(2.0, self.retry.backoff(attempt + 1, self._rng)))
+            found = await self.find_by_external_id(external_id)
+        if found is not None:
+            log.info("task for external id %s found after an ambiguous create", external_id)
+        return found
+
+    async def download(
+        self, url: str, dest: Path, *, attempts: int = 3, verify_image: bool = True
+    ) -> Path:
+        """Stream ``url`` to a temp file beside ``dest``, check it decodes, then rename."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        last: Exception | None = None
+        for attempt in range(attempts):
+            try:
+                tmp = await asyncio.wait_for(self._stream_to_temp(url, dest.parent),
+                                             self.limits.request_seconds)
+            except asyncio.TimeoutError:
+                raise LimitExceeded(
+                    f"a result download did not finish within "
+                    f"{self.limits.request_seconds:g} s (limits.request_seconds)") from None
+            except (ResultExpired, LimitExceeded):
+                raise
+            except (httpx.TransportError, APIError) as exc:
+                last = exc
+            else:
+                try:
+                    thumb = await asyncio.to_thread(_verify, tmp, verify_image,
+                                                    self.limits.result_pixels)
+                except LimitExceeded:
+                    tmp.unlink(missing_ok=True)
+                    raise
+                except DownloadError as exc:
+                    tmp.unlink(missing_ok=True)
+                    last = exc
+                except BaseException:  # cancelled (a sibling failed): leave no .part file
+                    tmp.unlink(missing_ok=True)
+                    raise
+                else:
+                    try:
+                        tmp.chmod(_file_mode())  # mkstemp's 0600 -> what the umask gives
+                        os.replace(tmp, dest)
+                    except OSError as exc:
+                        tmp.unlink(missing_ok=True)
+                        raise DownloadError(f"could not save {dest.name} "
+                                            f"({exc.strerror or exc})") from None
+                    if thumb is not None:
+                        thumbnails.remember(dest, thumb)
+                    return dest
+            if attempt + 1 < attempts:
+                await self._sleep(self.retry.backoff(attempt, self._rng))
+        raise DownloadError(
+            f"could not download a result intact after {attempts} tries "
+            f"({self.redact(one_line(str(last), 120))})"
+        )
+
+    async def _stream_to_temp(self, url: str, folder: Path) -> Path:
+        async with self._download_client().stream("GET", url) as response:
+            if response.status_code in _EXPIRED_STATUSES:
+                raise ResultExpired(
+                    f"result URL answered HTTP {response.status_code} (expired?)",
+                    status_code=response.status_code,
+                )
+            if response.status_code >= 400:
+                raise APIError(
+                    f"result download answered HTTP {response.status_code}",
+                    status_code=response.status_code,
+                )
+            cap = self.limits.result_bytes
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > cap:  # refused before any byte
+                raise LimitExceeded(_too_large("a result file", int(declared), cap))
+            fd, name = tempfile.mkstemp(prefix=".part-", dir=folder)
+            try:
+                written = 0
+                with os.fdopen(fd, "wb") as fh:
+                    async for chunk in response.aiter_bytes(1 << 16):
+                        written += len(chunk)
+                        if written > cap:
+                            raise LimitExceeded(_too_large("a result file", written, cap))
+                        fh.write(chunk)
+            except BaseException:
+                Path(name).unlink(missing_ok=True)
+                raise
+            return Path(name)
+
+
+def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    """``value`` (parsed JSON) with ``redact`` applied to every string, keys included."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(item, redact) for item in value]
+    if isinstance(value, dict):
+        return {redact(str(k)): _redacted(v, redact) for k, v in value.items()}
+    return value
+
+
+@functools.cache
+def _file_mode() -> int:
+    """0666 less the process umask: result files get the mode any new file would (read
+    from /proc: setting the umask to learn it would race with other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o644
+
+
+async def _refuse_link_local(request: httpx.Request) -> None:
+    """A result URL (or a redirect) to a link-local address, such as a cloud's metadata
+    service at 169.254.169.254, is never fetched: a hostile service could read it."""
+    host = request.url.host
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if address.is_link_local or (address.version == 6 and address.ipv4_mapped is not None
+                                 and address.ipv4_mapped.is_link_local):
+        raise DownloadError(f"refusing to download from the link-local address {host}")
+
+
+def _too_large(what: str, size: int, cap: int) -> str:
+    return (f"{what} of {size / 1e6:.1f} MB or more was refused: the limit is "
+            f"{cap / 1e6:.1f} MB (Client(limits=...))")
+
+
+def _verify(path: Path, image: bool, max_pixels: int) -> bytes | None:
+    """An image's thumbnail after a whole decode; a video only checked for its kind."""
+    if image:
+        return _verify_image(path, max_pixels)
+    _verify_video(path)
+    return None
+
+
+def _verify_image(path: Path, max_pixels: int) -> bytes:
+    """Decode the whole file (a truncated one fails here), after checking its size in
+    pixels from the header; return its thumbnail, made from the same decode."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            if img.width * img.height > max_pixels:
+                raise LimitExceeded(
+                    f"a result image of {img.width}x{img.height} px was refused: the limit "
+                    f"is {max_pixels / 1e6:.0f} million pixels (Client(limits=...))")
+            img.load()
+            return thumbnails.encode(img)
+    except LimitExceeded:
+        raise
+    except Exception as exc:
+        raise DownloadError(f"downloaded file is not a complete image ({exc})") from None
+
+
+_VIDEO_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"))  # MP4/MOV, WebM/Matroska
+
+
+def _verify_video(path: Path) -> None:
+    """A result typed "video" must look like one: anything else (an image posing as a
+    video skipped every image check before) is refused."""
+    with path.open("rb") as fh:
+        head = fh.read(12)
+    if not any(head[at:at + len(magic)] == magic for at, magic in _VIDEO_SIGNATURES):
+        raise DownloadError("a result typed video is not an MP4, MOV or WebM file")
