@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import logging
 import sqlite3
@@ -15,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from . import settings
+from . import settings as config
 from .errors import (
     APIError,
     BudgetExceeded,
@@ -30,8 +31,10 @@ from .kirin_api import KirinAPI, Limits, RetryPolicy
 from .polling import Expectation, PollPolicy, RequestBudget, expectation, prior_seconds
 from .pricing import Quote, estimated
 from .protocol import BodyStyle, Endpoint, check_body_style
+from .registry import JobRegistry
 from .request import GenerationRequest, build_request, request_from_summary
 from .runner import RunContext, run_job
+from .settings import ARGUMENT, Layer, Settings, overlay
 from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
 from .store import Journal, price_per_image
 
@@ -134,52 +137,48 @@ class Client:
         base_url: str | None = None,
         output_dir: str | Path | None = None,
         *,
-        create_path: str = settings.DEFAULT_CREATE_PATH,
-        task_path: str = settings.DEFAULT_TASK_PATH,
-        quote_path: str = settings.DEFAULT_QUOTE_PATH,
-        body_style: BodyStyle = settings.DEFAULT_BODY_STYLE,
-        timeout: float = settings.DEFAULT_JOB_TIMEOUT,
+        create_path: str | None = None,
+        task_path: str | None = None,
+        quote_path: str | None = None,
+        body_style: BodyStyle | None = None,
+        timeout: float | None = None,
+        max_cost: Decimal | float | str | None = None,
+        create_resends: int | None = None,
+        limits: Limits | None = None,
         simulator: SimulatorService | None = None,
         poll_policy: PollPolicy | None = None,
-        max_cost: Decimal | float | str | None = None,
         home: str | Path | None = None,
-        limits: Limits | None = None,
-        create_resends: int = 1,
+        settings: Settings | None = None,
+        registry: JobRegistry | None = None,
     ) -> None:
-        key = _checked_key(api_key or settings.env_api_key())
-        url = base_url or settings.env_base_url()
-        body_style = check_body_style(body_style)
-        transport = None
-        self.simulator: SimulatorService | None = None
-        if simulator is not None or (key is None and url is None):
-            from .simulator.transport import SimulatorTransport
+        """Arguments left out come from the session's resolved settings (``settings``, or
+        the files, the environment and ``%config Kirin``); those given win over them."""
+        explicit: dict[str, Any] = {
+            "base_url": base_url, "create_path": create_path, "task_path": task_path,
+            "quote_path": quote_path, "body_style": body_style, "timeout": timeout,
+            "create_resends": create_resends,
+            "output_dir": None if output_dir is None else str(output_dir),
+        }
+        if max_cost is not None:
+            checked = _checked_max_cost(max_cost)
+            explicit["max_cost"] = float(checked) if checked is not None else 0.0
+        if body_style is not None:
+            check_body_style(body_style)
+        if settings is None:
+            from .session import current_session
 
-            self.simulator = simulator or SimulatorService(  # the same paths a service has
-                task_seconds=settings.simulator_seconds(),
-                routes=Routes(create_path, task_path, quote_path, body_style),
-            )
-            transport = SimulatorTransport(self.simulator)
-            url = IN_PROCESS_BASE_URL
-        elif url is None:
-            raise KirinError(
-                "KIRIN_API_KEY is set but no base URL: set KIRIN_BASE_URL (or pass base_url=)"
-            )
-        elif not url.strip().lower().startswith(("http://", "https://")):
-            raise ValidationError(
-                f"base URL {url[:80]!r} must start with https:// (or http://), e.g. "
-                "https://gateway.example.com"
-            )
-        assert url is not None
-        self.output_dir = Path(output_dir) if output_dir else settings.output_dir()
-        home = Path(home) if home else settings.kirin_home()
+            settings = current_session().settings()
+        base = overlay(settings, Layer({k: v for k, v in explicit.items() if v is not None},
+                                       ARGUMENT))
+        self._explicit_max_cost = _checked_max_cost(max_cost)  # exact, as given
+        self._explicit_limits = limits
+        self._fixed_simulator = simulator
+        self.simulator: SimulatorService | None = None
+        self._api: KirinAPI | None = None
+        self._api_target: tuple[Any, ...] | None = None
+        home = Path(home) if home else config.kirin_home()
         self.journal = Journal(home / "journal.sqlite3")
         _log_to_file(home)
-        self.max_cost = _checked_max_cost(max_cost)
-        if key is not None and self.simulator is None:
-            _warn_if_plain_http(url)
-        endpoint = Endpoint(url, create_path, task_path, quote_path, body_style)
-        self._api = KirinAPI(endpoint, key, transport=transport, limits=limits,
-                             retry=RetryPolicy(resend_unanswered=max(0, create_resends)))
         self._service_quotes = True  # until the service shows it has no precharge route
         self._quote_lock = threading.Lock()
         self._quote_cache: dict[tuple[object, ...], Quote] = {}  # the panel's price hints
@@ -188,13 +187,93 @@ class Client:
         self.held_elsewhere: list[tuple[str, str | None, str]] = []
         self._policy = poll_policy or PollPolicy()
         self._budget = RequestBudget(self._policy.max_rate, self._policy.burst)
-        self.timeout = timeout
-        self._jobs: list[Job] = []
+        self.registry = registry if registry is not None else JobRegistry()
         self._lock = threading.RLock()
+        self.apply(base, api_key)
+
+    def apply(self, settings: Settings, api_key: str | None = None) -> None:
+        """Take new settings in place (``%config Kirin`` does this to the session's client).
+
+        A new key, service URL or route builds a new connection; the old one is closed
+        once the jobs that use it are done. Jobs already running keep their own timeout.
+        """
+        key = _checked_key(api_key or config.api_key_from_env())
+        url = settings.base_url or None
+        simulated = self._fixed_simulator is not None or (key is None and url is None)
+        if not simulated and url is None:
+            raise KirinError(
+                "KIRIN_API_KEY is set but no base URL: set KIRIN_BASE_URL (or pass base_url=)"
+            )
+        routes = (settings.create_path, settings.task_path, settings.quote_path,
+                  check_body_style(settings.body_style))
+        target = ("simulator" if simulated else url, None if simulated else key, *routes)
+        with self._lock:
+            if target != self._api_target:
+                self._connect(key, url, simulated, routes)
+                self._api_target = target
+            self.settings = settings
+            self.output_dir = Path(settings.output_dir or config.DEFAULT_OUTPUT_DIR).expanduser()
+            self.timeout = settings.timeout
+            self.max_cost = self._explicit_max_cost if settings.source("max_cost") == \
+                ARGUMENT else _checked_max_cost(settings.max_cost)
+            api = self.api
+            api.limits = self._explicit_limits or Limits(
+                result_bytes=round(settings.max_result_mb * 1e6),
+                answer_bytes=round(settings.max_answer_mb * 1e6),
+                result_pixels=round(settings.max_result_megapixels * 1e6),
+                request_seconds=settings.request_seconds,
+            )
+            api.retry = RetryPolicy(resend_unanswered=max(0, settings.create_resends))
+
+    def _connect(self, key: str | None, url: str | None, simulated: bool,
+                 routes: tuple[str, str, str, BodyStyle]) -> None:
+        transport = None
+        if simulated:
+            from .simulator.transport import SimulatorTransport
+
+            if self.simulator is None:
+                self.simulator = self._fixed_simulator or SimulatorService(
+                    task_seconds=config.simulator_seconds())
+            if self._fixed_simulator is None:  # the same paths a service has
+                self.simulator.routes = Routes(*routes)
+            transport = SimulatorTransport(self.simulator)
+            url = IN_PROCESS_BASE_URL
+        else:
+            self.simulator = None
+            assert url is not None
+            if key is not None:
+                _warn_if_plain_http(url)
+        assert url is not None
+        old = self._api
+        self._api = KirinAPI(Endpoint(url, *routes), key, transport=transport)
+        self._service_quotes = True
+        self._quote_cache.clear()
+        if old is not None:
+            self._close_when_idle(old)
+
+    def _close_when_idle(self, api: KirinAPI) -> None:
+        """Close a connection that is no longer used, after the jobs still on it end."""
+        from .engine import get_engine
+
+        running = self.registry.unfinished()
+
+        async def close() -> None:
+            for job in running:
+                with contextlib.suppress(BaseException):
+                    await asyncio.wrap_future(job._future)
+            await api.aclose()
+
+        if api.is_open() or running:
+            get_engine().submit(close())
+
+    @property
+    def api(self) -> KirinAPI:
+        assert self._api is not None
+        return self._api
 
     @property
     def base_url(self) -> str:
-        return self._api.endpoint.base_url
+        return self.api.endpoint.base_url
 
     @property
     def simulated(self) -> bool:
@@ -202,26 +281,34 @@ class Client:
 
     @property
     def jobs(self) -> list[Job]:
-        with self._lock:
-            return list(self._jobs)
+        """This client's jobs; for the session's client, every job of the session."""
+        return self.registry.all()
 
     def __repr__(self) -> str:
         where = "simulator" if self.simulated else self.base_url
         return f"Client({where}, output_dir={str(self.output_dir)!r})"
 
     def redact(self, text: str) -> str:
-        return self._api.redact(text)
+        return self.api.redact(text)
 
     def build(self, prompt: Any, **options: Any) -> GenerationRequest:
-        """Validate options into a request without sending anything (used by --dry-run)."""
-        return build_request(prompt, **options)
+        """Validate options into a request without sending anything (used by --dry-run);
+        options that are None or left out take the settings' defaults."""
+        given = {name: value for name, value in options.items() if value is not None}
+        defaults = self.settings
+        given.setdefault("model", defaults.default_model)
+        given.setdefault("n", defaults.n)
+        given.setdefault("resolution", defaults.resolution)
+        if defaults.aspect_ratio:
+            given.setdefault("aspect_ratio", defaults.aspect_ratio)
+        return build_request(prompt, **given)
 
     def generate(
         self,
         prompt: str,
         *,
-        model: str = "kirin_image_omni",
-        n: int = 1,
+        model: str | None = None,
+        n: int | None = None,
         resolution: str | None = None,
         aspect_ratio: str | None = None,
         images: Any = None,
@@ -234,9 +321,11 @@ class Client:
     ) -> Job:
         """Validate, then start the job in the background and return it at once.
 
-        Raises ``ValidationError`` (nothing sent) when an option breaks a documented rule.
+        Options left out take the settings' defaults (``default_model``, ``n``,
+        ``resolution``, ``aspect_ratio``). Raises ``ValidationError`` (nothing sent) when
+        an option breaks a documented rule.
         """
-        request = build_request(
+        request = self.build(
             prompt, model=model, n=n, resolution=resolution, aspect_ratio=aspect_ratio,
             images=images, negative_prompt=negative_prompt, elements=elements,
             watermark=watermark, callback_url=callback_url,
@@ -269,7 +358,7 @@ class Client:
             self.check_budget(request, quote)
             job = self._new_job(request)
             job.quote = quote
-            self._jobs.append(job)
+            self.registry.add(job)
         self._start(job, self.output_dir, resume=False)
         return job
 
@@ -291,12 +380,10 @@ class Client:
     def _start(self, job: Job, output_dir: Path, *, resume: bool) -> None:
         from .engine import get_engine
 
-        context = RunContext(self._api, self.journal, output_dir, self._policy, self.timeout,
+        context = RunContext(self.api, self.journal, output_dir, self._policy, self.timeout,
                              budget=self._budget, quote=self.quote_async)
         engine = get_engine()
-        with self._lock:
-            if job not in self._jobs:
-                self._jobs.append(job)
+        self.registry.add(job)
         engine.register(job)
         engine.submit(run_job(job, context, resume=resume))
 
@@ -361,7 +448,7 @@ class Client:
     async def quote_async(self, request: GenerationRequest) -> Quote:
         """The quote, on the engine loop (the runner asks for one while the job starts)."""
         if self._service_quotes:
-            answer = await self._api.quote(request)
+            answer = await self.api.quote(request)
             if answer is None:
                 self._no_service_quotes()
             elif answer.cost is not None:
@@ -378,7 +465,7 @@ class Client:
                 return
             self._service_quotes = False
         log.warning("the service at %s has no price quote route (%s); prices are estimated "
-                    "from earlier jobs from now on", self.base_url, self._api.endpoint.quote_path)
+                    "from earlier jobs from now on", self.base_url, self.api.endpoint.quote_path)
 
     def estimate_quote(self, request: GenerationRequest) -> Quote:
         """The price from what the same model and resolution cost before on this service."""
@@ -386,13 +473,7 @@ class Client:
 
     def session_spend(self) -> Decimal:
         """What this client's finished jobs cost (as reported by the service)."""
-        return sum((j.cost for j in _latest_per_task(self.jobs) if j.cost is not None),
-                   Decimal(0))
-
-    def adopt_jobs(self, other: Client) -> None:
-        """Carry another client's jobs over (the magics rebuild their client on %config)."""
-        with self._lock:
-            self._jobs[:0] = other.jobs
+        return self.registry.spend()
 
     def estimate_cost(self, request: GenerationRequest) -> Decimal | None:
         """The cost of a request, from what the same model and resolution cost before on
@@ -424,7 +505,7 @@ class Client:
 
         committed = self.session_spend()
         unknown_in_flight = 0
-        for job in _latest_per_task(self.jobs):  # a resumed job replaces the one it resumes
+        for job in self.registry.latest_per_task():  # a resumed job replaces the one it resumes
             if not job.done() or _may_be_billed(job):
                 price = price_of(job.request, job.quote)
                 committed += price or Decimal(0)
@@ -480,16 +561,7 @@ class Client:
         """Close the HTTP connections (jobs still running will fail)."""
         from .engine import get_engine
 
-        get_engine().submit(self._api.aclose()).result(timeout=10)
-
-
-def _latest_per_task(jobs: list[Job]) -> list[Job]:
-    """One job per external id, the newest: resuming a timed-out job makes a second Job
-    for the same task, which must not be counted twice."""
-    latest: dict[str, Job] = {}
-    for job in jobs:
-        latest[job.external_task_id] = job
-    return list(latest.values())
+        get_engine().submit(self.api.aclose()).result(timeout=10)
 
 
 def _may_be_billed(job: Job) -> bool:
@@ -515,23 +587,19 @@ def _price_kind(request: GenerationRequest) -> tuple[object, ...]:
             len(request.images), len(request.elements), request.watermark)
 
 
-_default: Client | None = None
-_default_lock = threading.Lock()
-
-
 def default_client() -> Client:
-    """The client ``generate()`` and the magics use unless told otherwise."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = Client()
-        return _default
+    """The session's client: the one the magics, the panel and ``generate()`` use, with
+    the session's settings (files, environment, ``%config Kirin``), budget and jobs."""
+    from .session import current_session
+
+    return current_session().client()
 
 
 def set_default_client(client: Client | None) -> None:
-    global _default
-    with _default_lock:
-        _default = client
+    """Make ``client`` the session's client (its jobs join the session's list)."""
+    from .session import current_session
+
+    current_session().use_client(client)
 
 
 def generate(prompt: str, **options: Any) -> Job:

@@ -1,15 +1,12 @@
 """Settings from files: ``[tool.kirin]`` in a project's pyproject.toml, and a user file.
 
-Precedence, strongest first:
+Two files, the second winning (``settings.py`` places them among the other sources):
 
-1. ``%config Kirin.name = ...`` and IPython's own config (``c.Kirin.name`` in
-   ``ipython_config.py``, ``--Kirin.name=...`` on a kernel's command line);
+1. ``~/.kirin/config.toml`` (or the file named by ``$KIRIN_CONFIG``): plain keys;
 2. ``[tool.kirin]`` in the nearest ``pyproject.toml`` that has one, found by walking up
    from the working folder (a notebook's kernel runs in the notebook's folder); it may not
    set ``base_url`` or a request path (a cloned project must not be able to
-   send your key elsewhere);
-3. ``~/.kirin/config.toml`` (or the file named by ``$KIRIN_CONFIG``): plain keys;
-4. the defaults.
+   send your key elsewhere).
 
 Keys are the ``Kirin`` setting names (``default_model`` or ``default-model``). Nothing here
 raises: a file that cannot be read, an unknown key (with a "did you mean" hint) or a bad
@@ -22,12 +19,12 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import spec
+from . import settings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -92,104 +89,17 @@ def find_pyproject(start: Path, problems: list[str] | None = None
     return None
 
 
-# -- checking one value ----------------------------------------------------------------
-
-def _model(value: Any) -> str | None:
-    try:
-        spec.resolve_model(value)
-    except KeyError as exc:
-        return str(exc.args[0])
-    return None
-
-
-def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        return None if value in choices else f"choose one of: {', '.join(choices)}"
-    return check
-
-
-def _n(value: Any) -> str | None:
-    ok = spec.N_MIN <= value <= spec.N_MAX
-    return None if ok else f"must be between {spec.N_MIN} and {spec.N_MAX}"
-
-
-def _positive(value: Any) -> str | None:
-    return None if value > 0 else "must be more than 0"
-
-
-def _not_negative(value: Any) -> str | None:
-    return None if value >= 0 else "must be 0 (no limit) or more"
-
-
-def _url(value: Any) -> str | None:
-    ok = value == "" or value.startswith(("http://", "https://"))
-    return None if ok else "must start with http:// or https://"
-
-
-def _path(value: Any) -> str | None:
-    return None if value.startswith("/") else "must start with /"
-
-
-def _task_path(value: Any) -> str | None:
-    return _path(value) or (None if "{id}" in value else "must contain {id}")
-
-
-_CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "default_model": _model,
-    "n": _n,
-    "resolution": _one_of(spec.RESOLUTIONS),
-    "aspect_ratio": _one_of(("", *spec.COMMON_ASPECT_RATIOS, "auto")),
-    "base_url": _url,
-    "create_path": _path,
-    "task_path": _task_path,
-    "quote_path": _path,
-    "body_style": _one_of(("wrapped", "flat")),
-    "timeout": _positive,
-    "max_result_mb": _positive,
-    "max_answer_mb": _positive,
-    "max_result_megapixels": _positive,
-    "request_seconds": _positive,
-    "create_resends": _not_negative,
-    "max_cost": _not_negative,
-}
-
-_KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
-
-
-def _kind_of(trait: Any) -> type:
-    from traitlets import Bool, Float, Int
-
-    if isinstance(trait, Bool):
-        return bool
-    if isinstance(trait, Int):
-        return int
-    if isinstance(trait, Float):
-        return float
-    return str
-
-
-def _check(name: str, value: Any, kind: type) -> tuple[Any, str | None]:
-    """``(value, None)`` when usable (ints become floats where a float is wanted)."""
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        return value, f"needs {_KIND_NAMES[kind]}, not {type(value).__name__}"
-    check = _CHECKS.get(name)
-    return value, (check(value) if check else None)
-
-
 # -- loading ---------------------------------------------------------------------------
 
 # Where requests (and so the key) go: never taken from a project's pyproject.toml, which
 # any cloned repository (or a parent folder) can carry; only from the user's own file.
-_ENDPOINT_NAMES = {"base_url", "create_path", "task_path", "quote_path"}
 
 
 def _take(table: Mapping[str, Any], source: str, folder: Path, kinds: Mapping[str, type],
           loaded: Loaded, *, trusted: bool) -> None:
     for key, raw in table.items():
         name = key.strip().replace("-", "_")
-        if name in _ENDPOINT_NAMES and not trusted:
+        if name in settings.ENDPOINT_NAMES and not trusted:
             loaded.problems.append(
                 f"kirin: {source}: {name} ignored: a project file may not choose where your "
                 f"key is sent; set it in {HOME_CONFIG}, KIRIN_BASE_URL or %config Kirin")
@@ -204,7 +114,7 @@ def _take(table: Mapping[str, Any], source: str, folder: Path, kinds: Mapping[st
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             loaded.problems.append(f"kirin: {source}: unknown setting {key!r}{hint}; ignored")
             continue
-        value, problem = _check(name, raw, kinds[name])
+        value, problem = settings.check(name, raw)
         if problem:
             shown = repr(raw) if len(repr(raw)) <= 60 else repr(raw)[:57] + "..."
             loaded.problems.append(f"kirin: {source}: {name} = {shown}: {problem}; ignored")
@@ -216,11 +126,9 @@ def _take(table: Mapping[str, Any], source: str, folder: Path, kinds: Mapping[st
         loaded.sources[name] = source
 
 
-def load(configurable: Any, cwd: Path | None = None,
-         environ: Mapping[str, str] | None = None) -> Loaded:
-    """Read the files for ``configurable`` (the ``Kirin`` class or an instance of it)."""
-    kinds = {name: _kind_of(trait)
-             for name, trait in configurable.class_traits(config=True).items()}
+def load(cwd: Path | None = None, environ: Mapping[str, str] | None = None) -> Loaded:
+    """Read the home file, then the project's ``[tool.kirin]`` (which wins over it)."""
+    kinds = settings.kinds()
     loaded = Loaded()
     home = home_config_path(environ)
     if home.is_file():
@@ -237,21 +145,4 @@ def load(configurable: Any, cwd: Path | None = None,
         loaded.files.append(path)
         _take(table, f"{path} [tool.kirin]", path.parent, kinds, loaded,  # wins over home
               trusted=False)
-    return loaded
-
-
-def apply(configurable: Any, explicit: Mapping[str, Any], cwd: Path | None = None,
-          environ: Mapping[str, str] | None = None) -> Loaded:
-    """Set what the files say on ``configurable``, except names set explicitly (IPython
-    config); returns what was read, with ``sources`` only for the values applied."""
-    loaded = load(configurable, cwd, environ)
-    for name in list(loaded.values):
-        if name in explicit:
-            loaded.sources.pop(name, None)
-            continue
-        try:
-            setattr(configurable, name, loaded.values[name])
-        except Exception as exc:  # a value the checks above let through: never crash
-            loaded.sources.pop(name, None)
-            loaded.problems.append(f"kirin: {name}: {exc}; ignored")
     return loaded

@@ -186,6 +186,9 @@ class KirinAPI:
             )
         return self._downloads
 
+    def is_open(self) -> bool:
+        return self._api is not None or self._downloads is not None
+
     async def aclose(self) -> None:
         for client in (self._api, self._downloads):
             if client is not None:

@@ -10,8 +10,8 @@ import contextlib
 import json
 import math
 import re
+import sys
 import time
-from decimal import Decimal
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,7 @@ from IPython.display import HTML, display
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from . import config_files, frontends, magic_options, settings, spec
+from . import frontends, magic_options, settings, spec
 from .prompting import PromptError, prompt_from_cell
 
 if TYPE_CHECKING:
@@ -29,59 +29,36 @@ if TYPE_CHECKING:
     from .job import Job
 
 
-class Kirin(Configurable):
-    """Defaults for %kirin / %%kirin; ``%config Kirin`` lists them. The API key is never
-    a setting: it comes from KIRIN_API_KEY (or ``Client(api_key=...)``)."""
+_TRAIT_KINDS = {bool: Bool, int: Int, float: Float, str: Unicode}
 
-    default_model = Unicode(spec.DEFAULT_MODEL, help="model when -m is not given "
-                            "(kirin_image_omni, kirin_v3_image, omni, v3)").tag(config=True)
-    n = Int(spec.DEFAULT_N, help="images per request when -n is not given").tag(config=True)
-    resolution = Unicode(spec.DEFAULT_RESOLUTION, help="1k or 2k").tag(config=True)
-    aspect_ratio = Unicode("", help="default aspect ratio; empty: the model's own default "
-                           "(omni auto, v3 16:9)").tag(config=True)
-    output_dir = Unicode("", help="where result files go; empty: $KIRIN_OUTPUT_DIR or "
-                         "./kirin_outputs").tag(config=True)
-    base_url = Unicode("", help="service URL; empty: $KIRIN_BASE_URL, or the built-in "
-                       "simulator when no key is set").tag(config=True)
-    create_path = Unicode(settings.DEFAULT_CREATE_PATH,
-                          help="path of the create request").tag(config=True)
-    task_path = Unicode(settings.DEFAULT_TASK_PATH,
-                        help="path of the status request ({id} is the task id)").tag(config=True)
-    quote_path = Unicode(settings.DEFAULT_QUOTE_PATH,
-                         help="path of the price quote (precharge) request").tag(config=True)
-    body_style = Unicode(settings.DEFAULT_BODY_STYLE, help="wrapped: the gateway's "
-                         "{model, input: [{params}]} body; flat: the parameters at the top "
-                         "level, as the API pages list them").tag(config=True)
-    @validate("max_result_mb", "max_answer_mb", "max_result_megapixels", "request_seconds")
-    def _limit_is_positive(self, proposal: Any) -> float:
-        value = float(proposal["value"])
-        if not value > 0:  # NaN too
-            raise TraitError(f"Kirin.{proposal['trait'].name} must be more than 0 (a limit "
-                             f"of 0 would refuse every answer), not {value!r}")
+
+def _trait(name: str) -> Any:
+    kind = settings.kinds()[name]
+    default = getattr(settings.Settings(), name)
+    return _TRAIT_KINDS[kind](default, help=settings.help_of(name)).tag(config=True)
+
+
+class _CheckedSettings(Configurable):
+    """Every ``%config Kirin`` value passes the same check as a file's or an argument's."""
+
+    @validate(*settings.names())
+    def _checked(self, proposal: Any) -> Any:
+        name = proposal["trait"].name
+        value, problem = settings.check(name, proposal["value"])
+        if problem:
+            hint = " (in %config write {{id}}: IPython expands {id} on a magic line)" \
+                if name == "task_path" and "{id}" in problem else ""
+            raise TraitError(f"Kirin.{name} = {value!r}: {problem}{hint}")
         return value
 
-    @validate("task_path")
-    def _task_path_has_id(self, proposal: Any) -> str:
-        value = str(proposal["value"])
-        if "{id}" not in value:
-            raise TraitError(f"Kirin.task_path {value!r} must contain {{id}} (in %config "
-                             "write {{id}}: IPython expands {id} on a magic line)")
-        return value
 
-    timeout = Float(settings.DEFAULT_JOB_TIMEOUT, help="seconds before a job gives up "
-                    "waiting (the task is kept and can be resumed)").tag(config=True)
-    max_result_mb = Float(64.0, help="largest result file accepted, in MB (real 2k images "
-                          "are a few MB)").tag(config=True)
-    max_answer_mb = Float(4.0, help="largest API (JSON) answer read, in MB").tag(config=True)
-    max_result_megapixels = Float(40.0, help="largest result image accepted, in millions of "
-                                  "pixels, checked before decoding").tag(config=True)
-    request_seconds = Float(300.0, help="deadline of any one request, body included"
-                            ).tag(config=True)
-    create_resends = Int(1, help="times a create that got no answer at all (and is not "
-                         "found by its external id) is sent again; 0: never").tag(config=True)
-    blocking = Bool(False, help="make every %%kirin cell wait for its images").tag(config=True)
-    max_cost = Float(0.0, help="budget in USD for this session's jobs; a job that would "
-                     "pass it is refused before it is sent (0: no limit)").tag(config=True)
+# The traits are made from settings.Settings, so a setting is defined in one place.
+Kirin: type[Configurable] = type("Kirin", (_CheckedSettings,), {
+    "__doc__": "Defaults for %kirin / %%kirin, the panel and the Python API; ``%config "
+               "Kirin`` lists them, ``%kirin config`` shows where each value came from. "
+               "The API key is never a setting: it comes from KIRIN_API_KEY or %kirin login.",
+    **{name: _trait(name) for name in settings.names()},
+})
 
 
 def _help_doc() -> str:
@@ -103,51 +80,27 @@ class KirinMagics(Magics):
     """The magics; one ``Kirin`` configurable holds their defaults."""
 
     def __init__(self, shell: Any) -> None:
+        from .session import session_for
+
         super().__init__(shell=shell)
         self.config_obj = Kirin(parent=shell)
         if self.config_obj not in shell.configurables:
             shell.configurables.append(self.config_obj)
-        self._config_files = _apply_config_files(self.config_obj, shell)
-        self._client: Client | None = None
-        self._client_key: tuple[Any, ...] | None = None
-        self._login_key: str | None = None  # from %kirin login: memory only, never a setting
+        self.session = session_for(shell)
+        self.session.configurable = self.config_obj
+        # %config applies at once, to the client the panel already holds too.
+        self.config_obj.observe(lambda _change: self.session.refresh())
+        for problem in self.session.reload_files().problems:  # read at load, like before
+            print(problem, file=sys.stderr)
 
     @property
     def user_ns(self) -> dict[str, Any]:
         shell: Any = self.shell
         return shell.user_ns  # type: ignore[no-any-return]
 
-    # -- the client follows %config Kirin ----------------------------------------------
-
     def client(self) -> Client:
-        from .client import Client
-        from .kirin_api import Limits
-
-        cfg = self.config_obj
-        key = (cfg.base_url, cfg.output_dir, cfg.create_path, cfg.task_path, cfg.quote_path,
-               cfg.body_style, cfg.timeout, cfg.max_result_mb, cfg.max_answer_mb,
-               cfg.max_result_megapixels, cfg.request_seconds, cfg.create_resends,
-               id(self._login_key))
-        if self._client is None or key != self._client_key:
-            previous = self._client
-            self._client = Client(
-                api_key=self._login_key,
-                base_url=cfg.base_url or None, output_dir=cfg.output_dir or None,
-                create_path=cfg.create_path, task_path=cfg.task_path,
-                quote_path=cfg.quote_path, body_style=cfg.body_style,  # type: ignore[arg-type]
-                timeout=cfg.timeout, create_resends=cfg.create_resends,
-                limits=Limits(
-                    result_bytes=int(cfg.max_result_mb * 1e6),
-                    answer_bytes=int(cfg.max_answer_mb * 1e6),
-                    result_pixels=int(cfg.max_result_megapixels * 1e6),
-                    request_seconds=cfg.request_seconds,
-                ),
-            )
-            self._client_key = key
-            if previous is not None:
-                self._client.adopt_jobs(previous)  # the session's spend carries over
-        self._client.max_cost = Decimal(str(cfg.max_cost)) if cfg.max_cost > 0 else None
-        return self._client
+        """The session's client, following %config Kirin, the files and the environment."""
+        return self.session.client()
 
     # -- entry points --------------------------------------------------------------------
 
@@ -203,7 +156,6 @@ class KirinMagics(Magics):
     def _run(self, args: argparse.Namespace, prompt: str, var: str | None) -> None:
         from .errors import KirinError, ValidationError
 
-        cfg = self.config_obj
         timeout = _timeout_arg(args)  # every option is checked before anything is sent
         try:
             client = self.client()
@@ -212,10 +164,10 @@ class KirinMagics(Magics):
         try:
             request = client.build(
                 prompt,
-                model=args.model or cfg.default_model,
-                n=args.n if args.n is not None else cfg.n,
-                resolution=args.resolution or cfg.resolution,
-                aspect_ratio=args.aspect_ratio or cfg.aspect_ratio or None,
+                model=args.model,
+                n=args.n,
+                resolution=args.resolution,
+                aspect_ratio=args.aspect_ratio,
                 images=[self._image_arg(value) for value in args.images or []],
                 negative_prompt=args.negative_prompt,
                 elements=args.elements,
@@ -239,7 +191,7 @@ class KirinMagics(Magics):
         for ref in request.images:
             if ref.mended:
                 print(f"kirin: {ref.label} mended with --fit: {ref.mended}")
-        self._follow(job, wait=args.wait or cfg.blocking, timeout=timeout)
+        self._follow(job, wait=args.wait or client.settings.blocking, timeout=timeout)
 
     def _follow(self, job: Job, *, wait: bool, timeout: float | None) -> None:
         """Show a job the way this front end can (see frontends.py)."""
@@ -266,7 +218,7 @@ class KirinMagics(Magics):
         return value
 
     def _show_dry_run(self, client: Client, request: Any) -> None:
-        endpoint = client._api.endpoint
+        endpoint = client.api.endpoint
         print(f"POST {endpoint.create_url()}")
         print("Authorization: Bearer ***" if not client.simulated else "(simulator: no key)")
         print(json.dumps(endpoint.wire_body(request.dry_run_body()), indent=2,
@@ -303,9 +255,9 @@ class KirinMagics(Magics):
             cost = f"${job.cost}" if job.cost is not None else "-"
             print(f"{index:>3}  {job.status:<11} {job.request.model.alias:<5} "
                   f"{job.task_id or '-':<18} {job.elapsed:7.1f}s {cost:>8}  {job.prompt[:40]!r}")
-        limit = self.config_obj.max_cost
+        limit = client.max_cost
         print(f"session spend: ${client.session_spend()}"
-              + (f" of max_cost ${limit:g}" if limit > 0 else ""))
+              + (f" of max_cost ${limit}" if limit is not None else ""))
 
     def _cmd_wait(self, timeout: float | None = None) -> None:
         from .engine import get_engine
@@ -361,7 +313,7 @@ class KirinMagics(Magics):
     def _cmd_login(self) -> None:
         import getpass
 
-        if not (self.config_obj.base_url or settings.env_base_url()):
+        if not self.session.settings().base_url:
             raise UsageError(
                 "%kirin login: set the service URL first (KIRIN_BASE_URL, or "
                 "%config Kirin.base_url = '...')"
@@ -369,7 +321,7 @@ class KirinMagics(Magics):
         key = getpass.getpass("Kirin API key (kept in memory only): ").strip()
         if not key:
             raise UsageError("%kirin login: no key entered")
-        self._login_key = key
+        self.session.login_key = key
         print(f"kirin: key set for this session; service {self.client().base_url}")
 
     def _cmd_ui(self) -> None:
@@ -379,22 +331,20 @@ class KirinMagics(Magics):
 
     def _cmd_config(self) -> None:
         client = self.client()
-        cfg = self.config_obj
+        resolved = self.session.settings()
+        files = self.session.files()
         print(f"service:    {'built-in simulator' if client.simulated else client.base_url}")
-        source = "%kirin login" if self._login_key else f"${settings.ENV_API_KEY}"
-        has_key = bool(self._login_key or settings.env_api_key())
+        source = "%kirin login" if self.session.login_key else f"${settings.ENV_API_KEY}"
+        has_key = bool(self.session.login_key or settings.api_key_from_env())
         print(f"api key:    {'set' if has_key else 'not set'} (from {source})")
         print(f"output dir: {client.output_dir}")
         print(f"journal:    {client.journal.path}")
         print(f"front end:  {frontends.DESCRIPTIONS[frontends.detect(self.shell)]}")
-        for name in sorted(cfg.trait_names(config=True)):
-            value = getattr(cfg, name)
-            origin = self._config_files.sources.get(name)
-            from_file = origin and value == self._config_files.values.get(name)
-            print(f"Kirin.{name} = {value!r}" + (f"  (from {origin})" if from_file else ""))
-        files = ", ".join(str(path) for path in self._config_files.files) or "none"
-        print(f"settings files read: {files}")
-        for problem in self._config_files.problems:
+        for name in settings.names():
+            print(f"Kirin.{name} = {getattr(resolved, name)!r}  (from "
+                  f"{resolved.source(name)})")
+        print(f"settings files read: {', '.join(str(p) for p in files.files) or 'none'}")
+        for problem in files.problems:
             print(problem)
 
 
@@ -408,22 +358,6 @@ _SUBCOMMANDS = tuple(_USAGE)
 
 KirinMagics.kirin.__doc__ = _help_doc()  # %%kirin? shows the options table
 KirinMagics.kirin_line.__doc__ = _help_doc()  # type: ignore[assignment]
-
-
-def _apply_config_files(cfg: Kirin, shell: Any) -> config_files.Loaded:
-    """pyproject.toml [tool.kirin] and ~/.kirin/config.toml under IPython's own config;
-    problems are printed (one line each; ``%kirin config`` repeats them) and never stop
-    the extension from loading."""
-    import sys
-
-    config = getattr(shell, "config", None) or {}
-    try:
-        loaded = config_files.apply(cfg, config.get("Kirin", {}))
-    except Exception as exc:  # never break %load_ext over a settings file
-        loaded = config_files.Loaded(problems=[f"kirin: settings files not read: {exc}"])
-    for problem in loaded.problems:
-        print(problem, file=sys.stderr)
-    return loaded
 
 
 def _number(text: str, what: str) -> float:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
+from kirin_jupyter import session
 from kirin_jupyter.client import Client
 from kirin_jupyter.polling import PollPolicy
 from kirin_jupyter.simulator.server import SimulatorServer
@@ -24,8 +25,9 @@ TEST_KEY = "sk-test-Zq7Yh3VvN2pLk9"  # a made-up key the tests look for in every
 
 
 @pytest.fixture(autouse=True)
-def kirin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own journal and output folder and no real credentials."""
+def kirin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own journal, output folder and session (settings, client and
+    jobs), and no real credentials."""
     monkeypatch.setenv("KIRIN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KIRIN_OUTPUT_DIR", str(tmp_path / "outputs"))
     monkeypatch.setenv("KIRIN_SIMULATOR_SECONDS", "0.3")
@@ -34,7 +36,11 @@ def kirin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))  # no developer's profile
     monkeypatch.delenv("KIRIN_API_KEY", raising=False)
     monkeypatch.delenv("KIRIN_BASE_URL", raising=False)
-    return tmp_path
+    session._process_session = None
+    yield tmp_path
+    session._process_session = None
+    if InteractiveShell.initialized():  # a shell left behind would carry its session over
+        InteractiveShell.clear_instance()
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def test_pyproject_found_walking_up_with_kebab_keys_and_paths_beside_it(project:
           'default-model = "v3"\nn = 3\ntimeout = 60\noutput_dir = "renders"\n'
           'blocking = true\n')
     write(project / "notebooks" / "pyproject.toml", '[tool.ruff]\nline-length = 90\n')
-    loaded = config_files.load(Kirin, cwd=project / "notebooks" / "drafts")
+    loaded = config_files.load(cwd=project / "notebooks" / "drafts")
     assert loaded.problems == []
     assert loaded.values == {"default_model": "v3", "n": 3, "timeout": 60.0,
                              "output_dir": str(project / "renders"), "blocking": True}
@@ -65,7 +65,7 @@ def test_home_file_from_kirin_config_and_pyproject_wins(project: Path, tmp_path:
     home = write(tmp_path / "home-config.toml",
                  'n = 2\nresolution = "2k"\naspect_ratio = "4:3"\n')
     write(project / "pyproject.toml", "[tool.kirin]\nn = 3\n")
-    loaded = config_files.load(Kirin, cwd=project)
+    loaded = config_files.load(cwd=project)
     assert loaded.values == {"n": 3, "resolution": "2k", "aspect_ratio": "4:3"}
     assert loaded.sources["resolution"] == str(home)
     assert loaded.files == [home, project / "pyproject.toml"]
@@ -92,7 +92,7 @@ def test_home_file_from_kirin_config_and_pyproject_wins(project: Path, tmp_path:
 def test_a_bad_key_or_value_is_one_clear_line(tmp_path: Path, project: Path, line: str,
                                               message: str) -> None:
     path = write(tmp_path / "home-config.toml", f"{line}\ncreate_path = '/api/tasks'\n")
-    loaded = config_files.load(Kirin, cwd=project)
+    loaded = config_files.load(cwd=project)
     [problem] = loaded.problems
     assert problem.startswith(f"kirin: {path}: ") and message in problem
     assert "\n" not in problem
@@ -103,7 +103,7 @@ def test_a_project_file_cannot_choose_where_the_key_goes(project: Path) -> None:
     """A cloned repository's pyproject.toml must not send the user's key to its server."""
     path = write(project / "pyproject.toml", "[tool.kirin]\nbase_url = 'https://evil.example'\n"
                  "task_path = '/x/{id}'\ncreate-path = '/x'\nn = 2\n")
-    loaded = config_files.load(Kirin, cwd=project)
+    loaded = config_files.load(cwd=project)
     assert loaded.values == {"n": 2}
     assert len(loaded.problems) == 3
     for problem in loaded.problems:
@@ -113,7 +113,7 @@ def test_a_project_file_cannot_choose_where_the_key_goes(project: Path) -> None:
 
 def test_the_key_is_never_read_from_a_file_and_never_echoed(tmp_path: Path, project: Path) -> None:
     write(tmp_path / "home-config.toml", f'api_key = "{TEST_KEY}"\nn = 2\n')
-    loaded = config_files.load(Kirin, cwd=project)
+    loaded = config_files.load(cwd=project)
     assert loaded.values == {"n": 2}
     [problem] = loaded.problems
     assert "the API key is never read from a file" in problem and TEST_KEY not in problem
@@ -122,7 +122,7 @@ def test_the_key_is_never_read_from_a_file_and_never_echoed(tmp_path: Path, proj
 def test_unreadable_files_are_reported_not_raised(tmp_path: Path, project: Path) -> None:
     write(tmp_path / "home-config.toml", "n = = 2\n")
     write(project / "pyproject.toml", "[tool]\nkirin = 3\n")
-    loaded = config_files.load(Kirin, cwd=project)
+    loaded = config_files.load(cwd=project)
     assert loaded.values == {}
     assert len(loaded.problems) == 2
     assert loaded.problems[0].startswith(f"kirin: cannot read {tmp_path / 'home-config.toml'}: ")
@@ -150,7 +150,7 @@ def test_load_ext_applies_files_under_config_and_warns_without_crashing(
     shell_in.run_line_magic("config", "Kirin.n = 4")  # %config wins over the files
     shell_in.run_line_magic("kirin", "config")
     out = capsys.readouterr().out
-    assert "Kirin.n = 4\n" in out
+    assert "Kirin.n = 4  (from %config)\n" in out
     assert f"Kirin.default_model = 'v3'  (from {project / 'pyproject.toml'} [tool.kirin])" in out
     assert f"Kirin.resolution = '2k'  (from {tmp_path / 'home-config.toml'})" in out
     assert "did you mean 'resolution'" in out  # the warning is repeated here
@@ -164,8 +164,10 @@ def test_ipython_config_wins_over_the_files(project: Path, monkeypatch: pytest.M
     ip = InteractiveShell.instance(config=config)
     try:
         ip.run_line_magic("load_ext", "kirin_jupyter")
-        magics = ip.magics_manager.registry["KirinMagics"]
-        assert (magics.config_obj.n, magics.config_obj.resolution) == (5, "2k")
+        resolved = ip.magics_manager.registry["KirinMagics"].session.settings()
+        assert (resolved.n, resolved.resolution) == (5, "2k")
+        assert resolved.source("n") == "%config"
+        assert resolved.source("resolution") == f"{project / 'pyproject.toml'} [tool.kirin]"
     finally:
         ip.run_line_magic("unload_ext", "kirin_jupyter")
         InteractiveShell.clear_instance()

@@ -6,6 +6,7 @@ Every test also checks that the server rejected nothing.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -131,11 +132,13 @@ def test_the_card_shows_the_service_progress(gateway: Gateway, tmp_path: Path) -
     while job.server_progress != 0.6 and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(0.1)  # one more status answer, now without progress: the figure is kept
-    assert job.progress == 0.6 and not job.progress_is_estimate
+    assert job.server_progress == 0.6 and not job.progress_is_estimate
+    # Between answers the bar goes on at the service's pace, at most half of what is left.
+    assert 0.6 <= job.progress <= 0.8
     line = status_line(job)
-    assert "60 %" in line and "estimated" not in line
+    assert re.search(r"\b([67][0-9]|80) %", line) and "estimated" not in line
     assert "about $0.28 (quoted by the service)" in line
-    assert card.bar.value == pytest.approx(0.6)
+    assert 0.6 <= card.bar.value <= 0.8
     gateway.release()
     job.wait(20)
     assert card.bar.value == 1.0 and card.bar.bar_style == "success"

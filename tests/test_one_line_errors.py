@@ -12,6 +12,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from kirin_jupyter import ValidationError
 from kirin_jupyter.client import Client
+from kirin_jupyter.settings import Layer, resolve
 
 from .conftest import TEST_KEY
 
@@ -49,8 +50,11 @@ def test_a_max_cost_that_is_not_an_amount(value: object) -> None:
 
 
 def test_a_base_url_without_a_scheme() -> None:
-    with pytest.raises(ValidationError, match="must start with https://"):
+    with pytest.raises(ValidationError, match=r"^base_url = 'gateway.example.com' \(from "
+                       r"argument\): must start with http:// or https://$"):
         Client(api_key=TEST_KEY, base_url="gateway.example.com")
+    with pytest.raises(ValidationError, match=r"\(from \$KIRIN_BASE_URL\): must start with"):
+        Client(settings=resolve(Layer({"base_url": "gw.example"}, "$KIRIN_BASE_URL")))
 
 
 def test_waiting_forever_or_for_nan(tmp_path: Path) -> None:

@@ -1,0 +1,48 @@
+"""One list of a session's jobs: the job list, ``wait``, the panel's totals and the budget
+all read it, so they can never disagree about what ran or what it cost."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .job import Job
+
+
+class JobRegistry:
+    """Jobs in the order they started; safe to use from any thread."""
+
+    def __init__(self) -> None:
+        self._jobs: list[Job] = []
+        self._lock = threading.Lock()
+
+    def add(self, job: Job) -> None:
+        with self._lock:
+            if job not in self._jobs:
+                self._jobs.append(job)
+
+    def all(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._jobs)
+
+    def latest_per_task(self) -> list[Job]:
+        """One job per external id, the newest: resuming a timed-out job makes a second
+        Job for the same task, which must not be counted twice."""
+        latest: dict[str, Job] = {}
+        for job in self.all():
+            latest[job.external_task_id] = job
+        return list(latest.values())
+
+    def spend(self) -> Decimal:
+        """What the finished jobs cost, as the service reported it."""
+        return sum((j.cost for j in self.latest_per_task() if j.cost is not None),
+                   Decimal(0))
+
+    def unfinished(self) -> list[Job]:
+        return [job for job in self.all() if not job.done()]
