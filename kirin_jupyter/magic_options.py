@@ -126,8 +126,41 @@ def split_line_prompt(line: str) -> tuple[str, str]:
         elif token.startswith("-") and len(token) > 1 and not token[1].isdigit():
             raise UsageError(f"%kirin: unknown option {token} (see %kirin help)")
         else:
-            return line[:match.start(1)], line[match.start(1):].strip()
+            options, prompt = line[:match.start(1)], line[match.start(1):].strip()
+            _refuse_options_in(prompt, options)
+            return options, prompt
         pos = match.end()
+
+
+def _refuse_options_in(prompt: str, options: str) -> None:
+    """``%kirin a fox -n 2`` would send "a fox -n 2" as the prompt with n = 1, and bill
+    it: refuse it, naming the option and showing the line with the options first."""
+    words = prompt.split()
+    moved: list[str] = []
+    kept: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        flag = word.split("=", 1)[0]
+        if flag in _VALUE_OPTIONS:
+            takes_next = "=" not in word and index + 1 < len(words)
+            moved += words[index:index + 1 + takes_next]
+            index += 1 + takes_next
+            continue
+        if word in _FLAG_OPTIONS:
+            moved.append(word)
+        else:
+            kept.append(word)
+        index += 1
+    if not moved:
+        return
+    first = next(w for w in moved if w.split("=", 1)[0] in _VALUE_OPTIONS | _FLAG_OPTIONS)
+    corrected = " ".join([*options.split(), *moved, *kept])
+    raise UsageError(
+        f"%kirin: {first} comes after the prompt, where it would be sent as prompt text; "
+        f"put options first: %kirin {corrected} (or %kirin {options.strip()} -- "
+        f"{prompt} to keep it as text)".replace("  ", " ")
+    )
 
 
 def parse_line(line: str) -> tuple[argparse.Namespace, str]:

@@ -25,6 +25,8 @@ from . import frontends, magic_options, settings, spec
 from .prompting import PromptError, prompt_from_cell
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .client import Client
     from .job import Job
 
@@ -203,7 +205,7 @@ class KirinMagics(Magics):
 
         card = ProgressCard(job)
         if mode == "blocking":  # Colab: the main thread applies progress while it waits
-            _follow_on_main_thread(card, timeout)
+            _follow_on_main_thread(self.shell, card, timeout)
             return
         card.show()
         if wait:
@@ -260,13 +262,13 @@ class KirinMagics(Magics):
               + (f" of max_cost ${limit}" if limit is not None else ""))
 
     def _cmd_wait(self, timeout: float | None = None) -> None:
-        from .engine import get_engine
 
-        jobs = get_engine().jobs()
+        jobs = self.client().jobs
         deadline = None if timeout is None else time.monotonic() + timeout
         for job in jobs:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            _wait_quietly(job, left)
+            if not _wait_quietly(job, left):
+                return
         done = [j for j in jobs if j.status == "completed"]
         failed = [j for j in jobs if j.status == "failed"]
         running = len(jobs) - len(done) - len(failed)
@@ -374,15 +376,24 @@ def _timeout_arg(args: argparse.Namespace) -> float | None:
     return None if args.timeout is None else _number(args.timeout, "--timeout")
 
 
-def _wait_quietly(job: Job, timeout: float | None) -> None:
-    """Wait for a job whose outcome the card already shows; never raise its error twice."""
+STOPPED_WAITING = "kirin: stopped waiting; the job goes on (%kirin jobs)"
+
+
+def _wait_quietly(job: Job, timeout: float | None) -> bool:
+    """Wait for a job whose outcome the card already shows; never raise its error twice.
+    Ctrl-C stops the waiting, not the job: one line, no traceback. False after Ctrl-C."""
     from .errors import KirinError
 
-    with contextlib.suppress(KirinError):
-        job.wait(timeout)
+    try:
+        with contextlib.suppress(KirinError):
+            job.wait(timeout)
+    except KeyboardInterrupt:
+        print(STOPPED_WAITING)
+        return False
+    return True
 
 
-def _follow_on_main_thread(card: Any, timeout: float | None) -> None:
+def _follow_on_main_thread(shell: Any, card: Any, timeout: float | None) -> None:
     """Blocking mode (Colab): display the card, then wait in short slices and refresh it
     from this (the main) thread; the engine thread never touches its widgets."""
     from .display.static import FinalView
@@ -390,19 +401,44 @@ def _follow_on_main_thread(card: Any, timeout: float | None) -> None:
 
     job: Job = card.job
     handle = display(card.widget, display_id=True)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while not job.done():
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 0:
-            print(f"kirin: stopped waiting after {timeout:g} s; the job goes on in the "
-                  "background (%kirin wait waits for it)")
-            return
-        with contextlib.suppress(KirinError):
-            job.wait(_SLICE if left is None else min(_SLICE, left))
+
+    def finish() -> None:
         card.refresh(job)
-    card.refresh(job)
-    handle.update(FinalView(job))
-    card.widget.close()
+        handle.update(FinalView(job))
+        card.widget.close()
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while not job.done():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                print(f"kirin: stopped waiting after {timeout:g} s; the job goes on in the "
+                      "background (%kirin wait waits for it)")
+                _finish_after_a_later_cell(shell, job, finish)
+                return
+            with contextlib.suppress(KirinError):
+                job.wait(_SLICE if left is None else min(_SLICE, left))
+            card.refresh(job)
+    except KeyboardInterrupt:
+        print(STOPPED_WAITING)
+        _finish_after_a_later_cell(shell, job, finish)
+        return
+    finish()
+
+
+def _finish_after_a_later_cell(shell: Any, job: Job, finish: Callable[[], None]) -> None:
+    """Blocking mode gave up waiting: the card still gets its final gallery, from the main
+    thread, after the first cell that runs once the job is done (``%kirin wait`` too)."""
+    events = getattr(shell, "events", None)
+    if events is None:
+        return
+
+    def after_cell(*_args: Any) -> None:
+        if job.done():
+            events.unregister("post_run_cell", after_cell)
+            finish()
+
+    events.register("post_run_cell", after_cell)
 
 
 _SLICE = 0.25  # seconds between two refreshes of a blocking card
@@ -444,6 +480,10 @@ def _run_in_terminal(job: Job, timeout: float | None) -> None:
     except KirinError as exc:
         shown["active"] = False
         print(("\n" if redraw else "") + f"kirin: {exc}")
+        return
+    except KeyboardInterrupt:
+        shown["active"] = False
+        print(("\n" if redraw else "") + STOPPED_WAITING)
         return
     finally:
         shown["active"] = False

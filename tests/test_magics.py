@@ -29,10 +29,28 @@ def test_cell_magic_runs_and_binds_variables(shell: InteractiveShell, capsys) ->
 
 
 def test_line_magic_prompt_keeps_text_as_typed(shell: InteractiveShell) -> None:
-    shell.run_line_magic("kirin", "-n 1 --res 2k a fox's den, -n is not an option here")
+    shell.run_line_magic("kirin", "-n 1 --res 2k -- a fox's den, -n is not an option here")
     job = shell.user_ns["_kirin"]
-    assert job.prompt == "a fox's den, -n is not an option here"
+    assert job.prompt == "a fox's den, -n is not an option here"  # after --: text
     assert job.request.resolution == "2k"
+
+
+@pytest.mark.parametrize(("line", "corrected"), [
+    ("a fox -n 2", "%kirin -n 2 a fox"),
+    ("-m v3 a fox in snow --wait", "%kirin -m v3 --wait a fox in snow"),
+    ("a fox --ar=16:9 at dusk", "%kirin --ar=16:9 a fox at dusk"),
+])
+def test_options_after_a_one_line_prompt_are_refused_before_sending(
+    shell: InteractiveShell, line: str, corrected: str
+) -> None:
+    """The issue's case: "a fox -n 2" was sent as the prompt, with n = 1, and billed."""
+    option = next(w for w in line.split()[1:] if w.startswith("-"))
+    with pytest.raises(UsageError) as raised:
+        shell.run_line_magic("kirin", line)
+    message = str(raised.value)
+    assert "\n" not in message and f"put options first: {corrected} " in message
+    assert message.startswith(f"%kirin: {option} comes after the prompt")
+    assert "_kirin" not in shell.user_ns  # no job: nothing was sent
 
 
 def test_image_option_takes_paths_and_variables(shell: InteractiveShell, make_image) -> None:

@@ -122,6 +122,14 @@ class OptionsSection:
     def renumber(self, mapping: Mapping[int, int | None]) -> None:
         self.prompt.value = renumber_placeholders(self.prompt.value, mapping)
 
+    def start_from(self, model: str, n: int, resolution: str, aspect_ratio: str) -> None:
+        """The settings' defaults (the same ones ``%kirin`` and ``generate()`` use)."""
+        self.model.value = spec.resolve_model(model).name
+        self.n.value = n
+        self.resolution.value = resolution
+        if aspect_ratio and aspect_ratio in spec.resolve_model(model).aspect_ratios:
+            self.aspect_ratio.value = aspect_ratio  # a chosen ratio: kept on a model switch
+
     # -- reacting ----------------------------------------------------------------------------
 
     def _changed(self, change: Any = None) -> None:

@@ -51,6 +51,9 @@ class Panel:
         self._job_references: dict[str, tuple[Reference, ...]] = {}
         self._ready = False
         self.options = OptionsSection(on_change=self._validate, on_model=self._model_changed)
+        defaults = self.client.settings
+        self.options.start_from(defaults.default_model, defaults.n, defaults.resolution,
+                                defaults.aspect_ratio)
         self.references = ReferencesSection(
             self._lock, namespace if namespace is not None else _notebook_namespace(),
             context=self._context, on_change=self._validate,
