@@ -3,7 +3,9 @@ all read it, so they can never disagree about what ran or what it cost."""
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -16,12 +18,36 @@ class JobRegistry:
 
     def __init__(self) -> None:
         self._jobs: list[Job] = []
+        self._ended: set[int] = set()  # id() of the jobs whose end was announced
+        self._subscribers: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
     def add(self, job: Job) -> None:
         with self._lock:
-            if job not in self._jobs:
-                self._jobs.append(job)
+            if job in self._jobs:
+                return
+            self._jobs.append(job)
+        job.add_listener(self._job_changed)
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` whenever a job ends (from the engine thread): the panel's
+        totals follow jobs started anywhere in the session."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+    def _job_changed(self, job: Job) -> None:
+        if job.status not in ("completed", "failed"):
+            return
+        with self._lock:
+            if id(job) in self._ended:
+                return
+            self._ended.add(id(job))
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback()
+            except Exception:  # a broken display must never break the job
+                logging.getLogger("kirin_jupyter").exception("job list subscriber failed")
 
     def all(self) -> list[Job]:
         with self._lock:

@@ -32,17 +32,28 @@ class Kernel:
         """End the kernel at once, as a crash or a forced restart would."""
         self.km.shutdown_kernel(now=True)
 
-    def run(self, code: str, timeout: float = 60) -> Execution:
-        """Execute ``code``; keep every IOPub message until this request goes idle."""
+    def run(self, code: str, timeout: float = 60, interrupt_after: float | None = None
+            ) -> Execution:
+        """Execute ``code``; keep every IOPub message until this request goes idle.
+
+        ``interrupt_after``: press Ctrl-C (SIGINT, as JupyterLab's stop button does) this
+        many seconds after the cell first shows something."""
         msg_id = self.kc.execute(code)
         execution = Execution(msg_id, {})
         deadline = time.monotonic() + timeout
+        interrupt_at: float | None = None
         while time.monotonic() < deadline:
+            if interrupt_at is not None and time.monotonic() >= interrupt_at:
+                self.km.interrupt_kernel()
+                interrupt_at = interrupt_after = None
             try:
                 msg = self.kc.get_iopub_msg(timeout=0.5)
             except queue.Empty:
                 continue
             msg["received"] = time.monotonic()
+            if interrupt_after is not None and interrupt_at is None and msg["msg_type"] in (
+                    "display_data", "stream") and msg["parent_header"].get("msg_id") == msg_id:
+                interrupt_at = msg["received"] + interrupt_after
             execution.messages.append(msg)
             self.all_messages.append(msg)
             if (msg["msg_type"] == "status" and msg["parent_header"].get("msg_id") == msg_id

@@ -49,6 +49,11 @@ class JobsSection:
             self._update_totals()
         return card
 
+    def refresh_totals(self) -> None:
+        """Any session job ended (a magic's, the Python API's): the session total moves."""
+        with self._lock:
+            self._update_totals()
+
     def finished(self, job: Job) -> None:
         """Engine thread: the failure's message under its card, and the new totals."""
         with self._lock:

@@ -69,6 +69,7 @@ class Panel:
         self.reason = w.HTML()
         self.reason.add_class("kirin-reason")
         self.jobs_view = JobsSection(self.client, self._lock)
+        self.client.registry.subscribe(self.jobs_view.refresh_totals)
         self.gallery = Gallery(self._lock, on_use=self.references.add_result,
                                code_for=self.code_for_job)
         o = self.options
