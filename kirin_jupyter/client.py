@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import settings as config
+from .display.formatters import register_with_running_shell
 from .errors import (
     APIError,
     BudgetExceeded,
@@ -190,6 +191,7 @@ class Client:
         self.registry = registry if registry is not None else JobRegistry()
         self._lock = threading.RLock()
         self.apply(base, api_key)
+        register_with_running_shell()  # jobs and results show as cards, not reprs
 
     def apply(self, settings: Settings, api_key: str | None = None) -> None:
         """Take new settings in place (``%config Kirin`` does this to the session's client).

@@ -46,6 +46,7 @@ class Result:
     cost: Decimal | None = None
     simulated: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    finished_at: float | None = None  # wall-clock seconds: when the files were all saved
     _images: list[PILImage] | None = field(default=None, repr=False)
 
     @property
@@ -63,11 +64,6 @@ class Result:
                         loaded.append(img)
             self._images = loaded
         return self._images
-
-    def _repr_html_(self) -> str:
-        from .display.static import result_html
-
-        return result_html(self)
 
 
 class Job:
@@ -88,7 +84,6 @@ class Job:
         self.request = request
         self.expected = expected
         self.simulated = simulated
-        self.created_at = time.time()
         self._clock = clock
         self._started = clock()
         self._running_since: float | None = None
@@ -184,11 +179,6 @@ class Job:
         prompt = self.prompt if len(self.prompt) <= 40 else self.prompt[:39] + "…"
         task = f" task={self.task_id}" if self.task_id else ""
         return f"<Job {self.request.model.alias} {prompt!r} {self.status}{task}>"
-
-    def _repr_html_(self) -> str:
-        from .display.static import job_html
-
-        return job_html(self)
 
     # -- called by the runner ------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from .errors import (
     TaskTimeout,
 )
 from .job import Job, JobStatus, Result
-from .kirin_api import KirinAPI, Sleep, documented_error, one_line
+from .kirin_api import KirinAPI, documented_error, one_line
 from .polling import PollPolicy, PollSchedule, RequestBudget
 from .pricing import Quote
 from .request import GenerationRequest
@@ -45,9 +45,6 @@ class RunContext:
     output_dir: Path
     policy: PollPolicy
     timeout: float
-    clock: Callable[[], float] = time.monotonic
-    sleep: Sleep = asyncio.sleep
-    tick: float = 0.5  # how often the progress card is refreshed
     budget: RequestBudget | None = None  # status requests of all jobs share it
     quote: Callable[[GenerationRequest], Awaitable[Quote]] | None = None  # price a job
 
@@ -58,7 +55,7 @@ async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
     ``resume``: the job was created by an earlier process; pick up its task (or find out
     that it was never created) instead of creating one.
     """
-    ticker = asyncio.create_task(_tick(job, ctx.tick))
+    ticker = asyncio.create_task(_tick(job))
     try:
         result = await _drive(job, ctx, resume=resume)
     except (Exception, asyncio.CancelledError) as exc:
@@ -70,7 +67,7 @@ async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
         state = _journal_state(error, job)
         log.info("job %s %s: %s", job.external_task_id, state, error)
         try:
-            await _journal(ctx, ctx.journal.record_state, job.external_task_id, state,
+            await _journal(ctx.journal.record_state, job.external_task_id, state,
                            detail=str(error))
         finally:
             job._fail(error)  # settled even if the journal cannot be written
@@ -104,14 +101,17 @@ def _journal_state(error: BaseException, job: Job) -> str:
     return "interrupted"
 
 
-async def _tick(job: Job, every: float) -> None:
+_TICK_SECONDS = 0.5  # how often the progress card is refreshed
+
+
+async def _tick(job: Job) -> None:
     """Keep the card's elapsed time and estimated bar moving between status checks."""
     while True:
-        await asyncio.sleep(every)
+        await asyncio.sleep(_TICK_SECONDS)
         job._notify()
 
 
-async def _journal(ctx: RunContext, fn: Callable[..., None], *args: object, **kw: object) -> None:
+async def _journal(fn: Callable[..., None], *args: object, **kw: object) -> None:
     """Journal writes run off the loop: a slow disk never stalls other jobs' polling.
 
     Past the first write (before the create request, which must succeed), a failing
@@ -186,7 +186,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     task_id = snapshot.task_id or job.task_id or request.external_task_id
     if not resume or job.task_id is None:
         log.info("job %s: task %s", request.external_task_id, task_id)
-        await _journal(ctx, ctx.journal.record_state, request.external_task_id, "created",
+        await _journal(ctx.journal.record_state, request.external_task_id, "created",
                        task_id=task_id)
     job._set_status(_status_of(snapshot), task_id=task_id)
     snapshot = await _poll_until_final(job, ctx, task_id, snapshot, learn=not resume)
@@ -196,11 +196,11 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
             code=snapshot.error_code,
             task_id=task_id,
         )
-    await _journal(ctx, ctx.journal.record_urls, request.external_task_id,
+    await _journal(ctx.journal.record_urls, request.external_task_id,
                    None if snapshot.cost is None else str(snapshot.cost),
                    [item.url for item in snapshot.items])
     job._set_status("downloading")
-    await _journal(ctx, ctx.journal.record_state, request.external_task_id, "downloading")
+    await _journal(ctx.journal.record_state, request.external_task_id, "downloading")
     snapshot = _at_most_asked(snapshot, request, job.external_task_id)
     paths, snapshot = await _download_all(ctx, task_id, snapshot)
     result = Result(
@@ -214,9 +214,10 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         cost=snapshot.cost,
         simulated=job.simulated,
         metadata=snapshot.metadata,
+        finished_at=time.time(),
     )
     await _journal(  # absolute: resume from another folder must find them
-        ctx, ctx.journal.record_result, request.external_task_id,
+        ctx.journal.record_result, request.external_task_id,
         None if result.cost is None else str(result.cost), result.urls,
         [path.resolve() for path in result.paths],
     )
@@ -229,16 +230,16 @@ async def _poll_until_final(
     """Poll until the task is final. Outages are waited out until the job's deadline:
     checking a status is free, and giving up early would strand a task being paid for."""
     schedule = PollSchedule(job.expected, ctx.policy)
-    started = ctx.clock()
+    started = time.monotonic()
     deadline = started + ctx.timeout
     last_status = snapshot.status
     outage: Exception | None = None
     delay = 0.0
     while snapshot.status not in ("completed", "failed"):
         finish = job.progress_trend.finish_at()
-        delay = schedule.next_delay(ctx.clock() - started, snapshot.retry_after,
+        delay = schedule.next_delay(time.monotonic() - started, snapshot.retry_after,
                                     None if finish is None else finish - started)
-        if ctx.clock() + delay > deadline:
+        if time.monotonic() + delay > deadline:
             why = f" (the service has been failing: {outage})" if outage else ""
             raise TaskTimeout(
                 f"task {task_id} not finished after {ctx.timeout:g} s{why}; it may still "
@@ -246,13 +247,13 @@ async def _poll_until_final(
                 task_id=task_id,
                 external_task_id=job.external_task_id,
             )
-        await ctx.sleep(delay)
+        await asyncio.sleep(delay)
         if ctx.budget is not None:
             await ctx.budget.acquire()
         try:
             fetched = await ctx.api.get_task(task_id)
         except APIError as exc:
-            young = ctx.clock() - started < _YOUNG_TASK_SECONDS
+            young = time.monotonic() - started < _YOUNG_TASK_SECONDS
             if exc.status_code == 404 and young:
                 continue  # a service may list a new task a moment after creating it
             if not isinstance(exc, (ServiceUnavailable, RateLimited)):
@@ -266,17 +267,17 @@ async def _poll_until_final(
         snapshot = fetched
         if snapshot.progress is not None:  # kept when a later answer leaves it out
             job.server_progress = snapshot.progress
-            job.progress_trend.add(ctx.clock(), snapshot.progress)
+            job.progress_trend.add(time.monotonic(), snapshot.progress)
         if snapshot.status != last_status:
             last_status = snapshot.status
-            await _journal(ctx, ctx.journal.record_state, job.external_task_id, snapshot.status)
+            await _journal(ctx.journal.record_state, job.external_task_id, snapshot.status)
         if snapshot.status in ("queued", "running"):
             job._set_status(_status_of(snapshot))
-    if learn and snapshot.status == "completed" and ctx.clock() - started > delay:
+    if learn and snapshot.status == "completed" and time.monotonic() - started > delay:
         # It finished somewhere in the last gap: count half of it.
         request = job.request
-        await _journal(ctx, ctx.journal.record_duration, request.model.name,
-                       request.resolution, request.n, ctx.clock() - started - delay / 2,
+        await _journal(ctx.journal.record_duration, request.model.name,
+                       request.resolution, request.n, time.monotonic() - started - delay / 2,
                        delay / 2)
     return snapshot
 

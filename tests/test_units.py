@@ -8,12 +8,14 @@ import io
 import random
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
+import kirin_jupyter
 from kirin_jupyter import ValidationError
 from kirin_jupyter.images import fit_image, inspect_bytes, load_reference
 from kirin_jupyter.kirin_api import KirinAPI, parse_retry_after
@@ -266,3 +268,37 @@ def test_a_cost_that_is_not_a_finite_amount_is_unknown(cost: object) -> None:
     assert snapshot.cost is None
     assert parse_task({"id": "t", "status": "completed",
                        "usage": {"cost": "0.28"}}).cost == Decimal("0.28")
+
+
+# -- layering ------------------------------------------------------------------------------
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at the top or inside a function."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            found.add("." * node.level + (node.module or ""))
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_the_job_layer_never_imports_the_display_layer() -> None:
+    """display/ depends on job.py; job.py renders nothing (the import cycle is gone)."""
+    package = Path(kirin_jupyter.__file__).parent
+    for name in ("job.py", "runner.py", "registry.py", "kirin_api.py"):
+        imported = _imported_modules(package / name)
+        assert not any("display" in module for module in imported), (name, imported)
+
+
+def test_a_result_card_shows_when_the_job_finished_not_when_it_was_drawn(
+    tmp_path: Path,
+) -> None:
+    from kirin_jupyter.display.static import result_html
+    from kirin_jupyter.job import Result
+
+    finished = time.mktime((2026, 3, 14, 15, 9, 0, 0, 0, -1))
+    result = Result("t-1", "kj-1", "kirin_image_omni", "a fox", [], [], finished_at=finished)
+    assert "finished 2026-03-14 15:09" in result_html(result)

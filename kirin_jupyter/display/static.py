@@ -74,7 +74,8 @@ def result_html(result: Result) -> str:
         else:
             media = f"<div>{escape(kind)} saved</div>"
         cells.append(f'<div style="margin:4px">{media}{caption}</div>')
-    when = time.strftime("%Y-%m-%d %H:%M")
+    finished = result.finished_at if result.finished_at is not None else time.time()
+    when = "finished " + time.strftime("%Y-%m-%d %H:%M", time.localtime(finished))
     info = (
         f'<div style="color:#57606a;font-size:12px">{len(result.paths)} '
         f"result{'s' if len(result.paths) != 1 else ''} · {when}{_cost_text(result.cost)}"

@@ -176,7 +176,3 @@ def renumber_placeholders(prompt: str, mapping: Mapping[int, int | None]) -> str
         return "" if new is None else f"<<<image_{new}>>>"
 
     return PLACEHOLDER.sub(replace, prompt)
-
-
-def placeholder_numbers(prompt: str) -> set[int]:
-    return {int(n) for n in PLACEHOLDER.findall(prompt)}

@@ -1,0 +1,44 @@
+"""How IPython shows a ``Job`` and a ``Result``: registered here, so ``job.py`` knows
+nothing of HTML and the display layer depends on the job layer, never the other way."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+_registered: set[int] = set()  # id() of the shells already taught
+
+
+def register(shell: Any) -> None:
+    """Teach ``shell`` (an IPython shell) to render jobs and results as HTML. Cheap and
+    idempotent; by module and class name, so nothing is imported before it is shown."""
+    formatter = getattr(getattr(shell, "display_formatter", None), "formatters", {}).get(
+        "text/html")
+    if formatter is None or id(shell) in _registered:
+        return
+    _registered.add(id(shell))
+    formatter.for_type_by_name("kirin_jupyter.job", "Job", _job_html)
+    formatter.for_type_by_name("kirin_jupyter.job", "Result", _result_html)
+
+
+def register_with_running_shell() -> None:
+    """``register`` for the IPython shell this code runs in, if any."""
+    if "IPython" not in sys.modules:
+        return
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        register(shell)
+
+
+def _job_html(job: Any) -> str:
+    from .static import job_html
+
+    return job_html(job)
+
+
+def _result_html(result: Any) -> str:
+    from .static import result_html
+
+    return result_html(result)
