@@ -21,11 +21,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from . import spec, thumbnails
+from . import spec
 from .errors import (
     AnswerCut,
     APIError,
@@ -41,8 +41,10 @@ from .errors import (
 from .protocol import Endpoint
 from .request import GenerationRequest
 from .responses import QuoteAnswer, TaskSnapshot, parse_error, parse_quote, parse_task
+from .retrying import TryAgain, with_retries
 
 log = logging.getLogger("kirin_jupyter")
+T = TypeVar("T")
 
 Sleep = Callable[[float], Awaitable[None]]
 _EXPIRED_STATUSES = (403, 404, 410)
@@ -295,37 +297,32 @@ class KirinAPI:
     async def get_task(self, task_id: str, *, missing_ok: bool = False) -> TaskSnapshot | None:
         """GET the task (by task id or external id); retried on 5xx, 429 and network errors."""
         url = self.endpoint.task_url(task_id)
-        last: Exception | None = None
-        for attempt in range(self.retry.attempts):
-            response: httpx.Response | None = None
+
+        async def attempt() -> TaskSnapshot | None:
             try:
                 response = await self._send("GET", url)
             except httpx.TransportError as exc:
-                last = ServiceUnavailable(
-                    f"could not reach the Kirin API ({exc.__class__.__name__})", task_id=task_id
-                )
-            else:
-                if response.status_code == 404 and missing_ok:
-                    return None
-                if response.status_code < 400:
-                    try:
-                        snapshot = parse_task(self.json_of(response))
-                        hint = parse_retry_after(response.headers.get("Retry-After"))
-                        return replace(snapshot, retry_after=hint) if hint else snapshot
-                    except ValueError:
-                        last = ServiceUnavailable(
-                            "the Kirin API sent a response that is not valid task JSON",
-                            task_id=task_id,
-                        )
-                else:
-                    error = self.error_for(response, task_id)
-                    if response.status_code != 429 and response.status_code < 500:
-                        raise error
-                    last = error
-            if attempt + 1 < self.retry.attempts:
-                await self._retry_wait(attempt, response)
-        assert last is not None
-        raise last
+                raise TryAgain(ServiceUnavailable(
+                    f"could not reach the Kirin API ({exc.__class__.__name__})",
+                    task_id=task_id)) from None
+            if response.status_code == 404 and missing_ok:
+                return None
+            if response.status_code >= 400:
+                error = self.error_for(response, task_id)
+                if response.status_code != 429 and response.status_code < 500:
+                    raise error
+                raise TryAgain(error, response)
+            try:
+                snapshot = parse_task(self.json_of(response))
+            except ValueError:
+                raise TryAgain(ServiceUnavailable(
+                    "the Kirin API sent a response that is not valid task JSON",
+                    task_id=task_id), response) from None
+            hint = parse_retry_after(response.headers.get("Retry-After"))
+            return replace(snapshot, retry_after=hint) if hint else snapshot
+
+        return await with_retries(attempt, attempts=self.retry.attempts,
+                                  wait=self._retry_wait)
 
     async def find_by_external_id(self, external_task_id: str) -> TaskSnapshot | None:
         """The task created with this external id, or None if the service has none."""
@@ -461,13 +458,14 @@ class KirinAPI:
             log.info("task for external id %s found after an ambiguous create", external_id)
         return found
 
-    async def download(
-        self, url: str, dest: Path, *, attempts: int = 3, verify_image: bool = True
-    ) -> Path:
-        """Stream ``url`` to a temp file beside ``dest``, check it decodes, then rename."""
+    async def download(self, url: str, dest: Path, *, attempts: int = 3,
+                       check: Callable[[Path], T] | None = None) -> tuple[Path, T | None]:
+        """Stream ``url`` to a temp file beside ``dest``, pass it through ``check`` (in a
+        thread; ``DownloadError`` means fetch again), then rename it to ``dest``.
+        Returns the path and what ``check`` returned."""
         dest.parent.mkdir(parents=True, exist_ok=True)
-        last: Exception | None = None
-        for attempt in range(attempts):
+
+        async def attempt() -> tuple[Path, T | None]:
             try:
                 tmp = await asyncio.wait_for(self._stream_to_temp(url, dest.parent),
                                              self.limits.request_seconds)
@@ -476,39 +474,36 @@ class KirinAPI:
                     f"a result download did not finish within "
                     f"{self.limits.request_seconds:g} s (limits.request_seconds)") from None
             except (ResultExpired, LimitExceeded):
-                raise
+                raise  # fetching again would not help
             except (httpx.TransportError, APIError) as exc:
-                last = exc
-            else:
-                try:
-                    thumb = await asyncio.to_thread(_verify, tmp, verify_image,
-                                                    self.limits.result_pixels)
-                except LimitExceeded:
-                    tmp.unlink(missing_ok=True)
+                raise TryAgain(exc) from None
+            try:
+                checked = None if check is None else await asyncio.to_thread(check, tmp)
+            except DownloadError as exc:
+                tmp.unlink(missing_ok=True)
+                if isinstance(exc, LimitExceeded):
                     raise
-                except DownloadError as exc:
-                    tmp.unlink(missing_ok=True)
-                    last = exc
-                except BaseException:  # cancelled (a sibling failed): leave no .part file
-                    tmp.unlink(missing_ok=True)
-                    raise
-                else:
-                    try:
-                        tmp.chmod(_file_mode())  # mkstemp's 0600 -> what the umask gives
-                        os.replace(tmp, dest)
-                    except OSError as exc:
-                        tmp.unlink(missing_ok=True)
-                        raise DownloadError(f"could not save {dest.name} "
-                                            f"({exc.strerror or exc})") from None
-                    if thumb is not None:
-                        thumbnails.remember(dest, thumb)
-                    return dest
-            if attempt + 1 < attempts:
-                await self._sleep(self.retry.backoff(attempt, self._rng))
-        raise DownloadError(
-            f"could not download a result intact after {attempts} tries "
-            f"({self.redact(one_line(str(last), 120))})"
-        )
+                raise TryAgain(exc) from None
+            except BaseException:  # over a limit, or cancelled: leave no .part file
+                tmp.unlink(missing_ok=True)
+                raise
+            try:
+                tmp.chmod(_file_mode())  # mkstemp's 0600 -> what the umask gives
+                os.replace(tmp, dest)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise DownloadError(f"could not save {dest.name} "
+                                    f"({exc.strerror or exc})") from None
+            return dest, checked
+
+        def give_up(last: Exception) -> Exception:
+            return DownloadError(f"could not download a result intact after {attempts} "
+                                 f"tries ({self.redact(one_line(str(last), 120))})")
+
+        async def backoff(number: int, _response: httpx.Response | None) -> None:
+            await self._sleep(self.retry.backoff(number, self._rng))
+
+        return await with_retries(attempt, attempts=attempts, wait=backoff, give_up=give_up)
 
     async def _stream_to_temp(self, url: str, folder: Path) -> Path:
         async with self._download_client().stream("GET", url) as response:
@@ -581,42 +576,3 @@ async def _refuse_link_local(request: httpx.Request) -> None:
 def _too_large(what: str, size: int, cap: int) -> str:
     return (f"{what} of {size / 1e6:.1f} MB or more was refused: the limit is "
             f"{cap / 1e6:.1f} MB (Client(limits=...))")
-
-
-def _verify(path: Path, image: bool, max_pixels: int) -> bytes | None:
-    """An image's thumbnail after a whole decode; a video only checked for its kind."""
-    if image:
-        return _verify_image(path, max_pixels)
-    _verify_video(path)
-    return None
-
-
-def _verify_image(path: Path, max_pixels: int) -> bytes:
-    """Decode the whole file (a truncated one fails here), after checking its size in
-    pixels from the header; return its thumbnail, made from the same decode."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            if img.width * img.height > max_pixels:
-                raise LimitExceeded(
-                    f"a result image of {img.width}x{img.height} px was refused: the limit "
-                    f"is {max_pixels / 1e6:.0f} million pixels (Client(limits=...))")
-            img.load()
-            return thumbnails.encode(img)
-    except LimitExceeded:
-        raise
-    except Exception as exc:
-        raise DownloadError(f"downloaded file is not a complete image ({exc})") from None
-
-
-_VIDEO_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"))  # MP4/MOV, WebM/Matroska
-
-
-def _verify_video(path: Path) -> None:
-    """A result typed "video" must look like one: anything else (an image posing as a
-    video skipped every image check before) is refused."""
-    with path.open("rb") as fh:
-        head = fh.read(12)
-    if not any(head[at:at + len(magic)] == magic for at, magic in _VIDEO_SIGNATURES):
-        raise DownloadError("a result typed video is not an MP4, MOV or WebM file")

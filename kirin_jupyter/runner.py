@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
 import time
@@ -28,6 +29,7 @@ from .polling import PollPolicy, PollSchedule, RequestBudget
 from .pricing import Quote
 from .request import GenerationRequest
 from .responses import TaskSnapshot
+from .result_files import check_result, keep_thumbnail
 from .store import Journal, result_path
 
 log = logging.getLogger("kirin_jupyter")
@@ -321,13 +323,16 @@ async def _download_all(
             asyncio.ensure_future(ctx.api.download(
                 item.url,
                 result_path(ctx.output_dir, task_id, index, _suffix_for(item.url, item.type)),
-                verify_image=item.type == "image",
+                check=functools.partial(check_result, kind=item.type,
+                                        max_pixels=ctx.api.limits.result_pixels),
             ))
             for index, item in enumerate(snapshot.items)
         ]
         try:
-            paths = await asyncio.gather(*downloads)
-            return list(paths), snapshot
+            saved = await asyncio.gather(*downloads)
+            for path, thumbnail in saved:
+                keep_thumbnail(path, thumbnail)
+            return [path for path, _ in saved], snapshot
         except BaseException as exc:  # one failed: stop the others before going on
             for download in downloads:
                 download.cancel()
