@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import settings as config
 from .display.formatters import register_with_running_shell
@@ -33,11 +33,20 @@ from .polling import Expectation, PollPolicy, RequestBudget, expectation, prior_
 from .pricing import Quote, estimated
 from .protocol import BodyStyle, Endpoint, check_body_style
 from .registry import JobRegistry
-from .request import GenerationRequest, build_request, request_from_summary
+from .request import (
+    GenerationRequest,
+    RequestOptions,
+    build_request,
+    check_option_names,
+    request_from_summary,
+)
 from .runner import RunContext, run_job
 from .settings import ARGUMENT, Layer, Settings, overlay
 from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
 from .store import Journal, price_per_image
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 log = logging.getLogger("kirin_jupyter")
 _log_files: set[Path] = set()
@@ -293,10 +302,11 @@ class Client:
     def redact(self, text: str) -> str:
         return self.api.redact(text)
 
-    def build(self, prompt: Any, **options: Any) -> GenerationRequest:
+    def build(self, prompt: Any, **options: Unpack[RequestOptions]) -> GenerationRequest:
         """Validate options into a request without sending anything (used by --dry-run);
         options that are None or left out take the settings' defaults."""
-        given = {name: value for name, value in options.items() if value is not None}
+        check_option_names(options)
+        given: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
         defaults = self.settings
         given.setdefault("model", defaults.default_model)
         given.setdefault("n", defaults.n)
@@ -305,35 +315,16 @@ class Client:
             given.setdefault("aspect_ratio", defaults.aspect_ratio)
         return build_request(prompt, **given)
 
-    def generate(
-        self,
-        prompt: str,
-        *,
-        model: str | None = None,
-        n: int | None = None,
-        resolution: str | None = None,
-        aspect_ratio: str | None = None,
-        images: Any = None,
-        negative_prompt: str | None = None,
-        elements: Any = None,
-        watermark: bool | None = None,
-        callback_url: str | None = None,
-        external_task_id: str | None = None,
-        fit: bool = False,
-    ) -> Job:
+    def generate(self, prompt: Any, **options: Unpack[RequestOptions]) -> Job:
         """Validate, then start the job in the background and return it at once.
 
-        Options left out take the settings' defaults (``default_model``, ``n``,
-        ``resolution``, ``aspect_ratio``). Raises ``ValidationError`` (nothing sent) when
-        an option breaks a documented rule.
+        The options are ``RequestOptions``: ``model``, ``n``, ``resolution``,
+        ``aspect_ratio``, ``images``, ``negative_prompt``, ``elements``, ``watermark``,
+        ``callback_url``, ``external_task_id``, ``fit``. Those left out take the settings'
+        defaults (``default_model``, ``n``, ``resolution``, ``aspect_ratio``). Raises
+        ``ValidationError`` (nothing sent) when an option breaks a documented rule.
         """
-        request = self.build(
-            prompt, model=model, n=n, resolution=resolution, aspect_ratio=aspect_ratio,
-            images=images, negative_prompt=negative_prompt, elements=elements,
-            watermark=watermark, callback_url=callback_url,
-            external_task_id=external_task_id, fit=fit,
-        )
-        return self.submit(request)
+        return self.submit(self.build(prompt, **options))
 
     def submit(self, request: GenerationRequest) -> Job:
         """Start a job for an already validated request.
@@ -604,7 +595,7 @@ def set_default_client(client: Client | None) -> None:
     current_session().use_client(client)
 
 
-def generate(prompt: str, **options: Any) -> Job:
+def generate(prompt: Any, **options: Unpack[RequestOptions]) -> Job:
     """``default_client().generate(...)``: start a job and return it at once."""
     return default_client().generate(prompt, **options)
 

@@ -156,10 +156,10 @@ def _refuse_options_in(prompt: str, options: str) -> None:
         return
     first = next(w for w in moved if w.split("=", 1)[0] in _VALUE_OPTIONS | _FLAG_OPTIONS)
     corrected = " ".join([*options.split(), *moved, *kept])
+    as_text = " ".join([*options.split(), "--", *words])  # one line, whatever was typed
     raise UsageError(
         f"%kirin: {first} comes after the prompt, where it would be sent as prompt text; "
-        f"put options first: %kirin {corrected} (or %kirin {options.strip()} -- "
-        f"{prompt} to keep it as text)".replace("  ", " ")
+        f"put options first: %kirin {corrected} (or %kirin {as_text} to keep it as text)"
     )
 
 
@@ -167,6 +167,29 @@ def parse_line(line: str) -> tuple[argparse.Namespace, str]:
     """``%kirin [options] prompt`` -> (options, prompt)."""
     options, prompt = split_line_prompt(line)
     return build_parser(with_var=False).parse_args(_split(options)), prompt
+
+
+def words_for(name: str, value: object) -> list[str]:
+    """The magic-line words that give option ``name`` (a ``RequestOptions`` key) this
+    value: ``-n 2``; ``-i a.png -i b.png`` for a list; ``--watermark`` or
+    ``--no-watermark`` for a flag; ``--neg=-x`` when a value starts with '-'."""
+    options = [o for o in OPTIONS if o.dest == name]
+    if not options:
+        raise KeyError(f"no magic option for {name!r}")
+    if isinstance(value, bool):
+        wanted = "store_true" if value else "store_false"
+        chosen = [o for o in options if o.action == wanted]
+        return [chosen[0].flags[-1]] if chosen else []
+    option = options[0]
+    # As people type them: -m, -n, --res, --ar, -i, --neg, -e (a short long flag first).
+    short = next((f for f in option.flags if f.startswith("--") and len(f) <= 5),
+                 option.flags[0])
+    long = option.flags[-1]
+    words: list[str] = []
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        text = str(item)
+        words += [f"{long}={text}"] if text.startswith("-") else [short, text]
+    return words
 
 
 def help_text() -> str:

@@ -23,6 +23,7 @@ from traitlets.config import Configurable
 
 from . import frontends, magic_options, settings, spec
 from .prompting import PromptError, prompt_from_cell
+from .request import OPTION_NAMES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -164,20 +165,9 @@ class KirinMagics(Magics):
         except KirinError as exc:
             raise UsageError(f"%kirin: {exc}") from None
         try:
-            request = client.build(
-                prompt,
-                model=args.model,
-                n=args.n,
-                resolution=args.resolution,
-                aspect_ratio=args.aspect_ratio,
-                images=[self._image_arg(value) for value in args.images or []],
-                negative_prompt=args.negative_prompt,
-                elements=args.elements,
-                watermark=args.watermark,
-                callback_url=args.callback_url,
-                external_task_id=args.external_task_id,
-                fit=args.fit,
-            )
+            options = {name: getattr(args, name) for name in OPTION_NAMES}
+            options["images"] = [self._image_arg(value) for value in args.images or []]
+            request = client.build(prompt, **options)
         except ValidationError as exc:
             raise UsageError(f"%kirin: {exc}") from None
         if args.dry_run:

@@ -5,11 +5,15 @@ Nothing is sent from this module; a ``ValidationError`` raised here means no req
 
 from __future__ import annotations
 
+import difflib
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 from . import spec
 from .errors import ValidationError
@@ -109,22 +113,46 @@ def new_external_id() -> str:
     return f"kj-{uuid.uuid4().hex}"
 
 
-def build_request(
-    prompt: Any,
-    *,
-    model: str = spec.DEFAULT_MODEL,
-    n: Any = None,
-    resolution: Any = None,
-    aspect_ratio: Any = None,
-    images: Any = None,
-    negative_prompt: Any = None,
-    elements: Any = None,
-    watermark: Any = None,
-    callback_url: Any = None,
-    external_task_id: Any = None,
-    fit: bool = False,
-) -> GenerationRequest:
+class RequestOptions(TypedDict, total=False):
+    """Every option of a request, defined once. The Python API takes them as keywords;
+    the magic's options (``magic_options.OPTIONS``) and the panel's form are named after
+    them; copy-as-code writes them back out in this order."""
+
+    model: str
+    n: int
+    resolution: str
+    aspect_ratio: str | None
+    images: Any
+    negative_prompt: str | None
+    elements: Any
+    watermark: bool | None
+    callback_url: str | None
+    external_task_id: str | None
+    fit: bool
+
+
+OPTION_NAMES: tuple[str, ...] = tuple(RequestOptions.__annotations__)
+
+
+def check_option_names(options: Mapping[str, object]) -> None:
+    """A misspelt keyword is an error, not an option silently left out."""
+    for name in options:
+        if name not in OPTION_NAMES:
+            close = difflib.get_close_matches(name, OPTION_NAMES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValidationError(f"unknown option {name!r}{hint}; the options are "
+                                  f"{', '.join(OPTION_NAMES)}")
+
+
+def build_request(prompt: Any, **options: Unpack[RequestOptions]) -> GenerationRequest:
     """Check every option against the model's rules; raise ValidationError on the first break."""
+    check_option_names(options)
+    model = options.get("model") or spec.DEFAULT_MODEL
+    n, resolution = options.get("n"), options.get("resolution")
+    aspect_ratio, images = options.get("aspect_ratio"), options.get("images")
+    negative_prompt, elements = options.get("negative_prompt"), options.get("elements")
+    watermark, callback_url = options.get("watermark"), options.get("callback_url")
+    external_task_id, fit = options.get("external_task_id"), bool(options.get("fit"))
     try:
         model_spec = spec.resolve_model(str(model))
     except KeyError as exc:

@@ -116,3 +116,19 @@ def test_limits_themselves_are_accepted_by_client_and_simulator(
     result = job.wait(20)
     assert len(result.paths) == 1
     assert sim_server.service.stats()["creates_by_external_id"] == {job.external_task_id: 1}
+
+
+def test_the_request_options_are_defined_once_and_every_door_uses_them() -> None:
+    """RequestOptions names the options; the magic has one option per name (plus its own
+    --wait, --dry-run, --timeout), and a misspelt keyword is refused, not dropped."""
+    from kirin_jupyter.client import Client
+    from kirin_jupyter.magic_options import OPTIONS, words_for
+    from kirin_jupyter.request import OPTION_NAMES
+
+    magic_only = {"wait", "dry_run", "timeout"}
+    assert {o.dest for o in OPTIONS} - magic_only == set(OPTION_NAMES)
+    assert words_for("resolution", "2k") == ["--res", "2k"]
+    assert words_for("images", ["a.png", "-b.png"]) == ["-i", "a.png", "--image=-b.png"]
+    assert words_for("watermark", False) == ["--no-watermark"]
+    with pytest.raises(ValidationError, match=r"^unknown option 'nn' \(did you mean 'n'\?\)"):
+        Client().generate("a fox", nn=3)  # type: ignore[call-arg]

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .. import spec
-from ..request import GenerationRequest
+from ..magic_options import words_for
+from ..request import OPTION_NAMES, GenerationRequest
 from .references import Reference
 
 INPUTS_FOLDER = "panel_inputs"
@@ -31,29 +32,24 @@ def cell_for(request: GenerationRequest, references: Sequence[Reference],
     """
     if len(references) != len(request.images):
         raise ValueError("the references do not match the request's images")
-    words = ["-m", request.model.alias, "-n", str(request.n), "--res", request.resolution,
-             "--ar", request.aspect_ratio]
-    for ref in references:
-        words += _option("-i", "--image", image_argument(ref, output_dir / INPUTS_FOLDER))
-    if request.negative_prompt:
-        words += _option("--neg", "--negative-prompt", request.negative_prompt)
-    for element in request.elements:
-        words += ["-e", str(element)]
-    if request.watermark is not None:
-        words.append("--watermark" if request.watermark else "--no-watermark")
-    if request.callback_url:
-        words += _option("--callback-url", "--callback-url", request.callback_url)
+    values: dict[str, object] = {  # fit is left out: the images are already mended
+        "model": request.model.alias, "n": request.n, "resolution": request.resolution,
+        "aspect_ratio": request.aspect_ratio,
+        "images": [image_argument(ref, output_dir / INPUTS_FOLDER) for ref in references],
+        "negative_prompt": request.negative_prompt, "elements": list(request.elements),
+        "watermark": request.watermark, "callback_url": request.callback_url,
+    }
+    words: list[str] = []
+    for name in OPTION_NAMES:  # in the order the options are defined
+        value = values.get(name)
+        if value is not None and value != []:
+            words += words_for(name, value)
     return f"%%kirin {shlex.join(words)}\n{escape_prompt(request.prompt)}"
 
 
 def escape_prompt(prompt: str) -> str:
     """Double the braces, so the magic's ``{name}`` interpolation gives the text back."""
     return prompt.replace("{", "{{").replace("}", "}}")
-
-
-def _option(short: str, long: str, value: str) -> list[str]:
-    """``-i value``; ``--image=value`` when the value starts with '-' (else it reads as a flag)."""
-    return [f"{long}={value}"] if value.startswith("-") else [short, value]
 
 
 def image_argument(ref: Reference, folder: Path) -> str:
