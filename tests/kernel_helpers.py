@@ -32,16 +32,17 @@ class Kernel:
         """End the kernel at once, as a crash or a forced restart would."""
         self.km.shutdown_kernel(now=True)
 
-    def run(self, code: str, timeout: float = 60, interrupt_after: float | None = None
-            ) -> Execution:
+    def run(self, code: str, timeout: float = 60, interrupt_after: float | None = None,
+            interrupt_in: float | None = None) -> Execution:
         """Execute ``code``; keep every IOPub message until this request goes idle.
 
-        ``interrupt_after``: press Ctrl-C (SIGINT, as JupyterLab's stop button does) this
-        many seconds after the cell first shows something."""
+        Press Ctrl-C (SIGINT, as JupyterLab's stop button does) ``interrupt_after`` seconds
+        after the cell first shows something, or ``interrupt_in`` seconds after sending it
+        (for cells that show nothing before they block)."""
         msg_id = self.kc.execute(code)
         execution = Execution(msg_id, {})
         deadline = time.monotonic() + timeout
-        interrupt_at: float | None = None
+        interrupt_at = None if interrupt_in is None else time.monotonic() + interrupt_in
         while time.monotonic() < deadline:
             if interrupt_at is not None and time.monotonic() >= interrupt_at:
                 self.km.interrupt_kernel()

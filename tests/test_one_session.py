@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -93,19 +92,7 @@ def test_ctrl_c_while_waiting_is_one_line_and_the_job_goes_on(tmp_path: Path) ->
 
 def interrupted(kernel: Kernel, code: str) -> Execution:
     """Cells that show nothing before they block: Ctrl-C one second in."""
-    msg_id = kernel.kc.execute(code)
-    time.sleep(1.0)
-    kernel.km.interrupt_kernel()
-    execution = Execution(msg_id, {})
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        msg = kernel.kc.get_iopub_msg(timeout=10)
-        execution.messages.append(msg)
-        if (msg["msg_type"] == "status" and msg["parent_header"].get("msg_id") == msg_id
-                and msg["content"]["execution_state"] == "idle"):
-            execution.reply = kernel.kc.get_shell_msg(timeout=10)
-            return execution
-    raise TimeoutError(f"{code!r} was not interrupted")
+    return kernel.run(code, 30, interrupt_in=1.0)
 
 
 def test_ctrl_c_in_colab_mode_still_delivers_the_final_gallery(tmp_path: Path) -> None:
