@@ -271,3 +271,27 @@ def test_flat_bodies_when_a_deployment_wants_them(shell: InteractiveShell, capsy
     assert '"prompt": "a fox"' in capsys.readouterr().out.split('"input"')[0]
     shell.run_cell_magic("kirin", "pic --wait", "a fox")
     assert shell.user_ns["pic"].status == "completed"
+
+
+def test_ctrl_c_in_the_terminal_is_one_line_and_the_job_goes_on(
+    shell: InteractiveShell, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The terminal blocks in job.wait(); Ctrl-C arrives there as KeyboardInterrupt (the
+    real-kernel tests press it for real; a terminal cannot be driven from here)."""
+    from kirin_jupyter.job import Job
+    from kirin_jupyter.magics import STOPPED_WAITING
+
+    real_wait = Job.wait
+    pressed: list[Job] = []
+
+    def ctrl_c(self: Job, timeout: float | None = None) -> object:
+        if not pressed:
+            pressed.append(self)
+            raise KeyboardInterrupt
+        return real_wait(self, timeout)
+
+    monkeypatch.setattr(Job, "wait", ctrl_c)
+    shell.run_line_magic("kirin", "a fox")  # no exception: one line instead
+    assert capsys.readouterr().out.strip().endswith(STOPPED_WAITING)
+    [job] = pressed
+    assert job.wait(30).paths  # the job went on
