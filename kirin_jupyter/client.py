@@ -37,7 +37,6 @@ from .request import (
     GenerationRequest,
     RequestOptions,
     build_request,
-    check_option_names,
     request_from_summary,
 )
 from .runner import RunContext, run_job
@@ -304,8 +303,8 @@ class Client:
 
     def build(self, prompt: Any, **options: Unpack[RequestOptions]) -> GenerationRequest:
         """Validate options into a request without sending anything (used by --dry-run);
-        options that are None or left out take the settings' defaults."""
-        check_option_names(options)
+        options that are None or left out take the settings' defaults (``build_request``
+        refuses a misspelt one)."""
         given: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
         defaults = self.settings
         given.setdefault("model", defaults.default_model)

@@ -53,10 +53,6 @@ class JobRegistry:
         with self._lock:
             return list(self._jobs)
 
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._jobs)
-
     def latest_per_task(self) -> list[Job]:
         """One job per external id, the newest: resuming a timed-out job makes a second
         Job for the same task, which must not be counted twice."""

@@ -9,6 +9,7 @@ the same thing at every front door. Nothing here reads anything at import time.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -99,10 +100,11 @@ def names() -> tuple[str, ...]:
     return tuple(f.name for f in fields(Settings) if f.name != "sources")
 
 
+@functools.cache
 def kinds() -> dict[str, type]:
-    found = {bool: bool, int: int, float: float, str: str, "bool": bool, "int": int,
-             "float": float, "str": str}
-    return {f.name: found[f.type] for f in fields(Settings) if f.name != "sources"}
+    """Each setting's type (the annotations are strings: ``from __future__``)."""
+    found = {"bool": bool, "int": int, "float": float, "str": str}
+    return {f.name: found[str(f.type)] for f in fields(Settings) if f.name != "sources"}
 
 
 def help_of(name: str) -> str:
