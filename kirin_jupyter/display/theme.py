@@ -1,0 +1,72 @@
+"""Every colour and font the package shows, as front-end theme variables with fallbacks.
+
+JupyterLab (Light, Dark and any theme) defines the ``--jp-*`` variables; VS Code's notebook
+renderer defines ``--vscode-*``; classic Notebook, nbconvert HTML and viewers without either
+get the light fallbacks, which pass 4.5:1 contrast on white.
+
+Rules that keep text readable in every theme (the browser tests measure it):
+- text is only ever ``TEXT`` or ``MUTED``, on the page's own background (no tinted fills
+  behind text);
+- a state (done, failed, running) is told by a coloured dot or border next to the words,
+  never by coloured words, since brand and state colours are not text colours in dark themes.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+
+def _var(jupyter: str, vscode: str, fallback: str) -> str:
+    return f"var(--{jupyter}, var(--{vscode}, {fallback}))"
+
+
+TEXT = _var("jp-ui-font-color1", "vscode-foreground", "#1f2328")
+MUTED = _var("jp-ui-font-color2", "vscode-descriptionForeground", "#59636e")
+BORDER = _var("jp-border-color1", "vscode-editorWidget-border", "#d0d7de")
+BORDER_SOFT = _var("jp-border-color2", "vscode-editorGroup-border", "#e4e7eb")
+SURFACE = _var("jp-layout-color1", "vscode-editor-background", "#ffffff")
+SURFACE_ALT = _var("jp-layout-color2", "vscode-editorWidget-background", "#f3f4f6")
+ACCENT = _var("jp-brand-color1", "vscode-focusBorder", "#0969da")
+SUCCESS = _var("jp-success-color1", "vscode-testing-iconPassed", "#1a7f37")
+ERROR = _var("jp-error-color1", "vscode-errorForeground", "#cf222e")
+WARN = _var("jp-warn-color1", "vscode-editorWarning-foreground", "#bf8700")
+NEUTRAL = _var("jp-border-color1", "vscode-descriptionForeground", "#8c959f")
+FONT = "var(--jp-ui-font-family, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif)"
+MONO = "var(--jp-code-font-family, ui-monospace, SFMono-Regular, Menlo, monospace)"
+
+STATE_COLOURS = {
+    "pending": NEUTRAL,
+    "submitting": NEUTRAL,
+    "not_created": NEUTRAL,
+    "queued": WARN,
+    "running": ACCENT,
+    "downloading": ACCENT,
+    "completed": SUCCESS,
+    "done": SUCCESS,
+    "failed": ERROR,
+    "simulator": WARN,
+}
+
+
+def dot(colour: str, size: int = 8) -> str:
+    """A coloured disc: the state's colour without putting words in that colour."""
+    return (f'<span aria-hidden="true" style="display:inline-block;width:{size}px;'
+            f'height:{size}px;border-radius:50%;background:{colour};'
+            f'vertical-align:middle;margin-right:4px;flex:none"></span>')
+
+
+def pill(text: str, colour: str | None = None, *, title: str = "") -> str:
+    """A small rounded label: theme text, a border, and a dot of ``colour`` if given.
+
+    ``text`` is escaped here and should be short (it never wraps); ``colour`` must be one of
+    this module's values.
+    """
+    mark = dot(colour) if colour else ""
+    hint = f' title="{escape(title)}"' if title else ""
+    return (f'<span class="kirin-pill"{hint} style="display:inline-flex;align-items:center;'
+            f"padding:0 7px;border:1px solid {BORDER};border-radius:10px;font-size:11px;"
+            f'line-height:18px;color:{TEXT};white-space:nowrap">{mark}{escape(text)}</span>')
+
+
+def state_pill(state: str) -> str:
+    return pill(state, STATE_COLOURS.get(state, NEUTRAL))
