@@ -1,0 +1,69 @@
+"""The README's first example runs as pasted: its code blocks, read from README.md itself,
+executed as cells in a real kernel on the built-in simulator, save the images they ask for.
+
+So the front door cannot drift from the code: renaming an option, or an example that needs
+a file nobody has, fails here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from .kernel_helpers import Execution, running_kernel
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+SECTION = "## First example"
+
+
+def first_example_cells(text: str) -> list[str]:
+    """The ```python blocks of the README's first-example section, in order."""
+    start = text.index(SECTION) + len(SECTION)
+    end = text.find("\n## ", start)
+    section = text[start:] if end < 0 else text[start:end]
+    return [block.strip() for block in re.findall(r"```python\n(.*?)```", section, re.S)]
+
+
+def _problems(execution: Execution) -> list[str]:
+    """What a reader would see go wrong: an error reply, a traceback, text on stderr."""
+    found = []
+    if execution.reply["content"]["status"] != "ok":
+        content = execution.reply["content"]
+        found.append(f"{content.get('ename')}: {content.get('evalue')}")
+    found += [m["content"]["text"] for m in execution.of_type("stream")
+              if m["content"]["name"] == "stderr"]
+    return found
+
+
+def test_readme_has_a_first_example_with_the_magic() -> None:
+    cells = first_example_cells(README.read_text(encoding="utf-8"))
+    assert cells[0] == "%load_ext kirin_jupyter"
+    assert any(cell.startswith("%%kirin") for cell in cells)
+    assert not re.search(r"photo\.jpg|<OWNER>|<REPO>", "\n".join(cells))
+
+
+def test_readme_first_example_runs_as_pasted(tmp_path: Path) -> None:
+    cells = first_example_cells(README.read_text(encoding="utf-8"))
+    env = dict(os.environ)  # the test's own KIRIN_HOME, no key, no base URL: the simulator
+    env.pop("KIRIN_OUTPUT_DIR", None)  # the default, ./kirin_outputs, as a newcomer has it
+    with running_kernel(env=env, cwd=str(tmp_path)) as kernel:
+        for cell in cells:
+            execution = kernel.run(cell, timeout=90)
+            assert not _problems(execution), f"README cell failed: {cell!r}: {_problems(execution)}"
+        done = kernel.run("%kirin wait", timeout=90)
+        assert not _problems(done)
+        said = "".join(m["content"]["text"] for m in done.of_type("stream"))
+        assert "0 failed" in said, said
+        jobs = kernel.run("print(len(_kirin.request.images), _kirin.status)", timeout=30)
+        printed = "".join(m["content"]["text"] for m in jobs.of_type("stream"))
+
+    outputs = tmp_path / "kirin_outputs"
+    images = sorted(outputs.glob("*/*.png"))
+    magics = [cell for cell in cells if cell.startswith("%%kirin")]
+    asked = sum(int(m.group(1)) if (m := re.search(r"-n (\d)", cell.split("\n")[0])) else 1
+                for cell in magics)
+    assert len(images) == asked, f"expected {asked} images, found {images}"
+    assert len({image.parent for image in images}) == len(magics)  # one folder per task
+    if "--image" in magics[-1]:  # the last cell used an earlier result as its reference
+        assert printed.split() == ["1", "completed"], printed
