@@ -71,6 +71,14 @@ class GenerationRequest:
             body[field_name] = refs if field_name == "image_list" else refs[0]
         return body
 
+    def options(self) -> dict[str, Any]:
+        """What was asked besides model and prompt, as the journal keeps it: for the card's
+        chips and a result's record (references by label and hash, never their bytes)."""
+        summary = self.summary()
+        for name in ("model", "prompt", "external_task_id", "callback_url"):
+            summary.pop(name, None)
+        return summary
+
     def dry_run_body(self, keep: int = 24) -> dict[str, Any]:
         """The body as sent, with base64 shortened so it can be printed."""
         body = self.body()

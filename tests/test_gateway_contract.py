@@ -16,7 +16,8 @@ import pytest
 
 from kirin_jupyter import BudgetExceeded, TaskFailed, TaskTimeout
 from kirin_jupyter.client import Client
-from kirin_jupyter.display.card import ProgressCard, status_line
+from kirin_jupyter.display.card import ProgressCard
+from kirin_jupyter.display.static import live_status
 from kirin_jupyter.engine import get_engine
 from kirin_jupyter.responses import parse_task
 
@@ -135,13 +136,15 @@ def test_the_card_shows_the_service_progress(gateway: Gateway, tmp_path: Path) -
     assert job.server_progress == 0.6 and not job.progress_is_estimate
     # Between answers the bar goes on at the service's pace, at most half of what is left.
     assert 0.6 <= job.progress <= 0.8
-    line = status_line(job)
+    line = live_status(job)
     assert re.search(r"\b([67][0-9]|80) %", line) and "estimated" not in line
     assert "about $0.28 (quoted by the service)" in line
-    assert 0.6 <= card.bar.value <= 0.8
+    assert 0.6 <= card.shown_progress <= 0.8
+    assert re.search(r'aria-valuenow="([67][0-9]|80)"', card.widget.value)
     gateway.release()
     job.wait(20)
-    assert card.bar.value == 1.0 and card.bar.bar_style == "success"
+    assert card.shown_progress == 1.0
+    assert 'data-state="completed"' in card.widget.value and 'aria-valuenow="100"' in card.widget.value
 
 
 @pytest.mark.parametrize("error, expected", [
@@ -219,7 +222,7 @@ def test_a_key_echoed_by_the_service_is_redacted_everywhere(
     with pytest.raises(TaskFailed) as caught:
         job.wait(20)
     journal = (tmp_path / "home" / "journal.sqlite3")
-    texts = [str(caught.value), repr(caught.value), job_html(job), status_line(job),
+    texts = [str(caught.value), repr(caught.value), job_html(job), live_status(job),
              log_capture.getvalue(), str(client.journal.events(job.external_task_id)),
              str(client.journal.get(job.external_task_id))]
     if journal.exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -15,11 +16,13 @@ from .conftest import ROOT, TEST_KEY
 from .kernel_helpers import running_kernel
 
 
-def progress_comm_ids(messages: list[dict], model: str = "FloatProgressModel") -> set[str]:
+def card_comm_ids(messages: list[dict]) -> set[str]:
+    """The live cards opened: HTML widgets whose first drawing holds a progress bar."""
     return {
         m["content"]["comm_id"] for m in messages
         if m["msg_type"] == "comm_open"
-        and m["content"]["data"]["state"].get("_model_name") == model
+        and m["content"]["data"]["state"].get("_model_name") == "HTMLModel"
+        and 'class="kirin-bar"' in m["content"]["data"]["state"].get("value", "")
     }
 
 
@@ -37,18 +40,18 @@ def test_progress_moves_while_another_cell_sleeps(monkeypatch: pytest.MonkeyPatc
         kernel.run("%load_ext kirin_jupyter")
         started = kernel.run("%%kirin fox -n 1\na red fox")
         assert started.reply["content"]["status"] == "ok"
-        bars = progress_comm_ids(started.messages)
-        texts = progress_comm_ids(started.messages, "HTMLModel")
-        assert len(bars) == 1
+        cards = card_comm_ids(started.messages)
+        assert len(cards) == 1
         sleeping = kernel.run("import time; time.sleep(2.5)")
-        # The engine thread refreshes the card about every 0.5 s while the main thread is
-        # blocked in time.sleep: the status line (elapsed time) each tick, and the bar
-        # whenever the service reports more progress (the simulator's status answers).
-        lines = values_sent(sleeping.messages, texts)
-        assert len(lines) >= 3, lines
-        values = values_sent(sleeping.messages, bars)
-        assert len(values) >= 2, values
-        assert values == sorted(values) and values[-1] > values[0]
+        # The engine thread redraws the card about every 0.5 s while the main thread is
+        # blocked in time.sleep: the elapsed time each tick, and the bar whenever the
+        # service reports more progress (the simulator's status answers).
+        drawings = values_sent(sleeping.messages, cards)
+        assert len(drawings) >= 3, drawings
+        elapsed = [float(m) for m in re.findall(r"([0-9]+\.[0-9]) s · ", "".join(drawings))]
+        assert len(set(elapsed)) >= 3 and elapsed == sorted(elapsed), elapsed
+        bars = [int(m) for m in re.findall(r'aria-valuenow="([0-9]+)"', "".join(drawings))]
+        assert bars == sorted(bars) and bars[-1] > bars[0], bars
         done = kernel.run("%kirin wait")
         assert any("1 completed" in m["content"].get("text", "") for m in done.of_type("stream"))
 

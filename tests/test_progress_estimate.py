@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kirin_jupyter.display.card import status_line
+from kirin_jupyter.display.static import live_status
 from kirin_jupyter.estimate import QUEUED_CAP, estimated_progress
 from kirin_jupyter.job import Job
 from kirin_jupyter.polling import Expectation
@@ -36,10 +36,10 @@ def test_the_job_uses_the_estimate_only_until_the_service_reports() -> None:
               clock=lambda: now[0])
     job._set_status("queued")
     now[0] = 30.0
-    assert job.progress <= QUEUED_CAP and "~" in status_line(job)
+    assert job.progress <= QUEUED_CAP and "~" in live_status(job)
     job._set_status("running")
     now[0] = 60.0
-    assert 0.8 < job.progress < 0.96 and "(estimated)" in status_line(job)
+    assert 0.8 < job.progress < 0.96 and "(estimated)" in live_status(job)
     job.server_progress = 0.4  # the service's own figure wins, with no "estimated"
-    assert job.progress == 0.4 and "40 %" in status_line(job)
-    assert "estimated" not in status_line(job)
+    assert job.progress == 0.4 and "40 %" in live_status(job)
+    assert "estimated" not in live_status(job)

@@ -6,19 +6,24 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from .. import frontends
+
 _registered: set[int] = set()  # id() of the shells already taught
 
 
 def register(shell: Any) -> None:
     """Teach ``shell`` (an IPython shell) to render jobs and results as HTML. Cheap and
     idempotent; by module and class name, so nothing is imported before it is shown."""
-    formatter = getattr(getattr(shell, "display_formatter", None), "formatters", {}).get(
-        "text/html")
+    display_formatter = getattr(shell, "display_formatter", None)
+    formatter = getattr(display_formatter, "formatters", {}).get("text/html")
     if formatter is None or id(shell) in _registered:
         return
     _registered.add(id(shell))
     formatter.for_type_by_name("kirin_jupyter.job", "Job", _job_html)
     formatter.for_type_by_name("kirin_jupyter.job", "Result", _result_html)
+    live = getattr(display_formatter, "ipython_display_formatter", None)
+    if live is not None and frontends.mode(frontends.detect(shell)) == "live":
+        live.for_type_by_name("kirin_jupyter.job", "Job", _show_live)
 
 
 def register_with_running_shell() -> None:
@@ -30,6 +35,22 @@ def register_with_running_shell() -> None:
     shell = get_ipython()
     if shell is not None:
         register(shell)
+
+
+def _show_live(job: Any) -> bool:
+    """``display(job)`` of a running job: the live card, which the static result replaces
+    when the job ends (so the saved notebook keeps the result, not a frozen snapshot)."""
+    from IPython.display import display
+
+    from .static import FinalView
+
+    if job.done():
+        display(FinalView(job))
+    else:
+        from .card import ProgressCard
+
+        ProgressCard(job).show()
+    return True
 
 
 def _job_html(job: Any) -> str:

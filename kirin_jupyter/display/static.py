@@ -1,36 +1,42 @@
-"""Static HTML for finished jobs: what the saved notebook keeps and shows without a kernel.
+"""The one card design, as static HTML: the live card and the finished card are both drawn
+here, so the frame, header and chips stay where they are when a job ends.
 
-Small JPEG thumbnails (never the full images), file paths, cost and provenance. Everything
-that came from a user or a server is HTML-escaped.
+What the saved notebook keeps: small JPEG thumbnails (never the full images), file paths,
+the options, cost and finished time. Everything from a user or a server is HTML-escaped;
+every colour is a theme variable (``theme.py``).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import time
 from html import escape
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..thumbnails import THUMB_SIDE, thumbnail_jpeg
+from . import theme
 
 if TYPE_CHECKING:
     from ..job import Job, Result
 
-__all__ = ["THUMB_SIDE", "FinalView", "result_html", "thumbnail_jpeg"]
-
+__all__ = ["THUMB_SIDE", "FinalView", "card_html", "job_html", "result_html", "thumbnail_jpeg"]
 
 CARD_STYLE = (
-    "border:1px solid #d0d7de;border-radius:8px;padding:8px 12px;margin:4px 0;"
-    "font-family:system-ui,sans-serif;font-size:13px;max-width:960px"
+    f"box-sizing:border-box;border:1px solid {theme.BORDER};border-radius:8px;"
+    f"padding:8px 12px;margin:4px 0;font-family:{theme.FONT};font-size:13px;"
+    f"line-height:1.45;color:{theme.TEXT};max-width:1080px;min-width:0"
 )
-BADGE_STYLE = (
-    "display:inline-block;padding:0 6px;border-radius:8px;font-size:11px;margin-left:6px;"
-)
+GAP = 8  # px between tiles
+# Past this many columns tiles get too small at a notebook's default width.
+MAX_COLUMNS = 4
 
 
 def badge(text: str, colour: str) -> str:
-    return f'<span style="{BADGE_STYLE}background:{colour};color:white">{escape(text)}</span>'
+    """A state or label pill (kept for callers that name a theme colour)."""
+    return theme.pill(text, colour)
 
 
 def excerpt(text: str, limit: int = 120) -> str:
@@ -38,95 +44,217 @@ def excerpt(text: str, limit: int = 120) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def header_html(model: str, prompt: str, *, simulated: bool, task_id: str | None,
-                extra: str = "") -> str:
-    badges = badge(model, "#57606a")
+def columns_for(count: int) -> int:
+    """Tiles per row so rows fill: 4 → one row of 4, 9 → 3 × 3, 6 → 3 × 2, 8 → 4 × 2."""
+    if count <= MAX_COLUMNS:
+        return max(1, count)
+    rows = math.ceil(count / MAX_COLUMNS)
+    return min(MAX_COLUMNS, math.ceil(count / rows))
+
+
+def _muted(text_html: str, extra: str = "") -> str:
+    return f'<div style="color:{theme.MUTED};font-size:12px;{extra}">{text_html}</div>'
+
+
+def header_html(model: str, prompt: str, *, simulated: bool, state: str,
+                task_id: str | None = None) -> str:
+    """Name, model, simulator mark and state on one line; the prompt under it."""
+    pills = [theme.pill(model), theme.state_pill(state)]
     if simulated:
-        badges += badge("simulator", "#bf8700")
-    task = f' <code style="font-size:11px">{escape(task_id)}</code>' if task_id else ""
+        pills.insert(1, theme.pill("simulator", theme.WARN,
+                                   title="no API key: made by the built-in simulator"))
+    task = ""
+    if task_id:
+        task = (f'<code title="task id {escape(task_id)}" style="font-family:{theme.MONO};'
+                f'font-size:11px;color:{theme.MUTED};margin-left:auto;white-space:nowrap">'
+                f"{escape(_short_id(task_id))}</code>")
     return (
-        f"<div><b>Kirin</b>{badges}{task}{extra}</div>"
-        f'<div style="color:#57606a;margin:2px 0">{escape(excerpt(prompt))}</div>'
+        '<div style="display:flex;flex-wrap:wrap;align-items:center;gap:4px 6px">'
+        f'<b style="margin-right:2px">Kirin</b>{"".join(pills)}{task}</div>'
+        f'<div class="kirin-prompt" title="{escape(excerpt(prompt, 1000))}" '
+        f'style="margin:4px 0 2px;overflow-wrap:anywhere">{escape(excerpt(prompt, 240))}</div>'
     )
+
+
+def _short_id(task_id: str) -> str:
+    return task_id if len(task_id) <= 14 else task_id[:6] + "…" + task_id[-6:]
+
+
+def option_chips(options: dict[str, Any]) -> str:
+    """The options asked for, as chips: ``2 images`` ``16:9`` ``2k`` ``1 reference`` ..."""
+    chips: list[str] = []
+    n = options.get("n")
+    if n is not None:
+        chips.append(theme.pill(f"{n} image{'s' if n != 1 else ''}"))
+    if options.get("aspect_ratio"):
+        chips.append(theme.pill(f"ratio {options['aspect_ratio']}"))
+    if options.get("resolution"):
+        chips.append(theme.pill(str(options["resolution"])))
+    refs = options.get("image_list", options.get("image"))
+    if refs:
+        labels = refs if isinstance(refs, list) else [refs]
+        chips.append(theme.pill(f"{len(labels)} reference{'s' if len(labels) != 1 else ''}",
+                                title="\n".join(str(label) for label in labels)))
+    if options.get("negative_prompt"):
+        negative = str(options["negative_prompt"])
+        chips.append(theme.pill("not: " + excerpt(negative, 32), title=excerpt(negative, 500)))
+    elements = options.get("element_list")
+    if elements:
+        chips.append(theme.pill(f"{len(elements)} element{'s' if len(elements) != 1 else ''}"))
+    watermark = options.get("watermark_info")
+    if isinstance(watermark, dict) and "enabled" in watermark:
+        chips.append(theme.pill("watermark " + ("on" if watermark["enabled"] else "off")))
+    if not chips:
+        return ""
+    return ('<div class="kirin-chips" style="display:flex;flex-wrap:wrap;gap:4px;'
+            f'margin:2px 0 6px">{"".join(chips)}</div>')
+
+
+def progress_bar(fraction: float, colour: str = theme.ACCENT) -> str:
+    percent = max(0.0, min(1.0, fraction)) * 100
+    return (
+        f'<div class="kirin-bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" '
+        f'aria-valuenow="{percent:.0f}" style="height:6px;border-radius:3px;'
+        f'background:{theme.BORDER_SOFT};overflow:hidden;margin:6px 0 4px">'
+        f'<div class="kirin-bar-fill" style="width:{percent:.1f}%;height:100%;'
+        f'background:{colour};border-radius:3px"></div></div>'
+    )
+
+
+def card_html(*, model: str, prompt: str, simulated: bool, state: str, task_id: str | None,
+              options: dict[str, Any], body: str, footer: str, role: str = "kirin-live") -> str:
+    """The frame every card shares; ``role`` (kirin-live, kirin-result, kirin-error) says
+    which it is to tests and to the panel."""
+    return (
+        f'<div class="kirin-card {role}" data-state="{escape(state)}" style="{CARD_STYLE}">'
+        + header_html(model, prompt, simulated=simulated, state=state, task_id=task_id)
+        + option_chips(options)
+        + body
+        + _muted(footer, "margin-top:4px")
+        + "</div>"
+    )
+
+
+def _finished_text(finished_at: float | None) -> str:
+    finished = finished_at if finished_at is not None else time.time()
+    return "finished " + time.strftime("%Y-%m-%d %H:%M", time.localtime(finished))
 
 
 def _cost_text(cost: Any) -> str:
     return "" if cost is None else f" · cost ${escape(str(cost))}"
 
 
+def _tile(index: int, path: Path, kind: str) -> str:
+    caption = (f'<div style="font-size:11px;color:{theme.MUTED};overflow:hidden;'
+               f'text-overflow:ellipsis;white-space:nowrap" title="{escape(str(path))}">'
+               f"{escape(path.name)}</div>")
+    if kind == "image":
+        data = base64.b64encode(thumbnail_jpeg(path)).decode("ascii")
+        media = (f'<img src="data:image/jpeg;base64,{data}" alt="result {index + 1}" '
+                 f'style="display:block;width:100%;height:auto;max-width:{THUMB_SIDE}px;'
+                 'border-radius:4px">')
+        if not path.is_absolute():  # the full image only when asked for: a click away
+            media = f'<a href="{escape(path.as_posix())}" target="_blank">{media}</a>'
+    elif kind == "video" and not path.is_absolute():
+        media = (f'<video src="{escape(path.as_posix())}" controls '
+                 'style="display:block;width:100%"></video>')
+    else:
+        media = f"<div>{escape(kind)} saved</div>"
+    return f'<div class="kirin-tile" style="min-width:0">{media}{caption}</div>'
+
+
+def gallery_html(paths: list[Path], types: list[str]) -> str:
+    """Tiles on a grid whose rows fill: as wide as the tiles need, never wider than the cell."""
+    if not paths:
+        return ""
+    columns = columns_for(len(paths))
+    width = columns * THUMB_SIDE + (columns - 1) * GAP
+    tiles = "".join(
+        _tile(index, path, types[index] if index < len(types) else "image")
+        for index, path in enumerate(paths)
+    )
+    return (f'<div class="kirin-gallery" style="display:grid;grid-template-columns:'
+            f'repeat({columns},minmax(0,1fr));gap:{GAP}px;max-width:{width}px;'
+            f'margin:6px 0 2px">{tiles}</div>')
+
+
+def _metadata_html(metadata: dict[str, Any]) -> str:
+    """What the service said about the result beyond the simulator mark, folded away."""
+    extra = {key: value for key, value in metadata.items() if key != "simulated"}
+    if not extra:
+        return ""
+    shown = json.dumps(extra, ensure_ascii=False, default=str)[:2000]
+    return (f'<details style="font-size:11px;color:{theme.MUTED}"><summary>service metadata'
+            f'</summary><code style="overflow-wrap:anywhere">{escape(shown)}</code></details>')
+
+
 def result_html(result: Result) -> str:
-    """The gallery of a finished job: thumbnails linked to nothing, captions with paths."""
-    cells = []
-    for index, path in enumerate(result.paths):
-        kind = result.types[index] if index < len(result.types) else "image"
-        caption = f'<div style="font-size:11px;color:#57606a">{escape(str(path))}</div>'
-        if kind == "image":
-            data = base64.b64encode(thumbnail_jpeg(path)).decode("ascii")
-            media = (
-                f'<img src="data:image/jpeg;base64,{data}" alt="result {index + 1}" '
-                f'style="max-width:{THUMB_SIDE}px;max-height:{THUMB_SIDE}px;border-radius:4px">'
-            )
-            if not path.is_absolute():  # the full image only when asked for: a click away
-                media = f'<a href="{escape(path.as_posix())}" target="_blank">{media}</a>'
-        elif kind == "video" and not path.is_absolute():
-            media = (f'<video src="{escape(path.as_posix())}" controls '
-                     f'style="max-width:{THUMB_SIDE}px"></video>')
-        else:
-            media = f"<div>{escape(kind)} saved</div>"
-        cells.append(f'<div style="margin:4px">{media}{caption}</div>')
-    finished = result.finished_at if result.finished_at is not None else time.time()
-    when = "finished " + time.strftime("%Y-%m-%d %H:%M", time.localtime(finished))
-    info = (
-        f'<div style="color:#57606a;font-size:12px">{len(result.paths)} '
-        f"result{'s' if len(result.paths) != 1 else ''} · {when}{_cost_text(result.cost)}"
-        f" · external id <code>{escape(result.external_task_id)}</code></div>"
-    )
-    if result.metadata:
-        shown = json.dumps(result.metadata, ensure_ascii=False, default=str)[:2000]
-        info += (
-            '<details style="font-size:11px;color:#57606a"><summary>metadata</summary>'
-            f"<code>{escape(shown)}</code></details>"
-        )
-    return (
-        f'<div class="kirin-result" style="{CARD_STYLE}">'
-        + header_html(result.model, result.prompt, simulated=result.simulated,
-                      task_id=result.task_id, extra=badge("done", "#1a7f37"))
-        + info
-        + f'<div style="display:flex;flex-wrap:wrap">{"".join(cells)}</div></div>'
-    )
+    """The finished card: the gallery, then how many, when and what it cost."""
+    count = len(result.paths)
+    footer = (f"{count} result{'s' if count != 1 else ''} · {_finished_text(result.finished_at)}"
+              f"{_cost_text(result.cost)}")
+    body = gallery_html(result.paths, result.types) + _metadata_html(result.metadata)
+    return card_html(model=result.model, prompt=result.prompt, simulated=result.simulated,
+                     state="done", task_id=result.task_id, options=result.options,
+                     body=body, footer=footer, role="kirin-result")
 
 
-def result_text(result: Result) -> str:
-    lines = [f"Kirin {result.model} task {result.task_id}: {len(result.paths)} result(s)"]
-    lines += [f"  {path}" for path in result.paths]
-    if result.cost is not None:
-        lines.append(f"  cost ${result.cost}")
-    return "\n".join(lines)
+def live_status(job: Job) -> str:
+    """'12.3 s · 45 % · about $0.28 (quoted by the service)'; a percentage the service did
+    not send is marked '~45 % (estimated)'."""
+    parts = [f"{job.elapsed:.1f} s"]
+    if job.status not in ("completed", "failed"):
+        percent = f"{job.progress * 100:.0f} %"
+        parts.append(f"~{percent} (estimated)" if job.progress_is_estimate else percent)
+    if job.cost is not None:
+        parts.append(f"cost ${escape(str(job.cost))}")
+    elif job.quote is not None and job.quote.known and job.status != "failed":
+        parts.append(escape(job.quote.describe()))
+    return " · ".join(parts)
+
+
+def live_html(job: Job) -> str:
+    """The card while the job runs: the same frame, a bar where the gallery will be."""
+    return card_html(model=job.model, prompt=job.prompt, simulated=job.simulated,
+                     state=job.status, task_id=job.task_id, options=job.request.options(),
+                     body=progress_bar(job.progress), footer=live_status(job))
 
 
 def error_html(job: Job) -> str:
     message = str(job.error) if job.error else "failed"
-    return (
-        f'<div class="kirin-error" style="{CARD_STYLE};border-color:#cf222e">'
-        + header_html(job.model, job.prompt, simulated=job.simulated, task_id=job.task_id,
-                      extra=badge("failed", "#cf222e"))
-        + f'<div style="color:#cf222e">{escape(message)}</div>'
-        + f'<div style="color:#57606a;font-size:12px">external id '
-        f"<code>{escape(job.external_task_id)}</code> · after {job.elapsed:.1f} s</div></div>"
-    )
+    body = (f'<div class="kirin-message" role="alert" style="display:flex;gap:6px;'
+            f"align-items:baseline;border-left:3px solid {theme.ERROR};padding:2px 8px;"
+            f'margin:6px 0 2px;overflow-wrap:anywhere">{escape(message)}</div>')
+    footer = f"after {job.elapsed:.1f} s · external id <code>{escape(job.external_task_id)}</code>"
+    return card_html(model=job.model, prompt=job.prompt, simulated=job.simulated,
+                     state="failed", task_id=job.task_id, options=job.request.options(),
+                     body=body, footer=footer, role="kirin-error")
 
 
 def job_html(job: Job) -> str:
+    """Any job as it stands now: finished, failed, or a snapshot of the live card."""
     if job.result is not None:
         return result_html(job.result)
     if job.status == "failed":
         return error_html(job)
-    return (
-        f'<div style="{CARD_STYLE}">'
-        + header_html(job.model, job.prompt, simulated=job.simulated, task_id=job.task_id,
-                      extra=badge(job.status, "#0969da"))
-        + f'<div style="color:#57606a;font-size:12px">{job.elapsed:.1f} s</div></div>'
-    )
+    return live_html(job)
+
+
+def result_text(result: Result) -> str:
+    count = len(result.paths)
+    plural = "s" if count != 1 else ""
+    lines = [f"Kirin {result.model} task {result.task_id}: {count} result{plural}"
+             f" ({_finished_text(result.finished_at)}{_cost_text(result.cost)})"]
+    lines += [f"  {path}" for path in result.paths]
+    return "\n".join(lines)
+
+
+def job_text(job: Job) -> str:
+    if job.result is not None:
+        return result_text(job.result)
+    if job.status == "failed":
+        return f"Kirin job failed: {job.error}"
+    return f"Kirin {job.model} {job.status} · {live_status(job)}"
 
 
 class FinalView:
@@ -136,7 +264,4 @@ class FinalView:
         self.job = job
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        job = self.job
-        if job.result is not None:
-            return {"text/html": result_html(job.result), "text/plain": result_text(job.result)}
-        return {"text/html": job_html(job), "text/plain": f"Kirin job failed: {job.error}"}
+        return {"text/html": job_html(self.job), "text/plain": job_text(self.job)}
