@@ -1,0 +1,128 @@
+"""The one card design: theme colours only, option chips, rows that fill, the same frame live
+and finished, and ``display(job)`` from Python that stays live until the result replaces it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from kirin_jupyter import spec
+from kirin_jupyter.display import static
+from kirin_jupyter.job import Result
+from kirin_jupyter.request import build_request
+
+from .kernel_helpers import running_kernel
+
+HEX = re.compile(r"#[0-9a-fA-F]{3,8}\b")
+
+
+def outside_fallbacks(html: str) -> str:
+    """The HTML with every ``var(...)`` (nested ones too) removed: what no theme decides."""
+    previous = None
+    while previous != html:
+        previous, html = html, re.sub(r"var\([^()]*\)", "", html)
+    return html
+
+
+def a_result(tmp_path: Path, n: int, **options: object) -> Result:
+    paths = []
+    for index in range(n):
+        path = tmp_path / f"img-{index}.png"
+        Image.new("RGB", (64, 48), (index * 20, 90, 160)).save(path)
+        paths.append(path)
+    request = build_request("a red fox asleep in snow", n=n, **options)  # type: ignore[arg-type]
+    return Result(task_id="sim-0123456789abcdef", external_task_id=request.external_task_id,
+                  model=request.model.name, prompt=request.prompt, paths=paths,
+                  urls=[""] * n, types=["image"] * n, simulated=True,
+                  options=request.options(), finished_at=1_790_000_000.0)
+
+
+@pytest.mark.parametrize("count, columns", [
+    (1, 1), (2, 2), (3, 3), (4, 4), (5, 3), (6, 3), (7, 4), (8, 4), (9, 3), (10, 4)])
+def test_rows_fill(count: int, columns: int) -> None:
+    assert static.columns_for(count) == columns
+    rows = -(-count // columns)
+    assert count > (rows - 1) * columns  # no row left empty
+    assert rows == 1 or columns >= count / rows  # as few rows as the columns allow
+
+
+def test_gallery_of_four_is_one_row_and_of_nine_three_by_three(tmp_path: Path) -> None:
+    four = static.result_html(a_result(tmp_path, 4))
+    assert "grid-template-columns:repeat(4,minmax(0,1fr))" in four
+    nine = static.result_html(a_result(tmp_path, 9))
+    assert "grid-template-columns:repeat(3,minmax(0,1fr))" in nine
+    assert nine.count('class="kirin-tile"') == 9
+
+
+def test_every_colour_is_a_theme_variable(tmp_path: Path) -> None:
+    result = a_result(tmp_path, 2, negative_prompt="blurry", model="v3")
+    request = build_request("a fox", n=1)
+    from kirin_jupyter.job import Job
+    from kirin_jupyter.polling import Expectation
+
+    job = Job(request, expected=Expectation(median=20.0, low=10.0, high=40.0, learned=False), simulated=True)
+    for html in (static.result_html(result), static.live_html(job)):
+        assert "var(--jp-ui-font-color1" in html and "var(--jp-border-color1" in html
+        fixed = outside_fallbacks(html)
+        assert not HEX.findall(fixed), HEX.findall(fixed)
+        assert not re.search(r"color:\s*(white|black)", fixed)
+
+
+def test_options_show_as_chips_with_finished_time_and_cost(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    result = a_result(tmp_path, 2, aspect_ratio="16:9", negative_prompt="blurry hands",
+                      model="v3")
+    result.cost = Decimal("0.08")
+    html = static.result_html(result)
+    chips = re.findall(r'class="kirin-pill"[^>]*>(?:<span[^>]*></span>)?([^<]*)<', html)
+    assert {"2 images", "ratio 16:9", spec.DEFAULT_RESOLUTION, "not: blurry hands"} <= set(
+        chips), chips
+    assert re.search(r"finished 20\d\d-\d\d-\d\d \d\d:\d\d · cost \$0\.08", html)
+    assert "external id" not in html and "{&quot;simulated&quot;: true}" not in html
+
+
+def test_live_and_finished_cards_share_the_frame_and_header(tmp_path: Path) -> None:
+    from kirin_jupyter.job import Job
+    from kirin_jupyter.polling import Expectation
+
+    result = a_result(tmp_path, 1)
+    request = build_request(result.prompt, n=1, external_task_id=result.external_task_id)
+    job = Job(request, expected=Expectation(median=20.0, low=10.0, high=40.0, learned=False), simulated=True)
+    job.task_id = result.task_id
+    live, final = static.live_html(job), static.result_html(result)
+
+    def frame(html: str) -> str:
+        return re.sub(r'class="kirin-card [a-z-]+" data-state="[a-z]+"', "", html.split(
+            'class="kirin-pill"')[0])
+
+    assert frame(live) == frame(final)  # same frame style, same title: nothing jumps
+    assert 'class="kirin-chips"' in live and 'class="kirin-chips"' in final
+    assert 'class="kirin-bar"' in live and 'class="kirin-gallery"' in final
+
+
+def test_displaying_a_job_from_python_is_live_then_the_result(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job shown as a cell's value: the live card (a widget that moves), replaced by the
+    static result (what the saved notebook keeps), never a frozen 'pending' snapshot."""
+    monkeypatch.setenv("KIRIN_SIMULATOR_SECONDS", "2")
+    with running_kernel() as kernel:
+        shown = kernel.run("import kirin_jupyter\njob = kirin_jupyter.generate('a fox')\njob")
+        assert shown.reply["content"]["status"] == "ok"
+        [card] = [m for m in shown.of_type("display_data")]
+        assert "application/vnd.jupyter.widget-view+json" in card["content"]["data"]
+        display_id = card["content"]["transient"]["display_id"]
+        kernel.run("job.wait(30); print('done')")
+        later = [m for m in kernel.all_messages if m["msg_type"] == "update_display_data"
+                 and m["content"]["transient"]["display_id"] == display_id]
+        assert len(later) == 1
+        final = later[0]["content"]["data"]
+        assert 'class="kirin-card kirin-result"' in final["text/html"]
+        assert '<img src="data:image/jpeg;base64,' in final["text/html"]
+        assert "1 result" in final["text/plain"]
+        again = kernel.run("job")  # shown once it is done: the result, at once
+        [static_card] = again.of_type("execute_result") or again.of_type("display_data")
+        assert 'kirin-result' in static_card["content"]["data"]["text/html"]
