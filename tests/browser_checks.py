@@ -1,0 +1,114 @@
+"""What a designer checks by eye, measured in the browser: text contrast and cut-off content.
+
+Both return readable descriptions of the offenders, so a failing assert says what to fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# WCAG 2 relative luminance and contrast, with the text's colour and every background under
+# it composited (alpha) up to the page's, so a translucent theme colour is judged as shown.
+_CONTRAST_JS = """
+([root, minimum]) => {
+  const parse = (text) => {
+    const m = text.match(/^rgba?\\(([^)]+)\\)$/);
+    if (!m) return null;
+    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+  };
+  const over = (top, below) => {
+    const a = top[3];
+    return [0, 1, 2].map(i => top[i] * a + below[i] * (1 - a)).concat([1]);
+  };
+  const background = (el) => {
+    const layers = [];
+    for (let node = el; node; node = node.parentElement) {
+      const colour = parse(getComputedStyle(node).backgroundColor);
+      if (colour && colour[3] > 0) {
+        layers.push(colour);
+        if (colour[3] >= 1) break;
+      }
+    }
+    let result = [255, 255, 255, 1];
+    for (const layer of layers.reverse()) result = over(layer, result);
+    return result;
+  };
+  const luminance = (c) => {
+    const [r, g, b] = c.slice(0, 3).map(v => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const found = [];
+  let checked = 0;
+  for (const scope of document.querySelectorAll(root)) {
+    for (const el of scope.querySelectorAll('*')) {
+      const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+      const style = getComputedStyle(el);
+      if (!own || style.visibility === 'hidden' || el.getClientRects().length === 0) continue;
+      checked += 1;
+      const fg = parse(style.color);
+      if (!fg) { found.push(`${el.tagName} colour not rgb: ${style.color}`); continue; }
+      const bg = background(el);
+      const shown = over(fg, bg);
+      const [a, b] = [luminance(shown), luminance(bg)];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      if (ratio < minimum) {
+        const text = el.textContent.trim().slice(0, 40);
+        found.push(`${ratio.toFixed(2)}:1 ${el.tagName}.${el.className} "${text}" ` +
+                   `(${style.color} on rgb(${bg.slice(0, 3).map(Math.round)}))`);
+      }
+    }
+  }
+  return {found, checked};
+}
+"""
+
+# Content wider than its box: cut off (hidden) or spilling over (visible). Boxes made to
+# scroll sideways are fine; so is a box under 2 px of slack (sub-pixel rounding).
+_OVERFLOW_JS = """
+(root) => {
+  const found = [];
+  let checked = 0;
+  for (const scope of document.querySelectorAll(root)) {
+    for (const el of scope.querySelectorAll('*')) {
+      if (el.clientWidth === 0 || el.getClientRects().length === 0) continue;
+      const style = getComputedStyle(el);
+      if (['auto', 'scroll'].includes(style.overflowX)) continue;
+      if (['IMG', 'VIDEO', 'svg', 'path', 'CANVAS'].includes(el.tagName)) continue;
+      checked += 1;
+      if (el.scrollWidth > el.clientWidth + 1) {
+        const text = (el.innerText || el.value || '').trim().slice(0, 40);
+        found.push(`${el.tagName}.${el.className} "${text}": content ${el.scrollWidth}px ` +
+                   `in ${el.clientWidth}px`);
+      }
+    }
+  }
+  return {found, checked};
+}
+"""
+
+
+def low_contrast(page: Any, root_selector: str, minimum: float = 4.5) -> list[str]:
+    """Every visible text under ``root_selector`` whose contrast is below ``minimum``."""
+    answer = page.evaluate(_CONTRAST_JS, [root_selector, minimum])
+    assert answer["checked"] > 0, f"no text found under {root_selector!r}"
+    return list(answer["found"])
+
+
+def overflowing(page: Any, root_selector: str) -> list[str]:
+    """Every element under ``root_selector`` whose content is wider than its box."""
+    answer = page.evaluate(_OVERFLOW_JS, root_selector)
+    assert answer["checked"] > 0, f"nothing found under {root_selector!r}"
+    return list(answer["found"])
+
+
+def switch_theme(page: Any, name: str) -> None:
+    """Choose a JupyterLab theme from the Settings menu, as a user would, and wait for it."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
+    page.locator(".lm-Menu-itemLabel", has_text=name).first.click()
+    page.locator(f'body[data-jp-theme-name="{name}"]').wait_for(timeout=20_000)
+    page.keyboard.press("Escape")
