@@ -321,6 +321,12 @@ class KirinMagics(Magics):
 
         display(Panel(client=self.client()))
 
+    def _cmd_code(self) -> None:
+        """The panel's last code as a new cell below (a button click cannot add a cell)."""
+        from .panel_code import insert_next_cell
+
+        print(insert_next_cell(self.shell))
+
     def _cmd_config(self) -> None:
         client = self.client()
         resolved = self.session.settings()
@@ -345,6 +351,7 @@ _USAGE = {
     "wait": "%kirin wait [--timeout SECONDS]", "config": "%kirin config",
     "resume": "%kirin resume [--steal]", "history": "%kirin history [N]",
     "show": "%kirin show TASK_ID", "login": "%kirin login", "ui": "%kirin ui",
+    "code": "%kirin code",
 }
 _SUBCOMMANDS = tuple(_USAGE)
 
