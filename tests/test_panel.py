@@ -22,8 +22,9 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from PIL import Image
 
-from kirin_jupyter import spec
+from kirin_jupyter import panel_code, spec
 from kirin_jupyter.client import Client
+from kirin_jupyter.display import theme
 from kirin_jupyter.panel import Panel
 from kirin_jupyter.panel.references import from_upload
 from kirin_jupyter.simulator.service import Fault
@@ -116,7 +117,7 @@ def test_prompt_and_negative_counters(panel: Panel) -> None:
     o = panel.options
     assert "0 / 2500 characters" in o.prompt_count.value
     o.prompt.value = "x" * 2501
-    assert "2501 / 2500 characters" in o.prompt_count.value and "#cf222e" in o.prompt_count.value
+    assert "2501 / 2500 characters" in o.prompt_count.value and theme.ERROR in o.prompt_count.value
     assert panel.generate_button.disabled
     assert "prompt is 2501 characters; the limit is 2500" in reason(panel)
     o.prompt.value = "a calm lake"
@@ -331,19 +332,24 @@ def test_full_run_to_the_gallery(panel: Panel, tmp_path: Path) -> None:
     second = panel.generate()  # several runs in flight, each with its own card
     assert first is not None and second is not None
     assert first.external_task_id != second.external_task_id
-    cards = panel.jobs_view.cards.children
-    assert len(cards) == 2
+    # the newest run is open, the one before it folded into "older runs"
+    latest, older = panel.jobs_view.view(second), panel.jobs_view.view(first)
+    assert panel.jobs_view.latest.children == (latest.widget,)
+    assert panel.jobs_view.older.children == (older.widget,)
+    assert panel.jobs_view.older.selected_index is None
     tiles = panel.gallery._tiles[first.external_task_id]
     assert len(tiles) == 4 and [visible(t.widget) for t in tiles] == [True, True, False, False]
-    assert tiles[0].view.disabled and tiles[0].image.layout.height == "180px"  # reserved
+    assert tiles[0].view.disabled and visible(tiles[0].placeholder)  # a skeleton, no image
+    assert not visible(tiles[0].image) and "kirin-skeleton" in tiles[0].placeholder.value
+    assert tiles[0].image.layout.height == tiles[0].placeholder.value.split("height:")[1][:5]
 
     for job in (first, second):
         job.wait(20)
     assert first.status == second.status == "completed"
-    card = cards[1].children[0]  # newest first
-    bar, status = card.children[1], card.children[2]
-    assert bar.value == 1.0 and bar.bar_style == "success"
-    assert "completed" in status.value and "cost $0.16" in status.value
+    card = older.card.widget.value
+    assert 'data-state="completed"' in card and "cost $0.16" in card
+    assert 'aria-valuenow="100"' in card
+    assert panel.jobs_view.older.titles == ("Run 1 · completed · 2 images · $0.16",)
     assert "2 runs: 0 running, 2 done · cost $0.32 in this panel · session total $0.32" in \
         panel.jobs_view.totals.value
 
@@ -351,9 +357,13 @@ def test_full_run_to_the_gallery(panel: Panel, tmp_path: Path) -> None:
     assert tile.path == first.result.paths[0] and tile.image.value[:2] == b"\xff\xd8"
     assert "01.png" in tile.caption.value and not tile.view.disabled
     assert [visible(t.widget) for t in tiles] == [True, True, False, False]
+    assert visible(tile.image) and not visible(tile.placeholder)
 
     tile.view.click()
     assert visible(panel.gallery.viewer) and panel.gallery.viewer_image.value[:2] == b"\xff\xd8"
+    viewer = panel.gallery.viewer_image.layout  # capped, whole image shown
+    assert viewer.max_height == "560px" and "560px" in viewer.max_width
+    assert viewer.object_fit == "contain"
 
     tile.save.click()
     target = tmp_path / "saved" / "keeper.jpg"
@@ -370,8 +380,9 @@ def test_full_run_to_the_gallery(panel: Panel, tmp_path: Path) -> None:
     assert ref.origin == "result" and ref.path == first.result.paths[0] and ref.ok
 
     tile.code.click()
-    assert panel.gallery.code_box.value.startswith("%%kirin -m omni -n 2 --res 2k --ar 3:2 -i ")
-    assert visible(panel.gallery.code_area)
+    assert panel.gallery.code.startswith("%%kirin -m omni -n 2 --res 2k --ar 3:2 -i ")
+    assert escape(panel.gallery.code) in panel.gallery.code_box.value
+    assert visible(panel.gallery.code_area) and panel_code.last() == panel.gallery.code
 
 
 def test_a_failed_run_says_why_under_its_card(panel: Panel, client: Client) -> None:
@@ -380,9 +391,9 @@ def test_a_failed_run_says_why_under_its_card(panel: Panel, client: Client) -> N
     job = panel.generate()
     with pytest.raises(Exception, match="Task resource insufficient"):
         job.wait(20)
-    box = panel.jobs_view.cards.children[0]
-    assert "Task resource insufficient" in box.children[1].value
-    assert box.children[0].children[1].bar_style == "danger"
+    view = panel.jobs_view.view(job)
+    assert "Task resource insufficient" in view.error.value
+    assert 'data-state="failed"' in view.card.widget.value
     assert not any(visible(t.widget) for t in panel.gallery._tiles[job.external_task_id])
     assert "1 failed" in panel.jobs_view.totals.value
 
@@ -458,7 +469,8 @@ def test_callbacks_from_many_threads_keep_the_state_whole(panel: Panel) -> None:
     for job in jobs:
         job.wait(20)
     assert len({j.external_task_id for j in jobs}) == 3 and len(panel.jobs) == 3
-    assert len(panel.jobs_view.cards.children) == 3
+    assert len(panel.jobs_view.latest.children) == 1
+    assert len(panel.jobs_view.older.children) == 2
     assert all(t.path is not None for j in jobs for t in panel.gallery._tiles[j.external_task_id])
     assert "3 runs: 0 running, 3 done" in panel.jobs_view.totals.value
 
@@ -523,7 +535,7 @@ def test_copy_as_code_v3_makes_the_same_request(shell: InteractiveShell) -> None
     o.elements.value = "7 8"
     o.aspect_ratio.value = "9:16"
     cell = ui.show_code()
-    assert ui.gallery.code_box.value == cell and visible(ui.gallery.code_area)
+    assert ui.gallery.code == cell and visible(ui.gallery.code_area)
     job = ui.generate()
     assert cell == ui.code_for_job(job)
     same_request(job, run_code_cell(shell, cell))
@@ -543,6 +555,7 @@ def test_kirin_ui_opens_a_panel_on_the_magics_client(shell: InteractiveShell,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     shown: list[Any] = []
     monkeypatch.setattr("kirin_jupyter.magics.display", shown.append)
+    monkeypatch.setattr("kirin_jupyter.frontends.detect", lambda *_a, **_k: "jupyter")
     shell.user_ns["pic"] = Image.new("RGB", (400, 400))
     shell.run_line_magic("kirin", "ui")
     (panel,) = shown
@@ -564,3 +577,105 @@ def test_panel_is_exported_lazily() -> None:
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
+
+
+# -- first look, history, saved copy, copy as code -------------------------------------------
+
+
+def test_no_validation_message_before_the_first_edit(panel: Panel) -> None:
+    assert "kirin-problem" not in reason(panel) and "prompt is empty" not in reason(panel)
+    assert not panel.generate_button.disabled  # a click is how a person asks what is wrong
+    assert panel.generate() is None
+    assert "prompt is empty" in reason(panel) and panel.generate_button.disabled
+    fresh = Panel(client=panel.client, namespace={})
+    upload(fresh, ("a.png", image_bytes()))  # any edit counts, not only the prompt
+    assert "prompt is empty" in reason(fresh) and fresh.generate_button.disabled
+    fresh.options.prompt.value = "a harbour"
+    assert "ready: omni" in reason(fresh) and not fresh.generate_button.disabled
+
+
+def test_older_runs_fold_and_the_panel_stays_bounded(panel: Panel) -> None:
+    from kirin_jupyter.panel.jobs_view import MAX_OLDER
+
+    panel.options.prompt.value = "a lantern"
+    jobs = [panel.generate() for _ in range(MAX_OLDER + 3)]
+    for job in jobs:
+        job.wait(20)
+    view = panel.jobs_view
+    assert view.latest.children == (view.view(jobs[-1]).widget,)
+    assert len(view.older.children) == MAX_OLDER and view.older.selected_index is None
+    assert view.older.titles[0].startswith(f"Run {len(jobs) - 1} · completed · 1 image")
+    assert "2 earlier not shown (%kirin history lists every job)" in view.older_heading.value
+    gone = jobs[:2]  # the oldest runs left the panel: their widgets are closed
+    assert all(view.view(j) is None and j.external_task_id not in panel.gallery._tiles
+               for j in gone)
+    assert f"{len(jobs)} runs: 0 running, {len(jobs)} done" in view.totals.value
+
+
+def test_the_saved_copy_shows_the_results_without_a_kernel(
+        panel: Panel, monkeypatch: pytest.MonkeyPatch) -> None:
+    import IPython.display
+
+    sent: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda obj, **kw: sent.append(("display", obj, kw)))
+    monkeypatch.setattr(IPython.display, "update_display",
+                        lambda obj, **kw: sent.append(("update", obj, kw)))
+    panel._ipython_display_()
+    (_, widget, _), (_, first, options) = sent
+    assert widget["text/plain"].startswith("<kirin_jupyter.Panel")
+    assert "application/vnd.jupyter.widget-view+json" in widget
+    assert "no runs yet" in first["text/html"] and options["display_id"] == panel.saved.display_id
+    panel.options.prompt.value = "a kite"
+    job = panel.generate()
+    job.wait(20)
+    deadline = time.monotonic() + 5
+    while len(sent) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    kind, update, options = sent[-1]
+    html = update["text/html"]
+    assert kind == "update" and options["display_id"] == panel.saved.display_id
+    assert "the results of its 1 run" in html and html.count("data:image/jpeg;base64,") == 1
+    assert job.result.task_id in html
+    # live, the copy hides itself: the panel carries the class the style rule looks for
+    live = f"kirin-panel-{panel.saved.key}"
+    assert live in panel.widget._dom_classes and f"body:has(.{live})" in html
+
+
+def test_copy_button_carries_the_cell_exactly(panel: Panel) -> None:
+    from html.parser import HTMLParser
+
+    panel.options.prompt.value = 'quotes \' " <tags> & {braces}\nsecond line'
+    cell = panel.show_code()
+    found: dict[str, str | None] = {}
+
+    class Find(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "button":
+                found.update(attrs)
+
+    Find().feed(panel.gallery.code_box.value)
+    assert found["data-code"] == cell
+    assert "navigator.clipboard.writeText" in (found["onclick"] or "")
+    assert "%kirin code" in panel.gallery.code_box.value
+
+
+def test_kirin_code_puts_the_panel_code_in_the_next_cell(shell: InteractiveShell,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    panel_code.remember("%%kirin -m omni\nold")  # another panel earlier
+    ui = Panel(client=shell.magics_manager.registry["KirinMagics"].client(), namespace={})
+    ui.options.prompt.value = "a bell"
+    cell = ui.show_code()
+    shell.run_line_magic("kirin", "code")
+    assert shell.rl_next_input == cell
+    assert "new cell below" in capsys.readouterr().out
+
+
+def test_the_panel_takes_every_colour_from_the_theme() -> None:
+    import re
+
+    folder = Path(__file__).resolve().parent.parent / "kirin_jupyter" / "panel"
+    for source in sorted(folder.glob("*.py")):
+        hexes = re.findall(r"#[0-9a-fA-F]{6}\b|#[0-9a-fA-F]{3}\b", source.read_text())
+        assert not hexes, (source.name, hexes)

@@ -1,8 +1,9 @@
-"""The panel's results: a thumbnail grid and what can be done with each image.
+"""The panel's results: a thumbnail grid per run and what can be done with each image.
 
 Tiles are made when a run starts (on the thread of the Generate click), so that when it
-ends the engine thread only sets values: the thumbnail, the caption, enabled buttons. The
-tiles also keep their height while they wait, so nothing jumps when the images arrive.
+ends the engine thread only sets values: the thumbnail, the caption, enabled buttons. A tile
+waits as a skeleton of the thumbnail's height (never an empty image, which browsers draw as
+a broken-image icon), so nothing jumps when the images arrive.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..display import theme
 from ..images import describe_size
+from .copy_code import code_html
+from .css import skeleton
+from .grid import button_layout, grow
 from .style import BAD, OK, note, show
 from .thumbs import GALLERY_SIDE, VIEWER_SIDE, jpeg_of_file
 
@@ -22,11 +27,13 @@ if TYPE_CHECKING:
     from ..job import Job
 
 TILE_HEIGHT = "180px"
+TILE_MIN_WIDTH = 176  # px: two tiles side by side in a 400 px panel, four at 960 px
+VIEWER_MAX = "560px"  # the full-size view never takes more than this in either direction
 _CONVERTIBLE = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 
 class Tile:
-    """One result slot: a reserved thumbnail area, a caption and four actions."""
+    """One result slot: a skeleton, then the thumbnail, a caption and four actions."""
 
     def __init__(self, job: Job, index: int, gallery: Gallery) -> None:
         import ipywidgets as w
@@ -34,22 +41,21 @@ class Tile:
         self.job = job
         self.index = index
         self.path: Path | None = None
+        self.placeholder = w.HTML(skeleton(TILE_HEIGHT), layout=w.Layout(width="100%"))
         self.image = w.Image(format="jpeg", layout=w.Layout(
             width="100%", height=TILE_HEIGHT, object_fit="contain",
-            border="1px dashed #d0d7de"))
-        self.caption = w.HTML(note(f"waiting for image {index + 1}…"))
-
-        def small() -> Any:  # a Layout each (a shared Layout changes every widget at once)
-            return w.Layout(width="auto", padding="0 6px")
-
-        self.view = w.Button(description="view", tooltip="view large", layout=small())
+            border=f"1px solid {theme.BORDER_SOFT}"))
+        show(self.image, False)
+        self.caption = w.HTML(note(f"image {index + 1} on its way…"))
+        self.view = w.Button(description="view", tooltip="view larger", layout=button_layout())
         self.save = w.Button(description="save…", tooltip="save a copy to a path you choose",
-                             layout=small())
-        self.use = w.Button(description="use as reference",
-                            tooltip="add this image to the reference images", layout=small())
-        self.code = w.Button(description="copy as code",
+                             layout=button_layout())
+        self.use = w.Button(description="reference",
+                            tooltip="use this image as a reference image",
+                            layout=button_layout())
+        self.code = w.Button(description="code",
                              tooltip="the %%kirin cell that makes this same request",
-                             layout=small())
+                             layout=button_layout())
         self.buttons = (self.view, self.save, self.use, self.code)
         for button, action in zip(self.buttons, (gallery.view, gallery.ask_save,
                                                  gallery.use, gallery.show_code_for),
@@ -57,9 +63,9 @@ class Tile:
             button.disabled = True
             button.on_click(lambda _b, act=action: act(self))
         self.widget = w.VBox(
-            [self.image, self.caption,
+            [self.placeholder, self.image, self.caption,
              w.HBox(list(self.buttons), layout=w.Layout(flex_flow="row wrap"))],
-            layout=w.Layout(border="1px solid #eaeef2", padding="4px"))
+            layout=w.Layout(min_width="0"))
         self.widget.add_class("kirin-tile")
 
     def fill(self, path: Path, kind: str) -> None:
@@ -68,9 +74,10 @@ class Tile:
         size = describe_size(path.stat().st_size) if path.exists() else "missing"
         if kind == "image":
             self.image.value = jpeg_of_file(path, GALLERY_SIDE)
-            self.image.layout.border = "1px solid #d0d7de"
+            show(self.image, True)
+        show(self.placeholder, False)
         self.caption.value = (f'<span title="{escape(str(path))}">'
-                              f"{note(f'{path.parent.name}/{path.name} · {size}')}</span>")
+                              f"{note(f'{path.name} · {size}')}</span>")
         self.save.disabled = self.code.disabled = False
         self.view.disabled = self.use.disabled = kind != "image"  # a video is saved, not shown
         self.widget.add_class("kirin-tile-done")
@@ -80,59 +87,74 @@ class Gallery:
     """Result tiles (newest run first) above a viewer, a save box and a code box."""
 
     def __init__(self, lock: threading.RLock, on_use: Callable[[Path], bool],
-                 code_for: Callable[[Job], str]) -> None:
+                 code_for: Callable[[Job], str], on_code: Callable[[str], None]) -> None:
         import ipywidgets as w
 
         self._lock = lock
         self._on_use = on_use
         self._code_for = code_for
+        self._on_code = on_code
         self._tiles: dict[str, list[Tile]] = {}
         self._saving: Tile | None = None
+        self.code = ""
         self.message = w.HTML()
-        self.grid = w.GridBox([], layout=w.Layout(
-            grid_template_columns=f"repeat(auto-fill, minmax({GALLERY_SIDE - 56}px, 1fr))",
-            grid_gap="8px", width="100%"))
-        self.grid.add_class("kirin-gallery")
-        self.viewer_caption = w.HTML()
-        self.viewer_image = w.Image(format="jpeg", layout=w.Layout(max_width="100%"))
-        close_viewer = w.Button(description="close", layout=w.Layout(width="auto"))
-        self.viewer: Any = w.VBox([w.HBox([self.viewer_caption, close_viewer]),
-                                   self.viewer_image])
+        self.viewer_caption = w.HTML(layout=grow("160px"))
+        self.viewer_image = w.Image(format="jpeg", layout=w.Layout(
+            width="auto", height="auto", max_width=f"min(100%, {VIEWER_MAX})",
+            max_height=VIEWER_MAX, object_fit="contain", align_self="flex-start"))
+        close_viewer = w.Button(description="close", layout=button_layout())
+        self.viewer: Any = w.VBox([
+            w.HBox([self.viewer_caption, close_viewer],
+                   layout=w.Layout(flex_flow="row wrap", align_items="center")),
+            self.viewer_image])
+        self.viewer.add_class("kirin-viewer")
         close_viewer.on_click(lambda _b: show(self.viewer, False))
-        self.save_path = w.Text(description="Save to", layout=w.Layout(flex="1 1 auto"))
+        self.save_path = w.Text(layout=grow("160px"))
         self.save_button = w.Button(description="save", button_style="primary",
-                                    layout=w.Layout(width="auto"))
+                                    layout=button_layout())
         self.save_button.on_click(lambda _b: self.save())
+        close_saver = w.Button(description="close", layout=button_layout())
+        close_saver.on_click(lambda _b: show(self.saver, False))
         self.save_message = w.HTML()
-        self.saver = w.VBox([w.HBox([self.save_path, self.save_button]), self.save_message])
-        self.code_box = w.Textarea(rows=6, layout=w.Layout(width="100%"))
-        self.code_box.add_class("kirin-code")
-        close_code = w.Button(description="close", layout=w.Layout(width="auto"))
-        self.code_area: Any = w.VBox([
-            w.HBox([w.HTML(note("Copy this into a cell: it makes the same request "
-                                "(with a new external_task_id).")), close_code]),
-            self.code_box,
-        ])
+        self.saver: Any = w.VBox([
+            w.HBox([self.save_path, self.save_button, close_saver],
+                   layout=w.Layout(flex_flow="row wrap", align_items="center")),
+            self.save_message])
+        self.code_box = w.HTML(layout=grow("200px"))
+        close_code = w.Button(description="close", layout=button_layout())
+        self.code_area: Any = w.HBox([self.code_box, close_code], layout=w.Layout(
+            flex_flow="row wrap", align_items="flex-start"))
+        self.code_area.add_class("kirin-code-area")
         close_code.on_click(lambda _b: show(self.code_area, False))
         for area in (self.viewer, self.saver, self.code_area):
             show(area, False)
-        self.widget = w.VBox([w.HTML("<b>Results</b>"), self.message, self.viewer,
-                              self.saver, self.code_area, self.grid])
-        self._say("No results yet.")
+        self.widget = w.VBox([self.message, self.viewer, self.saver, self.code_area],
+                             layout=w.Layout(width="100%"))
 
     # -- runs --------------------------------------------------------------------------------
 
-    def add_job(self, job: Job) -> None:
-        """Reserve tiles for a run: n images, plus n hidden ones if watermarked copies come."""
+    def add_job(self, job: Job) -> Any:
+        """Tiles for a run (n, plus n hidden ones if watermarked copies come); its grid."""
+        import ipywidgets as w
+
         n = job.request.n
         slots = n * (2 if job.request.watermark else 1)
         tiles = [Tile(job, index, self) for index in range(slots)]
         for tile in tiles[n:]:
             show(tile.widget, False)
+        grid = w.GridBox([t.widget for t in tiles], layout=w.Layout(
+            grid_template_columns=f"repeat(auto-fill, minmax({TILE_MIN_WIDTH}px, 1fr))",
+            grid_gap="8px", width="100%"))
+        grid.add_class("kirin-gallery")
         with self._lock:
             self._tiles[job.external_task_id] = tiles
-            self.grid.children = (*(t.widget for t in tiles), *self.grid.children)
             self._say("")
+        return grid
+
+    def forget(self, job: Job) -> None:
+        """A run left the panel (its widgets were closed with it): drop its tiles."""
+        with self._lock:
+            self._tiles.pop(job.external_task_id, None)
 
     def job_finished(self, job: Job) -> None:
         """Engine thread: fill the tiles, or take them away when the run failed."""
@@ -198,11 +220,13 @@ class Gallery:
 
     def show_code(self, cell: str) -> None:
         with self._lock:
-            self.code_box.value = cell
+            self.code = cell
+            self.code_box.value = code_html(cell)
             show(self.code_area, True)
+        self._on_code(cell)
 
-    def _say(self, text: str, colour: str = "#57606a") -> None:
-        self.message.value = note(text, colour) if text else ""
+    def _say(self, text: str, mark: str | None = None) -> None:
+        self.message.value = note(text, mark) if text else ""
 
 
 def save_copy(source: Path, typed: str) -> Path:

@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import spec
 from .form import FormValues
+from .grid import button_layout, field, grow
 from .references import renumber_placeholders
 from .style import counter_html, note, show
 
@@ -31,54 +32,59 @@ class OptionsSection:
         self._setting_ar = False
         self._image_count = 0
 
-        def wide() -> Any:  # a Layout each: a shared one would show and hide them together
-            return w.Layout(width="100%")
-
         self.model = w.Dropdown(
             options=[(f"{m.alias} · {m.name}", m.name) for m in spec.MODELS.values()],
-            value=spec.DEFAULT_MODEL, description="Model", layout=w.Layout(width="340px"),
+            value=spec.DEFAULT_MODEL, layout=grow("200px", max_width="320px"),
         )
-        self.model_help = w.HTML()
+        self.model_help = w.HTML(layout=w.Layout(flex="1 1 100%", min_width="0"))
         self.prompt = w.Textarea(
             placeholder="Describe the image you want. With reference images (omni), name "
                         "them <<<image_1>>>, <<<image_2>>>, …",
-            rows=4, layout=wide(), continuous_update=True,
+            rows=4, layout=grow("100%"), continuous_update=True,
         )
         self.prompt.add_class("kirin-prompt")
         self.prompt_count = w.HTML()
         self.negative = w.Text(placeholder="What to avoid (text-to-image only)",
-                               description="Negative", layout=wide(), continuous_update=True)
+                               layout=grow("100%"), continuous_update=True)
         self.negative.add_class("kirin-negative")
         self.negative_count = w.HTML()
-        self.negative_reason = w.HTML()
-        self.elements = w.Text(placeholder="e.g. 101, 202", description="Element ids",
-                               layout=w.Layout(width="340px"), continuous_update=True)
+        self.negative_reason = w.HTML(layout=w.Layout(flex="1 1 100%", min_width="0"))
+        self.elements = w.Text(placeholder="e.g. 101, 202", continuous_update=True,
+                               layout=grow("120px", max_width="240px"))
         self.elements_help = w.HTML(note(
-            "subject ids from your element library; images + elements: at most 10"))
+            "subject ids from your element library; images + elements: at most 10"),
+            layout=w.Layout(flex="1 1 200px", min_width="0"))
         self.resolution = w.ToggleButtons(options=list(spec.RESOLUTIONS),
-                                          value=spec.DEFAULT_RESOLUTION, description="Resolution",
+                                          value=spec.DEFAULT_RESOLUTION,
                                           style={"button_width": "56px"},
                                           layout=w.Layout(width="auto"))
         self.n = w.IntSlider(value=spec.DEFAULT_N, min=spec.N_MIN, max=spec.N_MAX,
-                             description="Images", continuous_update=False)
+                             continuous_update=False, layout=grow("160px", max_width="320px"))
         self.n.add_class("kirin-n")
-        self.aspect_ratio = w.Dropdown(description="Aspect ratio",
-                                       layout=w.Layout(width="340px"))
+        self.aspect_ratio = w.Dropdown(layout=grow("200px", max_width="320px"))
         self.watermark = w.Checkbox(value=False, description="Also make watermarked copies",
-                                    indent=False)
-        self.external_id = w.Text(description="external_task_id", layout=wide(),
+                                    indent=False, layout=w.Layout(width="auto", flex="0 1 auto"))
+        self.external_id = w.Text(layout=grow("100%"),
                                   placeholder="your own task id, unique per account "
-                                              "(empty: one is generated)",
-                                  style={"description_width": "120px"})
-        self.callback_url = w.Text(description="callback_url", layout=wide(),
+                                              "(empty: one is generated)")
+        self.callback_url = w.Text(layout=grow("100%"),
                                    placeholder="https://… the service notifies it of status "
-                                               "changes (the panel still polls)",
-                                   style={"description_width": "120px"})
-        self.advanced = w.Accordion(children=[w.VBox([self.external_id, self.callback_url])],
-                                    titles=("Advanced",), selected_index=None)
-        self.negative_box = w.VBox([self.negative, w.HBox([self.negative_count,
-                                                           self.negative_reason])])
-        self.elements_box = w.HBox([self.elements, self.elements_help])
+                                               "changes (the panel still polls)")
+        self.advanced = w.ToggleButton(value=False, description="Advanced options",
+                                       icon="chevron-right", layout=button_layout())
+        self.advanced_box = w.VBox([field("External id", self.external_id),
+                                    field("Callback URL", self.callback_url)],
+                                   layout=w.Layout(width="100%"))
+        self.advanced.observe(self._toggle_advanced, names="value")
+        show(self.advanced_box, False)
+        self.model_field = field("Model", self.model, self.model_help)
+        self.prompt_field = field("Prompt", self.prompt, self.prompt_count)
+        self.negative_box = field("Negative", self.negative, self.negative_count,
+                                  self.negative_reason)
+        self.elements_box = field("Element ids", self.elements, self.elements_help)
+        self.resolution_field = field("Resolution", self.resolution)
+        self.n_field = field("Images", self.n)
+        self.aspect_field = field("Aspect ratio", self.aspect_ratio, self.watermark)
         for control in (self.prompt, self.negative, self.elements, self.resolution, self.n,
                         self.watermark, self.external_id, self.callback_url):
             control.observe(self._changed, names="value")
@@ -140,6 +146,10 @@ class OptionsSection:
         self.prompt_count.value = counter_html(len(self.prompt.value), spec.PROMPT_MAX_CHARS)
         self.negative_count.value = counter_html(len(self.negative.value),
                                                  spec.PROMPT_MAX_CHARS)
+
+    def _toggle_advanced(self, change: Any) -> None:
+        show(self.advanced_box, bool(change["new"]))
+        self.advanced.icon = "chevron-down" if change["new"] else "chevron-right"
 
     def _ar_changed(self, change: Any) -> None:
         if not self._setting_ar:

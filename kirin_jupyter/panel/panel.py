@@ -11,20 +11,24 @@ changed under one re-entrant lock, and the engine thread only sets widget values
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import spec
-from ..display.static import badge
+from .. import panel_code, spec
+from ..display import theme
 from ..errors import KirinError
 from ..request import GenerationRequest
 from . import codegen, form
+from .css import PANEL_CSS
 from .gallery import Gallery
+from .grid import field
 from .jobs_view import JobsSection
 from .options import OptionsSection
 from .references import Reference
 from .references_section import ReferencesSection
+from .saved import SavedCopy, panel_class
 from .style import OK, note, problem_badge
 
 if TYPE_CHECKING:
@@ -50,50 +54,62 @@ class Panel:
         self._jobs: list[Job] = []
         self._job_references: dict[str, tuple[Reference, ...]] = {}
         self._ready = False
-        self.options = OptionsSection(on_change=self._validate, on_model=self._model_changed)
+        self._touched = False  # no validation message before the first edit or Generate
+        self._key = secrets.token_hex(6)
+        self.saved = SavedCopy(self._key)
+        self.options = OptionsSection(on_change=self._edited, on_model=self._model_changed)
         defaults = self.client.settings
         self.options.start_from(defaults.default_model, defaults.n, defaults.resolution,
                                 defaults.aspect_ratio)
         self.references = ReferencesSection(
             self._lock, namespace if namespace is not None else _notebook_namespace(),
-            context=self._context, on_change=self._validate,
+            context=self._context, on_change=self._edited,
             on_insert=self.options.insert_placeholder, on_renumber=self.options.renumber,
         )
         self.generate_button = w.Button(description="Generate", button_style="primary",
-                                        icon="play", disabled=True)
+                                        icon="play", layout=w.Layout(width="auto",
+                                                                     flex="0 0 auto"))
         self.generate_button.add_class("kirin-generate")
         self.generate_button.on_click(lambda _b: self.generate())
-        self.code_button = w.Button(description="Show as code", disabled=True,
-                                    tooltip="the %%kirin cell that makes this request")
+        self.code_button = w.Button(description="Show as code",
+                                    tooltip="the %%kirin cell that makes this request",
+                                    layout=w.Layout(width="auto", flex="0 0 auto"))
         self.code_button.on_click(lambda _b: self.show_code())
-        self.reason = w.HTML()
+        self.reason = w.HTML(layout=w.Layout(flex="1 1 100%", min_width="0"))
         self.reason.add_class("kirin-reason")
-        self.jobs_view = JobsSection(self.client, self._lock)
-        self.client.registry.subscribe(self.jobs_view.refresh_totals)
         self.gallery = Gallery(self._lock, on_use=self.references.add_result,
-                               code_for=self.code_for_job)
+                               code_for=self.code_for_job, on_code=panel_code.remember)
+        self.jobs_view = JobsSection(self.client, self._lock, tools=self.gallery.widget)
+        self.client.registry.subscribe(self.jobs_view.refresh_totals)
         o = self.options
         self.widget = w.VBox([
-            w.HTML(self._title()),
-            w.HBox([o.model, o.model_help], layout=w.Layout(align_items="center")),
-            o.prompt, o.prompt_count, o.negative_box, o.elements_box,
+            w.HTML(PANEL_CSS + self._title()),
+            o.model_field, o.prompt_field, o.negative_box, o.elements_box,
             self.references.widget,
-            o.resolution, o.n,
-            w.HBox([o.aspect_ratio, o.watermark], layout=w.Layout(flex_flow="row wrap",
-                                                                  align_items="center")),
-            o.advanced,
-            w.HBox([self.generate_button, self.code_button, self.reason],
-                   layout=w.Layout(align_items="center", flex_flow="row wrap")),
+            o.resolution_field, o.n_field, o.aspect_field,
+            field("", o.advanced), o.advanced_box,
+            field("", self.generate_button, self.code_button, self.reason),
             self.jobs_view.widget,
-            self.gallery.widget,
-        ], layout=w.Layout(max_width="960px", border="1px solid #d0d7de", padding="8px 12px"))
+        ], layout=w.Layout(max_width="960px", border=f"1px solid {theme.BORDER}",
+                           padding="8px 12px"))
         self.widget.add_class("kirin-panel")
+        self.widget.add_class(panel_class(self._key))
         self._ready = True
         self._model_changed(o.model_spec)
         self._validate()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):  # not the box's long repr where the panel cannot show
+            bundle["text/plain"] = repr(self)
+        return bundle
+
+    def _ipython_display_(self) -> None:
+        """The panel, and under it the saved copy of its results (see ``saved.py``)."""
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)  # type: ignore[no-untyped-call]
+        self.saved.show(self.jobs)
 
     def __repr__(self) -> str:
         return f"<kirin_jupyter.Panel {self.client!r}, {len(self.jobs)} runs>"
@@ -101,7 +117,7 @@ class Panel:
     def _title(self) -> str:
         if self.client.simulated:
             hint = note("no API key: the built-in simulator answers")
-            return f"<b>Kirin</b>{badge('simulator', '#bf8700')} {hint}"
+            return f"<b>Kirin</b> {theme.pill('simulator', theme.WARN)} {hint}"
         return f"<b>Kirin</b> {note(self.client.base_url)}"
 
     # -- state -------------------------------------------------------------------------------
@@ -125,8 +141,18 @@ class Panel:
         with self._lock:
             return form.check(self.client, self.options.values(), self.references.items)
 
+    def _edited(self) -> None:
+        """A person changed something: from now on, problems are shown as they arise."""
+        if self._ready:
+            self._touched = True
+        self._validate()
+
     def _validate(self) -> None:
-        """After any change: Generate is enabled only for a valid request, else says why."""
+        """After any change: Generate is enabled only for a valid request, else says why.
+
+        Before the first edit nothing is called wrong (an empty prompt is where everyone
+        starts): Generate stays clickable, and a click shows the reasons.
+        """
         if not self._ready:
             return
         with self._lock:
@@ -134,12 +160,14 @@ class Panel:
             self.options.set_image_count(len(items))
             self.references.refresh()
             request, reasons = self.check()
-            self.generate_button.disabled = request is None
-            self.code_button.disabled = request is None
-            if request is None:
+            blocked = request is None and self._touched
+            self.generate_button.disabled = self.code_button.disabled = blocked
+            if request is not None:
+                self.reason.value = note(self._ready_text(request), OK)
+            elif self._touched:
                 self.reason.value = " ".join(problem_badge(r) for r in reasons)
             else:
-                self.reason.value = note(self._ready_text(request), OK)
+                self.reason.value = note("Describe the image you want, then Generate.")
 
     def _ready_text(self, request: GenerationRequest) -> str:
         images = len(request.images)
@@ -155,9 +183,10 @@ class Panel:
     def generate(self) -> Job | None:
         """What Generate does: check again (a fresh external id), submit, add card and tiles."""
         with self._lock:
-            request, reasons = self.check()
+            request, _ = self.check()
             if request is None:
-                self.reason.value = " ".join(problem_badge(r) for r in reasons)
+                self._touched = True
+                self._validate()
                 return None
         try:  # outside the lock: a budget quote waits on the engine thread, which may
             job = self.client.submit(request)  # be finishing a card that takes the lock
@@ -167,8 +196,11 @@ class Panel:
         with self._lock:
             self._jobs.append(job)
             self._job_references[job.external_task_id] = self.references.items
-            card = self.jobs_view.add(job, on_finish=self._finished)
-            self.gallery.add_job(job)
+            results = self.gallery.add_job(job)
+            card, dropped = self.jobs_view.add(job, on_finish=self._finished,
+                                               results=results)
+            for old in dropped:
+                self.gallery.forget(old)
             if self.options.external_id.value:
                 self.options.external_id.value = ""  # unique per account: used up
         card.attach()  # outside the lock: a job that is already over finishes here
@@ -179,6 +211,8 @@ class Panel:
         with self._lock:
             self.jobs_view.finished(job)
             self.gallery.job_finished(job)
+            jobs = list(self._jobs)
+        self.saved.update(jobs)  # outside the lock: it sends a message
 
     def code_for_job(self, job: Job) -> str:
         """The ``%%kirin`` cell that makes the same request as ``job``."""
@@ -191,6 +225,8 @@ class Panel:
         with self._lock:
             request, _ = self.check()
             if request is None:
+                self._touched = True
+                self._validate()
                 return None
             cell = codegen.cell_for(request, self.references.items, self.client.output_dir)
         self.gallery.show_code(cell)

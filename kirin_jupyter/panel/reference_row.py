@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from html import escape
-from typing import Any
 
+from ..display import theme
+from .grid import button_layout, grow
 from .references import Reference
-from .style import GREY, note, ok_badge, problem_badge, show
+from .style import note, ok_badge, problem_badge, show
 from .thumbs import REFERENCE_SIDE, jpeg_of_bytes
 
 Action = Callable[[int], None]  # called with the reference's key
@@ -26,13 +27,15 @@ class ReferenceRow:
         import ipywidgets as w
 
         self.key = ref.key
-        side = f"{REFERENCE_SIDE}px"
+        side = "72px"  # shown smaller than the thumbnail, which stays sharp on HiDPI
         thumb = jpeg_of_bytes(ref.data, REFERENCE_SIDE) if ref.data else b""
         self.thumbnail = w.Image(value=thumb, format="jpeg", layout=w.Layout(
-            width=side, height=side, object_fit="contain", border="1px solid #d0d7de"))
+            width=side, height=side, object_fit="contain", flex="none",
+            border=f"1px solid {theme.BORDER_SOFT}"))
         self.url_icon = w.HTML(
             f'<div style="width:{side};height:{side};display:flex;align-items:center;'
-            f'justify-content:center;border:1px solid #d0d7de;color:{GREY}">URL</div>')
+            f'justify-content:center;box-sizing:border-box;border:1px solid {theme.BORDER};'
+            f'color:{theme.MUTED}">URL</div>', layout=w.Layout(flex="none"))
         show(self.thumbnail, bool(thumb))
         show(self.url_icon, not thumb)
         self.title = w.HTML()
@@ -40,30 +43,28 @@ class ReferenceRow:
         self.badge = w.HTML(self._badges(ref))
         self.badge.add_class("kirin-badge")
 
-        def small() -> Any:  # a Layout each: hiding one button must not hide the others
-            return w.Layout(width="auto")
-
         self.fit = w.Button(description="fit", tooltip="mend: convert, pad, enlarge or "
-                            "re-encode so the image meets every rule", layout=small(),
-                            button_style="warning")
-        self.up = w.Button(description="↑", tooltip="move up", layout=small())
-        self.down = w.Button(description="↓", tooltip="move down", layout=small())
+                            "re-encode so the image meets every rule", layout=button_layout(),
+                            icon="wrench")
+        self.up = w.Button(description="↑", tooltip="move up", layout=button_layout())
+        self.down = w.Button(description="↓", tooltip="move down", layout=button_layout())
         self.insert = w.Button(tooltip="add this image's placeholder to the end of the prompt",
-                               layout=small())
-        self.remove = w.Button(description="remove", layout=small())
+                               layout=button_layout())
+        self.remove = w.Button(description="remove", layout=button_layout())
         show(self.fit, ref.can_fit)
         self.fit.on_click(lambda _b: on_fit(self.key))
         self.remove.on_click(lambda _b: on_remove(self.key))
         self.up.on_click(lambda _b: on_move(self.key, -1))
         self.down.on_click(lambda _b: on_move(self.key, 1))
         self.insert.on_click(lambda _b: on_insert(self.key))
-        info = w.VBox([self.title, self.size, self.badge],
-                      layout=w.Layout(flex="1 1 auto", min_width="0"))
+        info = w.VBox([self.title, self.size, self.badge], layout=grow("160px"))
         actions = w.HBox([self.fit, self.insert, self.up, self.down, self.remove],
-                         layout=w.Layout(flex_flow="row wrap", align_items="center"))
+                         layout=w.Layout(flex_flow="row wrap", align_items="center",
+                                         flex="0 1 auto", min_width="0"))
         self.widget = w.HBox([self.thumbnail, self.url_icon, info, actions],
-                             layout=w.Layout(align_items="center", border_bottom="1px solid "
-                                             "#eaeef2", padding="4px 0", width="100%"))
+                             layout=w.Layout(align_items="center", flex_flow="row wrap",
+                                             border_bottom=f"1px solid {theme.BORDER_SOFT}",
+                                             padding="4px 0", width="100%"))
         self.widget.add_class("kirin-reference")
 
     @staticmethod

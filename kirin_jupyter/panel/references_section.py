@@ -15,6 +15,7 @@ from typing import Any
 from .. import spec
 from ..errors import KirinError
 from . import references as refs
+from .grid import button_layout, field, grow
 from .reference_row import ReferenceRow
 from .references import Reference
 from .style import BAD, OK, note, show
@@ -39,31 +40,31 @@ class ReferencesSection:
         self._on_renumber = on_renumber
         self._items: list[Reference] = []
         self._rows: dict[int, ReferenceRow] = {}
-        self.heading = w.HTML()
+        self.heading = w.HTML(layout=w.Layout(flex="1 1 100%", min_width="0"))
         self.upload = w.FileUpload(accept=",".join(spec.IMAGE_SUFFIXES), multiple=True,
-                                   description="Upload")
+                                   description="Upload", layout=button_layout())
         self.upload.add_class("kirin-upload")
         self.upload.observe(self._uploaded, names="value")
         self.source = w.Text(placeholder="path/to/image.png or https://…/image.jpg",
-                             layout=w.Layout(flex="1 1 auto", width="auto"))
-        self.add_source = w.Button(description="Add path or URL", layout=w.Layout(width="auto"))
+                             layout=grow("160px"))
+        self.add_source = w.Button(description="Add path or URL", layout=button_layout())
         self.add_source.on_click(self._add_typed)
-        self.variable = w.Dropdown(description="Variable", layout=w.Layout(width="260px"),
+        self.variable = w.Dropdown(layout=grow("160px", max_width="320px"),
                                    tooltip="PIL images and numpy arrays in the notebook")
         self.refresh_variables = w.Button(description="↻", tooltip="look for PIL images and "
                                           "numpy arrays in the notebook again",
-                                          layout=w.Layout(width="36px"))
+                                          layout=button_layout(min_width="36px"))
         self.refresh_variables.on_click(lambda _b: self.list_variables())
-        self.add_variable = w.Button(description="Add variable", layout=w.Layout(width="auto"))
+        self.add_variable = w.Button(description="Add variable", layout=button_layout())
         self.add_variable.on_click(self._add_from_variable)
-        self.message = w.HTML()
+        self.message = w.HTML(layout=w.Layout(flex="1 1 100%", min_width="0"))
         self.message.add_class("kirin-reference-message")
-        self.rows = w.VBox([])
-        sources = w.VBox([
-            w.HBox([self.upload, self.source, self.add_source], layout=w.Layout(width="100%")),
-            w.HBox([self.variable, self.refresh_variables, self.add_variable]),
-        ])
-        self.widget = w.VBox([self.heading, sources, self.message, self.rows])
+        self.rows = w.VBox([], layout=w.Layout(flex="1 1 100%", min_width="0"))
+        self.widget = w.VBox([
+            field("References", self.heading, self.upload, self.source, self.add_source),
+            field("Variable", self.variable, self.refresh_variables, self.add_variable),
+            field("", self.message, self.rows),
+        ], layout=w.Layout(width="100%"))
         self.widget.add_class("kirin-references")
         self.list_variables()
 
@@ -245,12 +246,11 @@ class ReferencesSection:
         """Rows in list order, numbered; called with the lock held."""
         model, elements = self._context()
         if model.max_images == 1:
-            heading = ("<b>Reference image</b> " + note(
-                "one, for image-to-image (adding another replaces it); " + rules_text()))
+            heading = note(f"{model.alias} takes one, for image-to-image (adding another "
+                           f"replaces it); {rules_text()}")
         else:
-            heading = ("<b>Reference images</b> " + note(
-                f"{len(self._items)} of up to {spec.MAX_REFERENCES}; name them <<<image_N>>> "
-                f"in the prompt; {rules_text()}"))
+            heading = note(f"{len(self._items)} of up to {spec.MAX_REFERENCES}; name them "
+                           f"<<<image_N>>> in the prompt; {rules_text()}")
         self.heading.value = heading
         rows = []
         for number, ref in enumerate(self._items, start=1):

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 REFERENCE_SIDE = 96
 GALLERY_SIDE = 256
-VIEWER_SIDE = 1280
+VIEWER_SIDE = 1120  # twice the viewer's largest side, sharp on HiDPI screens
 
 
 def jpeg_of_bytes(data: bytes, side: int) -> bytes:
