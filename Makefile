@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup quickstart test lint benchmark clean
+.PHONY: setup quickstart test lint benchmark screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The browser tests, keeping their screenshots in docs/screenshots (shown in the README).
+screenshots: $(STAMP)
+	KIRIN_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/test_browser_notebook.py tests/test_browser_panel.py
 
 benchmark: $(STAMP)
 	$(BIN)/python tests/benchmark.py

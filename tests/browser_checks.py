@@ -110,5 +110,15 @@ def switch_theme(page: Any, name: str) -> None:
     page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
     page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
     page.locator(".lm-Menu-itemLabel", has_text=name).first.click()
-    page.locator(f'body[data-jp-theme-name="{name}"]').wait_for(timeout=20_000)
+    page.locator(f'body[data-jp-theme-name="{name}"]').wait_for(state="attached", timeout=20_000)
+    page.wait_for_timeout(500)  # the theme's stylesheet applies after the attribute
     page.keyboard.press("Escape")
+
+
+def collapse_left_sidebar(page: Any) -> None:
+    """Close the left sidebar (file browser) if it is open, as anyone in a narrow window
+    would: its 250 px would otherwise leave a notebook column of about 100 px."""
+    current = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+    if current.count():
+        current.first.click()
+        page.wait_for_timeout(300)

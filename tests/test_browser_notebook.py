@@ -16,8 +16,13 @@ Run All on: load the extension, an omni job of 2 images, a plain cell, a v3 job 
    cannot start any kernel (``allowed_kernelspecs`` names none; "No Kernel" is chosen) in a
    fresh page with a fresh Jupyter state (so the notebook is not trusted there), the
    galleries still render: static HTML with JPEG data URIs, no kernel, no widgets;
-4. screenshots: a card mid-progress and the two magic cells with their galleries, written
-   under ``tmp_path`` and copied to ``$KIRIN_SCREENSHOT_DIR`` when it is set.
+4. the live card and the finished card share one frame (the card, its title and prompt do
+   not move when the gallery replaces the bar); in JupyterLab Light and Dark every text of
+   the cards and of ``%kirin history`` reads at 4.5:1 or more, and nothing overflows, also
+   in a 480 px window;
+5. screenshots: a card mid-progress, the magic cells with their galleries in Light and Dark,
+   the history, a narrow window; written under ``tmp_path`` and copied to
+   ``$KIRIN_SCREENSHOT_DIR`` when it is set (``make screenshots`` sets docs/screenshots).
 
 Takes about 35 s on 2 cores (two JupyterLab starts, one 4 s job pair).
 """
@@ -35,6 +40,7 @@ from typing import Any
 
 import nbformat
 
+from .browser_checks import collapse_left_sidebar, low_contrast, overflowing, switch_theme
 from .browser_helpers import (
     LabServer,
     cell_outputs,
@@ -54,10 +60,11 @@ CELLS = [
     "answer = 6 * 7\nprint('a plain cell:', answer)",
     "%%kirin owl -m v3 --ar 16:9\nAn owl on a lighthouse railing at dusk",
     "%kirin wait",
+    "%kirin history 5",
 ]
-OMNI, PLAIN, V3, WAIT = 1, 2, 3, 4
+OMNI, PLAIN, V3, WAIT, HISTORY = 1, 2, 3, 4, 5
 IMAGES = {OMNI: 2, V3: 1}  # cell index -> thumbnails expected there
-BAR = ".jupyter-widgets.widget-hprogress .progress-bar"
+BAR = ".kirin-card.kirin-live .kirin-bar-fill"
 MAX_PNG = 300_000
 
 
@@ -85,12 +92,14 @@ def test_notebook_of_magic_cells_in_jupyterlab(tmp_path: Path) -> None:
             bar.wait_for(timeout=30_000)
             gallery = cell_outputs(page, OMNI).locator("div.kirin-result")
             widths: list[float] = []
+            live_frame = None
             deadline = time.monotonic() + TASK_SECONDS + 30
             while gallery.count() == 0 and time.monotonic() < deadline:
                 width = _bar_width(bar)
                 if width is not None and (not widths or width != widths[-1]):
                     widths.append(width)
                     if 20 <= width <= 80 and not shots:
+                        live_frame = _frame(page, OMNI, ".kirin-live")
                         shots.append(_screenshot(page, [OMNI], tmp_path / "kirin-card.png"))
                 time.sleep(0.1)
             print("WIDTHS", widths)
@@ -110,6 +119,31 @@ def test_notebook_of_magic_cells_in_jupyterlab(tmp_path: Path) -> None:
             assert "kirin_image_omni" in (cell_outputs(page, OMNI).text_content() or "")
             assert "kirin_v3_image" in (cell_outputs(page, V3).text_content() or "")
             shots.append(_screenshot(page, [OMNI, PLAIN, V3], tmp_path / "kirin-notebook.png"))
+
+            # 2b. One frame live and finished: the card, its title and prompt stay put.
+            final_frame = _frame(page, OMNI, ".kirin-result")
+            assert live_frame is not None
+            for name, live in live_frame.items():
+                moved = [abs(a - b) for a, b in zip(live, final_frame[name], strict=True)]
+                assert max(moved) <= 1.0, (name, live, final_frame[name])
+
+            # 2c. Light, then Dark: text reads at 4.5:1 or more and nothing is cut off.
+            for theme in ("light", "dark"):
+                if theme == "dark":
+                    switch_theme(page, "JupyterLab Dark")
+                for index in (OMNI, V3, HISTORY):
+                    scope = _scope(page, index)
+                    assert low_contrast(page, scope) == [], (theme, index)
+                    assert overflowing(page, scope) == [], (theme, index)
+                shots.append(_screenshot(page, [OMNI, PLAIN, V3],
+                                         tmp_path / f"card-{theme}.png"))
+                shots.append(_screenshot(page, [HISTORY], tmp_path / f"history-{theme}.png"))
+            page.set_viewport_size({"width": 480, "height": 1400})  # a narrow window
+            collapse_left_sidebar(page)
+            shots.append(_screenshot(page, [V3], tmp_path / "card-narrow-dark.png"))
+            for index in (OMNI, V3, HISTORY):
+                assert overflowing(page, _scope(page, index)) == [], ("narrow", index)
+            page.set_viewport_size({"width": 1280, "height": 1400})
 
             # 3a. Saved through the File menu: the file holds the galleries in the right cells.
             save_notebook(page)
@@ -145,7 +179,9 @@ def test_notebook_of_magic_cells_in_jupyterlab(tmp_path: Path) -> None:
         if target:
             Path(target).mkdir(parents=True, exist_ok=True)
             shutil.copy(shot, Path(target) / shot.name)
-    assert [shot.name for shot in shots] == ["kirin-card.png", "kirin-notebook.png"]
+    assert [shot.name for shot in shots] == [
+        "kirin-card.png", "kirin-notebook.png", "card-light.png", "history-light.png",
+        "card-dark.png", "history-dark.png", "card-narrow-dark.png"]
 
 
 def wait_kernel_idle_after_run(page: Any) -> None:
@@ -155,6 +191,27 @@ def wait_kernel_idle_after_run(page: Any) -> None:
     prompt = page.locator(".jp-Notebook .jp-CodeCell").nth(WAIT).locator(".jp-InputPrompt")
     expect(prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=60_000)
     page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first.wait_for(timeout=30_000)
+
+
+CELL = ".jp-Notebook .jp-Cell"
+
+
+def _scope(page: Any, index: int) -> str:
+    """A CSS selector for the outputs of the index-th cell (marked, since JupyterLab's cell
+    list holds more than cells)."""
+    page.locator(CELL).nth(index).evaluate(
+        f"cell => cell.setAttribute('data-kirin-check', '{index}')")
+    return f'[data-kirin-check="{index}"] .jp-OutputArea-output'
+
+
+def _frame(page: Any, index: int, role: str) -> dict[str, tuple[float, float, float]]:
+    """Where the card, its title and its prompt sit in their cell: x, y and width."""
+    cell = page.locator(CELL).nth(index).bounding_box()
+    card = cell_outputs(page, index).locator(f".kirin-card{role}").first
+    boxes = {"card": card.bounding_box(), "title": card.locator("b").first.bounding_box(),
+             "prompt": card.locator(".kirin-prompt").bounding_box()}
+    return {name: (box["x"] - cell["x"], box["y"] - cell["y"], box["width"])
+            for name, box in boxes.items()}
 
 
 def _bar_width(bar: Any) -> float | None:
@@ -190,13 +247,13 @@ def _html_outputs(cell: Any) -> list[str]:
 def _saved_galleries_ok(nb: Any) -> bool:
     for index, cell in enumerate(nb.cells):
         html = _html_outputs(cell)
-        galleries = [h for h in html if 'class="kirin-result"' in h]
+        galleries = [h for h in html if 'class="kirin-card kirin-result"' in h]
         if index in IMAGES:
             if len(galleries) != 1 or len(html) != 1:  # the card was replaced, not added to
                 return False
             if galleries[0].count('<img src="data:image/jpeg;base64,') != IMAGES[index]:
                 return False
-        elif galleries or any("<img" in h for h in html):
+        elif galleries or (index != HISTORY and any("<img" in h for h in html)):
             return False
     return True
 

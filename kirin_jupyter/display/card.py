@@ -32,8 +32,10 @@ class ProgressCard:
 
         self.job = job
         self.on_finish = on_finish
+        # JupyterLab pads rendered HTML 20 px on the right; the same padding here keeps
+        # the frame's width when the static result replaces the widget.
         self.widget = widgets.HTML(live_html(job), layout=widgets.Layout(
-            width="100%", margin="0"))
+            width="100%", margin="0", padding="0 20px 0 0"))
         self.widget.add_class("kirin-live")
         self.shown_progress = job.progress  # the bar's fraction, as last drawn
         self._handle: Any = None

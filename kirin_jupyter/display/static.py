@@ -65,9 +65,9 @@ def header_html(model: str, prompt: str, *, simulated: bool, state: str,
                                    title="no API key: made by the built-in simulator"))
     task = ""
     if task_id:
-        task = (f'<code title="task id {escape(task_id)}" style="font-family:{theme.MONO};'
+        task = (f'<span title="task id {escape(task_id)}" style="font-family:{theme.MONO};'
                 f'font-size:11px;color:{theme.MUTED};margin-left:auto;white-space:nowrap">'
-                f"{escape(_short_id(task_id))}</code>")
+                f"{escape(_short_id(task_id))}</span>")
     return (
         '<div style="display:flex;flex-wrap:wrap;align-items:center;gap:4px 6px">'
         f'<b style="margin-right:2px">Kirin</b>{"".join(pills)}{task}</div>'
@@ -145,9 +145,8 @@ def _cost_text(cost: Any) -> str:
 
 
 def _tile(index: int, path: Path, kind: str) -> str:
-    caption = (f'<div style="font-size:11px;color:{theme.MUTED};overflow:hidden;'
-               f'text-overflow:ellipsis;white-space:nowrap" title="{escape(str(path))}">'
-               f"{escape(path.name)}</div>")
+    caption = (f'<div style="font-size:11px;color:{theme.MUTED};overflow-wrap:anywhere" '
+               f'title="{escape(str(path))}">{escape(path.name)}</div>')
     if kind == "image":
         data = base64.b64encode(thumbnail_jpeg(path)).decode("ascii")
         media = (f'<img src="data:image/jpeg;base64,{data}" alt="result {index + 1}" '
@@ -185,7 +184,8 @@ def _metadata_html(metadata: dict[str, Any]) -> str:
         return ""
     shown = json.dumps(extra, ensure_ascii=False, default=str)[:2000]
     return (f'<details style="font-size:11px;color:{theme.MUTED}"><summary>service metadata'
-            f'</summary><code style="overflow-wrap:anywhere">{escape(shown)}</code></details>')
+            f'</summary><span style="font-family:{theme.MONO};overflow-wrap:anywhere">'
+            f"{escape(shown)}</span></details>")
 
 
 def result_html(result: Result) -> str:
@@ -225,7 +225,8 @@ def error_html(job: Job) -> str:
     body = (f'<div class="kirin-message" role="alert" style="display:flex;gap:6px;'
             f"align-items:baseline;border-left:3px solid {theme.ERROR};padding:2px 8px;"
             f'margin:6px 0 2px;overflow-wrap:anywhere">{escape(message)}</div>')
-    footer = f"after {job.elapsed:.1f} s · external id <code>{escape(job.external_task_id)}</code>"
+    footer = (f"after {job.elapsed:.1f} s · external id <span style=\"font-family:{theme.MONO};"
+              f'overflow-wrap:anywhere">{escape(job.external_task_id)}</span>')
     return card_html(model=job.model, prompt=job.prompt, simulated=job.simulated,
                      state="failed", task_id=job.task_id, options=job.request.options(),
                      body=body, footer=footer, role="kirin-error")
