@@ -20,7 +20,10 @@ HEX = re.compile(r"#[0-9a-fA-F]{3,8}\b")
 
 
 def outside_fallbacks(html: str) -> str:
-    """The HTML with every ``var(...)`` (nested ones too) removed: what no theme decides."""
+    """The HTML with every ``var(...)`` (nested ones too) removed, and every plain value
+    said just before the same property's ``var()`` (for sanitisers that drop ``var``):
+    what no theme decides."""
+    html = re.sub(r"([a-z-]+):[^;\"]*;(?=\1:[^;\"]*var\()", "", html)
     previous = None
     while previous != html:
         previous, html = html, re.sub(r"var\([^()]*\)", "", html)

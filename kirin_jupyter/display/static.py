@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["THUMB_SIDE", "FinalView", "card_html", "job_html", "result_html", "thumbnail_jpeg"]
 
 CARD_STYLE = (
-    f"box-sizing:border-box;border:1px solid {theme.BORDER};border-radius:8px;"
+    f"box-sizing:border-box;{theme.border()}border-radius:8px;"
     f"padding:8px 12px;margin:4px 0;font-family:{theme.FONT};font-size:13px;"
     f"line-height:1.45;color:{theme.TEXT};max-width:1080px;min-width:0"
 )

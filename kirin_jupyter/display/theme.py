@@ -31,6 +31,9 @@ SUCCESS = _var("jp-success-color1", "vscode-testing-iconPassed", "#1a7f37")
 ERROR = _var("jp-error-color1", "vscode-errorForeground", "#cf222e")
 WARN = _var("jp-warn-color1", "vscode-editorWarning-foreground", "#bf8700")
 NEUTRAL = _var("jp-border-color1", "vscode-descriptionForeground", "#8c959f")
+# Said first, for HTML sanitisers that drop ``var()`` (JupyterLab's, for an untrusted saved
+# notebook): a half-transparent grey reads as a border on light and dark pages alike.
+PLAIN_BORDER = "rgba(128,128,128,0.5)"
 FONT = "var(--jp-ui-font-family, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif)"
 MONO = "var(--jp-code-font-family, ui-monospace, SFMono-Regular, Menlo, monospace)"
 
@@ -48,10 +51,21 @@ STATE_COLOURS = {
 }
 
 
+def border(colour: str = BORDER, side: str = "border", width: str = "1px") -> str:
+    """A CSS border declaration that survives a sanitiser: the plain grey, then the theme's."""
+    return f"{side}:{width} solid {PLAIN_BORDER};{side}:{width} solid {colour};"
+
+
+def plain(colour: str) -> str:
+    """The last fallback inside a ``var()`` chain: what a page without the theme shows."""
+    return colour.rsplit(",", 1)[-1].strip(" )")
+
+
 def dot(colour: str, size: int = 8) -> str:
     """A coloured disc: the state's colour without putting words in that colour."""
     return (f'<span aria-hidden="true" style="display:inline-block;width:{size}px;'
-            f'height:{size}px;border-radius:50%;background:{colour};'
+            f'height:{size}px;border-radius:50%;background:{plain(colour)};'
+            f'background:{colour};'
             f'vertical-align:middle;margin-right:4px;flex:none"></span>')
 
 
@@ -64,7 +78,7 @@ def pill(text: str, colour: str | None = None, *, title: str = "") -> str:
     mark = dot(colour) if colour else ""
     hint = f' title="{escape(title)}"' if title else ""
     return (f'<span class="kirin-pill"{hint} style="display:inline-flex;align-items:center;'
-            f"padding:0 7px;border:1px solid {BORDER};border-radius:10px;font-size:11px;"
+            f"padding:0 7px;{border()}border-radius:10px;font-size:11px;"
             f'line-height:18px;color:{TEXT};white-space:nowrap">{mark}{escape(text)}</span>')
 
 
