@@ -42,7 +42,7 @@ from .request import (
 from .runner import RunContext, run_job
 from .settings import ARGUMENT, Layer, Settings, overlay
 from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
-from .store import Journal, price_per_image
+from .store import FINAL_STATES, Journal, price_per_image
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -194,6 +194,9 @@ class Client:
         self._quoting: set[tuple[object, ...]] = set()  # kinds being asked about now
         # (external id, task id, owner) of jobs the last resume() left to a live kernel
         self.held_elsewhere: list[tuple[str, str | None, str]] = []
+        # (external id, task id) of simulated jobs the last resume() found gone with the
+        # process that made them: the built-in simulator keeps its tasks in memory only
+        self.simulated_lost: list[tuple[str, str | None]] = []
         self._policy = poll_policy or PollPolicy()
         self._budget = RequestBudget(self._policy.max_rate, self._policy.burst)
         self.registry = registry if registry is not None else JobRegistry()
@@ -527,7 +530,9 @@ class Client:
         is missing), and a job the service does not list is reported as such. Nothing is
         created: resuming never costs money. Jobs are claimed in the journal atomically, so
         two kernels resuming at once never follow the same job; jobs another live kernel
-        holds are left to it (``held_elsewhere`` says which) unless ``steal``.
+        holds are left to it (``held_elsewhere`` says which) unless ``steal``. Tasks of the
+        built-in simulator that ended with their process are not followed
+        (``simulated_lost`` says which).
         """
         from .engine import get_engine
 
@@ -535,6 +540,7 @@ class Client:
         claimed, held = self.journal.claim_unfinished(self.base_url, steal=steal, skip=live)
         self.held_elsewhere = [(row["external_id"], row["task_id"], row["owner"])
                                for row in held]
+        claimed = self._drop_lost_simulated(claimed)
         earlier = {j.external_task_id: j for j in self.jobs}  # quotes carry over
         jobs = []
         for row in claimed:
@@ -549,11 +555,37 @@ class Client:
             jobs.append(job)
         return jobs
 
+    def _drop_lost_simulated(self, claimed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The in-process simulator's tasks die with the kernel that made them: asking for
+        one after a restart can only answer "not found". Such jobs are not followed; their
+        journal rows say why (so they are not claimed again) and ``simulated_lost`` lists
+        them for the caller to explain once."""
+        self.simulated_lost = []
+        if self.simulator is None:
+            return claimed
+        kept = []
+        for row in claimed:
+            ident = row["task_id"] or row["external_id"]
+            if self.simulator.knows(ident):
+                kept.append(row)
+                continue
+            self.simulated_lost.append((row["external_id"], row["task_id"]))
+            if row["status"] not in FINAL_STATES:
+                self.journal.record_state(row["external_id"], "failed",
+                                          detail=SIMULATED_TASK_GONE)
+        return kept
+
     def close(self) -> None:
         """Close the HTTP connections (jobs still running will fail)."""
         from .engine import get_engine
 
         get_engine().submit(self.api.aclose()).result(timeout=10)
+
+
+SIMULATED_TASK_GONE = (
+    "a simulated task lives only in the kernel process that made it; that process has "
+    "ended, so the task cannot be resumed (run the cell again: the simulator is free)"
+)
 
 
 def _may_be_billed(job: Job) -> bool:

@@ -226,7 +226,8 @@ class KirinAPI:
             text = f"the Kirin API answered HTTP {status}"
             if code:
                 text += f" with error {code}"
-        if detail and not documented and detail not in text:
+        restated = status == 404 and bool(task_id) and "not found" in detail.lower()
+        if detail and not documented and detail not in text and not restated:
             text += f": {detail}"
         kwargs: dict[str, Any] = {"code": code, "status_code": status, "task_id": task_id}
         if status in (401, 403) and not documented:

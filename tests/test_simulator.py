@@ -163,3 +163,30 @@ def test_a_simulator_without_precharge_answers_404() -> None:
     body = json.dumps({"model": "kirin_image_omni", "input": [{"params": {"prompt": "x"}}]})
     answer = service.handle("POST", "/model/v1/generation/precharge", {}, body.encode())
     assert answer.status == 404
+
+
+def test_a_simulated_task_from_an_ended_process_is_not_followed(tmp_path: Path) -> None:
+    """The in-process simulator's tasks die with their kernel: resuming one after a restart
+    could only end in "not found". It is listed in ``simulated_lost`` and its journal row
+    says why, so it is not claimed again; a task this process still has is followed."""
+    from kirin_jupyter.client import SIMULATED_TASK_GONE
+
+    service = SimulatorService(task_seconds=1.5)
+    client = Client(simulator=service, output_dir=tmp_path, poll_policy=FAST_POLL,
+                    home=tmp_path / "home")
+    kept = client.generate("a fox that is still here")
+    while kept.task_id is None:
+        time.sleep(0.02)
+    for external, task in (("gone-1", "sim-000000000000"), ("known-1", kept.task_id)):
+        client.journal.record_submit(external, "kirin_image_omni", f"a fox {external}",
+                                     {"n": 1}, client.base_url, tmp_path)
+        client.journal.record_state(external, "running", task_id=task)
+    fresh = Client(simulator=service, output_dir=tmp_path, poll_policy=FAST_POLL,
+                   home=tmp_path / "home")
+    resumed = fresh.resume()
+    assert fresh.simulated_lost == [("gone-1", "sim-000000000000")]
+    assert [j.external_task_id for j in resumed] == ["known-1"]  # its task is still here
+    row = fresh.journal.get("gone-1")
+    assert row is not None and row["status"] == "failed" and row["error"] == SIMULATED_TASK_GONE
+    assert fresh.resume() == [] and fresh.simulated_lost == []  # reported once
+    assert resumed[0].wait(20).paths

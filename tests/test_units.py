@@ -106,6 +106,10 @@ def test_error_response_mapping_single_shapes() -> None:
     assert "set KIRIN_API_KEY" in str(auth) and "sk-secret" not in str(auth)
     missing = api.error_for(httpx.Response(404, json={}), task_id="t-9")
     assert str(missing) == "task t-9 was not found (HTTP 404)"
+    said_twice = api.error_for(  # the simulator's own words: not appended a second time
+        httpx.Response(404, json={"error": {"code": "not_found",
+                                            "message": "task t-9 not found"}}), task_id="t-9")
+    assert str(said_twice) == "task t-9 was not found (HTTP 404)"
     limited = api.error_for(httpx.Response(429, headers={"Retry-After": "7"}))
     assert getattr(limited, "retry_after", None) == 7.0
     plain = api.error_for(httpx.Response(500, text="<html>oops</html>"))

@@ -162,6 +162,10 @@ class SimulatorService:
         with self._lock:
             self._faults.clear()
 
+    def knows(self, ident: str) -> bool:
+        """Is there a task with this task id or external id (in this process's memory)?"""
+        return self._find(ident) is not None
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             return {
