@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import textwrap
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -192,10 +193,29 @@ def words_for(name: str, value: object) -> list[str]:
     return words
 
 
-def help_text() -> str:
-    """The options table as plain text, for ``%kirin help`` and the magics' docstrings."""
+HELP_WIDTH = 88  # columns: a notebook's output breaks longer lines mid-word
+
+
+def help_text(width: int = HELP_WIDTH) -> str:
+    """The options table as plain text, for ``%kirin help`` and the magics' docstrings.
+
+    Each option's help is wrapped at words under its own column, so no line is longer than
+    ``width`` (JupyterLab's output area breaks long lines anywhere, even mid-word)."""
+    column = 2 + max(len(_flags_of(opt)) for opt in OPTIONS) + 2
+    stacked = width - column < 40  # a narrow terminal: the help goes under the flags
+    if stacked:
+        column = 6
     rows = []
     for opt in OPTIONS:
-        flags = ", ".join(opt.flags) + (f" {opt.metavar}" if opt.metavar else "")
-        rows.append(f"  {flags:<34} {opt.help}")
+        lines = textwrap.wrap(opt.help, max(20, width - column), break_long_words=False,
+                              break_on_hyphens=False) or [""]
+        if stacked:
+            rows.append(f"  {_flags_of(opt)}")
+        else:
+            rows.append(f"  {_flags_of(opt):<{column - 4}}  {lines.pop(0)}".rstrip())
+        rows += [" " * column + line for line in lines]
     return "\n".join(rows)
+
+
+def _flags_of(opt: Option) -> str:
+    return ", ".join(opt.flags) + (f" {opt.metavar}" if opt.metavar else "")

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import re
+import shlex
 import sys
+import textwrap
 import time
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
-from IPython.display import HTML, display
+from IPython.display import display
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
@@ -64,18 +66,31 @@ Kirin: type[Configurable] = type("Kirin", (_CheckedSettings,), {
 })
 
 
-def _help_doc() -> str:
-    return (
-        "Generate images with the Kirin API.\n\n"
-        "  %%kirin [VAR] [options]      the cell body is the prompt\n"
-        "  %kirin [options] PROMPT      a one-line prompt\n"
-        "  %kirin help | models | jobs | wait | config\n"
-        "  %kirin resume [--steal] | history [N] | show TASK_ID | login | ui\n\n"
-        "Options:\n" + magic_options.help_text() + "\n\n"
-        "In the prompt, {name} is replaced by the value of a variable; {{ and }} give braces;\n"
-        "a body that is just $var takes the prompt from that variable. VAR and _kirin hold\n"
-        "the Job. Defaults: %config Kirin."
-    )
+def _help_doc(width: int = magic_options.HELP_WIDTH) -> str:
+    """``%kirin help`` and the magics' docstrings, wrapped at words to ``width`` columns."""
+    usage = [
+        ("%%kirin [VAR] [options]", "the cell body is the prompt"),
+        ("%kirin [options] PROMPT", "a one-line prompt"),
+        ("%kirin help | models | jobs | wait | config", ""),
+        ("%kirin resume [--steal] | show TASK_ID | login | ui", ""),
+        ("%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]", ""),
+    ]
+    lines = [_wrap("Generate images with the Kirin API.", width), ""]
+    for command, what in usage:
+        text = f"  {command:<28} {what}" if what else f"  {command}"
+        lines.append(_wrap(text, width, indent="      "))
+    lines += ["", "Options:", magic_options.help_text(width), ""]
+    lines.append(_wrap(
+        "In the prompt, {name} is replaced by the value of a variable; {{ and }} give "
+        "braces; a body that is just $var takes the prompt from that variable. VAR and "
+        "_kirin hold the Job. Defaults: %config Kirin.", width))
+    return "\n".join(lines)
+
+
+def _wrap(text: str, width: int, indent: str = "") -> str:
+    """At words only: a long word (a path, a URL) overflows rather than being split."""
+    return "\n".join(textwrap.wrap(text, width, subsequent_indent=indent,
+                                   break_long_words=False, break_on_hyphens=False))
 
 
 @magics_class
@@ -125,7 +140,7 @@ class KirinMagics(Magics):
         words = line.split()
         command = words[0] if words else "help"
         if command in _SUBCOMMANDS:  # a subcommand word is never a (billed) prompt
-            return self._subcommand(command, words[1:])
+            return self._subcommand(command, words[1:], line)
         args, prompt = magic_options.parse_line(line)
         if not prompt:
             raise UsageError("%kirin: no prompt given (see %kirin help)")
@@ -136,7 +151,9 @@ class KirinMagics(Magics):
         self._run(args, prompt, var=None)
         return None
 
-    def _subcommand(self, command: str, rest: list[str]) -> Any:
+    def _subcommand(self, command: str, rest: list[str], line: str = "") -> Any:
+        if command == "history" and rest:
+            return self._cmd_history(_history_args(line.split(None, 1)[1]))
         if not rest:
             if command == "show":
                 raise UsageError("%kirin show: which job? usage: %kirin show TASK_ID")
@@ -147,8 +164,6 @@ class KirinMagics(Magics):
             return self._cmd_resume(steal=True)
         if command == "show" and len(rest) == 1:
             return self._cmd_show(rest[0])
-        if command == "history" and len(rest) == 1 and re.fullmatch(r"[0-9]{1,6}", rest[0]):
-            return self._cmd_history(int(rest[0]))
         raise UsageError(
             f"%kirin {command}: unexpected {' '.join(rest)!r}; usage: {_USAGE[command]} "
             f"(a prompt that starts with {command!r}: %kirin -- {command} ...)"
@@ -221,21 +236,17 @@ class KirinMagics(Magics):
     # -- subcommands ---------------------------------------------------------------------
 
     def _cmd_help(self) -> None:
-        print(_help_doc())
+        width = magic_options.HELP_WIDTH
+        if frontends.mode(frontends.detect(self.shell)) == "terminal":
+            from .display.tables import terminal_width
+
+            width = max(48, min(width, terminal_width(width) - 1))
+        print(_help_doc(width))
 
     def _cmd_models(self) -> None:
-        rows = []
-        for model in spec.MODELS.values():
-            rows.append(
-                f"<tr><td><code>{model.name}</code> ({model.alias})</td>"
-                f"<td>{escape(model.description)}</td>"
-                f"<td>{', '.join(model.aspect_ratios)} (default {model.default_aspect_ratio})</td>"
-                f"<td>{model.max_images}</td></tr>"
-            )
-        display(HTML(
-            "<table><tr><th>model</th><th>what it does</th><th>aspect ratios</th>"
-            "<th>max images</th></tr>" + "".join(rows) + "</table>"
-        ))
+        from .display.models import ModelsView
+
+        display(ModelsView())
 
     def _cmd_jobs(self) -> None:
         client = self.client()
@@ -280,8 +291,17 @@ class KirinMagics(Magics):
             host, _, pid = owner.rpartition(":")
             print(f"kirin: job {task_id or external_id} is followed by another live kernel "
                   f"(process {pid} on {host}); %kirin resume --steal takes it over")
+        lost = client.simulated_lost
+        if lost:
+            ids = ", ".join(task_id or external_id for external_id, task_id in lost[:5])
+            more = f" and {len(lost) - 5} more" if len(lost) > 5 else ""
+            print(_wrap(f"kirin: {len(lost)} simulated job(s) cannot be resumed ({ids}{more}): "
+                        "the built-in simulator keeps its tasks only in the kernel process "
+                        "that made them, and that process has ended. Run the cell again to "
+                        "make new images (the simulator costs nothing).",
+                        magic_options.HELP_WIDTH, indent="  "))
         if not jobs:
-            if not client.held_elsewhere:
+            if not client.held_elsewhere and not lost:
                 print("kirin: nothing to resume: every journaled job is finished")
             return
         print(f"kirin: following {len(jobs)} job(s) left unfinished by an earlier session")
@@ -289,10 +309,19 @@ class KirinMagics(Magics):
             self._follow(job, wait=False, timeout=None)
         self.user_ns["_kirin_resumed"] = jobs
 
-    def _cmd_history(self, limit: int = 20) -> None:
-        from .display.history import HistoryView
+    def _cmd_history(self, query: HistoryArgs | None = None) -> None:
+        from .display.history import HistoryPage, HistoryView
 
-        display(HistoryView(self.client().journal.recent(limit)))
+        query = query or HistoryArgs()
+        model = spec.resolve_model(query.model).name if query.model else None
+        rows, total = self.client().journal.history(
+            limit=query.limit, offset=(query.page - 1) * query.limit, model=model,
+            failed=query.failed, search=query.search)
+        pages = max(1, -(-total // query.limit))
+        following = query.line(page=query.page + 1) if query.page < pages else ""
+        display(HistoryView(HistoryPage(
+            rows=rows, total=total, page=query.page, per_page=query.limit,
+            next_command=following, filtered=query.filtered)))
 
     def _cmd_show(self, ident: str) -> None:
         from .display.history import HistoryView
@@ -317,6 +346,11 @@ class KirinMagics(Magics):
         print(f"kirin: key set for this session; service {self.client().base_url}")
 
     def _cmd_ui(self) -> None:
+        if frontends.mode(frontends.detect(self.shell)) == "terminal":
+            print("kirin: the panel needs a notebook front end with widgets (JupyterLab, "
+                  "Notebook 7, VS Code);\n  here, use %kirin PROMPT or a %%kirin cell "
+                  "(%kirin help lists the options)")
+            return
         from .panel import Panel
 
         display(Panel(client=self.client()))
@@ -349,7 +383,8 @@ class KirinMagics(Magics):
 _USAGE = {
     "help": "%kirin help", "models": "%kirin models", "jobs": "%kirin jobs",
     "wait": "%kirin wait [--timeout SECONDS]", "config": "%kirin config",
-    "resume": "%kirin resume [--steal]", "history": "%kirin history [N]",
+    "resume": "%kirin resume [--steal]",
+    "history": "%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]",
     "show": "%kirin show TASK_ID", "login": "%kirin login", "ui": "%kirin ui",
     "code": "%kirin code",
 }
@@ -357,6 +392,91 @@ _SUBCOMMANDS = tuple(_USAGE)
 
 KirinMagics.kirin.__doc__ = _help_doc()  # %%kirin? shows the options table
 KirinMagics.kirin_line.__doc__ = _help_doc()  # type: ignore[assignment]
+
+
+@dataclasses.dataclass(frozen=True)
+class HistoryArgs:
+    """What ``%kirin history`` was asked for; checked before the journal is opened."""
+
+    limit: int = 20
+    page: int = 1
+    model: str | None = None  # as typed: an alias or a full name
+    failed: bool = False
+    search: str | None = None
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.model or self.failed or self.search)
+
+    def line(self, *, page: int) -> str:
+        """The magic line for another page of the same listing."""
+        words = ["%kirin", "history"] + ([str(self.limit)] if self.limit != 20 else [])
+        words += ["--page", str(page)]
+        words += ["--model", shlex.quote(self.model)] if self.model else []
+        words += ["--failed"] if self.failed else []
+        words += ["--search", shlex.quote(self.search)] if self.search else []
+        return " ".join(words)
+
+
+_HISTORY_MAX = 1000  # jobs on one page
+
+
+def _history_args(text: str) -> HistoryArgs:
+    """``[N] [--page P] [--model M] [--failed] [--search WORD]``; every mistake is one
+    UsageError line. Numbers are ASCII digits only (``int`` would take '٣')."""
+    usage = f"usage: {_USAGE['history']}"
+
+    def bad(message: str) -> UsageError:
+        return UsageError(f"%kirin history: {message}; {usage}")
+
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise bad(f"cannot read the options ({exc})") from None
+    found: dict[str, Any] = {}
+
+    def count(value: str, what: str, top: int) -> int:
+        if not re.fullmatch(r"[0-9]{1,7}", value, re.ASCII) or not 1 <= int(value) <= top:
+            raise bad(f"{what} must be a whole number from 1 to {top}, not {value!r}")
+        return int(value)
+
+    index = 0
+    while index < len(words):
+        word = words[index]
+        name, eq, inline = word.partition("=") if word.startswith("--") else (word, "", "")
+        index += 1
+        if name in ("--page", "--model", "--search"):
+            if eq:
+                value = inline
+            elif index < len(words):
+                value, index = words[index], index + 1
+            else:
+                raise bad(f"{name} needs a value")
+            if name in found:
+                raise bad(f"{name} given twice")
+            if name == "--page":
+                found[name] = count(value, "--page", 10**7)
+            elif name == "--model":
+                try:
+                    spec.resolve_model(value)
+                except KeyError as exc:
+                    raise bad(str(exc.args[0])) from None
+                found[name] = value
+            else:
+                if not value.strip():
+                    raise bad("--search needs a word to look for")
+                found[name] = value.strip()
+        elif word == "--failed":
+            found[word] = True
+        elif word.startswith("-") and word != "-":
+            raise bad(f"unknown option {word}")
+        elif "N" in found:
+            raise bad(f"unexpected {word!r}")
+        else:
+            found["N"] = count(word, "N (how many jobs)", _HISTORY_MAX)
+    return HistoryArgs(limit=found.get("N", 20), page=found.get("--page", 1),
+                       model=found.get("--model"), failed=found.get("--failed", False),
+                       search=found.get("--search"))
 
 
 def _number(text: str, what: str) -> float:

@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS events (
     status      TEXT NOT NULL,
     detail      TEXT
 );
+CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at);
 """
 
 
@@ -243,7 +244,43 @@ class Journal:
         return rows[0] if rows else None
 
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
+        return self.history(limit=limit)[0]
+
+    def history(self, *, limit: int = 20, offset: int = 0, model: str | None = None,
+                failed: bool = False, search: str | None = None,
+                ) -> tuple[list[dict[str, Any]], int]:
+        """One page of jobs, newest first, and how many match in all.
+
+        Filtering and paging happen in SQL, and the newest-first order walks the
+        ``created_at`` index, so the first page of a 100,000-job journal costs a few rows.
+        ``search`` matches the prompt case-insensitively (ASCII words by LIKE, others by
+        Python's casefold)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if model is not None:
+            where.append("model = ?")
+            params.append(model)
+        if failed:
+            where.append("status IN ('failed', 'not_created')")
+        if search:
+            if search.isascii():
+                escaped = re.sub(r"([\\%_])", r"\\\1", search)
+                where.append("prompt LIKE ? ESCAPE '\\'")
+                params.append(f"%{escaped}%")
+            else:
+                where.append("instr(kirin_casefold(prompt), ?) > 0")
+                params.append(search.casefold())
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        with self._connect() as conn:
+            conn.create_function("kirin_casefold", 1, _casefold, deterministic=True)
+            conn.row_factory = sqlite3.Row
+            rows = [dict(row) for row in conn.execute(
+                f"SELECT * FROM jobs{clause} ORDER BY created_at DESC, rowid DESC"
+                " LIMIT ? OFFSET ?", (*params, limit, offset))]
+            if offset == 0 and len(rows) < limit:
+                return rows, len(rows)  # all of them: no count needed
+            total = conn.execute(f"SELECT COUNT(*) FROM jobs{clause}", params).fetchone()[0]
+        return rows, int(total)
 
     def claim_unfinished(
         self, base_url: str, *, steal: bool = False, skip: frozenset[str] = frozenset()
@@ -271,6 +308,10 @@ class Journal:
                              (me, row["external_id"]))
                 claimed.append({**row, "owner": me})
         return claimed, held
+
+
+def _casefold(text: object) -> str:
+    return str(text).casefold() if text is not None else ""
 
 
 def _needs_resume(row: dict[str, Any]) -> bool:

@@ -190,3 +190,43 @@ def test_terminal_prints_one_updating_line_and_the_saved_paths(tmp_path: Path) -
     paths = re.findall(r"^  (\S+\.png)\s*$", out, re.M)
     assert len(paths) == 2 and all(Path(p).is_file() for p in paths), out
     assert "kirin: 2 files saved, cost $0.08" in out
+
+
+def test_terminal_listings_are_text_tables(tmp_path: Path) -> None:
+    """In the real IPython terminal, ``%kirin history`` and ``%kirin models`` print aligned
+    text tables (``models`` printed ``<IPython.core.display.HTML object>``) and ``help``
+    fits the terminal without a split word."""
+    env = dict(os.environ, KIRIN_SIMULATOR_SECONDS="0.2", IPYTHONDIR=str(tmp_path / "ipython"),
+               TERM="xterm")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "IPython", "--no-banner", "--colors=NoColor", "--HistoryManager.enabled=False"],
+        env=env, cwd=str(tmp_path), encoding="utf-8", timeout=60, dimensions=(40, 80),
+    )
+    said: dict[str, str] = {}
+    try:
+        child.expect(r"In \[1\]")
+        for number, line in enumerate(["%load_ext kirin_jupyter", "%kirin -n 2 a fox",
+                                       "%kirin -m v3 -- an owl at dusk", "%kirin history",
+                                       "%kirin models", "%kirin help"], start=2):
+            child.sendline(line)
+            child.expect(rf"In \[{number}\]")
+            said[line] = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "",
+                                child.before.replace("\r\n", "\n"))  # no escapes
+        child.sendline("exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)  # this child only, by its own pid
+    history = said["%kirin history"].split("\n", 1)[1]
+    rows = [line for line in history.splitlines() if line.strip()]
+    assert rows[0].split() == ["date", "state", "model", "n", "cost", "task", "prompt"], history
+    assert re.fullmatch(r"\d\d-\d\d \d\d:\d\d +completed +v3 +1 +\$0\.04 +sim-\w+ +an owl at dusk",
+                        rows[2]), history
+    assert re.fullmatch(r"\d\d-\d\d \d\d:\d\d +completed +omni +2 +\$0\.08 +sim-\w+ +a fox",
+                        rows[3]), history
+    assert rows[4].strip() == "2 jobs" and "<" not in history
+    models = said["%kirin models"]
+    assert "object>" not in models and re.search(r"^kirin_image_omni +omni +10 ", models, re.M)
+    help_lines = said["%kirin help"].split("\n")[1:]
+    assert help_lines and max(len(line) for line in help_lines) < 80
+    assert "--aspect-ratio" in said["%kirin help"]

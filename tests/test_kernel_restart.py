@@ -45,3 +45,26 @@ def test_kill_kernel_mid_task_then_resume(monkeypatch: pytest.MonkeyPatch) -> No
         assert [f.name for f in files] == ["01.png", "02.png"]
         stats = server.service.stats()
         assert stats["tasks"] == 1 and list(stats["creates_by_external_id"].values()) == [1]
+
+
+def test_simulated_jobs_cannot_be_resumed_and_it_is_said_once(tmp_path: Path) -> None:
+    """The built-in simulator lives in the kernel: after a restart its tasks are gone.
+    ``%kirin resume`` says so once, instead of failing with "not found" (said twice)."""
+    env = dict(os.environ, KIRIN_SIMULATOR_SECONDS="30")
+    with running_kernel(env=env) as first:
+        first.run("%load_ext kirin_jupyter")
+        first.run("%%kirin fox\na fox that outlives its kernel")
+        waited = first.run(
+            "import time\nwhile fox.task_id is None: time.sleep(0.02)\nprint(fox.task_id)")
+        task_id = waited.of_type("stream")[0]["content"]["text"].strip()
+        first.kill()
+    with running_kernel(env=env) as second:
+        second.run("%load_ext kirin_jupyter")
+        resumed = second.run("%kirin resume\n%kirin wait")
+        said = "".join(m["content"].get("text", "") for m in resumed.of_type("stream"))
+        assert said.count("cannot be resumed") == 1 and said.count(task_id) == 1, said
+        assert "not found" not in said and "failed" not in said.replace("0 failed", "")
+        assert "Run the cell again" in " ".join(said.split())
+        assert not resumed.of_type("display_data")  # no card for a job that cannot be
+        again = second.run("%kirin resume")
+        assert "nothing to resume" in again.of_type("stream")[0]["content"]["text"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from PIL import Image
 
 from kirin_jupyter.magic_options import parse_cell_line, parse_line, split_line_prompt
+from kirin_jupyter.magics import _help_doc
 from kirin_jupyter.prompting import PromptError, interpolate, prompt_from_cell
 from kirin_jupyter.simulator.server import SimulatorServer
 
@@ -295,3 +297,89 @@ def test_ctrl_c_in_the_terminal_is_one_line_and_the_job_goes_on(
     assert capsys.readouterr().out.strip().endswith(STOPPED_WAITING)
     [job] = pressed
     assert job.wait(30).paths  # the job went on
+
+
+def test_help_wraps_at_words_within_88_columns(
+    shell: InteractiveShell, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JupyterLab's output area breaks any longer line mid-word (word-break: break-all),
+    and so does a terminal narrower than the text."""
+    from kirin_jupyter.magic_options import OPTIONS
+
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: 88 columns all the same
+    shell.run_line_magic("kirin", "help")
+    text = capsys.readouterr().out
+    assert max(len(line) for line in text.splitlines()) == 88
+    flat = " ".join(text.split())
+    for opt in OPTIONS:  # every help text whole: no word was cut in two
+        assert " ".join(opt.help.split()) in flat, opt.help
+    assert "VAR and _kirin hold the Job. Defaults: %config Kirin." in flat
+    assert shell.find_cell_magic("kirin").__doc__ == text.rstrip("\n") == _help_doc()
+    monkeypatch.setenv("COLUMNS", "64")  # a narrow terminal: its own width
+    shell.run_line_magic("kirin", "help")
+    narrow = capsys.readouterr().out
+    assert max(len(line) for line in narrow.splitlines()) <= 63
+    assert all(" ".join(o.help.split()) in " ".join(narrow.split()) for o in OPTIONS)
+
+
+def test_models_is_a_text_table_in_the_terminal_and_themed_html(
+    shell: InteractiveShell, capsys
+) -> None:
+    """It printed <IPython.core.display.HTML object> in the IPython terminal."""
+    from IPython.core.displaypub import CapturingDisplayPublisher
+
+    from kirin_jupyter.display import theme
+
+    shell.run_line_magic("kirin", "models")
+    out = capsys.readouterr().out
+    assert "object>" not in out and "<" not in out.replace("<<<image_N>>>", "")
+    lines = out.splitlines()
+    assert lines[0].split() == ["model", "alias", "max", "images", "aspect", "ratios"]
+    assert any(re.match(r"kirin_image_omni +omni +10 +16:9 ", line) for line in lines)
+    assert any(re.match(r"kirin_v3_image +v3 +1 +16:9 ", line) for line in lines)
+    assert "(default 16:9)" in out and max(len(line) for line in lines) <= 100
+    publisher = CapturingDisplayPublisher()
+    shell.display_pub, original = publisher, shell.display_pub
+    try:
+        shell.run_line_magic("kirin", "models")
+    finally:
+        shell.display_pub = original
+    html = publisher.outputs[0]["data"]["text/html"]
+    for value in (theme.TEXT, theme.MUTED, theme.BORDER, theme.BORDER_SOFT, theme.FONT,
+                  theme.MONO):
+        html = html.replace(value, "")
+    assert not re.search(r"#[0-9a-fA-F]{3,8}\b", html)  # only theme colours
+    assert "kirin_image_omni" in html and "text-align:left" in html and "margin:0" in html
+
+
+def test_resume_explains_once_that_simulated_tasks_died_with_their_kernel(
+    shell: InteractiveShell, capsys
+) -> None:
+    """Before, the job was followed and failed with "task … was not found (HTTP 404): task
+    … not found"."""
+    client = shell.magics_manager.registry["KirinMagics"].client()
+    for number in (1, 2):
+        client.journal.record_submit(f"old-{number}", "kirin_image_omni", "a fox", {"n": 1},
+                                     client.base_url, client.output_dir)
+        client.journal.record_state(f"old-{number}", "running", task_id=f"sim-gone{number}")
+    shell.run_line_magic("kirin", "resume")
+    out = capsys.readouterr().out
+    assert out.count("cannot be resumed") == 1 and "not found" not in out
+    flat = " ".join(out.split())
+    assert "2 simulated job(s) cannot be resumed (sim-gone1, sim-gone2)" in flat
+    assert "only in the kernel process that made them" in flat
+    assert "Run the cell again" in flat
+    assert max(len(line) for line in out.splitlines()) <= 88
+    assert "_kirin_resumed" not in shell.user_ns
+    shell.run_line_magic("kirin", "wait")
+    assert capsys.readouterr().out == "kirin: 0 completed, 0 failed\n"  # nothing followed
+    shell.run_line_magic("kirin", "resume")
+    assert "nothing to resume" in capsys.readouterr().out  # said once, not every time
+
+
+def test_the_panel_in_a_terminal_says_what_to_use_instead(shell: InteractiveShell,
+                                                          capsys) -> None:
+    shell.run_line_magic("kirin", "ui")
+    out = capsys.readouterr().out
+    assert "the panel needs a notebook front end" in out and "%%kirin" in out
+    assert "VBox" not in out and "Panel(" not in out

@@ -1,70 +1,180 @@
-"""Past generations from the journal and the files on disk, as static HTML."""
+"""Past generations from the journal and the files on disk: a compact table, one line a job.
+
+HTML for notebooks (theme colours, a strip of small thumbnails, nothing that wraps) and an
+aligned text table for terminals; both come in one mimebundle, so each front end picks its
+own.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from .static import CARD_STYLE, badge, excerpt, thumbnail_jpeg
+from .. import spec
+from ..thumbnails import thumbnail_jpeg
+from . import theme
+from .tables import Cell, cut, html_table, mono, muted, plain, text_table
 
-_STATUS_COLOURS = {"completed": "#1a7f37", "failed": "#cf222e", "not_created": "#57606a"}
+THUMB_SHOWN = 48  # px on the page; rows stay about 56 px tall
+THUMB_MADE = 96  # px of the JPEG: sharp on high-density screens, still a few kB
+THUMBS_PER_ROW = 3
+PROMPT_CHARS = 40  # with the rest, under 830 px: a notebook's width at 1280 px
+EMPTY = "No generations in the journal yet."
+HEADERS = ("images", "prompt", "model", "state", "n", "cost", "date", "task")
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of the journal and where it sits: what ``%kirin history`` shows."""
+
+    rows: Sequence[dict[str, Any]]
+    total: int
+    page: int = 1
+    per_page: int = 20
+    next_command: str = ""  # the magic line for the following page ("" on the last)
+    filtered: bool = False
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    def note(self) -> str:
+        """'page 2 of 7 (jobs 21-40 of 132); next: %kirin history --page 3'."""
+        if not self.rows:
+            if self.total:
+                return f"page {self.page} is past the last page ({self.pages})"
+            return "no job matches these filters" if self.filtered else ""
+        if self.pages == 1:
+            plural = "s" if self.total != 1 else ""
+            return f"{self.total} job{plural}{' matching' if self.filtered else ''}"
+        first = (self.page - 1) * self.per_page + 1
+        span = f"jobs {first}-{first + len(self.rows) - 1} of {self.total}"
+        tail = f"; next: {self.next_command}" if self.next_command else " (the last page)"
+        return f"page {self.page} of {self.pages} ({span}){tail}"
 
 
 def _existing_paths(row: dict[str, Any]) -> list[Path]:
-    return [Path(p) for p in json.loads(row.get("paths") or "[]") if Path(p).is_file()]
-
-
-def _thumb(path: Path, side: int) -> str:
     try:
-        data = base64.b64encode(thumbnail_jpeg(path, side)).decode("ascii")
-    except OSError:
+        paths = json.loads(row.get("paths") or "[]")
+    except ValueError:
+        return []
+    return [Path(p) for p in paths if isinstance(p, str) and Path(p).is_file()]
+
+
+def _thumb(path: Path) -> str:
+    try:
+        data = base64.b64encode(thumbnail_jpeg(path, THUMB_MADE)).decode("ascii")
+    except (OSError, ValueError):
         return ""
+    side = THUMB_SHOWN
     return (f'<img src="data:image/jpeg;base64,{data}" alt="{escape(path.name)}" '
-            f'style="max-width:{side}px;max-height:{side}px;margin:1px">')
+            f'title="{escape(str(path))}" width="{side}" height="{side}" '
+            f"style=\"width:{side}px;height:{side}px;max-width:none;object-fit:cover;"
+            f'display:block;flex:none;border-radius:3px;{theme.border(theme.BORDER_SOFT)}">')
 
 
-def history_html(rows: list[dict[str, Any]], thumb_side: int = 96) -> str:
-    """One line per job: thumbnails, prompt, model, status, cost, date, ids."""
+def _strip(paths: list[Path]) -> Cell:
+    """Thumbnails side by side; '+3' for those left out."""
+    thumbs = [t for t in (_thumb(p) for p in paths[:THUMBS_PER_ROW]) if t]
+    more = len(paths) - THUMBS_PER_ROW
+    if more > 0:
+        thumbs.append(f'<span style="color:{theme.MUTED};font-size:11px;'
+                      f'align-self:center">+{more}</span>')
+    if not thumbs:
+        return Cell(muted("-"), "-")
+    return Cell('<div style="display:flex;flex-wrap:nowrap;gap:3px;align-items:center">'
+                + "".join(thumbs) + "</div>", str(len(paths)))
+
+
+def short_id(ident: str, head: int = 4, tail: int = 6) -> str:
+    """'1234567890123456789' -> '1234…456789': ids often share a long prefix, so the end
+    is kept; the full id is in the cell's title and in the text table."""
+    return ident if len(ident) <= head + tail + 2 else f"{ident[:head]}…{ident[-tail:]}"
+
+
+def _date(stamp: float, now: float) -> str:
+    at = time.localtime(stamp)
+    if at.tm_year == time.localtime(now).tm_year:
+        return time.strftime("%m-%d %H:%M", at)
+    return time.strftime("%Y-%m-%d", at)
+
+
+def _model(name: str) -> str:
+    known = spec.MODELS.get(name)
+    return known.alias if known is not None else name
+
+
+def _n(row: dict[str, Any]) -> str:
+    try:
+        return str(int(json.loads(row.get("request") or "{}").get("n", 1)))
+    except (ValueError, TypeError, AttributeError):
+        return "-"
+
+
+def _cells(row: dict[str, Any], now: float) -> list[Cell]:
+    status = str(row.get("status") or "-")
+    prompt = str(row.get("prompt") or "")
+    task = str(row.get("task_id") or "")
+    error = str(row.get("error") or "")
+    created = float(row.get("created_at") or 0)
+    cost = f"${row['cost']}" if row.get("cost") else "-"
+    model = _model(str(row.get("model") or "-"))
+    shown_prompt = cut(prompt, PROMPT_CHARS)
+    return [
+        _strip(_existing_paths(row)),
+        plain(shown_prompt, title=cut(prompt, 600) if shown_prompt != prompt else ""),
+        Cell(escape(model), model),
+        Cell(theme.pill(status, theme.STATE_COLOURS.get(status, theme.NEUTRAL),
+                        title=cut(error, 300)), status),
+        plain(_n(row)),
+        plain(cost),
+        plain(_date(created, now), title=time.strftime("%Y-%m-%d %H:%M:%S",
+                                                       time.localtime(created))),
+        Cell(mono(short_id(task), title=task) if task else muted("-"), task or "-"),
+    ]
+
+
+def history_html(rows: Sequence[dict[str, Any]], note: str = "") -> str:
+    """One line per job, newest first: thumbnails, prompt, model, state, n, cost, date, id."""
     if not rows:
-        return f'<div style="{CARD_STYLE}">No generations in the journal yet.</div>'
+        text = note or EMPTY
+        return (f'<div class="kirin-history" style="font-family:{theme.FONT};'
+                f'color:{theme.MUTED};font-size:12px">{escape(text)}</div>')
+    now = time.time()
+    return html_table(HEADERS, [_cells(row, now) for row in rows], note=note,
+                      css_class="kirin-history")
+
+
+def history_text(rows: Sequence[dict[str, Any]], note: str = "",
+                 width: int | None = None) -> str:
+    """The same table in aligned columns, for terminals; the full task id, to copy."""
+    if not rows:
+        return note or EMPTY
+    now = time.time()
+    order = (6, 3, 2, 4, 5, 7, 1)  # date, state, model, n, cost, task, prompt
+    headers = [HEADERS[i] for i in order]
     lines = []
     for row in rows:
-        thumbs = "".join(_thumb(p, thumb_side) for p in _existing_paths(row)[:4])
-        status = str(row["status"])
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(row["created_at"]))
-        cost = f"${escape(str(row['cost']))}" if row.get("cost") else "-"
-        lines.append(
-            "<tr>"
-            f"<td>{thumbs or '-'}</td>"
-            f"<td>{escape(excerpt(str(row['prompt']), 80))}</td>"
-            f"<td>{escape(str(row['model']))}</td>"
-            f"<td>{badge(status, _STATUS_COLOURS.get(status, '#0969da'))}</td>"
-            f"<td>{cost}</td><td>{when}</td>"
-            f"<td><code>{escape(str(row.get('task_id') or '-'))}</code></td>"
-            "</tr>"
-        )
-    return (
-        f'<div style="{CARD_STYLE}"><table style="border-collapse:collapse">'
-        "<tr><th>images</th><th>prompt</th><th>model</th><th>status</th><th>cost</th>"
-        "<th>date</th><th>task</th></tr>" + "".join(lines) + "</table></div>"
-    )
-
-
-def history_text(rows: list[dict[str, Any]]) -> str:
-    return "\n".join(
-        f"{row['status']:<11} {row['model']:<17} {row.get('task_id') or '-':<20} "
-        f"{row.get('cost') or '-':>6}  {excerpt(str(row['prompt']), 50)}"
-        for row in rows
-    ) or "No generations in the journal yet."
+        cells = _cells(row, now)
+        cells[1] = Cell("", " ".join(str(row.get("prompt") or "").split()))
+        lines.append([cells[i].text for i in order])
+    table = text_table(headers, lines, width=width)
+    return table + (f"\n{note}" if note else "")
 
 
 class HistoryView:
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
-        self.rows = rows
+    """``%kirin history`` / ``%kirin show``: HTML in notebooks, a text table elsewhere."""
+
+    def __init__(self, rows: Sequence[dict[str, Any]] | HistoryPage) -> None:
+        self.rows = rows.rows if isinstance(rows, HistoryPage) else list(rows)
+        self.note = rows.note() if isinstance(rows, HistoryPage) else ""
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/html": history_html(self.rows), "text/plain": history_text(self.rows)}
+        return {"text/html": history_html(self.rows, self.note),
+                "text/plain": history_text(self.rows, self.note)}
