@@ -235,13 +235,18 @@ class KirinMagics(Magics):
 
     # -- subcommands ---------------------------------------------------------------------
 
-    def _cmd_help(self) -> None:
+    def _text_width(self) -> int:
+        """Columns for printed text: 88 (a notebook's output breaks longer lines anywhere,
+        even mid-word), or the terminal's width when that is narrower."""
         width = magic_options.HELP_WIDTH
         if frontends.mode(frontends.detect(self.shell)) == "terminal":
             from .display.tables import terminal_width
 
             width = max(48, min(width, terminal_width(width) - 1))
-        print(_help_doc(width))
+        return width
+
+    def _cmd_help(self) -> None:
+        print(_help_doc(self._text_width()))
 
     def _cmd_models(self) -> None:
         from .display.models import ModelsView
@@ -254,10 +259,15 @@ class KirinMagics(Magics):
         if not jobs:
             print("no jobs in this session")
             return
-        for index, job in enumerate(jobs, start=1):
-            cost = f"${job.cost}" if job.cost is not None else "-"
-            print(f"{index:>3}  {job.status:<11} {job.request.model.alias:<5} "
-                  f"{job.task_id or '-':<18} {job.elapsed:7.1f}s {cost:>8}  {job.prompt[:40]!r}")
+        from .display.tables import text_table
+
+        rows = [[f"{index:>3}", job.status, job.request.model.alias, job.task_id or "-",
+                 f"{job.elapsed:.1f} s", f"${job.cost}" if job.cost is not None else "-",
+                 " ".join(job.prompt.split())]
+                for index, job in enumerate(jobs, start=1)]
+        # One line a job, within the width a notebook shows without breaking words.
+        print(text_table(["  #", "state", "model", "task", "time", "cost", "prompt"], rows,
+                         width=self._text_width()))
         limit = client.max_cost
         print(f"session spend: ${client.session_spend()}"
               + (f" of max_cost ${limit}" if limit is not None else ""))
@@ -289,8 +299,9 @@ class KirinMagics(Magics):
                              f"used ({exc})") from None
         for external_id, task_id, owner in client.held_elsewhere:
             host, _, pid = owner.rpartition(":")
-            print(f"kirin: job {task_id or external_id} is followed by another live kernel "
-                  f"(process {pid} on {host}); %kirin resume --steal takes it over")
+            print(_wrap(f"kirin: job {task_id or external_id} is followed by another live "
+                        f"kernel (process {pid} on {host}); %kirin resume --steal takes it "
+                        "over", self._text_width(), indent="  "))
         lost = client.simulated_lost
         if lost:
             ids = ", ".join(task_id or external_id for external_id, task_id in lost[:5])
@@ -299,7 +310,7 @@ class KirinMagics(Magics):
                         "the built-in simulator keeps its tasks only in the kernel process "
                         "that made them, and that process has ended. Run the cell again to "
                         "make new images (the simulator costs nothing).",
-                        magic_options.HELP_WIDTH, indent="  "))
+                        self._text_width(), indent="  "))
         if not jobs:
             if not client.held_elsewhere and not lost:
                 print("kirin: nothing to resume: every journaled job is finished")

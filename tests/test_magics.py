@@ -383,3 +383,20 @@ def test_the_panel_in_a_terminal_says_what_to_use_instead(shell: InteractiveShel
     out = capsys.readouterr().out
     assert "the panel needs a notebook front end" in out and "%%kirin" in out
     assert "VBox" not in out and "Panel(" not in out
+
+
+def test_jobs_is_an_aligned_table_that_fits_88_columns(shell: InteractiveShell,
+                                                       capsys) -> None:
+    """Its lines ran past 100 columns, which a notebook's output breaks mid-word."""
+    shell.run_line_magic("kirin", "-n 2 a fox " + "in deep fresh snow " * 8)
+    shell.run_line_magic("kirin", "-m v3 an owl")
+    capsys.readouterr()
+    shell.run_line_magic("kirin", "jobs")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["#", "state", "model", "task", "time", "cost", "prompt"]
+    assert max(len(line) for line in lines) <= 88
+    fox, owl = lines[2], lines[3]
+    assert re.match(r"  1  completed  omni   sim-\w+ +\d+\.\d s +\$0\.08  a fox in deep", fox)
+    assert fox.endswith("…") and owl.endswith("  an owl")
+    assert lines[0].index("prompt") == fox.index("a fox") == owl.index("an owl")
+    assert lines[4] == "session spend: $0.12"
