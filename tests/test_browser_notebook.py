@@ -152,7 +152,7 @@ def test_notebook_of_magic_cells_in_jupyterlab(tmp_path: Path) -> None:
             page.set_viewport_size({"width": 480, "height": 1400})  # a narrow window
             collapse_left_sidebar(page)
             shots.append(_screenshot(page, [V3], tmp_path / "card-narrow-dark.png"))
-            for index in (OMNI, V3):
+            for index in (OMNI, V3, HISTORY):
                 assert overflowing(page, _scope(page, index)) == [], ("narrow", index)
             page.set_viewport_size({"width": 1280, "height": 1400})
 
