@@ -268,11 +268,13 @@ A paper boat on a rain puddle, macro photograph"""),
     ("code", """%%kirin kite -m v3 --ar 3:2
 A red kite above a windy beach, watercolor"""),
     ("code", "%kirin wait"),
-    ("markdown", """## `%kirin history [N]`
+    ("markdown", """## `%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]`
 
-The last N generations (20 when N is left out), newest first: thumbnails from the files on
-disk, prompt, model, status, cost, date and task id."""),
+The last N generations (20 when N is left out), newest first, one line each: thumbnails
+from the files on disk, prompt, model, state, cost, date and task id. `--page 2` shows the
+next N; `--model v3`, `--failed` and `--search kite` keep only the matching jobs."""),
     ("code", "%kirin history 5"),
+    ("code", "%kirin history --model v3 --search kite"),
     ("markdown", """## `%kirin show TASK_ID`
 
 One job, by its task id or by your own external id:"""),

@@ -101,10 +101,12 @@ def check_history(nb: nbformat.NotebookNode) -> None:
     boat = re.search(r"task (sim-\w+)", text(cell(nb, "%%kirin boat")))
     kite = re.search(r"task (sim-\w+)", text(cell(nb, "%%kirin kite")))
     assert boat and kite
-    [table] = html(cell(nb, "%kirin history"))
+    [table] = html(cell(nb, "%kirin history 5"))
     for task_id, prompt in ((boat[1], "A paper boat"), (kite[1], "A red kite")):
         assert task_id in table and prompt in table
     assert table.count(THUMB) == 3 and table.count("completed") == 2
+    [kites] = html(cell(nb, "%kirin history --model v3 --search kite"))
+    assert kite[1] in kites and boat[1] not in kites and kites.count(THUMB) == 1
     [shown] = html(cell(nb, "%kirin show history-notebook-boat"))
     assert boat[1] in shown and kite[1] not in shown and shown.count(THUMB) == 2
     [by_variable] = html(cell(nb, "get_ipython().run_line_magic"))
