@@ -162,14 +162,19 @@ def test_colab_in_a_real_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # -- the IPython terminal, for real, under a pty ----------------------------------------
 
-def test_terminal_prints_one_updating_line_and_the_saved_paths(tmp_path: Path) -> None:
-    env = dict(os.environ, KIRIN_SIMULATOR_SECONDS="1.0", IPYTHONDIR=str(tmp_path / "ipython"),
-               TERM="xterm")
-    child = pexpect.spawn(
+def ipython_terminal(tmp_path: Path, *, seconds: float, columns: int) -> pexpect.spawn:
+    """A real IPython terminal under a pty, on the simulator with tasks of ``seconds``."""
+    env = dict(os.environ, KIRIN_SIMULATOR_SECONDS=str(seconds),
+               IPYTHONDIR=str(tmp_path / "ipython"), TERM="xterm")
+    return pexpect.spawn(
         sys.executable,
         ["-m", "IPython", "--no-banner", "--colors=NoColor", "--HistoryManager.enabled=False"],
-        env=env, cwd=str(tmp_path), encoding="utf-8", timeout=60, dimensions=(40, 200),
+        env=env, cwd=str(tmp_path), encoding="utf-8", timeout=60, dimensions=(40, columns),
     )
+
+
+def test_terminal_prints_one_updating_line_and_the_saved_paths(tmp_path: Path) -> None:
+    child = ipython_terminal(tmp_path, seconds=1.0, columns=200)
     try:
         child.expect(r"In \[1\]")
         child.sendline("%load_ext kirin_jupyter")
@@ -196,13 +201,7 @@ def test_terminal_listings_are_text_tables(tmp_path: Path) -> None:
     """In the real IPython terminal, ``%kirin history`` and ``%kirin models`` print aligned
     text tables (``models`` printed ``<IPython.core.display.HTML object>``) and ``help``
     fits the terminal without a split word."""
-    env = dict(os.environ, KIRIN_SIMULATOR_SECONDS="0.2", IPYTHONDIR=str(tmp_path / "ipython"),
-               TERM="xterm")
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "IPython", "--no-banner", "--colors=NoColor", "--HistoryManager.enabled=False"],
-        env=env, cwd=str(tmp_path), encoding="utf-8", timeout=60, dimensions=(40, 80),
-    )
+    child = ipython_terminal(tmp_path, seconds=0.2, columns=80)
     said: dict[str, str] = {}
     try:
         child.expect(r"In \[1\]")
