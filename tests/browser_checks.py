@@ -122,3 +122,32 @@ def collapse_left_sidebar(page: Any) -> None:
     if current.count():
         current.first.click()
         page.wait_for_timeout(300)
+
+
+# A <select> shows its chosen option's text cut at its own edge, and its scroll width never
+# says so: the text is measured in the select's font against the room inside its padding.
+_CUT_SELECT_JS = """
+(root) => {
+  const found = [];
+  const canvas = document.createElement('canvas').getContext('2d');
+  for (const scope of document.querySelectorAll(root)) {
+    for (const el of scope.querySelectorAll('select')) {
+      const option = el.options[el.selectedIndex];
+      if (!option || el.getClientRects().length === 0) continue;
+      const style = getComputedStyle(el);
+      canvas.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+      const need = canvas.measureText(option.text).width;
+      const room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      if (need > room + 1)
+        found.push(`SELECT "${option.text.slice(0, 40)}": text ${Math.ceil(need)}px ` +
+                   `in ${Math.floor(room)}px`);
+    }
+  }
+  return found;
+}
+"""
+
+
+def cut_selects(page: Any, root_selector: str) -> list[str]:
+    """Every visible dropdown under ``root_selector`` too narrow for its chosen option."""
+    return list(page.evaluate(_CUT_SELECT_JS, root_selector))

@@ -43,6 +43,7 @@ CHROMIUM_ARGS = (
 # Otherwise a news / update toast covers part of the page (--LabApp.news_url alone does not).
 NOTIFICATION_SETTINGS = ("lab/user-settings/@jupyterlab/apputils-extension/"
                          "notification.jupyterlab-settings")
+THEME_SETTINGS = "lab/user-settings/@jupyterlab/apputils-extension/themes.jupyterlab-settings"
 
 
 def require_chromium() -> None:
@@ -84,12 +85,14 @@ def free_port() -> int:
 @contextmanager
 def jupyterlab(root_dir: Path, *, env: Mapping[str, str] | None = None,
                state_dir: Path | None = None, startup_timeout: float = 60.0,
-               extra_args: Sequence[str] = ()) -> Iterator[LabServer]:
+               extra_args: Sequence[str] = (), theme: str | None = None
+               ) -> Iterator[LabServer]:
     """Start JupyterLab on 127.0.0.1 with this Python (so kernels see what it has installed).
 
     It gets its own config, runtime, data and IPython dirs (under ``state_dir``, a fresh
     temporary folder by default) and a random token; ``env`` is added to the environment
-    of the server and so of its kernels. Stopped through its own PID on exit.
+    of the server and so of its kernels. ``theme`` (e.g. "JupyterLab Dark") is the theme
+    pages open in, set as a user setting. Stopped through its own PID on exit.
     """
     own_state = state_dir is None
     state = Path(tempfile.mkdtemp(prefix="lab-state-")) if state_dir is None else state_dir
@@ -97,6 +100,8 @@ def jupyterlab(root_dir: Path, *, env: Mapping[str, str] | None = None,
     settings = config_dir / NOTIFICATION_SETTINGS
     settings.parent.mkdir(parents=True, exist_ok=True)
     settings.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    if theme is not None:
+        (config_dir / THEME_SETTINGS).write_text(json.dumps({"theme": theme}))
     for name in ("runtime", "data", "ipython"):
         (state / name).mkdir(exist_ok=True)
     full_env = {

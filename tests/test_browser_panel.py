@@ -1,6 +1,17 @@
-"""The panel in a real JupyterLab, in headless Chromium: type, upload, Generate, see results.
+"""The panel in a real JupyterLab, in headless Chromium, as a person uses it and as a designer
+checks it.
 
-The simulator task takes 3 s so the progress card is seen moving. Takes about 20 s.
+1. It opens without calling anything wrong; upload, n, Generate; the card moves through
+   several values; pending tiles are skeletons, never broken images.
+2. In Light and Dark, at 1,280 and 480 px wide: nothing is cut off (``overflowing``) and
+   every text has at least 4.5:1 contrast (``low_contrast``). Screenshots of the panel go to
+   ``$KIRIN_SCREENSHOT_DIR`` when it is set (docs/screenshots holds the committed ones).
+3. A second run folds the first; the panel stays short; the full view is capped.
+4. "Copy to clipboard" puts the cell on the clipboard; ``%kirin code`` inserts it as a cell.
+5. Saved, and opened by a fresh server (no kernel state, an untrusted notebook): the reader
+   sees the results as static HTML.
+
+The simulator task takes 3 s so the progress card is seen moving. Takes about 60 s.
 """
 
 from __future__ import annotations
@@ -10,28 +21,34 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
+from .browser_checks import cut_selects, low_contrast, overflowing, switch_theme
 from .browser_helpers import (
+    cell_outputs,
     chromium,
     jupyterlab,
     open_notebook,
     require_chromium,
     run_all_cells,
+    save_notebook,
     write_notebook,
 )
 
 N_IMAGES = 2
+PANEL = ".jp-OutputArea-output .kirin-panel"
+MAX_SHOT_BYTES = 300_000
 
 
-def test_panel_generates_in_jupyterlab(tmp_path: Path) -> None:
+def test_panel_in_jupyterlab_light_dark_wide_narrow(tmp_path: Path) -> None:
     require_chromium()
     from playwright.sync_api import expect
 
     root = tmp_path / "root"
     root.mkdir()
-    write_notebook(root / "panel.ipynb", ["%load_ext kirin_jupyter\n%kirin ui"])
+    write_notebook(root / "panel.ipynb", ["%load_ext kirin_jupyter\n%kirin ui", "%kirin code"])
     reference = root / "keeper.png"
     Image.new("RGB", (640, 480), (30, 110, 160)).save(reference)
     env = {
@@ -39,15 +56,20 @@ def test_panel_generates_in_jupyterlab(tmp_path: Path) -> None:
         "KIRIN_HOME": str(tmp_path / "kirin_home"),
         "KIRIN_OUTPUT_DIR": str(root / "kirin_outputs"),
     }
+    shots: list[Path] = []
     with jupyterlab(root, env=env, state_dir=tmp_path / "lab") as lab, \
             chromium(tmp_path / "profile") as browser:
+        browser.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
         page = open_notebook(browser, lab, "panel.ipynb")
+        page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
         run_all_cells(page)
-        panel = page.locator(".jp-OutputArea-output .kirin-panel")
+        panel = page.locator(PANEL)
         panel.wait_for(timeout=30_000)
         generate = panel.locator("button.kirin-generate")
-        expect(generate).to_be_disabled()  # no prompt yet
-        expect(panel.locator(".kirin-reason")).to_contain_text("prompt is empty")
+        # Nothing is called wrong before the first edit.
+        expect(panel.locator(".kirin-reason")).to_contain_text("Describe the image you want")
+        expect(panel.locator(".kirin-problem")).to_have_count(0)
+        expect(generate).to_be_enabled()
 
         panel.locator(".kirin-prompt textarea").fill("<<<image_1>>> as a lighthouse keeper")
         with page.expect_file_chooser() as chooser:  # the real Upload button and file input
@@ -64,41 +86,134 @@ def test_panel_generates_in_jupyterlab(tmp_path: Path) -> None:
         page.keyboard.press("Enter")
         expect(panel.locator(".kirin-reason")).to_contain_text(
             f"ready: omni, {N_IMAGES} images", timeout=10_000)
-        expect(generate).to_be_enabled()
         generate.click()
-
-        bar = panel.locator(".kirin-card .progress-bar")
-        bar.wait_for(timeout=10_000)
-        widths: list[float] = []
-        done_tiles = panel.locator(".kirin-gallery .kirin-tile-done img")
-        deadline = time.monotonic() + 30
-        while done_tiles.count() < N_IMAGES and time.monotonic() < deadline:
-            style = bar.get_attribute("style") or ""
-            match = re.search(r"width:\s*([\d.]+)%", style)
-            if match and (not widths or float(match.group(1)) != widths[-1]):
-                widths.append(float(match.group(1)))
-            time.sleep(0.1)
-        expect(done_tiles).to_have_count(N_IMAGES)
-        # The tiles may be drawn a moment before the bar's last width: wait for it.
-        expect(bar).to_have_attribute("style", re.compile(r"width:\s*100(\.0+)?%"))
-        widths.append(100.0)
-        # The card moved through several values on its way (not straight from 0 to done).
-        assert len(widths) >= 4 and widths == sorted(widths), widths
-        assert len(set(widths)) >= 3, widths
-        for index in range(N_IMAGES):
-            expect(done_tiles.nth(index)).to_have_js_property("complete", True)
-            assert done_tiles.nth(index).evaluate("img => img.naturalWidth") > 0
-        expect(panel.locator(".kirin-card")).to_contain_text("completed")
+        _follow_first_run(page, panel)
         expect(panel.locator(".kirin-totals")).to_contain_text("cost $0.08 in this panel")
-        saved = sorted((root / "kirin_outputs").glob("*/*.png"))
-        assert len(saved) == N_IMAGES
+        assert len(sorted((root / "kirin_outputs").glob("*/*.png"))) == N_IMAGES
 
-        page.set_viewport_size({"width": 1280, "height": 2400})  # the whole panel, results too
-        panel.scroll_into_view_if_needed()
-        shot = tmp_path / "kirin-panel.png"
-        panel.screenshot(path=str(shot), animations="disabled")
-        assert shot.stat().st_size > 10_000
-        if os.environ.get("KIRIN_SCREENSHOT_DIR"):
-            target = Path(os.environ["KIRIN_SCREENSHOT_DIR"])
-            target.mkdir(parents=True, exist_ok=True)
+        generate.click()  # a second run: the first one folds away
+        expect(panel.locator(".kirin-older-runs")).to_contain_text("Run 1 · completed",
+                                                                   timeout=15_000)
+        done = panel.locator(".kirin-latest .kirin-tile-done img")
+        expect(done).to_have_count(N_IMAGES, timeout=20_000)  # the open run's tiles only
+        panel.locator(".kirin-latest .kirin-tile-done button", has_text="view").first.click()
+        viewer = panel.locator(".kirin-viewer img")
+        expect(viewer).to_be_visible()
+        expect(viewer).to_have_js_property("complete", True)
+        page.wait_for_function("img => img.naturalWidth > 0", arg=viewer.element_handle())
+        box = viewer.bounding_box()
+        assert box is not None and box["width"] <= 561 and box["height"] <= 561, box
+        panel.locator(".kirin-viewer button", has_text="close").click()
+        height = panel.bounding_box()
+        assert height is not None and height["height"] < 1700, height  # was 2,400 px
+
+        for theme, tag in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
+            if tag == "dark":
+                switch_theme(page, theme)
+            for width in (1280, 480):
+                page.set_viewport_size({"width": width, "height": 1000})
+                page.wait_for_timeout(300)  # widgets re-lay out on resize
+                where = f"{theme} at {width} px"
+                assert not _cut_off(page), (where, _cut_off(page))
+                assert not low_contrast(page, PANEL), (where, low_contrast(page, PANEL))
+                name = f"panel-{tag}.png" if width == 1280 else f"panel-narrow-{tag}.png"
+                shots.append(_screenshot(page, panel, tmp_path / name))
+
+        _copy_and_insert_code(page, panel)
+        save_notebook(page)
+
+    # A reader without the kernel's widget state: a fresh server (the notebook untrusted).
+    with jupyterlab(root, state_dir=tmp_path / "lab2", theme="JupyterLab Dark") as lab, \
+            chromium(tmp_path / "profile2") as browser:
+        page = open_notebook(browser, lab, "panel.ipynb")
+        saved = cell_outputs(page, 0).locator(".kirin-saved")
+        saved.wait_for(timeout=30_000)
+        expect(saved).to_contain_text("the results of its 2 runs")
+        images = saved.locator("img")
+        expect(images).to_have_count(2 * N_IMAGES)
+        for index in range(2 * N_IMAGES):
+            expect(images.nth(index)).to_have_js_property("complete", True)
+            assert images.nth(index).evaluate("img => img.naturalWidth") > 0
+        assert not low_contrast(page, ".kirin-saved"), low_contrast(page, ".kirin-saved")
+        shots.append(_screenshot(page, saved, tmp_path / "panel-saved-dark.png"))
+
+    for shot in shots:
+        assert 10_000 < shot.stat().st_size < MAX_SHOT_BYTES, (shot.name, shot.stat().st_size)
+    if os.environ.get("KIRIN_SCREENSHOT_DIR"):
+        target = Path(os.environ["KIRIN_SCREENSHOT_DIR"])
+        target.mkdir(parents=True, exist_ok=True)
+        for shot in shots:
             shutil.copy(shot, target / shot.name)
+
+
+def _cut_off(page: Any) -> list[str]:
+    """``overflowing`` (less the slider's handle, which hangs over its track by design),
+    dropdowns too narrow for their text, and boxes that scroll sideways (``overflowing``
+    lets a scrolling box be, but in the panel it means something is out of sight)."""
+    sideways = page.evaluate("""(root) => [...document.querySelectorAll(root + ', ' + root +
+        ' .widget-box')].filter(b => b.getClientRects().length && b.scrollWidth > b.clientWidth + 1)
+        .map(b => `${b.className}: scrolls sideways (${b.scrollWidth} > ${b.clientWidth} px)`)""",
+                             PANEL)
+    return [item for item in overflowing(page, PANEL) if "noUi-" not in item] + \
+        cut_selects(page, PANEL) + list(sideways)
+
+
+def _follow_first_run(page: Any, panel: Any) -> None:
+    """Skeletons while waiting, a bar that moves through several values, then images."""
+    from playwright.sync_api import expect
+
+    expect(panel.locator(".kirin-tile .kirin-skeleton")).to_have_count(N_IMAGES)
+    assert panel.locator(".kirin-gallery img:visible").count() == 0  # no broken-image icon
+    fill = panel.locator(".kirin-run .kirin-bar")
+    fill.wait_for(timeout=10_000)
+    values: list[float] = []
+    done_tiles = panel.locator(".kirin-gallery .kirin-tile-done img")
+    deadline = time.monotonic() + 30
+    while done_tiles.count() < N_IMAGES and time.monotonic() < deadline:
+        now = fill.get_attribute("aria-valuenow") if fill.count() else None
+        if now is not None and (not values or float(now) != values[-1]):
+            values.append(float(now))
+        time.sleep(0.1)
+    expect(done_tiles).to_have_count(N_IMAGES)
+    expect(panel.locator(".kirin-run .kirin-card")).to_have_attribute(
+        "data-state", "completed")
+    values.append(100.0)
+    assert len(values) >= 4 and values == sorted(values), values  # moved, never back
+    assert len(set(values)) >= 3, values
+    for index in range(N_IMAGES):
+        expect(done_tiles.nth(index)).to_have_js_property("complete", True)
+        assert done_tiles.nth(index).evaluate("img => img.naturalWidth") > 0
+    expect(panel.locator(".kirin-skeleton:visible")).to_have_count(0)
+
+
+def _copy_and_insert_code(page: Any, panel: Any) -> None:
+    """The Copy button fills the clipboard; %kirin code puts the cell below the magic."""
+    from playwright.sync_api import expect
+
+    panel.locator(".kirin-latest .kirin-tile-done button", has_text="code").first.click()
+    copy = panel.locator("button.kirin-copy")
+    copy.click()
+    expect(panel.locator(".kirin-copy-state")).to_have_text("Copied to the clipboard.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith(f"%%kirin -m omni -n {N_IMAGES} --res 1k --ar auto -i "), copied
+    assert copied.endswith("\n<<<image_1>>> as a lighthouse keeper"), copied
+
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    cells.nth(1).locator(".cm-content").click()
+    page.keyboard.press("Control+Enter")  # run in place (Shift+Enter adds a cell at the end)
+    expect(cells).to_have_count(3, timeout=20_000)
+    expect(cell_outputs(page, 1)).to_contain_text("new cell below")
+    text = cells.nth(2).locator(".cm-content").inner_text()
+    assert re.sub(r"\s+", " ", text).strip() == re.sub(r"\s+", " ", copied).strip(), text
+
+
+def _screenshot(page: Any, element: Any, path: Path) -> Path:
+    """The element alone, whole (the window made taller than it), animations stopped."""
+    width = page.viewport_size["width"]
+    box = element.bounding_box()
+    page.set_viewport_size({"width": width, "height": min(5000, int(box["height"]) + 400)})
+    page.wait_for_timeout(200)
+    element.scroll_into_view_if_needed()
+    element.screenshot(path=str(path), animations="disabled")
+    page.set_viewport_size({"width": width, "height": 1000})
+    return path

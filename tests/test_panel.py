@@ -623,7 +623,7 @@ def test_the_saved_copy_shows_the_results_without_a_kernel(
                         lambda obj, **kw: sent.append(("update", obj, kw)))
     panel._ipython_display_()
     (_, widget, _), (_, first, options) = sent
-    assert widget["text/plain"].startswith("<kirin_jupyter.Panel")
+    assert widget["text/plain"].startswith("Kirin panel (its controls need the running kernel")
     assert "application/vnd.jupyter.widget-view+json" in widget
     assert "no runs yet" in first["text/html"] and options["display_id"] == panel.saved.display_id
     panel.options.prompt.value = "a kite"

@@ -10,11 +10,25 @@ from ..display import theme
 
 # - ipywidgets gives an HTML widget a 28 px line height, so a wrapped note would be spaced
 #   like a form; a compact line height, with padding that keeps one-line notes 28 px high.
+# - Older runs' accordion titles in the theme's text colour on the page (ipywidgets draws
+#   them muted on a grey fill, 4.4:1 in JupyterLab Light).
+# - Tile buttons are compact, so the four fit on one line under a thumbnail; in a narrow
+#   panel two tiles still share a row (their buttons wrap) rather than one tall column.
 # - The pending tile pulses gently, and stands still for readers who ask for less motion.
 PANEL_CSS = f"""<style>
 .kirin-panel .widget-html > .widget-html-content {{ line-height: 1.45; height: auto; padding: 4px 0;
   color: {theme.TEXT}; font-family: {theme.FONT}; overflow-wrap: anywhere; }}
 .kirin-panel .kirin-label > .widget-html-content {{ overflow-wrap: normal; }}
+.kirin-older-runs .jupyter-widget-Collapse-header {{ color: {theme.TEXT};
+  background: {theme.SURFACE}; border-color: {theme.BORDER_SOFT}; }}
+.kirin-older-runs .jupyter-widget-Collapse-header * {{ color: {theme.TEXT}; }}
+.kirin-tile .jupyter-button {{ height: 24px; line-height: 24px; padding: 0 7px;
+  font-size: 12px; }}
+.kirin-jobs {{ container-type: inline-size; }}
+@container (max-width: 460px) {{
+  .kirin-gallery {{ grid-template-columns: repeat(auto-fill, minmax(140px, 1fr)) !important; }}
+  .kirin-tile .widget-image, .kirin-tile .kirin-skeleton {{ height: 120px !important; }}
+}}
 @keyframes kirin-pulse {{ 0%, 100% {{ opacity: 1; }} 50% {{ opacity: 0.55; }} }}
 .kirin-skeleton {{ animation: kirin-pulse 1.6s ease-in-out infinite; }}
 @media (prefers-reduced-motion: reduce) {{ .kirin-skeleton {{ animation: none; }} }}

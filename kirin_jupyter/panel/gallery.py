@@ -15,7 +15,6 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..display import theme
 from ..images import describe_size
 from .copy_code import code_html
 from .css import skeleton
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
     from ..job import Job
 
 TILE_HEIGHT = "180px"
-TILE_MIN_WIDTH = 176  # px: two tiles side by side in a 400 px panel, four at 960 px
+TILE_MIN_WIDTH = 210  # px: four in a row at 960 px, the four buttons on one line
 VIEWER_MAX = "560px"  # the full-size view never takes more than this in either direction
 _CONVERTIBLE = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
@@ -41,16 +40,15 @@ class Tile:
         self.job = job
         self.index = index
         self.path: Path | None = None
-        self.placeholder = w.HTML(skeleton(TILE_HEIGHT), layout=w.Layout(width="100%"))
+        self.placeholder = w.HTML(skeleton(TILE_HEIGHT))
         self.image = w.Image(format="jpeg", layout=w.Layout(
-            width="100%", height=TILE_HEIGHT, object_fit="contain",
-            border=f"1px solid {theme.BORDER_SOFT}"))
+            height=TILE_HEIGHT, object_fit="contain"))
         show(self.image, False)
         self.caption = w.HTML(note(f"image {index + 1} on its way…"))
         self.view = w.Button(description="view", tooltip="view larger", layout=button_layout())
         self.save = w.Button(description="save…", tooltip="save a copy to a path you choose",
                              layout=button_layout())
-        self.use = w.Button(description="reference",
+        self.use = w.Button(description="reuse",
                             tooltip="use this image as a reference image",
                             layout=button_layout())
         self.code = w.Button(description="code",
@@ -128,8 +126,7 @@ class Gallery:
         close_code.on_click(lambda _b: show(self.code_area, False))
         for area in (self.viewer, self.saver, self.code_area):
             show(area, False)
-        self.widget = w.VBox([self.message, self.viewer, self.saver, self.code_area],
-                             layout=w.Layout(width="100%"))
+        self.widget = w.VBox([self.message, self.viewer, self.saver, self.code_area])
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -144,7 +141,7 @@ class Gallery:
             show(tile.widget, False)
         grid = w.GridBox([t.widget for t in tiles], layout=w.Layout(
             grid_template_columns=f"repeat(auto-fill, minmax({TILE_MIN_WIDTH}px, 1fr))",
-            grid_gap="8px", width="100%"))
+            grid_gap="8px"))
         grid.add_class("kirin-gallery")
         with self._lock:
             self._tiles[job.external_task_id] = tiles

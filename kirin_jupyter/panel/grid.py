@@ -26,10 +26,10 @@ def field(label: str, *controls: Any, css_class: str = "") -> Any:
     import ipywidgets as w
 
     name = w.HTML(label_html(label), layout=w.Layout(
-        width=LABEL_WIDTH, flex=f"0 0 {LABEL_WIDTH}", margin="2px 0"))
+        width=LABEL_WIDTH, flex=f"0 0 {LABEL_WIDTH}"))
     name.add_class("kirin-label")
     row = w.HBox([name, body(*controls)], layout=w.Layout(
-        flex_flow="row wrap", align_items="flex-start", width="100%"))
+        flex_flow="row wrap", align_items="flex-start"))
     row.add_class("kirin-field")
     if css_class:
         row.add_class(css_class)

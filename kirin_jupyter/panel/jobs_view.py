@@ -35,8 +35,8 @@ class RunView:
         self.job = job
         self.card = card
         self.error = w.HTML()
-        self.widget = w.VBox([card.widget, self.error, results],
-                             layout=w.Layout(width="100%"))
+        show(self.error, False)  # an empty line would open a gap under the card
+        self.widget = w.VBox([card.widget, self.error, results])
         self.widget.add_class("kirin-run")
 
     def title(self) -> str:
@@ -64,15 +64,15 @@ class JobsSection:
         self._dropped = 0
         self.totals = w.HTML()
         self.totals.add_class("kirin-totals")
-        self.latest = w.VBox([], layout=w.Layout(width="100%"))
-        self.older = w.Accordion([], selected_index=None, layout=w.Layout(width="100%"))
+        self.latest = w.VBox([])
+        self.latest.add_class("kirin-latest")
+        self.older = w.Accordion([], selected_index=None)
         self.older.add_class("kirin-older-runs")
         self.older_heading = w.HTML()
-        self.older_box = w.VBox([self.older_heading, self.older],
-                                layout=w.Layout(width="100%"))
+        self.older_box = w.VBox([self.older_heading, self.older])
         show(self.older_box, False)
         self.widget = w.VBox([w.HTML("<b>Runs</b>"), self.totals, self.latest, tools,
-                              self.older_box], layout=w.Layout(width="100%"))
+                              self.older_box])
         self.widget.add_class("kirin-jobs")
         self._update_totals()
 
@@ -119,6 +119,7 @@ class JobsSection:
             view = self._views.get(job.external_task_id)
             if view is not None and job.status == "failed":
                 view.error.value = note(str(job.error), BAD)
+                show(view.error, True)
             self._show_older()
             self._update_totals()
 

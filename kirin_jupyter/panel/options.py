@@ -73,8 +73,7 @@ class OptionsSection:
         self.advanced = w.ToggleButton(value=False, description="Advanced options",
                                        icon="chevron-right", layout=button_layout())
         self.advanced_box = w.VBox([field("External id", self.external_id),
-                                    field("Callback URL", self.callback_url)],
-                                   layout=w.Layout(width="100%"))
+                                    field("Callback URL", self.callback_url)])
         self.advanced.observe(self._toggle_advanced, names="value")
         show(self.advanced_box, False)
         self.model_field = field("Model", self.model, self.model_help)

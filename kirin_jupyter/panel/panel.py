@@ -100,8 +100,9 @@ class Panel:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = self.widget._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, dict):  # not the box's long repr where the panel cannot show
-            bundle["text/plain"] = repr(self)
+        if isinstance(bundle, dict):  # shown where widgets are not (an untrusted notebook)
+            bundle["text/plain"] = ("Kirin panel (its controls need the running kernel; "
+                                    "the results it made are saved below)")
         return bundle
 
     def _ipython_display_(self) -> None:

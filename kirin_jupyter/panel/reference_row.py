@@ -64,7 +64,7 @@ class ReferenceRow:
         self.widget = w.HBox([self.thumbnail, self.url_icon, info, actions],
                              layout=w.Layout(align_items="center", flex_flow="row wrap",
                                              border_bottom=f"1px solid {theme.BORDER_SOFT}",
-                                             padding="4px 0", width="100%"))
+                                             padding="4px 0"))
         self.widget.add_class("kirin-reference")
 
     @staticmethod

@@ -49,7 +49,7 @@ class ReferencesSection:
                              layout=grow("160px"))
         self.add_source = w.Button(description="Add path or URL", layout=button_layout())
         self.add_source.on_click(self._add_typed)
-        self.variable = w.Dropdown(layout=grow("160px", max_width="320px"),
+        self.variable = w.Dropdown(layout=grow("200px", max_width="320px"),
                                    tooltip="PIL images and numpy arrays in the notebook")
         self.refresh_variables = w.Button(description="↻", tooltip="look for PIL images and "
                                           "numpy arrays in the notebook again",
@@ -64,7 +64,7 @@ class ReferencesSection:
             field("References", self.heading, self.upload, self.source, self.add_source),
             field("Variable", self.variable, self.refresh_variables, self.add_variable),
             field("", self.message, self.rows),
-        ], layout=w.Layout(width="100%"))
+        ])
         self.widget.add_class("kirin-references")
         self.list_variables()
 
@@ -144,7 +144,7 @@ class ReferencesSection:
         """The notebook's PIL images and arrays, looked up now (the ↻ button asks again)."""
         names = refs.image_like_names(self._namespace or {})
         current = self.variable.value
-        self.variable.options = names or [("(no PIL image or array variables)", "")]
+        self.variable.options = names or [("(no image variables yet)", "")]
         self.variable.value = current if current in names else (names[0] if names else "")
         self.variable.disabled = not names
         with self._lock:
