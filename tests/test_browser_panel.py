@@ -8,10 +8,10 @@ checks it.
    ``$KIRIN_SCREENSHOT_DIR`` when it is set (docs/screenshots holds the committed ones).
 3. A second run folds the first; the panel stays short; the full view is capped.
 4. "Copy to clipboard" puts the cell on the clipboard; ``%kirin code`` inserts it as a cell.
-5. Saved, and opened by a fresh server (no kernel state, an untrusted notebook): the reader
-   sees the results as static HTML.
+5. Saved and opened again without the kernel's widgets, by its author (trusted) and by a
+   fresh server (untrusted): both see the results as static HTML.
 
-The simulator task takes 3 s so the progress card is seen moving. Takes about 60 s.
+The simulator task takes 3 s so the progress card is seen moving. Takes about 55 s.
 """
 
 from __future__ import annotations
@@ -122,18 +122,22 @@ def test_panel_in_jupyterlab_light_dark_wide_narrow(tmp_path: Path) -> None:
         _copy_and_insert_code(page, panel)
         save_notebook(page)
 
-    # A reader without the kernel's widget state: a fresh server (the notebook untrusted).
+    # The author tomorrow (same server state: the notebook is trusted), with a new kernel
+    # that has none of the widgets: the saved results, and no widget error line.
+    with jupyterlab(root, state_dir=tmp_path / "lab") as lab, \
+            chromium(tmp_path / "profile") as browser:
+        page = open_notebook(browser, lab, "panel.ipynb")
+        _saved_results_shown(page)
+        outputs = cell_outputs(page, 0)
+        error = outputs.filter(has_text="Error displaying widget: model not found")
+        expect(error).to_have_count(1, timeout=20_000)  # drawn by JupyterLab, hidden by ours
+        expect(error).to_be_hidden()
+
+    # A reader elsewhere (a fresh server: the notebook is untrusted), in Dark.
     with jupyterlab(root, state_dir=tmp_path / "lab2", theme="JupyterLab Dark") as lab, \
             chromium(tmp_path / "profile2") as browser:
         page = open_notebook(browser, lab, "panel.ipynb")
-        saved = cell_outputs(page, 0).locator(".kirin-saved")
-        saved.wait_for(timeout=30_000)
-        expect(saved).to_contain_text("the results of its 2 runs")
-        images = saved.locator("img")
-        expect(images).to_have_count(2 * N_IMAGES)
-        for index in range(2 * N_IMAGES):
-            expect(images.nth(index)).to_have_js_property("complete", True)
-            assert images.nth(index).evaluate("img => img.naturalWidth") > 0
+        saved = _saved_results_shown(page)
         assert not low_contrast(page, ".kirin-saved"), low_contrast(page, ".kirin-saved")
         shots.append(_screenshot(page, saved, tmp_path / "panel-saved-dark.png"))
 
@@ -184,6 +188,21 @@ def _follow_first_run(page: Any, panel: Any) -> None:
         expect(done_tiles.nth(index)).to_have_js_property("complete", True)
         assert done_tiles.nth(index).evaluate("img => img.naturalWidth") > 0
     expect(panel.locator(".kirin-skeleton:visible")).to_have_count(0)
+
+
+def _saved_results_shown(page: Any) -> Any:
+    """The saved copy under the panel's cell shows both runs' images."""
+    from playwright.sync_api import expect
+
+    saved = cell_outputs(page, 0).locator(".kirin-saved")
+    saved.wait_for(timeout=30_000)
+    expect(saved).to_contain_text("the results of its 2 runs")
+    images = saved.locator("img")
+    expect(images).to_have_count(2 * N_IMAGES)
+    for index in range(2 * N_IMAGES):
+        expect(images.nth(index)).to_have_js_property("complete", True)
+        assert images.nth(index).evaluate("img => img.naturalWidth") > 0
+    return saved
 
 
 def _copy_and_insert_code(page: Any, panel: Any) -> None:
