@@ -72,7 +72,7 @@ def _help_doc(width: int = magic_options.HELP_WIDTH) -> str:
         ("%%kirin [VAR] [options]", "the cell body is the prompt"),
         ("%kirin [options] PROMPT", "a one-line prompt"),
         ("%kirin help | models | jobs | wait | config", ""),
-        ("%kirin resume [--steal] | show TASK_ID | login | ui", ""),
+        ("%kirin resume [--steal] | show TASK_ID | login | ui | code", ""),
         ("%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]", ""),
     ]
     lines = [_wrap("Generate images with the Kirin API.", width), ""]
