@@ -71,13 +71,17 @@ def test_panel_in_jupyterlab_light_dark_wide_narrow(tmp_path: Path) -> None:
         expect(panel.locator(".kirin-problem")).to_have_count(0)
         expect(generate).to_be_enabled()
 
-        panel.locator(".kirin-prompt textarea").fill("<<<image_1>>> as a lighthouse keeper")
         with page.expect_file_chooser() as chooser:  # the real Upload button and file input
             panel.locator(".kirin-upload").click()
         chooser.value.set_files(str(reference))
         expect(panel.locator(".kirin-reference")).to_have_count(1, timeout=15_000)
         expect(panel.locator(".kirin-reference .kirin-badge")).to_have_text("ok")
         expect(panel.locator(".kirin-reference img")).to_have_js_property("complete", True)
+        # After the first edit, what is missing is said (readably) and Generate waits.
+        expect(panel.locator(".kirin-problem")).to_contain_text("prompt is empty")
+        expect(generate).to_be_disabled()
+        assert not low_contrast(page, PANEL), low_contrast(page, PANEL)
+        panel.locator(".kirin-prompt textarea").fill("<<<image_1>>> as a lighthouse keeper")
 
         readout = panel.locator(".kirin-n .widget-readout")  # n: type into the slider's readout
         readout.click()
@@ -96,6 +100,11 @@ def test_panel_in_jupyterlab_light_dark_wide_narrow(tmp_path: Path) -> None:
                                                                    timeout=15_000)
         done = panel.locator(".kirin-latest .kirin-tile-done img")
         expect(done).to_have_count(N_IMAGES, timeout=20_000)  # the open run's tiles only
+        older = panel.locator(".kirin-older-runs")
+        older.locator(".jupyter-widget-Collapse-header").click()  # open the folded run
+        expect(older.locator(".kirin-tile-done img:visible")).to_have_count(N_IMAGES)
+        older.locator(".jupyter-widget-Collapse-header").click()
+        expect(older.locator(".kirin-tile-done img:visible")).to_have_count(0)
         panel.locator(".kirin-latest .kirin-tile-done button", has_text="view").first.click()
         viewer = panel.locator(".kirin-viewer img")
         expect(viewer).to_be_visible()
