@@ -23,7 +23,7 @@ from ..request import GenerationRequest
 from . import codegen, form
 from .css import PANEL_CSS
 from .gallery import Gallery
-from .grid import field
+from .grid import button_layout, field
 from .jobs_view import JobsSection
 from .options import OptionsSection
 from .references import Reference
@@ -67,13 +67,12 @@ class Panel:
             on_insert=self.options.insert_placeholder, on_renumber=self.options.renumber,
         )
         self.generate_button = w.Button(description="Generate", button_style="primary",
-                                        icon="play", layout=w.Layout(width="auto",
-                                                                     flex="0 0 auto"))
+                                        icon="play", layout=button_layout())
         self.generate_button.add_class("kirin-generate")
         self.generate_button.on_click(lambda _b: self.generate())
         self.code_button = w.Button(description="Show as code",
                                     tooltip="the %%kirin cell that makes this request",
-                                    layout=w.Layout(width="auto", flex="0 0 auto"))
+                                    layout=button_layout())
         self.code_button.on_click(lambda _b: self.show_code())
         self.reason = w.HTML(layout=w.Layout(flex="1 1 100%", min_width="0"))
         self.reason.add_class("kirin-reason")
@@ -109,7 +108,11 @@ class Panel:
         """The panel, and under it the saved copy of its results (see ``saved.py``)."""
         from IPython.display import display
 
-        display(self._repr_mimebundle_(), raw=True)  # type: ignore[no-untyped-call]
+        bundle = self._repr_mimebundle_()
+        if isinstance(bundle, dict):
+            display(bundle, raw=True)  # type: ignore[no-untyped-call]
+        else:  # a closed widget: let IPython say so as it would
+            display(self.widget)  # type: ignore[no-untyped-call]
         self.saved.show(self.jobs)
 
     def __repr__(self) -> str:

@@ -13,8 +13,6 @@ from ..display import theme
 
 OK = theme.SUCCESS
 BAD = theme.ERROR
-WARN = theme.WARN
-INFO = theme.ACCENT
 
 
 def note(text: str, mark: str | None = None) -> str:
