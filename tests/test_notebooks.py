@@ -63,7 +63,8 @@ def check_models(nb: nbformat.NotebookNode) -> None:
         c = cell(nb, start)
         assert len(html(c)) == 1 and thumbs(c) == count, start
         assert model in html(c)[0] and "done" in html(c)[0]
-    assert "models-notebook-owl-1" in html(cell(nb, "%%kirin owl"))[0]  # --id reached it
+    # --id reached it (the card names it on hover over the task id)
+    assert "external id models-notebook-owl-1" in html(cell(nb, "%%kirin owl"))[0]
     dry = cell(nb, "%%kirin --dry-run")
     assert thumbs(dry) == 0
     for part in ("POST http://", '"element_id": 1001', '"element_id": 1002', '"n": 4',

@@ -615,7 +615,7 @@ def test_a_job_held_by_a_live_kernel_is_named_and_can_be_stolen(
         monkeypatch.setenv("KIRIN_API_KEY", TEST_KEY)  # the magics on the same service
         shell.run_line_magic("config", f"Kirin.base_url = '{sim_server.url}'")
         shell.run_line_magic("kirin", "resume")
-        out = capsys.readouterr().out
+        out = " ".join(capsys.readouterr().out.split())  # the note wraps at words
         assert f"job {job.task_id} is followed by another live kernel (process " \
             f"{other.pid} on {socket.gethostname()}); %kirin resume --steal takes it over" in out
         assert "nothing to resume" not in out

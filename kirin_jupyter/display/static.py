@@ -57,7 +57,7 @@ def _muted(text_html: str, extra: str = "") -> str:
 
 
 def header_html(model: str, prompt: str, *, simulated: bool, state: str,
-                task_id: str | None = None) -> str:
+                task_id: str | None = None, external_id: str = "") -> str:
     """Name, model, simulator mark and state on one line; the prompt under it."""
     pills = [theme.pill(model), theme.state_pill(state)]
     if simulated:
@@ -65,7 +65,8 @@ def header_html(model: str, prompt: str, *, simulated: bool, state: str,
                                    title="no API key: made by the built-in simulator"))
     task = ""
     if task_id:
-        task = (f'<span title="task id {escape(task_id)}" style="font-family:{theme.MONO};'
+        ids = f"task id {task_id}" + (f" · external id {external_id}" if external_id else "")
+        task = (f'<span title="{escape(ids)}" style="font-family:{theme.MONO};'
                 f'font-size:11px;color:{theme.MUTED};margin-left:auto;white-space:nowrap">'
                 f"{escape(_short_id(task_id))}</span>")
     return (
@@ -122,12 +123,14 @@ def progress_bar(fraction: float, colour: str = theme.ACCENT) -> str:
 
 
 def card_html(*, model: str, prompt: str, simulated: bool, state: str, task_id: str | None,
-              options: dict[str, Any], body: str, footer: str, role: str = "kirin-live") -> str:
+              options: dict[str, Any], body: str, footer: str, role: str = "kirin-live",
+              external_id: str = "") -> str:
     """The frame every card shares; ``role`` (kirin-live, kirin-result, kirin-error) says
     which it is to tests and to the panel."""
     return (
         f'<div class="kirin-card {role}" data-state="{escape(state)}" style="{CARD_STYLE}">'
-        + header_html(model, prompt, simulated=simulated, state=state, task_id=task_id)
+        + header_html(model, prompt, simulated=simulated, state=state, task_id=task_id,
+                      external_id=external_id)
         + option_chips(options)
         + body
         + _muted(footer, "margin-top:4px")
@@ -196,7 +199,8 @@ def result_html(result: Result) -> str:
     body = gallery_html(result.paths, result.types) + _metadata_html(result.metadata)
     return card_html(model=result.model, prompt=result.prompt, simulated=result.simulated,
                      state="done", task_id=result.task_id, options=result.options,
-                     body=body, footer=footer, role="kirin-result")
+                     body=body, footer=footer, role="kirin-result",
+                     external_id=result.external_task_id)
 
 
 def live_status(job: Job) -> str:
