@@ -528,7 +528,7 @@ def _follow_on_main_thread(shell: Any, card: Any, timeout: float | None) -> None
     from .errors import KirinError
 
     job: Job = card.job
-    handle = display(card.widget, display_id=True)
+    handle = display(card.in_cell(), display_id=True)
 
     def finish() -> None:
         card.refresh(job)

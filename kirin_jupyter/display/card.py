@@ -32,21 +32,26 @@ class ProgressCard:
 
         self.job = job
         self.on_finish = on_finish
-        # JupyterLab pads rendered HTML 20 px on the right; the same padding here keeps
-        # the frame's width when the static result replaces the widget.
         self.widget = widgets.HTML(live_html(job), layout=widgets.Layout(
-            width="100%", margin="0", padding="0 20px 0 0"))
+            width="100%", margin="0"))
         self.widget.add_class("kirin-live")
         self.shown_progress = job.progress  # the bar's fraction, as last drawn
         self._handle: Any = None
         self._finished = False
         self._lock = threading.Lock()
 
+    def in_cell(self) -> Any:
+        """The widget, made ready to stand in a cell's output where the static result will
+        replace it: JupyterLab pads rendered HTML 20 px on the right, and the same padding
+        here keeps the frame's width (a card inside the panel needs none)."""
+        self.widget.layout.padding = "0 20px 0 0"
+        return self.widget
+
     def show(self) -> None:
         """Display the card in the current cell and start following the job."""
         from IPython.display import display
 
-        self._handle = display(self.widget, display_id=True)
+        self._handle = display(self.in_cell(), display_id=True)
         self.attach()
 
     def attach(self) -> None:
