@@ -62,7 +62,7 @@ def check_models(nb: nbformat.NotebookNode) -> None:
     for start, (model, count) in expected.items():
         c = cell(nb, start)
         assert len(html(c)) == 1 and thumbs(c) == count, start
-        assert model in html(c)[0] and "done" in html(c)[0]
+        assert model in html(c)[0] and "completed" in html(c)[0]
     # --id reached it (the card names it on hover over the task id)
     assert "external id models-notebook-owl-1" in html(cell(nb, "%%kirin owl"))[0]
     dry = cell(nb, "%%kirin --dry-run")

@@ -198,7 +198,7 @@ def result_html(result: Result) -> str:
               f"{_cost_text(result.cost)}")
     body = gallery_html(result.paths, result.types) + _metadata_html(result.metadata)
     return card_html(model=result.model, prompt=result.prompt, simulated=result.simulated,
-                     state="done", task_id=result.task_id, options=result.options,
+                     state="completed", task_id=result.task_id, options=result.options,
                      body=body, footer=footer, role="kirin-result",
                      external_id=result.external_task_id)
 
