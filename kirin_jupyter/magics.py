@@ -533,7 +533,7 @@ def _follow_on_main_thread(shell: Any, card: Any, timeout: float | None) -> None
     def finish() -> None:
         card.refresh(job)
         handle.update(FinalView(job))
-        card.widget.close()
+        card.retire()
 
     deadline = None if timeout is None else time.monotonic() + timeout
     try:

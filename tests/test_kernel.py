@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -97,6 +98,9 @@ def test_quickstart_notebook_executes_with_images_in_the_magic_cells(tmp_path: P
         assert image_outputs(cell), cell.source
     outputs = Path(os.environ["KIRIN_OUTPUT_DIR"])
     assert len(list(outputs.glob("*/*.png"))) == 3
+    # The live cards were replaced by their results: their saved widget state is emptied.
+    saved_state = json.dumps(done.metadata.get("widgets", {}))
+    assert "kirin-card" not in saved_state and len(saved_state) < 6_000, len(saved_state)
 
 
 def test_api_key_never_lands_in_an_executed_notebook(

@@ -47,6 +47,13 @@ class ProgressCard:
         self.widget.layout.padding = "0 20px 0 0"
         return self.widget
 
+    def retire(self) -> None:
+        """Close the widget once the static result has replaced it, emptied first: a
+        headless run (nbclient) keeps the last state of every widget, closed or not, in the
+        saved notebook, and a replaced card's HTML is dead weight there."""
+        self.widget.value = ""
+        self.widget.close()
+
     def show(self) -> None:
         """Display the card in the current cell and start following the job."""
         from IPython.display import display
@@ -89,4 +96,4 @@ class ProgressCard:
         self._draw()
         if self._handle is not None:
             self._handle.update(FinalView(self.job))
-            self.widget.close()
+            self.retire()
