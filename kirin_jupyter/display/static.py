@@ -34,11 +34,6 @@ GAP = 8  # px between tiles
 MAX_COLUMNS = 4
 
 
-def badge(text: str, colour: str) -> str:
-    """A state or label pill (kept for callers that name a theme colour)."""
-    return theme.pill(text, colour)
-
-
 def excerpt(text: str, limit: int = 120) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
