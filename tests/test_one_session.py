@@ -110,6 +110,6 @@ def test_ctrl_c_in_colab_mode_still_delivers_the_final_gallery(tmp_path: Path) -
                    if m["content"]["transient"]["display_id"] == display_id]
         assert updates, "the card never received its final gallery"
         html = updates[-1]["content"]["data"]["text/html"]
-        assert "<img" in html and ">done<" in html and "alt=\"result 1\"" in html
+        assert "<img" in html and ">completed<" in html and "alt=\"result 1\"" in html
         again = kernel.run("pass")  # and only once: the hook is gone
         assert not again.of_type("update_display_data")
