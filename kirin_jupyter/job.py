@@ -47,7 +47,7 @@ class Result:
     simulated: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
     finished_at: float | None = None  # wall-clock seconds: when the files were all saved
-    options: dict[str, Any] = field(default_factory=dict)  # GenerationRequest.options()
+    options: dict[str, Any] = field(default_factory=dict)  # GenerationRequest.options
     _images: list[PILImage] | None = field(default=None, repr=False)
 
     @property

@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
@@ -71,9 +72,11 @@ class GenerationRequest:
             body[field_name] = refs if field_name == "image_list" else refs[0]
         return body
 
+    @cached_property
     def options(self) -> dict[str, Any]:
         """What was asked besides model and prompt, as the journal keeps it: for the card's
-        chips and a result's record (references by label and hash, never their bytes)."""
+        chips and a result's record (references by label and hash, never their bytes).
+        Made once: the live card reads it on every redraw, and the request never changes."""
         summary = self.summary()
         for name in ("model", "prompt", "external_task_id", "callback_url"):
             summary.pop(name, None)

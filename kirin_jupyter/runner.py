@@ -217,7 +217,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         simulated=job.simulated,
         metadata=snapshot.metadata,
         finished_at=time.time(),
-        options=request.options(),
+        options=dict(request.options),
     )
     await _journal(  # absolute: resume from another folder must find them
         ctx.journal.record_result, request.external_task_id,

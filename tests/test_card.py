@@ -40,7 +40,7 @@ def a_result(tmp_path: Path, n: int, **options: object) -> Result:
     return Result(task_id="sim-0123456789abcdef", external_task_id=request.external_task_id,
                   model=request.model.name, prompt=request.prompt, paths=paths,
                   urls=[""] * n, types=["image"] * n, simulated=True,
-                  options=request.options(), finished_at=1_790_000_000.0)
+                  options=dict(request.options), finished_at=1_790_000_000.0)
 
 
 @pytest.mark.parametrize("count, columns", [

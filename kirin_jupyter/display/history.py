@@ -19,7 +19,7 @@ from typing import Any
 from .. import spec
 from ..thumbnails import thumbnail_jpeg
 from . import theme
-from .tables import Cell, cut, html_table, mono, muted, plain, text_table
+from .tables import Cell, cut, html_table, mono, muted, plain, short_id, text_table
 
 THUMB_SHOWN = 48  # px on the page; rows stay about 56 px tall
 THUMB_MADE = 96  # px of the JPEG: sharp on high-density screens, still a few kB
@@ -92,10 +92,6 @@ def _strip(paths: list[Path]) -> Cell:
                 + "".join(thumbs) + "</div>", str(len(paths)))
 
 
-def short_id(ident: str, head: int = 4, tail: int = 6) -> str:
-    """'1234567890123456789' -> '1234…456789': ids often share a long prefix, so the end
-    is kept; the full id is in the cell's title and in the text table."""
-    return ident if len(ident) <= head + tail + 2 else f"{ident[:head]}…{ident[-tail:]}"
 
 
 def _date(stamp: float, now: float) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..thumbnails import THUMB_SIDE, thumbnail_jpeg
 from . import theme
+from .tables import cut, short_id
 
 if TYPE_CHECKING:
     from ..job import Job, Result
@@ -32,11 +33,6 @@ CARD_STYLE = (
 GAP = 8  # px between tiles
 # Past this many columns tiles get too small at a notebook's default width.
 MAX_COLUMNS = 4
-
-
-def excerpt(text: str, limit: int = 120) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def columns_for(count: int) -> int:
@@ -63,17 +59,13 @@ def header_html(model: str, prompt: str, *, simulated: bool, state: str,
         ids = f"task id {task_id}" + (f" · external id {external_id}" if external_id else "")
         task = (f'<span title="{escape(ids)}" style="font-family:{theme.MONO};'
                 f'font-size:11px;color:{theme.MUTED};margin-left:auto;white-space:nowrap">'
-                f"{escape(_short_id(task_id))}</span>")
+                f"{escape(short_id(task_id))}</span>")
     return (
         '<div style="display:flex;flex-wrap:wrap;align-items:center;gap:4px 6px">'
         f'<b style="margin-right:2px">Kirin</b>{"".join(pills)}{task}</div>'
-        f'<div class="kirin-prompt" title="{escape(excerpt(prompt, 1000))}" '
-        f'style="margin:4px 0 2px;overflow-wrap:anywhere">{escape(excerpt(prompt, 240))}</div>'
+        f'<div class="kirin-prompt" title="{escape(cut(prompt, 1000))}" '
+        f'style="margin:4px 0 2px;overflow-wrap:anywhere">{escape(cut(prompt, 240))}</div>'
     )
-
-
-def _short_id(task_id: str) -> str:
-    return task_id if len(task_id) <= 14 else task_id[:6] + "…" + task_id[-6:]
 
 
 def option_chips(options: dict[str, Any]) -> str:
@@ -93,7 +85,7 @@ def option_chips(options: dict[str, Any]) -> str:
                                 title="\n".join(str(label) for label in labels)))
     if options.get("negative_prompt"):
         negative = str(options["negative_prompt"])
-        chips.append(theme.pill("not: " + excerpt(negative, 32), title=excerpt(negative, 500)))
+        chips.append(theme.pill("not: " + cut(negative, 32), title=cut(negative, 500)))
     elements = options.get("element_list")
     if elements:
         chips.append(theme.pill(f"{len(elements)} element{'s' if len(elements) != 1 else ''}"))
@@ -215,7 +207,7 @@ def live_status(job: Job) -> str:
 def live_html(job: Job) -> str:
     """The card while the job runs: the same frame, a bar where the gallery will be."""
     return card_html(model=job.model, prompt=job.prompt, simulated=job.simulated,
-                     state=job.status, task_id=job.task_id, options=job.request.options(),
+                     state=job.status, task_id=job.task_id, options=job.request.options,
                      body=progress_bar(job.progress), footer=live_status(job))
 
 
@@ -227,7 +219,7 @@ def error_html(job: Job) -> str:
     footer = (f"after {job.elapsed:.1f} s · external id <span style=\"font-family:{theme.MONO};"
               f'overflow-wrap:anywhere">{escape(job.external_task_id)}</span>')
     return card_html(model=job.model, prompt=job.prompt, simulated=job.simulated,
-                     state="failed", task_id=job.task_id, options=job.request.options(),
+                     state="failed", task_id=job.task_id, options=job.request.options,
                      body=body, footer=footer, role="kirin-error")
 
 

@@ -44,6 +44,12 @@ def cut(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: max(0, limit - 1)].rstrip() + "…"
 
 
+def short_id(ident: str, head: int = 4, tail: int = 6) -> str:
+    """'1234567890123456789' -> '1234…456789': ids often share a long prefix, so the end
+    is kept; the full id is in the cell's title and in the text table."""
+    return ident if len(ident) <= head + tail + 2 else f"{ident[:head]}…{ident[-tail:]}"
+
+
 def muted(text: str) -> str:
     return f'<span style="color:{theme.MUTED}">{escape(text)}</span>'
 
