@@ -37,6 +37,7 @@ from .request import (
     GenerationRequest,
     RequestOptions,
     build_request,
+    check_option_names,
     request_from_summary,
 )
 from .runner import RunContext, run_job
@@ -46,6 +47,9 @@ from .store import FINAL_STATES, Journal, price_per_image
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from .adaptive import AdaptiveLimit
+    from .batch import Batch
 
 log = logging.getLogger("kirin_jupyter")
 _log_files: set[Path] = set()
@@ -200,6 +204,8 @@ class Client:
         self._policy = poll_policy or PollPolicy()
         self._budget = RequestBudget(self._policy.max_rate, self._policy.burst)
         self.registry = registry if registry is not None else JobRegistry()
+        self.batches: list[Batch] = []  # started (or resumed) by this client
+        self.resumed_batches: list[Batch] = []  # what the last resume() took up again
         self._lock = threading.RLock()
         self.apply(base, api_key)
         register_with_running_shell()  # jobs and results show as cards, not reprs
@@ -375,12 +381,73 @@ class Client:
     def _start(self, job: Job, output_dir: Path, *, resume: bool) -> None:
         from .engine import get_engine
 
-        context = RunContext(self.api, self.journal, output_dir, self._policy, self.timeout,
-                             budget=self._budget, quote=self.quote_async)
-        engine = get_engine()
+        context = self.run_context(output_dir)
+        self.adopt(job)
+        get_engine().submit(run_job(job, context, resume=resume))
+
+    def run_context(self, output_dir: Path | None = None, *,
+                    gate: AdaptiveLimit | None = None) -> RunContext:
+        """What this client's jobs share: connection, journal, poll budget (and a batch's
+        concurrency gate)."""
+        return RunContext(self.api, self.journal, output_dir or self.output_dir,
+                          self._policy, self.timeout, budget=self._budget,
+                          quote=self.quote_async, gate=gate)
+
+    def adopt(self, job: Job) -> None:
+        """Count ``job`` as one of this client's (job list, budget, ``%kirin wait``)."""
+        from .engine import get_engine
+
         self.registry.add(job)
-        engine.register(job)
-        engine.submit(run_job(job, context, resume=resume))
+        get_engine().register(job)
+
+    # -- batches -------------------------------------------------------------------------
+
+    def batch(self, prompts: Any, *, name: str | None = None,
+              concurrency: int | None = None, **options: Any) -> Batch:
+        """Start many generations as one batch and return it at once.
+
+        ``prompts``: a list of prompts, an iterable of dicts of per-item options (each with
+        its ``prompt``), or a pandas DataFrame with such columns; ``options`` are the
+        defaults of every item. ``name`` makes it resumable by name: running the same
+        batch again after a crash follows or reuses what was bought and creates only the
+        rest (unnamed batches are resumed by ``resume()``). ``concurrency`` caps how many
+        tasks run at once (it adapts below that to the service's "busy" answers).
+        Every item is checked, the whole batch priced and checked against ``max_cost``
+        before the first create: ``ValidationError`` / ``BudgetExceeded``, nothing sent.
+        """
+        from .batch_items import items_from
+        from .batch_setup import open_batch
+
+        check_option_names(options)
+        if options.get("external_task_id"):
+            raise ValidationError("a batch names its items itself (NAME-00001, ...): give "
+                                  "name= instead of external_task_id")
+        batch = open_batch(self, items_from(prompts), name=name, concurrency=concurrency,
+                           common=options)
+        self.batches.append(batch)
+        return batch
+
+    def check_batch_budget(self, requests: list[GenerationRequest],
+                           quotes: list[Quote | None]) -> None:
+        """Refuse a whole batch before its first create when, at its known price, it would
+        take the session past ``max_cost``; with a limit and no known price, refuse too
+        (a batch could run far past it before the first price is seen)."""
+        if self.max_cost is None or not requests:
+            return
+        prices = [q.usd if q is not None else None for q in quotes]
+        if any(price is None for price in prices):
+            raise BudgetExceeded(
+                f"budget: the price of these jobs is not known yet (max_cost ${self.max_cost});"
+                " run one job of this kind first, or remove the limit; nothing was sent")
+        total = sum((p for p in prices if p is not None), Decimal(0))
+        with self._lock:
+            committed, _ = self._committed()
+        if committed + total > self.max_cost:
+            raise BudgetExceeded(
+                f"budget: this batch of {len(requests)} jobs would cost ${total} and this "
+                f"session has spent or committed ${committed} of max_cost ${self.max_cost}; "
+                "nothing was sent. Raise the limit (%config Kirin.max_cost = ...) or send "
+                "fewer prompts")
 
     # -- money ---------------------------------------------------------------------------
 
@@ -498,13 +565,7 @@ class Client:
                 estimates[key] = self.estimate_cost(req)
             return estimates[key]
 
-        committed = self.session_spend()
-        unknown_in_flight = 0
-        for job in self.registry.latest_per_task():  # a resumed job replaces the one it resumes
-            if not job.done() or _may_be_billed(job):
-                price = price_of(job.request, job.quote)
-                committed += price or Decimal(0)
-                unknown_in_flight += price is None and not job.done()
+        committed, unknown_in_flight = self._committed(price_of)
         mine = price_of(request, quote)
         limit = self.max_cost
         if committed >= limit or (mine is not None and committed + mine > limit):
@@ -521,6 +582,24 @@ class Client:
                 f"price is still running (max_cost ${limit}); start this one when it is done"
             )
 
+    def _committed(self, price_of: Callable[[GenerationRequest, Quote | None],
+                                            Decimal | None] | None = None,
+                   ) -> tuple[Decimal, int]:
+        """What finished jobs cost plus the prices of jobs in flight (or ended with their
+        task possibly billed); and how many in flight have no known price."""
+        def quoted(req: GenerationRequest, known: Quote | None) -> Decimal | None:
+            return known.usd if known is not None else self.estimate_cost(req)
+
+        price_of = price_of or quoted
+        committed = self.session_spend()
+        unknown_in_flight = 0
+        for job in self.registry.latest_per_task():  # a resumed job replaces the one it resumes
+            if not job.done() or _may_be_billed(job):
+                price = price_of(job.request, job.quote)
+                committed += price or Decimal(0)
+                unknown_in_flight += price is None and not job.done()
+        return committed, unknown_in_flight
+
     # -- after a restart -----------------------------------------------------------------
 
     def resume(self, *, steal: bool = False) -> list[Job]:
@@ -534,8 +613,12 @@ class Client:
         built-in simulator that ended with their process are not followed
         (``simulated_lost`` says which).
         """
+        from .batch_setup import resume_batches
         from .engine import get_engine
 
+        # Batches first: their items in flight become live jobs here, skipped below.
+        self.resumed_batches = resume_batches(self)
+        self.batches.extend(self.resumed_batches)
         live = frozenset(j.external_task_id for j in get_engine().jobs() if not j.done())
         claimed, held = self.journal.claim_unfinished(self.base_url, steal=steal, skip=live)
         self.held_elsewhere = [(row["external_id"], row["task_id"], row["owner"])

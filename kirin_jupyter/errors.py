@@ -40,6 +40,12 @@ class RateLimited(APIError):
         self.retry_after = retry_after
 
 
+class ServiceBusy(RateLimited):
+    """The service has no room for another task now: HTTP 429, error ``006001094`` (task
+    resource insufficient) or a message about concurrency. Nothing was created; a batch
+    waits and sends the same request again at a lower concurrency."""
+
+
 class ServiceUnavailable(APIError):
     """The service could not be reached or kept failing (network errors, 5xx)."""
 

@@ -34,8 +34,8 @@ from .errors import (
     KirinError,
     LimitExceeded,
     OutcomeUnknown,
-    RateLimited,
     ResultExpired,
+    ServiceBusy,
     ServiceUnavailable,
 )
 from .protocol import Endpoint
@@ -106,6 +106,17 @@ def documented_error(code: str | None, detail: str | None) -> str | None:
     if detail and detail.lower() not in documented.lower():
         text += f" (service says: {detail})"
     return text
+
+
+BUSY_CODE = "006001094"  # "Task resource insufficient" (the v3 page)
+_BUSY_WORDS = re.compile(
+    r"concurren|resource insufficient|too many (?:running |concurrent |active )?"
+    r"(?:tasks|jobs|requests)|rate limit|capacity", re.IGNORECASE)
+
+
+def is_busy_signal(code: str | None, message: str | None) -> bool:
+    """Does an error say "no room now, try later" rather than "this request is wrong"?"""
+    return code == BUSY_CODE or bool(message and _BUSY_WORDS.search(message))
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -232,9 +243,9 @@ class KirinAPI:
         kwargs: dict[str, Any] = {"code": code, "status_code": status, "task_id": task_id}
         if status in (401, 403) and not documented:
             return AuthenticationError(text, **kwargs)
-        if status == 429:
+        if status == 429 or is_busy_signal(code, server_message):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            return RateLimited(text, retry_after=retry_after, **kwargs)
+            return ServiceBusy(text, retry_after=retry_after, **kwargs)
         if status >= 500 and not documented:
             return ServiceUnavailable(text, **kwargs)
         return APIError(text, **kwargs)
@@ -329,11 +340,16 @@ class KirinAPI:
         """The task created with this external id, or None if the service has none."""
         return await self.get_task(external_task_id, missing_ok=True)
 
-    async def create(self, request: GenerationRequest) -> TaskSnapshot:
+    async def create(self, request: GenerationRequest, *, busy_raises: bool = False,
+                     sent_before: bool = False) -> TaskSnapshot:
         """POST the task at most once, even when its answer is lost.
 
         - No connection made (refused, DNS, connect timeout): nothing arrived; retried.
-        - HTTP 429: the service refused the request; it waits and tries again.
+        - "No room now" (HTTP 429, error 006001094 or a message about concurrency): the
+          service refused the request; it waits and tries again, or raises
+          ``ServiceBusy`` at once when ``busy_raises`` (a batch slows down instead).
+        - HTTP 409 after such a refusal, or when ``sent_before`` (this request was sent
+          earlier and refused as busy): the task is looked up by its external id.
         - Any other 4xx (but 409): refused; raised as is, nothing was created.
         - Any other answer with a status line (2xx it cannot read, 409, 5xx): the service
           got it, so it is never sent again: the task is looked up by its external id
@@ -377,20 +393,25 @@ class KirinAPI:
                     continue
                 else:
                     status = response.status_code
-                    if status == 429:
-                        last = self.error_for(response)
-                    elif 400 <= status < 500 and status != 409:
-                        raise self.error_for(response)
-                    elif status == 409 and not maybe_created:
+                    snapshot = self._readable_task(response) if status < 300 else None
+                    if snapshot is not None:
+                        return snapshot
+                    error = self.error_for(response) if status >= 400 \
+                        else self._busy_in_body(response)
+                    if isinstance(error, ServiceBusy):
+                        if busy_raises:
+                            raise error
+                        sent_before = True  # a 409 later means this one got through
+                        last = error
+                    elif error is not None and 400 <= status < 500 and status != 409:
+                        raise error
+                    elif status == 409 and not maybe_created and not sent_before:
                         raise APIError(  # our very first POST: the id was used before
                             f"external task id {external_id!r} was already used on this "
                             "account; ids must be unique (leave it out to get a fresh one)",
                             code="409", status_code=409,
                         )
                     else:
-                        snapshot = self._readable_task(response) if status < 300 else None
-                        if snapshot is not None:
-                            return snapshot
                         maybe_created = True  # it got there: never POST it again
                         return await self._found_or_raise(
                             external_id, attempt,
@@ -433,6 +454,20 @@ class KirinAPI:
             return parse_quote(self.json_of(response))
         except (ValueError, ArithmeticError):
             return QuoteAnswer(None, reason="the quote is not JSON with a usable cost")
+
+    def _busy_in_body(self, response: httpx.Response) -> ServiceBusy | None:
+        """A 2xx answer that carries no task but a "no room now" error (gateways often
+        answer HTTP 200 with an error code in the body)."""
+        try:
+            code, message = parse_error(self.json_of(response))
+        except ValueError:
+            return None
+        if not is_busy_signal(code, message):
+            return None
+        detail = self.redact(one_line(message)) if message else None
+        text = documented_error(code, detail) or f"the service is busy: {detail or code}"
+        return ServiceBusy(text, code=code, status_code=response.status_code,
+                           retry_after=parse_retry_after(response.headers.get("Retry-After")))
 
     async def _found_or_raise(self, external_id: str, attempt: int, error: KirinError
                               ) -> TaskSnapshot:

@@ -74,6 +74,9 @@ def _help_doc(width: int = magic_options.HELP_WIDTH) -> str:
         ("%kirin help | models | jobs | wait | config", ""),
         ("%kirin resume [--steal] | show TASK_ID | login | ui | code", ""),
         ("%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]", ""),
+        ("%kirin batch FILE [--name NAME] [--concurrency N] [options]",
+         "one prompt a line (.txt) or a prompt column and option columns (.csv)"),
+        ("%kirin batch show NAME [--page P]", "a page of a batch's gallery"),
     ]
     lines = [_wrap("Generate images with the Kirin API.", width), ""]
     for command, what in usage:
@@ -139,6 +142,8 @@ class KirinMagics(Magics):
     def kirin_line(self, line: str) -> Any:
         words = line.split()
         command = words[0] if words else "help"
+        if command == "batch":
+            return self._cmd_batch(line.split(None, 1)[1] if len(words) > 1 else "")
         if command in _SUBCOMMANDS:  # a subcommand word is never a (billed) prompt
             return self._subcommand(command, words[1:], line)
         args, prompt = magic_options.parse_line(line)
@@ -311,14 +316,32 @@ class KirinMagics(Magics):
                         "that made them, and that process has ended. Run the cell again to "
                         "make new images (the simulator costs nothing).",
                         self._text_width(), indent="  "))
+        from . import batch_magic
+
+        for batch in client.resumed_batches:
+            print(f"kirin: batch {batch.name} goes on: {batch.reused} item(s) found done, "
+                  f"{batch.followed} followed, {batch.counts()['queued']} left to make")
+            batch_magic.follow(self.shell, batch, wait=False, timeout=None)
         if not jobs:
-            if not client.held_elsewhere and not lost:
+            if not client.held_elsewhere and not lost and not client.resumed_batches:
                 print("kirin: nothing to resume: every journaled job is finished")
             return
         print(f"kirin: following {len(jobs)} job(s) left unfinished by an earlier session")
         for job in jobs:
             self._follow(job, wait=False, timeout=None)
         self.user_ns["_kirin_resumed"] = jobs
+
+    def _cmd_batch(self, rest: str) -> Any:
+        from . import batch_magic
+        from .errors import KirinError
+
+        if not rest.strip():
+            raise UsageError(f"%kirin batch: which file? usage: {batch_magic.USAGE}")
+        try:
+            client = self.client()
+        except KirinError as exc:
+            raise UsageError(f"%kirin batch: {exc}") from None
+        return batch_magic.run(self.shell, client, rest)
 
     def _cmd_history(self, query: HistoryArgs | None = None) -> None:
         from .display.history import HistoryPage, HistoryView
@@ -398,6 +421,7 @@ _USAGE = {
     "history": "%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]",
     "show": "%kirin show TASK_ID", "login": "%kirin login", "ui": "%kirin ui",
     "code": "%kirin code",
+    "batch": "%kirin batch FILE [options] | %kirin batch show NAME [--page P]",
 }
 _SUBCOMMANDS = tuple(_USAGE)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .adaptive import AdaptiveLimit
 from .errors import (
     APIError,
     KirinError,
@@ -19,6 +20,7 @@ from .errors import (
     OutcomeUnknown,
     RateLimited,
     ResultExpired,
+    ServiceBusy,
     ServiceUnavailable,
     TaskFailed,
     TaskTimeout,
@@ -49,6 +51,7 @@ class RunContext:
     timeout: float
     budget: RequestBudget | None = None  # status requests of all jobs share it
     quote: Callable[[GenerationRequest], Awaitable[Quote]] | None = None  # price a job
+    gate: AdaptiveLimit | None = None  # a batch's concurrency: busy answers wait in it
 
 
 async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
@@ -184,7 +187,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
             pricing = asyncio.create_task(_price(job, ctx.quote))
             _pricing_tasks.add(pricing)
             pricing.add_done_callback(_pricing_tasks.discard)
-        snapshot = await ctx.api.create(request)
+        snapshot = await _create(job, ctx)
     task_id = snapshot.task_id or job.task_id or request.external_task_id
     if not resume or job.task_id is None:
         log.info("job %s: task %s", request.external_task_id, task_id)
@@ -225,6 +228,27 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         [path.resolve() for path in result.paths],
     )
     return result
+
+
+async def _create(job: Job, ctx: RunContext) -> TaskSnapshot:
+    """The create. In a batch, "no room now" (429, ``006001094``) never fails the item:
+    it gives up its slot, waits for the service's pause and a free slot, and is sent again
+    with the same external id."""
+    gate = ctx.gate
+    if gate is None:
+        return await ctx.api.create(job.request)
+    sent = False
+    while True:
+        try:
+            snapshot = await ctx.api.create(job.request, busy_raises=True, sent_before=sent)
+        except ServiceBusy as exc:
+            sent = True
+            log.info("job %s: the service is busy (%s); waiting at %d at once",
+                     job.external_task_id, exc, gate.size)
+            await gate.wait_after_busy(exc.retry_after)
+            continue
+        gate.accepted()
+        return snapshot
 
 
 async def _poll_until_final(

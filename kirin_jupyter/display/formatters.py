@@ -21,9 +21,11 @@ def register(shell: Any) -> None:
     _registered.add(id(shell))
     formatter.for_type_by_name("kirin_jupyter.job", "Job", _job_html)
     formatter.for_type_by_name("kirin_jupyter.job", "Result", _result_html)
+    formatter.for_type_by_name("kirin_jupyter.batch", "Batch", _batch_html)
     live = getattr(display_formatter, "ipython_display_formatter", None)
     if live is not None and frontends.mode(frontends.detect(shell)) == "live":
         live.for_type_by_name("kirin_jupyter.job", "Job", _show_live)
+        live.for_type_by_name("kirin_jupyter.batch", "Batch", _show_live_batch)
 
 
 def register_with_running_shell() -> None:
@@ -51,6 +53,25 @@ def _show_live(job: Any) -> bool:
 
         ProgressCard(job).show()
     return True
+
+
+def _show_live_batch(batch: Any) -> bool:
+    """``display(batch)``: the live batch card, replaced by the static one at the end."""
+    from IPython.display import display
+
+    from .batch_card import BatchCard, FinalBatchView
+
+    if batch.done():
+        display(FinalBatchView(batch))
+    else:
+        BatchCard(batch).show()
+    return True
+
+
+def _batch_html(batch: Any) -> str:
+    from .batch_card import batch_html
+
+    return batch_html(batch, final=batch.done())
 
 
 def _job_html(job: Any) -> str:

@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="vary each task's duration by +- this fraction (e.g. 0.1)")
     parser.add_argument("--eager-render", action="store_true",
                         help="render results while tasks run, so downloads are instant")
+    parser.add_argument("--capacity", type=int, default=None,
+                        help="at most this many tasks at once; more are refused as busy "
+                        "(error 006001094), as a loaded service does")
     parser.add_argument(
         "--require-key", action="store_true",
         help="demand 'Authorization: Bearer $KIRIN_SIMULATOR_KEY' (the key is read from the "
@@ -31,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.require_key and not key:
         parser.error("--require-key needs KIRIN_SIMULATOR_KEY in the environment")
     server = SimulatorServer(args.port, task_seconds=args.seconds, api_key=key,
-                             spread=args.spread, eager_render=args.eager_render)
+                             spread=args.spread, eager_render=args.eager_render,
+                             capacity=args.capacity)
     print(f"Kirin simulator listening on {server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

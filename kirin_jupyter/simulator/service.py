@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import io
 import json
 import random
@@ -123,6 +124,8 @@ class SimulatorService:
         routes: Routes | None = None,
         precharge: bool = True,
         progress: bool = True,
+        capacity: int | None = None,
+        busy_answer: Literal["code", "429"] = "code",
     ) -> None:
         self.task_seconds = task_seconds
         self.spread = spread  # each task's duration varies by +- this fraction
@@ -133,6 +136,14 @@ class SimulatorService:
         self.routes = routes or Routes()
         self.precharge = precharge  # False: the quote route answers 404, as on some services
         self.progress = progress  # False: task answers carry no progress figure
+        # At most this many tasks running at once; a create past it is refused as the v3
+        # page documents (HTTP 200, error 006001094) or, with busy_answer "429", as
+        # HTTP 429 with a Retry-After of one second. Nothing is created either way.
+        self.capacity = capacity
+        self.busy_answer = busy_answer
+        self.busy_refusals = 0
+        self.most_running = 0  # the most tasks that ran at once
+        self._ends: list[float] = []  # when each unfinished task ends (a heap)
         self._api_key = api_key
         self._clock = clock
         self._lock = threading.Lock()
@@ -174,6 +185,8 @@ class SimulatorService:
                 "requests": dict(self.requests),
                 "gets_by_task": dict(self.gets_by_task),
                 "completed_at": {t.id: t.created_wall + t.duration for t in self.tasks.values()},
+                "busy_refusals": self.busy_refusals,
+                "most_running": self.most_running,
             }
 
     def _take_fault(self, route: Route) -> Fault | None:
@@ -315,6 +328,16 @@ class SimulatorService:
         model = str(body["model"])
         external_id = body.get("external_task_id")
         with self._lock:
+            running = self._running_now() if self.capacity is not None else 0
+            if self.capacity is not None and running >= self.capacity:
+                self.busy_refusals += 1
+                if self.busy_answer == "429":
+                    return SimResponse.json(429, {"error": {
+                        "code": "429", "message": "too many concurrent tasks"}},
+                        {"Retry-After": "1"})
+                return SimResponse.json(200, {"status": "error", "error": {
+                    "code": "006001094", "message": "Task resource insufficient"}})
+            self.most_running = max(self.most_running, running + 1)
             if external_id and external_id in self._by_external:
                 return self._error(model, "duplicate_external_task_id",
                                    "external_task_id already used", status=409)
@@ -324,6 +347,7 @@ class SimulatorService:
             task = SimTask(task_id, model, body, self._clock(), duration, external_id,
                            created_wall=time.time())
             self.tasks[task_id] = task
+            heapq.heappush(self._ends, task.created + task.duration)
             if external_id:
                 self._by_external[external_id] = task_id
                 self.creates_by_external_id[external_id] += 1
@@ -336,6 +360,13 @@ class SimulatorService:
             timer.start()
         return SimResponse.json(200, {"id": task.id, "status": "in_progress", "model": model,
                                       "created_at": int(task.created_wall)})
+
+    def _running_now(self) -> int:
+        """Tasks not yet finished (under the lock): a heap of their end times."""
+        now = self._clock()
+        while self._ends and self._ends[0] <= now:
+            heapq.heappop(self._ends)
+        return len(self._ends)
 
     def _notify(self, task: SimTask, url: str) -> None:
         """POST the final task view to its callback URL, as the service does (loopback only)."""

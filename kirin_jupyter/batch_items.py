@@ -1,0 +1,122 @@
+"""What a batch is made of: prompts as a list, dicts, a DataFrame, or a .txt or .csv file.
+
+Everything becomes a list of per-item option dicts (each with its ``prompt``) before any
+request is built, so one bad row is one clear error and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import ValidationError
+from .request import OPTION_NAMES
+
+ITEM_OPTIONS = tuple(name for name in OPTION_NAMES if name != "external_task_id")
+_LIST_OPTIONS = ("images", "elements")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def items_from(prompts: Any) -> list[dict[str, Any]]:
+    """Per-item options from what ``Client.batch`` was given."""
+    if isinstance(prompts, (str, bytes)):
+        raise ValidationError("batch() takes a list of prompts, not one string "
+                              "(for a file, use items_from_file or %kirin batch FILE)")
+    if _is_data_frame(prompts):
+        records = prompts.to_dict("records")
+    elif isinstance(prompts, Iterable):
+        records = list(prompts)
+    else:
+        raise ValidationError(f"batch() takes a list of prompts, dicts or a DataFrame, "
+                              f"not {type(prompts).__name__}")
+    items = [_item(record, number) for number, record in enumerate(records, 1)]
+    if not items:
+        raise ValidationError("the batch has no prompts")
+    return items
+
+
+def items_from_file(path: str | Path) -> list[dict[str, Any]]:
+    """``.txt``: one prompt a line (blank lines and ``#`` comments skipped); ``.csv``: a
+    ``prompt`` column and any option columns (``n``, ``aspect_ratio``, ``images`` as
+    ``a.png|b.png`` ...)."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ValidationError(f"no such file: {file}")
+    suffix = file.suffix.lower()
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"cannot read {file.name}: {exc}") from None
+    if suffix == ".txt":
+        lines = [line.strip() for line in text.splitlines()]
+        return items_from([line for line in lines if line and not line.startswith("#")])
+    if suffix == ".csv":
+        reader = csv.DictReader(text.splitlines())
+        columns = [c.strip() for c in reader.fieldnames or []]
+        if "prompt" not in columns:
+            raise ValidationError(f"{file.name} needs a 'prompt' column (it has: "
+                                  f"{', '.join(columns) or 'none'})")
+        rows = [{(k or "").strip(): _from_text((k or "").strip(), v, number)
+                 for k, v in row.items() if v is not None and str(v).strip() != ""}
+                for number, row in enumerate(reader, 2)]
+        return items_from(rows)
+    raise ValidationError(f"{file.name}: a batch file is .txt (one prompt a line) or .csv")
+
+
+def _is_data_frame(value: Any) -> bool:
+    return type(value).__name__ == "DataFrame" and hasattr(value, "to_dict")
+
+
+def _missing(value: Any) -> bool:
+    """A DataFrame's empty cell (NaN, None, pandas.NA): the option is left out."""
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _item(record: Any, number: int) -> dict[str, Any]:
+    if isinstance(record, str):
+        record = {"prompt": record}
+    if not isinstance(record, Mapping):
+        raise ValidationError(f"item {number}: a prompt or a dict of options, not "
+                              f"{type(record).__name__}")
+    item = {str(k): v for k, v in record.items() if not _missing(v)}
+    unknown = sorted(set(item) - {"prompt", *ITEM_OPTIONS})
+    if unknown:
+        said = "external ids come from the batch's name" if unknown == ["external_task_id"] \
+            else f"known: prompt, {', '.join(ITEM_OPTIONS)}"
+        raise ValidationError(f"item {number}: unknown option {', '.join(unknown)} ({said})")
+    prompt = item.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValidationError(f"item {number}: the prompt is empty")
+    item["prompt"] = prompt.strip()
+    return item
+
+
+def _from_text(column: str, value: str, line: int) -> Any:
+    """A CSV cell as the option wants it."""
+    text = str(value).strip()
+    if column == "n":
+        try:
+            return int(text)
+        except ValueError:
+            raise ValidationError(f"line {line}: n must be a whole number, not {text!r}"
+                                  ) from None
+    if column == "watermark":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValidationError(f"line {line}: watermark must be true or false, not {text!r}")
+    if column in _LIST_OPTIONS:
+        parts = [part.strip() for part in text.split("|") if part.strip()]
+        return [int(p) if column == "elements" and p.isdigit() else p for p in parts]
+    if column == "fit":
+        return text.lower() in _TRUE
+    return text

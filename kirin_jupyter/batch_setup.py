@@ -1,0 +1,215 @@
+"""Opening a batch: build and check every item, find what an earlier run already did,
+price what is left, check the budget, journal it; only then is anything sent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import uuid
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from .adaptive import CEILING, START, AdaptiveLimit
+from .batch import Batch
+from .batch_journal import BatchJournal, ItemRow, item_external_id, result_from_row
+from .errors import KirinError, ValidationError
+from .job import Job
+from .pricing import Quote
+from .request import GenerationRequest, request_from_summary
+from .store import owner_alive
+
+if TYPE_CHECKING:
+    from .client import Client
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_SETTLED = ("failed", "not_created")
+
+
+def check_name(name: str) -> str:
+    text = str(name).strip()
+    if not _NAME.fullmatch(text):
+        raise ValidationError(
+            f"batch name {text[:40]!r}: 1 to 64 letters, digits, '-', '_' or '.', starting "
+            "with a letter or digit (it becomes part of every item's external id)")
+    return text
+
+
+def new_name() -> str:
+    return f"batch-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+
+
+def build_requests(client: Client, items: list[dict[str, Any]], name: str,
+                   common: dict[str, Any]) -> list[GenerationRequest]:
+    """Every item checked (``item 7: ...``) before anything is sent."""
+    requests = []
+    for index, item in enumerate(items):
+        options = {**common, **item}
+        prompt = options.pop("prompt")
+        try:
+            requests.append(client.build(
+                prompt, **options, external_task_id=item_external_id(name, index)))
+        except ValidationError as exc:
+            raise ValidationError(f"item {index + 1}: {exc}") from None
+    return requests
+
+
+def fingerprint(requests: list[GenerationRequest]) -> str:
+    """What the batch asks for (references by hash): a re-run must ask for the same."""
+    digest = hashlib.sha256()
+    for request in requests:
+        digest.update(json.dumps(request.summary(), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def stored_inputs(items: list[dict[str, Any]], common: dict[str, Any]) -> str:
+    """The items as given, for finishing an unnamed batch after a restart; an item whose
+    references are objects in memory (not paths or URLs) is kept as null."""
+    kept: list[dict[str, Any] | None] = []
+    for item in items:
+        merged = {**common, **item}
+        try:
+            json.dumps(merged)
+        except (TypeError, ValueError):
+            kept.append(None)
+        else:
+            kept.append(merged)
+    return json.dumps(kept)
+
+
+def open_batch(client: Client, items: list[dict[str, Any]], *, name: str | None,
+               concurrency: int | None, common: dict[str, Any]) -> Batch:
+    named = name is not None
+    name = check_name(name) if name is not None else new_name()
+    ceiling = _checked_concurrency(concurrency)
+    requests = build_requests(client, items, name, common)
+    journal = BatchJournal(client.journal)
+    print_ = fingerprint(requests)
+    earlier = journal.get(name)
+    if earlier is not None:
+        _check_same(earlier, name, print_, client.base_url)
+    batch, queue, follow = _prepare(client, name, requests, named=named, ceiling=ceiling,
+                                    rows=journal.items(name) if earlier is not None else {})
+    journal.start(name, client.base_url, print_, len(requests),
+                  stored_inputs(items, common), client.output_dir)
+    journal.claim([job.external_task_id for _, job in follow])
+    batch._start(queue=queue, follow=follow)
+    return batch
+
+
+def resume_batches(client: Client) -> list[Batch]:
+    """Finish the batches an earlier kernel left running on this service (nothing bought
+    twice: items in the journal are followed, only the others are created)."""
+    journal = BatchJournal(client.journal)
+    batches = []
+    for row in journal.unfinished(client.base_url):
+        name = row["name"]
+        if any(b.name == name and not b.done() for b in client.batches):
+            continue  # this kernel runs it now
+        rows = journal.items(name)
+        inputs = json.loads(row["inputs"] or "[]")
+        requests: list[GenerationRequest] = []
+        lost: set[int] = set()
+        for index, item in enumerate(inputs):
+            seen = rows.get(index)
+            if item is not None:
+                options = dict(item)
+                prompt = options.pop("prompt")
+                request = client.build(prompt, **options,
+                                       external_task_id=item_external_id(name, index))
+            elif seen is not None:
+                request = request_from_summary(json.loads(seen.row["request"]),
+                                               item_external_id(name, index))
+            else:
+                request = request_from_summary({"prompt": "(not kept)"},
+                                               item_external_id(name, index))
+                lost.add(index)
+            requests.append(request)
+        batch, queue, follow = _prepare(client, name, requests, named=True, ceiling=CEILING,
+                                        rows=rows, lost=lost)
+        journal.claim([job.external_task_id for _, job in follow])
+        batch._start(queue=queue, follow=follow)
+        batches.append(batch)
+    return batches
+
+
+def _checked_concurrency(value: int | None) -> int:
+    if value is None:
+        return CEILING
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"concurrency must be a whole number, 1 or more, not {value!r}")
+    return value
+
+
+def _check_same(earlier: dict[str, Any], name: str, print_: str, base_url: str) -> None:
+    if earlier["base_url"] != base_url:
+        raise ValidationError(f"batch {name!r} ran on another service ({earlier['base_url']});"
+                              " give this one another name")
+    if earlier["fingerprint"] != print_:
+        raise ValidationError(
+            f"batch {name!r} was run with other prompts or options; give this one another "
+            "name (running the same batch again resumes it)")
+    if earlier["status"] == "running" and earlier["owner"] and owner_alive(earlier["owner"]):
+        raise KirinError(f"batch {name!r} is running in another kernel ({earlier['owner']}); "
+                         "wait for it there")
+
+
+def _prepare(client: Client, name: str, requests: list[GenerationRequest], *, named: bool,
+             ceiling: int, rows: dict[int, ItemRow], lost: set[int] | None = None,
+             ) -> tuple[Batch, list[int], list[tuple[int, Job]]]:
+    """The batch, with each item sorted into done (earlier result), failed (settled),
+    followed (at the service) or queued (to be bought), and the budget checked."""
+    quotes = _quotes(client, requests)
+    batch = Batch(client, name, requests, named=named,
+                  gate=AdaptiveLimit(ceiling, min(START, ceiling)), quotes=quotes)
+    queue: list[int] = []
+    follow: list[tuple[int, Job]] = []
+    for index, request in enumerate(requests):
+        seen = rows.get(index)
+        if seen is None:
+            if lost and index in lost:
+                batch._failed[index] = ("its inputs were objects in memory, not kept in the "
+                                        "journal: run the batch again with a name")
+            else:
+                queue.append(index)
+            continue
+        batch.attempts[index] = seen.attempt
+        if seen.attempt:
+            batch.requests[index] = request = replace(
+                request, external_task_id=seen.row["external_id"])
+        result = result_from_row(seen.row, simulated=client.simulated)
+        if result is not None:
+            batch._earlier[index] = result
+            batch.reused += 1
+        elif seen.status in _SETTLED:
+            batch._failed[index] = seen.row["error"] or seen.status
+        elif client.simulator is not None and not client.simulator.knows(
+                seen.row["task_id"] or seen.row["external_id"]):
+            # The in-process simulator's tasks end with the kernel that made them (free):
+            # the item is made again, under its next attempt's id.
+            batch.attempts[index] += 1
+            batch.requests[index] = replace(
+                request, external_task_id=item_external_id(name, index, batch.attempts[index]))
+            queue.append(index)
+        else:
+            job = batch._new_job(index)
+            job.task_id = seen.row["task_id"]
+            batch.followed += 1
+            follow.append((index, job))
+    client.check_batch_budget([requests[i] for i in queue], [quotes[i] for i in queue])
+    return batch, queue, follow
+
+
+def _quotes(client: Client, requests: list[GenerationRequest]) -> list[Quote | None]:
+    """One quote per kind of request (the words of a prompt do not change a price)."""
+    from .client import _price_kind
+
+    by_kind: dict[tuple[object, ...], Quote] = {}
+    quotes: list[Quote | None] = []
+    for request in requests:
+        kind = _price_kind(request)
+        if kind not in by_kind:
+            by_kind[kind] = client.quote_request(request)
+        quotes.append(by_kind[kind])
+    return quotes

@@ -1,0 +1,225 @@
+"""One card for a whole batch: counts, cost, ETA and one bar while it runs; then a gallery
+page of small thumbnails (one per item), so 500 items stay a small notebook.
+
+The live card is one HTML widget without images (it is redrawn twice a second); the static
+card that replaces it holds one page of 96 px thumbnails, and ``batch.page(n)`` (or
+``%kirin batch show NAME --page N``) shows the others.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from ..thumbnails import thumbnail_jpeg
+from . import theme
+from .static import CARD_STYLE, progress_bar
+from .tables import cut
+
+if TYPE_CHECKING:
+    from ..batch import Batch
+
+log = logging.getLogger("kirin_jupyter")
+
+PER_PAGE = 24  # 3 rows of 8 at a notebook's width; about 60 KB of thumbnails
+THUMB_MADE = 96  # px of the JPEG (sharp at 2x on the 64-80 px it is shown at)
+TILE_MIN = 72  # px: the narrowest a tile gets before the grid wraps
+_ORDER = (("done", "done"), ("failed", "failed"), ("running", "running"),
+          ("queued", "queued"))
+_FAILURES_SHOWN = 5
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _state(batch: Batch, counts: dict[str, int]) -> str:
+    if not batch.done():
+        return "running"
+    if counts["queued"] or counts["running"]:
+        return "stopped"
+    return "failed" if counts["failed"] and not counts["done"] else "completed"
+
+
+def counts_html(counts: dict[str, int]) -> str:
+    parts = [f'<span style="white-space:nowrap">{theme.dot(theme.STATE_COLOURS[key])}'
+             f"<b>{counts[key]}</b> {label}</span>" for key, label in _ORDER]
+    return ('<div class="kirin-counts" style="display:flex;flex-wrap:wrap;gap:2px 14px;'
+            f'margin:4px 0 2px">{"".join(parts)}</div>')
+
+
+def _money_line(batch: Batch) -> str:
+    parts = [f"cost so far ${batch.cost}"]
+    price = batch.price
+    if price is not None:
+        parts[0] += f" of about ${price}"
+    if not batch.done():
+        eta = batch.eta()
+        if eta is not None:
+            parts.append(f"about {_duration(eta)} left")
+        parts.append(f"{batch.gate.size} at once")
+        if batch.gate.busy_signals:
+            parts.append(f"the service said busy {batch.gate.busy_signals}×: slowed down")
+    elif batch.ended_at is not None:
+        parts.append(f"took {_duration(batch.ended_at - batch.started_at)}")
+    if batch.reused or batch.followed:
+        parts.append(f"resumed: {batch.reused} found done, {batch.followed} followed")
+    return " · ".join(parts)
+
+
+def _header(batch: Batch, state: str) -> str:
+    pills = [theme.pill(f"{batch.size} prompts"), theme.state_pill(state)]
+    if batch.client.simulated:
+        pills.insert(1, theme.pill("simulator", theme.WARN,
+                                   title="no API key: made by the built-in simulator"))
+    return ('<div style="display:flex;flex-wrap:wrap;align-items:center;gap:4px 6px">'
+            f'<b style="margin-right:2px">Kirin batch</b>'
+            f'<span style="font-family:{theme.MONO};overflow-wrap:anywhere">'
+            f'{escape(batch.name)}</span>{"".join(pills)}</div>')
+
+
+def _failures(batch: Batch) -> str:
+    failed = batch.failed
+    if not failed:
+        return ""
+    lines = "".join(
+        f'<li><span style="color:{theme.MUTED}">#{index + 1}</span> '
+        f'{escape(cut(prompt, 60))}: {escape(cut(reason, 160))}</li>'
+        for index, prompt, reason in failed[:_FAILURES_SHOWN])
+    more = len(failed) - _FAILURES_SHOWN
+    tail = (f'<li style="list-style:none">and {more} more: <code>batch.failed</code></li>'
+            if more > 0 else "")
+    return (f'<ul class="kirin-failures" role="alert" style="margin:6px 0 2px;'
+            f"padding:2px 8px 2px 24px;{theme.border(theme.ERROR, 'border-left', '3px')}"
+            f'overflow-wrap:anywhere">{lines}{tail}</ul>')
+
+
+def batch_html(batch: Batch, *, final: bool) -> str:
+    """The card: live (no images) or final (the first page of the gallery)."""
+    counts = batch.counts()
+    state = _state(batch, counts) if final else "running"
+    finished = counts["done"] + counts["failed"]
+    body = counts_html(counts) + progress_bar(finished / max(1, batch.size))
+    if final:
+        body += _failures(batch) + gallery_page_html(batch, 1, PER_PAGE)
+    role = "kirin-batch-result" if final else "kirin-batch-live"
+    return (f'<div class="kirin-card kirin-batch {role}" data-state="{state}" '
+            f'style="{CARD_STYLE}">{_header(batch, state)}{body}'
+            f'<div style="color:{theme.MUTED};font-size:12px;margin-top:4px">'
+            f"{escape(_money_line(batch))}</div></div>")
+
+
+def _tile(number: int, prompt: str, path: Any) -> str:
+    data = base64.b64encode(thumbnail_jpeg(path, THUMB_MADE)).decode("ascii")
+    title = escape(f"#{number}: {cut(prompt, 300)}")
+    return (f'<a class="kirin-tile" title="{title}" style="display:block;min-width:0" '
+            f'href="{escape(path.as_posix())}" target="_blank">'
+            f'<img src="data:image/jpeg;base64,{data}" alt="item {number}" '
+            'style="display:block;width:100%;aspect-ratio:1;object-fit:cover;'
+            'border-radius:3px"></a>')
+
+
+def gallery_page_html(batch: Batch, number: int, per_page: int) -> str:
+    """Page ``number`` of the items that are done: one thumbnail each (its first image)."""
+    done = [(index, result) for index, result in enumerate(batch.results)
+            if result is not None and result.paths]
+    if not done:
+        return ""
+    pages = max(1, -(-len(done) // per_page))
+    number = min(max(1, number), pages)
+    shown = done[(number - 1) * per_page:number * per_page]
+    tiles = []
+    for index, result in shown:
+        try:
+            tiles.append(_tile(index + 1, result.prompt, result.paths[0]))
+        except OSError:  # the file was moved or deleted since
+            tiles.append(f'<div title="{escape(str(result.paths[0]))}">missing</div>')
+    if pages == 1:
+        note = f"{len(done)} done"
+    else:
+        after = f"; next: batch.page({number + 1}) or %kirin batch show {batch.name} " \
+            f"--page {number + 1}" if number < pages else " (the last page)"
+        note = f"page {number} of {pages} ({len(done)} done){after}"
+    return (f'<div class="kirin-gallery kirin-batch-gallery" style="display:grid;'
+            f"grid-template-columns:repeat(auto-fill,minmax({TILE_MIN}px,1fr));gap:6px;"
+            f'max-width:{8 * 96 + 7 * 6}px;margin:8px 0 2px">{"".join(tiles)}</div>'
+            f'<div class="kirin-page-note" style="color:{theme.MUTED};font-size:12px">'
+            f"{escape(note)}</div>")
+
+
+def batch_text(batch: Batch) -> str:
+    counts = batch.counts()
+    parts = ", ".join(f"{counts[key]} {label}" for key, label in _ORDER)
+    return f"Kirin batch {batch.name}: {batch.size} prompts ({parts}); {_money_line(batch)}"
+
+
+class BatchPage:
+    """One page of a batch's gallery, as a cell's value."""
+
+    def __init__(self, batch: Batch, number: int, per_page: int = PER_PAGE) -> None:
+        self.batch, self.number, self.per_page = batch, number, per_page
+
+    def _repr_html_(self) -> str:
+        page = gallery_page_html(self.batch, self.number, self.per_page)
+        return (f'<div class="kirin-card kirin-batch-page" style="{CARD_STYLE}">'
+                f"{_header(self.batch, _state(self.batch, self.batch.counts()))}"
+                f"{page or 'no item is done yet'}</div>")
+
+    def __repr__(self) -> str:
+        return f"<batch {self.batch.name} page {self.number}>"
+
+
+class FinalBatchView:
+    """What replaces the live batch card when the batch ends."""
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+
+    def _repr_mimebundle_(self, **_: Any) -> dict[str, str]:
+        return {"text/html": batch_html(self.batch, final=True),
+                "text/plain": batch_text(self.batch)}
+
+
+class BatchCard:
+    """The live card: one HTML widget the engine thread redraws; replaced at the end."""
+
+    def __init__(self, batch: Batch) -> None:
+        import ipywidgets as widgets
+
+        self.batch = batch
+        self.widget = widgets.HTML(batch_html(batch, final=False),
+                                   layout=widgets.Layout(width="100%", margin="0",
+                                                         padding="0 20px 0 0"))
+        self.widget.add_class("kirin-live")
+        self._handle: Any = None
+        self._finished = False
+        self._lock = threading.Lock()
+
+    def show(self) -> None:
+        from IPython.display import display
+
+        self._handle = display(self.widget, display_id=True)
+        self.batch.add_listener(self.refresh)
+
+    def refresh(self, batch: Batch) -> None:
+        """Listener, on the engine thread: redraw; at the end, the static card."""
+        with self._lock:
+            if self._finished:
+                return
+            if not batch.done():
+                html = batch_html(batch, final=False)
+                if html != self.widget.value:
+                    self.widget.value = html
+                return
+            self._finished = True
+        if self._handle is not None:
+            self._handle.update(FinalBatchView(batch))
+        self.widget.value = ""  # as ProgressCard.retire: no dead HTML in saved state
+        self.widget.close()
