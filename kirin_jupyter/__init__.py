@@ -16,6 +16,9 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Client": "client",
     "generate": "client",
+    "batch": "client",
+    "Batch": "batch",
+    "ServiceBusy": "errors",
     "default_client": "client",
     "Job": "job",
     "Result": "job",
@@ -41,7 +44,9 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"]
 
 if TYPE_CHECKING:
+    from .batch import Batch as Batch
     from .client import Client as Client
+    from .client import batch as batch
     from .client import default_client as default_client
     from .client import generate as generate
     from .client import resume as resume
@@ -55,6 +60,7 @@ if TYPE_CHECKING:
     from .errors import OutcomeUnknown as OutcomeUnknown
     from .errors import RateLimited as RateLimited
     from .errors import ResultExpired as ResultExpired
+    from .errors import ServiceBusy as ServiceBusy
     from .errors import ServiceUnavailable as ServiceUnavailable
     from .errors import TaskFailed as TaskFailed
     from .errors import TaskTimeout as TaskTimeout

@@ -714,6 +714,12 @@ def generate(prompt: Any, **options: Unpack[RequestOptions]) -> Job:
     return default_client().generate(prompt, **options)
 
 
+def batch(prompts: Any, *, name: str | None = None, concurrency: int | None = None,
+          **options: Any) -> Batch:
+    """``default_client().batch(...)``: many prompts as one resumable batch."""
+    return default_client().batch(prompts, name=name, concurrency=concurrency, **options)
+
+
 def resume(*, steal: bool = False) -> list[Job]:
     """``default_client().resume()``: follow the jobs an earlier kernel left unfinished."""
     return default_client().resume(steal=steal)

@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capacity", type=int, default=None,
                         help="at most this many tasks at once; more are refused as busy "
                         "(error 006001094), as a loaded service does")
+    parser.add_argument("--stock-images", action="store_true",
+                        help="serve one picture per size for every task (for benchmarks of "
+                        "thousands of tasks: drawing each would measure the simulator)")
     parser.add_argument(
         "--require-key", action="store_true",
         help="demand 'Authorization: Bearer $KIRIN_SIMULATOR_KEY' (the key is read from the "
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--require-key needs KIRIN_SIMULATOR_KEY in the environment")
     server = SimulatorServer(args.port, task_seconds=args.seconds, api_key=key,
                              spread=args.spread, eager_render=args.eager_render,
-                             capacity=args.capacity)
+                             capacity=args.capacity, stock_images=args.stock_images)
     print(f"Kirin simulator listening on {server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

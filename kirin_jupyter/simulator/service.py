@@ -126,6 +126,7 @@ class SimulatorService:
         progress: bool = True,
         capacity: int | None = None,
         busy_answer: Literal["code", "429"] = "code",
+        stock_images: bool = False,
     ) -> None:
         self.task_seconds = task_seconds
         self.spread = spread  # each task's duration varies by +- this fraction
@@ -144,6 +145,11 @@ class SimulatorService:
         self.busy_refusals = 0
         self.most_running = 0  # the most tasks that ran at once
         self._ends: list[float] = []  # when each unfinished task ends (a heap)
+        # One picture per model, size and ratio, served for every task: for benchmarks of
+        # thousands of tasks, where drawing each one (about 50 ms) would measure the
+        # simulator rather than the client.
+        self.stock_images = stock_images
+        self._stock: dict[tuple[Any, ...], bytes] = {}
         self._api_key = api_key
         self._clock = clock
         self._lock = threading.Lock()
@@ -328,7 +334,7 @@ class SimulatorService:
         model = str(body["model"])
         external_id = body.get("external_task_id")
         with self._lock:
-            running = self._running_now() if self.capacity is not None else 0
+            running = self._running_now()
             if self.capacity is not None and running >= self.capacity:
                 self.busy_refusals += 1
                 if self.busy_answer == "429":
@@ -461,6 +467,13 @@ class SimulatorService:
         if fault is not None and fault.kind == "drop":
             return SimResponse(0, drop=True)
         data = task.rendered.get(index)
+        if data is None and self.stock_images:
+            kind = (task.model, task.body.get("resolution"), task.body.get("aspect_ratio"))
+            data = self._stock.get(kind)
+            if data is None:
+                from .render import render_result
+
+                data = self._stock[kind] = render_result(task.body, 0, "stock")
         if data is None:
             from .render import render_result
 
