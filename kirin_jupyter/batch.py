@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .adaptive import AdaptiveLimit
 from .batch_journal import BatchJournal, item_external_id
-from .errors import TaskFailed
+from .errors import NeverCreated, TaskFailed
 from .job import Job, Result
 from .kirin_api import BUSY_CODE
 from .polling import Expectation
@@ -346,11 +346,15 @@ class Batch:
         finally:
             self.gate.release()
             self._active.discard(index)
-        if isinstance(job.error, TaskFailed) and job.error.code == BUSY_CODE \
-                and not self._stopped:
-            # The service took the task, then had no room for it: not billed. The item is
-            # sent again, under a new external id, at a lower concurrency.
-            self.gate.busy(None)
+        busy = isinstance(job.error, TaskFailed) and job.error.code == BUSY_CODE
+        never_sent = resume and isinstance(job.error, NeverCreated)
+        if (busy or never_sent) and not self._stopped:
+            # Busy: the service took the task, then had no room for it (not billed).
+            # Never sent: the kernel died between the journal row and the create, and the
+            # service lists no task for the id. Either way the item is made again, under
+            # its next external id (busy: at a lower concurrency).
+            if busy:
+                self.gate.busy(None)
             self.attempts[index] += 1
             self.requests[index] = replace(
                 self.requests[index],

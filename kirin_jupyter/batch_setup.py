@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from .client import Client
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_SETTLED = ("failed", "not_created")
 
 
 def check_name(name: str) -> str:
@@ -182,12 +181,14 @@ def _prepare(client: Client, name: str, requests: list[GenerationRequest], *, na
         if result is not None:
             batch._earlier[index] = result
             batch.reused += 1
-        elif seen.status in _SETTLED:
+        elif seen.status == "failed":
             batch._failed[index] = seen.row["error"] or seen.status
-        elif client.simulator is not None and not client.simulator.knows(
-                seen.row["task_id"] or seen.row["external_id"]):
-            # The in-process simulator's tasks end with the kernel that made them (free):
-            # the item is made again, under its next attempt's id.
+        elif seen.status == "not_created" or (
+                client.simulator is not None and not client.simulator.knows(
+                    seen.row["task_id"] or seen.row["external_id"])):
+            # Never bought (the service listed no task for the id), or a task of the
+            # in-process simulator, which ended with the kernel that made it (free): the
+            # item is made again, under its next attempt's id.
             batch.attempts[index] += 1
             batch.requests[index] = replace(
                 request, external_task_id=item_external_id(name, index, batch.attempts[index]))
