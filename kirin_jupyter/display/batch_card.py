@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+from decimal import Decimal
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +28,20 @@ log = logging.getLogger("kirin_jupyter")
 PER_PAGE = 24  # 3 rows of 8 at a notebook's width; about 60 KB of thumbnails
 THUMB_MADE = 96  # px of the JPEG (sharp at 2x on the 64-80 px it is shown at)
 TILE_MIN = 72  # px: the narrowest a tile gets before the grid wraps
+COLUMNS = 8  # at most, so a page of 24 is 3 full rows (never 10 + 10 + 4)
+GAP = 6  # px between tiles
+# Tiles of at least TILE_MIN px, and at least an eighth of the row: 8 columns when wide,
+# fewer (never narrower than TILE_MIN) when not. The plain rule first, for viewers that
+# drop max() and calc().
+_GRID = (f"grid-template-columns:repeat(auto-fill,minmax({TILE_MIN}px,1fr));"
+         f"grid-template-columns:repeat(auto-fill,minmax(max({TILE_MIN}px,"
+         f"calc((100% - {(COLUMNS - 1) * GAP}px) / {COLUMNS})),1fr));gap:{GAP}px;")
 _ORDER = (("done", "done"), ("failed", "failed"), ("running", "running"),
           ("queued", "queued"))
 _FAILURES_SHOWN = 5
+# Not typeset as maths: "$0.24 of about $1.20" is one text, and JupyterLab's MathJax (and
+# nbconvert's) would read what lies between two dollar signs as LaTeX.
+_NO_MATH = "tex2jax_ignore mathjax_ignore"
 
 
 def _duration(seconds: float) -> str:
@@ -55,11 +67,19 @@ def counts_html(counts: dict[str, int]) -> str:
             f'margin:4px 0 2px">{"".join(parts)}</div>')
 
 
+def _usd(value: Decimal) -> str:
+    """Dollars with cents at least: $0.00, $1.20, $0.035 (never "$0" beside "$1.20")."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        value = value.quantize(Decimal("0.01"))
+    return f"${value}"
+
+
 def _money_line(batch: Batch) -> str:
-    parts = [f"cost so far ${batch.cost}"]
+    parts = [f"cost so far {_usd(batch.cost)}"]
     price = batch.price
     if price is not None:
-        parts[0] += f" of about ${price}"
+        parts[0] += f" of about {_usd(price)}"
     if not batch.done():
         eta = batch.eta()
         if eta is not None:
@@ -94,10 +114,11 @@ def _failures(batch: Batch) -> str:
         f'{escape(cut(prompt, 60))}: {escape(cut(reason, 160))}</li>'
         for index, prompt, reason in failed[:_FAILURES_SHOWN])
     more = len(failed) - _FAILURES_SHOWN
-    tail = (f'<li style="list-style:none">and {more} more: <code>batch.failed</code></li>'
+    tail = (f'<li>and {more} more: <code>batch.failed</code></li>'
             if more > 0 else "")
     return (f'<ul class="kirin-failures" role="alert" style="margin:6px 0 2px;'
-            f"padding:2px 8px 2px 24px;{theme.border(theme.ERROR, 'border-left', '3px')}"
+            f"list-style:none;padding:2px 8px 2px 10px;"
+            f"{theme.border(theme.ERROR, 'border-left', '3px')}"
             f'overflow-wrap:anywhere">{lines}{tail}</ul>')
 
 
@@ -108,9 +129,9 @@ def batch_html(batch: Batch, *, final: bool) -> str:
     finished = counts["done"] + counts["failed"]
     body = counts_html(counts) + progress_bar(finished / max(1, batch.size))
     if final:
-        body += _failures(batch) + gallery_page_html(batch, 1, PER_PAGE)
+        body += _failures(batch) + gallery_page_html(batch, 1, PER_PAGE, counted=True)
     role = "kirin-batch-result" if final else "kirin-batch-live"
-    return (f'<div class="kirin-card kirin-batch {role}" data-state="{state}" '
+    return (f'<div class="kirin-card kirin-batch {role} {_NO_MATH}" data-state="{state}" '
             f'style="{CARD_STYLE}">{_header(batch, state)}{body}'
             f'<div style="color:{theme.MUTED};font-size:12px;margin-top:4px">'
             f"{escape(_money_line(batch))}</div></div>")
@@ -126,8 +147,10 @@ def _tile(number: int, prompt: str, path: Any) -> str:
             'border-radius:3px"></a>')
 
 
-def gallery_page_html(batch: Batch, number: int, per_page: int) -> str:
-    """Page ``number`` of the items that are done: one thumbnail each (its first image)."""
+def gallery_page_html(batch: Batch, number: int, per_page: int, *,
+                      counted: bool = False) -> str:
+    """Page ``number`` of the items that are done: one thumbnail each (its first image).
+    ``counted``: the card says how many are done already, so one page needs no note."""
     done = [(index, result) for index, result in enumerate(batch.results)
             if result is not None and result.paths]
     if not done:
@@ -142,16 +165,16 @@ def gallery_page_html(batch: Batch, number: int, per_page: int) -> str:
         except OSError:  # the file was moved or deleted since
             tiles.append(f'<div title="{escape(str(result.paths[0]))}">missing</div>')
     if pages == 1:
-        note = f"{len(done)} done"
+        note = "" if counted else f"{len(done)} done"
     else:
         after = f"; next: batch.page({number + 1}) or %kirin batch show {batch.name} " \
-            f"--page {number + 1}" if number < pages else " (the last page)"
+            f"--page {number + 1}" if number < pages else ", the last page"
         note = f"page {number} of {pages} ({len(done)} done){after}"
-    return (f'<div class="kirin-gallery kirin-batch-gallery" style="display:grid;'
-            f"grid-template-columns:repeat(auto-fill,minmax({TILE_MIN}px,1fr));gap:6px;"
-            f'max-width:{8 * 96 + 7 * 6}px;margin:8px 0 2px">{"".join(tiles)}</div>'
-            f'<div class="kirin-page-note" style="color:{theme.MUTED};font-size:12px">'
-            f"{escape(note)}</div>")
+    return (f'<div class="kirin-gallery kirin-batch-gallery" style="display:grid;{_GRID}'
+            f'max-width:{COLUMNS * THUMB_MADE + (COLUMNS - 1) * GAP}px;margin:8px 0 2px">'
+            f'{"".join(tiles)}</div>'
+            + (f'<div class="kirin-page-note" style="color:{theme.MUTED};font-size:12px">'
+               f"{escape(note)}</div>" if note else ""))
 
 
 def batch_text(batch: Batch) -> str:
@@ -168,7 +191,7 @@ class BatchPage:
 
     def _repr_html_(self) -> str:
         page = gallery_page_html(self.batch, self.number, self.per_page)
-        return (f'<div class="kirin-card kirin-batch-page" style="{CARD_STYLE}">'
+        return (f'<div class="kirin-card kirin-batch-page {_NO_MATH}" style="{CARD_STYLE}">'
                 f"{_header(self.batch, _state(self.batch, self.batch.counts()))}"
                 f"{page or 'no item is done yet'}</div>")
 
