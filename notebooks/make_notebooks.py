@@ -173,84 +173,151 @@ knight.wait().images[0].size"""),
 ]
 
 BATCH = [
-    ("markdown", """# A batch of prompts from Python
+    ("markdown", """# Batches: many prompts as one
 
-`Client.generate()` returns at once, so a list of prompts runs together in the background
-(one engine thread, pooled connections; `429 Too Many Requests` answers are waited out).
-Runs on the simulator without a key; with `KIRIN_API_KEY` and `KIRIN_BASE_URL` set, on the
-real service (five images)."""),
+A batch sends a whole list of prompts to Kirin and keeps them together: one card counts how
+many are queued, running, done and failed, with the cost and the time left, and ends as a
+small gallery of the results. The cell returns at once, so you can keep working meanwhile.
+
+The prompts can be a Python list, a CSV file or a pandas table. A batch with a name can be
+stopped and run again later: what is done is kept, and nothing is paid for twice.
+
+Runs on the built-in **simulator** when `KIRIN_API_KEY` is not set (free, no network). With
+`KIRIN_API_KEY` and `KIRIN_BASE_URL` set, the same cells call the real service and cost
+money: about 60 images."""),
     ("code", """%load_ext kirin_jupyter
 import kirin_jupyter as kirin
 
-prompts = [
-    "A red fox asleep in fresh snow, morning light",
+client = kirin.default_client()  # the client the %kirin magics use too"""),
+    ("markdown", """## A list of prompts
+
+`client.batch()` checks every prompt and prices the whole batch before it sends anything,
+then returns at once. Options given after the prompts (here `aspect_ratio`) apply to every
+item. As a cell's value (or with `display(batch)`) the batch shows its live card, which
+turns into the final card, with the pictures, when the last item is in."""),
+    ("code", """prompts = [
+    "A red fox asleep in fresh snow, watercolor",
     "A lighthouse on a rocky coast in a storm, oil painting",
     "A bowl of ramen seen from above, studio photograph",
     "A paper boat on a rain puddle, macro",
     "A greenhouse on Mars at dusk, concept art",
+    "An owl on a fence post in falling snow",
 ]
-client = kirin.Client()  # reads KIRIN_API_KEY / KIRIN_BASE_URL; neither: the simulator
-client"""),
-    ("code", """jobs = [client.generate(prompt, model="kirin_v3_image", aspect_ratio="1:1")
-        for prompt in prompts]
-for job in jobs:
-    print(job)"""),
-    ("markdown", """Collect the results. A job that failed raises its error from `wait()`: keep the
-error and go on with the others."""),
-    ("code", """results, failures = {}, {}
-for prompt, job in zip(prompts, jobs):
-    try:
-        results[prompt] = job.wait()
-    except kirin.KirinError as exc:
-        failures[prompt] = exc
-print(f"{len(results)} completed, {len(failures)} failed")"""),
-    ("markdown", """## Gallery
+batch = client.batch(prompts, aspect_ratio="1:1")
+batch"""),
+    ("markdown", """`wait()` blocks until every item is done and gives the results in the order
+of the prompts (`None` for an item that failed)."""),
+    ("code", """results = batch.wait()
+print(batch)
+print("first:", results[0].prompt, "->", results[0].paths[0].name)
+results[0].images[0].size"""),
+    ("markdown", """## From a CSV file
 
-A `Result` shows itself as thumbnails with the paths of the saved files and the cost."""),
+One row per prompt. Other columns set that item's options, named as in Python: `n`,
+`aspect_ratio`, `model`, `negative_prompt`, ... An empty cell takes the default (or the
+option given on the magic line). This cell writes a small file to try it:"""),
+    ("code", """import csv
+
+rows = [  # prompt, n, aspect_ratio ("": the default)
+    ("A red enamel kettle on a marble counter, product photo", 2, "1:1"),
+    ("A blue ceramic mug with rising steam, product photo", 1, "1:1"),
+    ("A green desk lamp on a walnut desk, product photo", 2, "4:3"),
+    ("A copper pan hanging on a tiled wall, product photo", 1, ""),
+]
+with open("products.csv", "w", newline="", encoding="utf-8") as file:
+    writer = csv.writer(file)
+    writer.writerow(["prompt", "n", "aspect_ratio"])
+    writer.writerows(rows)
+print(open("products.csv", encoding="utf-8").read())"""),
+    ("markdown", """`--dry-run` reads and checks the file and says what it would cost; nothing is
+sent:"""),
+    ("code", "%kirin batch products.csv --dry-run"),
+    ("markdown", """Now for real. `--wait` keeps the cell busy until the batch ends (without it
+the cell returns at once, as above); the batch is kept in the variable `_kirin_batch`."""),
+    ("code", "%kirin batch products.csv --name products --wait"),
+    ("code", """products = _kirin_batch
+for result in products.results:
+    print(f"{len(result.paths)} image(s)  {result.options['aspect_ratio']:<5} {result.prompt}")"""),
+    ("markdown", """## From a pandas DataFrame
+
+The same: a `prompt` column and any option columns (an empty cell takes the default)."""),
+    ("code", """import pandas as pd
+
+frame = pd.DataFrame({
+    "prompt": ["A log cabin in a pine forest, winter", "A log cabin by a lake, summer",
+               "A log cabin in the desert, at night"],
+    "aspect_ratio": ["16:9", "16:9", None],
+})
+cabins = client.batch(frame, name="cabins", model="kirin_v3_image")
+cabins.wait()
+cabins"""),
+    ("markdown", """## Stop, and go on later
+
+`stop()` sends no new requests; the items already sent are finished (they are paid for).
+Running the batch again **under the same name** reuses every item that is done and makes
+only the rest. It works after a kernel restart or a crash too: the batch is written to a
+journal on disk before anything is sent.
+
+Here a batch of 12 posters is stopped once a few are done:"""),
+    ("code", """import time
+
+cities = ["Lisbon", "Kyoto", "Reykjavik", "Cusco", "Marrakesh", "Tallinn",
+          "Hanoi", "Valparaiso", "Quebec", "Tbilisi", "Zanzibar", "Bergen"]
+posters = [f"A travel poster of {city}, art deco style" for city in cities]
+first = client.batch(posters, name="posters", concurrency=2)
+while first.counts()["done"] < 3 and not first.done():  # let a few finish...
+    time.sleep(0.1)
+first.stop()  # ...then stop
+first.wait()
+print(first)
+print(f"sent {first.creates} of {len(first)}")"""),
+    ("markdown", "The same prompts and name again: it picks up where it stopped."),
+    ("code", """again = client.batch(posters, name="posters", concurrency=2)
+again.wait()
+print(f"{again.reused} found done (not bought again), {again.creates} made now")
+again"""),
+    ("markdown", """## A bigger batch: the gallery's pages
+
+The final card shows the first 24 pictures, so a batch of hundreds stays a small notebook.
+`batch.page(2)`, or `%kirin batch show NAME --page 2`, shows the next ones."""),
+    ("code", """tiles = client.batch([f"A hand-painted ceramic tile, pattern number {i}, top view"
+                      for i in range(1, 31)], name="tiles", model="kirin_v3_image",
+                     aspect_ratio="1:1")
+tiles"""),
+    ("code", """tiles.wait()
+tiles.page(2)  # the same as: %kirin batch show tiles --page 2"""),
+    ("markdown", """## When an item fails
+
+The others go on; the final card lists what failed and why, `batch.failed` gives
+(index, prompt, reason) for each, and `batch.retry_failed()` sends those again. The
+simulator can be asked to fail a task, to see what that looks like (on the real service
+this cell asks nothing of the kind):"""),
     ("code", """from IPython.display import display
 
-for result in results.values():
-    display(result)"""),
-    ("markdown", "## Total cost"),
-    ("code", """from decimal import Decimal
+if client.simulated:  # the next task the simulator makes will fail
+    from kirin_jupyter.simulator.service import Fault
 
-total = sum((r.cost for r in results.values() if r.cost is not None), Decimal(0))
-images = sum(len(r.paths) for r in results.values())
-print(f"total cost: ${total} for {images} images")
+    client.simulator.add_fault(Fault("create", "fail_task", code="002016095", times=1))
+shaky = client.batch(["A glass of lemonade in the sun", "A bicycle against a yellow wall"],
+                     name="shaky", concurrency=1)
+shaky.wait()
+display(shaky)
+shaky.failed"""),
+    ("code", """shaky.retry_failed().wait()
+print(shaky)
+shaky.failed"""),
+    ("markdown", """## A table, and the cost
+
+`records()` gives one dict per item; `to_frame()` the same as a pandas DataFrame.
+`cost` is what the items done so far cost; `price` is what the batch was quoted before it
+started."""),
+    ("code", """table = tiles.to_frame()
+table[["index", "prompt", "state", "task_id", "cost"]].head()"""),
+    ("code", """for each in (batch, products, cabins, again, tiles, shaky):
+    print(f"{each.name:<26} {len(each):>3} items  quoted ${each.price}  cost ${each.cost}")
 print(f"the client's own count: ${client.session_spend()}")"""),
-    ("markdown", """## The results as a table
-
-Plain Python and a little HTML; no pandas needed (with pandas: `pandas.DataFrame(rows)`)."""),
-    ("code", """from html import escape
-
-from IPython.display import HTML
-
-rows = []
-for prompt, job in zip(prompts, jobs):
-    result = results.get(prompt)
-    rows.append({
-        "prompt": prompt,
-        "status": job.status,
-        "task id": job.task_id or "-",
-        "seconds": f"{job.elapsed:.1f}",
-        "images": len(result.paths) if result else 0,
-        "cost": f"${result.cost}" if result and result.cost is not None else "-",
-        "file": str(result.paths[0]) if result else str(failures.get(prompt, "")),
-    })
-
-
-def html_table(rows):
-    head = "".join(f"<th>{escape(name)}</th>" for name in rows[0])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(str(value))}</td>" for value in row.values()) + "</tr>"
-        for row in rows
-    )
-    return HTML(f"<table><tr>{head}</tr>{body}</table>")
-
-
-html_table(rows)"""),
-    ("markdown", """Every job is done already; `%kirin wait` confirms it (and ends any notebook that
-runs jobs in the background)."""),
+    ("markdown", """Every batch here is finished; `%kirin wait` confirms it (and keeps a notebook
+that runs headless open until background work is done)."""),
     ("code", "%kirin wait"),
 ]
 
