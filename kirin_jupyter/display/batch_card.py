@@ -57,7 +57,9 @@ def _state(batch: Batch, counts: dict[str, int]) -> str:
         return "running"
     if counts["queued"] or counts["running"]:
         return "stopped"
-    return "failed" if counts["failed"] and not counts["done"] else "completed"
+    if counts["failed"]:
+        return "some failed" if counts["done"] else "failed"
+    return "completed"
 
 
 def counts_html(counts: dict[str, int]) -> str:

@@ -47,6 +47,8 @@ STATE_COLOURS = {
     "completed": SUCCESS,
     "done": SUCCESS,
     "failed": ERROR,
+    "some failed": WARN,  # a batch that ended with failures among its results
+    "stopped": NEUTRAL,
     "simulator": WARN,
 }
 
