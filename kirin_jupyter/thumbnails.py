@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
 THUMB_SIDE = 256
+# 70, not the 78 used before: 15 % fewer bytes in every saved gallery, and at the size a
+# thumbnail is shown the two cannot be told apart (docs/performance.md, "Notebook size").
+THUMB_QUALITY = 70
 _MAX_ENTRIES = 512
 _cache: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
 _lock = threading.Lock()
@@ -26,7 +29,7 @@ def encode(img: PILImage, side: int = THUMB_SIDE) -> bytes:
     small = img.convert("RGB") if img.mode != "RGB" else img.copy()
     small.thumbnail((side, side), reducing_gap=2.0)
     buf = io.BytesIO()
-    small.save(buf, format="JPEG", quality=78, optimize=True)
+    small.save(buf, format="JPEG", quality=THUMB_QUALITY, optimize=True)
     return buf.getvalue()
 
 

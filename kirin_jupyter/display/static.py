@@ -135,10 +135,13 @@ def _cost_text(cost: Any) -> str:
 
 
 def _tile(index: int, path: Path, kind: str) -> str:
-    caption = (f'<div style="font-size:11px;color:{theme.MUTED};overflow-wrap:anywhere" '
-               f'title="{escape(str(path))}">{escape(path.name)}</div>')
+    """One result: its thumbnail (a link to the full file) over its file name. The caption's
+    size and colour come from the gallery, said once rather than once per tile."""
+    caption = (f'<div style="overflow-wrap:anywhere" title="{escape(str(path))}">'
+               f"{escape(path.name)}</div>")
     if kind == "image":
         data = base64.b64encode(thumbnail_jpeg(path)).decode("ascii")
+        # max-width: never blown up past its pixels where a viewer drops the grid's styles.
         media = (f'<img src="data:image/jpeg;base64,{data}" alt="result {index + 1}" '
                  f'style="display:block;width:100%;height:auto;max-width:{THUMB_SIDE}px;'
                  'border-radius:4px">')
@@ -164,7 +167,7 @@ def gallery_html(paths: list[Path], types: list[str]) -> str:
     )
     return (f'<div class="kirin-gallery" style="display:grid;grid-template-columns:'
             f'repeat({columns},minmax(0,1fr));gap:{GAP}px;max-width:{width}px;'
-            f'margin:6px 0 2px">{tiles}</div>')
+            f'margin:6px 0 2px;font-size:11px;color:{theme.MUTED}">{tiles}</div>')
 
 
 def _metadata_html(metadata: dict[str, Any]) -> str:
