@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -58,6 +59,17 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at);
 """
 
+# What resume() looks for, found through indexes: a 100,000-job journal is never read
+# whole. The partial index holds only the unfinished jobs (the query must repeat its
+# WHERE term word for word for SQLite to use it).
+_UNFINISHED = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in FINAL_STATES))
+_INDEXES = f"""
+CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (base_url, created_at) WHERE {_UNFINISHED};
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (base_url, status, updated_at);
+"""
+RECHECKED_COMPLETED = 1000  # resume() looks for missing files among this many newest
+_WAL_KEPT = 4 << 20  # bytes of WAL file left after a checkpoint
+
 
 # Columns added after the first release of the schema: a journal written by an older
 # version gains them (NULL or the default) instead of failing every job.
@@ -74,6 +86,7 @@ def _add_missing_columns(conn: sqlite3.Connection) -> None:
             if name not in present:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
     conn.commit()
+    conn.executescript(_INDEXES)  # after the columns they may name
 
 
 def safe_dirname(task_id: str) -> str:
@@ -89,26 +102,51 @@ def result_path(output_dir: Path, task_id: str, index: int, suffix: str) -> Path
 
 
 class Journal:
-    """Every job's life on disk; safe for several threads and kernels (one connection a call)."""
+    """Every job's life on disk; safe for several threads and kernels.
+
+    Each thread keeps one connection (opening one cost more than the write it was opened
+    for); every call is one transaction on it. A connection that failed is dropped, so the
+    next call starts afresh."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._ready = False
+        self._local = threading.local()
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30)
-        try:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid != os.getpid():
+            conn = None  # a forked child never uses its parent's connection
+        if conn is None:
             if not self._ready:
-                self._initialise(conn)
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30)
+            try:
+                # A connection kept open keeps the WAL file: once checkpointed, trimmed.
+                conn.execute(f"PRAGMA journal_size_limit = {_WAL_KEPT}")
+                if not self._ready:
+                    self._initialise(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._local.conn, self._local.pid = conn, os.getpid()
+        conn.row_factory = None  # a call may have set sqlite3.Row
+        try:
             with conn:
                 yield conn
-        finally:
+        except sqlite3.Error:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close this thread's connection (the next call opens another)."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
             conn.close()
 
     def _initialise(self, conn: sqlite3.Connection) -> None:
@@ -289,7 +327,11 @@ class Journal:
         follows: ``(claimed, held)``, where ``held`` are those another live process owns
         (taken too when ``steal``); ``skip`` names jobs this process follows already. One
         write transaction for the lot, so two kernels resuming at once never both follow a
-        job."""
+        job.
+
+        Unfinished jobs come from a partial index; completed ones are claimed again when a
+        result file is missing, looked for among the newest ``RECHECKED_COMPLETED`` of
+        them (a stat of every file of every job ever made took seconds)."""
         me = current_owner()
         claimed: list[dict[str, Any]] = []
         held: list[dict[str, Any]] = []
@@ -297,9 +339,15 @@ class Journal:
             conn.execute("BEGIN IMMEDIATE")  # the second kernel waits here for the first
             conn.row_factory = sqlite3.Row
             rows = [dict(row) for row in conn.execute(
-                "SELECT * FROM jobs WHERE base_url = ? ORDER BY created_at", (base_url,))]
+                f"SELECT * FROM jobs WHERE {_UNFINISHED} AND base_url = ?"
+                " ORDER BY created_at", (base_url,))]
+            recent = [dict(row) for row in conn.execute(
+                "SELECT * FROM jobs WHERE base_url = ? AND status = 'completed'"
+                " ORDER BY updated_at DESC LIMIT ?", (base_url, RECHECKED_COMPLETED))]
+            rows = sorted(rows + [row for row in recent if _files_missing(row)],
+                          key=lambda row: row["created_at"])
             for row in rows:
-                if row["external_id"] in skip or not _needs_resume(row):
+                if row["external_id"] in skip:
                     continue
                 if row.get("owner") != me and owner_alive(row.get("owner")) and not steal:
                     held.append(row)
@@ -314,12 +362,13 @@ def _casefold(text: object) -> str:
     return str(text).casefold() if text is not None else ""
 
 
-def _needs_resume(row: dict[str, Any]) -> bool:
-    """Not in a final state, or completed with a result file missing."""
-    if row["status"] not in FINAL_STATES:
-        return True
-    return row["status"] == "completed" and not all(
-        Path(p).is_file() for p in json.loads(row["paths"] or "[]"))
+def _files_missing(row: dict[str, Any]) -> bool:
+    """A completed job with a result file missing from its path (downloaded again)."""
+    try:
+        paths = json.loads(row["paths"] or "[]")
+    except ValueError:
+        return False
+    return not all(isinstance(p, str) and os.path.isfile(p) for p in paths)
 
 
 def current_owner() -> str:
