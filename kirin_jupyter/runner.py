@@ -31,7 +31,7 @@ from .polling import PollPolicy, PollSchedule, RequestBudget
 from .pricing import Quote
 from .request import GenerationRequest
 from .responses import TaskSnapshot
-from .result_files import check_result, keep_thumbnail
+from .result_files import check_result
 from .store import Journal, result_path
 
 log = logging.getLogger("kirin_jupyter")
@@ -354,9 +354,7 @@ async def _download_all(
             for index, item in enumerate(snapshot.items)
         ]
         try:
-            saved = await asyncio.gather(*downloads)
-            for path, thumbnail in saved:
-                keep_thumbnail(path, thumbnail)
+            saved = await asyncio.gather(*downloads)  # thumbnails: when a card shows them
             return [path for path, _ in saved], snapshot
         except BaseException as exc:  # one failed: stop the others before going on
             for download in downloads:
