@@ -266,7 +266,7 @@ def _html_outputs(cell: Any) -> list[str]:
 def _saved_galleries_ok(nb: Any) -> bool:
     for index, cell in enumerate(nb.cells):
         html = _html_outputs(cell)
-        galleries = [h for h in html if 'class="kirin-card kirin-result"' in h]
+        galleries = [h for h in html if 'class="kirin-card kirin-result ' in h]
         if index in IMAGES:
             if len(galleries) != 1 or len(html) != 1:  # the card was replaced, not added to
                 return False

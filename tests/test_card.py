@@ -101,7 +101,7 @@ def test_live_and_finished_cards_share_the_frame_and_header(tmp_path: Path) -> N
     live, final = static.live_html(job), static.result_html(result)
 
     def frame(html: str) -> str:
-        return re.sub(r'class="kirin-card [a-z-]+" data-state="[a-z]+"', "", html.split(
+        return re.sub(r'class="kirin-card [a-z_ -]+" data-state="[a-z]+"', "", html.split(
             'class="kirin-pill"')[0])
 
     assert frame(live) == frame(final)  # same frame style, same title: nothing jumps
@@ -125,7 +125,7 @@ def test_displaying_a_job_from_python_is_live_then_the_result(
                  and m["content"]["transient"]["display_id"] == display_id]
         assert len(later) == 1
         final = later[0]["content"]["data"]
-        assert 'class="kirin-card kirin-result"' in final["text/html"]
+        assert 'class="kirin-card kirin-result tex2jax_ignore mathjax_ignore"' in final["text/html"]
         assert '<img src="data:image/jpeg;base64,' in final["text/html"]
         assert "1 result" in final["text/plain"]
         again = kernel.run("job")  # shown once it is done: the result, at once

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..thumbnails import thumbnail_jpeg
 from . import theme
-from .static import CARD_STYLE, progress_bar
+from .static import CARD_STYLE, NO_MATH, progress_bar
 from .tables import cut
 
 if TYPE_CHECKING:
@@ -41,7 +41,6 @@ _ORDER = (("done", "done"), ("failed", "failed"), ("running", "running"),
 _FAILURES_SHOWN = 5
 # Not typeset as maths: "$0.24 of about $1.20" is one text, and JupyterLab's MathJax (and
 # nbconvert's) would read what lies between two dollar signs as LaTeX.
-_NO_MATH = "tex2jax_ignore mathjax_ignore"
 
 
 def _duration(seconds: float) -> str:
@@ -133,7 +132,7 @@ def batch_html(batch: Batch, *, final: bool) -> str:
     if final:
         body += _failures(batch) + gallery_page_html(batch, 1, PER_PAGE, counted=True)
     role = "kirin-batch-result" if final else "kirin-batch-live"
-    return (f'<div class="kirin-card kirin-batch {role} {_NO_MATH}" data-state="{state}" '
+    return (f'<div class="kirin-card kirin-batch {role} {NO_MATH}" data-state="{state}" '
             f'style="{CARD_STYLE}">{_header(batch, state)}{body}'
             f'<div style="color:{theme.MUTED};font-size:12px;margin-top:4px">'
             f"{escape(_money_line(batch))}</div></div>")
@@ -193,7 +192,7 @@ class BatchPage:
 
     def _repr_html_(self) -> str:
         page = gallery_page_html(self.batch, self.number, self.per_page)
-        return (f'<div class="kirin-card kirin-batch-page {_NO_MATH}" style="{CARD_STYLE}">'
+        return (f'<div class="kirin-card kirin-batch-page {NO_MATH}" style="{CARD_STYLE}">'
                 f"{_header(self.batch, _state(self.batch, self.batch.counts()))}"
                 f"{page or 'no item is done yet'}</div>")
 

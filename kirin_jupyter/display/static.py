@@ -30,6 +30,9 @@ CARD_STYLE = (
     f"padding:8px 12px;margin:4px 0;font-family:{theme.FONT};font-size:13px;"
     f"line-height:1.45;color:{theme.TEXT};max-width:1080px;min-width:0"
 )
+# JupyterLab's MathJax typesets text between two "$" in HTML output ("a $5 mug, a $9 cup",
+# or a price next to a cost) unless an ancestor carries these classes.
+NO_MATH = "tex2jax_ignore mathjax_ignore"
 GAP = 8  # px between tiles
 # Past this many columns tiles get too small at a notebook's default width.
 MAX_COLUMNS = 4
@@ -115,7 +118,8 @@ def card_html(*, model: str, prompt: str, simulated: bool, state: str, task_id: 
     """The frame every card shares; ``role`` (kirin-live, kirin-result, kirin-error) says
     which it is to tests and to the panel."""
     return (
-        f'<div class="kirin-card {role}" data-state="{escape(state)}" style="{CARD_STYLE}">'
+        f'<div class="kirin-card {role} {NO_MATH}" data-state="{escape(state)}" '
+        f'style="{CARD_STYLE}">'
         + header_html(model, prompt, simulated=simulated, state=state, task_id=task_id,
                       external_id=external_id)
         + option_chips(options)
