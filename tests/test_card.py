@@ -101,7 +101,7 @@ def test_live_and_finished_cards_share_the_frame_and_header(tmp_path: Path) -> N
     live, final = static.live_html(job), static.result_html(result)
 
     def frame(html: str) -> str:
-        return re.sub(r'class="kirin-card [a-z_ -]+" data-state="[a-z]+"', "", html.split(
+        return re.sub(r'class="kirin-card [a-z0-9_ -]+" data-state="[a-z]+"', "", html.split(
             'class="kirin-pill"')[0])
 
     assert frame(live) == frame(final)  # same frame style, same title: nothing jumps
