@@ -48,6 +48,10 @@ T = TypeVar("T")
 
 Sleep = Callable[[float], Awaitable[None]]
 _EXPIRED_STATUSES = (403, 404, 410)
+# Requests on the wire at once per pool (httpx keeps 20 idle connections, opens up to 100);
+# the rest wait in a semaphore. 2,000 jobs queued in httpx's own pool failed with
+# PoolTimeout, and its queue costs time in proportion to its length on every request.
+_IN_FLIGHT = 20
 _NO_SUCH_ROUTE = (404, 405, 501)  # a service without a precharge route
 
 
@@ -150,6 +154,8 @@ class KirinAPI:
         self.limits = limits or Limits()
         self._api: httpx.AsyncClient | None = None
         self._downloads: httpx.AsyncClient | None = None
+        self._api_slots = asyncio.Semaphore(_IN_FLIGHT)  # bound to a loop when first waited on
+        self._download_slots = asyncio.Semaphore(_IN_FLIGHT)
 
     def __repr__(self) -> str:
         return f"KirinAPI({self.endpoint.base_url!r}, key={'set' if self._key else 'none'})"
@@ -262,8 +268,9 @@ class KirinAPI:
         """
         seen: list[int] = []  # the status code, once the status line is in
         try:
-            return await asyncio.wait_for(self._send_capped(method, url, seen, **kwargs),
-                                          self.limits.request_seconds)
+            async with self._api_slots:  # the wait for a slot is not the request's time
+                return await asyncio.wait_for(self._send_capped(method, url, seen, **kwargs),
+                                              self.limits.request_seconds)
         except asyncio.TimeoutError:
             if seen:
                 raise AnswerCut(f"the answer (HTTP {seen[0]}) did not finish within "
@@ -503,8 +510,9 @@ class KirinAPI:
 
         async def attempt() -> tuple[Path, T | None]:
             try:
-                tmp = await asyncio.wait_for(self._stream_to_temp(url, dest.parent),
-                                             self.limits.request_seconds)
+                async with self._download_slots:
+                    tmp = await asyncio.wait_for(self._stream_to_temp(url, dest.parent),
+                                                 self.limits.request_seconds)
             except asyncio.TimeoutError:
                 raise LimitExceeded(
                     f"a result download did not finish within "
