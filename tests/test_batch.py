@@ -309,3 +309,20 @@ def test_journal_rows_name_the_batch_items(http_client: Client) -> None:
     row = http_client.journal.get("rows-00002")
     assert row is not None and row["status"] == "completed"
     assert json.loads(row["request"])["prompt"] == "y"
+
+
+def test_done_when_300_prompts_of_3_s_tasks_make_300_results_with_300_creates(
+        tmp_path: Path) -> None:
+    """The issue's "done when" (its time is measured in tests/benchmark_batch.py, about 25 s
+    on a 2-core machine; here only the pytest timeout bounds it)."""
+    service = SimulatorService(task_seconds=3.0, spread=0.1, api_key=TEST_KEY,
+                               stock_images=True)
+    with SimulatorServer(service=service) as server:
+        client = Client(api_key=TEST_KEY, base_url=server.url, output_dir=tmp_path / "out")
+        batch = client.batch([f"product shot {i}" for i in range(300)], name="three-hundred")
+        results = batch.wait(170)
+    assert sum(r is not None for r in results) == 300 and batch.failed == []
+    assert service.requests["create"] == 300
+    assert len(service.creates_by_external_id) == 300
+    assert set(service.creates_by_external_id.values()) == {1}
+    assert [r.prompt for r in results if r] == [f"product shot {i}" for i in range(300)]
