@@ -117,7 +117,12 @@ class Journal:
         return f"Journal({str(self.path)!r})"
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, for one transaction. ``durable``: the commit reaches
+        the disk before this returns (fsync). Otherwise it survives the process being
+        killed, and an OS crash or power cut may lose it (WAL with synchronous=NORMAL):
+        only the row written before a create request must outlive those, as resume finds
+        everything else again from the service by the external id."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid != os.getpid():
             conn = None  # a forked child never uses its parent's connection
@@ -133,7 +138,10 @@ class Journal:
             except BaseException:
                 conn.close()
                 raise
-            self._local.conn, self._local.pid = conn, os.getpid()
+            self._local.conn, self._local.pid, self._local.durable = conn, os.getpid(), None
+        if self._local.durable != durable:  # outside a transaction: PRAGMA is allowed here
+            conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            self._local.durable = durable
         conn.row_factory = None  # a call may have set sqlite3.Row
         try:
             with conn:
@@ -174,7 +182,7 @@ class Journal:
         output_dir: Path,
     ) -> None:
         now = time.time()
-        with self._connect() as conn:
+        with self._connect(durable=True) as conn:  # on disk before the create is sent
             conn.execute(  # a plain INSERT: an external id is never reused
                 "INSERT INTO jobs (external_id, model, prompt, request, base_url,"
                 " status, owner, output_dir, created_at, updated_at)"

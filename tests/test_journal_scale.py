@@ -123,3 +123,17 @@ def test_an_old_journal_gains_the_resume_indexes(tmp_path: Path) -> None:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     conn.close()
     assert {"jobs_unfinished", "jobs_by_status"} <= names
+
+
+def test_only_the_write_before_a_create_waits_for_the_disk(tmp_path: Path) -> None:
+    """record_submit is fsynced (synchronous=FULL); the other writes survive the process
+    being killed (WAL, synchronous=NORMAL) without an fsync each."""
+    journal = Journal(tmp_path / "j.sqlite3")
+    levels = []
+    submit(journal, "a", tmp_path)
+    levels.append(journal._local.conn.execute("PRAGMA synchronous").fetchone()[0])
+    journal.record_state("a", "running")
+    levels.append(journal._local.conn.execute("PRAGMA synchronous").fetchone()[0])
+    submit(journal, "b", tmp_path)
+    levels.append(journal._local.conn.execute("PRAGMA synchronous").fetchone()[0])
+    assert levels == [2, 1, 2]  # FULL, NORMAL, FULL
