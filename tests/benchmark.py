@@ -1,7 +1,8 @@
 """Benchmark against the loopback simulator; prints one table. Not collected by pytest.
 
-    .venv/bin/python tests/benchmark.py            # everything, about 6 minutes
+    .venv/bin/python tests/benchmark.py            # everything, about 9 minutes
     .venv/bin/python tests/benchmark.py --quick    # shorter tasks, fewer of them
+    .venv/bin/python tests/benchmark.py --only scale    # one group: scale, journal, ...
 
 Every row is measured in this run, next to its baselines. Simulator servers run as their
 own processes (so their CPU is not counted as ours) and are stopped by their own PIDs.
@@ -171,6 +172,169 @@ def bench_many_jobs(count: int, seconds: float) -> None:
         f"({engine_cpu / count * 1000:.0f} ms per job)")
 
 
+def vm_rss_mb() -> float:
+    """This process's resident memory now (Linux /proc), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_scale_jobs(count: int, seconds: float) -> None:
+    """Thousands of jobs in one process: all complete, the main thread stays responsive,
+    and the engine's CPU and the process's memory per job stay small."""
+    from kirin_jupyter.client import Client
+
+    fresh_home()
+    with simulator(seconds, spread=0.1) as url:
+        client = Client(api_key=KEY, base_url=url)
+        client.generate("warm-up").wait(seconds * 3 + 30)  # imports and pools: not per job
+        rss_before = vm_rss_mb()
+        cpu_before, main_before = time.process_time(), time.thread_time()
+        started = time.monotonic()
+        jobs = [client.generate(f"job {i}") for i in range(count)]
+        latencies = []
+        while not all(job.done() for job in jobs):
+            t0 = time.perf_counter()
+            time.sleep(0.005)
+            sum(range(100))
+            latencies.append(time.perf_counter() - t0 - 0.005)
+        wall = time.monotonic() - started
+        engine_cpu = (time.process_time() - cpu_before) - (time.thread_time() - main_before)
+        rss_growth = vm_rss_mb() - rss_before
+        failed = [job for job in jobs if job.status != "completed"]
+        requests = stats(url)["requests"]
+    p99 = statistics.quantiles(latencies, n=100)[98] * 1000
+    print("  (requests to the simulator, per job: "
+          + ", ".join(f"{k} {v / (count + 1):.1f}" for k, v in sorted(requests.items())) + ")")
+    row(f"{count} concurrent jobs ({seconds:g} s tasks): completed",
+        f"{count - len(failed)}/{count} in {wall:.1f} s"
+        + (f" (first error: {failed[0].error})" if failed else ""), "", "all")
+    row("  main thread: extra delay of a trivial call meanwhile (p99)",
+        f"{p99:.2f} ms", "", "<= 50 ms")
+    row("  CPU used by the engine (its thread and workers), per job",
+        f"{engine_cpu / count * 1000:.1f} ms ({engine_cpu:.1f} s in all)", "", "<= 15 ms")
+    row("  growth of the process's resident memory (VmRSS)",
+        f"{rss_growth:.0f} MB ({rss_growth * 1024 / count:.0f} KB per job)", "", "<= 200 MB")
+
+
+# -- a big journal ------------------------------------------------------------------------
+
+
+def fill_journal(journal: Any, count: int, unfinished: int, base_url: str, folder: Path,
+                 shown: int = 20) -> None:
+    """``count`` jobs as a long-used journal holds them (five events each); every
+    completed one's files exist: those of the newest ``shown`` (the first history page)
+    are simulator pictures of their own, older ones share a few."""
+    import sqlite3
+
+    from kirin_jupyter.simulator.render import render_result
+
+    journal.recent(1)  # the schema
+
+    def picture(task: int, index: int) -> str:
+        body = {"model": "kirin_v3_image", "prompt": f"a fox, take {task}", "n": 4}
+        path = folder / f"task-{task:06d}" / f"{index + 1:02d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(render_result(body, index, f"t{task}"))
+        return str(path)
+
+    shared = [picture(count + k, 0) for k in range(8)]
+    now = time.time()
+    jobs, events = [], []
+    for i in range(count):
+        age = count - i  # the newest last, a minute apart
+        created = now - 60 * age
+        done = i >= unfinished
+        newest = count - 1 - i
+        n = 1 + (i % 4 == 0) * 3
+        if newest < shown:
+            paths = [picture(i, k) for k in range(n)] if i >= unfinished else []
+        else:
+            paths = [shared[(i + k) % 8] for k in range(n)]
+        status = "completed" if done else ("running", "interrupted", "timeout")[i % 3]
+        request = json.dumps({"model": "kirin_v3_image", "prompt": f"prompt {i}", "n": n,
+                              "resolution": "1k", "aspect_ratio": "16:9",
+                              "external_task_id": f"kj-{i:032x}"})
+        jobs.append((f"kj-{i:032x}", f"sim-{i:012x}", "kirin_v3_image",
+                     f"prompt {i} a fox in the snow", request, base_url, status,
+                     "0.04" if done else None,
+                     json.dumps([f"{base_url}/files/{i}/{k}.png" for k in range(n)]),
+                     json.dumps(paths) if done else None, "gone-host:1", str(folder),
+                     created, created + 20))
+        for step, state in enumerate(("submitting", "created", "running", "downloading",
+                                      "completed")):
+            events.append((f"kj-{i:032x}", created + 5 * step, state))
+    with sqlite3.connect(journal.path) as conn:
+        conn.executemany(
+            "INSERT INTO jobs (external_id, task_id, model, prompt, request, base_url, status,"
+            " cost, urls, paths, owner, output_dir, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", jobs)
+        conn.executemany("INSERT INTO events VALUES (?, ?, ?, NULL)", events)
+    conn.close()
+
+
+def bench_journal(count: int) -> None:
+    """A journal of ``count`` jobs: the first page of %kirin history, what resume() claims,
+    and what one job's writes cost."""
+    import sqlite3
+
+    from kirin_jupyter import thumbnails
+    from kirin_jupyter.display.history import HistoryPage, HistoryView
+    from kirin_jupyter.store import Journal
+
+    home = fresh_home()
+    url = "http://127.0.0.1:9"
+    journal = Journal(home / "home" / "journal.sqlite3")
+    unfinished = 100
+    started = time.perf_counter()
+    fill_journal(journal, count, unfinished, url, home / "out")
+    filled = time.perf_counter() - started
+
+    def history_page() -> float:
+        t0 = time.perf_counter()
+        rows, total = journal.history(limit=20)
+        bundle = HistoryView(HistoryPage(rows=rows, total=total, per_page=20,
+                                         next_command="%kirin history --page 2"))
+        html = bundle._repr_mimebundle_()["text/html"]
+        assert total == count and html.count("<img") >= 20, (total, html.count("<img"))
+        return time.perf_counter() - t0
+
+    thumbnails._cache.clear()
+    cold = history_page()  # the thumbnails are made here
+    warm = statistics.median(history_page() for _ in range(5))
+
+    claims = []
+    for _ in range(3):
+        with sqlite3.connect(journal.path) as conn:  # as if left by a kernel that is gone
+            conn.execute("UPDATE jobs SET owner = 'gone-host:1' WHERE owner IS NOT NULL"
+                         " AND external_id < ?", (f"kj-{unfinished:032x}",))
+        conn.close()
+        t0 = time.perf_counter()
+        claimed, held = journal.claim_unfinished(url)
+        claims.append(time.perf_counter() - t0)
+        assert len(claimed) == unfinished and not held, (len(claimed), len(held))
+
+    writes = 1000
+    t0 = time.perf_counter()
+    for i in range(writes):
+        ext = f"kj-new-{i:06d}"
+        journal.record_submit(ext, "kirin_v3_image", f"new {i}", {"n": 1}, url, home / "out")
+        journal.record_state(ext, "created", task_id=f"sim-new-{i}")
+        journal.record_result(ext, "0.04", [f"{url}/new/{i}.png"],
+                              [home / "out" / "new" / f"{i}.png"])
+    per_job = (time.perf_counter() - t0) / writes
+    size = journal.path.stat().st_size
+    row(f"journal of {count:,} jobs ({size / 2**20:.0f} MB, filled in {filled:.1f} s): "
+        "first page of %kirin history rendered",
+        f"{warm * 1000:.0f} ms (first render, making its thumbnails: {cold * 1000:.0f} ms)",
+        "", "<= 100 ms")
+    row(f"  resume(): claiming the {unfinished} unfinished jobs among them",
+        f"{statistics.median(claims) * 1000:.0f} ms (median of 3)", "", "<= 200 ms")
+    row("  one job's journal writes (record_submit + record_state + record_result)",
+        f"{per_job * 1000:.2f} ms (mean of {writes})", "", "<= 2 ms")
+
+
 # -- from completion to pixels ---------------------------------------------------------
 
 
@@ -280,9 +444,15 @@ def bench_big_request() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description="kirin-jupyter benchmark")
     parser.add_argument("--quick", action="store_true", help="short tasks, fewer of them")
+    parser.add_argument("--only", choices=sorted(ALONE),
+                        help="run one group of rows alone (e.g. --only scale)")
     args = parser.parse_args()
     os.environ.pop("KIRIN_API_KEY", None)
     print("kirin-jupyter benchmark (loopback simulator)", flush=True)
+    if args.only:
+        ALONE[args.only](args.quick)
+        print_table()
+        return 0
     durations = (5.0, 20.0) if args.quick else (5.0, 20.0, 60.0)
     per_kind = 4 if args.quick else 20
     threads = [threading.Thread(target=bench_polling, args=(d, per_kind)) for d in durations]
@@ -295,6 +465,21 @@ def main() -> int:
     bench_notebook_bytes()
     bench_load_ext(3)
     bench_big_request()
+    ALONE["scale"](args.quick)
+    ALONE["journal"](args.quick)
+    print_table()
+    return 0
+
+
+ALONE = {  # --only NAME
+    "scale": lambda quick: bench_scale_jobs(200 if quick else 2000, 20.0),
+    "journal": lambda quick: bench_journal(10_000 if quick else 100_000),
+    "thumbnails": lambda quick: bench_completion_to_thumbnails(3),
+    "many": lambda quick: bench_many_jobs(50 if quick else 200, 5.0 if quick else 20.0),
+}
+
+
+def print_table() -> None:
     widths = [max(len(r[i]) for r in [*ROWS, ("measure", "ours", "baseline", "target")])
               for i in range(4)]
     print()
@@ -303,7 +488,6 @@ def main() -> int:
     print("-+-".join("-" * w for w in widths))
     for r in ROWS:
         print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
-    return 0
 
 
 if __name__ == "__main__":
