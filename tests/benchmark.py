@@ -465,6 +465,9 @@ def main() -> int:
     bench_notebook_bytes()
     bench_load_ext(3)
     bench_big_request()
+    from benchmark_batch import run_all as bench_batches  # issue 12: 300, busy, 10,000
+
+    bench_batches(row, quick=args.quick)
     ALONE["scale"](args.quick)
     ALONE["journal"](args.quick)
     print_table()
