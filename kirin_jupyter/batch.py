@@ -47,10 +47,10 @@ class Batch:
     ``cost``, ``records()`` / ``to_frame()``, ``page(n)``; shown as one card."""
 
     def __init__(self, client: Client, name: str, requests: list[GenerationRequest], *,
-                 named: bool, gate: AdaptiveLimit, quotes: list[Quote | None]) -> None:
+                 gate: AdaptiveLimit, quotes: list[Quote | None]) -> None:
         self.client = client
+        self._journal = BatchJournal(client.journal)
         self.name = name
-        self.named = named
         self.requests = requests
         self.size = len(requests)
         self.gate = gate
@@ -71,7 +71,6 @@ class Batch:
         self._stopped = False
         self.started_at = time.monotonic()
         self.ended_at: float | None = None
-        self._first_result_at: float | None = None
         self._done_this_run = 0
         self._expected: dict[tuple[str, str, int], Expectation] = {}
 
@@ -156,10 +155,10 @@ class Batch:
         if left == 0:
             return None
         now = time.monotonic()
-        if self._done_this_run and self._first_result_at is not None:
+        if self._done_this_run:
             rate = self._done_this_run / max(1e-3, now - self.started_at)
             return left / rate
-        median = self.client.expect(self.requests[0]).median
+        median = self._expectation(self.requests[0]).median
         return median * math.ceil(left / max(1, self.gate.size))
 
     def wait(self, timeout: float | None = None) -> list[Result | None]:
@@ -274,7 +273,7 @@ class Batch:
             self._done = concurrent.futures.Future()
         self._stopped = False
         self.ended_at = None
-        BatchJournal(self.client.journal).reopen(self.name)
+        self._journal.reopen(self.name)
         context = self.client.run_context(gate=self.gate)
 
         async def launch() -> None:
@@ -317,22 +316,28 @@ class Batch:
             ticker.cancel()
             self.ended_at = time.monotonic()
             if not self._stopped and not self._queue:
-                await asyncio.to_thread(BatchJournal(self.client.journal).finish, self.name)
+                await asyncio.to_thread(self._journal.finish, self.name)
             self._notify()
             if not self._done.done():
                 self._done.set_result(None)
 
     def _new_job(self, index: int) -> Job:
         request = self.requests[index]
-        kind = (request.model.name, request.resolution, request.n)
-        expected = self._expected.get(kind)
-        if expected is None:  # one journal query per kind, not per item
-            expected = self._expected[kind] = self.client.expect(request)
-        job = Job(request, expected=expected, simulated=self.client.simulated)
+        job = Job(request, expected=self._expectation(request),
+                  simulated=self.client.simulated)
         job.quote = self.quotes[index]
         self.jobs[index] = job
         self.client.adopt(job)
         return job
+
+    def _expectation(self, request: GenerationRequest) -> Expectation:
+        """How long items like this take: one journal query per kind, not per item (nor
+        per redraw of the card, which runs on the engine loop)."""
+        kind = (request.model.name, request.resolution, request.n)
+        expected = self._expected.get(kind)
+        if expected is None:
+            expected = self._expected[kind] = self.client.expect(request)
+        return expected
 
     def _launch(self, ctx: RunContext, index: int, job: Job, *, resume: bool) -> None:
         self._active.add(index)
@@ -363,8 +368,6 @@ class Batch:
             self._queue.append(index)
         elif job.status == "completed":
             self._done_this_run += 1
-            if self._first_result_at is None:
-                self._first_result_at = time.monotonic()
         self._kick()
         self._notify()
 

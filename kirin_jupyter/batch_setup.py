@@ -79,7 +79,6 @@ def stored_inputs(items: list[dict[str, Any]], common: dict[str, Any]) -> str:
 
 def open_batch(client: Client, items: list[dict[str, Any]], *, name: str | None,
                concurrency: int | None, common: dict[str, Any]) -> Batch:
-    named = name is not None
     name = check_name(name) if name is not None else new_name()
     ceiling = _checked_concurrency(concurrency)
     requests = build_requests(client, items, name, common)
@@ -88,7 +87,7 @@ def open_batch(client: Client, items: list[dict[str, Any]], *, name: str | None,
     earlier = journal.get(name)
     if earlier is not None:
         _check_same(earlier, name, print_, client.base_url)
-    batch, queue, follow = _prepare(client, name, requests, named=named, ceiling=ceiling,
+    batch, queue, follow = _prepare(client, name, requests, ceiling=ceiling,
                                     rows=journal.items(name) if earlier is not None else {})
     journal.start(name, client.base_url, print_, len(requests),
                   stored_inputs(items, common), client.output_dir)
@@ -125,7 +124,7 @@ def resume_batches(client: Client) -> list[Batch]:
                                                item_external_id(name, index))
                 lost.add(index)
             requests.append(request)
-        batch, queue, follow = _prepare(client, name, requests, named=True, ceiling=CEILING,
+        batch, queue, follow = _prepare(client, name, requests, ceiling=CEILING,
                                         rows=rows, lost=lost)
         journal.claim([job.external_task_id for _, job in follow])
         batch._start(queue=queue, follow=follow)
@@ -154,13 +153,13 @@ def _check_same(earlier: dict[str, Any], name: str, print_: str, base_url: str) 
                          "wait for it there")
 
 
-def _prepare(client: Client, name: str, requests: list[GenerationRequest], *, named: bool,
+def _prepare(client: Client, name: str, requests: list[GenerationRequest], *,
              ceiling: int, rows: dict[int, ItemRow], lost: set[int] | None = None,
              ) -> tuple[Batch, list[int], list[tuple[int, Job]]]:
     """The batch, with each item sorted into done (earlier result), failed (settled),
     followed (at the service) or queued (to be bought), and the budget checked."""
     quotes = _quotes(client, requests)
-    batch = Batch(client, name, requests, named=named,
+    batch = Batch(client, name, requests,
                   gate=AdaptiveLimit(ceiling, min(START, ceiling)), quotes=quotes)
     queue: list[int] = []
     follow: list[tuple[int, Job]] = []

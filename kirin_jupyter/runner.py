@@ -233,15 +233,19 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
 async def _create(job: Job, ctx: RunContext) -> TaskSnapshot:
     """The create. In a batch, "no room now" (429, ``006001094``) never fails the item:
     it gives up its slot, waits for the service's pause and a free slot, and is sent again
-    with the same external id."""
+    with the same external id; for at most the job's timeout, so an error wrongly read as
+    "busy" cannot keep an item waiting forever."""
     gate = ctx.gate
     if gate is None:
         return await ctx.api.create(job.request)
     sent = False
+    deadline = time.monotonic() + ctx.timeout
     while True:
         try:
             snapshot = await ctx.api.create(job.request, busy_raises=True, sent_before=sent)
         except ServiceBusy as exc:
+            if time.monotonic() >= deadline:
+                raise
             sent = True
             log.info("job %s: the service is busy (%s); waiting at %d at once",
                      job.external_task_id, exc, gate.size)

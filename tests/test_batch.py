@@ -326,3 +326,19 @@ def test_done_when_300_prompts_of_3_s_tasks_make_300_results_with_300_creates(
     assert len(service.creates_by_external_id) == 300
     assert set(service.creates_by_external_id.values()) == {1}
     assert [r.prompt for r in results if r] == [f"product shot {i}" for i in range(300)]
+
+
+def test_busy_answers_are_waited_out_for_at_most_the_job_timeout(tmp_path: Path) -> None:
+    """A service that says "no capacity" forever: the item fails after the job's timeout
+    instead of waiting for ever, and nothing was created."""
+    service = SimulatorService(task_seconds=0.2, api_key=TEST_KEY)
+    service.add_fault(Fault("create", "status", status=400, message="over capacity",
+                            times=10_000))
+    with SimulatorServer(service=service) as server:
+        client = _client(server, tmp_path, timeout=1.5)
+        batch = client.batch(["never room"], name="full")
+        results = batch.wait(30)
+    assert results == [None]
+    (_, _, reason), = batch.failed
+    assert "over capacity" in reason
+    assert batch.gate.busy_signals >= 2 and service.creates_by_external_id == {}
