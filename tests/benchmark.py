@@ -38,10 +38,12 @@ def row(measure: str, ours: str, baseline: str = "", target: str = "") -> None:
 
 
 @contextmanager
-def simulator(seconds: float, spread: float = 0.0, eager: bool = False) -> Iterator[str]:
-    """A simulator server process on a free loopback port; yields its URL."""
+def simulator(seconds: float, spread: float = 0.0, eager: bool = False,
+              extra: tuple[str, ...] = ()) -> Iterator[str]:
+    """A simulator server process on a free loopback port; yields its URL. ``extra``:
+    more of its options (``--capacity 20``, ``--stock-images``)."""
     cmd = [sys.executable, "-m", "kirin_jupyter.simulator", "--port", "0",
-           "--seconds", str(seconds), "--spread", str(spread), "--require-key"]
+           "--seconds", str(seconds), "--spread", str(spread), "--require-key", *extra]
     if eager:
         cmd.append("--eager-render")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,

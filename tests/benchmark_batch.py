@@ -12,54 +12,23 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-KEY = "sk-benchmark-not-a-real-key"
+sys.path.insert(0, str(ROOT / "tests"))
+
+from benchmark import KEY, fresh_home, simulator, stats  # noqa: E402  (after the path)
+
 Row = Callable[..., None]
 
 
 def _print_row(measure: str, ours: str, baseline: str = "", target: str = "") -> None:
     print(f"  {measure}: {ours}" + (f"  [target {target}]" if target else ""), flush=True)
-
-
-@contextmanager
-def server(seconds: float, *extra: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """A simulator process on a free loopback port (stopped by its own PID)."""
-    cmd = [sys.executable, "-m", "kirin_jupyter.simulator", "--port", "0", "--seconds",
-           str(seconds), "--spread", "0.1", "--require-key", *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "KIRIN_SIMULATOR_KEY": KEY})
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().split()[-1], proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _stats(url: str) -> dict[str, Any]:
-    import json
-    import urllib.request
-
-    request = urllib.request.Request(f"{url}/_sim/stats",
-                                     headers={"Authorization": f"Bearer {KEY}"})
-    with urllib.request.urlopen(request) as answer:
-        return json.load(answer)  # type: ignore[no-any-return]
-
-
-def _fresh_home() -> None:
-    home = Path(tempfile.mkdtemp(prefix="kirin-bench-batch-"))
-    os.environ["KIRIN_HOME"] = str(home / "home")
-    os.environ["KIRIN_OUTPUT_DIR"] = str(home / "out")
 
 
 def _rss_mb(field: str = "VmRSS") -> float:
@@ -82,22 +51,22 @@ def _run(url: str, count: int, *, name: str, concurrency: int | None = None
     batch.wait()
     wall = time.monotonic() - started
     engine_cpu = (time.process_time() - cpu_before) - (time.thread_time() - main_before)
-    stats = _stats(url)
-    creates = stats["creates_by_external_id"]
+    seen = stats(url)
+    creates = seen["creates_by_external_id"]
     return {
         "batch": batch, "wall": wall, "engine_cpu": engine_cpu,
         "done": sum(r is not None for r in batch.results),
         "creates": sum(creates.values()), "max_creates_per_id": max(creates.values()),
-        "busy_refusals": stats.get("busy_refusals", 0),
-        "most_running": stats.get("most_running", 0),
+        "busy_refusals": seen.get("busy_refusals", 0),
+        "most_running": seen.get("most_running", 0),
         "rss_growth": _rss_mb() - rss_before, "rss_peak": _rss_mb("VmHWM"),
     }
 
 
 def bench_300(row: Row) -> None:
     """The issue's "done when": 300 prompts, 3 s tasks."""
-    _fresh_home()
-    with server(3.0, "--stock-images") as (url, _):
+    fresh_home()
+    with simulator(3.0, 0.1, extra=("--stock-images",)) as url:
         got = _run(url, 300, name="bench-300")
     row("300-prompt batch, 3 s tasks: results / creates",
         f"{got['done']}/300 results, {got['creates']} creates (at most "
@@ -107,8 +76,8 @@ def bench_300(row: Row) -> None:
 
 def bench_busy(row: Row) -> None:
     """A service that takes at most 20 tasks at once and says 006001094 past that."""
-    _fresh_home()
-    with server(3.0, "--stock-images", "--capacity", "20") as (url, _):
+    fresh_home()
+    with simulator(3.0, 0.1, extra=("--stock-images", "--capacity", "20")) as url:
         got = _run(url, 300, name="bench-busy")
     ideal = math.ceil(300 / 20) * 3.0
     gate = got["batch"].gate
@@ -121,8 +90,8 @@ def bench_busy(row: Row) -> None:
 
 def bench_big(row: Row, count: int, concurrency: int) -> None:
     """Thousands of 2 s tasks at a fixed concurrency, against the ideal time for it."""
-    _fresh_home()
-    with server(2.0, "--stock-images") as (url, _):
+    fresh_home()
+    with simulator(2.0, 0.1, extra=("--stock-images",)) as url:
         got = _run(url, count, name=f"bench-{count}", concurrency=concurrency)
     ideal = math.ceil(count / concurrency) * 2.0
     row(f"{count:,}-item batch of 2 s tasks at concurrency {concurrency}",
