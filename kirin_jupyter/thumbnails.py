@@ -1,7 +1,8 @@
-"""Small JPEG thumbnails of result files, made once.
+"""Small JPEG thumbnails of result files, made once, when a card first shows the file.
 
-A downloaded result is decoded anyway to prove it is complete; its thumbnail is made from
-that same decode and kept here, so showing the gallery needs no second decode of a 2k image.
+A download is proved whole without decoding it (``result_files.py``), so thousands of jobs
+run from a script never make a thumbnail; a card that shows one decodes the file once
+(``draft`` for JPEG) and the result is cached here by path, modification time and size.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def _key(path: Path, side: int) -> tuple[str, int, int]:
     return (str(path), path.stat().st_mtime_ns, side)
 
 
-def remember(path: Path, jpeg: bytes, side: int = THUMB_SIDE) -> None:
-    """Keep a thumbnail made elsewhere (by the download check) for ``path`` as it is now."""
+def _remember(path: Path, jpeg: bytes, side: int) -> None:
+    """Keep ``path``'s thumbnail as the file is now (the oldest go past _MAX_ENTRIES)."""
     with _lock:
         _cache[_key(path, side)] = jpeg
         while len(_cache) > _MAX_ENTRIES:
@@ -57,5 +58,5 @@ def thumbnail_jpeg(path: Path, side: int = THUMB_SIDE) -> bytes:
     with Image.open(path) as img:
         img.draft("RGB", (side, side))
         jpeg = encode(img, side)
-    remember(path, jpeg, side)
+    _remember(path, jpeg, side)
     return jpeg
