@@ -10,6 +10,7 @@ import logging
 import sqlite3
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from decimal import Decimal
@@ -55,6 +56,9 @@ log = logging.getLogger("kirin_jupyter")
 _log_files: set[Path] = set()
 _log_lock = threading.Lock()
 
+
+# How long the service's quote for one kind of request is taken as its price.
+QUOTE_FRESH_SECONDS = 60.0
 
 class _QuietFileHandler(logging.FileHandler):
     """A log file that, when it cannot be written (a full disk), says so once on stderr
@@ -196,6 +200,9 @@ class Client:
         self._quote_lock = threading.Lock()
         self._quote_cache: dict[tuple[object, ...], Quote] = {}  # the panel's price hints
         self._quoting: set[tuple[object, ...]] = set()  # kinds being asked about now
+        # the service's last quote per kind, and when it came: jobs of one kind share it
+        self._quoted_at: dict[tuple[object, ...], float] = {}
+        self._quotes_in_flight: dict[tuple[object, ...], asyncio.Future[Quote]] = {}
         # (external id, task id, owner) of jobs the last resume() left to a live kernel
         self.held_elsewhere: list[tuple[str, str | None, str]] = []
         # (external id, task id) of simulated jobs the last resume() found gone with the
@@ -267,6 +274,7 @@ class Client:
         self._api = KirinAPI(Endpoint(url, *routes), key, transport=transport)
         self._service_quotes = True
         self._quote_cache.clear()
+        self._quoted_at.clear()
         if old is not None:
             self._close_when_idle(old)
 
@@ -497,24 +505,45 @@ class Client:
             if future.cancelled() or future.exception() is not None:
                 return
             quote = future.result()
-            if quote.source == "service":
-                with self._quote_lock:
-                    self._quote_cache[kind] = quote
-                if on_quote is not None:
-                    threading.Thread(target=on_quote, args=(quote,), name="kirin-quote",
-                                     daemon=True).start()
+            if quote.source == "service" and on_quote is not None:  # kept by quote_async
+                threading.Thread(target=on_quote, args=(quote,), name="kirin-quote",
+                                 daemon=True).start()
 
         get_engine().submit(self.quote_async(request)).add_done_callback(remember)
         return self.estimate_quote(request)
 
     async def quote_async(self, request: GenerationRequest) -> Quote:
-        """The quote, on the engine loop (the runner asks for one while the job starts)."""
+        """The quote, on the engine loop (the runner asks for one while the job starts).
+
+        Jobs of one price kind share one question to the service, and its answer for
+        ``QUOTE_FRESH_SECONDS``: 2,000 jobs started at once ask once, not 2,000 times (a
+        fifth of all requests, and of the engine's CPU, went on identical quotes)."""
+        if not self._service_quotes:
+            return await asyncio.to_thread(self.estimate_quote, request)
+        kind = _price_kind(request)
+        with self._quote_lock:
+            cached, at = self._quote_cache.get(kind), self._quoted_at.get(kind, 0.0)
+        if cached is not None and time.monotonic() - at < QUOTE_FRESH_SECONDS:
+            return cached
+        asking = self._quotes_in_flight.get(kind)  # only touched on the engine loop
+        if asking is None:
+            asking = asyncio.ensure_future(self._ask_for_quote(request, kind))
+            self._quotes_in_flight[kind] = asking
+            asking.add_done_callback(lambda _done: self._quotes_in_flight.pop(kind, None))
+        return await asyncio.shield(asking)
+
+    async def _ask_for_quote(self, request: GenerationRequest,
+                             kind: tuple[object, ...]) -> Quote:
+        """One question to the service; a service quote is kept for the kind."""
         if self._service_quotes:
             answer = await self.api.quote(request)
             if answer is None:
                 self._no_service_quotes()
             elif answer.cost is not None:
-                return Quote(answer.cost, answer.currency, answer.discount, "service")
+                quote = Quote(answer.cost, answer.currency, answer.discount, "service")
+                with self._quote_lock:
+                    self._quote_cache[kind], self._quoted_at[kind] = quote, time.monotonic()
+                return quote
             else:
                 log.info("the service gave no quote (%s); estimating the price instead",
                          self.redact(answer.reason or "no reason given"))

@@ -344,7 +344,29 @@ def test_with_the_service_quote_no_job_can_pass_the_budget(
     first.wait(30), second.wait(30)
     assert client.session_spend() == Decimal("0.08") <= client.max_cost
     stats = sim_server.service.stats()["requests"]
-    assert stats["create"] == 2 and stats["quote"] == 4
+    # one quote per kind (n=9 at 2k; n=1 at 1k), shared by the three jobs of the second
+    assert stats["create"] == 2 and stats["quote"] == 2
+
+
+def test_jobs_of_one_kind_share_one_quote_until_it_is_stale(
+    sim_server: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty jobs started at once ask the service for their price once; another kind
+    asks again, and so does the same kind once the quote has grown stale."""
+    import kirin_jupyter.client as client_module
+
+    client = client_for(sim_server, tmp_path)
+    jobs = [client.generate(f"fox {i}", n=2) for i in range(20)]
+    [job.wait(30) for job in jobs]
+    assert all(job.quote is not None and job.quote.source == "service" for job in jobs)
+    assert {job.quote.cost for job in jobs if job.quote} == {Decimal("0.08")}
+    assert sim_server.service.stats()["requests"]["quote"] == 1
+    client.generate("a wide fox", n=2, resolution="2k").wait(30)
+    assert sim_server.service.stats()["requests"]["quote"] == 2
+    monkeypatch.setattr(client_module, "QUOTE_FRESH_SECONDS", 0.0)
+    late = client.generate("fox again", n=2)
+    late.wait(30)
+    assert sim_server.service.stats()["requests"]["quote"] == 3
 
 
 def test_a_broken_journal_never_hangs_or_fails_a_paid_job(
