@@ -34,6 +34,8 @@ NEUTRAL = _var("jp-border-color1", "vscode-descriptionForeground", "#8c959f")
 # Said first, for HTML sanitisers that drop ``var()`` (JupyterLab's, for an untrusted saved
 # notebook): a half-transparent grey reads as a border on light and dark pages alike.
 PLAIN_BORDER = "rgba(128,128,128,0.5)"
+# A faint fill that reads on light and dark pages alike (the compare slider's track).
+TRACK = "rgba(128,128,128,0.22)"
 FONT = "var(--jp-ui-font-family, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif)"
 MONO = "var(--jp-code-font-family, ui-monospace, SFMono-Regular, Menlo, monospace)"
 
