@@ -18,6 +18,9 @@ _EXPORTS = {
     "generate": "client",
     "batch": "client",
     "Batch": "batch",
+    "sweep": "client",
+    "plan_sweep": "client",
+    "Sweep": "sweep",
     "ServiceBusy": "errors",
     "default_client": "client",
     "Job": "job",
@@ -49,7 +52,9 @@ if TYPE_CHECKING:
     from .client import batch as batch
     from .client import default_client as default_client
     from .client import generate as generate
+    from .client import plan_sweep as plan_sweep
     from .client import resume as resume
+    from .client import sweep as sweep
     from .errors import APIError as APIError
     from .errors import AuthenticationError as AuthenticationError
     from .errors import BudgetExceeded as BudgetExceeded
@@ -69,6 +74,7 @@ if TYPE_CHECKING:
     from .job import Result as Result
     from .kirin_api import Limits as Limits
     from .panel import Panel as Panel
+    from .sweep import Sweep as Sweep
 
 
 def __getattr__(name: str) -> Any:

@@ -80,8 +80,18 @@ def stored_inputs(items: list[dict[str, Any]], common: dict[str, Any]) -> str:
 def open_batch(client: Client, items: list[dict[str, Any]], *, name: str | None,
                concurrency: int | None, common: dict[str, Any]) -> Batch:
     name = check_name(name) if name is not None else new_name()
-    ceiling = _checked_concurrency(concurrency)
+    _checked_concurrency(concurrency)
     requests = build_requests(client, items, name, common)
+    return open_built(client, name, requests, concurrency=concurrency,
+                      inputs=stored_inputs(items, common))
+
+
+def open_built(client: Client, name: str, requests: list[GenerationRequest], *,
+               concurrency: int | None, inputs: str) -> Batch:
+    """Start a batch of requests already built and checked (each external id from
+    ``item_external_id(name, i)``), such as a sweep's cells; ``inputs`` as
+    ``stored_inputs`` makes them (to finish it after a restart)."""
+    ceiling = _checked_concurrency(concurrency)
     journal = BatchJournal(client.journal)
     print_ = fingerprint(requests)
     earlier = journal.get(name)
@@ -89,8 +99,7 @@ def open_batch(client: Client, items: list[dict[str, Any]], *, name: str | None,
         _check_same(earlier, name, print_, client.base_url)
     batch, queue, follow = _prepare(client, name, requests, ceiling=ceiling,
                                     rows=journal.items(name) if earlier is not None else {})
-    journal.start(name, client.base_url, print_, len(requests),
-                  stored_inputs(items, common), client.output_dir)
+    journal.start(name, client.base_url, print_, len(requests), inputs, client.output_dir)
     journal.claim([job.external_task_id for _, job in follow])
     batch._start(queue=queue, follow=follow)
     return batch

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
     from .adaptive import AdaptiveLimit
     from .batch import Batch
+    from .sweep import Sweep, SweepPlan
 
 log = logging.getLogger("kirin_jupyter")
 _log_files: set[Path] = set()
@@ -436,7 +437,7 @@ class Client:
         return batch
 
     def check_batch_budget(self, requests: list[GenerationRequest],
-                           quotes: list[Quote | None]) -> None:
+                           quotes: list[Quote | None], *, what: str = "batch") -> None:
         """Refuse a whole batch before its first create when, at its known price, it would
         take the session past ``max_cost``; with a limit and no known price, refuse too
         (a batch could run far past it before the first price is seen)."""
@@ -452,10 +453,35 @@ class Client:
             committed, _ = self._committed()
         if committed + total > self.max_cost:
             raise BudgetExceeded(
-                f"budget: this batch of {len(requests)} jobs would cost ${total} and this "
+                f"budget: this {what} of {len(requests)} jobs would cost ${total} and this "
                 f"session has spent or committed ${committed} of max_cost ${self.max_cost}; "
                 "nothing was sent. Raise the limit (%config Kirin.max_cost = ...) or send "
-                "fewer prompts")
+                f"fewer {'prompts' if what == 'batch' else 'values'}")
+
+    # -- sweeps --------------------------------------------------------------------------
+
+    def sweep(self, prompt: Any, *, name: str | None = None, concurrency: int | None = None,
+              **options: Any) -> Sweep:
+        """Every combination of the values given as lists (``model=["omni", "v3"]``,
+        ``aspect_ratio=["1:1", "16:9"]``) and of the prompt's ``{a|b}`` alternatives, run
+        as one batch and shown as a grid labelled by those values.
+
+        Every cell is built, the total priced and checked against ``max_cost`` before the
+        first create: ``ValidationError`` naming a bad combination, or ``BudgetExceeded``;
+        nothing sent. ``plan_sweep`` shows the plan and its price without sending.
+        """
+        from .sweep import make_plan, start
+
+        return start(self, make_plan(self, prompt, options, name=name),
+                     concurrency=concurrency)
+
+    def plan_sweep(self, prompt: Any, *, name: str | None = None,
+                   **options: Any) -> SweepPlan:
+        """What ``sweep`` would send: one row per cell (its values, its price), the total,
+        and whether it fits the budget. Nothing is created (a price quote creates nothing)."""
+        from .sweep import make_plan
+
+        return make_plan(self, prompt, options, name=name)
 
     # -- money ---------------------------------------------------------------------------
 
@@ -747,6 +773,17 @@ def batch(prompts: Any, *, name: str | None = None, concurrency: int | None = No
           **options: Any) -> Batch:
     """``default_client().batch(...)``: many prompts as one resumable batch."""
     return default_client().batch(prompts, name=name, concurrency=concurrency, **options)
+
+
+def sweep(prompt: Any, *, name: str | None = None, concurrency: int | None = None,
+          **options: Any) -> Sweep:
+    """``default_client().sweep(...)``: every combination of the listed values, as a grid."""
+    return default_client().sweep(prompt, name=name, concurrency=concurrency, **options)
+
+
+def plan_sweep(prompt: Any, *, name: str | None = None, **options: Any) -> SweepPlan:
+    """``default_client().plan_sweep(...)``: a sweep's cells and price; nothing sent."""
+    return default_client().plan_sweep(prompt, name=name, **options)
 
 
 def resume(*, steal: bool = False) -> list[Job]:

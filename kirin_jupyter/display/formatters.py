@@ -22,10 +22,13 @@ def register(shell: Any) -> None:
     formatter.for_type_by_name("kirin_jupyter.job", "Job", _job_html)
     formatter.for_type_by_name("kirin_jupyter.job", "Result", _result_html)
     formatter.for_type_by_name("kirin_jupyter.batch", "Batch", _batch_html)
+    formatter.for_type_by_name("kirin_jupyter.sweep", "Sweep", _sweep_html)
+    formatter.for_type_by_name("kirin_jupyter.sweep", "SweepPlan", _plan_html)
     live = getattr(display_formatter, "ipython_display_formatter", None)
     if live is not None and frontends.mode(frontends.detect(shell)) == "live":
         live.for_type_by_name("kirin_jupyter.job", "Job", _show_live)
         live.for_type_by_name("kirin_jupyter.batch", "Batch", _show_live_batch)
+        live.for_type_by_name("kirin_jupyter.sweep", "Sweep", _show_live_sweep)
 
 
 def register_with_running_shell() -> None:
@@ -66,6 +69,31 @@ def _show_live_batch(batch: Any) -> bool:
     else:
         BatchCard(batch).show()
     return True
+
+
+def _show_live_sweep(sweep: Any) -> bool:
+    """``display(sweep)``: the live sweep card, replaced by the static grid at the end."""
+    from IPython.display import display
+
+    from .sweep_grid import FinalSweepView, SweepCard
+
+    if sweep.done():
+        display(FinalSweepView(sweep))
+    else:
+        SweepCard(sweep).show()
+    return True
+
+
+def _sweep_html(sweep: Any) -> str:
+    from .sweep_grid import sweep_html
+
+    return sweep_html(sweep, final=sweep.done())
+
+
+def _plan_html(plan: Any) -> str:
+    from .sweep_grid import plan_html
+
+    return plan_html(plan)
 
 
 def _batch_html(batch: Any) -> str:

@@ -1,0 +1,245 @@
+"""What a sweep varies: its axes (prompt alternatives, options given as lists) and every
+combination of them (its cells), in plan order. Pure: no client, nothing sent.
+
+Prompt alternatives are ``{a|b}`` groups: a brace group with a ``|`` at its own level
+(groups nest: ``{small|big {red|blue}}`` is three alternatives). Any other brace stays as
+typed: ``{name}`` (which the magic fills from a variable after the expansion), a lone
+``{``, and ``{{`` / ``}}`` (the magic's literal braces). In a sweep's prompt, ``\\{``,
+``\\}`` and ``\\|`` are literal characters.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import spec
+from .errors import ValidationError
+
+# Options whose value is already a list: a list of lists sweeps them.
+LIST_VALUED = ("images", "elements")
+MAX_CELLS = 100  # a grid bigger than this is a batch, not a comparison
+_ESCAPED = "{}|"
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One thing that varies: an option (``option`` names it) or a prompt group."""
+
+    name: str  # the option's name ("model"), or the prompt group as typed ("{red|blue}")
+    values: tuple[Any, ...]
+    labels: tuple[str, ...]
+    option: str | None = None  # None: a prompt group
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One combination: its prompt and options, and which value of each axis it took."""
+
+    index: int
+    choice: tuple[int, ...]
+    prompt: str
+    options: dict[str, Any] = field(hash=False)
+    labels: tuple[str, ...] = ()
+
+    def describe(self, axes: list[Axis]) -> str:
+        """'model=omni, aspect_ratio=16:9, {red|blue}=red': names the cell in errors."""
+        return ", ".join(f"{axis.name}={label}" for axis, label in zip(axes, self.labels,
+                                                                        strict=True))
+
+
+@dataclass(frozen=True)
+class _Group:
+    source: str  # as typed, with its braces
+    choices: tuple[str, ...]  # each alternative, its own groups expanded
+
+
+def _closing(text: str, start: int) -> int:
+    """The index of the ``}`` matching the ``{`` at ``start``; -1 when there is none."""
+    depth = 0
+    index = start
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text) and text[index + 1] in _ESCAPED:
+            index += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+        index += 1
+    return -1
+
+
+def _split_top(text: str) -> list[str]:
+    """``text`` cut at each ``|`` outside nested braces (escapes skipped)."""
+    parts, depth, start, index = [], 0, 0, 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text) and text[index + 1] in _ESCAPED:
+            index += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth = max(0, depth - 1)
+        elif char == "|" and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+        index += 1
+    parts.append(text[start:])
+    return parts
+
+
+def _segments(text: str, *, top: bool = True) -> list[str | _Group]:
+    """Literal text (escapes read) and alternative groups, in order. At the top level,
+    ``{{`` and ``}}`` stay as typed (the magic turns them into single braces later)."""
+    out: list[str | _Group] = []
+    literal: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text) and text[index + 1] in _ESCAPED:
+            literal.append(text[index + 1])
+            index += 2
+            continue
+        if top and text.startswith(("{{", "}}"), index):
+            literal.append(text[index:index + 2])
+            index += 2
+            continue
+        if char == "{":
+            end = _closing(text, index)
+            parts = _split_top(text[index + 1:end]) if end > 0 else []
+            if len(parts) > 1:
+                if literal:
+                    out.append("".join(literal))
+                    literal = []
+                choices = tuple(c for part in parts for c in _expand_all(part))
+                out.append(_Group(text[index:end + 1], choices))
+                index = end + 1
+                continue
+        literal.append(char)  # any other brace is text (its inside is read on)
+        index += 1
+    if literal:
+        out.append("".join(literal))
+    return out
+
+
+def _expand_all(text: str) -> list[str]:
+    """Every text ``text`` stands for (a nested group's alternatives are flattened)."""
+    segments = _segments(text, top=False)
+    pools = [[s] if isinstance(s, str) else list(s.choices) for s in segments]
+    return ["".join(parts) for parts in itertools.product(*pools)] if pools else [""]
+
+
+def has_alternatives(prompt: str) -> bool:
+    """Does the prompt hold an ``{a|b}`` group (and so make a sweep)?"""
+    return isinstance(prompt, str) and any(isinstance(s, _Group) for s in _segments(prompt))
+
+
+def prompt_axes(prompt: str) -> tuple[list[Axis], list[str | _Group]]:
+    """One axis per top-level group, and the segments that make each cell's prompt."""
+    segments = _segments(prompt)
+    groups = [s for s in segments if isinstance(s, _Group)]
+    axes = []
+    for group in groups:
+        labels = tuple(_word(choice) for choice in group.choices)
+        _refuse_repeats(group.source, labels)
+        axes.append(Axis(group.source, group.choices, labels))
+    return axes, segments
+
+
+def _word(choice: str) -> str:
+    return " ".join(choice.split()) or "(nothing)"
+
+
+def option_axes(options: dict[str, Any]) -> tuple[dict[str, Any], list[Axis]]:
+    """Options given one value (fixed) and those given several (axes, in the order given).
+    A list of one value is that value; ``images`` and ``elements`` sweep a list of lists."""
+    fixed: dict[str, Any] = {}
+    axes: list[Axis] = []
+    for name, value in options.items():
+        if name in LIST_VALUED:
+            swept = isinstance(value, (list, tuple)) and bool(value) and all(
+                isinstance(v, (list, tuple)) for v in value)
+        else:
+            swept = isinstance(value, (list, tuple))
+        if not swept:
+            fixed[name] = value
+            continue
+        values = tuple(value)
+        if not values:
+            raise ValidationError(f"{name}=[]: give at least one value to sweep")
+        if len(values) == 1:
+            fixed[name] = values[0]
+            continue
+        labels = tuple(label_of(name, v) for v in values)
+        _refuse_repeats(name, labels)
+        axes.append(Axis(name, values, labels, option=name))
+    return fixed, axes
+
+
+def label_of(name: str, value: Any) -> str:
+    """A short header for one value of an option: 'omni', '16:9', 'n=2', 'not: blurry'."""
+    if name == "model":
+        try:
+            return spec.resolve_model(str(value)).alias
+        except KeyError:
+            return str(value)
+    if name == "n":
+        return f"n={value}"
+    if name == "negative_prompt":
+        return "not: " + _cut(str(value or ""), 24) if value else "no negative"
+    if name == "watermark":
+        return "watermark " + ("on" if value else "off")
+    if name in LIST_VALUED:
+        names = [Path(v).name if isinstance(v, (str, Path)) else type(v).__name__
+                 for v in value]
+        return _cut(", ".join(str(n) for n in names), 32) or "none"
+    return _cut(str(value), 32)
+
+
+def _cut(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
+
+
+def _refuse_repeats(name: str, labels: tuple[str, ...]) -> None:
+    seen: set[str] = set()
+    for label in labels:
+        if label in seen:
+            raise ValidationError(f"{name}: {label!r} is given twice; each value of a sweep "
+                                  "is bought once")
+        seen.add(label)
+
+
+def expand(prompt: str, options: dict[str, Any]) -> tuple[list[Axis], list[Cell]]:
+    """The axes (the prompt's groups first, then options in the order given) and every
+    cell, row by row: the last axis changes fastest (it is the grid's columns)."""
+    if not isinstance(prompt, str):
+        raise ValidationError(f"a sweep's prompt must be text, not {type(prompt).__name__} "
+                              "(alternatives go inside it: 'a {red|blue} fox')")
+    text_axes, segments = prompt_axes(prompt)
+    fixed, value_axes = option_axes(options)
+    axes = text_axes + value_axes
+    count = 1
+    for axis in axes:
+        count *= len(axis.values)
+    if count > MAX_CELLS:
+        raise ValidationError(f"the sweep has {count} combinations; at most {MAX_CELLS} "
+                              "(for more, use a batch)")
+    cells = []
+    for index, choice in enumerate(itertools.product(*(range(len(a.values)) for a in axes))):
+        picks = iter(choice[:len(text_axes)])
+        text = "".join(s if isinstance(s, str) else s.choices[next(picks)] for s in segments)
+        cell_options = dict(fixed)
+        for axis, pick in zip(value_axes, choice[len(text_axes):], strict=True):
+            assert axis.option is not None
+            cell_options[axis.option] = axis.values[pick]
+        labels = tuple(axis.labels[pick] for axis, pick in zip(axes, choice, strict=True))
+        cells.append(Cell(index, tuple(choice), text, cell_options, labels))
+    return axes, cells

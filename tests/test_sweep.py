@@ -1,0 +1,183 @@
+"""Sweeps: every combination of some values, priced and checked whole before the first
+create, run as a batch and shown as a static grid labelled by the values.
+
+Real HTTP over loopback to the simulator wherever a service answers.
+"""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kirin_jupyter.client import Client
+from kirin_jupyter.display.sweep_grid import layout, plan_html, sweep_html
+from kirin_jupyter.errors import BudgetExceeded, ValidationError
+from kirin_jupyter.simulator.server import SimulatorServer
+from kirin_jupyter.sweep_plan import expand, has_alternatives
+from tests.conftest import FAST_POLL, TEST_KEY
+
+
+def _client(server: SimulatorServer, tmp_path: Path, **kw: Any) -> Client:
+    return Client(api_key=TEST_KEY, base_url=server.url, output_dir=tmp_path / "out",
+                  poll_policy=FAST_POLL, **kw)
+
+
+def _creates(server: SimulatorServer) -> int:
+    return sum(server.service.stats()["creates_by_external_id"].values())
+
+
+class _Grid(HTMLParser):
+    """The grid's header labels and its cells (state, number of images)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.columns: list[str] = []
+        self.rows: list[str] = []
+        self.cells: list[dict[str, Any]] = []
+        self._in: str | None = None
+        self.scripts = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        classes = (found.get("class") or "").split()
+        if tag == "script":
+            self.scripts += 1
+        if tag == "th" and "kirin-sweep-col" in classes:
+            self._in = "col"
+        elif tag == "th" and "kirin-sweep-row" in classes:
+            self._in = "row"
+        elif tag == "td" and "kirin-sweep-cell" in classes:
+            self.cells.append({"state": found["data-state"], "images": 0})
+        elif tag == "img" and self.cells:
+            self.cells[-1]["images"] += 1
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "col":
+            self.columns.append(data)
+        elif self._in == "row":
+            self.rows.append(data)
+        self._in = None
+
+
+def _grid(html: str) -> _Grid:
+    parser = _Grid()
+    parser.feed(html)
+    return parser
+
+
+# -- the plan: alternatives and lists ---------------------------------------------------
+
+
+def test_prompt_alternatives_expand_into_axes() -> None:
+    axes, cells = expand("a {red|blue} fox", {})
+    assert [a.name for a in axes] == ["{red|blue}"] and axes[0].labels == ("red", "blue")
+    assert [c.prompt for c in cells] == ["a red fox", "a blue fox"]
+    axes, cells = expand("a {red|blue} {fox|owl}", {"model": ["omni", "v3"]})
+    assert [a.name for a in axes] == ["{red|blue}", "{fox|owl}", "model"]
+    assert len(cells) == 8 and cells[3].prompt == "a red owl"
+    assert cells[3].options == {"model": "v3"}
+    assert cells[3].describe(axes) == "{red|blue}=red, {fox|owl}=owl, model=v3"
+    # nested: one axis of every alternative; an empty alternative is allowed
+    axes, cells = expand("a {small|big {red|blue}} fox", {})
+    assert axes[0].labels == ("small", "big red", "big blue")
+    assert [c.prompt for c in expand("a {|very }big fox", {})[1]] == [
+        "a big fox", "a very big fox"]
+
+
+def test_braces_without_a_bar_stay_as_typed_and_escapes_are_literal() -> None:
+    assert not has_alternatives("a {name} fox") and not has_alternatives("{{red|blue}}")
+    assert not has_alternatives("a {red fox") and has_alternatives("a {red|blue} fox")
+    cells = expand("a {name} {{x}} in {red|blue}", {})[1]
+    assert [c.prompt for c in cells] == ["a {name} {{x}} in red", "a {name} {{x}} in blue"]
+    cells = expand(r"a \{red|blue\} fox {1|2}", {})[1]
+    assert cells[0].prompt == "a {red|blue} fox 1"
+    assert [c.prompt for c in expand(r"{red\|pink|blue}", {})[1]] == ["red|pink", "blue"]
+
+
+def test_lists_of_one_are_fixed_and_list_options_sweep_lists_of_lists() -> None:
+    axes, cells = expand("x", {"model": ["omni"], "n": [1, 2], "images": ["a.png", "b.png"]})
+    assert [a.name for a in axes] == ["n"] and axes[0].labels == ("n=1", "n=2")
+    assert cells[0].options == {"model": "omni", "images": ["a.png", "b.png"], "n": 1}
+    axes, _ = expand("x", {"images": [["a.png"], ["b.png", "c.png"]]})
+    assert axes[0].labels == ("a.png", "b.png, c.png")
+    with pytest.raises(ValidationError, match="'omni' is given twice"):
+        expand("x", {"model": ["omni", "kirin_image_omni"]})
+    with pytest.raises(ValidationError, match="at most 100"):
+        expand("x {a|b|c|d|e}", {"n": list(range(1, 10)), "aspect_ratio": ["1:1", "16:9", "4:3"]})
+
+
+def test_grid_layout_rows_and_columns() -> None:
+    axes, _ = expand("x", {"model": ["omni", "v3"]})
+    assert layout(axes) == ([""], ["omni", "v3"])
+    axes, _ = expand("x {a|b}", {"model": ["omni", "v3"], "aspect_ratio": ["1:1", "16:9"]})
+    rows, columns = layout(axes)
+    assert rows == ["a · omni", "a · v3", "b · omni", "b · v3"] and columns == ["1:1", "16:9"]
+
+
+# -- running ----------------------------------------------------------------------------
+
+
+def test_done_when_a_2x2_sweep_makes_4_tasks_and_a_labelled_grid(
+        http_client: Client, sim_server: SimulatorServer) -> None:
+    sweep = http_client.sweep("a {red|blue} fox", aspect_ratio=["1:1", "16:9"])
+    results = sweep.wait(30)
+    assert _creates(sim_server) == 4
+    assert [r.prompt if r else None for r in results] == [
+        "a red fox", "a red fox", "a blue fox", "a blue fox"]
+    assert [r.options["aspect_ratio"] if r else None for r in results] == [
+        "1:1", "16:9", "1:1", "16:9"]
+    ids = [job.external_task_id for job in sweep.jobs if job is not None]
+    assert len(set(ids)) == 4 and all(i.startswith(sweep.name) for i in ids)
+    assert sweep.axes == {"{red|blue}": ["red", "blue"], "aspect_ratio": ["1:1", "16:9"]}
+    assert sweep.cost == sweep.price == sum(r.cost for r in results if r and r.cost)
+    html = sweep_html(sweep, final=True)
+    grid = _grid(html)
+    assert grid.rows == ["red", "blue"] and grid.columns == ["1:1", "16:9"]
+    assert [c["images"] for c in grid.cells] == [1, 1, 1, 1]
+    assert {c["state"] for c in grid.cells} == {"done"}
+    assert grid.scripts == 0 and "tex2jax_ignore" in html and "<input" not in html
+    assert "overflow-x:auto" in html  # wide grids scroll in their own box
+    assert "$0.04" in html and "cost $0.16 of about $0.16" in html
+    records = sweep.records()
+    assert records[1]["{red|blue}"] == "red" and records[1]["aspect_ratio"] == "16:9"
+
+
+def test_over_budget_sweep_sends_nothing_and_says_total_and_budget(
+        sim_server: SimulatorServer, tmp_path: Path) -> None:
+    client = _client(sim_server, tmp_path, max_cost="0.10")
+    with pytest.raises(BudgetExceeded) as caught:
+        client.sweep("a {red|blue} fox", model=["omni", "v3"])  # 4 x $0.04 > $0.10
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "this sweep of 4 jobs would cost $0.16" in message and "max_cost $0.10" in message
+    assert _creates(sim_server) == 0
+    plan = client.plan_sweep("a {red|blue} fox", model=["omni", "v3"])
+    assert plan.total is not None and plan.over_budget and _creates(sim_server) == 0
+
+
+def test_a_bad_combination_is_one_line_naming_it_and_nothing_is_sent(
+        sim_server: SimulatorServer, tmp_path: Path) -> None:
+    client = _client(sim_server, tmp_path)
+    with pytest.raises(ValidationError) as caught:
+        client.sweep("a fox", model=["v3", "omni"], negative_prompt="blurry")
+    message = str(caught.value)
+    assert message.startswith("sweep cell 2 (model=omni): ") and "\n" not in message
+    with pytest.raises(ValidationError, match="nothing to sweep"):
+        client.sweep("a fox", model="omni")
+    with pytest.raises(ValidationError, match="names its cells itself"):
+        client.sweep("a {red|blue} fox", external_task_id="mine")
+    assert _creates(sim_server) == 0 and sim_server.service.requests["create"] == 0
+
+
+def test_plan_is_a_priced_table_and_creates_nothing(http_client: Client,
+                                                    sim_server: SimulatorServer) -> None:
+    plan = http_client.plan_sweep("a {red|blue} fox", model=["omni", "v3"])
+    text = str(plan)
+    assert "{red|blue}" in text and "model" in text and "price" in text
+    assert text.count("$0.04") == 4 and "total: about $0.16 (quoted by the service)" in text
+    html = plan_html(plan)
+    assert html.count("<tr") == 5 and "tex2jax_ignore" in html
+    assert _creates(sim_server) == 0
