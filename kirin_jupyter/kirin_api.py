@@ -194,7 +194,8 @@ class KirinAPI:
             if self._key:
                 headers["Authorization"] = f"Bearer {self._key}"
             self._api = httpx.AsyncClient(
-                headers=headers, timeout=self._timeout, transport=self._transport
+                headers=headers, timeout=self._timeout, transport=self._transport,
+                limits=_pool_limits(_IN_FLIGHT),
             )
         return self._api
 
@@ -205,6 +206,7 @@ class KirinAPI:
                 timeout=self._timeout, follow_redirects=True, transport=self._transport,
                 headers={"User-Agent": "kirin-jupyter/0.1"},
                 event_hooks={"request": [_refuse_link_local]},  # every hop of a redirect
+                limits=_pool_limits(_DOWNLOADS_IN_FLIGHT),
             )
         return self._downloads
 
@@ -592,6 +594,13 @@ def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
     if isinstance(value, dict):
         return {redact(str(k)): _redacted(v, redact) for k, v in value.items()}
     return value
+
+
+def _pool_limits(in_flight: int) -> httpx.Limits:
+    """Keep no more idle connections than requests may be in flight: httpcore checks
+    every pooled connection at each request's start and end (a syscall each), so twenty
+    idle ones cost more CPU than they save in handshakes."""
+    return httpx.Limits(max_connections=100, max_keepalive_connections=in_flight)
 
 
 @functools.cache

@@ -33,6 +33,7 @@ from .request import GenerationRequest
 from .responses import TaskSnapshot
 from .result_files import check_result
 from .store import Journal, result_path
+from .ticker import start_ticking, stop_ticking
 
 log = logging.getLogger("kirin_jupyter")
 
@@ -60,7 +61,7 @@ async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
     ``resume``: the job was created by an earlier process; pick up its task (or find out
     that it was never created) instead of creating one.
     """
-    ticker = asyncio.create_task(_tick(job))
+    start_ticking(job)
     try:
         result = await _drive(job, ctx, resume=resume)
     except (Exception, asyncio.CancelledError) as exc:
@@ -80,7 +81,7 @@ async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
         log.info("job %s completed: %d files", job.external_task_id, len(result.paths))
         job._finish(result)
     finally:
-        ticker.cancel()
+        stop_ticking(job)
         if not job.done():  # never leave a waiter hanging, whatever went wrong above
             job._fail(KirinError("job stopped unexpectedly; see KIRIN_HOME/kirin.log"))
 
@@ -104,16 +105,6 @@ def _journal_state(error: BaseException, job: Job) -> str:
     if job.task_id is None and (rejected or not isinstance(error, APIError)):
         return "failed"  # the service refused the create (or we never sent it)
     return "interrupted"
-
-
-_TICK_SECONDS = 0.5  # how often the progress card is refreshed
-
-
-async def _tick(job: Job) -> None:
-    """Keep the card's elapsed time and estimated bar moving between status checks."""
-    while True:
-        await asyncio.sleep(_TICK_SECONDS)
-        job._notify()
 
 
 async def _journal(fn: Callable[..., None], *args: object, **kw: object) -> None:
