@@ -24,7 +24,7 @@ from . import theme
 from .static import NO_MATH
 
 if TYPE_CHECKING:
-    from ..compare import Shown
+    from ..comparison import Shown
 
 TRACK_PX = 18  # the strip under the pictures where the handle is
 DIVIDER_PX = 3
