@@ -77,6 +77,8 @@ def _help_doc(width: int = magic_options.HELP_WIDTH) -> str:
         ("%kirin batch FILE [--name NAME] [--concurrency N] [options]",
          "one prompt a line (.txt) or a prompt column and option columns (.csv)"),
         ("%kirin batch show NAME [--page P]", "a page of a batch's gallery"),
+        ("%%kirin --ar 1:1,16:9 --model omni,v3",
+         "a sweep: every combination (and of {red|blue} in the prompt) as a priced grid"),
     ]
     lines = [_wrap("Generate images with the Kirin API.", width), ""]
     for command, what in usage:
@@ -131,6 +133,10 @@ class KirinMagics(Magics):
     @cell_magic
     def kirin(self, line: str, cell: str) -> None:
         args = magic_options.parse_cell_line(line)
+        from . import sweep_magic
+
+        if sweep_magic.wanted(args, cell, self.user_ns):  # comma lists or {a|b}
+            return sweep_magic.run(self, args, cell, options_text=line, var=args.var)
         try:
             prompt = prompt_from_cell(cell, self.user_ns)
         except PromptError as exc:
@@ -149,6 +155,11 @@ class KirinMagics(Magics):
         args, prompt = magic_options.parse_line(line)
         if not prompt:
             raise UsageError("%kirin: no prompt given (see %kirin help)")
+        from . import sweep_magic
+
+        if sweep_magic.wanted(args, prompt, self.user_ns):  # comma lists or {a|b}
+            return sweep_magic.run(self, args, prompt, var=None,
+                                   options_text=magic_options.split_line_prompt(line)[0])
         try:
             prompt = prompt_from_cell(prompt, self.user_ns)
         except PromptError as exc:

@@ -6,6 +6,7 @@ Real HTTP over loopback to the simulator wherever a service answers.
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,76 @@ def test_plan_is_a_priced_table_and_creates_nothing(http_client: Client,
     html = plan_html(plan)
     assert html.count("<tr") == 5 and "tex2jax_ignore" in html
     assert _creates(sim_server) == 0
+
+
+# -- the magic --------------------------------------------------------------------------
+
+
+def _sim_creates(shell: Any) -> int:
+    from kirin_jupyter.client import default_client
+
+    simulator = default_client().simulator
+    assert simulator is not None
+    return int(simulator.requests["create"])
+
+
+def test_magic_comma_lists_run_a_sweep_in_the_order_written(
+        shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    shell.user_ns["animal"] = "cat"
+    shell.run_cell_magic("kirin", "s --ar 1:1,16:9 --model omni,v3 --wait",
+                         "a {animal} on a mat\n")
+    sweep = shell.user_ns["s"]
+    assert shell.user_ns["_kirin_sweep"] is sweep and sweep.done()
+    assert sweep.axes == {"aspect_ratio": ["1:1", "16:9"], "model": ["omni", "v3"]}
+    assert [r.prompt for r in sweep.results] == ["a cat on a mat"] * 4
+    assert _sim_creates(shell) == 4
+    out = capsys.readouterr().out
+    assert "4 cells (4 done, 0 failed" in out and "aspect_ratio=16:9, model=v3: $" in out
+    grid = _grid(sweep_html(sweep, final=True))
+    assert grid.rows == ["1:1", "16:9"] and grid.columns == ["omni", "v3"]
+
+
+def test_magic_dry_run_prints_the_priced_plan_and_creates_nothing(
+        shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    shell.run_line_magic("kirin", "--dry-run -n 1,2 --model omni,v3 a {red|blue} fox")
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[1].split() == ["#", "{red|blue}", "n", "model", "price"]
+    assert len([line for line in lines if re.match(r"\d+ ", line)]) == 8
+    assert "total: " in out and "for 8 cells" in out and "nothing was created" in out
+    assert _sim_creates(shell) == 0
+
+
+def test_magic_never_splits_a_negative_prompt_and_names_a_bad_combination(
+        shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from IPython.core.error import UsageError
+
+    from kirin_jupyter import magic_options, sweep_magic
+
+    line = '--model v3 --ar 1:1,16:9 --neg "blurry, dark" -i a.png'
+    args = magic_options.parse_cell_line(line)
+    options = sweep_magic.options_from(args, line, lambda value: value)
+    assert options == {"model": "v3", "aspect_ratio": ["1:1", "16:9"],
+                       "negative_prompt": "blurry, dark", "images": ["a.png"]}
+    with pytest.raises(UsageError) as caught:
+        shell.run_cell_magic("kirin", '--model v3,omni --neg "blurry, dark"', "a fox")
+    message = str(caught.value)
+    assert message.startswith("%kirin: sweep cell 2 (model=omni): ") and "\n" not in message
+    with pytest.raises(UsageError, match="--id cannot be used in a sweep"):
+        shell.run_cell_magic("kirin", "--ar 1:1,16:9 --id mine", "a fox")
+    with pytest.raises(UsageError, match="an empty value in a comma list"):
+        shell.run_cell_magic("kirin", "--ar 1:1,", "a fox")
+    assert _sim_creates(shell) == 0
+
+
+def test_magic_braces_keep_their_meaning_outside_alternatives(
+        shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    shell.user_ns["animal"] = "owl"
+    shell.run_cell_magic("kirin", "--dry-run", "a {{red|blue}} {animal} {missing}")
+    out = capsys.readouterr().out
+    assert '"prompt": "a {red|blue} owl {missing}"' in out  # one job, as before
+    shell.user_ns["template"] = "a {red|blue} {animal}"
+    shell.run_cell_magic("kirin", "--dry-run", "$template")  # a variable's text sweeps
+    out = capsys.readouterr().out
+    assert "for 2 cells" in out
+    assert _sim_creates(shell) == 0
