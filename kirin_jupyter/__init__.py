@@ -42,6 +42,7 @@ _EXPORTS = {
     "BudgetExceeded": "errors",
     "resume": "client",
     "Panel": "panel",
+    "provenance": "file_provenance",
 }
 
 __all__ = [*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"]
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
     from .errors import TaskFailed as TaskFailed
     from .errors import TaskTimeout as TaskTimeout
     from .errors import ValidationError as ValidationError
+    from .file_provenance import provenance as provenance
     from .job import Job as Job
     from .job import Result as Result
     from .kirin_api import Limits as Limits

@@ -330,6 +330,11 @@ class Client:
         given.setdefault("resolution", defaults.resolution)
         if defaults.aspect_ratio:
             given.setdefault("aspect_ratio", defaults.aspect_ratio)
+        if given.get("images") is not None:  # earlier results: their files and parents
+            from .lineage import resolve_images
+
+            given["images"] = resolve_images(given["images"], self.journal,
+                                             fit=bool(given.get("fit")))
         return build_request(prompt, **given)
 
     def generate(self, prompt: Any, **options: Unpack[RequestOptions]) -> Job:

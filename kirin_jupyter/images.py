@@ -46,6 +46,7 @@ class ReferenceImage:
     sha256: str
     facts: ImageFacts | None = None  # None for URLs: never fetched client-side
     mended: str | None = None  # what ``fit`` changed, if anything
+    parent_task_id: str | None = None  # the task that made it, when it is an earlier result
 
     def __repr__(self) -> str:  # never dump megabytes of base64 into a notebook
         size = f"{self.facts.width}x{self.facts.height}" if self.facts else "url"
@@ -224,6 +225,7 @@ def _checked(data: bytes, label: str, *, fit: bool) -> ReferenceImage:
     facts = inspect_bytes(data)
     reasons = rule_violations(facts)
     mended = None
+    parent = _parent_in(data)  # read before a mend: a mended result keeps its parent
     if reasons and fit:
         data, mended = fit_image(data)
         facts = inspect_bytes(data)
@@ -239,7 +241,18 @@ def _checked(data: bytes, label: str, *, fit: bool) -> ReferenceImage:
         sha256=hashlib.sha256(data).hexdigest(),
         facts=facts,
         mended=mended,
+        parent_task_id=parent,
     )
+
+
+def _parent_in(data: bytes) -> str | None:
+    """The task that made these bytes, when they are a result file with its record
+    inside (lineage: a saved result used as a reference names its parent)."""
+    from .file_provenance import read_record
+
+    record = read_record(data)
+    task_id = record.get("task_id") if record else None
+    return task_id if isinstance(task_id, str) and task_id else None
 
 
 def _decode_whole(data: bytes, label: str) -> None:

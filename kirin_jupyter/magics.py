@@ -73,6 +73,9 @@ def _help_doc(width: int = magic_options.HELP_WIDTH) -> str:
         ("%kirin [options] PROMPT", "a one-line prompt"),
         ("%kirin help | models | jobs | wait | config", ""),
         ("%kirin resume [--steal] | show TASK_ID | login | ui | code", ""),
+        ("%kirin show PATH", "the generation record saved inside a result file"),
+        ("%kirin rerun PATH [options]", "generate again from a file's record; options win"),
+        ("%kirin lineage ID|PATH", "the chain of results used as references, as thumbnails"),
         ("%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]", ""),
         ("%kirin batch FILE [--name NAME] [--concurrency N] [options]",
          "one prompt a line (.txt) or a prompt column and option columns (.csv)"),
@@ -150,6 +153,11 @@ class KirinMagics(Magics):
         command = words[0] if words else "help"
         if command == "batch":
             return self._cmd_batch(line.split(None, 1)[1] if len(words) > 1 else "")
+        if command in ("rerun", "lineage"):
+            from . import provenance_magic
+
+            return provenance_magic.run(self, command, line.split(None, 1)[1]
+                                        if len(words) > 1 else "")
         if command in _SUBCOMMANDS:  # a subcommand word is never a (billed) prompt
             return self._subcommand(command, words[1:], line)
         args, prompt = magic_options.parse_line(line)
@@ -178,8 +186,8 @@ class KirinMagics(Magics):
             return self._cmd_wait(_number(rest[1], "--timeout"))
         if command == "resume" and rest == ["--steal"]:
             return self._cmd_resume(steal=True)
-        if command == "show" and len(rest) == 1:
-            return self._cmd_show(rest[0])
+        if command == "show":  # a task id, or a path (quoted when it has spaces)
+            return self._cmd_show(line.split(None, 1)[1].strip())
         raise UsageError(
             f"%kirin {command}: unexpected {' '.join(rest)!r}; usage: {_USAGE[command]} "
             f"(a prompt that starts with {command!r}: %kirin -- {command} ...)"
@@ -233,11 +241,10 @@ class KirinMagics(Magics):
             _wait_quietly(job, timeout)
 
     def _image_arg(self, value: str) -> Any:
-        if value.startswith("$"):
-            name = value[1:]
-            if name not in self.user_ns:
-                raise UsageError(f"%kirin: --image {value}: no variable named {name!r}")
-            return self.user_ns[name]
+        if value.startswith("$"):  # $name, or $job[2]: its third image (lineage.py)
+            from .lineage import variable_image
+
+            return variable_image(value, self.user_ns)
         return value
 
     def _show_dry_run(self, client: Client, request: Any) -> None:
@@ -369,7 +376,13 @@ class KirinMagics(Magics):
             next_command=following, filtered=query.filtered)))
 
     def _cmd_show(self, ident: str) -> None:
+        from . import provenance_magic
         from .display.history import HistoryView
+
+        path = provenance_magic.path_argument(ident)
+        if path is not None:  # a result file: the record inside it
+            provenance_magic.show(path)
+            return
 
         row = self.client().journal.find(ident)
         if row is None:
@@ -430,8 +443,9 @@ _USAGE = {
     "wait": "%kirin wait [--timeout SECONDS]", "config": "%kirin config",
     "resume": "%kirin resume [--steal]",
     "history": "%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]",
-    "show": "%kirin show TASK_ID", "login": "%kirin login", "ui": "%kirin ui",
+    "show": "%kirin show TASK_ID | PATH", "login": "%kirin login", "ui": "%kirin ui",
     "code": "%kirin code",
+    "rerun": "%kirin rerun PATH [options]", "lineage": "%kirin lineage TASK_ID|PATH",
     "batch": "%kirin batch FILE [options] | %kirin batch show NAME [--page P]",
 }
 _SUBCOMMANDS = tuple(_USAGE)

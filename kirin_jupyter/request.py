@@ -63,6 +63,12 @@ class GenerationRequest:
             body["callback_url"] = self.callback_url
         return body
 
+    @property
+    def parents(self) -> tuple[str, ...]:
+        """Task ids of the earlier results used as references, once each (lineage)."""
+        found = (ref.parent_task_id for ref in self.images if ref.parent_task_id)
+        return tuple(dict.fromkeys(found))
+
     def summary(self) -> dict[str, Any]:
         """The body with images named by hash: safe and small enough for a journal or a repr."""
         body = self.body()

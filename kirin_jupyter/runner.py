@@ -171,7 +171,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         await _journal_strict(
             ctx, ctx.journal.record_submit, request.external_task_id, request.model.name,
             request.prompt, request.summary(), ctx.api.endpoint.base_url,
-            ctx.output_dir.resolve(),
+            ctx.output_dir.resolve(), request.parents,
         )
         job._set_status("submitting")
         if job.quote is None and ctx.quote is not None:  # priced while the task is created
@@ -199,6 +199,8 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     await _journal(ctx.journal.record_state, request.external_task_id, "downloading")
     snapshot = _at_most_asked(snapshot, request, job.external_task_id)
     paths, snapshot = await _download_all(ctx, task_id, snapshot)
+    finished_at = time.time()
+    await _stamp(ctx, job, task_id, snapshot, paths, finished_at)
     result = Result(
         task_id=task_id,
         external_task_id=request.external_task_id,
@@ -210,7 +212,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         cost=snapshot.cost,
         simulated=job.simulated,
         metadata=snapshot.metadata,
-        finished_at=time.time(),
+        finished_at=finished_at,
         options=dict(request.options),
     )
     await _journal(  # absolute: resume from another folder must find them
@@ -219,6 +221,21 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         [path.resolve() for path in result.paths],
     )
     return result
+
+
+async def _stamp(ctx: RunContext, job: Job, task_id: str, snapshot: TaskSnapshot,
+                 paths: list[Path], finished_at: float) -> None:
+    """The generation record into every saved image, off the loop (file I/O); a failure
+    is logged and never fails a job whose files are on disk."""
+    from .provenance_record import stamp_results
+
+    try:
+        await asyncio.to_thread(
+            stamp_results, ctx.journal, job.request, task_id=task_id, cost=snapshot.cost,
+            paths=paths, types=[item.type for item in snapshot.items],
+            finished_at=finished_at, simulated=job.simulated)
+    except Exception as exc:
+        log.warning("job %s: no provenance written: %s", job.external_task_id, exc)
 
 
 async def _create(job: Job, ctx: RunContext) -> TaskSnapshot:

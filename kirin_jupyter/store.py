@@ -74,7 +74,7 @@ _WAL_KEPT = 4 << 20  # bytes of WAL file left after a checkpoint
 # Columns added after the first release of the schema: a journal written by an older
 # version gains them (NULL or the default) instead of failing every job.
 _LATER_COLUMNS = {
-    "jobs": {"owner": "TEXT", "output_dir": "TEXT"},
+    "jobs": {"owner": "TEXT", "output_dir": "TEXT", "parents": "TEXT"},
     "durations": {"uncertainty": "REAL NOT NULL DEFAULT 0"},
 }
 
@@ -180,15 +180,17 @@ class Journal:
         request: dict[str, Any],
         base_url: str,
         output_dir: Path,
+        parents: Sequence[str] = (),
     ) -> None:
+        """``parents``: task ids of earlier results used as references (lineage)."""
         now = time.time()
         with self._connect(durable=True) as conn:  # on disk before the create is sent
             conn.execute(  # a plain INSERT: an external id is never reused
                 "INSERT INTO jobs (external_id, model, prompt, request, base_url,"
-                " status, owner, output_dir, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?)",
+                " status, owner, output_dir, parents, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?)",
                 (external_id, model, prompt, json.dumps(request), base_url, current_owner(),
-                 str(output_dir), now, now),
+                 str(output_dir), json.dumps(list(parents)) if parents else None, now, now),
             )
             conn.execute(
                 "INSERT INTO events VALUES (?, ?, 'submitting', NULL)", (external_id, now)

@@ -1,0 +1,156 @@
+"""Provenance inside every saved file: written by the engine, read back by Pillow alone and
+by ``kirin_jupyter.provenance``; pixels never re-encoded (issue 13)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import kirin_jupyter
+from kirin_jupyter.client import Client
+from kirin_jupyter.errors import ValidationError
+from kirin_jupyter.file_provenance import embed, read_record, stamp_file
+from kirin_jupyter.provenance_record import stamp_results
+from kirin_jupyter.request import build_request
+from kirin_jupyter.simulator.server import SimulatorServer
+from kirin_jupyter.store import Journal
+
+from .conftest import TEST_KEY
+
+PROMPT = "a red fox in the snow, 雪の中の狐 — ünïcødé & <tags>"
+
+
+def _pixels(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as img:
+        return np.asarray(img.convert(img.mode))
+
+
+def test_a_saved_png_shows_its_prompt_to_pillow_and_keeps_the_pixels_sent(
+        http_client: Client, sim_server: SimulatorServer) -> None:
+    """DONE-WHEN: Pillow alone reads the prompt; the pixels are those the service sent."""
+    job = http_client.generate(PROMPT, model="v3", n=2, aspect_ratio="16:9",
+                               negative_prompt="blurry")
+    result = job.wait(30)
+    sent = sim_server.service.tasks[result.task_id].rendered
+    for index, path in enumerate(result.paths):
+        with Image.open(path) as img:
+            assert img.info["parameters"].startswith(PROMPT + "\nNegative prompt: blurry\n")
+            assert f"Task id: {result.task_id}" in img.text["parameters"]
+            assert "Model: kirin_v3_image, Size: 1024x576, Aspect ratio: 16:9" in \
+                img.text["parameters"]
+            assert json.loads(img.info["kirin"])["prompt"] == PROMPT
+        assert np.array_equal(_pixels(path.read_bytes()), _pixels(sent[index]))
+        record = kirin_jupyter.provenance(path)
+        assert record["task_id"] == result.task_id
+        assert record["external_task_id"] == job.external_task_id
+        assert record["model"] == "kirin_v3_image" and record["prompt"] == PROMPT
+        assert record["negative_prompt"] == "blurry"
+        assert record["options"]["n"] == 2 and record["options"]["aspect_ratio"] == "16:9"
+        assert record["cost"] == str(result.cost) and record["cost"] is not None
+        assert record["created_at"] and record["finished_at"] >= record["created_at"]
+        assert record["image"] == index + 1 and record["images"] == 2
+        assert record["version"] == kirin_jupyter.__version__
+        assert record["references"] == [] and record["parents"] == []
+        # The key the client holds is nowhere in the file.
+        assert TEST_KEY.encode() not in path.read_bytes()
+    assert not [p for p in result.paths[0].parent.iterdir() if p.name.startswith(".")]
+
+
+def _encoded(fmt: str, mode: str = "RGB", **options: object) -> bytes:
+    rng = np.random.default_rng(7)
+    channels = {"RGB": 3, "RGBA": 4}[mode]
+    img = Image.fromarray(rng.integers(0, 255, (300, 420, channels), dtype=np.uint8))
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **options)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
+FORMATS = [
+    ("PNG", "RGB", {}),
+    ("PNG", "RGBA", {}),
+    ("JPEG", "RGB", {"quality": 88}),
+    ("JPEG", "RGB", {"quality": 88, "exif": Image.Exif()}),
+    ("WEBP", "RGB", {"quality": 80}),  # simple VP8: a VP8X header is added
+    ("WEBP", "RGB", {"lossless": True}),  # simple VP8L
+    ("WEBP", "RGBA", {"lossless": True}),  # VP8L with alpha
+    ("WEBP", "RGBA", {"quality": 80}),  # already VP8X (ALPH + VP8)
+]
+
+
+@pytest.mark.parametrize(("fmt", "mode", "options"), FORMATS)
+def test_png_jpeg_and_webp_take_a_record_without_re_encoding(
+        tmp_path: Path, fmt: str, mode: str, options: dict[str, object]) -> None:
+    original = _encoded(fmt, mode, **options)
+    path = tmp_path / f"01.{fmt.lower()}"
+    path.write_bytes(original)
+    record = {"prompt": PROMPT, "task_id": "t-1", "options": {"n": 1}}
+    stamp_file(path, record, "text" if fmt == "PNG" else None)
+    stamp_file(path, {**record, "task_id": "t-2"}, "text" if fmt == "PNG" else None)
+    data = path.read_bytes()
+    assert np.array_equal(_pixels(data), _pixels(original))
+    assert kirin_jupyter.provenance(path) == {**record, "task_id": "t-2"}  # one record
+    assert data.count(b"t-2") == 1 and b"t-1" not in data
+    with Image.open(path) as img:
+        img.load()  # the whole file decodes
+        if fmt == "PNG":
+            assert img.info["parameters"] == "text"
+        else:
+            xmp = img.info["xmp"]
+            xmp = xmp.decode() if isinstance(xmp, bytes) else xmp
+            assert "&lt;tags&gt;" in xmp and "dc:description" in xmp
+    if fmt == "WEBP":
+        assert data[12:16] == b"VP8X" and data[20] & 0x04  # the XMP flag
+        assert int.from_bytes(data[4:8], "little") == len(data) - 8  # the RIFF size
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp file left
+
+
+def test_embed_in_bytes_matches_the_file_and_reads_back() -> None:
+    original = _encoded("JPEG")
+    marked = embed(original, {"prompt": "x"})
+    assert read_record(marked) == {"prompt": "x"}
+    assert marked[:2] == b"\xff\xd8" and len(marked) > len(original)
+    assert read_record(original) is None and read_record(b"not an image") is None
+
+
+def test_provenance_of_a_file_without_a_record_is_one_clear_line(
+        tmp_path: Path, make_image: Callable[..., Path]) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    plain = make_image(320, 320, "PNG")
+    cases = [(text, "not a PNG, JPEG or WebP"), (plain, "holds no kirin record"),
+             (tmp_path / "gone.png", "cannot read")]
+    for path, message in cases:
+        with pytest.raises(ValidationError, match=message) as caught:
+            kirin_jupyter.provenance(path)
+        assert "\n" not in str(caught.value)
+    with pytest.raises(ValidationError, match="PNG, JPEG and WebP files only"):
+        stamp_file(text, {"prompt": "x"})
+
+
+def test_the_engine_step_stamps_a_jpeg_and_a_webp_result(tmp_path: Path) -> None:
+    """The simulator serves PNG only: the engine's stamping step is run on files of the
+    other formats as they would lie in output_dir/<task_id>/."""
+    journal = Journal(tmp_path / "journal.sqlite3")
+    request = build_request("a lighthouse at dusk", model="v3", n=2)
+    journal.record_submit(request.external_task_id, request.model.name, request.prompt,
+                          request.summary(), "http://127.0.0.1:1", tmp_path)
+    folder = tmp_path / "task-9"
+    folder.mkdir()
+    paths = [folder / "01.jpg", folder / "02.webp"]
+    originals = [_encoded("JPEG"), _encoded("WEBP", quality=70)]
+    for path, data in zip(paths, originals, strict=True):
+        path.write_bytes(data)
+    count = stamp_results(journal, request, task_id="task-9", cost=None, paths=paths,
+                          types=["image", "image"], finished_at=2e9, simulated=False)
+    assert count == 2
+    for index, (path, data) in enumerate(zip(paths, originals, strict=True)):
+        record = kirin_jupyter.provenance(path)
+        assert record["task_id"] == "task-9" and record["image"] == index + 1
+        assert record["prompt"] == "a lighthouse at dusk" and record["cost"] is None
+        assert np.array_equal(_pixels(path.read_bytes()), _pixels(data))
