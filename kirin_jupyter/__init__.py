@@ -20,7 +20,7 @@ _EXPORTS = {
     "Batch": "batch",
     "sweep": "client",
     "plan_sweep": "client",
-    "Sweep": "sweep",
+    "Sweep": "sweeps",
     "ServiceBusy": "errors",
     "default_client": "client",
     "Job": "job",
@@ -76,7 +76,7 @@ if TYPE_CHECKING:
     from .job import Result as Result
     from .kirin_api import Limits as Limits
     from .panel import Panel as Panel
-    from .sweep import Sweep as Sweep
+    from .sweeps import Sweep as Sweep
 
 
 def __getattr__(name: str) -> Any:

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
     from .adaptive import AdaptiveLimit
     from .batch import Batch
-    from .sweep import Sweep, SweepPlan
+    from .sweeps import Sweep, SweepPlan
 
 log = logging.getLogger("kirin_jupyter")
 _log_files: set[Path] = set()
@@ -475,7 +475,7 @@ class Client:
         first create: ``ValidationError`` naming a bad combination, or ``BudgetExceeded``;
         nothing sent. ``plan_sweep`` shows the plan and its price without sending.
         """
-        from .sweep import make_plan, start
+        from .sweeps import make_plan, start
 
         return start(self, make_plan(self, prompt, options, name=name),
                      concurrency=concurrency)
@@ -484,7 +484,7 @@ class Client:
                    **options: Any) -> SweepPlan:
         """What ``sweep`` would send: one row per cell (its values, its price), the total,
         and whether it fits the budget. Nothing is created (a price quote creates nothing)."""
-        from .sweep import make_plan
+        from .sweeps import make_plan
 
         return make_plan(self, prompt, options, name=name)
 

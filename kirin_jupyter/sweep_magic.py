@@ -24,7 +24,7 @@ from .request import OPTION_NAMES
 from .sweep_plan import has_alternatives
 
 if TYPE_CHECKING:
-    from .sweep import Sweep
+    from .sweeps import Sweep
 
 SPLIT = ("model", "n", "resolution", "aspect_ratio")  # one value each, never a comma
 _WHOLE_VAR_PREFIX = "$"
@@ -107,7 +107,7 @@ def run(magics: Any, args: argparse.Namespace, body: str, *, options_text: str,
     its card. Every mistake is one ``UsageError`` line, before anything is sent."""
     from .display.sweep_grid import plan_text
     from .errors import KirinError
-    from .sweep import make_plan, start
+    from .sweeps import make_plan, start
 
     timeout = _seconds(args.timeout)
     namespace = magics.user_ns

@@ -255,3 +255,39 @@ def test_magic_braces_keep_their_meaning_outside_alternatives(
     out = capsys.readouterr().out
     assert "for 2 cells" in out
     assert _sim_creates(shell) == 0
+
+
+def test_a_failed_cell_shows_in_its_place_and_the_rest_complete(
+        http_client: Client, sim_server: SimulatorServer) -> None:
+    from kirin_jupyter.simulator.service import Fault
+
+    sim_server.service.add_fault(Fault("create", "fail_task", code="002016095", times=1))
+    sweep = http_client.sweep("a kettle", model="omni", aspect_ratio=["1:1", "16:9", "4:3"],
+                              concurrency=1)  # one at a time: the first cell fails
+    results = sweep.wait(30)
+    assert results[0] is None and all(r is not None for r in results[1:])
+    assert [index for index, _, _ in sweep.failed] == [0]
+    assert sweep.failed[0][1] == "aspect_ratio=1:1"
+    html = sweep_html(sweep, final=True)
+    grid = _grid(html)
+    assert grid.rows == [] and grid.columns == ["1:1", "16:9", "4:3"]  # one axis: one row
+    assert [c["state"] for c in grid.cells] == ["failed", "done", "done"]
+    assert [c["images"] for c in grid.cells] == [0, 1, 1]
+    assert 'role="alert"' in html and 'data-state="some failed"' in html
+    live = sweep_html(sweep, final=False)
+    assert "<img" not in live and "kirin-sweep-live" in live
+
+
+def test_module_level_sweep_on_the_session_client_and_its_display(shell: Any) -> None:
+    import kirin_jupyter
+
+    plan = kirin_jupyter.plan_sweep("a {red|blue} kite")
+    assert len(plan) == 2 and _sim_creates(shell) == 0
+    sweep = kirin_jupyter.sweep("a {red|blue} kite")  # still the function, not a module
+    sweep.wait(30)
+    assert isinstance(sweep, kirin_jupyter.Sweep) and _sim_creates(shell) == 2
+    formatted, _ = shell.display_formatter.format(sweep)
+    assert "kirin-sweep-result" in formatted["text/html"]
+    assert _grid(formatted["text/html"]).columns == ["red", "blue"]
+    formatted, _ = shell.display_formatter.format(plan)
+    assert "kirin-sweep-plan" in formatted["text/html"]

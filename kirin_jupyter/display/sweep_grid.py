@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ..job import Result
-    from ..sweep import Sweep, SweepPlan
     from ..sweep_plan import Axis
+    from ..sweeps import Sweep, SweepPlan
 
 THUMB_MADE = 192  # px of the JPEG: sharp at 2x where a cell shows it at about 150 px
 CELL_WIDTH = 150  # px: two columns and the row labels fit a 480 px wide output
