@@ -19,6 +19,7 @@ crash leaves either the old file or the new one, never half of one. Pure stdlib.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import re
 import struct
@@ -57,19 +58,57 @@ def embed(data: bytes, record: Mapping[str, Any], parameters: str | None = None)
 
 def stamp_file(path: Path, record: Mapping[str, Any], parameters: str | None = None) -> None:
     """Put ``record`` inside the image file at ``path``: a new file in the same folder,
-    renamed over the old one (a crash never leaves half a file)."""
-    data = path.read_bytes()
-    pieces = _plan(memoryview(data), dict(record), parameters)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            view = memoryview(data)
-            for piece in pieces:
-                out.write(piece if isinstance(piece, bytes) else view[piece[0]:piece[1]])
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    renamed over the old one (a crash never leaves half a file).
+
+    The old file is mapped, not read: only its headers are parsed, and the pixel data is
+    copied by the kernel (``copy_file_range``)."""
+    with path.open("rb") as src:
+        if os.fstat(src.fileno()).st_size == 0:
+            raise ValidationError(f"{path.name} is empty")
+        with mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                pieces = _plan(view, dict(record), parameters)
+            finally:
+                view.release()
+            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                        suffix=".part")
+            try:
+                try:
+                    _write_pieces(fd, src.fileno(), mapped, pieces)
+                finally:
+                    os.close(fd)
+                os.replace(temp, path)
+            except BaseException:
+                Path(temp).unlink(missing_ok=True)
+                raise
+
+
+def _write_pieces(out: int, src: int, mapped: mmap.mmap, pieces: list[Piece]) -> None:
+    """New bytes written; ranges of the old file copied inside the kernel when it can."""
+    in_kernel = hasattr(os, "copy_file_range")
+    for piece in pieces:
+        if isinstance(piece, bytes):
+            _write_all(out, piece)
+            continue
+        start, end = piece
+        while in_kernel and start < end:
+            try:
+                copied = os.copy_file_range(src, out, end - start, start)
+            except OSError:  # another file system, an old kernel: copy it here instead
+                in_kernel = False
+                break
+            if copied == 0:
+                raise ValidationError("the image file changed while it was being stamped")
+            start += copied
+        if start < end:
+            _write_all(out, mapped[start:end])
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _plan(data: memoryview, record: dict[str, Any], parameters: str | None) -> list[Piece]:

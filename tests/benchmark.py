@@ -443,6 +443,50 @@ def bench_big_request() -> None:
         f"({peak / 2**20:.0f} MB for {total / 2**20:.0f} MB)", "", "<= 1.5 s, <= 4x")
 
 
+# -- provenance inside a saved file (issue 13) ---------------------------------------------
+
+
+def bench_provenance(runs: int = 40) -> None:
+    """Writing the record into a 2k PNG as the engine does (read, splice, temp file,
+    rename), for the simulator's flat picture and for a photo-like one; against re-saving
+    with Pillow, which is what splicing avoids."""
+    from PIL import Image, PngImagePlugin
+
+    from kirin_jupyter.file_provenance import stamp_file
+    from kirin_jupyter.provenance_record import build_record, parameters_text
+    from kirin_jupyter.request import build_request
+    from kirin_jupyter.simulator.render import render_result
+
+    folder = Path(tempfile.mkdtemp(prefix="kirin-bench-prov-"))
+    request = build_request("a red fox in the snow, photographed at dawn", resolution="2k")
+    record = build_record(request, task_id="sim-0123456789ab", cost=None, created_at=2e9,
+                          finished_at=2e9, parents=[], simulated=True, index=0, count=1)
+    text = parameters_text(record, (2048, 2048))
+    photo = Image.frombytes("RGB", (1024, 1024), os.urandom(1024 * 1024 * 3)).resize(
+        (2048, 2048))  # smooth noise: compresses about as badly as a photograph
+    buf = folder / "photo.png"
+    photo.save(buf, compress_level=6)
+    sources = {"simulator 2k PNG": render_result(request.body(), 0, "bench"),
+               "photo-like 2k PNG": buf.read_bytes()}
+    for name, data in sources.items():
+        path = folder / "01.png"
+        times = []
+        for _ in range(runs):
+            path.write_bytes(data)
+            started = time.perf_counter()
+            stamp_file(path, record, text)
+            times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        with Image.open(path) as img:
+            info = PngImagePlugin.PngInfo()
+            info.add_itxt("parameters", text)
+            img.save(folder / "resaved.png", pnginfo=info)
+        resave = time.perf_counter() - started
+        row(f"provenance into a {name} ({len(data) / 2**20:.2f} MB)",
+            f"median {statistics.median(times) * 1e3:.2f} ms, max {max(times) * 1e3:.2f} ms",
+            f"Pillow re-save {resave * 1e3:.0f} ms", "< 5 ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="kirin-jupyter benchmark")
     parser.add_argument("--quick", action="store_true", help="short tasks, fewer of them")
@@ -467,6 +511,7 @@ def main() -> int:
     bench_notebook_bytes()
     bench_load_ext(3)
     bench_big_request()
+    bench_provenance()
     from benchmark_batch import run_all as bench_batches  # issue 12: 300, busy, 10,000
 
     bench_batches(row, quick=args.quick)
@@ -481,6 +526,7 @@ ALONE = {  # --only NAME
     "journal": lambda quick: bench_journal(10_000 if quick else 100_000),
     "thumbnails": lambda quick: bench_completion_to_thumbnails(3),
     "many": lambda quick: bench_many_jobs(50 if quick else 200, 5.0 if quick else 20.0),
+    "provenance": lambda quick: bench_provenance(10 if quick else 40),
 }
 
 
