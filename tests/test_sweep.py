@@ -276,6 +276,12 @@ def test_a_failed_cell_shows_in_its_place_and_the_rest_complete(
     assert 'role="alert"' in html and 'data-state="some failed"' in html
     live = sweep_html(sweep, final=False)
     assert "<img" not in live and "kirin-sweep-live" in live
+    from kirin_jupyter.display.sweep_grid import SweepCard
+
+    card = SweepCard(sweep)  # the live widget: emptied and closed once the sweep is done
+    assert "kirin-sweep-live" in card.widget.value
+    card.refresh(sweep)
+    assert card.widget.value == ""
 
 
 def test_module_level_sweep_on_the_session_client_and_its_display(shell: Any) -> None:
