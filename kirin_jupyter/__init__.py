@@ -43,6 +43,9 @@ _EXPORTS = {
     "resume": "client",
     "Panel": "panel",
     "provenance": "file_provenance",
+    "compare": "comparison",
+    "export": "exporter",
+    "history_frame": "exporter",
 }
 
 __all__ = [*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"]
@@ -56,6 +59,7 @@ if TYPE_CHECKING:
     from .client import plan_sweep as plan_sweep
     from .client import resume as resume
     from .client import sweep as sweep
+    from .comparison import compare as compare
     from .errors import APIError as APIError
     from .errors import AuthenticationError as AuthenticationError
     from .errors import BudgetExceeded as BudgetExceeded
@@ -71,6 +75,8 @@ if TYPE_CHECKING:
     from .errors import TaskFailed as TaskFailed
     from .errors import TaskTimeout as TaskTimeout
     from .errors import ValidationError as ValidationError
+    from .exporter import export as export
+    from .exporter import history_frame as history_frame
     from .file_provenance import provenance as provenance
     from .job import Job as Job
     from .job import Result as Result

@@ -30,7 +30,7 @@ DEFAULT_WIDTH = 640  # px on the page for a slider: sharp, and a few tens of kB 
 STRIP_SIDE = 384  # px, longer side, of each picture in a strip
 QUALITY = 80
 SAME_SHAPE = 0.02  # aspect ratios this close (2 %) are one shape: the slider lines them up
-LABEL_CHARS = 60
+LABEL_CHARS = 56
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,8 @@ def _result_sources(result: Any, position: int) -> list[Source]:
             raise ValidationError(f"compare: argument {position}: the file {path} of task "
                                   f"{result.task_id} is missing")
         number = f" #{index + 1}" if several else ""
-        label = f"{_cut(result.prompt, LABEL_CHARS - 20)} · {short_id(result.task_id)}{number}"
-        title = f"{result.prompt}\ntask {result.task_id}{number} · {path}"
+        label = f"{_cut(result.prompt, LABEL_CHARS)}{number}"  # the ids: in the title
+        title = f"{result.prompt}\ntask {short_id(result.task_id)}{number} · {path}"
         out.append((label, title, Path(path)))
     return out
 

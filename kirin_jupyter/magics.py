@@ -82,6 +82,8 @@ def _help_doc(width: int = magic_options.HELP_WIDTH) -> str:
         ("%kirin batch show NAME [--page P]", "a page of a batch's gallery"),
         ("%%kirin --ar 1:1,16:9 --model omni,v3",
          "a sweep: every combination (and of {red|blue} in the prompt) as a priced grid"),
+        ("%kirin export PATH [--since YYYY-MM-DD] [--model M]",
+         "the journal's results as .zip (files + manifest), .html or .csv"),
     ]
     lines = [_wrap("Generate images with the Kirin API.", width), ""]
     for command, what in usage:
@@ -153,6 +155,8 @@ class KirinMagics(Magics):
         command = words[0] if words else "help"
         if command == "batch":
             return self._cmd_batch(line.split(None, 1)[1] if len(words) > 1 else "")
+        if command == "export":
+            return self._cmd_export(line.split(None, 1)[1] if len(words) > 1 else "")
         if command in ("rerun", "lineage"):
             from . import provenance_magic
 
@@ -361,6 +365,17 @@ class KirinMagics(Magics):
             raise UsageError(f"%kirin batch: {exc}") from None
         return batch_magic.run(self.shell, client, rest)
 
+    def _cmd_export(self, rest: str) -> None:
+        from . import export_magic
+        from .errors import KirinError
+
+        words = magic_options._split(rest)  # before the client: a bad line sends nothing
+        try:
+            client = self.client()
+        except KirinError as exc:
+            raise UsageError(f"%kirin export: {exc}") from None
+        export_magic.run(client, words)
+
     def _cmd_history(self, query: HistoryArgs | None = None) -> None:
         from .display.history import HistoryPage, HistoryView
 
@@ -447,6 +462,7 @@ _USAGE = {
     "code": "%kirin code",
     "rerun": "%kirin rerun PATH [options]", "lineage": "%kirin lineage TASK_ID|PATH",
     "batch": "%kirin batch FILE [options] | %kirin batch show NAME [--page P]",
+    "export": "%kirin export PATH.zip|.html|.csv [--since YYYY-MM-DD] [--model M]",
 }
 _SUBCOMMANDS = tuple(_USAGE)
 

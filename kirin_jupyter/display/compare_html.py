@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 TRACK_PX = 18  # the strip under the pictures where the handle is
 DIVIDER_PX = 3
 STRIP_MAX = 1080  # px: as wide as the cards get
+STRIP_MIN = 150  # px: a strip's narrowest picture; fewer per row below that
 # Undo JupyterLab's output-table rules (.jp-RenderedHTMLCommon table/tr/td/th).
 _RESET = "border:none;background:transparent;max-width:none;vertical-align:top;"
 _ROOT = (f"font-family:{theme.FONT};font-size:12px;line-height:1.4;color:{theme.TEXT};"
@@ -95,12 +96,12 @@ def slider_html(before: Shown, after: Shown, width: int) -> str:
 
 
 def strip_html(shown: Sequence[Shown], *, note: str = "") -> str:
-    """Three pictures or more (or two of different shapes), side by side with labels,
-    wrapping onto more rows in a narrow window."""
+    """Three pictures or more (or two of different shapes), side by side with labels, in
+    equal columns that wrap onto more rows in a narrow window."""
     side = max(s.width for s in shown)
     cells = "".join(
-        f'<td class="kirin-compare-item" style="display:block;flex:1 1 140px;min-width:0;'
-        f'max-width:{s.width}px;padding:0;margin:0;text-align:left;{_RESET}">'
+        f'<td class="kirin-compare-item" style="display:block;min-width:0;'
+        f'padding:0;margin:0;text-align:left;{_RESET}">'
         f'<img src="{_src(s)}" alt="{escape(s.label)}" width="{min(s.width, 200)}" '
         'style="display:block;width:100%;height:auto;max-width:100%;margin:0;'
         'border-radius:4px">'
@@ -115,6 +116,7 @@ def strip_html(shown: Sequence[Shown], *, note: str = "") -> str:
         f'<div class="kirin-compare kirin-compare-strip {NO_MATH}" '
         f'style="{_ROOT};max-width:{most}px">'
         f'<table class="kirin-compare-table" style="{_TABLE}">'
-        f'<tbody style="display:block;{_RESET}"><tr style="display:flex;flex-wrap:wrap;'
-        f'gap:8px;{_RESET}">{cells}</tr></tbody></table>{note_html}</div>'
+        f'<tbody style="display:block;{_RESET}"><tr style="display:grid;'
+        f'grid-template-columns:repeat(auto-fit,minmax({STRIP_MIN}px,1fr));gap:8px;'
+        f'{_RESET}">{cells}</tr></tbody></table>{note_html}</div>'
     )

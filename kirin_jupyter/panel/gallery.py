@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..images import describe_size
+from .compare_pick import ComparePicker
 from .copy_code import code_html
 from .css import skeleton
 from .grid import button_layout, grow
@@ -55,6 +56,12 @@ class Tile:
                              tooltip="the %%kirin cell that makes this same request",
                              layout=button_layout())
         self.buttons = (self.view, self.save, self.use, self.code)
+        self.pick = w.ToggleButton(description="pick", tooltip="pick two results, then "
+                                   "Compare (under the results)", disabled=True,
+                                   layout=button_layout())
+        self.pick.add_class("kirin-pick")
+        self.pick.observe(lambda change: gallery.picker.toggled(
+            self.pick, self.path, bool(change["new"])), names="value")
         for button, action in zip(self.buttons, (gallery.view, gallery.ask_save,
                                                  gallery.use, gallery.show_code_for),
                                   strict=True):
@@ -62,7 +69,7 @@ class Tile:
             button.on_click(lambda _b, act=action: act(self))
         self.widget = w.VBox(
             [self.placeholder, self.image, self.caption,
-             w.HBox(list(self.buttons), layout=w.Layout(flex_flow="row wrap"))],
+             w.HBox([*self.buttons, self.pick], layout=w.Layout(flex_flow="row wrap"))],
             layout=w.Layout(min_width="0"))
         self.widget.add_class("kirin-tile")
 
@@ -78,6 +85,7 @@ class Tile:
                               f"{note(f'{path.name} · {size}')}</span>")
         self.save.disabled = self.code.disabled = False
         self.view.disabled = self.use.disabled = kind != "image"  # a video is saved, not shown
+        self.pick.disabled = kind != "image"
         self.widget.add_class("kirin-tile-done")
 
 
@@ -126,7 +134,9 @@ class Gallery:
         close_code.on_click(lambda _b: show(self.code_area, False))
         for area in (self.viewer, self.saver, self.code_area):
             show(area, False)
-        self.widget = w.VBox([self.message, self.viewer, self.saver, self.code_area])
+        self.picker = ComparePicker(lock)
+        self.widget = w.VBox([self.message, self.picker.widget, self.viewer, self.saver,
+                              self.code_area])
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -151,7 +161,8 @@ class Gallery:
     def forget(self, job: Job) -> None:
         """A run left the panel (its widgets were closed with it): drop its tiles."""
         with self._lock:
-            self._tiles.pop(job.external_task_id, None)
+            gone = self._tiles.pop(job.external_task_id, [])
+            self.picker.drop([tile.pick for tile in gone])
 
     def job_finished(self, job: Job) -> None:
         """Engine thread: fill the tiles, or take them away when the run failed."""
@@ -168,6 +179,8 @@ class Gallery:
                 show(tile.widget, True)
             for tile in tiles[len(result.paths):]:
                 show(tile.widget, False)
+            if result.paths:
+                self.picker.offer()
             extra = len(result.paths) - len(tiles)
             if extra > 0:
                 self._say(f"{extra} more result(s) of task {result.task_id} are in "

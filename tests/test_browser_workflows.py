@@ -1,0 +1,193 @@
+"""Compare views (and a sweep grid) in a real JupyterLab, in headless Chromium, as a designer
+checks them.
+
+Run All on: load the extension; two one-image jobs shown with ``compare`` (the slider);
+the same two and a third (the strip); a 2 x 2 sweep (its labelled grid). Then:
+
+1. the slider's two pictures are decoded and lined up (the before picture, clipped by its
+   box, is exactly as wide as the after picture), the box starts at half the width, and
+   dragging its handle (the browser's resize grip, at the foot of the line) narrows and
+   widens it: no script, no kernel;
+2. the strip shows three labelled pictures in one row; the sweep grid has 4 pictures;
+3. in JupyterLab Light and Dark and in a 480 px window every text reads at 4.5:1 or more
+   (``low_contrast``) and nothing is cut off or spills over (``overflowing``), except the
+   slider's before box, whose clipping is the design; at 480 px the pictures still line up;
+4. screenshots ``compare-light.png``, ``compare-dark.png``, ``compare-narrow.png`` and
+   ``sweep-grid-light.png``, copied to ``$KIRIN_SCREENSHOT_DIR`` when it is set.
+
+Takes about 30 s.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from .browser_checks import collapse_left_sidebar, low_contrast, overflowing, switch_theme
+from .browser_helpers import (
+    cell_outputs,
+    chromium,
+    jupyterlab,
+    open_notebook,
+    require_chromium,
+    run_all_cells,
+    write_notebook,
+)
+
+CELLS = [
+    "%load_ext kirin_jupyter\nimport kirin_jupyter as kirin",
+    "dusk = kirin.generate('A lighthouse on a rock at dusk, oil painting', aspect_ratio='1:1')\n"
+    "dawn = kirin.generate('The same lighthouse at dawn, soft watercolour', aspect_ratio='1:1')\n"
+    "kirin.compare(dusk.wait(), dawn.wait())",
+    "night = kirin.generate('The lighthouse at night, beam across the fog', aspect_ratio='1:1')\n"
+    "kirin.compare(dusk.result, dawn.result, night.wait())",
+    "grid = kirin.sweep('A lighthouse, {oil painting|watercolour}', aspect_ratio=['1:1', '16:9'])\n"
+    "grid.wait()\ngrid",
+    "%kirin wait",
+]
+SETUP, SLIDER, STRIP, SWEEP, WAIT = range(5)
+BEFORE = ".kirin-compare-slider .kirin-compare-before"
+MAX_PNG = 400_000
+
+
+def test_compare_views_and_sweep_grid_in_jupyterlab(tmp_path: Path) -> None:
+    require_chromium()
+    from playwright.sync_api import expect
+
+    root = tmp_path / "root"
+    root.mkdir()
+    notebook = write_notebook(root / "workflows.ipynb", CELLS)
+    env = {"KIRIN_SIMULATOR_SECONDS": "0.5", "KIRIN_HOME": str(tmp_path / "kirin_home"),
+           "KIRIN_OUTPUT_DIR": "kirin_outputs"}
+    shots: list[Path] = []
+    with chromium(tmp_path / "profile") as browser, \
+            jupyterlab(root, env=env, state_dir=tmp_path / "lab") as lab:
+        page = open_notebook(browser, lab, notebook.name)
+        page.set_viewport_size({"width": 1280, "height": 1900})
+        collapse_left_sidebar(page)
+        run_all_cells(page)
+
+        slider = cell_outputs(page, SLIDER).locator(".kirin-compare-slider")
+        expect(slider).to_have_count(1, timeout=60_000)
+        strip = cell_outputs(page, STRIP).locator(".kirin-compare-strip")
+        expect(strip).to_have_count(1, timeout=30_000)
+        sweep = cell_outputs(page, SWEEP).locator(".kirin-sweep-result")
+        expect(sweep).to_have_count(1, timeout=60_000)
+        expect(cell_outputs(page, WAIT)).to_have_count(1, timeout=30_000)
+        _expect_images(slider.locator("img"), 2)
+        _expect_images(strip.locator("img"), 3)
+        _expect_images(sweep.locator(".kirin-sweep-cell img"), 4)
+        expect(strip.locator(".kirin-compare-label")).to_have_count(3)
+        assert len({round(box["y"]) for box in _boxes(strip.locator("img"))}) == 1  # one row
+
+        # 1. Lined up, half open, and the handle drags the line both ways.
+        _assert_lined_up(page)
+        box = page.locator(BEFORE).bounding_box()
+        stage = page.locator(".kirin-compare-slider .kirin-compare-stage").bounding_box()
+        assert abs(box["width"] - stage["width"] / 2) <= 2, (box, stage)
+        assert _drag(page, -150) < box["width"] - 100
+        assert _drag(page, +250) > box["width"] + 50
+        _assert_lined_up(page)
+        _drag(page, 0, to_half=True)
+
+        # 2-3. Light, Dark, narrow: contrast and overflow; screenshots.
+        scopes = [_scope(page, index) for index in (SLIDER, STRIP, SWEEP)]
+        for theme in ("light", "dark"):
+            if theme == "dark":
+                switch_theme(page, "JupyterLab Dark")
+            for scope in scopes:
+                assert low_contrast(page, scope) == [], (theme, scope)
+                assert _overflowing(page, scope) == [], (theme, scope)
+            shots.append(_screenshot(page, [SLIDER, STRIP], tmp_path / f"compare-{theme}.png"))
+            if theme == "light":
+                shots.append(_screenshot(page, [SWEEP], tmp_path / "sweep-grid-light.png"))
+        page.set_viewport_size({"width": 480, "height": 1900})
+        page.wait_for_timeout(300)
+        for scope in scopes:
+            assert _overflowing(page, scope) == [], ("narrow", scope)
+            assert low_contrast(page, scope) == [], ("narrow", scope)
+        _assert_lined_up(page)
+        assert _drag(page, -60) < page.locator(".kirin-compare-stage").bounding_box()["width"]
+        shots.append(_screenshot(page, [SLIDER, STRIP], tmp_path / "compare-narrow.png"))
+        page.close()
+
+    # 4. Screenshots, small enough to commit.
+    target = os.environ.get("KIRIN_SCREENSHOT_DIR")
+    for shot in shots:
+        assert 5_000 < shot.stat().st_size < MAX_PNG, (shot, shot.stat().st_size)
+        if target:
+            Path(target).mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, Path(target) / shot.name)
+    assert len(shots) == 4
+
+
+def _drag(page: Any, dx: float, *, to_half: bool = False) -> float:
+    """Drag the slider's handle (the bottom-right corner of the before box) by ``dx`` px,
+    as a person would with the mouse; the box's width after."""
+    box = page.locator(BEFORE).bounding_box()
+    if to_half:
+        stage = page.locator(".kirin-compare-slider .kirin-compare-stage").bounding_box()
+        dx = stage["x"] + stage["width"] / 2 - (box["x"] + box["width"])
+    x, y = box["x"] + box["width"] - 6, box["y"] + box["height"] - 5  # inside the grip
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx / 2, y, steps=4)
+    page.mouse.move(x + dx, y, steps=4)
+    page.mouse.up()
+    return float(page.locator(BEFORE).bounding_box()["width"])
+
+
+def _assert_lined_up(page: Any) -> None:
+    """Before and after pictures have the same place and size, whatever the box's width."""
+    before = page.locator(f"{BEFORE} img").bounding_box()
+    after = page.locator(".kirin-compare-slider .kirin-compare-after img").bounding_box()
+    for key in ("x", "y", "width", "height"):
+        assert abs(before[key] - after[key]) <= 1, (key, before, after)
+    assert after["width"] > 100
+
+
+def _overflowing(page: Any, scope: str) -> list[str]:
+    """``overflowing``, less the slider's before box: it clips its picture on purpose."""
+    return [found for found in overflowing(page, scope)
+            if not found.startswith("TD.kirin-compare-before ")]
+
+
+def _boxes(locator: Any) -> list[dict[str, float]]:
+    return [locator.nth(i).bounding_box() for i in range(locator.count())]
+
+
+def _expect_images(images: Any, count: int) -> None:
+    from playwright.sync_api import expect
+
+    expect(images).to_have_count(count, timeout=30_000)
+    for index in range(count):
+        image = images.nth(index)
+        expect(image).to_have_js_property("complete", True)
+        assert (image.get_attribute("src") or "").startswith("data:image/jpeg;base64,")
+        assert image.evaluate("img => img.naturalWidth") > 0
+
+
+def _scope(page: Any, index: int) -> str:
+    page.locator(".jp-Notebook .jp-Cell").nth(index).evaluate(
+        f"cell => cell.setAttribute('data-kirin-check', '{index}')")
+    return f'[data-kirin-check="{index}"] .jp-OutputArea-output'
+
+
+def _screenshot(page: Any, indexes: list[int], path: Path) -> Path:
+    """The given cells (input and output), cropped to their outputs' width plus a margin."""
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    cells.nth(indexes[0]).scroll_into_view_if_needed()
+    page.wait_for_timeout(200)
+    boxes = [cells.nth(index).bounding_box() for index in indexes]
+    views = [cells.nth(index).locator(".kirin-compare, .kirin-card").first.bounding_box()
+             for index in indexes]
+    left = min(box["x"] for box in boxes)
+    top = min(box["y"] for box in boxes)
+    bottom = max(box["y"] + box["height"] for box in boxes)
+    right = min(max(box["x"] + box["width"] for box in boxes),
+                max(view["x"] + view["width"] for view in views) + 16)
+    page.screenshot(path=str(path), animations="disabled",
+                    clip={"x": left, "y": top, "width": right - left, "height": bottom - top})
+    return path
