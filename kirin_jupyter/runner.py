@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from .adaptive import AdaptiveLimit
@@ -26,6 +27,7 @@ from .errors import (
     TaskTimeout,
 )
 from .job import Job, JobStatus, Result
+from .journal_writer import writer_for
 from .kirin_api import KirinAPI, documented_error, one_line
 from .polling import PollPolicy, PollSchedule, RequestBudget
 from .pricing import Quote
@@ -107,22 +109,32 @@ def _journal_state(error: BaseException, job: Job) -> str:
     return "interrupted"
 
 
-async def _journal(fn: Callable[..., None], *args: object, **kw: object) -> None:
+async def _journal(fn: Callable[..., None], *args: object, **kw: Any) -> None:
     """Journal writes run off the loop: a slow disk never stalls other jobs' polling.
 
     Past the first write (before the create request, which must succeed), a failing
     journal is logged, never allowed to fail a job whose result is paid for and on disk.
     """
     try:
-        await asyncio.to_thread(fn, *args, **kw)
+        await _write(fn, *args, **kw)
     except sqlite3.Error as exc:
         log.warning("journal write %s failed: %s", getattr(fn, "__name__", fn), exc)
+
+
+async def _write(fn: Callable[..., None], *args: object, durable: bool = False,
+                 **kw: Any) -> None:
+    """A journal method's write, grouped with other jobs' writes (journal_writer.py)."""
+    journal = getattr(fn, "__self__", None)
+    if isinstance(journal, Journal):
+        await writer_for(journal).write(fn, *args, durable=durable, **kw)
+    else:  # not a journal's own method (a test's stand-in): as it is, off the loop
+        await asyncio.to_thread(fn, *args, **kw)
 
 
 async def _journal_strict(ctx: RunContext, fn: Callable[..., None], *args: object) -> None:
     """The write before the create request: if it fails, nothing is sent."""
     try:
-        await asyncio.to_thread(fn, *args)
+        await _write(fn, *args, durable=True)
     except (sqlite3.Error, OSError) as exc:
         raise KirinError(
             f"the journal {ctx.journal.path} cannot be written ({exc}); nothing was sent. "

@@ -15,7 +15,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -123,6 +123,10 @@ class Journal:
         killed, and an OS crash or power cut may lose it (WAL with synchronous=NORMAL):
         only the row written before a create request must outlive those, as resume finds
         everything else again from the service by the external id."""
+        group: sqlite3.Connection | None = getattr(self._local, "group", None)
+        if group is not None:  # inside write_together: its transaction, its commit
+            yield group
+            return
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid != os.getpid():
             conn = None  # a forked child never uses its parent's connection
@@ -149,6 +153,27 @@ class Journal:
         except sqlite3.Error:
             self.close()
             raise
+
+    def write_together(
+        self, calls: Sequence[tuple[Callable[..., None], tuple[Any, ...], dict[str, Any]]],
+        *, durable: bool = False,
+    ) -> list[BaseException | None]:
+        """Run several write methods in one transaction (one commit, one fsync when
+        ``durable``); what each raised, or None. If any fails, the group is rolled back
+        and each is run again alone, so one bad write never takes the others with it."""
+        try:
+            with self._connect(durable=durable) as conn:
+                self._local.group = conn
+                try:
+                    for call, args, kwargs in calls:
+                        call(*args, **kwargs)
+                finally:
+                    self._local.group = None
+            return [None] * len(calls)
+        except Exception as exc:
+            if len(calls) == 1:
+                return [exc]
+        return [_raised(call) for call in calls]
 
     def close(self) -> None:
         """Close this thread's connection (the next call opens another)."""
@@ -366,6 +391,17 @@ class Journal:
                              (me, row["external_id"]))
                 claimed.append({**row, "owner": me})
         return claimed, held
+
+
+def _raised(call: tuple[Callable[..., None], tuple[Any, ...], dict[str, Any]]
+            ) -> BaseException | None:
+    """Run one write alone: what it raised, or None."""
+    fn, args, kwargs = call
+    try:
+        fn(*args, **kwargs)
+    except Exception as exc:
+        return exc
+    return None
 
 
 def _casefold(text: object) -> str:
