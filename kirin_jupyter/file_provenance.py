@@ -63,7 +63,8 @@ def stamp_file(path: Path, record: Mapping[str, Any], parameters: str | None = N
     The old file is mapped, not read: only its headers are parsed, and the pixel data is
     copied by the kernel (``copy_file_range``)."""
     with path.open("rb") as src:
-        if os.fstat(src.fileno()).st_size == 0:
+        facts = os.fstat(src.fileno())
+        if facts.st_size == 0:
             raise ValidationError(f"{path.name} is empty")
         with mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             view = memoryview(mapped)
@@ -75,6 +76,7 @@ def stamp_file(path: Path, record: Mapping[str, Any], parameters: str | None = N
                                         suffix=".part")
             try:
                 try:
+                    os.fchmod(fd, facts.st_mode & 0o7777)  # mkstemp's 0600 -> the file's own
                     _write_pieces(fd, src.fileno(), mapped, pieces)
                 finally:
                     os.close(fd)

@@ -89,6 +89,8 @@ def test_png_jpeg_and_webp_take_a_record_without_re_encoding(
     original = _encoded(fmt, mode, **options)
     path = tmp_path / f"01.{fmt.lower()}"
     path.write_bytes(original)
+    path.chmod(0o640)
+    mode = path.stat().st_mode & 0o777
     record = {"prompt": PROMPT, "task_id": "t-1", "options": {"n": 1}}
     stamp_file(path, record, "text" if fmt == "PNG" else None)
     stamp_file(path, {**record, "task_id": "t-2"}, "text" if fmt == "PNG" else None)
@@ -108,6 +110,7 @@ def test_png_jpeg_and_webp_take_a_record_without_re_encoding(
         assert data[12:16] == b"VP8X" and data[20] & 0x04  # the XMP flag
         assert int.from_bytes(data[4:8], "little") == len(data) - 8  # the RIFF size
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp file left
+    assert path.stat().st_mode & 0o777 == mode  # the mode it had, not mkstemp's 0600
 
 
 def test_embed_in_bytes_matches_the_file_and_reads_back() -> None:
