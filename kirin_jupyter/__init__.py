@@ -17,7 +17,7 @@ _EXPORTS = {
     "Client": "client",
     "generate": "client",
     "batch": "client",
-    "Batch": "batch",
+    "Batch": "batches",
     "sweep": "client",
     "plan_sweep": "client",
     "Sweep": "sweeps",
@@ -51,7 +51,7 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"]
 
 if TYPE_CHECKING:
-    from .batch import Batch as Batch
+    from .batches import Batch as Batch
     from .client import Client as Client
     from .client import batch as batch
     from .client import default_client as default_client

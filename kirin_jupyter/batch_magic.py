@@ -17,7 +17,7 @@ from . import frontends, magic_options
 from .request import OPTION_NAMES
 
 if TYPE_CHECKING:
-    from .batch import Batch
+    from .batches import Batch
     from .client import Client
 
 USAGE = ("%kirin batch FILE.txt|FILE.csv [--name NAME] [--concurrency N] [options], "

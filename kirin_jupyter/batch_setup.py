@@ -12,8 +12,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .adaptive import CEILING, START, AdaptiveLimit
-from .batch import Batch
 from .batch_journal import BatchJournal, ItemRow, item_external_id, result_from_row
+from .batches import Batch
 from .errors import KirinError, ValidationError
 from .job import Job
 from .pricing import Quote

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from .adaptive import AdaptiveLimit
-    from .batch import Batch
+    from .batches import Batch
     from .sweeps import Sweep, SweepPlan
 
 log = logging.getLogger("kirin_jupyter")

@@ -21,7 +21,7 @@ from .request import check_option_names
 from .sweep_plan import Axis, Cell, expand
 
 if TYPE_CHECKING:
-    from .batch import Batch, Listener
+    from .batches import Batch, Listener
     from .client import Client
     from .job import Job, Result
     from .pricing import Quote

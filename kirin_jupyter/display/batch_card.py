@@ -21,7 +21,7 @@ from .static import CARD_STYLE, NO_MATH, progress_bar
 from .tables import cut
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..batches import Batch
 
 log = logging.getLogger("kirin_jupyter")
 

@@ -21,13 +21,13 @@ def register(shell: Any) -> None:
     _registered.add(id(shell))
     formatter.for_type_by_name("kirin_jupyter.job", "Job", _job_html)
     formatter.for_type_by_name("kirin_jupyter.job", "Result", _result_html)
-    formatter.for_type_by_name("kirin_jupyter.batch", "Batch", _batch_html)
+    formatter.for_type_by_name("kirin_jupyter.batches", "Batch", _batch_html)
     formatter.for_type_by_name("kirin_jupyter.sweeps", "Sweep", _sweep_html)
     formatter.for_type_by_name("kirin_jupyter.sweeps", "SweepPlan", _plan_html)
     live = getattr(display_formatter, "ipython_display_formatter", None)
     if live is not None and frontends.mode(frontends.detect(shell)) == "live":
         live.for_type_by_name("kirin_jupyter.job", "Job", _show_live)
-        live.for_type_by_name("kirin_jupyter.batch", "Batch", _show_live_batch)
+        live.for_type_by_name("kirin_jupyter.batches", "Batch", _show_live_batch)
         live.for_type_by_name("kirin_jupyter.sweeps", "Sweep", _show_live_sweep)
 
 
