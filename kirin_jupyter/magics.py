@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 import re
 import shlex
 import sys
@@ -157,6 +158,8 @@ class KirinMagics(Magics):
             return self._cmd_batch(line.split(None, 1)[1] if len(words) > 1 else "")
         if command == "export":
             return self._cmd_export(line.split(None, 1)[1] if len(words) > 1 else "")
+        if command in ("show", "rerun", "lineage") and len(words) > 1:
+            line = f"{command} {self._named(command, line.split(None, 1)[1])}"
         if command in ("rerun", "lineage"):
             from . import provenance_magic
 
@@ -243,6 +246,44 @@ class KirinMagics(Magics):
         card.show()
         if wait:
             _wait_quietly(job, timeout)
+
+    def _named(self, command: str, rest: str) -> str:
+        """``$name`` or ``$name[i]`` as the first word of show, rerun and lineage: a path
+        held in a variable, a job or result (its external id; its first file for rerun),
+        or the i-th file of one. Anything else is left as typed."""
+        first, _, tail = rest.strip().partition(" ")
+        found = re.fullmatch(r"\$([A-Za-z_]\w*)(?:\[(\d+)\])?", first)
+        if found is None:
+            return rest
+        name, index = found[1], found[2]
+        if name not in self.user_ns:
+            raise UsageError(f"%kirin {command}: no variable named {name!r}")
+        from .errors import KirinError
+        from .job import Job, Result
+
+        value = self.user_ns[name]
+        if isinstance(value, (str, os.PathLike)) and index is None:
+            return f"{shlex.quote(os.fspath(value))} {tail}".strip()
+        if isinstance(value, Job) and index is None and command != "rerun":
+            return f"{value.external_task_id} {tail}".strip()
+        result = value
+        if isinstance(value, Job):
+            if not value.done():
+                raise UsageError(f"%kirin {command}: job {name!r} has not finished yet")
+            try:
+                result = value.wait(0)
+            except KirinError as exc:
+                raise UsageError(f"%kirin {command}: job {name!r} failed ({exc})") from None
+        if not isinstance(result, Result):
+            raise UsageError(f"%kirin {command}: {name!r} is a {type(value).__name__}; give "
+                             "a path, a job or a result")
+        if index is None and command != "rerun":
+            return f"{result.external_task_id} {tail}".strip()
+        position = int(index or 0)
+        if position >= len(result.paths):
+            raise UsageError(f"%kirin {command}: {name!r} has {len(result.paths)} file(s); "
+                             f"there is no [{position}]")
+        return f"{shlex.quote(str(result.paths[position]))} {tail}".strip()
 
     def _image_arg(self, value: str) -> Any:
         if value.startswith("$"):  # $name, or $job[2]: its third image (lineage.py)
