@@ -392,12 +392,101 @@ notebook that runs headless, wait for them before it ends:"""),
     ("code", "%kirin wait"),
 ]
 
+WORKFLOWS = [
+    ("markdown", """# Workflows: provenance, lineage, sweeps, compare, export
+
+What happens around the pictures: each saved file says how it was made, a result can be the
+next one's reference (and the chain is kept), a grid of settings is priced before it is
+bought, two results can be compared in place, and everything can be handed to a colleague
+as one file.
+
+Runs on the built-in **simulator** when `KIRIN_API_KEY` is not set (free, no network). With
+`KIRIN_API_KEY` and `KIRIN_BASE_URL` set, the same cells call the real service and cost
+money: about 20 images."""),
+    ("code", """%load_ext kirin_jupyter
+import kirin_jupyter as kirin"""),
+    ("markdown", """## Every file says how it was made
+
+Each saved picture carries its own record: the model, the prompt and every option, the task
+and external ids, the cost, the times, the SHA-256 of each reference and the package
+version (never the API key). It is written into the file without re-encoding it, so the
+pixels are exactly what the service sent. Any program that reads PNG text sees it; here,
+Pillow alone:"""),
+    ("code", """%%kirin fox -n 2 --wait
+A red fox in a snowy birch forest, watercolor"""),
+    ("code", """from PIL import Image
+
+path = fox.wait().paths[0]
+with Image.open(path) as picture:
+    print(picture.text["parameters"])"""),
+    ("markdown", """`kirin.provenance(path)` reads the whole record back as a dict, and
+`%kirin show` draws it:"""),
+    ("code", """record = kirin.provenance(path)
+{key: record[key] for key in ("model", "prompt", "task_id", "cost", "version")}"""),
+    ("code", "%kirin show $path"),
+    ("markdown", """## A result as the next reference, and the chain it makes
+
+`--image $fox[1]` uses the second picture of `fox` as the reference image. The new job
+records its parent (in the journal and in its files), and `%kirin lineage` draws the chain.
+`%kirin rerun` makes a new generation from a file's record, with any option changed."""),
+    ("code", """%%kirin night --image $fox[1] --wait
+The same fox at night under the northern lights, <<<image_1>>>"""),
+    ("code", "%kirin rerun $night --ar 16:9 --wait"),
+    ("code", "%kirin lineage $night"),
+    ("markdown", """## Priced sweeps
+
+A comma list on `--model`, `-n`, `--res` or `--ar`, or `{a|b}` in the prompt, turns a cell
+into a sweep: every combination, priced as a whole before anything is sent. `--dry-run`
+shows the plan and its price, and sends nothing:"""),
+    ("code", """%%kirin --model omni,v3 --ar 1:1,16:9 --dry-run
+A lighthouse on a cliff at dusk, oil painting"""),
+    ("markdown", """Without `--dry-run` the sweep runs, and ends as a grid whose rows and columns
+are labelled by the values swept. The grid is plain HTML, so it stays in the saved notebook."""),
+    ("code", """%%kirin lights --model omni,v3 --ar 1:1,16:9 --wait
+A lighthouse on a cliff at dusk, oil painting"""),
+    ("markdown", """From Python, any option may be a list. The budget is checked for the whole
+sweep: one that would pass `max_cost` is refused before its first request."""),
+    ("code", """foxes = kirin.sweep("A {red|arctic} fox, {watercolor|linocut}", aspect_ratio="1:1")
+foxes"""),
+    ("code", """careful = kirin.Client(max_cost="0.10")
+try:
+    careful.sweep("A {red|blue|green} kite over the sea", n=[1, 2])
+except kirin.BudgetExceeded as exc:
+    print("refused:", exc)"""),
+    ("markdown", """## Compare
+
+Two pictures of one shape get a before/after slider: drag the grip at the foot of the
+dividing line. More get a strip. Both are plain HTML and CSS, so they work in a saved
+notebook too (where styles are stripped, as on GitHub, the pictures stand side by side)."""),
+    ("code", "kirin.compare(fox.wait().paths[1], night.wait().paths[0])"),
+    ("code", "kirin.compare(fox, night)"),
+    ("markdown", """## Export
+
+`kirin.export()` writes this session's results, by suffix: a `.zip` with the pictures,
+`manifest.json`, `manifest.csv` and an `index.html` contact sheet; a self-contained `.html`
+contact sheet; or a `.csv`. `%kirin export` does the same from the journal, filtered by
+`--since DATE` and `--model`."""),
+    ("code", """%kirin wait
+exported = kirin.export("workflows-export.zip")
+import zipfile
+
+with zipfile.ZipFile("workflows-export.zip") as archive:
+    names = archive.namelist()
+print(len(names), "files:", ", ".join(sorted(names)[:4]), "...")"""),
+    ("code", "%kirin export workflows-v3.html --model v3"),
+    ("markdown", "With pandas installed, `kirin.history_frame()` is the journal as a table:"),
+    ("code", """frame = kirin.history_frame()
+frame[["model", "prompt", "cost"]].head()"""),
+    ("code", "%kirin wait"),
+]
+
 NOTEBOOKS = {
     "quickstart": QUICKSTART,
     "models": MODELS,
     "batch": BATCH,
     "history": HISTORY,
     "panel": PANEL,
+    "workflows": WORKFLOWS,
 }
 
 
