@@ -7,6 +7,7 @@ run from a script never make a thumbnail; a card that shows one decodes the file
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 from collections import OrderedDict
@@ -60,3 +61,30 @@ def thumbnail_jpeg(path: Path, side: int = THUMB_SIDE) -> bytes:
         jpeg = encode(img, side)
     _remember(path, jpeg, side)
     return jpeg
+
+
+def prepare(paths: list[Path], side: int = THUMB_SIDE) -> None:
+    """Make the thumbnails not cached yet several at once, before a card asks for them one
+    by one: decoding a 2k PNG takes about 0.1 s and Pillow lets other threads run
+    meanwhile, so nine of them are ready in about half the time on two cores. A file that
+    cannot be read is left for the card, which says so."""
+    missing = []
+    for path in paths:
+        try:
+            key = _key(path, side)
+        except OSError:
+            continue
+        with _lock:
+            if key not in _cache:
+                missing.append(path)
+    if len(missing) < 2:
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    def make(path: Path) -> None:
+        with contextlib.suppress(Exception):  # the card draws this file's own error
+            thumbnail_jpeg(path, side)
+
+    with ThreadPoolExecutor(max_workers=min(4, len(missing)),
+                            thread_name_prefix="kirin-thumbnail") as pool:
+        list(pool.map(make, missing))

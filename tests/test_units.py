@@ -7,6 +7,7 @@ import base64
 import io
 import random
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -306,3 +307,18 @@ def test_a_result_card_shows_when_the_job_finished_not_when_it_was_drawn(
     finished = time.mktime((2026, 3, 14, 15, 9, 0, 0, 0, -1))
     result = Result("t-1", "kj-1", "kirin_image_omni", "a fox", [], [], finished_at=finished)
     assert "finished 2026-03-14 15:09" in result_html(result)
+
+
+def test_thumbnails_are_prepared_together_and_a_broken_file_is_left_to_the_card(
+        make_image: Callable[..., Path], tmp_path: Path) -> None:
+    from kirin_jupyter import thumbnails
+
+    paths = [make_image(320 + i, 240, name=f"p{i}.png") for i in range(3)]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    thumbnails.prepare([*paths, broken])
+    with thumbnails._lock:
+        cached = {key[0] for key in thumbnails._cache}
+    assert {str(p) for p in paths} <= cached and str(broken) not in cached
+    with pytest.raises(OSError):  # the card's own call still sees the error
+        thumbnails.thumbnail_jpeg(broken)

@@ -16,7 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..thumbnails import THUMB_SIDE, thumbnail_jpeg
+from ..thumbnails import THUMB_SIDE, prepare, thumbnail_jpeg
 from . import theme
 from .tables import cut, short_id
 
@@ -165,6 +165,8 @@ def gallery_html(paths: list[Path], types: list[str]) -> str:
         return ""
     columns = columns_for(len(paths))
     width = columns * THUMB_SIDE + (columns - 1) * GAP
+    prepare([path for index, path in enumerate(paths)
+             if (types[index] if index < len(types) else "image") == "image"])
     tiles = "".join(
         _tile(index, path, types[index] if index < len(types) else "image")
         for index, path in enumerate(paths)

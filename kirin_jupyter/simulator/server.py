@@ -40,6 +40,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's listen backlog is 5: nine downloads and a few polls opening at once
+    # overflowed it, and the kernel dropped the extra SYNs, which cost a 1 s retry
+    request_queue_size = 128
 
     def __init__(self, port: int, service: SimulatorService) -> None:
         super().__init__((LOOPBACK, port), _Handler)
