@@ -13,7 +13,9 @@ file would no longer be what the service sent. Here every format only gains meta
 
 The XMP packet holds the same JSON in ``kirin:record`` and the prompt in
 ``dc:description``. A new file is written next to the old one and renamed over it, so a
-crash leaves either the old file or the new one, never half of one. Pure stdlib.
+crash leaves either the old file or the new one, never half of one. A PNG being downloaded
+gets its record as it streams instead (``PngRecordInserter``): nothing is copied twice.
+Pure stdlib.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ import re
 import struct
 import tempfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape, unescape
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import ValidationError
 
@@ -312,6 +314,129 @@ def _plan_webp(data: memoryview, packet: bytes) -> list[Piece]:
     body.append(xmp)
     size = 4 + sum(len(p) if isinstance(p, bytes) else p[1] - p[0] for p in body)
     return [b"RIFF" + struct.pack("<I", size) + b"WEBP", *body]
+
+
+# -- writing while a download streams -------------------------------------------------------
+
+class StreamEdit(Protocol):
+    """Changes a download's bytes as they are written (``KirinAPI.download(edit=...)``)."""
+
+    def start(self) -> None:
+        """A new attempt begins, into a new file: forget the last one."""
+
+    def feed(self, data: bytes) -> bytes:
+        """What to write for ``data``, the next bytes received (``b""``: not yet)."""
+
+    def end(self) -> bytes:
+        """What is left to write once the last byte has been received."""
+
+
+_PNG_HEAD = len(_PNG_SIGNATURE) + 25  # the signature, then IHDR: 4 + 4 + 13 + 4 bytes
+
+
+class PngRecordInserter:
+    """Puts the record's ``iTXt`` chunks right after a PNG's ``IHDR`` as the file streams.
+
+    Only the first 33 bytes are held back (the signature and ``IHDR``, which must come
+    first); every other byte is written as it arrives, once. Anything that is not a PNG
+    passes through untouched and ``stamped`` stays False, so the caller splices the record
+    in afterwards (JPEG, WebP). The chunk headers before the first ``IDAT`` are watched: a
+    ``kirin`` or ``parameters`` text chunk the service sent would make two records, so it
+    also leaves ``stamped`` False and the caller's splice (which keeps one) runs instead.
+    """
+
+    def __init__(self, record: Mapping[str, Any],
+                 parameters: Callable[[tuple[int, int]], str | None] | None = None) -> None:
+        self._text = json.dumps(dict(record), ensure_ascii=False, separators=(",", ":"))
+        self._parameters = parameters
+        self.start()
+
+    @property
+    def stamped(self) -> bool:
+        """The last attempt's file holds the record, once (valid after ``end``)."""
+        return self._inserted and not self._clash
+
+    def start(self) -> None:
+        self._head = bytearray()
+        self._inserted = False
+        self._clash = False
+        self._scanning = False  # walking the chunk headers up to the first IDAT
+        self._pending = bytearray()  # the start of a chunk whose header is not all here
+        self._skip = 0  # bytes of the current chunk's body still to pass
+
+    def feed(self, data: bytes) -> bytes:
+        if len(self._head) < _PNG_HEAD:
+            wanted = _PNG_HEAD - len(self._head)
+            self._head += data[:wanted]
+            if len(self._head) < _PNG_HEAD:
+                return b""
+            rest = data[wanted:]
+            head = bytes(self._head)
+            try:
+                chunks = self._chunks_for(head)
+            except Exception:  # the record is a courtesy: never fail the download for it
+                chunks = None
+            if chunks is None:
+                return head + rest
+            self._inserted = self._scanning = True
+            self._scan(rest)
+            return head + chunks + rest
+        if self._scanning:
+            self._scan(data)
+        return data
+
+    def end(self) -> bytes:
+        if len(self._head) < _PNG_HEAD:  # a file shorter than a PNG's head: as it came
+            head, self._head = bytes(self._head), bytearray()
+            return head
+        return b""
+
+    def _chunks_for(self, head: bytes) -> bytes | None:
+        """The record's chunks, or None when ``head`` is not a PNG signature and IHDR."""
+        if not head.startswith(_PNG_SIGNATURE) or head[8:16] != b"\x00\x00\x00\x0dIHDR":
+            return None
+        if zlib.crc32(head[12:29]) != struct.unpack(">I", head[29:33])[0]:
+            return None  # damaged: the download's check refuses it, no record needed
+        size = struct.unpack(">II", head[16:24])
+        parameters = self._parameters(size) if self._parameters else None
+        chunks = _itxt(KEYWORD, self._text)
+        return chunks + _itxt(PARAMETERS, parameters) if parameters else chunks
+
+    def _scan(self, data: bytes) -> None:
+        """Follow the chunk headers in the service's bytes until the first IDAT; at most
+        one header and keyword (88 bytes) is held, chunk bodies are only counted."""
+        view = memoryview(data)
+        pending = self._pending
+        while self._scanning:
+            if self._skip:
+                passed = min(self._skip, len(view))
+                self._skip -= passed
+                view = view[passed:]
+                if self._skip:
+                    return
+            take = 88 - len(pending)
+            pending += view[:take]
+            view = view[take:]
+            if len(pending) < 8:
+                return
+            length, kind = struct.unpack(">I4s", pending[:8])
+            if kind in (b"IDAT", b"IEND"):
+                self._scanning = False
+                return
+            if kind in _TEXT_CHUNKS:
+                if len(pending) < 8 + min(length, 80):
+                    return  # the keyword is not all here yet (nor is anything after it)
+                if _text_keyword(memoryview(bytes(pending[8:8 + min(length, 80)]))) in (
+                        KEYWORD, PARAMETERS):
+                    self._clash = True
+                    self._scanning = False
+                    return
+            whole = 12 + length
+            if len(pending) > whole:  # what is held runs into the next chunk
+                del pending[:whole]
+            else:
+                self._skip = whole - len(pending)
+                pending.clear()
 
 
 # -- reading -------------------------------------------------------------------------------

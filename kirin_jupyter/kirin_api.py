@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -42,6 +42,9 @@ from .protocol import Endpoint
 from .request import GenerationRequest
 from .responses import QuoteAnswer, TaskSnapshot, parse_error, parse_quote, parse_task
 from .retrying import TryAgain, with_retries
+
+if TYPE_CHECKING:
+    from .file_provenance import StreamEdit
 
 log = logging.getLogger("kirin_jupyter")
 T = TypeVar("T")
@@ -507,16 +510,21 @@ class KirinAPI:
         return found
 
     async def download(self, url: str, dest: Path, *, attempts: int = 3,
-                       check: Callable[[Path], T] | None = None) -> tuple[Path, T | None]:
+                       check: Callable[[Path], T] | None = None,
+                       edit: StreamEdit | None = None) -> tuple[Path, T | None]:
         """Stream ``url`` to a temp file beside ``dest``, pass it through ``check`` (in a
         thread; ``DownloadError`` means fetch again), then rename it to ``dest``.
-        Returns the path and what ``check`` returned."""
+        Returns the path and what ``check`` returned.
+
+        ``edit`` changes the bytes as they are written (the provenance record put into a
+        PNG's head): restarted for each attempt, so a retry's file gets one record, and
+        the check sees the file as edited."""
         dest.parent.mkdir(parents=True, exist_ok=True)
 
         async def attempt() -> tuple[Path, T | None]:
             try:
                 async with self._download_slots:
-                    tmp = await asyncio.wait_for(self._stream_to_temp(url, dest.parent),
+                    tmp = await asyncio.wait_for(self._stream_to_temp(url, dest.parent, edit),
                                                  self.limits.request_seconds)
             except asyncio.TimeoutError:
                 raise LimitExceeded(
@@ -554,7 +562,8 @@ class KirinAPI:
 
         return await with_retries(attempt, attempts=attempts, wait=backoff, give_up=give_up)
 
-    async def _stream_to_temp(self, url: str, folder: Path) -> Path:
+    async def _stream_to_temp(self, url: str, folder: Path,
+                              edit: StreamEdit | None = None) -> Path:
         async with self._download_client().stream("GET", url) as response:
             if response.status_code in _EXPIRED_STATUSES:
                 raise ResultExpired(
@@ -572,13 +581,17 @@ class KirinAPI:
                 raise LimitExceeded(_too_large("a result file", int(declared), cap))
             fd, name = tempfile.mkstemp(prefix=".part-", dir=folder)
             try:
-                written = 0
+                written = 0  # bytes received: the limit is on what the service sends
+                if edit is not None:
+                    edit.start()
                 with os.fdopen(fd, "wb") as fh:
                     async for chunk in response.aiter_bytes(1 << 16):
                         written += len(chunk)
                         if written > cap:
                             raise LimitExceeded(_too_large("a result file", written, cap))
-                        fh.write(chunk)
+                        fh.write(chunk if edit is None else edit.feed(chunk))
+                    if edit is not None:
+                        fh.write(edit.end())
             except BaseException:
                 Path(name).unlink(missing_ok=True)
                 raise

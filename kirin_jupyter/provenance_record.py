@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .file_provenance import image_kind, stamp_file
+from .file_provenance import PngRecordInserter, image_kind, stamp_file
 
 if TYPE_CHECKING:
     from .request import GenerationRequest
@@ -130,23 +132,73 @@ def parents_of_row(row: dict[str, Any]) -> list[str]:
     return [p for p in found if isinstance(p, str)] if isinstance(found, list) else []
 
 
+@dataclass(frozen=True)
+class JobStamp:
+    """What the records of one job's files share, gathered once before the downloads so
+    that a PNG gets its record while it streams (``inserter``) and any other image is
+    spliced afterwards (``stamp_files``), each with the same facts.
+
+    ``finished_at`` is when the client saw the task complete (the status answer that
+    listed the result URLs), not when the files were saved: the record is written before
+    the last byte arrives, so it cannot honestly name a later time."""
+
+    request: GenerationRequest
+    task_id: str
+    cost: Decimal | None
+    created_at: float | None
+    parents: list[str]
+    finished_at: float
+    simulated: bool
+
+    def record(self, index: int, count: int) -> dict[str, Any]:
+        return build_record(self.request, task_id=self.task_id, cost=self.cost,
+                            created_at=self.created_at, finished_at=self.finished_at,
+                            parents=self.parents, simulated=self.simulated, index=index,
+                            count=count)
+
+    def inserter(self, index: int, count: int) -> PngRecordInserter:
+        """The record of file ``index``, to be put into a PNG as it downloads; the
+        ``parameters`` text takes the size from the PNG's own header."""
+        record = self.record(index, count)
+        return PngRecordInserter(record, lambda size: parameters_text(record, size))
+
+
+def job_stamp(journal: Journal, request: GenerationRequest, *, task_id: str,
+              cost: Decimal | None, finished_at: float, simulated: bool) -> JobStamp:
+    """The facts of one job's records (a journal read: run it off the engine loop)."""
+    created_at, parents = journal_facts(journal, request.external_task_id)
+    return JobStamp(request, task_id, cost, created_at, list(request.parents) or parents,
+                    finished_at, simulated)
+
+
+def stampable(path: Path, kind: str) -> bool:
+    """A result that gets a record: an image saved as PNG, JPEG or WebP."""
+    return kind == "image" and path.suffix.lower() in _STAMPED
+
+
 def stamp_results(journal: Journal, request: GenerationRequest, *, task_id: str,
                   cost: Decimal | None, paths: list[Path], types: list[str],
                   finished_at: float, simulated: bool) -> int:
     """Write the record into every saved image (run off the engine loop: file I/O).
+    Returns how many files were stamped."""
+    stamp = job_stamp(journal, request, task_id=task_id, cost=cost, finished_at=finished_at,
+                      simulated=simulated)
+    return stamp_files(stamp, paths, types)
+
+
+def stamp_files(stamp: JobStamp, paths: list[Path], types: list[str],
+                done: Collection[int] = ()) -> int:
+    """Splice the record into every saved image but those in ``done`` (indexes whose
+    record went in while they downloaded); run off the engine loop (file I/O).
 
     A file that cannot take one is logged and kept as it is: the record is a courtesy, the
-    image is what was paid for. Returns how many files were stamped."""
-    created_at, parents = journal_facts(journal, request.external_task_id)
-    parents = list(request.parents) or parents
+    image is what was paid for. Returns how many files were stamped here."""
     stamped = 0
     for index, path in enumerate(paths):
         kind = types[index] if index < len(types) else "image"
-        if kind != "image" or path.suffix.lower() not in _STAMPED:
+        if index in done or not stampable(path, kind):
             continue
-        record = build_record(request, task_id=task_id, cost=cost, created_at=created_at,
-                              finished_at=finished_at, parents=parents, simulated=simulated,
-                              index=index, count=len(paths))
+        record = stamp.record(index, len(paths))
         try:
             size = _png_size(path)
             stamp_file(path, record, parameters_text(record, size) if size else None)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .adaptive import AdaptiveLimit
@@ -36,6 +36,9 @@ from .responses import TaskSnapshot
 from .result_files import check_result
 from .store import Journal, result_path
 from .ticker import start_ticking, stop_ticking
+
+if TYPE_CHECKING:
+    from .provenance_record import JobStamp
 
 log = logging.getLogger("kirin_jupyter")
 
@@ -198,6 +201,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
                        task_id=task_id)
     job._set_status(_status_of(snapshot), task_id=task_id)
     snapshot = await _poll_until_final(job, ctx, task_id, snapshot, learn=not resume)
+    seen_complete = time.time()  # the record's finished_at (provenance_record.JobStamp)
     if snapshot.status == "failed":
         raise TaskFailed(
             _failure_text(snapshot, task_id, ctx.api),
@@ -210,9 +214,10 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     job._set_status("downloading")
     await _journal(ctx.journal.record_state, request.external_task_id, "downloading")
     snapshot = _at_most_asked(snapshot, request, job.external_task_id)
-    paths, snapshot = await _download_all(ctx, task_id, snapshot)
+    stamp = await _job_stamp(ctx, job, task_id, snapshot, seen_complete)
+    paths, snapshot, streamed = await _download_all(ctx, task_id, snapshot, stamp)
     finished_at = time.time()
-    await _stamp(ctx, job, task_id, snapshot, paths, finished_at)
+    await _stamp(ctx, job, stamp, snapshot, paths, streamed)
     result = Result(
         task_id=task_id,
         external_task_id=request.external_task_id,
@@ -235,17 +240,33 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     return result
 
 
-async def _stamp(ctx: RunContext, job: Job, task_id: str, snapshot: TaskSnapshot,
-                 paths: list[Path], finished_at: float) -> None:
-    """The generation record into every saved image, off the loop (file I/O); a failure
-    is logged and never fails a job whose files are on disk."""
-    from .provenance_record import stamp_results
+async def _job_stamp(ctx: RunContext, job: Job, task_id: str, snapshot: TaskSnapshot,
+                     seen_complete: float) -> JobStamp | None:
+    """The facts of the job's records, before the downloads: a PNG gets its record while
+    it streams. A failure is logged and never fails the job."""
+    from .provenance_record import job_stamp
 
     try:
-        await asyncio.to_thread(
-            stamp_results, ctx.journal, job.request, task_id=task_id, cost=snapshot.cost,
-            paths=paths, types=[item.type for item in snapshot.items],
-            finished_at=finished_at, simulated=job.simulated)
+        return await asyncio.to_thread(  # a journal read: off the loop
+            job_stamp, ctx.journal, job.request, task_id=task_id, cost=snapshot.cost,
+            finished_at=seen_complete, simulated=job.simulated)
+    except Exception as exc:
+        log.warning("job %s: no provenance written: %s", job.external_task_id, exc)
+        return None
+
+
+async def _stamp(ctx: RunContext, job: Job, stamp: JobStamp | None, snapshot: TaskSnapshot,
+                 paths: list[Path], streamed: set[int]) -> None:
+    """The generation record spliced into every saved image that did not get it while it
+    downloaded (JPEG, WebP, a PNG the inserter passed by), off the loop (file I/O); a
+    failure is logged and never fails a job whose files are on disk."""
+    from .provenance_record import stamp_files
+
+    if stamp is None or len(streamed) == len(paths):
+        return
+    try:
+        await asyncio.to_thread(stamp_files, stamp, paths,
+                                [item.type for item in snapshot.items], streamed)
     except Exception as exc:
         log.warning("job %s: no provenance written: %s", job.external_task_id, exc)
 
@@ -361,25 +382,38 @@ def _suffix_for(url: str, kind: str) -> str:
 
 
 async def _download_all(
-    ctx: RunContext, task_id: str, snapshot: TaskSnapshot
-) -> tuple[list[Path], TaskSnapshot]:
-    """Download every result in parallel; on an expired URL, re-query once for fresh ones."""
+    ctx: RunContext, task_id: str, snapshot: TaskSnapshot, stamp: JobStamp | None = None
+) -> tuple[list[Path], TaskSnapshot, set[int]]:
+    """Download every result in parallel; on an expired URL, re-query once for fresh ones.
+    With ``stamp``, each PNG gets its record as it streams; returns also the indexes of
+    the files that did (the rest are spliced afterwards)."""
+    from .provenance_record import stampable
+
     for attempt in range(2):
         if not snapshot.items:  # kept resumable: the service may list them on a later ask
             raise APIError(f"task {task_id} completed, but the answer lists no result URLs "
                            "that could be read", task_id=task_id)
+        count = len(snapshot.items)
+        dests = [result_path(ctx.output_dir, task_id, index, _suffix_for(item.url, item.type))
+                 for index, item in enumerate(snapshot.items)]
+        inserters = [stamp.inserter(index, count)
+                     if stamp is not None and stampable(dest, item.type) else None
+                     for index, (item, dest) in enumerate(zip(snapshot.items, dests,
+                                                              strict=True))]
         downloads = [
             asyncio.ensure_future(ctx.api.download(
-                item.url,
-                result_path(ctx.output_dir, task_id, index, _suffix_for(item.url, item.type)),
+                item.url, dest,
                 check=functools.partial(check_result, kind=item.type,
                                         max_pixels=ctx.api.limits.result_pixels),
+                edit=inserter,
             ))
-            for index, item in enumerate(snapshot.items)
+            for item, dest, inserter in zip(snapshot.items, dests, inserters, strict=True)
         ]
         try:
             saved = await asyncio.gather(*downloads)  # thumbnails: when a card shows them
-            return [path for path, _ in saved], snapshot
+            streamed = {index for index, inserter in enumerate(inserters)
+                        if inserter is not None and inserter.stamped}
+            return [path for path, _ in saved], snapshot, streamed
         except BaseException as exc:  # one failed: stop the others before going on
             for download in downloads:
                 download.cancel()

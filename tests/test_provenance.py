@@ -10,15 +10,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 import kirin_jupyter
+from kirin_jupyter import provenance_record
 from kirin_jupyter.client import Client
 from kirin_jupyter.errors import ValidationError
-from kirin_jupyter.file_provenance import embed, read_record, stamp_file
-from kirin_jupyter.provenance_record import stamp_results
+from kirin_jupyter.file_provenance import (
+    PngRecordInserter,
+    embed,
+    png_text,
+    read_record,
+    stamp_file,
+)
+from kirin_jupyter.provenance_record import iso, stamp_results
 from kirin_jupyter.request import build_request
+from kirin_jupyter.result_files import check_result
+from kirin_jupyter.simulator import render
 from kirin_jupyter.simulator.server import SimulatorServer
+from kirin_jupyter.simulator.service import Fault
 from kirin_jupyter.store import Journal
 
 from .conftest import TEST_KEY
@@ -157,3 +167,129 @@ def test_the_engine_step_stamps_a_jpeg_and_a_webp_result(tmp_path: Path) -> None
         assert record["task_id"] == "task-9" and record["image"] == index + 1
         assert record["prompt"] == "a lighthouse at dusk" and record["cost"] is None
         assert np.array_equal(_pixels(path.read_bytes()), _pixels(data))
+
+
+# -- the record written while a PNG downloads -------------------------------------------------
+
+def _photo_png(size: int = 640, text: dict[str, str] | None = None) -> bytes:
+    """A photo-like PNG (noise: it compresses badly, so it streams in many pieces) with
+    some chunks between IHDR and IDAT, as cameras and other tools write them."""
+    rng = np.random.default_rng(11)
+    img = Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8))
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", "x" * 300)  # longer than the scanner's 88-byte window
+    for key, value in (text or {}).items():
+        info.add_text(key, value)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", pnginfo=info, compress_level=1, dpi=(72, 72))
+    return buf.getvalue()
+
+
+def _served(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    """The simulator serves ``data`` as every result (it renders on first download)."""
+    monkeypatch.setattr(render, "render_result", lambda body, index, seed: data)
+
+
+def _counted_splices(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    spliced: list[Path] = []
+    real = provenance_record.stamp_file
+
+    def counting(path: Path, *args: object) -> None:
+        spliced.append(path)
+        real(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(provenance_record, "stamp_file", counting)
+    return spliced
+
+
+def test_a_png_gets_its_record_while_it_downloads_with_nothing_copied_after(
+        http_client: Client, sim_server: SimulatorServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """DONE-WHEN: over loopback HTTP a 1.2 MB PNG gets its record as it streams: right
+    after IHDR, no splice afterwards, the whole-file check passes, the pixels are those
+    sent, and a download that failed its check and was fetched again holds one record."""
+    sent = _photo_png()
+    _served(monkeypatch, sent)
+    spliced = _counted_splices(monkeypatch)
+    sim_server.service.add_fault(Fault(route="download", kind="truncate"))
+    job = http_client.generate(PROMPT, model="v3", n=2, negative_prompt="blurry")
+    result = job.wait(30)
+    assert spliced == []  # written during the download, not spliced in afterwards
+    assert sim_server.service.requests["download"] == 3  # one of the two fetched twice
+    for index, path in enumerate(result.paths):
+        data = path.read_bytes()
+        assert data[:33] == sent[:33] and data[37:41] == b"iTXt"  # right after IHDR
+        assert data[41:47] == b"kirin\x00"
+        assert data.count(b'"kirin_record"') == 1 and data.count(b"parameters\x00") == 1
+        check_result(path, "image", 10**8)  # every CRC, the inflated size
+        assert np.array_equal(_pixels(data), _pixels(sent))
+        with Image.open(path) as img:
+            assert img.info["parameters"].startswith(PROMPT + "\nNegative prompt: blurry\n")
+            assert "Size: 640x640" in img.info["parameters"]
+            assert img.info["Software"] == "x" * 300
+        record = kirin_jupyter.provenance(path)
+        assert record["task_id"] == result.task_id and record["image"] == index + 1
+        assert record["cost"] == str(result.cost)
+        # finished_at: when the task was seen complete, before the files were saved
+        assert record["created_at"] <= record["finished_at"] <= iso(result.finished_at)
+    assert not [p for p in result.paths[0].parent.iterdir() if p.name.startswith(".")]
+
+
+def test_a_png_that_already_names_parameters_is_spliced_so_it_holds_one_record(
+        http_client: Client, sim_server: SimulatorServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service PNG with its own ``parameters`` chunk would hold two after the streamed
+    insert (Pillow shows the last): the splice afterwards leaves ours alone."""
+    sent = _photo_png(200, {"parameters": "the service's own text"})
+    _served(monkeypatch, sent)
+    spliced = _counted_splices(monkeypatch)
+    result = http_client.generate(PROMPT, model="v3").wait(30)
+    assert spliced == result.paths
+    data = result.paths[0].read_bytes()
+    assert data.count(b"parameters\x00") == 1 and b"the service's own text" not in data
+    assert data.count(b'"kirin_record"') == 1
+    check_result(result.paths[0], "image", 10**8)
+    assert np.array_equal(_pixels(data), _pixels(sent))
+
+
+def _streamed(inserter: PngRecordInserter, data: bytes, cuts: list[int]) -> bytes:
+    inserter.start()
+    out = []
+    for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True):
+        out.append(inserter.feed(data[start:end]))
+    out.append(inserter.end())
+    return b"".join(out)
+
+
+def test_the_inserter_gives_the_same_file_however_the_bytes_are_cut() -> None:
+    """Network reads end anywhere: inside the head, a chunk header, a keyword."""
+    sent = _photo_png(64, {"Comment": "c" * 150})
+    inserter = PngRecordInserter({"prompt": PROMPT}, lambda size: f"{size[0]}x{size[1]}")
+    whole = _streamed(inserter, sent, [])
+    assert inserter.stamped and read_record(whole) == {"prompt": PROMPT}
+    assert png_text(whole, "parameters") == "64x64"
+    assert np.array_equal(_pixels(whole), _pixels(sent))
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        cuts = sorted({int(c) for c in rng.integers(1, 600, 8)})
+        assert _streamed(inserter, sent, cuts) == whole and inserter.stamped
+    assert _streamed(inserter, sent, list(range(1, len(sent)))) == whole  # byte by byte
+
+
+@pytest.mark.parametrize("data", [
+    _encoded("JPEG"), _encoded("WEBP", quality=70), b"\x89PNG\r\n\x1a\n\x00\x00", b"",
+    b"<html>not an image</html>" * 10,
+    _photo_png(32)[:29] + b"\x00\x00\x00\x00" + _photo_png(32)[33:],  # IHDR's CRC wrong
+])
+def test_the_inserter_passes_anything_but_a_png_through_untouched(data: bytes) -> None:
+    inserter = PngRecordInserter({"prompt": "x"})
+    assert _streamed(inserter, data, [5, 20, 40]) == data
+    assert not inserter.stamped
+
+
+def test_a_clash_found_by_the_inserter_is_forgotten_by_the_next_attempt() -> None:
+    inserter = PngRecordInserter({"prompt": "x"})
+    _streamed(inserter, _photo_png(32, {"kirin": "{}"}), [100])
+    assert not inserter.stamped
+    _streamed(inserter, _photo_png(32), [100])
+    assert inserter.stamped
