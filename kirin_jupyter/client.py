@@ -475,10 +475,9 @@ class Client:
         first create: ``ValidationError`` naming a bad combination, or ``BudgetExceeded``;
         nothing sent. ``plan_sweep`` shows the plan and its price without sending.
         """
-        from .sweeps import make_plan, start
+        from .sweeps import plan_and_start
 
-        return start(self, make_plan(self, prompt, options, name=name),
-                     concurrency=concurrency)
+        return plan_and_start(self, prompt, options, name=name, concurrency=concurrency)
 
     def plan_sweep(self, prompt: Any, *, name: str | None = None,
                    **options: Any) -> SweepPlan:

@@ -115,8 +115,8 @@ def run(magics: Any, args: argparse.Namespace, body: str, *, options_text: str,
         text, fill = _source(body, namespace)
     except PromptError as exc:
         raise UsageError(f"%kirin: {exc}") from None
-    options = options_from(args, options_text, magics._image_arg)
     try:
+        options = options_from(args, options_text, magics._image_arg)  # --image $nope
         client = magics.client()
         plan = make_plan(client, text, options, fill=fill)
         if args.dry_run:

@@ -45,9 +45,10 @@ class Cell:
     labels: tuple[str, ...] = ()
 
     def describe(self, axes: list[Axis]) -> str:
-        """'model=omni, aspect_ratio=16:9, {red|blue}=red': names the cell in errors."""
-        return ", ".join(f"{axis.name}={label}" for axis, label in zip(axes, self.labels,
-                                                                        strict=True))
+        """'model=omni, n=2, {red|blue}=red': names the cell in errors (a label that
+        already names its option, 'n=2', is not named twice)."""
+        return ", ".join(label if label.startswith(f"{axis.name}=") else f"{axis.name}={label}"
+                         for axis, label in zip(axes, self.labels, strict=True))
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,17 @@ def make_plan(client: Client, prompt: Any, options: dict[str, Any], *,
     return SweepPlan(name, axes, cells, requests, quotes, over)
 
 
+def plan_and_start(client: Client, prompt: Any, options: dict[str, Any], *,
+                   name: str | None = None, concurrency: int | None = None) -> Sweep:
+    """``Client.sweep``: a bad ``concurrency`` is refused before the plan asks the service
+    for a price (no request for input that cannot run)."""
+    from .batch_setup import _checked_concurrency
+
+    _checked_concurrency(concurrency)
+    return start(client, make_plan(client, prompt, options, name=name),
+                 concurrency=concurrency)
+
+
 def start(client: Client, plan: SweepPlan, *, concurrency: int | None = None) -> Sweep:
     """Run a plan: the budget is checked again for the whole sweep, then its cells go out
     as one batch. ``BudgetExceeded`` (nothing sent) when it would pass ``max_cost``."""

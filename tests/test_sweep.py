@@ -297,3 +297,34 @@ def test_module_level_sweep_on_the_session_client_and_its_display(shell: Any) ->
     assert _grid(formatted["text/html"]).columns == ["red", "blue"]
     formatted, _ = shell.display_formatter.format(plan)
     assert "kirin-sweep-plan" in formatted["text/html"]
+
+
+def test_a_cell_names_each_value_once() -> None:
+    axes, cells = expand("x {a|b}", {"n": [1, 2], "model": ["omni", "v3"]})
+    assert cells[-1].describe(axes) == "{a|b}=b, n=2, model=v3"  # not "n=n=2"
+
+
+def test_magic_bad_image_variable_in_a_sweep_is_one_line_and_sends_nothing(
+        shell: Any) -> None:
+    from IPython.core.error import UsageError
+
+    for run in (lambda: shell.run_cell_magic("kirin", "--model omni,v3 --image $nope",
+                                             "a fox"),
+                lambda: shell.run_line_magic("kirin", "--model omni,v3 -i $nope a fox")):
+        with pytest.raises(UsageError) as caught:  # was a ValidationError traceback
+            run()
+        message = str(caught.value)
+        assert message == "%kirin: --image $nope: no variable named 'nope'"
+    assert _sim_creates(shell) == 0
+
+
+def test_a_bad_concurrency_is_refused_before_the_price_is_asked(
+        sim_server: SimulatorServer, tmp_path: Path) -> None:
+    client = _client(sim_server, tmp_path)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValidationError, match="concurrency must be a whole number"):
+            client.sweep("a {red|blue} fox", concurrency=bad)
+    assert sim_server.service.requests["quote"] == 0 and _creates(sim_server) == 0
+    sweep = client.sweep("a {red|blue} fox", concurrency=1)
+    assert sim_server.service.requests["quote"] == 1
+    sweep.wait(30)
