@@ -10,6 +10,7 @@ lies at ``output_dir/<task_id>/NN.png``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -124,7 +125,14 @@ def parent_by_layout(path: Path, journal: Journal) -> str | None:
         return None
     if row is None or not row.get("task_id"):
         return None
-    return row["task_id"] if str(path.resolve()) in (row.get("paths") or "") else None
+    try:  # compared as paths: the JSON escapes non-ASCII, and a substring is not a file
+        listed = json.loads(row.get("paths") or "[]")
+    except ValueError:
+        return None
+    here = path.resolve()
+    mine = any(isinstance(p, str) and Path(p).resolve() == here
+               for p in (listed if isinstance(listed, list) else []))
+    return str(row["task_id"]) if mine else None
 
 
 @dataclass(frozen=True)
@@ -140,8 +148,6 @@ class Node:
 
 
 def node_from_row(row: dict[str, Any]) -> Node:
-    import json
-
     try:
         paths = [Path(p) for p in json.loads(row.get("paths") or "[]") if isinstance(p, str)]
     except ValueError:

@@ -199,3 +199,21 @@ def test_help_lists_the_new_subcommands(shell: InteractiveShell, capsys: Any) ->
     out = capsys.readouterr().out
     assert "%kirin rerun PATH [options]" in out and "%kirin lineage ID|PATH" in out
     assert "%kirin show PATH" in out
+
+
+def test_a_file_without_a_record_under_a_non_ascii_folder_still_finds_its_parent(
+        sim_server: SimulatorServer, tmp_path: Path) -> None:
+    from tests.conftest import FAST_POLL, TEST_KEY
+
+    client = Client(api_key=TEST_KEY, base_url=sim_server.url,
+                    output_dir=tmp_path / "résultats", poll_policy=FAST_POLL)
+    result = client.generate("a teapot").wait(30)
+    path = result.paths[0]
+    path.write_bytes(sim_server.service.tasks[result.task_id].rendered[0])  # no record
+    assert kirin_jupyter.file_provenance.read_record(path.read_bytes()) is None
+    # the journal's JSON writes 'é' as '\u00e9': the path is compared, not its text
+    assert client.build("x", images=[path]).parents == (result.task_id,)
+    elsewhere = tmp_path / "copy" / result.task_id / path.name  # same layout, not listed
+    elsewhere.parent.mkdir(parents=True)
+    elsewhere.write_bytes(path.read_bytes())
+    assert client.build("x", images=[elsewhere]).parents == ()
