@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .store import safe_dirname
 
 if TYPE_CHECKING:
-    from .job import Job
+    from .job import Job, Result
 
 # The columns of manifest.csv, an exported .csv and (one row per job) history_frame().
 CSV_COLUMNS = ("file", "status", "task_id", "external_id", "model", "prompt",
@@ -88,14 +88,26 @@ def options_of(summary: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in summary.items() if key not in _NOT_OPTIONS}
 
 
-def items_from_jobs(jobs: Iterable[Job]) -> list[Item]:
-    """The files of the finished jobs among ``jobs`` (running and failed ones have none)."""
+def items_from_jobs(jobs: Iterable[Job | Result | None]) -> list[Item]:
+    """The files of the finished jobs among ``jobs`` (running and failed ones have none).
+    Results count too, and None is skipped: ``sweep.jobs`` and ``batch.results`` hold a
+    None for a cell never sent or failed. Anything else is a one-line error."""
+    from .errors import ValidationError
+    from .job import Job, Result
+
     items: list[Item] = []
-    for job in jobs:
-        result = job.result
+    for position, job in enumerate(jobs, start=1):
+        if job is None:
+            continue
+        if not isinstance(job, (Job, Result)):
+            raise ValidationError(f"export: jobs item {position} is a {type(job).__name__}; "
+                                  "give jobs or results (sweep.jobs, batch.results, ...)")
+        result = job.result if isinstance(job, Job) else job
         if result is None:
             continue
-        created = None if result.finished_at is None else result.finished_at - job.elapsed
+        elapsed = job.elapsed if isinstance(job, Job) else None
+        created = (None if result.finished_at is None or elapsed is None
+                   else result.finished_at - elapsed)
         cost = None if result.cost is None else str(result.cost)
         items += [Item(result.task_id, result.external_task_id, result.model, result.prompt,
                        dict(result.options), cost, created, result.finished_at, index,

@@ -29,7 +29,7 @@ from .errors import KirinError, ValidationError
 from .export_items import CSV_COLUMNS, Item, items_from_jobs, items_from_rows, named, options_of
 
 if TYPE_CHECKING:
-    from .job import Job
+    from .job import Job, Result
     from .store import Journal
 
 SUFFIXES = (".zip", ".html", ".csv")
@@ -63,9 +63,11 @@ def check_path(path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def export(path: str | os.PathLike[str], jobs: Iterable[Job] | None = None) -> Exported:
+def export(path: str | os.PathLike[str],
+           jobs: Iterable[Job | Result | None] | None = None) -> Exported:
     """Export finished jobs (default: this session's, ``default_client().jobs``) to
-    ``path``: a .zip (files, manifest.json/.csv, index.html), .html or .csv."""
+    ``path``: a .zip (files, manifest.json/.csv, index.html), .html or .csv. Results may
+    stand for their jobs, and a None (a sweep cell never sent) is skipped."""
     target = check_path(path)
     if jobs is None:
         from .client import default_client
@@ -138,11 +140,15 @@ def write(target: Path, items: Sequence[Item]) -> Exported:
 
 def _atomic(target: Path, writer: Callable[[IO[bytes]], None]) -> None:
     """Written to a temporary file beside ``target``, then renamed over it: a reader never
-    sees half a file, and a failure leaves what was there before."""
+    sees half a file, and a failure leaves what was there before. The file gets the mode
+    any new file would (mkstemp's is 0600: a colleague on the machine could not open it)."""
+    from .kirin_api import _file_mode
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
                                      dir=target.parent)
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as fh:
             writer(fh)
             fh.flush()

@@ -269,3 +269,30 @@ def test_history_frame_without_pandas_says_what_to_install(
         kirin_jupyter.history_frame()
     assert str(caught.value) == ("history_frame() needs pandas: "
                                  "pip install kirin-jupyter[pandas]")
+
+
+def test_the_exported_file_gets_the_mode_any_new_file_would(finished: list,
+                                                           tmp_path: Path) -> None:
+    import os
+
+    old_umask = os.umask(0o022)
+    os.umask(old_umask)
+    for name in ("a.zip", "a.html", "a.csv"):
+        export(tmp_path / name, finished)  # mkstemp alone made it 0600
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~old_umask, name
+
+
+def test_results_and_a_sweeps_unsent_cells_can_be_exported(finished: list,
+                                                          tmp_path: Path) -> None:
+    done = export(tmp_path / "mixed.csv", [None, finished[0].result, finished[1]])
+    assert (done.images, done.jobs) == (3, 2)
+    with (tmp_path / "mixed.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [row["task_id"] for row in rows] == [finished[0].task_id] * 2 + [
+        finished[1].task_id]
+    assert rows[0]["created_at"] == ""  # a Result alone does not say when it was asked
+    with pytest.raises(ValidationError) as caught:
+        export(tmp_path / "bad.csv", [finished[0], "a.png"])
+    assert str(caught.value) == ("export: jobs item 2 is a str; give jobs or results "
+                                 "(sweep.jobs, batch.results, ...)")
+    assert not (tmp_path / "bad.csv").exists()
