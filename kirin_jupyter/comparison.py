@@ -177,7 +177,7 @@ def _open(picture: Path | PILImage) -> PILImage:
             with Image.open(picture) as opened:
                 opened.load()
                 return ImageOps.exif_transpose(opened)
-        except (UnidentifiedImageError, OSError) as exc:
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
             raise ValidationError(f"compare: {picture} is not an image Pillow can read "
                                   f"({exc})") from None
     return picture

@@ -183,11 +183,13 @@ def _in_zip(item: Item) -> str:
 
 
 def _embedded(item: Item) -> str:
+    from PIL import Image
+
     from .thumbnails import thumbnail_jpeg
 
     try:
         data = thumbnail_jpeg(item.source, SHEET_THUMB)
-    except (OSError, ValueError):  # a video, or a file that is not an image any more
+    except (OSError, ValueError, Image.DecompressionBombError):  # a video, not an image
         return ""
     return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
 

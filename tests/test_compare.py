@@ -203,3 +203,27 @@ def test_colours_come_only_from_the_theme() -> None:
                  "panel/compare_pick.py", "exporter.py"):
         source = (package / name).read_text()
         assert not re.findall(r"#[0-9a-fA-F]{6}\b|#[0-9a-fA-F]{3}\b|rgba?\(", source), name
+
+
+def _bomb(path: Path) -> Path:
+    """A PNG whose header claims 20000 x 20000 pixels: Pillow refuses to open it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_file_too_big_to_decode_is_one_line(tmp_path: Path) -> None:
+    huge = _bomb(tmp_path / "huge.png")
+    with pytest.raises(ValidationError) as caught:  # was Pillow's DecompressionBombError
+        kirin_jupyter.compare(huge, Image.new("RGB", (8, 8)))
+    message = str(caught.value)
+    assert message.startswith(f"compare: {huge} is not an image Pillow can read (")
+    assert "\n" not in message

@@ -296,3 +296,16 @@ def test_results_and_a_sweeps_unsent_cells_can_be_exported(finished: list,
     assert str(caught.value) == ("export: jobs item 2 is a str; give jobs or results "
                                  "(sweep.jobs, batch.results, ...)")
     assert not (tmp_path / "bad.csv").exists()
+
+
+def test_a_result_file_too_big_to_decode_has_no_thumbnail_but_is_exported(
+        finished: list, tmp_path: Path) -> None:
+    from tests.test_compare import _bomb
+
+    _bomb(finished[2].result.paths[0])  # replaced by a header claiming 20000 x 20000
+    done = export(tmp_path / "sheet.html", finished)
+    assert (done.images, done.missing) == (4, 0)
+    page = (tmp_path / "sheet.html").read_text()
+    sources = re.findall(r'\bsrc="([^"]*)"', page)
+    assert len(sources) == 4 and sum(s.startswith("data:image/jpeg;base64,")
+                                     for s in sources) == 3
