@@ -5,7 +5,8 @@ Prompt alternatives are ``{a|b}`` groups: a brace group with a ``|`` at its own 
 (groups nest: ``{small|big {red|blue}}`` is three alternatives). Any other brace stays as
 typed: ``{name}`` (which the magic fills from a variable after the expansion), a lone
 ``{``, and ``{{`` / ``}}`` (the magic's literal braces). In a sweep's prompt, ``\\{``,
-``\\}`` and ``\\|`` are literal characters.
+``\\}`` and ``\\|`` are literal characters (for a prompt whose ``{name}`` is filled
+afterwards, ``template=True``, an escaped brace comes out doubled, so it stays literal).
 """
 
 from __future__ import annotations
@@ -96,16 +97,18 @@ def _split_top(text: str) -> list[str]:
     return parts
 
 
-def _segments(text: str, *, top: bool = True) -> list[str | _Group]:
+def _segments(text: str, *, top: bool = True, template: bool = False) -> list[str | _Group]:
     """Literal text (escapes read) and alternative groups, in order. At the top level,
-    ``{{`` and ``}}`` stay as typed (the magic turns them into single braces later)."""
+    ``{{`` and ``}}`` stay as typed (the magic turns them into single braces later), and
+    with ``template`` an escaped brace is written doubled for the same reason."""
     out: list[str | _Group] = []
     literal: list[str] = []
     index = 0
     while index < len(text):
         char = text[index]
         if char == "\\" and index + 1 < len(text) and text[index + 1] in _ESCAPED:
-            literal.append(text[index + 1])
+            escaped = text[index + 1]
+            literal.append(escaped * 2 if template and escaped in "{}" else escaped)
             index += 2
             continue
         if top and text.startswith(("{{", "}}"), index):
@@ -119,7 +122,8 @@ def _segments(text: str, *, top: bool = True) -> list[str | _Group]:
                 if literal:
                     out.append("".join(literal))
                     literal = []
-                choices = tuple(c for part in parts for c in _expand_all(part))
+                choices = tuple(c for part in parts
+                                for c in _expand_all(part, template=template))
                 out.append(_Group(text[index:end + 1], choices))
                 index = end + 1
                 continue
@@ -130,9 +134,9 @@ def _segments(text: str, *, top: bool = True) -> list[str | _Group]:
     return out
 
 
-def _expand_all(text: str) -> list[str]:
+def _expand_all(text: str, *, template: bool = False) -> list[str]:
     """Every text ``text`` stands for (a nested group's alternatives are flattened)."""
-    segments = _segments(text, top=False)
+    segments = _segments(text, top=False, template=template)
     pools = [[s] if isinstance(s, str) else list(s.choices) for s in segments]
     return ["".join(parts) for parts in itertools.product(*pools)] if pools else [""]
 
@@ -142,9 +146,10 @@ def has_alternatives(prompt: str) -> bool:
     return isinstance(prompt, str) and any(isinstance(s, _Group) for s in _segments(prompt))
 
 
-def prompt_axes(prompt: str) -> tuple[list[Axis], list[str | _Group]]:
+def prompt_axes(prompt: str, *, template: bool = False,
+                ) -> tuple[list[Axis], list[str | _Group]]:
     """One axis per top-level group, and the segments that make each cell's prompt."""
-    segments = _segments(prompt)
+    segments = _segments(prompt, template=template)
     groups = [s for s in segments if isinstance(s, _Group)]
     axes = []
     for group in groups:
@@ -218,13 +223,15 @@ def _refuse_repeats(name: str, labels: tuple[str, ...]) -> None:
         seen.add(label)
 
 
-def expand(prompt: str, options: dict[str, Any]) -> tuple[list[Axis], list[Cell]]:
+def expand(prompt: str, options: dict[str, Any], *,
+           template: bool = False) -> tuple[list[Axis], list[Cell]]:
     """The axes (the prompt's groups first, then options in the order given) and every
-    cell, row by row: the last axis changes fastest (it is the grid's columns)."""
+    cell, row by row: the last axis changes fastest (it is the grid's columns).
+    ``template``: each cell's prompt has its ``{name}`` filled afterwards (the magic)."""
     if not isinstance(prompt, str):
         raise ValidationError(f"a sweep's prompt must be text, not {type(prompt).__name__} "
                               "(alternatives go inside it: 'a {red|blue} fox')")
-    text_axes, segments = prompt_axes(prompt)
+    text_axes, segments = prompt_axes(prompt, template=template)
     fixed, value_axes = option_axes(options)
     axes = text_axes + value_axes
     count = 1

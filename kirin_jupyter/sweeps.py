@@ -98,7 +98,8 @@ def make_plan(client: Client, prompt: Any, options: dict[str, Any], *,
             raise ValidationError("a sweep names its cells itself (NAME-00001, ...): give "
                                   "name= instead of external_task_id")
     name = check_name(name) if name is not None else new_name()
-    axes, cells = expand(prompt, {k: v for k, v in options.items() if v is not None})
+    axes, cells = expand(prompt, {k: v for k, v in options.items() if v is not None},
+                         template=fill is not None)
     if not axes:
         raise ValidationError("nothing to sweep: give an option a list of values "
                               "(model=['omni', 'v3']) or the prompt alternatives ('a "

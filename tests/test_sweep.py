@@ -328,3 +328,18 @@ def test_a_bad_concurrency_is_refused_before_the_price_is_asked(
     sweep = client.sweep("a {red|blue} fox", concurrency=1)
     assert sim_server.service.requests["quote"] == 1
     sweep.wait(30)
+
+
+def test_an_escaped_brace_stays_literal_when_names_are_filled_afterwards(
+        http_client: Client, sim_server: SimulatorServer) -> None:
+    from kirin_jupyter.prompting import interpolate
+    from kirin_jupyter.sweeps import make_plan
+
+    def fill(text: str) -> str:  # as the magic fills {name} after the expansion
+        return interpolate(text, {"animal": "cat"})
+
+    plan = make_plan(http_client, r"a \{animal\} {animal} {red|blue\}}", {}, fill=fill)
+    assert [r.prompt for r in plan.requests] == ["a {animal} cat red", "a {animal} cat blue}"]
+    plan = make_plan(http_client, r"a \{animal\} {red|blue}", {})  # Python: nothing filled
+    assert [r.prompt for r in plan.requests] == ["a {animal} red", "a {animal} blue"]
+    assert _creates(sim_server) == 0
