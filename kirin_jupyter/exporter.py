@@ -203,9 +203,11 @@ def _csv_row(item: Item, *, zipped: bool) -> dict[str, Any]:
 
 def _csv(rows: Sequence[dict[str, Any]]) -> str:
     """CSV with a header; a cell a spreadsheet would run as a formula ('=...') gets a
-    leading apostrophe (manifest.json keeps every value exactly)."""
+    leading apostrophe (manifest.json keeps every value exactly). Lines end in CRLF (RFC
+    4180): the writer quotes only a field holding a line ending's characters, so with "\n"
+    alone a prompt with a lone "\r" went unquoted and split its row in two."""
     buf = io.StringIO()
-    out = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    out = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     out.writeheader()
     for row in rows:
         out.writerow({key: _cell(value) for key, value in row.items()})

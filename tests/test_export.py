@@ -309,3 +309,28 @@ def test_a_result_file_too_big_to_decode_has_no_thumbnail_but_is_exported(
     sources = re.findall(r'\bsrc="([^"]*)"', page)
     assert len(sources) == 4 and sum(s.startswith("data:image/jpeg;base64,")
                                      for s in sources) == 3
+
+
+def test_hostile_ids_stay_inside_the_zip_and_no_cell_starts_a_formula(tmp_path: Path) -> None:
+    from kirin_jupyter.export_items import Item
+    from kirin_jupyter.exporter import write
+
+    picture = tmp_path / "01.png"
+    picture.write_bytes(b"\x89PNG not really")
+    hostile_ids = ["../../evil", "/etc/passwd", "a/b", "..", "C:\\x", "ok-1", "ok-1"]
+    starts = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"]
+    items = [Item(task_id, task_id, "omni", starts[i % len(starts)], {}, None, None, None, 0,
+                  picture) for i, task_id in enumerate(hostile_ids)]
+    write(tmp_path / "out.zip", items)
+    with zipfile.ZipFile(tmp_path / "out.zip") as archive:
+        names = [n for n in archive.namelist() if n.startswith("images/")]
+        rows = list(csv.DictReader(io.StringIO(archive.read("manifest.csv").decode())))
+    assert len(names) == len(set(names)) == len(hostile_ids)  # a repeated id: -2
+    for name in names:
+        assert re.fullmatch(r"images/[A-Za-z0-9_.-]+\.png", name), name
+        assert ".." not in name.split("/")[1].split(".png")[0]
+    assert len(rows) == len(items)  # a lone "\r" in a prompt did not split its row
+    assert [row["prompt"] for row in rows[:6]] == ["'" + start for start in starts]
+    for row in rows:
+        for column in ("prompt", "task_id", "external_id"):
+            assert not row[column].startswith(("=", "+", "-", "@", "\t", "\r")), row
