@@ -582,6 +582,16 @@ class KirinAPI:
             fd, name = tempfile.mkstemp(prefix=".part-", dir=folder)
             try:
                 written = 0  # bytes received: the limit is on what the service sends
+
+                def put(pieces: list[bytes | memoryview]) -> None:
+                    """An edit's pieces in one ``writev``; the rest if it wrote less."""
+                    done = os.writev(fd, pieces) if pieces else 0
+                    for piece in pieces:
+                        view = memoryview(piece)[min(done, len(piece)):]
+                        done = max(0, done - len(piece))
+                        while view:
+                            view = view[os.write(fd, view):]
+
                 if edit is not None:
                     edit.start()
                 with os.fdopen(fd, "wb") as fh:
@@ -589,9 +599,12 @@ class KirinAPI:
                         written += len(chunk)
                         if written > cap:
                             raise LimitExceeded(_too_large("a result file", written, cap))
-                        fh.write(chunk if edit is None else edit.feed(chunk))
+                        if edit is None:
+                            fh.write(chunk)
+                        else:  # fh is never written to: its buffer stays empty
+                            put(edit.feed(chunk))
                     if edit is not None:
-                        fh.write(edit.end())
+                        put(edit.end())
             except BaseException:
                 Path(name).unlink(missing_ok=True)
                 raise

@@ -253,11 +253,16 @@ def test_a_png_that_already_names_parameters_is_spliced_so_it_holds_one_record(
 
 
 def _streamed(inserter: PngRecordInserter, data: bytes, cuts: list[int]) -> bytes:
+    """The file the download would write, checking that once the record is in, every
+    write ends on a page boundary (the inserted bytes do not shift later writes)."""
     inserter.start()
-    out = []
+    out: list[bytes] = []
     for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True):
-        out.append(inserter.feed(data[start:end]))
-    out.append(inserter.end())
+        pieces = inserter.feed(data[start:end])
+        out += [bytes(piece) for piece in pieces]
+        if pieces and inserter.stamped:
+            assert sum(map(len, out)) % 4096 == 0
+    out += [bytes(piece) for piece in inserter.end()]
     return b"".join(out)
 
 
@@ -272,6 +277,7 @@ def test_the_inserter_gives_the_same_file_however_the_bytes_are_cut() -> None:
     rng = np.random.default_rng(3)
     for _ in range(30):
         cuts = sorted({int(c) for c in rng.integers(1, 600, 8)})
+        cuts += range(cuts[-1] + 1, len(sent), int(rng.integers(1000, 9000)))
         assert _streamed(inserter, sent, cuts) == whole and inserter.stamped
     assert _streamed(inserter, sent, list(range(1, len(sent)))) == whole  # byte by byte
 
