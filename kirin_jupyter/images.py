@@ -111,7 +111,10 @@ def _from_url(url: str, label: str | None) -> ReferenceImage:
             f"image URL ends in {suffix}; the API accepts only .jpg, .jpeg and .png"
         )
     digest = hashlib.sha256(url.encode()).hexdigest()
-    return ReferenceImage(value=url, is_url=True, label=label or _short(url), sha256=digest)
+    # The label goes into journals, reprs, records and exports: never a signed URL's query
+    # (its token is a credential); the value sent to the service keeps it.
+    shown = url.split("?", 1)[0].split("#", 1)[0]
+    return ReferenceImage(value=url, is_url=True, label=label or _short(shown), sha256=digest)
 
 
 _KNOWN_IMAGE_SUFFIXES = {".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}

@@ -252,7 +252,7 @@ class KirinMagics(Magics):
         held in a variable, a job or result (its external id; its first file for rerun),
         or the i-th file of one. Anything else is left as typed."""
         first, _, tail = rest.strip().partition(" ")
-        found = re.fullmatch(r"\$([A-Za-z_]\w*)(?:\[(\d+)\])?", first)
+        found = re.fullmatch(r"\$([A-Za-z_]\w*)(?:\[(-?\d{1,3})\])?", first)
         if found is None:
             return rest
         name, index = found[1], found[2]
@@ -280,7 +280,7 @@ class KirinMagics(Magics):
         if index is None and command != "rerun":
             return f"{result.external_task_id} {tail}".strip()
         position = int(index or 0)
-        if position >= len(result.paths):
+        if not -len(result.paths) <= position < len(result.paths):
             raise UsageError(f"%kirin {command}: {name!r} has {len(result.paths)} file(s); "
                              f"there is no [{position}]")
         return f"{shlex.quote(str(result.paths[position]))} {tail}".strip()

@@ -80,10 +80,10 @@ def lineage(magics: KirinMagics, rest: str) -> None:
     if len(words) != 1:
         raise UsageError(f"%kirin lineage: one id or path, not {len(words)}; usage: "
                          f"{USAGE['lineage']}")
-    journal = magics.client().journal
     try:
+        journal = magics.client().journal
         node = find_node(words[0], journal)
-    except ValidationError as exc:
+    except KirinError as exc:  # ValidationError too: one line, never a traceback
         raise UsageError(f"%kirin lineage: {exc}") from None
     display(LineageView(chain(node, journal)))  # type: ignore[no-untyped-call]
 

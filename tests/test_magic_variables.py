@@ -32,6 +32,8 @@ def test_show_rerun_and_lineage_take_variables(shell: InteractiveShell, html_out
     shell.user_ns["picture"] = fox.result.paths[1]
     shell.run_line_magic("kirin", "show $picture")
     assert "a fox in a meadow" in html_out[-1] and fox.task_id in html_out[-1]
+    shell.run_line_magic("kirin", "show $fox[-1]")  # counted from the end, as in Python
+    assert fox.result.paths[-1].name in html_out[-1]
     shell.run_line_magic("kirin", "show $fox")  # the job, from the journal
     assert fox.task_id in html_out[-1]
     shell.run_line_magic("kirin", "rerun $fox[1] --ar 16:9 --wait")
@@ -47,6 +49,7 @@ def test_show_rerun_and_lineage_take_variables(shell: InteractiveShell, html_out
     ("show $nothing", "no variable named 'nothing'"),
     ("rerun $number", "'number' is a int; give a path, a job or a result"),
     ("rerun $fox[5]", "has 1 file(s); there is no [5]"),
+    ("rerun $fox[-2]", "has 1 file(s); there is no [-2]"),
 ])
 def test_a_bad_variable_is_one_line(shell: InteractiveShell, line: str, message: str,
                                     tmp_path: Path) -> None:

@@ -322,3 +322,14 @@ def test_thumbnails_are_prepared_together_and_a_broken_file_is_left_to_the_card(
     assert {str(p) for p in paths} <= cached and str(broken) not in cached
     with pytest.raises(OSError):  # the card's own call still sees the error
         thumbnails.thumbnail_jpeg(broken)
+
+
+def test_a_signed_url_reference_keeps_its_token_out_of_labels_and_summaries() -> None:
+    from kirin_jupyter.client import Client
+
+    url = "https://cdn.example.com/ref.png?X-Amz-Signature=s3cr3t&X-Amz-Credential=AKIA1"
+    client = Client()
+    request = client.build("a fox like <<<image_1>>>", images=[url])
+    assert request.images[0].value == url  # the service still gets the whole URL
+    assert request.images[0].label == "https://cdn.example.com/ref.png"
+    assert "s3cr3t" not in repr(request) and "s3cr3t" not in str(request.summary())
