@@ -7,13 +7,11 @@ magic's usual options are the defaults of every item (a CSV column wins over the
 from __future__ import annotations
 
 import argparse
-import contextlib
-import time
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from . import frontends, magic_options
+from . import magic_options
 from .request import OPTION_NAMES
 
 if TYPE_CHECKING:
@@ -109,37 +107,9 @@ def show(client: Client, words: list[str]) -> Any:
 
 def follow(shell: Any, batch: Batch, *, wait: bool, timeout: float | None) -> None:
     """Show the batch the way this front end can (see frontends.py)."""
-    from IPython.display import display
-
     from .display.batch_card import BatchCard, FinalBatchView, batch_text
+    from .follow_group import Drawings
+    from .follow_group import follow as follow_group
 
-    mode = frontends.mode(frontends.detect(shell))
-    if mode == "terminal":
-        print(batch_text(batch))
-        if wait:
-            _wait(batch, timeout)
-            print(batch_text(batch))
-        return
-    card = BatchCard(batch)
-    if mode == "blocking":  # Colab: only the main thread may touch the widget
-        handle = display(card.widget, display_id=True)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with contextlib.suppress(KeyboardInterrupt):
-            while not batch.done() and (deadline is None or time.monotonic() < deadline):
-                time.sleep(0.5)
-                card.refresh(batch)
-        if batch.done():
-            handle.update(FinalBatchView(batch))
-        return
-    card.show()
-    if wait:
-        _wait(batch, timeout)
-
-
-def _wait(batch: Batch, timeout: float | None) -> None:
-    try:
-        batch.wait(timeout)
-    except TimeoutError as exc:
-        print(f"kirin: {exc}")
-    except KeyboardInterrupt:
-        print("kirin: stopped waiting; the batch goes on (batch.wait() waits again)")
+    drawings = Drawings("batch", batch_text, BatchCard, FinalBatchView)
+    follow_group(shell, batch, drawings, wait=wait, timeout=timeout)

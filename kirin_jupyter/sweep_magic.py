@@ -11,14 +11,12 @@ on the line; the last is the grid's columns.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from . import frontends, magic_options
+from . import magic_options
 from .prompting import PromptError, interpolate, prompt_from_cell
 from .request import OPTION_NAMES
 from .sweep_plan import has_alternatives
@@ -134,37 +132,9 @@ def run(magics: Any, args: argparse.Namespace, body: str, *, options_text: str,
 
 def follow(shell: Any, sweep: Sweep, *, wait: bool, timeout: float | None) -> None:
     """Show the sweep the way this front end can (see frontends.py)."""
-    from IPython.display import display
-
     from .display.sweep_grid import FinalSweepView, SweepCard, sweep_text
+    from .follow_group import Drawings
+    from .follow_group import follow as follow_group
 
-    mode = frontends.mode(frontends.detect(shell))
-    if mode == "terminal":
-        print(sweep_text(sweep))
-        if wait:
-            _wait(sweep, timeout)
-            print(sweep_text(sweep))
-        return
-    card = SweepCard(sweep)
-    if mode == "blocking":  # Colab: only the main thread may touch the widget
-        handle = display(card.widget, display_id=True)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with contextlib.suppress(KeyboardInterrupt):
-            while not sweep.done() and (deadline is None or time.monotonic() < deadline):
-                time.sleep(0.5)
-                card.refresh(sweep)
-        if sweep.done():
-            handle.update(FinalSweepView(sweep))
-        return
-    card.show()
-    if wait:
-        _wait(sweep, timeout)
-
-
-def _wait(sweep: Sweep, timeout: float | None) -> None:
-    try:
-        sweep.wait(timeout)
-    except TimeoutError as exc:
-        print(f"kirin: {str(exc).replace('batch', 'sweep', 1)}")
-    except KeyboardInterrupt:
-        print("kirin: stopped waiting; the sweep goes on (sweep.wait() waits again)")
+    drawings = Drawings("sweep", sweep_text, SweepCard, FinalSweepView)
+    follow_group(shell, sweep, drawings, wait=wait, timeout=timeout)
