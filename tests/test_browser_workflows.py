@@ -1,19 +1,25 @@
-"""Compare views (and a sweep grid) in a real JupyterLab, in headless Chromium, as a designer
-checks them.
+"""Issue 13's views in a real JupyterLab, in headless Chromium, as a designer checks them.
 
 Run All on: load the extension; two one-image jobs shown with ``compare`` (the slider);
-the same two and a third (the strip); a 2 x 2 sweep (its labelled grid). Then:
+the same two and a third (the strip); a 2 x 2 sweep on a slower simulator (its live card,
+then the labelled grid in its place); a chain of three generations, each made from the last
+(``--image $job``); ``%kirin show`` of the last one's file; ``%kirin lineage`` of it. Then:
 
 1. the slider's two pictures are decoded and lined up (the before picture, clipped by its
    box, is exactly as wide as the after picture), the box starts at half the width, and
    dragging its handle (the browser's resize grip, at the foot of the line) narrows and
    widens it: no script, no kernel;
-2. the strip shows three labelled pictures in one row; the sweep grid has 4 pictures;
+2. the strip shows three labelled pictures in one row; the sweep's live card and its grid
+   have 4 cells and are no wider than what they hold (a card much wider than its grid looks
+   unfinished); the record names its parent; the lineage is three thumbnails, oldest first;
 3. in JupyterLab Light and Dark and in a 480 px window every text reads at 4.5:1 or more
    (``low_contrast``) and nothing is cut off or spills over (``overflowing``), except the
-   slider's before box, whose clipping is the design; at 480 px the pictures still line up;
-4. screenshots ``compare-light.png``, ``compare-dark.png``, ``compare-narrow.png`` and
-   ``sweep-grid-light.png``, copied to ``$KIRIN_SCREENSHOT_DIR`` when it is set.
+   slider's before box, whose clipping is the design; at 480 px the pictures still line up
+   and every card stays inside its output area;
+4. screenshots ``compare-{light,dark,narrow}.png``, ``sweep-live-light.png``,
+   ``sweep-grid-{light,narrow}.png``, ``provenance-{light,dark}.png`` (the dark one with the
+   lineage under the record), ``lineage-light.png`` and ``lineage-narrow.png`` (record and
+   lineage at 480 px, Dark), copied to ``$KIRIN_SCREENSHOT_DIR`` when it is set.
 
 Takes about 30 s.
 """
@@ -37,19 +43,47 @@ from .browser_helpers import (
 )
 
 CELLS = [
-    "%load_ext kirin_jupyter\nimport kirin_jupyter as kirin",
+    "%load_ext kirin_jupyter\nimport kirin_jupyter as kirin\n"
+    "from kirin_jupyter.simulator.service import SimulatorService",
     "dusk = kirin.generate('A lighthouse on a rock at dusk, oil painting', aspect_ratio='1:1')\n"
     "dawn = kirin.generate('The same lighthouse at dawn, soft watercolour', aspect_ratio='1:1')\n"
     "kirin.compare(dusk.wait(), dawn.wait())",
     "night = kirin.generate('The lighthouse at night, beam across the fog', aspect_ratio='1:1')\n"
     "kirin.compare(dusk.result, dawn.result, night.wait())",
-    "grid = kirin.sweep('A lighthouse, {oil painting|watercolour}', aspect_ratio=['1:1', '16:9'])\n"
-    "grid.wait()\ngrid",
+    # A slower simulator of its own, so the live card stays up long enough to be looked at.
+    "slow = kirin.Client(simulator=SimulatorService(task_seconds=4))\n"
+    "grid = slow.sweep('A lighthouse, {oil painting|watercolour}', aspect_ratio=['1:1', '16:9'])\n"
+    "grid",
+    "%%kirin sketch --ar 1:1 --wait\nA lighthouse on a rock, pencil sketch",
+    "%%kirin inked --image $sketch --ar 1:1 --wait\nThe same lighthouse inked, <<<image_1>>>",
+    "%%kirin painted --image $inked --ar 1:1 --wait\n"
+    "The same lighthouse painted in gouache at dusk, <<<image_1>>>",
+    "path = painted.result.paths[0]\n%kirin show $path",
+    "%kirin lineage $painted",
     "%kirin wait",
 ]
-SETUP, SLIDER, STRIP, SWEEP, WAIT = range(5)
+SETUP, SLIDER, STRIP, SWEEP, SKETCH, INKED, PAINTED, SHOW, LINEAGE, WAIT = range(10)
 BEFORE = ".kirin-compare-slider .kirin-compare-before"
+CARD_SLACK = 24  # px: the card's padding and border, and a header cell's padding
+# The right-most edge of a card's texts, pills, pictures and tables, from the card's right.
+_SPARE_JS = """
+(card) => {
+  const box = card.getBoundingClientRect();
+  let right = box.left;
+  const walker = document.createTreeWalker(card, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.textContent.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    for (const rect of range.getClientRects()) right = Math.max(right, rect.right);
+  }
+  for (const el of card.querySelectorAll('table, img, .kirin-pill'))
+    right = Math.max(right, el.getBoundingClientRect().right);
+  return box.right - right;
+}
+"""
 MAX_PNG = 400_000
+VIEWS = ".kirin-compare, .kirin-card, .kirin-record, .kirin-lineage"
 
 
 def test_compare_views_and_sweep_grid_in_jupyterlab(tmp_path: Path) -> None:
@@ -73,14 +107,43 @@ def test_compare_views_and_sweep_grid_in_jupyterlab(tmp_path: Path) -> None:
         expect(slider).to_have_count(1, timeout=60_000)
         strip = cell_outputs(page, STRIP).locator(".kirin-compare-strip")
         expect(strip).to_have_count(1, timeout=30_000)
+
+        # The live sweep card (4 s a cell), then the static grid in its place: each no
+        # wider than its header and grid.
+        live = cell_outputs(page, SWEEP).locator(".kirin-sweep-live")
+        expect(live).to_have_count(1, timeout=30_000)
+        expect(live.locator(".kirin-sweep-cell")).to_have_count(4)
+        assert _spare_width(live) <= CARD_SLACK, _spare_width(live)
+        shots.append(_screenshot(page, [SWEEP], tmp_path / "sweep-live-light.png"))
         sweep = cell_outputs(page, SWEEP).locator(".kirin-sweep-result")
         expect(sweep).to_have_count(1, timeout=60_000)
+        expect(cell_outputs(page, SWEEP).locator(".kirin-sweep-live")).to_have_count(0)
+        expect(cell_outputs(page, SWEEP)).to_have_count(1)  # replaced, not added to
+
+        record = cell_outputs(page, SHOW).locator(".kirin-record")
+        expect(record).to_have_count(1, timeout=60_000)
+        lineage = cell_outputs(page, LINEAGE).locator(".kirin-lineage")
+        expect(lineage).to_have_count(1, timeout=30_000)
         expect(cell_outputs(page, WAIT)).to_have_count(1, timeout=30_000)
         _expect_images(slider.locator("img"), 2)
         _expect_images(strip.locator("img"), 3)
         _expect_images(sweep.locator(".kirin-sweep-cell img"), 4)
+        assert _spare_width(sweep) <= CARD_SLACK, _spare_width(sweep)
         expect(strip.locator(".kirin-compare-label")).to_have_count(3)
         assert len({round(box["y"]) for box in _boxes(strip.locator("img"))}) == 1  # one row
+
+        # The record of the third generation names its parent; the chain is three
+        # thumbnails in one row, oldest first.
+        _expect_images(record.locator("img"), 1)
+        expect(record).to_contain_text("painted in gouache")
+        expect(record).to_contain_text("reference 1")
+        expect(record).to_contain_text("result of task")
+        nodes = lineage.locator(".kirin-lineage-node")
+        expect(nodes).to_have_count(3)
+        _expect_images(lineage.locator("img"), 3)
+        for index, words in enumerate(("pencil sketch", "inked", "gouache")):
+            expect(nodes.nth(index)).to_contain_text(words)
+        assert len({round(box["y"]) for box in _boxes(nodes)}) == 1
 
         # 1. Lined up, half open, and the handle drags the line both ways.
         _assert_lined_up(page)
@@ -92,25 +155,33 @@ def test_compare_views_and_sweep_grid_in_jupyterlab(tmp_path: Path) -> None:
         _assert_lined_up(page)
         _drag(page, 0, to_half=True)
 
-        # 2-3. Light, Dark, narrow: contrast and overflow; screenshots.
-        scopes = [_scope(page, index) for index in (SLIDER, STRIP, SWEEP)]
+        # 2-3. Light, Dark, narrow (in Dark): contrast and overflow; screenshots.
+        checked = (SLIDER, STRIP, SWEEP, SHOW, LINEAGE)
+        scopes = {index: _scope(page, index) for index in checked}
         for theme in ("light", "dark"):
             if theme == "dark":
                 switch_theme(page, "JupyterLab Dark")
-            for scope in scopes:
-                assert low_contrast(page, scope) == [], (theme, scope)
-                assert _overflowing(page, scope) == [], (theme, scope)
+            _check(page, scopes, theme)
             shots.append(_screenshot(page, [SLIDER, STRIP], tmp_path / f"compare-{theme}.png"))
             if theme == "light":
                 shots.append(_screenshot(page, [SWEEP], tmp_path / "sweep-grid-light.png"))
+                shots.append(_screenshot(page, [SHOW], tmp_path / "provenance-light.png"))
+                shots.append(_screenshot(page, [LINEAGE], tmp_path / "lineage-light.png"))
+            else:
+                shots.append(_screenshot(page, [SHOW, LINEAGE],
+                                         tmp_path / "provenance-dark.png"))
         page.set_viewport_size({"width": 480, "height": 1900})
         page.wait_for_timeout(300)
-        for scope in scopes:
-            assert _overflowing(page, scope) == [], ("narrow", scope)
-            assert low_contrast(page, scope) == [], ("narrow", scope)
+        _check(page, scopes, "narrow")
         _assert_lined_up(page)
         assert _drag(page, -60) < page.locator(".kirin-compare-stage").bounding_box()["width"]
+        for card in (sweep, record, lineage):  # inside the output area, however narrow
+            area = card.locator("xpath=..").bounding_box()
+            assert card.bounding_box()["x"] + card.bounding_box()["width"] <= \
+                area["x"] + area["width"] + 1
         shots.append(_screenshot(page, [SLIDER, STRIP], tmp_path / "compare-narrow.png"))
+        shots.append(_screenshot(page, [SWEEP], tmp_path / "sweep-grid-narrow.png"))
+        shots.append(_screenshot(page, [SHOW, LINEAGE], tmp_path / "lineage-narrow.png"))
         page.close()
 
     # 4. Screenshots, small enough to commit.
@@ -120,7 +191,23 @@ def test_compare_views_and_sweep_grid_in_jupyterlab(tmp_path: Path) -> None:
         if target:
             Path(target).mkdir(parents=True, exist_ok=True)
             shutil.copy(shot, Path(target) / shot.name)
-    assert len(shots) == 4
+    assert len(shots) == 10
+
+
+def _check(page: Any, scopes: dict[int, str], when: str) -> None:
+    """Every checked output, scrolled into view (JupyterLab may skip laying out cells off
+    screen): texts at 4.5:1 or more, nothing cut off or spilling over."""
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    for index, scope in scopes.items():
+        cells.nth(index).scroll_into_view_if_needed()
+        found = low_contrast(page, scope) + _overflowing(page, scope)
+        assert not found, (when, scope, found)
+
+
+def _spare_width(card: Any) -> float:
+    """Room a card keeps on its right past everything drawn in it (texts, pills, pictures,
+    its grid): a card much wider than its content looks unfinished."""
+    return float(card.evaluate(_SPARE_JS))
 
 
 def _drag(page: Any, dx: float, *, to_half: bool = False) -> float:
@@ -181,7 +268,7 @@ def _screenshot(page: Any, indexes: list[int], path: Path) -> Path:
     cells.nth(indexes[0]).scroll_into_view_if_needed()
     page.wait_for_timeout(200)
     boxes = [cells.nth(index).bounding_box() for index in indexes]
-    views = [cells.nth(index).locator(".kirin-compare, .kirin-card").first.bounding_box()
+    views = [cells.nth(index).locator(VIEWS).first.bounding_box()
              for index in indexes]
     left = min(box["x"] for box in boxes)
     top = min(box["y"] for box in boxes)

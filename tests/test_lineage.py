@@ -126,7 +126,7 @@ def test_show_path_shows_the_record_and_show_task_id_still_shows_the_job(
     shell.run_line_magic("kirin", f"show {job.task_id}")
     card, history = published.outputs
     html = card["text/html"]
-    assert "kirin record in" in html and "a lighthouse, $5 a night" in html
+    assert "<b>Kirin record</b>" in html and str(path) in html and "a lighthouse, $5 a night" in html
     assert job.task_id in html and "data:image/jpeg;base64," in html
     assert "tex2jax_ignore" in html and theme.MUTED in html  # theme colours, no MathJax
     assert f"  task id        {job.task_id}\n" in card["text/plain"]

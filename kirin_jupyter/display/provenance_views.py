@@ -13,21 +13,32 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..request import PLACEHOLDER
 from ..thumbnails import thumbnail_jpeg
 from . import theme
-from .static import CARD_STYLE, NO_MATH
-from .tables import cut, short_id
+from .static import FIT_CARD_STYLE, NO_MATH
+from .tables import ROW_STYLE, TABLE_STYLE, cut, short_id
 
 if TYPE_CHECKING:
     from ..lineage import Node
 
 THUMB_SIDE = 128  # px of the record card's thumbnail
-CHAIN_SIDE = 96  # px of each thumbnail in a lineage row
+CHAIN_SIDE = 112  # px of each thumbnail in a lineage row (three lines of its label)
+# JupyterLab right-aligns, pads and stripes output tables (muted text on a stripe misses
+# 4.5:1): the shared table styles undo that; these are the two columns on top.
+_CELL = "border:none;text-align:left;vertical-align:top;max-width:none;padding:1px 0;"
+_LABEL = f"{_CELL}padding-right:12px;white-space:nowrap;color:{theme.MUTED}"
+_VALUE = f"{_CELL}white-space:normal;overflow-wrap:anywhere;color:{theme.TEXT}"
+# A lineage label always takes three lines (more are clamped), so the ids under the
+# labels line up across the row.
+_LABEL_LINES = ("font-size:12px;line-height:16px;min-height:48px;margin-top:4px;"
+                "overflow-wrap:anywhere;display:-webkit-box;-webkit-box-orient:vertical;"
+                "-webkit-line-clamp:3;overflow:hidden")
 
 
 def _thumb(path: Path | None, side: int) -> str:
     """A data-URI thumbnail, or an empty box of the same size when the file is gone."""
-    box = (f"width:{side}px;height:{side}px;flex:none;border-radius:4px;"
+    box = (f"box-sizing:border-box;width:{side}px;height:{side}px;flex:none;border-radius:4px;"
            f"{theme.border(theme.BORDER_SOFT)}")
     try:
         if path is None:
@@ -38,6 +49,12 @@ def _thumb(path: Path | None, side: int) -> str:
     return (f'<img src="data:image/jpeg;base64,{data}" alt="{escape(path.name)}" '
             f'title="{escape(str(path))}" width="{side}" height="{side}" '
             f'style="{box}object-fit:cover;max-width:none;display:block">')
+
+
+def _title(name: str, detail_html: str) -> str:
+    """The bold name first, as on every other card ("Kirin sweep NAME")."""
+    return ('<div style="display:flex;flex-wrap:wrap;align-items:baseline;gap:2px 8px">'
+            f"<b>{escape(name)}</b>{detail_html}</div>")
 
 
 def record_rows(record: dict[str, Any]) -> list[tuple[str, str]]:
@@ -72,17 +89,19 @@ class RecordView:
 
     def html(self) -> str:
         cells = "".join(
-            f'<tr><td style="color:{theme.MUTED};padding:1px 12px 1px 0;vertical-align:top;'
-            f'white-space:nowrap">{escape(label)}</td>'
-            f'<td style="padding:1px 0;overflow-wrap:anywhere">{escape(value)}</td></tr>'
+            f'<tr style="{ROW_STYLE}"><td style="{_LABEL}">{escape(label)}</td>'
+            f'<td style="{_VALUE}">{escape(value)}</td></tr>'
             for label, value in record_rows(self.record))
-        return (f'<div class="kirin-record {NO_MATH}" style="{CARD_STYLE}">'
-                f'<div style="color:{theme.MUTED};font-size:12px;margin-bottom:6px">'
-                f"kirin record in {escape(str(self.path))}</div>"
-                '<div style="display:flex;gap:12px;align-items:flex-start">'
-                f"{_thumb(self.path, THUMB_SIDE)}"
-                f'<table style="border-collapse:collapse;font-size:12px;color:{theme.TEXT}">'
-                f"{cells}</table></div></div>")
+        title = (f'<span title="{escape(str(self.path))}" style="font-family:{theme.MONO};'
+                 f'overflow-wrap:anywhere">{escape(str(self.path))}</span>')
+        # The table goes under the picture where the two do not fit side by side.
+        return (f'<div class="kirin-card kirin-record {NO_MATH}" style="{FIT_CARD_STYLE}">'
+                f"{_title('Kirin record', title)}"
+                '<div style="display:flex;flex-wrap:wrap;gap:8px 12px;align-items:flex-start;'
+                f'margin-top:6px">{_thumb(self.path, THUMB_SIDE)}'
+                '<div style="flex:1 1 260px;min-width:0">'
+                f'<table class="kirin-record-table" style="{TABLE_STYLE}">'
+                f"{cells}</table></div></div></div>")
 
     def text(self) -> str:
         rows = record_rows(self.record)
@@ -101,24 +120,31 @@ class LineageView:
         self.nodes = list(nodes)
 
     def html(self) -> str:
-        arrow = (f'<div aria-hidden="true" style="color:{theme.MUTED};align-self:center;'
-                 'font-size:18px;flex:none">&rarr;</div>')
+        # Each later generation carries its arrow, so a row that wraps (a narrow output)
+        # never leaves an arrow at the end of a line; the arrow is centred on the pictures.
+        arrow = (f'<div aria-hidden="true" style="color:{theme.MUTED};font-size:18px;'
+                 f'height:{CHAIN_SIDE}px;display:flex;align-items:center;flex:none">'
+                 "&rarr;</div>")
         tiles = []
-        for node in self.nodes:
+        for number, node in enumerate(self.nodes):
             first = next((p for p in node.paths if p.is_file()), None)
+            label = cut(" ".join(PLACEHOLDER.sub(" ", node.prompt).split()).rstrip(" ,;:"), 44)
             tiles.append(
-                f'<div class="kirin-lineage-node" style="width:{CHAIN_SIDE + 24}px;flex:none">'
+                '<div class="kirin-lineage-step" style="display:flex;gap:6px;flex:none">'
+                f'{arrow if number else ""}'
+                f'<div class="kirin-lineage-node" style="width:{CHAIN_SIDE}px;flex:none">'
                 f"{_thumb(first, CHAIN_SIDE)}"
-                f'<div style="font-size:12px;margin-top:3px;overflow-wrap:anywhere" '
-                f'title="{escape(node.prompt)}">{escape(cut(" ".join(node.prompt.split()), 40))}'
-                f'</div><div style="color:{theme.MUTED};font-size:11px;font-family:{theme.MONO}"'
-                f' title="{escape(node.task_id)}">{escape(short_id(node.task_id))}</div></div>')
+                f'<div style="{_LABEL_LINES}" title="{escape(node.prompt)}">{escape(label)}</div>'
+                f'<div style="color:{theme.MUTED};font-size:11px;font-family:{theme.MONO};'
+                f'margin-top:2px" title="{escape(node.task_id)}">'
+                f"{escape(short_id(node.task_id))}</div></div></div>")
         count = len(self.nodes)
-        return (f'<div class="kirin-lineage {NO_MATH}" style="{CARD_STYLE}">'
-                f'<div style="color:{theme.MUTED};font-size:12px;margin-bottom:6px">lineage: '
-                f'{count} generation{"s" if count != 1 else ""}, oldest first</div>'
-                '<div style="display:flex;gap:6px;overflow-x:auto;align-items:flex-start">'
-                + arrow.join(tiles) + "</div></div>")
+        what = (f'<span style="color:{theme.MUTED};font-size:12px">{count} generation'
+                f'{"s" if count != 1 else ""}, oldest first</span>')
+        return (f'<div class="kirin-card kirin-lineage {NO_MATH}" style="{FIT_CARD_STYLE}">'
+                f"{_title('Kirin lineage', what)}"
+                '<div style="display:flex;flex-wrap:wrap;gap:10px 6px;align-items:flex-start;'
+                f'margin-top:6px">{"".join(tiles)}</div></div>')
 
     def text(self) -> str:
         lines = ["lineage, oldest first:"]

@@ -30,6 +30,10 @@ CARD_STYLE = (
     f"padding:8px 12px;margin:4px 0;font-family:{theme.FONT};font-size:13px;"
     f"line-height:1.45;color:{theme.TEXT};max-width:1080px;min-width:0"
 )
+# Cards whose content does not fill a row (a sweep's grid, a record, a lineage) are as wide
+# as that content, never wider than the output area (whose width max-width clamps: a grid
+# that needs more scrolls inside the card).
+FIT_CARD_STYLE = f"{CARD_STYLE};width:fit-content;max-width:min(1080px,100%)"
 # JupyterLab's MathJax typesets text between two "$" in HTML output ("a $5 mug, a $9 cup",
 # or a price next to a cost) unless an ancestor carries these classes.
 NO_MATH = "tex2jax_ignore mathjax_ignore"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..thumbnails import thumbnail_jpeg
 from . import theme
 from .batch_card import counts_html
-from .static import CARD_STYLE, NO_MATH, progress_bar
+from .static import FIT_CARD_STYLE, NO_MATH, progress_bar
 from .tables import cut, html_table, text_table
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 THUMB_MADE = 192  # px of the JPEG: sharp at 2x where a cell shows it at about 150 px
 CELL_WIDTH = 150  # px: two columns and the row labels fit a 480 px wide output
 MAX_THUMBS = 4  # per cell; a cell of n=9 shows four and says how many more
-_BG = f"background:{theme.plain(theme.SURFACE)};background:{theme.SURFACE};"
+_BG = f"background:{theme.plain(theme.PAGE)};background:{theme.PAGE};"
 _TABLE = ("border-collapse:separate;border-spacing:0;border:none;table-layout:auto;"
           f"width:auto;margin:0;color:{theme.TEXT};font-size:12px;line-height:1.35")
 _HEAD = (f"text-align:left;vertical-align:bottom;padding:2px 6px 4px;border:none;"
@@ -39,7 +39,7 @@ _HEAD = (f"text-align:left;vertical-align:bottom;padding:2px 6px 4px;border:none
          f"white-space:nowrap;max-width:{CELL_WIDTH}px;overflow:hidden;text-overflow:ellipsis")
 _ROW_HEAD = (f"text-align:left;vertical-align:top;padding:6px 8px 6px 0;border:none;"
              f"font-weight:600;color:{theme.TEXT};position:sticky;left:0;z-index:1;{_BG}"
-             "max-width:140px;overflow-wrap:anywhere")
+             "max-width:140px;overflow-wrap:break-word")  # whole words: never a letter a line
 _CELL = (f"text-align:left;vertical-align:top;padding:6px;border:none;"
          f"{theme.border(theme.BORDER_SOFT, 'border-bottom')}width:{CELL_WIDTH}px;"
          f"min-width:{CELL_WIDTH}px;max-width:{CELL_WIDTH}px")
@@ -182,7 +182,7 @@ def sweep_html(sweep: Sweep, *, final: bool) -> str:
         (counts["done"] + counts["failed"]) / max(1, len(sweep)))
     role = "kirin-sweep-result" if final else "kirin-sweep-live"
     return (f'<div class="kirin-card kirin-sweep {role} {NO_MATH}" data-state="{state}" '
-            f'style="{CARD_STYLE}">{_header(sweep, state)}{live}'
+            f'style="{FIT_CARD_STYLE}">{_header(sweep, state)}{live}'
             f"{grid_html(sweep, images=final)}"
             f'<div style="color:{theme.MUTED};font-size:12px;margin-top:4px">'
             f"{escape(money_line(sweep))}</div></div>")

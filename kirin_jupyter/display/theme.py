@@ -25,6 +25,9 @@ MUTED = _var("jp-ui-font-color2", "vscode-descriptionForeground", "#59636e")
 BORDER = _var("jp-border-color1", "vscode-editorWidget-border", "#d0d7de")
 BORDER_SOFT = _var("jp-border-color2", "vscode-editorGroup-border", "#e4e7eb")
 SURFACE = _var("jp-layout-color1", "vscode-editor-background", "#ffffff")
+# The notebook's own background (JupyterLab Dark draws outputs on layout-color0, one step
+# darker than SURFACE): what a sticky cell must paint to cover what scrolls under it.
+PAGE = _var("jp-layout-color0", "vscode-editor-background", "#ffffff")
 SURFACE_ALT = _var("jp-layout-color2", "vscode-editorWidget-background", "#f3f4f6")
 ACCENT = _var("jp-brand-color1", "vscode-focusBorder", "#0969da")
 SUCCESS = _var("jp-success-color1", "vscode-testing-iconPassed", "#1a7f37")
