@@ -51,7 +51,7 @@ CELLS = [
     "night = kirin.generate('The lighthouse at night, beam across the fog', aspect_ratio='1:1')\n"
     "kirin.compare(dusk.result, dawn.result, night.wait())",
     # A slower simulator of its own, so the live card stays up long enough to be looked at.
-    "slow = kirin.Client(simulator=SimulatorService(task_seconds=4))\n"
+    "slow = kirin.Client(simulator=SimulatorService(task_seconds=6))\n"
     "grid = slow.sweep('A lighthouse, {oil painting|watercolour}', aspect_ratio=['1:1', '16:9'])\n"
     "grid",
     "%%kirin sketch --ar 1:1 --wait\nA lighthouse on a rock, pencil sketch",
@@ -108,13 +108,14 @@ def test_compare_views_and_sweep_grid_in_jupyterlab(tmp_path: Path) -> None:
         strip = cell_outputs(page, STRIP).locator(".kirin-compare-strip")
         expect(strip).to_have_count(1, timeout=30_000)
 
-        # The live sweep card (4 s a cell), then the static grid in its place: each no
+        # The live sweep card (6 s a cell), then the static grid in its place: each no
         # wider than its header and grid.
         live = cell_outputs(page, SWEEP).locator(".kirin-sweep-live")
         expect(live).to_have_count(1, timeout=30_000)
         expect(live.locator(".kirin-sweep-cell")).to_have_count(4)
         assert _spare_width(live) <= CARD_SLACK, _spare_width(live)
         shots.append(_screenshot(page, [SWEEP], tmp_path / "sweep-live-light.png"))
+        assert live.count() == 1  # the picture is of the live card, not of the grid
         sweep = cell_outputs(page, SWEEP).locator(".kirin-sweep-result")
         expect(sweep).to_have_count(1, timeout=60_000)
         expect(cell_outputs(page, SWEEP).locator(".kirin-sweep-live")).to_have_count(0)
