@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
 from decimal import Decimal
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 from ..thumbnails import thumbnail_jpeg
 from . import theme
+from .group_card import FinalGroupView, GroupCard
 from .static import CARD_STYLE, NO_MATH, progress_bar
 from .tables import cut
 
@@ -200,50 +200,21 @@ class BatchPage:
         return f"<batch {self.batch.name} page {self.number}>"
 
 
-class FinalBatchView:
+def _draw(batch: Batch, final: bool) -> str:
+    return batch_html(batch, final=final)
+
+
+class FinalBatchView(FinalGroupView):
     """What replaces the live batch card when the batch ends."""
 
     def __init__(self, batch: Batch) -> None:
+        super().__init__(batch, _draw, batch_text)
         self.batch = batch
 
-    def _repr_mimebundle_(self, **_: Any) -> dict[str, str]:
-        return {"text/html": batch_html(self.batch, final=True),
-                "text/plain": batch_text(self.batch)}
 
-
-class BatchCard:
-    """The live card: one HTML widget the engine thread redraws; replaced at the end."""
+class BatchCard(GroupCard):
+    """The live batch card: redrawn by the engine thread, replaced at the end."""
 
     def __init__(self, batch: Batch) -> None:
-        import ipywidgets as widgets
-
+        super().__init__(batch, _draw, FinalBatchView)
         self.batch = batch
-        self.widget = widgets.HTML(batch_html(batch, final=False),
-                                   layout=widgets.Layout(width="100%", margin="0",
-                                                         padding="0 20px 0 0"))
-        self.widget.add_class("kirin-live")
-        self._handle: Any = None
-        self._finished = False
-        self._lock = threading.Lock()
-
-    def show(self) -> None:
-        from IPython.display import display
-
-        self._handle = display(self.widget, display_id=True)
-        self.batch.add_listener(self.refresh)
-
-    def refresh(self, batch: Batch) -> None:
-        """Listener, on the engine thread: redraw; at the end, the static card."""
-        with self._lock:
-            if self._finished:
-                return
-            if not batch.done():
-                html = batch_html(batch, final=False)
-                if html != self.widget.value:
-                    self.widget.value = html
-                return
-            self._finished = True
-        if self._handle is not None:
-            self._handle.update(FinalBatchView(batch))
-        self.widget.value = ""  # as ProgressCard.retire: no dead HTML in saved state
-        self.widget.close()

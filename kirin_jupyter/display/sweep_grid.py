@@ -10,14 +10,14 @@ scrolls sideways inside its own box, with the row labels kept in view.
 from __future__ import annotations
 
 import base64
-import threading
 from decimal import Decimal
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..thumbnails import thumbnail_jpeg
 from . import theme
 from .batch_card import counts_html
+from .group_card import FinalGroupView, GroupCard
 from .static import FIT_CARD_STYLE, NO_MATH, progress_bar
 from .tables import cut, html_table, text_table
 
@@ -237,50 +237,21 @@ def plan_html(plan: SweepPlan) -> str:
             "</div>")
 
 
-class FinalSweepView:
-    """What replaces the live card when the sweep ends."""
+def _draw(sweep: Sweep, final: bool) -> str:
+    return sweep_html(sweep, final=final)
+
+
+class FinalSweepView(FinalGroupView):
+    """What replaces the live sweep card when the sweep ends."""
 
     def __init__(self, sweep: Sweep) -> None:
+        super().__init__(sweep, _draw, sweep_text)
         self.sweep = sweep
 
-    def _repr_mimebundle_(self, **_: Any) -> dict[str, str]:
-        return {"text/html": sweep_html(self.sweep, final=True),
-                "text/plain": sweep_text(self.sweep)}
 
-
-class SweepCard:
-    """The live card: one HTML widget the engine thread redraws; replaced at the end."""
+class SweepCard(GroupCard):
+    """The live sweep card: redrawn by the engine thread, replaced at the end."""
 
     def __init__(self, sweep: Sweep) -> None:
-        import ipywidgets as widgets
-
+        super().__init__(sweep, _draw, FinalSweepView)
         self.sweep = sweep
-        self.widget = widgets.HTML(sweep_html(sweep, final=False),
-                                   layout=widgets.Layout(width="100%", margin="0",
-                                                         padding="0 20px 0 0"))
-        self.widget.add_class("kirin-live")
-        self._handle: Any = None
-        self._finished = False
-        self._lock = threading.Lock()
-
-    def show(self) -> None:
-        from IPython.display import display
-
-        self._handle = display(self.widget, display_id=True)
-        self.sweep.add_listener(self.refresh)
-
-    def refresh(self, sweep: Sweep) -> None:
-        """Listener, on the engine thread: redraw; at the end, the static grid."""
-        with self._lock:
-            if self._finished:
-                return
-            if not sweep.done():
-                html = sweep_html(sweep, final=False)
-                if html != self.widget.value:
-                    self.widget.value = html
-                return
-            self._finished = True
-        if self._handle is not None:
-            self._handle.update(FinalSweepView(sweep))
-        self.widget.value = ""  # no dead HTML in the saved widget state
-        self.widget.close()
