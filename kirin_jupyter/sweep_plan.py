@@ -12,6 +12,7 @@ afterwards, ``template=True``, an escaped brace comes out doubled, so it stays l
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,33 +59,35 @@ class _Group:
     choices: tuple[str, ...]  # each alternative, its own groups expanded
 
 
-def _closing(text: str, start: int) -> int:
-    """The index of the ``}`` matching the ``{`` at ``start``; -1 when there is none."""
-    depth = 0
+def _unescaped(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
+    """Each character of ``text`` from ``start`` with its index, skipping escaped ones."""
     index = start
     while index < len(text):
         char = text[index]
         if char == "\\" and index + 1 < len(text) and text[index + 1] in _ESCAPED:
             index += 2
             continue
+        yield index, char
+        index += 1
+
+
+def _closing(text: str, start: int) -> int:
+    """The index of the ``}`` matching the ``{`` at ``start``; -1 when there is none."""
+    depth = 0
+    for index, char in _unescaped(text, start):
         if char == "{":
             depth += 1
         elif char == "}":
             depth -= 1
             if depth == 0:
                 return index
-        index += 1
     return -1
 
 
 def _split_top(text: str) -> list[str]:
     """``text`` cut at each ``|`` outside nested braces (escapes skipped)."""
-    parts, depth, start, index = [], 0, 0, 0
-    while index < len(text):
-        char = text[index]
-        if char == "\\" and index + 1 < len(text) and text[index + 1] in _ESCAPED:
-            index += 2
-            continue
+    parts, depth, start = [], 0, 0
+    for index, char in _unescaped(text):
         if char == "{":
             depth += 1
         elif char == "}":
@@ -92,7 +95,6 @@ def _split_top(text: str) -> list[str]:
         elif char == "|" and depth == 0:
             parts.append(text[start:index])
             start = index + 1
-        index += 1
     parts.append(text[start:])
     return parts
 
