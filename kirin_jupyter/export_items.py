@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .request import NOT_OPTIONS
 from .store import safe_dirname
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 CSV_COLUMNS = ("file", "status", "task_id", "external_id", "model", "prompt",
                "negative_prompt", "image", "n", "resolution", "aspect_ratio", "cost",
                "created_at", "finished_at", "source", "options")
-_NOT_OPTIONS = ("model", "prompt", "external_task_id", "callback_url")
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def iso(stamp: float | None) -> str:
 
 def options_of(summary: dict[str, Any]) -> dict[str, Any]:
     """A journalled request body without model, prompt and ids: what was asked besides."""
-    return {key: value for key, value in summary.items() if key not in _NOT_OPTIONS}
+    return {key: value for key, value in summary.items() if key not in NOT_OPTIONS}
 
 
 def items_from_jobs(jobs: Iterable[Job | Result | None]) -> list[Item]:

@@ -142,13 +142,13 @@ def _atomic(target: Path, writer: Callable[[IO[bytes]], None]) -> None:
     """Written to a temporary file beside ``target``, then renamed over it: a reader never
     sees half a file, and a failure leaves what was there before. The file gets the mode
     any new file would (mkstemp's is 0600: a colleague on the machine could not open it)."""
-    from .kirin_api import _file_mode
+    from .file_modes import new_file_mode
 
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
                                      dir=target.parent)
     try:
-        os.fchmod(fd, _file_mode())
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as fh:
             writer(fh)
             fh.flush()

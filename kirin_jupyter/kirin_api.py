@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import functools
 import ipaddress
 import json
 import logging
@@ -38,6 +37,7 @@ from .errors import (
     ServiceBusy,
     ServiceUnavailable,
 )
+from .file_modes import new_file_mode
 from .protocol import Endpoint
 from .request import GenerationRequest
 from .responses import QuoteAnswer, TaskSnapshot, parse_error, parse_quote, parse_task
@@ -545,7 +545,7 @@ class KirinAPI:
                 tmp.unlink(missing_ok=True)
                 raise
             try:
-                tmp.chmod(_file_mode())  # mkstemp's 0600 -> what the umask gives
+                tmp.chmod(new_file_mode())  # mkstemp's 0600 -> what the umask gives
                 os.replace(tmp, dest)
             except OSError as exc:
                 tmp.unlink(missing_ok=True)
@@ -627,19 +627,6 @@ def _pool_limits(in_flight: int) -> httpx.Limits:
     every pooled connection at each request's start and end (a syscall each), so twenty
     idle ones cost more CPU than they save in handshakes."""
     return httpx.Limits(max_connections=100, max_keepalive_connections=in_flight)
-
-
-@functools.cache
-def _file_mode() -> int:
-    """0666 less the process umask: result files get the mode any new file would (read
-    from /proc: setting the umask to learn it would race with other threads)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o644
 
 
 async def _refuse_link_local(request: httpx.Request) -> None:

@@ -24,6 +24,10 @@ PLACEHOLDER = re.compile(r"<<<image_(\d+)>>>")
 _MAX_EXTERNAL_ID = 255
 
 
+# Fields of a request's summary that are not options (shown elsewhere, or never: the
+# callback URL may carry a token).
+NOT_OPTIONS = ("model", "prompt", "external_task_id", "callback_url")
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """A request that passed every rule; ``body()`` is exactly what goes on the wire."""
@@ -83,10 +87,8 @@ class GenerationRequest:
         """What was asked besides model and prompt, as the journal keeps it: for the card's
         chips and a result's record (references by label and hash, never their bytes).
         Made once: the live card reads it on every redraw, and the request never changes."""
-        summary = self.summary()
-        for name in ("model", "prompt", "external_task_id", "callback_url"):
-            summary.pop(name, None)
-        return summary
+        return {key: value for key, value in self.summary().items()
+                if key not in NOT_OPTIONS}
 
     def dry_run_body(self, keep: int = 24) -> dict[str, Any]:
         """The body as sent, with base64 shortened so it can be printed."""
