@@ -134,7 +134,7 @@ def bench_polling(seconds: float, tasks: int) -> None:
     mine = summary([(job.task_id, seen[job.task_id]) for job in ours])
     half = summary([(t, w) for name, t, w in fixed_results if name == "0.5"])
     five = summary([(t, w) for name, t, w in fixed_results if name == "5"])
-    target = "<= 12 req, <= 1.0 s" if seconds >= 60 else ""
+    target = "<= 6 req, <= 0.5 s" if seconds >= 60 else ""  # the standing goal (was 12, 1 s)
     row(f"polling, {seconds:g} s task: status requests / mean detection latency",
         f"{mine[0]:.1f} req / {mine[1]:.2f} s",
         f"fixed 0.5 s: {half[0]:.1f} req / {half[1]:.2f} s; "
@@ -623,6 +623,7 @@ ALONE = {  # --only NAME
     "thumbnails": lambda quick: bench_completion_to_thumbnails(3),
     "many": lambda quick: bench_many_jobs(50 if quick else 200, 5.0 if quick else 20.0),
     "provenance": lambda quick: bench_provenance(10 if quick else 40),
+    "polling": lambda quick: bench_polling(20.0 if quick else 60.0, 4 if quick else 20),
 }
 
 
