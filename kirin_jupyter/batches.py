@@ -27,6 +27,7 @@ from .batch_journal import BatchJournal, item_external_id
 from .errors import NeverCreated, TaskFailed
 from .job import Job, Result
 from .kirin_api import BUSY_CODE
+from .listeners import Listeners
 from .polling import Expectation
 from .pricing import Quote
 from .request import GenerationRequest
@@ -65,7 +66,7 @@ class Batch:
         self._queue: deque[int] = deque()
         self._active: set[int] = set()
         self._wake: asyncio.Event | None = None
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Batch] = Listeners("batch")
         self._lock = threading.Lock()
         self._done: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._stopped = False
@@ -218,18 +219,10 @@ class Batch:
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(batch)`` on every change and tick (from the engine thread)."""
-        with self._lock:
-            self._listeners.append(listener)
-        listener(self)
+        self._listeners.add(self, listener)
 
     def _notify(self) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(self)
-            except Exception:
-                log.exception("batch listener failed")
+        self._listeners.notify(self)
 
     # -- control -------------------------------------------------------------------------
 

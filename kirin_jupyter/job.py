@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import logging
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import TaskTimeout
 from .estimate import estimated_progress
+from .listeners import Listeners
 from .polling import Expectation
 from .progress_trend import ProgressTrend
 from .request import GenerationRequest
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
     from .pricing import Quote
 
-log = logging.getLogger("kirin_jupyter")
 
 JobStatus = Literal[
     "pending", "submitting", "queued", "running", "downloading", "completed", "failed"
@@ -90,7 +89,7 @@ class Job:
         self._running_since: float | None = None
         self._ended: float | None = None
         self._lock = threading.Lock()
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Job] = Listeners("progress")
         self._future: concurrent.futures.Future[Result] = concurrent.futures.Future()
         self.status: JobStatus = "pending"
         self.task_id: str | None = None
@@ -172,9 +171,7 @@ class Job:
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(job)`` on every change and progress tick (from the engine thread)."""
-        with self._lock:
-            self._listeners.append(listener)
-        listener(self)
+        self._listeners.add(self, listener)
 
     def __repr__(self) -> str:
         prompt = self.prompt if len(self.prompt) <= 40 else self.prompt[:39] + "…"
@@ -184,13 +181,7 @@ class Job:
     # -- called by the runner ------------------------------------------------------------
 
     def _notify(self) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(self)
-            except Exception:  # a broken display must never break the job
-                log.exception("progress listener failed")
+        self._listeners.notify(self)
 
     def _set_status(self, status: JobStatus, *, task_id: str | None = None) -> None:
         if task_id:
