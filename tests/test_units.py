@@ -18,7 +18,9 @@ from PIL import Image
 
 import kirin_jupyter
 from kirin_jupyter import ValidationError
+from kirin_jupyter.client import Client
 from kirin_jupyter.images import fit_image, inspect_bytes, load_reference
+from kirin_jupyter.job import Job
 from kirin_jupyter.kirin_api import KirinAPI, parse_retry_after
 from kirin_jupyter.polling import (
     Expectation,
@@ -325,11 +327,24 @@ def test_thumbnails_are_prepared_together_and_a_broken_file_is_left_to_the_card(
 
 
 def test_a_signed_url_reference_keeps_its_token_out_of_labels_and_summaries() -> None:
-    from kirin_jupyter.client import Client
-
     url = "https://cdn.example.com/ref.png?X-Amz-Signature=s3cr3t&X-Amz-Credential=AKIA1"
     client = Client()
     request = client.build("a fox like <<<image_1>>>", images=[url])
     assert request.images[0].value == url  # the service still gets the whole URL
     assert request.images[0].label == "https://cdn.example.com/ref.png"
     assert "s3cr3t" not in repr(request) and "s3cr3t" not in str(request.summary())
+
+
+def test_a_broken_listener_never_breaks_the_job_or_the_other_listeners(
+        http_client: Client) -> None:
+    seen: list[str] = []
+
+    def broken(job: Job) -> None:
+        raise RuntimeError("a display that fails")
+
+    job = http_client.generate("a fox")
+    with pytest.raises(RuntimeError):  # called once at once: its own caller sees it
+        job.add_listener(broken)  # ... and it is kept, so later changes call it again
+    job.add_listener(lambda j: seen.append(j.status))
+    result = job.wait(30)
+    assert result.paths and seen[-1] == "completed"
