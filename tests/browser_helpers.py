@@ -234,3 +234,41 @@ def save_notebook(page: Page, timeout: float = 20.0) -> None:
     page.locator('li[data-command="docmanager:save"]').click()
     page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-dirty").first.wait_for(
         state="detached", timeout=timeout * 1000)
+
+
+def screenshot_cells(page: Any, indexes: list[int], path: Path, *, fit: str | None = None,
+                     margin: int = 12, max_width: float | None = None,
+                     settle_ms: int = 0) -> Path:
+    """The given code cells (input and output), cropped to their box; with ``fit``, no
+    wider than the first element matching it in each cell plus ``margin`` (a card narrower
+    than the page is not shown beside empty space)."""
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    cells.nth(indexes[0]).scroll_into_view_if_needed()
+    if settle_ms:
+        page.wait_for_timeout(settle_ms)
+    boxes = [cells.nth(index).bounding_box() for index in indexes]
+    left = min(box["x"] for box in boxes)
+    top = min(box["y"] for box in boxes)
+    bottom = max(box["y"] + box["height"] for box in boxes)
+    right = max(box["x"] + box["width"] for box in boxes)
+    if fit is not None:
+        views = [cells.nth(index).locator(fit).first.bounding_box(timeout=2000)
+                 for index in indexes]
+        right = min(right, max(view["x"] + view["width"] for view in views) + margin)
+    if max_width is not None:
+        right = min(right, left + max_width)
+    page.screenshot(path=str(path), animations="disabled",
+                    clip={"x": left, "y": top, "width": right - left, "height": bottom - top})
+    return path
+
+
+def keep_screenshots(shots: list[Path], *, min_bytes: int, max_bytes: int) -> None:
+    """Each screenshot is a real picture and small enough to commit; with
+    KIRIN_SCREENSHOT_DIR set (``make screenshots``) they are copied there."""
+    for shot in shots:
+        assert min_bytes < shot.stat().st_size < max_bytes, (shot.name, shot.stat().st_size)
+    target = os.environ.get("KIRIN_SCREENSHOT_DIR")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        for shot in shots:
+            shutil.copy(shot, Path(target) / shot.name)

@@ -21,9 +21,7 @@ for about 15 s: long enough to check it in both themes. Takes about 40 s.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -33,9 +31,11 @@ from .browser_helpers import (
     cell_outputs,
     chromium,
     jupyterlab,
+    keep_screenshots,
     open_notebook,
     require_chromium,
     run_all_cells,
+    screenshot_cells,
     write_notebook,
 )
 
@@ -161,12 +161,7 @@ def test_batch_card_in_jupyterlab_light_dark_narrow(tmp_path: Path) -> None:
         page.close()
 
     # 4. Screenshots, small enough to commit.
-    target = os.environ.get("KIRIN_SCREENSHOT_DIR")
-    for shot in shots:
-        assert 10_000 < shot.stat().st_size < MAX_PNG, (shot, shot.stat().st_size)
-        if target:
-            Path(target).mkdir(parents=True, exist_ok=True)
-            shutil.copy(shot, Path(target) / shot.name)
+    keep_screenshots(shots, min_bytes=10_000, max_bytes=MAX_PNG)
     assert sorted(shot.name for shot in shots) == [
         "batch-dark.png", "batch-light.png", "batch-live.png", "batch-narrow.png"]
 
@@ -212,17 +207,5 @@ def _scope(page: Any, index: int) -> str:
 
 
 def _screenshot(page: Any, indexes: list[int], path: Path) -> Path:
-    """The given cells (input and output), cropped to their box and to their cards' width."""
-    cells = page.locator(".jp-Notebook .jp-CodeCell")
-    cells.nth(indexes[0]).scroll_into_view_if_needed()
-    boxes = [cells.nth(index).bounding_box() for index in indexes]
-    left = min(box["x"] for box in boxes)
-    top = min(box["y"] for box in boxes)
-    bottom = max(box["y"] + box["height"] for box in boxes)
-    cards = [cells.nth(index).locator(".kirin-card").first.bounding_box(timeout=2000)
-             for index in indexes]
-    right = max(card["x"] + card["width"] for card in cards) + 12  # the whole card, a margin
-    width = min(max(box["x"] + box["width"] for box in boxes), right) - left
-    page.screenshot(path=str(path), animations="disabled",
-                    clip={"x": left, "y": top, "width": width, "height": bottom - top})
-    return path
+    """The given cells, cropped to the cards' width."""
+    return screenshot_cells(page, indexes, path, fit=".kirin-card")

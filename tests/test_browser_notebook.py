@@ -30,9 +30,7 @@ Takes about 35 s on 2 cores (two JupyterLab starts, one 4 s job pair).
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import time
 import urllib.request
 from pathlib import Path
@@ -46,10 +44,12 @@ from .browser_helpers import (
     cell_outputs,
     chromium,
     jupyterlab,
+    keep_screenshots,
     open_notebook,
     require_chromium,
     run_all_cells,
     save_notebook,
+    screenshot_cells,
     write_notebook,
 )
 
@@ -191,12 +191,7 @@ def test_notebook_of_magic_cells_in_jupyterlab(tmp_path: Path) -> None:
     assert saved.cells[PLAIN].outputs[0]["text"] == "a plain cell: 42\n"
 
     # 4. Screenshots, small enough to commit.
-    target = os.environ.get("KIRIN_SCREENSHOT_DIR")
-    for shot in shots:
-        assert 10_000 < shot.stat().st_size < MAX_PNG, (shot, shot.stat().st_size)
-        if target:
-            Path(target).mkdir(parents=True, exist_ok=True)
-            shutil.copy(shot, Path(target) / shot.name)
+    keep_screenshots(shots, min_bytes=10_000, max_bytes=MAX_PNG)
     assert [shot.name for shot in shots] == [
         "card-live.png", "card-light.png", "history-light.png",
         "card-dark.png", "history-dark.png", "card-narrow-dark.png", "card-saved-dark.png"]
@@ -311,14 +306,5 @@ def _api(lab: LabServer, path: str) -> Any:
 
 
 def _screenshot(page: Any, indexes: list[int], path: Path) -> Path:
-    """The given cells (input and output), cropped to their box and to the card's width."""
-    cells = page.locator(".jp-Notebook .jp-CodeCell")
-    cells.nth(indexes[0]).scroll_into_view_if_needed()
-    boxes = [cells.nth(index).bounding_box() for index in indexes]
-    left = min(box["x"] for box in boxes)
-    top = min(box["y"] for box in boxes)
-    bottom = max(box["y"] + box["height"] for box in boxes)
-    width = min(max(box["width"] for box in boxes), 1080)
-    page.screenshot(path=str(path), animations="disabled",
-                    clip={"x": left, "y": top, "width": width, "height": bottom - top})
-    return path
+    """The given cells, cropped to at most 1,080 px wide."""
+    return screenshot_cells(page, indexes, path, max_width=1080)

@@ -16,9 +16,7 @@ The simulator task takes 3 s so the progress card is seen moving. Takes about 55
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from .browser_helpers import (
     cell_outputs,
     chromium,
     jupyterlab,
+    keep_screenshots,
     open_notebook,
     require_chromium,
     run_all_cells,
@@ -150,13 +149,7 @@ def test_panel_in_jupyterlab_light_dark_wide_narrow(tmp_path: Path) -> None:
         assert not low_contrast(page, ".kirin-saved"), low_contrast(page, ".kirin-saved")
         shots.append(_screenshot(page, saved, tmp_path / "panel-saved-dark.png"))
 
-    for shot in shots:
-        assert 10_000 < shot.stat().st_size < MAX_SHOT_BYTES, (shot.name, shot.stat().st_size)
-    if os.environ.get("KIRIN_SCREENSHOT_DIR"):
-        target = Path(os.environ["KIRIN_SCREENSHOT_DIR"])
-        target.mkdir(parents=True, exist_ok=True)
-        for shot in shots:
-            shutil.copy(shot, target / shot.name)
+    keep_screenshots(shots, min_bytes=10_000, max_bytes=MAX_SHOT_BYTES)
 
 
 def _cut_off(page: Any) -> list[str]:

@@ -26,8 +26,6 @@ Takes about 30 s.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +34,11 @@ from .browser_helpers import (
     cell_outputs,
     chromium,
     jupyterlab,
+    keep_screenshots,
     open_notebook,
     require_chromium,
     run_all_cells,
+    screenshot_cells,
     write_notebook,
 )
 
@@ -186,12 +186,7 @@ def test_compare_views_and_sweep_grid_in_jupyterlab(tmp_path: Path) -> None:
         page.close()
 
     # 4. Screenshots, small enough to commit.
-    target = os.environ.get("KIRIN_SCREENSHOT_DIR")
-    for shot in shots:
-        assert 5_000 < shot.stat().st_size < MAX_PNG, (shot, shot.stat().st_size)
-        if target:
-            Path(target).mkdir(parents=True, exist_ok=True)
-            shutil.copy(shot, Path(target) / shot.name)
+    keep_screenshots(shots, min_bytes=5_000, max_bytes=MAX_PNG)
     assert len(shots) == 10
 
 
@@ -264,18 +259,5 @@ def _scope(page: Any, index: int) -> str:
 
 
 def _screenshot(page: Any, indexes: list[int], path: Path) -> Path:
-    """The given cells (input and output), cropped to their outputs' width plus a margin."""
-    cells = page.locator(".jp-Notebook .jp-CodeCell")
-    cells.nth(indexes[0]).scroll_into_view_if_needed()
-    page.wait_for_timeout(200)
-    boxes = [cells.nth(index).bounding_box() for index in indexes]
-    views = [cells.nth(index).locator(VIEWS).first.bounding_box()
-             for index in indexes]
-    left = min(box["x"] for box in boxes)
-    top = min(box["y"] for box in boxes)
-    bottom = max(box["y"] + box["height"] for box in boxes)
-    right = min(max(box["x"] + box["width"] for box in boxes),
-                max(view["x"] + view["width"] for view in views) + 16)
-    page.screenshot(path=str(path), animations="disabled",
-                    clip={"x": left, "y": top, "width": right - left, "height": bottom - top})
-    return path
+    """The given cells, cropped to its views' width plus a margin."""
+    return screenshot_cells(page, indexes, path, fit=VIEWS, margin=16, settle_ms=200)
