@@ -144,6 +144,25 @@ def bench_polling(seconds: float, tasks: int) -> None:
 # -- many jobs ---------------------------------------------------------------------------
 
 
+def run_concurrently(client: Any, count: int) -> tuple[list[Any], float, float, float]:
+    """Start ``count`` jobs at once and wait for all: the jobs, the main thread's p99 extra
+    delay (ms), the wall time and the CPU seconds of every thread but the main one."""
+    cpu_before, main_before = time.process_time(), time.thread_time()
+    started = time.monotonic()
+    jobs = [client.generate(f"job {i}") for i in range(count)]
+    latencies = []
+    while not all(job.done() for job in jobs):
+        # A trivial call after a short sleep: the wake-up waits for the GIL whenever the
+        # engine thread holds it, so this is the delay a user's cell would feel.
+        t0 = time.perf_counter()
+        time.sleep(0.005)
+        sum(range(100))
+        latencies.append(time.perf_counter() - t0 - 0.005)
+    wall = time.monotonic() - started
+    engine_cpu = (time.process_time() - cpu_before) - (time.thread_time() - main_before)
+    return jobs, statistics.quantiles(latencies, n=100)[98] * 1000, wall, engine_cpu
+
+
 def bench_many_jobs(count: int, seconds: float) -> None:
     """Hundreds of jobs on one engine thread while the main thread stays responsive."""
     from kirin_jupyter.client import Client
@@ -151,21 +170,8 @@ def bench_many_jobs(count: int, seconds: float) -> None:
     fresh_home()
     with simulator(seconds, spread=0.1) as url:
         client = Client(api_key=KEY, base_url=url)
-        cpu_before, main_before = time.process_time(), time.thread_time()
-        started = time.monotonic()
-        jobs = [client.generate(f"job {i}") for i in range(count)]
-        latencies = []
-        while not all(job.done() for job in jobs):
-            # A trivial call after a short sleep: the wake-up waits for the GIL whenever the
-            # engine thread holds it, so this is the delay a user's cell would feel.
-            t0 = time.perf_counter()
-            time.sleep(0.005)
-            sum(range(100))
-            latencies.append(time.perf_counter() - t0 - 0.005)
-        wall = time.monotonic() - started
-        engine_cpu = (time.process_time() - cpu_before) - (time.thread_time() - main_before)
+        jobs, p99, wall, engine_cpu = run_concurrently(client, count)
         failed = sum(job.status != "completed" for job in jobs)
-    p99 = statistics.quantiles(latencies, n=100)[98] * 1000
     row(f"{count} concurrent jobs ({seconds:g} s tasks): completed",
         f"{count - failed}/{count} in {wall:.1f} s", "", "all")
     row("  main thread: extra delay of a trivial call while they poll (p99)",
@@ -192,21 +198,10 @@ def bench_scale_jobs(count: int, seconds: float) -> None:
         client = Client(api_key=KEY, base_url=url)
         client.generate("warm-up").wait(seconds * 3 + 30)  # imports and pools: not per job
         rss_before = vm_rss_mb()
-        cpu_before, main_before = time.process_time(), time.thread_time()
-        started = time.monotonic()
-        jobs = [client.generate(f"job {i}") for i in range(count)]
-        latencies = []
-        while not all(job.done() for job in jobs):
-            t0 = time.perf_counter()
-            time.sleep(0.005)
-            sum(range(100))
-            latencies.append(time.perf_counter() - t0 - 0.005)
-        wall = time.monotonic() - started
-        engine_cpu = (time.process_time() - cpu_before) - (time.thread_time() - main_before)
+        jobs, p99, wall, engine_cpu = run_concurrently(client, count)
         rss_growth = vm_rss_mb() - rss_before
         failed = [job for job in jobs if job.status != "completed"]
         requests = stats(url)["requests"]
-    p99 = statistics.quantiles(latencies, n=100)[98] * 1000
     print("  (requests to the simulator, per job: "
           + ", ".join(f"{k} {v / (count + 1):.1f}" for k, v in sorted(requests.items())) + ")")
     row(f"{count} concurrent jobs ({seconds:g} s tasks): completed",
