@@ -29,6 +29,8 @@ _EXPORTS = {
     "ValidationError": "errors",
     "APIError": "errors",
     "AuthenticationError": "errors",
+    "InsufficientBalance": "errors",
+    "SubmitRefused": "errors",
     "RateLimited": "errors",
     "ServiceUnavailable": "errors",
     "TaskFailed": "errors",
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
     from .errors import AuthenticationError as AuthenticationError
     from .errors import BudgetExceeded as BudgetExceeded
     from .errors import DownloadError as DownloadError
+    from .errors import InsufficientBalance as InsufficientBalance
     from .errors import KirinError as KirinError
     from .errors import LimitExceeded as LimitExceeded
     from .errors import NeverCreated as NeverCreated
@@ -72,6 +75,7 @@ if TYPE_CHECKING:
     from .errors import ResultExpired as ResultExpired
     from .errors import ServiceBusy as ServiceBusy
     from .errors import ServiceUnavailable as ServiceUnavailable
+    from .errors import SubmitRefused as SubmitRefused
     from .errors import TaskFailed as TaskFailed
     from .errors import TaskTimeout as TaskTimeout
     from .errors import ValidationError as ValidationError

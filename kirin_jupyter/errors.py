@@ -32,6 +32,17 @@ class AuthenticationError(APIError):
     """HTTP 401/403: the key is missing, wrong or not allowed."""
 
 
+class InsufficientBalance(APIError):
+    """The account cannot pay: HTTP 402, or a 403 (or a refused submit) whose answer names
+    the balance or credits, or one of the ``error_code``s 40201-40208 the SeaCloud CLI
+    knows. Nothing was created; topping up the account is the fix, not a new key."""
+
+
+class SubmitRefused(APIError):
+    """A create answered 2xx with an error and no task id (the SeaCloud CLI's "failed
+    submit"): nothing was created, so nothing is billed or left to resume."""
+
+
 class RateLimited(APIError):
     """HTTP 429 that outlasted the retries; ``retry_after`` says how long to wait."""
 

@@ -30,14 +30,17 @@ from .errors import (
     APIError,
     AuthenticationError,
     DownloadError,
+    InsufficientBalance,
     KirinError,
     LimitExceeded,
     OutcomeUnknown,
     ResultExpired,
     ServiceBusy,
     ServiceUnavailable,
+    SubmitRefused,
 )
 from .file_modes import new_file_mode
+from .host_facts import LOOKUP, NO, YES, HostFacts
 from .protocol import Endpoint
 from .request import GenerationRequest
 from .responses import QuoteAnswer, TaskSnapshot, parse_error, parse_quote, parse_task
@@ -129,6 +132,20 @@ def is_busy_signal(code: str | None, message: str | None) -> bool:
     return code == BUSY_CODE or bool(message and _BUSY_WORDS.search(message))
 
 
+# "Insufficient balance or permission denied" is HTTP 403 in the Vtrix error tables; the
+# SeaCloud CLI (internal/clierrors) also knows these error codes and words.
+BALANCE_CODES = frozenset(str(code) for code in range(40201, 40209))
+_BALANCE_WORDS = re.compile(r"(?:insufficient|not enough|low)\s+(?:account\s+)?"
+                            r"(?:balance|credits?|funds)|balance\s+(?:is\s+)?"
+                            r"(?:insufficient|not enough|too low)|arrears|top[\s-]?up",
+                            re.IGNORECASE)
+
+
+def is_balance_signal(code: str | None, message: str | None) -> bool:
+    """Does an error say "the account cannot pay", rather than "the key is wrong"?"""
+    return (code in BALANCE_CODES) or bool(message and _BALANCE_WORDS.search(message))
+
+
 def one_line(text: str, limit: int = 300) -> str:
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -162,6 +179,10 @@ class KirinAPI:
         self._downloads: httpx.AsyncClient | None = None
         self._api_slots = asyncio.Semaphore(_IN_FLIGHT)  # bound to a loop when first waited on
         self._download_slots = asyncio.Semaphore(_DOWNLOADS_IN_FLIGHT)
+        self.facts = HostFacts(endpoint.base_url)  # the client gives the journal's
+        self._proving = False  # one lookup proof at a time, and one answer per process
+        self._lookup_checked = False
+        self._background: set[asyncio.Future[bool | None]] = set()
 
     def __repr__(self) -> str:
         return f"KirinAPI({self.endpoint.base_url!r}, key={'set' if self._key else 'none'})"
@@ -234,15 +255,20 @@ class KirinAPI:
         status = response.status_code
         detail = self.redact(one_line(server_message)) if server_message else ""
         documented = documented_error(code, detail)
-        if documented:
+        balance = status == 402 or is_balance_signal(code, server_message)
+        if balance and status < 500:
+            also = f", error {code}" if code and code != str(status) else ""
+            text = (f"the Kirin account has insufficient balance (HTTP {status}{also}); "
+                    "top up your account and retry")
+        elif documented:
             text = documented
-        elif status in (401, 403):
-            text = (
-                f"the Kirin API refused the key (HTTP {status}); set KIRIN_API_KEY or run "
+        elif status == 401:
+            text = "the Kirin API refused the key (HTTP 401); set KIRIN_API_KEY or run " \
                 "%kirin login"
-            )
-        elif status == 402:
-            text = "the Kirin account has insufficient balance (HTTP 402); top it up and retry"
+        elif status == 403:
+            text = ("the Kirin API refused the request (HTTP 403): either the key is not "
+                    "allowed (set KIRIN_API_KEY or run %kirin login) or the account's "
+                    "balance is too low (top it up)")
         elif status == 404 and task_id:
             text = f"task {task_id} was not found (HTTP 404)"
         elif status == 429:
@@ -255,6 +281,8 @@ class KirinAPI:
         if detail and not documented and detail not in text and not restated:
             text += f": {detail}"
         kwargs: dict[str, Any] = {"code": code, "status_code": status, "task_id": task_id}
+        if balance and status < 500:
+            return InsufficientBalance(text, **kwargs)
         if status in (401, 403) and not documented:
             return AuthenticationError(text, **kwargs)
         if status == 429 or is_busy_signal(code, server_message):
@@ -384,7 +412,7 @@ class KirinAPI:
                 try:
                     response = await self._send(
                         "POST", self.endpoint.create_url(), content=body,
-                        headers={"Content-Type": "application/json"},
+                        headers=_body_headers(request),
                     )
                 except (httpx.ConnectError, httpx.ConnectTimeout,
                         httpx.LocalProtocolError) as exc:  # it never left this machine
@@ -400,6 +428,12 @@ class KirinAPI:
                     found = await self._look_twice(external_id, attempt)
                     if found is not None:
                         return found
+                    if not self.facts.lookup_proven:  # its "not found" proves nothing
+                        raise OutcomeUnknown(
+                            "lost the answer to the create, and a lookup by external id "
+                            "has not been seen to work on this host, so it is not sent "
+                            "again (it may exist): %kirin resume (or "
+                            "kirin_jupyter.resume()) looks it up later") from None
                     if resends_left <= 0:
                         raise last from None
                     resends_left -= 1
@@ -410,9 +444,12 @@ class KirinAPI:
                     status = response.status_code
                     snapshot = self._readable_task(response) if status < 300 else None
                     if snapshot is not None:
+                        self._prove_lookup_later(external_id, snapshot.task_id)
                         return snapshot
                     error = self.error_for(response) if status >= 400 \
-                        else self._busy_in_body(response)
+                        else self._busy_in_body(response) or self._refused_in_body(response)
+                    if isinstance(error, (SubmitRefused, InsufficientBalance)):
+                        raise error  # answered "no" with no task: nothing was created
                     if isinstance(error, ServiceBusy):
                         if busy_raises:
                             raise error
@@ -457,7 +494,7 @@ class KirinAPI:
         try:
             response = await self._send(
                 "POST", self.endpoint.quote_url(), content=body,
-                headers={"Content-Type": "application/json"},
+                headers=_body_headers(request),
             )
         except (httpx.HTTPError, KirinError) as exc:
             return QuoteAnswer(None, reason=f"no usable quote ({exc.__class__.__name__})")
@@ -484,6 +521,27 @@ class KirinAPI:
         return ServiceBusy(text, code=code, status_code=response.status_code,
                            retry_after=parse_retry_after(response.headers.get("Retry-After")))
 
+    def _refused_in_body(self, response: httpx.Response) -> APIError | None:
+        """A 2xx create answer that carries an error and no task id: the submit failed
+        (seacloud-cli reports the service's words as the failure; the SDKs raise "no task
+        ID"). Nothing was created, so it is not looked up, billed or left to resume."""
+        try:
+            payload = self.json_of(response)
+        except ValueError:
+            return None
+        code, message = parse_error(payload)
+        if (code is None and message is None) or _names_a_task(payload):
+            return None
+        detail = self.redact(one_line(message)) if message else ""
+        if is_balance_signal(code, message):
+            return InsufficientBalance(
+                f"the Kirin account has insufficient balance ({detail or f'error {code}'}); "
+                "top up your account and retry", code=code, status_code=response.status_code)
+        said = documented_error(code, detail) or (
+            f"{detail} (error {code})" if detail and code else detail or f"error {code}")
+        return SubmitRefused(f"the Kirin API refused the task: {said}; nothing was created",
+                             code=code, status_code=response.status_code)
+
     async def _found_or_raise(self, external_id: str, attempt: int, error: KirinError
                               ) -> TaskSnapshot:
         """After a create that was answered but not usably: its task, or ``error``."""
@@ -507,7 +565,37 @@ class KirinAPI:
             found = await self.find_by_external_id(external_id)
         if found is not None:
             log.info("task for external id %s found after an ambiguous create", external_id)
+            await asyncio.to_thread(self.facts.learn, LOOKUP, YES)
         return found
+
+    def _prove_lookup_later(self, external_id: str, task_id: str | None) -> None:
+        """After a create that answered, check once (in the background, one GET) that a
+        lookup by its external id finds the same task: until that has been seen on this
+        host, a create whose answer is lost is never sent again."""
+        if self.facts.lookup_proven or self._proving or self._lookup_checked or not task_id:
+            return
+        self._proving = True
+        proof = asyncio.ensure_future(self.prove_lookup(external_id, task_id))
+        self._background.add(proof)
+        proof.add_done_callback(self._background.discard)
+
+    async def prove_lookup(self, external_id: str, task_id: str) -> bool | None:
+        """Does GET by ``external_id`` return task ``task_id``? Kept in the host's facts;
+        None (nothing kept) when the service could not be asked."""
+        self._proving = True
+        try:
+            found = await self.get_task(external_id, missing_ok=True)
+        except (KirinError, httpx.HTTPError) as exc:
+            log.info("could not check the lookup by external id (%s)", exc.__class__.__name__)
+            return None
+        finally:
+            self._proving = False
+        proven = found is not None and found.task_id == task_id
+        self._lookup_checked = True
+        await asyncio.to_thread(self.facts.learn, LOOKUP, YES if proven else NO)
+        log.info("lookup by external id on %s: %s", self.endpoint.base_url,
+                 "works" if proven else "does not find the task")
+        return proven
 
     async def download(self, url: str, dest: Path, *, attempts: int = 3,
                        check: Callable[[Path], T] | None = None,
@@ -620,6 +708,25 @@ def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
     if isinstance(value, dict):
         return {redact(str(k)): _redacted(v, redact) for k, v in value.items()}
     return value
+
+
+def _names_a_task(payload: Any) -> bool:
+    """Does an answer carry a task id (top level, or in ``data``)?"""
+    if isinstance(payload, list) and len(payload) == 1:
+        payload = payload[0]
+    if not isinstance(payload, dict):
+        return False
+    inner = payload.get("data")
+    blocks = [payload, *([inner] if isinstance(inner, dict) else inner
+                         if isinstance(inner, list) else [])]
+    return any(isinstance(block, dict) and any(block.get(key) not in (None, "")
+               for key in ("id", "task_id", "taskId")) for block in blocks)
+
+
+def _body_headers(request: GenerationRequest) -> dict[str, str]:
+    """The model id travels in the body (the CLI, the JS SDK) and as ``X-Model`` (the Go
+    and Python SDKs since 2026-08), so a gateway of either kind finds it."""
+    return {"Content-Type": "application/json", "X-Model": request.model.name}
 
 
 def _pool_limits(in_flight: int) -> httpx.Limits:

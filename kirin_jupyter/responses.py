@@ -7,6 +7,7 @@ count as "running" (logged once), never as a crash.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping
@@ -111,26 +112,50 @@ def normalise_status(raw: Any) -> Status:
 _SUCCESS_CODES = {"0", "200", "ok", "success", "succeed", "none", ""}
 
 
+# As every official client reads them: ``error_message`` before ``message`` (seacloud-cli
+# ``internal/clierrors``, the SDKs); ``detail`` is what a proxy or framework in front says.
+_MESSAGE_KEYS = ("error_message", "message", "msg", "detail")
+_CODE_KEYS = ("code", "error_code")
+
+
 def parse_error(payload: Any) -> tuple[str | None, str | None]:
-    """(code, message) from ``{"error": {...}}`` in any documented shape, else (None, None).
+    """(code, message) of an error answer in any shape the gateway's clients read, else
+    (None, None): ``{"error": {"code", "error_message" | "message"}}``, ``{"error":
+    "text"}``, ``{"error_code", "message"}``, ``{"status": {"code", "message",
+    "error_code"}}`` and ``{"detail": ...}``.
 
     Success codes (0, 200, "ok") are no error.
     """
     if not isinstance(payload, Mapping):
         return None, None
     err = payload.get("error")
+    status = payload.get("status")
     if isinstance(err, Mapping):
-        code = _first(err, "code", "error_code")
-        message = _first(err, "message", "error_message", "msg")
-    elif isinstance(err, str):
-        code, message = None, err
+        code = _first(err, "code", "error_code") or _first(payload, "error_code")
+        message = _first(err, *_MESSAGE_KEYS)
+    elif isinstance(err, str) and err.strip():
+        code, message = _first(payload, "error_code", "code"), err
+    elif isinstance(status, Mapping):  # {"status": {"code", "message", "error_code"}}
+        code = _first(status, "error_code", "code")
+        message = _first(status, *_MESSAGE_KEYS)
     else:
-        code = _first(payload, "error_code", "code")
-        message = _first(payload, "error_message", "message", "msg")
+        code = _first(payload, *_CODE_KEYS[::-1])
+        message = _first(payload, *_MESSAGE_KEYS)
     if code is not None and str(code).strip().lower() in _SUCCESS_CODES:
         code = None
-    return (canonical_error_code(str(code)) if code is not None else None), \
-        (str(message) if message else None)
+    return (canonical_error_code(_scalar_text(code)) if code is not None else None), \
+        (_scalar_text(message) if message else None)
+
+
+def _scalar_text(value: Any) -> str:
+    """Text of a code or message; a list or object (a framework's ``detail`` list) as
+    compact JSON, cut, never a Python repr."""
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))[:300]
+    except (TypeError, ValueError):
+        return type(value).__name__
 
 
 def parse_task(payload: Any) -> TaskSnapshot:
@@ -215,7 +240,7 @@ def _item(content: Any, default_type: str = "image") -> ResultItem | None:
         type=str(content.get("type") or default_type).lower(),
         url=url,
         duration=_float(content.get("duration")),
-        job_id=_opt_str(_first(content, "jobId", "job_id")),
+        job_id=_opt_str(_first(content, "jobId", "job_id", "id", "img_id")),
     )
 
 

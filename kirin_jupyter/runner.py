@@ -23,6 +23,7 @@ from .errors import (
     ResultExpired,
     ServiceBusy,
     ServiceUnavailable,
+    SubmitRefused,
     TaskFailed,
     TaskTimeout,
 )
@@ -103,6 +104,8 @@ def _journal_state(error: BaseException, job: Job) -> str:
         return "interrupted"  # a task may exist: resume looks it up by external id
     if isinstance(error, TaskFailed):
         return "failed"
+    if isinstance(error, SubmitRefused) and job.task_id is None:
+        return "failed"  # a 2xx "no" with no task: nothing to resume
     if isinstance(error, TaskTimeout):
         return "timeout"
     rejected = isinstance(error, APIError) and error.status_code is not None \

@@ -57,6 +57,13 @@ CREATE TABLE IF NOT EXISTS events (
     detail      TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at);
+CREATE TABLE IF NOT EXISTS host_facts (
+    base_url    TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    learned_at  REAL NOT NULL,
+    PRIMARY KEY (base_url, name)
+);
 """
 
 # What resume() looks for, found through indexes: a 100,000-job journal is never read
@@ -286,6 +293,21 @@ class Journal:
             if len(rows) < 3:
                 rows = conn.execute(query.format(""), (model, resolution, limit)).fetchall()
         return [(float(r[0]), float(r[1])) for r in rows]
+
+    def record_host_fact(self, base_url: str, name: str, value: str) -> None:
+        """What a service was seen to do (``host_facts.HostFacts``), kept per host."""
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO host_facts (base_url, name, value, learned_at) VALUES (?,?,?,?)"
+                " ON CONFLICT (base_url, name) DO UPDATE SET value = excluded.value,"
+                " learned_at = excluded.learned_at", (base_url, name, value, time.time()))
+
+    def host_facts(self, base_url: str) -> dict[str, tuple[str, float]]:
+        """Every fact learned about ``base_url``: name -> (value, when)."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT name, value, learned_at FROM host_facts"
+                                " WHERE base_url = ?", (base_url,)).fetchall()
+        return {str(name): (str(value), float(at)) for name, value, at in rows}
 
     def get(self, external_id: str) -> dict[str, Any] | None:
         with self._connect() as conn:

@@ -10,6 +10,7 @@ import base64
 import colorsys
 import hashlib
 import io
+import json
 import textwrap
 from typing import Any
 
@@ -33,7 +34,9 @@ def output_size(body: dict[str, Any]) -> tuple[int, int]:
 def _reference_images(body: dict[str, Any]) -> list[Any]:
     from PIL import Image
 
-    values = body.get("image_list") or ([body["image"]] if body.get("image") else [])
+    values = [item.get("image") if isinstance(item, dict) else item
+              for item in body.get("image_list") or []] or \
+        ([body["image"]] if body.get("image") else [])
     images: list[Any] = []
     for value in values:
         if isinstance(value, str) and not value.startswith(("http://", "https://")):
@@ -80,9 +83,13 @@ def render_result(body: dict[str, Any], index: int, task_id: str) -> bytes:
     ]
     if body.get("negative_prompt"):
         lines.append(f"negative: {str(body['negative_prompt'])[:80]}")
-    if body.get("element_list"):
+    if body.get("element_list") and spec.MODELS[body["model"]].supports_elements:
         ids = ", ".join(str(e.get("element_id")) for e in body["element_list"])
         lines.append(f"elements: {ids}")
+    hinted = [f"{key}={json.dumps(body[key])}" for key in spec.HINTED_PARAMS[body["model"]]
+              if key in body]  # the fields the pages do not list: shown as they arrived
+    if hinted:
+        lines.append(f"extra: {', '.join(hinted)}"[:100])
     y = margin
     for line in lines:
         draw.text((margin, y), line, fill="white", font=small)

@@ -516,8 +516,11 @@ def validate_body(body: Mapping[str, Any]) -> tuple[str, str] | None:
     images = body.get(model.image_field)
     if model.image_field == "image" and images is not None:
         images = [images]
-    if images is not None and not isinstance(images, list):
-        return create_error, f"{model.image_field} has the wrong type"
+    elif images is not None:  # image_list: [{"image": value}, ...], as the gateway takes it
+        if not isinstance(images, list) or not all(
+                isinstance(item, dict) and set(item) == {"image"} for item in images):
+            return create_error, 'image_list items must be {"image": URL or base64}'
+        images = [item["image"] for item in images]
     for image in images or []:
         problem = _check_wire_image(image)
         if problem:
@@ -527,8 +530,10 @@ def validate_body(body: Mapping[str, Any]) -> tuple[str, str] | None:
         model.name != spec.V3 or images or len(str(negative)) > spec.PROMPT_MAX_CHARS
     ):
         return create_error, "negative_prompt not allowed here"
-    elements = body.get("element_list") or []
-    if elements and (model.name != spec.V3 or not all(
+    # A field the pages do not list (spec.HINTED_PARAMS, omni's element_list too) is taken
+    # as any JSON, as the gateway's type for it is not known; other unknown keys are let be.
+    elements = (body.get("element_list") or []) if model.supports_elements else []
+    if elements and not (isinstance(elements, list) and all(
         isinstance(e, dict) and isinstance(e.get("element_id"), int) for e in elements
     )):
         return create_error, "invalid element_list"
