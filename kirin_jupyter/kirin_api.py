@@ -341,6 +341,10 @@ class KirinAPI:
         return httpx.Response(response.status_code, headers=headers, content=bytes(body),
                               request=response.request)
 
+    async def send_request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request, bounded like every other, not retried: for the doctor's questions."""
+        return await self._send(method, url, **kwargs)
+
     async def _retry_wait(self, attempt: int, response: httpx.Response | None) -> None:
         delay = self.retry.backoff(attempt, self._rng)
         if response is not None:

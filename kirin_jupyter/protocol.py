@@ -21,6 +21,32 @@ from urllib.parse import quote
 
 from .errors import APIError, ValidationError
 
+# The gateway's hosts, by the names users know them by. Vtrix's documentation, which the
+# model pages come from, creates every multimodal model at cloud.vtrix.ai; the SeaCloud
+# CLI's default host is cloud.seaart.ai. Both take the same paths.
+HOSTS = {"vtrix": "https://cloud.vtrix.ai", "seacloud": "https://cloud.seaart.ai"}
+DEFAULT_HOST = "vtrix"
+
+
+def service_url(value: str) -> str:
+    """A ``base_url`` setting as a URL: a host name (``vtrix``, ``seacloud``) or a URL."""
+    return HOSTS.get(value.strip().lower(), value.strip())
+
+
+def host_choice(base_url: str, source: str, has_key: bool) -> tuple[str | None, str]:
+    """(URL, why): where requests go and why, for ``%kirin config`` and the doctor. None
+    means the built-in simulator (no key and no URL)."""
+    if base_url.strip():
+        named = base_url.strip().lower() in HOSTS
+        return service_url(base_url), (f"base_url {base_url.strip()!r} (from {source})"
+                                       + (", a known host name" if named else ""))
+    if has_key:
+        return HOSTS[DEFAULT_HOST], ("a key without a base URL: the host of the Vtrix "
+                                     "documentation the model pages come from (set "
+                                     "KIRIN_BASE_URL to vtrix, seacloud or a URL to change it)")
+    return None, "no key and no base URL: the built-in simulator"
+
+
 BodyStyle = Literal["wrapped", "flat"]
 BODY_STYLES: tuple[BodyStyle, ...] = ("wrapped", "flat")
 

@@ -33,6 +33,12 @@ DOCUMENTED_PARAMS = {
     "kirin_image_omni": _COMMON | {"image_list"},
     "kirin_v3_image": _COMMON | {"negative_prompt", "image", "element_list"},
 }
+# Fields the SeaCloud CLI's skills name beside the pages (types unknown): a client may send
+# them only through its escape hatch (extra_params / --param), never on its own.
+HINTED_PARAMS = {
+    "kirin_image_omni": {"element_list", "result_type"},
+    "kirin_v3_image": {"image_reference", "image_fidelity", "human_fidelity"},
+}
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "prompt": str, "negative_prompt": str, "resolution": str, "n": int, "aspect_ratio": str,
     "watermark_info": dict, "callback_url": str, "external_task_id": str, "image_list": list,
@@ -42,11 +48,22 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
 Answer = dict[str, Any]
 
 
-def contract_problem(body: Any) -> str | None:
-    """Why a create or precharge body breaks the protocol, or None."""
-    if not isinstance(body, dict) or set(body) != {"model", "input"}:
+def contract_problem(body: Any, header_model: str | None = None,
+                     header_only: bool = False) -> str | None:
+    """Why a create or precharge body breaks the protocol, or None.
+
+    The model id may come in the body (the CLI, the JS SDK), as an ``X-Model`` header (the
+    Go and Python SDKs since 2026-08), or both; when both, they must agree. A gateway of
+    the older kind (``header_only`` False) needs it in the body."""
+    if not isinstance(body, dict):
+        return "top level must be exactly {model, input}"
+    if header_only and "model" not in body and header_model is not None:
+        body = {"model": header_model, **body}
+    if set(body) != {"model", "input"}:
         return "top level must be exactly {model, input}"
     model = body["model"]
+    if header_model is not None and header_model != model:
+        return f"X-Model {header_model!r} disagrees with the body's model {model!r}"
     if model not in DOCUMENTED_PARAMS:
         return f"unknown model {model!r}"
     blocks = body["input"]
@@ -54,10 +71,12 @@ def contract_problem(body: Any) -> str | None:
             or set(blocks[0]) != {"params"} or not isinstance(blocks[0]["params"], dict):
         return "input must be [{params: {...}}]"
     params = blocks[0]["params"]
-    unknown = set(params) - DOCUMENTED_PARAMS[model]
+    unknown = set(params) - DOCUMENTED_PARAMS[model] - HINTED_PARAMS[model]
     if unknown:
         return f"parameters not documented for {model}: {sorted(unknown)}"
     for name, value in params.items():
+        if name in HINTED_PARAMS[model]:
+            continue  # any JSON: its type is not known
         kind = _TYPES[name]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             return f"{name} has the wrong type"
@@ -67,7 +86,11 @@ def contract_problem(body: Any) -> str | None:
     if watermark is not None and (set(watermark) != {"enabled"}
                                   or not isinstance(watermark["enabled"], bool)):
         return "watermark_info must be {enabled: bool}"
-    for element in params.get("element_list", []):
+    for item in params.get("image_list", []):
+        if not isinstance(item, dict) or set(item) != {"image"} \
+                or not isinstance(item["image"], str) or not item["image"]:
+            return 'image_list items must be {"image": URL or base64}'
+    for element in params.get("element_list", []) if model == "kirin_v3_image" else []:
         if not isinstance(element, dict) or set(element) != {"element_id"} \
                 or not isinstance(element["element_id"], int):
             return "element_list items must be {element_id: int}"
@@ -105,10 +128,18 @@ class Gateway:
     key: str
     precharge: int | str = "ok"  # "ok", or the HTTP status of a missing route (404, 405)
     quote_cost: str = "0.28"
+    quote_currency: str = "USD"  # the SDKs' READMEs show precharge answers in "credit"
     steps: list[Answer] = field(default_factory=lambda: [
         {"status": "in_progress"}, {"status": "in_progress", "progress": 0.5}])
     final: Callable[[Task], Answer] = completed
     auto_complete: bool = True  # False: tasks hold at their last step until released
+    header_only_model: bool = False  # True: a body without "model" is fine with X-Model
+    lookup_by_external: bool = True  # False: GET by external id is 404, as it may be
+    # (status, answer) given to the next creates instead of creating a task: a refused
+    # submit (200 with an error and no id), a 403 about the balance, ...
+    create_replies: list[tuple[int, Answer]] = field(default_factory=list)
+    lose_create_answers: int = 0  # creates that make their task, then hang up unanswered
+    model_headers: list[str | None] = field(default_factory=list)  # X-Model of each POST
     tasks: dict[str, Task] = field(default_factory=dict)
     by_external: dict[str, str] = field(default_factory=dict)
     rejections: list[str] = field(default_factory=list)
@@ -154,12 +185,15 @@ class Gateway:
                 body = json.loads(raw)
             except ValueError:
                 body = None
-            problem = contract_problem(body)
+            problem = contract_problem(body, headers.get("X-Model"), self.header_only_model)
+            with self.lock:
+                self.model_headers.append(headers.get("X-Model"))
             if "json" not in headers.get("Content-Type", ""):
                 problem = "Content-Type must be application/json"
             if problem:
                 self.rejections.append(f"{method} {path}: {problem}")
                 return _json(400, {"error": {"code": 400, "error_message": problem}})
+            body.setdefault("model", headers.get("X-Model"))
             return self._quote(body) if path.endswith("/precharge") else self._create(body)
         if method == "GET" and path.startswith(PREFIX + "/task/"):
             return self._task(unquote(path[len(PREFIX + "/task/"):]))
@@ -169,6 +203,9 @@ class Gateway:
     def _create(self, body: Answer) -> tuple[int, bytes, str]:
         params = body["input"][0]["params"]
         with self.lock:
+            if self.create_replies:
+                status, reply = self.create_replies.pop(0)
+                return _json(status, reply)
             external = params.get("external_task_id")
             if external in self.by_external:
                 return _json(400, {"error": {"code": 400,
@@ -179,18 +216,25 @@ class Gateway:
             self.tasks[task.id] = task
             if external:
                 self.by_external[external] = task.id
+        with self.lock:
+            if self.lose_create_answers > 0:
+                self.lose_create_answers -= 1
+                return HANG_UP, b"", ""
         return _json(200, {"id": task.id, "status": "in_progress", "model": task.model})
 
     def _quote(self, body: Answer) -> tuple[int, bytes, str]:
         if self.precharge != "ok":
             return _json(int(self.precharge), {"message": "Not Found"})
         return _json(200, {"status": "success", "data": {
-            "billing_model": body["model"], "cost": self.quote_cost, "currency": "USD",
+            "billing_model": body["model"], "cost": self.quote_cost,
+            "currency": self.quote_currency,
             "discount": 0.7, "model": body["model"], "sample_count": 1}})
 
     def _task(self, ident: str) -> tuple[int, bytes, str]:
         with self.lock:
-            task = self.tasks.get(ident) or self.tasks.get(self.by_external.get(ident, ""))
+            task = self.tasks.get(ident)
+            if task is None and self.lookup_by_external:
+                task = self.tasks.get(self.by_external.get(ident, ""))
             if task is None:
                 return _json(404, {"error": {"code": 404, "error_message": "task not found"}})
             if task.gets < len(task.steps):
@@ -203,6 +247,9 @@ class Gateway:
         status, body, kind = _json(200, {"id": task.id, "model": task.model,
                                          "created_at": 1763700000, **step})
         return status, body.replace(b"{cdn}", f"{self.url}/cdn".encode()), kind
+
+
+HANG_UP = 0  # "status" of an answer never sent: the connection closes before a status line
 
 
 def _json(status: int, payload: Any) -> tuple[int, bytes, str]:
@@ -236,6 +283,9 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         status, body, kind = self.server.gateway.answer(
             self.command, self.path, dict(self.headers), raw)
+        if status == HANG_UP:
+            self.close_connection = True
+            return
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
