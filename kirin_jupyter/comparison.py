@@ -173,8 +173,12 @@ def _open(picture: Path | PILImage) -> PILImage:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if isinstance(picture, Path):
+        from .file_provenance import RECORD_FILE_LIMIT
+        from .user_files import read_user_file
+
+        data = read_user_file(picture, RECORD_FILE_LIMIT, "picture")
         try:
-            with Image.open(picture) as opened:
+            with Image.open(io.BytesIO(data)) as opened:
                 opened.load()
                 return ImageOps.exif_transpose(opened)
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:

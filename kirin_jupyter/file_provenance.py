@@ -28,11 +28,12 @@ import struct
 import tempfile
 import zlib
 from collections.abc import Callable, Mapping
-from html import escape, unescape
 from pathlib import Path
 from typing import Any, Protocol
+from xml.sax.saxutils import escape as xml_escape
 
 from .errors import ValidationError
+from .record_schema import MAX_RECORD_CHARS, parse_record
 
 KEYWORD = "kirin"  # the PNG text chunk with the JSON record
 PARAMETERS = "parameters"  # A1111's human-readable chunk
@@ -42,8 +43,6 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 _TEXT_CHUNKS = (b"tEXt", b"iTXt", b"zTXt")
 _JPEG_SEGMENT_MAX = 0xFFFF - 2  # payload bytes an APPn segment can hold
-_RECORD_IN_XMP = re.compile(
-    r"<kirin:record>(.*?)</kirin:record>|kirin:record=\"([^\"]*)\"", re.DOTALL)
 
 # A plan for the new file: pieces in order, each new bytes or a (start, end) slice of the
 # old file, so the large part of the file (the pixels) is copied, never parsed or decoded.
@@ -190,7 +189,21 @@ def _text_keyword(payload: memoryview) -> str:
     return bytes(payload[:end]).decode("latin-1") if end > 0 else ""
 
 
+# XML 1.0 allows neither these characters (escaped or not) nor U+FFFE/U+FFFF: one of them
+# in a prompt made the whole packet, record included, unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml_text(text: str) -> str:
+    """``text`` as XML character data: escaped by the standard library's serializer (the
+    same one a parser undoes), with the characters XML cannot hold dropped."""
+    return xml_escape(_NOT_XML.sub("", text))
+
+
 def _xmp_packet(record_json: str, prompt: str) -> bytes:
+    """The XMP packet: the record (as ASCII JSON, so any character survives) in
+    ``kirin:record``, the prompt in ``dc:description``; both as escaped element text, so
+    no prompt can add markup, or a second record, to the packet."""
     from . import __version__
 
     return (
@@ -201,15 +214,22 @@ def _xmp_packet(record_json: str, prompt: str) -> bytes:
         '    xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
         '    xmlns:xmp="http://ns.adobe.com/xap/1.0/"\n'
         f'    xmlns:kirin="{XMP_NAMESPACE}">\n'
-        f"   <xmp:CreatorTool>kirin-jupyter {__version__}</xmp:CreatorTool>\n"
+        f"   <xmp:CreatorTool>kirin-jupyter {_xml_text(__version__)}</xmp:CreatorTool>\n"
         "   <dc:description><rdf:Alt><rdf:li xml:lang=\"x-default\">"
-        f"{escape(prompt, quote=False)}</rdf:li></rdf:Alt></dc:description>\n"
-        f"   <kirin:record>{escape(record_json, quote=False)}</kirin:record>\n"
+        f"{_xml_text(prompt)}</rdf:li></rdf:Alt></dc:description>\n"
+        f"   <kirin:record>{_xml_text(_ascii_json(record_json))}</kirin:record>\n"
         "  </rdf:Description>\n"
         " </rdf:RDF>\n"
         "</x:xmpmeta>\n"
         '<?xpacket end="w"?>'
     ).encode()
+
+
+def _ascii_json(record_json: str) -> str:
+    try:
+        return json.dumps(json.loads(record_json), ensure_ascii=True, separators=(",", ":"))
+    except ValueError:
+        return record_json
 
 
 def _jpeg_segments(data: memoryview) -> list[tuple[int, int, int]]:
@@ -487,7 +507,9 @@ class PngRecordInserter:
 # -- reading -------------------------------------------------------------------------------
 
 def read_record(data: bytes | memoryview) -> dict[str, Any] | None:
-    """The record inside image bytes, or None when there is none (or they are no image)."""
+    """The record inside image bytes, checked (``record_schema``); None when there is none
+    (or they are no image). ``DamagedRecord`` (one line) when there is one that cannot be
+    used: not JSON, nested too deep, or a field of the wrong type."""
     view = memoryview(data)
     try:
         kind = image_kind(view)
@@ -498,12 +520,9 @@ def read_record(data: bytes | memoryview) -> dict[str, Any] | None:
             text = _record_in_xmp(packet) if packet is not None else None
         else:
             return None
-        if text is None:
-            return None
-        record = json.loads(text)
-    except (ValidationError, ValueError, struct.error, zlib.error):
+    except (ValidationError, ValueError, struct.error, zlib.error, MemoryError):
         return None
-    return record if isinstance(record, dict) else None
+    return None if text is None else parse_record(text)
 
 
 def png_text(data: bytes | memoryview, keyword: str) -> str | None:
@@ -529,12 +548,22 @@ def _png_text(data: memoryview, keyword: str) -> str | None:
         if kind == b"tEXt":
             return rest.decode("latin-1")
         if kind == b"zTXt":
-            return zlib.decompress(rest[1:]).decode("latin-1")
+            return _inflate(rest[1:]).decode("latin-1")
         compressed = rest[0] == 1
         _lang, _, rest = rest[2:].partition(b"\x00")
         _translated, _, text = rest.partition(b"\x00")
-        return (zlib.decompress(text) if compressed else text).decode("utf-8")
+        return (_inflate(text) if compressed else text).decode("utf-8")
     return None
+
+
+def _inflate(data: bytes) -> bytes:
+    """A compressed text chunk, inflated to at most 4 bytes a record character: a
+    crafted chunk of a few kB could otherwise inflate to gigabytes."""
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(data, 4 * MAX_RECORD_CHARS)
+    if inflater.unconsumed_tail:
+        raise ValueError("a compressed text chunk inflates past any record's size")
+    return out
 
 
 def _jpeg_xmp(data: memoryview) -> bytes | None:
@@ -552,24 +581,46 @@ def _webp_xmp(data: memoryview) -> bytes | None:
     return None
 
 
+_XMP_RECORD_TAG = f"{{{XMP_NAMESPACE}}}record"
+
+
 def _record_in_xmp(packet: bytes) -> str | None:
-    match = _RECORD_IN_XMP.search(packet.decode("utf-8", "replace"))
-    if match is None:
+    """The record's JSON in an XMP packet, read by the standard library's XML parser with
+    no DTD at all (so no entity can expand): the element ``kirin:record`` in our
+    namespace, never text that merely looks like it. A packet that does not parse holds
+    no record."""
+    import xml.etree.ElementTree as ET
+
+    if b"<!DOCTYPE" in packet or b"<!ENTITY" in packet:
+        return None  # XMP has no DTD: one here is an attack (entity expansion)
+    start, end = packet.find(b"<x:xmpmeta"), packet.rfind(b"</x:xmpmeta>")
+    body = packet[start:end + len(b"</x:xmpmeta>")] if 0 <= start < end else packet
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
         return None
-    return unescape(match.group(1) if match.group(1) is not None else match.group(2))
+    found = root.find(f".//{_XMP_RECORD_TAG}")
+    if found is not None:
+        return found.text or ""
+    for element in root.iter():  # the attribute form: kirin:record="..."
+        if _XMP_RECORD_TAG in element.attrib:
+            return element.attrib[_XMP_RECORD_TAG]
+    return None
+
+
+RECORD_FILE_LIMIT = 64_000_000  # as Limits.result_bytes: a 2k PNG is under 20 MB
 
 
 def provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The generation record inside a saved result file (PNG, JPEG or WebP).
 
-    Raises ``ValidationError`` (one line) for a missing file, a file that is not one of
-    those images, or an image without a record."""
+    Raises ``ValidationError`` (one line) for a missing file, a path that is no regular
+    file (a pipe, a device, a link to one), a file too large to be a result, a file that
+    is not one of those images, an image without a record, or a damaged record."""
+    from .user_files import read_user_file
+
     where = Path(path)
-    try:
-        data = where.read_bytes()
-    except OSError as exc:
-        raise ValidationError(
-            f"cannot read {where}: {exc.strerror or exc.__class__.__name__}") from None
+    data = read_user_file(where, RECORD_FILE_LIMIT, "result file")
     if image_kind(data) is None:
         raise ValidationError(f"{where.name} is not a PNG, JPEG or WebP image, so it holds no "
                               "kirin record")

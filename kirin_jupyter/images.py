@@ -163,19 +163,21 @@ def _read_path(path: Path) -> tuple[bytes, str]:
         raise ValidationError(
             f"{_short(path.name, 80)}: the API accepts only .jpg, .jpeg and .png files"
         )
+    from .user_files import checked_path, read_user_file
+
     try:
-        size = path.stat().st_size
-        if size > MAX_READ_BYTES:  # checked before reading: never load 4 GiB
-            raise ValidationError(
-                f"{_short(path.name, 80)} is {describe_size(size)}; the API accepts at most "
-                f"10 MB, and files over {describe_size(MAX_READ_BYTES)} are not read (not "
-                "even to mend them with --fit): export a smaller JPEG or PNG"
-            )
-        return path.read_bytes(), path.name
+        size = checked_path(path, "image file").stat().st_size
     except OSError as exc:
         raise ValidationError(
             f"cannot read {_short(path.name, 80)}: {exc.strerror or exc.__class__.__name__}"
         ) from None
+    if size > MAX_READ_BYTES:  # checked before reading: never load 4 GiB
+        raise ValidationError(
+            f"{_short(path.name, 80)} is {describe_size(size)}; the API accepts at most "
+            f"10 MB, and files over {describe_size(MAX_READ_BYTES)} are not read (not "
+            "even to mend them with --fit): export a smaller JPEG or PNG"
+        )
+    return read_user_file(path, MAX_READ_BYTES, "image file"), path.name
 
 
 def _decode_b64(text: str, what: str) -> bytes:
@@ -253,7 +255,10 @@ def _parent_in(data: bytes) -> str | None:
     inside (lineage: a saved result used as a reference names its parent)."""
     from .file_provenance import read_record
 
-    record = read_record(data)
+    try:
+        record = read_record(data)
+    except ValidationError:  # a damaged record names no parent; the picture still counts
+        return None
     task_id = record.get("task_id") if record else None
     return task_id if isinstance(task_id, str) and task_id else None
 

@@ -18,7 +18,9 @@ from IPython.display import display
 
 from . import magic_options
 from .errors import KirinError, ValidationError
+from .file_provenance import RECORD_FILE_LIMIT
 from .request import OPTION_NAMES
+from .user_files import read_user_file
 
 if TYPE_CHECKING:
     from .magics import KirinMagics
@@ -157,8 +159,9 @@ def _find_result_file(ref: dict[str, Any], journal: Journal) -> Path | None:
     for text in paths:
         path = Path(str(text))
         try:
-            if hashlib.sha256(path.read_bytes()).hexdigest().startswith(digest):
-                return path
-        except OSError:
+            data = read_user_file(path, RECORD_FILE_LIMIT, "result file")
+        except ValidationError:
             continue
+        if hashlib.sha256(data).hexdigest().startswith(digest):
+            return path
     return None

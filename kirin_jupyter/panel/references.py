@@ -104,13 +104,16 @@ def from_text(text: str) -> Reference:
     if value.lower().startswith(("http://", "https://")):
         return from_url(value)
     path = Path(value).expanduser()
-    if not path.is_file():
-        raise ValidationError(f"image file not found: {value}")
     return from_path(path, origin="path")
 
 
 def from_path(path: Path, *, origin: Origin = "path") -> Reference:
-    return from_bytes(path.read_bytes(), origin=origin, label=path.name, path=path)
+    """A reference from a file: read like every user's file (``user_files``)."""
+    from ..images import MAX_READ_BYTES
+    from ..user_files import read_user_file
+
+    data = read_user_file(path, MAX_READ_BYTES, "image file")
+    return from_bytes(data, origin=origin, label=path.name, path=path)
 
 
 def from_result(path: Path) -> Reference:
