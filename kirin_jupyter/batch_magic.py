@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from . import magic_options
+from .pricing import summed
 from .request import OPTION_NAMES
 
 if TYPE_CHECKING:
@@ -76,8 +77,8 @@ def _dry_run(client: Client, items: list[dict[str, Any]], common: dict[str, Any]
 
     requests = build_requests(client, items, "dry-run", common)
     quotes = _quotes(client, requests)
-    known = [q.usd for q in quotes if q is not None and q.usd is not None]
-    price = f"about ${sum(known)}" if len(known) == len(quotes) else "price not known yet"
+    total = summed(quotes)  # in USD, or in credits on a service that quotes so
+    price = total.describe() if total is not None else "price not known yet"
     models = sorted({r.model.name for r in requests})
     print(f"batch of {len(requests)} prompts ({', '.join(models)}): {price}")
     for request in requests[:5]:

@@ -17,17 +17,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import budget
 from . import settings as config
 from .display.formatters import register_with_running_shell
-from .errors import (
-    APIError,
-    BudgetExceeded,
-    KirinError,
-    NeverCreated,
-    OutcomeUnknown,
-    TaskFailed,
-    ValidationError,
-)
+from .errors import KirinError, ValidationError
 from .job import Job
 from .kirin_api import KirinAPI, Limits, RetryPolicy
 from .polling import Expectation, PollPolicy, RequestBudget, expectation, prior_seconds
@@ -161,6 +154,7 @@ class Client:
         body_style: BodyStyle | None = None,
         timeout: float | None = None,
         max_cost: Decimal | float | str | None = None,
+        max_credits: Decimal | float | str | None = None,
         create_resends: int | None = None,
         limits: Limits | None = None,
         simulator: SimulatorService | None = None,
@@ -180,6 +174,9 @@ class Client:
         if max_cost is not None:
             checked = _checked_max_cost(max_cost)
             explicit["max_cost"] = float(checked) if checked is not None else 0.0
+        credits = budget.checked_limit(max_credits, "max_credits", "credits")
+        if max_credits is not None:
+            explicit["max_credits"] = float(credits or 0)
         if body_style is not None:
             check_body_style(body_style)
         if settings is None:
@@ -189,6 +186,7 @@ class Client:
         base = overlay(settings, Layer({k: v for k, v in explicit.items() if v is not None},
                                        ARGUMENT))
         self._explicit_max_cost = _checked_max_cost(max_cost)  # exact, as given
+        self._explicit_max_credits = credits
         self._explicit_limits = limits
         self._fixed_simulator = simulator
         self.simulator: SimulatorService | None = None
@@ -368,7 +366,8 @@ class Client:
                 f"(task {earlier.get('task_id') or 'not created'}); ids must be unique: "
                 "leave it out to get a fresh one"
             )
-        quote = self.quote_request(request) if self.max_cost is not None else None
+        limited = self.max_cost is not None or self.max_credits is not None
+        quote = self.quote_request(request) if limited else None
         with self._lock:  # check and register together: two threads cannot both pass
             self.check_budget(request, quote)
             job = self._new_job(request)
@@ -444,24 +443,10 @@ class Client:
     def check_batch_budget(self, requests: list[GenerationRequest],
                            quotes: list[Quote | None], *, what: str = "batch") -> None:
         """Refuse a whole batch before its first create when, at its known price, it would
-        take the session past ``max_cost``; with a limit and no known price, refuse too
-        (a batch could run far past it before the first price is seen)."""
-        if self.max_cost is None or not requests:
-            return
-        prices = [q.usd if q is not None else None for q in quotes]
-        if any(price is None for price in prices):
-            raise BudgetExceeded(
-                f"budget: the price of these jobs is not known yet (max_cost ${self.max_cost});"
-                " run one job of this kind first, or remove the limit; nothing was sent")
-        total = sum((p for p in prices if p is not None), Decimal(0))
-        with self._lock:
-            committed, _ = self._committed()
-        if committed + total > self.max_cost:
-            raise BudgetExceeded(
-                f"budget: this {what} of {len(requests)} jobs would cost ${total} and this "
-                f"session has spent or committed ${committed} of max_cost ${self.max_cost}; "
-                "nothing was sent. Raise the limit (%config Kirin.max_cost = ...) or send "
-                f"fewer {'prompts' if what == 'batch' else 'values'}")
+        take the session past ``max_cost`` (or ``max_credits``); with a limit and no known
+        price, or a limit in another unit than the service's quotes, refuse too (a batch
+        could run far past it before the first price is seen). See ``budget``."""
+        budget.check_batch(self, requests, quotes, what=what)
 
     # -- sweeps --------------------------------------------------------------------------
 
@@ -604,60 +589,41 @@ class Client:
         return None if price is None else price * request.n
 
     def check_budget(self, request: GenerationRequest, quote: Quote | None = None) -> None:
-        """Refuse a job that could take the session past ``max_cost``; nothing is sent.
+        """Refuse a job that could take the session past ``max_cost`` or ``max_credits``;
+        nothing is sent.
 
         Committed = what finished jobs cost + the quotes (or estimates) of jobs in flight
         and of jobs that ended without a cost while their task may exist (a timeout).
         With a quote for every job, no job can pass the limit. A job of unknown price (no
         quote, no earlier job of its kind) may run only while no other such job is in
-        flight: then at most one job's cost can go past the limit.
+        flight: then at most one job's cost can go past the limit. A limit in another unit
+        than the service's quotes (``max_cost`` on a service that quotes in credits) is
+        refused: it could not be checked. See ``budget``.
         """
-        if self.max_cost is None:
-            return
-        estimates: dict[tuple[str, str, int], Decimal | None] = {}
+        budget.check_job(self, request, quote)
 
-        def price_of(req: GenerationRequest, known: Quote | None) -> Decimal | None:
-            if known is not None and known.usd is not None:
-                return known.usd
-            key = (req.model.name, req.resolution, req.n)
-            if key not in estimates:
-                estimates[key] = self.estimate_cost(req)
-            return estimates[key]
+    @property
+    def max_credits(self) -> Decimal | None:
+        """The budget in the service's credits (``max_credits``), or None for no limit."""
+        if self.settings.source("max_credits") == ARGUMENT:
+            return self._explicit_max_credits
+        return budget.checked_limit(self.settings.max_credits, "max_credits", "credits")
 
-        committed, unknown_in_flight = self._committed(price_of)
-        mine = price_of(request, quote)
-        limit = self.max_cost
-        if committed >= limit or (mine is not None and committed + mine > limit):
-            said = quote if quote is not None and quote.known else estimated(mine)
-            verb = f"would cost {said.describe()} and pass" if said.known else "would pass"
-            raise BudgetExceeded(
-                f"budget: this session has spent or committed ${committed} of max_cost "
-                f"${limit}; this job {verb} it. Raise the limit "
-                "(%config Kirin.max_cost = ...) to go on"
-            )
-        if mine is None and unknown_in_flight:
-            raise BudgetExceeded(
-                "budget: the price of this kind of job is not known yet and a job of unknown "
-                f"price is still running (max_cost ${limit}); start this one when it is done"
-            )
+    def service_currency(self) -> str | None:
+        """The currency of this service's quotes: of the last one it gave this connection,
+        else as ``%kirin doctor`` found it on this host; None while neither knows (no
+        precharge route, or only failed quotes)."""
+        with self._quote_lock:
+            for quote in self._quote_cache.values():
+                if quote.source == "service" and quote.known:
+                    return quote.currency
+        return self.api.facts.get("quote_currency")
 
-    def _committed(self, price_of: Callable[[GenerationRequest, Quote | None],
-                                            Decimal | None] | None = None,
-                   ) -> tuple[Decimal, int]:
-        """What finished jobs cost plus the prices of jobs in flight (or ended with their
-        task possibly billed); and how many in flight have no known price."""
-        def quoted(req: GenerationRequest, known: Quote | None) -> Decimal | None:
-            return known.usd if known is not None else self.estimate_cost(req)
-
-        price_of = price_of or quoted
-        committed = self.session_spend()
-        unknown_in_flight = 0
-        for job in self.registry.latest_per_task():  # a resumed job replaces the one it resumes
-            if not job.done() or _may_be_billed(job):
-                price = price_of(job.request, job.quote)
-                committed += price or Decimal(0)
-                unknown_in_flight += price is None and not job.done()
-        return committed, unknown_in_flight
+    def last_service_quote(self, request: GenerationRequest) -> Quote | None:
+        """The service's last quote for requests of this kind on this connection, however
+        old (the price in credits when a new quote fails)."""
+        with self._quote_lock:
+            return self._quote_cache.get(_price_kind(request))
 
     # -- after a restart -----------------------------------------------------------------
 
@@ -728,23 +694,6 @@ SIMULATED_TASK_GONE = (
     "a simulated task lives only in the kernel process that made it; that process has "
     "ended, so the task cannot be resumed (run the cell again: the simulator is free)"
 )
-
-
-def _may_be_billed(job: Job) -> bool:
-    """A job that ended without a known cost while its task may exist (a timeout, a lost
-    answer, a failed download, or a completed task whose answer named no cost): it
-    counts against the budget at its quote or estimate.
-    A task the service itself reported failed, or a create it refused, is not billed."""
-    if not job.done() or job.cost is not None:
-        return False
-    if job.status == "completed":
-        return True  # done, but the service sent no cost: count its quote
-    error = job.error
-    if isinstance(error, (TaskFailed, NeverCreated, ValidationError, BudgetExceeded)):
-        return False
-    refused = isinstance(error, APIError) and error.status_code is not None and \
-        400 <= error.status_code < 500 and job.task_id is None
-    return not refused and (job.task_id is not None or isinstance(error, OutcomeUnknown))
 
 
 def _price_kind(request: GenerationRequest) -> tuple[object, ...]:

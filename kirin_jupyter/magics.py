@@ -24,7 +24,8 @@ from IPython.display import display
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from . import frontends, magic_options, settings, spec
+from . import budget, frontends, magic_options, settings, spec
+from .pricing import CREDIT
 from .prompting import PromptError, prompt_from_cell
 from .request import OPTION_NAMES
 
@@ -339,6 +340,8 @@ class KirinMagics(Magics):
         limit = client.max_cost
         print(f"session spend: ${client.session_spend()}"
               + (f" of max_cost ${limit}" if limit is not None else ""))
+        if client.max_credits is not None:
+            print(_credits_line(client))
 
     def _cmd_wait(self, timeout: float | None = None) -> None:
 
@@ -486,12 +489,28 @@ class KirinMagics(Magics):
         print(f"output dir: {client.output_dir}")
         print(f"journal:    {client.journal.path}")
         print(f"front end:  {frontends.DESCRIPTIONS[frontends.detect(self.shell)]}")
+        print(f"budget:     {_budget_text(client)}")
         for name in settings.names():
             print(f"Kirin.{name} = {getattr(resolved, name)!r}  (from "
                   f"{resolved.source(name)})")
         print(f"settings files read: {', '.join(str(p) for p in files.files) or 'none'}")
         for problem in files.problems:
             print(problem)
+
+
+def _budget_text(client: Client) -> str:
+    """'max_cost $5', 'max_credits 400 credits', both, or 'no limit'."""
+    limits = [str(limit) for limit in budget.limits(client)]
+    currency = client.service_currency()
+    quoted = f" (the service quotes in {currency})" if currency else ""
+    return (" and ".join(limits) or "no limit") + quoted
+
+
+def _credits_line(client: Client) -> str:
+    """What the session has committed in credits, against ``max_credits``."""
+    spent, _, unknown = budget.committed(client, CREDIT)
+    more = f" (and {unknown} job(s) of no known price in credits)" if unknown else ""
+    return f"credits committed: {spent} of max_credits {client.max_credits}{more}"
 
 
 _USAGE = {

@@ -90,6 +90,9 @@ class Settings:
     max_cost: float = field(default=0.0, metadata=_about(
         "budget in USD for this session's jobs; a job that would pass it is refused "
         "before it is sent (0: no limit)"))
+    max_credits: float = field(default=0.0, metadata=_about(
+        "budget in the service's credits, for a service that quotes its prices in credits "
+        "(max_cost is in USD and cannot be checked there); 0: no limit"))
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def source(self, name: str) -> str:
@@ -171,6 +174,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "request_seconds": _positive,
     "create_resends": _not_negative,
     "max_cost": _not_negative,
+    "max_credits": _not_negative,
 }
 
 _KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .errors import BudgetExceeded, ValidationError
+from .pricing import summed
 from .request import check_option_names
 from .sweep_plan import Axis, Cell, expand
 
@@ -60,13 +61,13 @@ class SweepPlan:
 
     def price_text(self) -> str:
         """'about $0.16 (quoted by the service)', or why there is no figure."""
-        total = self.total
+        total = summed(self.quotes)  # in USD, or in credits on a service that quotes so
         if total is None:
             return "price not known yet (no quote, and no earlier job of this kind)"
         sources = {q.source for q in self.quotes if q is not None}
         how = "quoted by the service" if sources == {"service"} else \
             "estimated from earlier jobs" if sources == {"estimate"} else "partly estimated"
-        return f"about ${total} ({how})"
+        return f"{total.describe().split(' (')[0]} ({how})"
 
     def describe(self, index: int) -> str:
         return self.cells[index].describe(self.axes)
