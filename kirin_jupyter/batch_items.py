@@ -7,6 +7,7 @@ request is built, so one bad row is one clear error and nothing is sent.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -42,7 +43,7 @@ def items_from(prompts: Any) -> list[dict[str, Any]]:
 def items_from_file(path: str | Path) -> list[dict[str, Any]]:
     """``.txt``: one prompt a line (blank lines and ``#`` comments skipped); ``.csv``: a
     ``prompt`` column and any option columns (``n``, ``aspect_ratio``, ``images`` as
-    ``a.png|b.png`` ...)."""
+    ``a.png|b.png``, ``extra_params`` as a JSON object ...)."""
     file = Path(path).expanduser()
     if not file.is_file():
         raise ValidationError(f"no such file: {file}")
@@ -119,4 +120,13 @@ def _from_text(column: str, value: str, line: int) -> Any:
         return [int(p) if column == "elements" and p.isdigit() else p for p in parts]
     if column == "fit":
         return text.lower() in _TRUE
+    if column == "extra_params":  # a JSON object: {"result_type": "single"}
+        try:
+            params = json.loads(text)
+        except ValueError:
+            params = None
+        if not isinstance(params, dict):
+            raise ValidationError(f"line {line}: extra_params must be a JSON object, "
+                                  f"not {text!r}")
+        return params
     return text

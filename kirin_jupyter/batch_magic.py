@@ -13,7 +13,7 @@ from IPython.core.error import UsageError
 
 from . import magic_options
 from .pricing import summed
-from .request import OPTION_NAMES
+from .request import OPTION_NAMES, unchecked_note
 
 if TYPE_CHECKING:
     from .batches import Batch
@@ -85,6 +85,9 @@ def _dry_run(client: Client, items: list[dict[str, Any]], common: dict[str, Any]
         print(f"  {request.prompt[:80]}")
     if len(requests) > 5:
         print(f"  ... and {len(requests) - 5} more")
+    unchecked = unchecked_note(requests)
+    if unchecked:
+        print(unchecked)
     print("dry run: nothing was created")
 
 

@@ -340,7 +340,8 @@ class Client:
 
         The options are ``RequestOptions``: ``model``, ``n``, ``resolution``,
         ``aspect_ratio``, ``images``, ``negative_prompt``, ``elements``, ``watermark``,
-        ``callback_url``, ``external_task_id``, ``fit``. Those left out take the settings'
+        ``callback_url``, ``external_task_id``, ``fit``, ``extra_params`` (fields the pages
+        do not list, sent inside params as given). Those left out take the settings'
         defaults (``default_model``, ``n``, ``resolution``, ``aspect_ratio``). Raises
         ``ValidationError`` (nothing sent) when an option breaks a documented rule.
         """

@@ -6,6 +6,7 @@ Parsing raises ``UsageError`` (one line, no traceback in IPython) for every mist
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shlex
 import textwrap
@@ -23,7 +24,7 @@ class Option:
     dest: str
     help: str
     metavar: str | None = None
-    action: str = "store"  # store | append | store_true | store_false
+    action: str = "store"  # store | append | store_true | store_false | param
     default: Any = None
 
 
@@ -50,6 +51,10 @@ OPTIONS: tuple[Option, ...] = (
            "URL"),
     Option(("--id", "--external-id"), "external_task_id",
            "your own task id (unique per account); one is generated when omitted", "ID"),
+    Option(("--param",), "extra_params",
+           "a field the pages do not list, sent inside params as given (not checked): "
+           "VALUE is read as JSON when it parses, else as text; repeatable",
+           "KEY=VALUE", action="param"),
     Option(("--fit",), "fit", "mend reference images that break a rule (resize, pad, convert)",
            action="store_true"),
     Option(("--wait",), "wait", "block this cell until the images are in",
@@ -61,9 +66,52 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
+_TAKES_VALUE = ("store", "append", "param")
+
+
+def read_param(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` of ``--param``: VALUE as JSON when it parses (``0.5``, ``true``,
+    ``[1, 2]``, ``"7"``), else the text as typed (``single``)."""
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip():
+        raise ValueError(f"expected KEY=VALUE, not {text!r}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def param_word(key: str, value: Any) -> str:
+    """The ``KEY=VALUE`` that ``read_param`` reads back as this key and value: text that
+    would not parse as JSON as typed, anything else as JSON."""
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return f"{key}={value}"
+    return f"{key}={json.dumps(value, ensure_ascii=False)}"
+
+
+class _ParamAction(argparse.Action):
+    """Each ``--param KEY=VALUE`` adds one entry to a dict (a key given twice is refused:
+    one of the two would be dropped unseen)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        try:
+            key, value = read_param(str(values))
+        except ValueError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+        params = dict(getattr(namespace, self.dest, None) or {})
+        if key in params:
+            raise argparse.ArgumentError(self, f"{key!r} is given twice")
+        params[key] = value
+        setattr(namespace, self.dest, params)
+
+
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"%kirin: {message} (see %kirin help)")
+    def error(self, message: str) -> NoReturn:  # one line, whatever was typed
+        raise UsageError(f"%kirin: {' '.join(message.split())} (see %kirin help)")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         raise UsageError(message or "%kirin: see %kirin help")
@@ -75,8 +123,9 @@ def build_parser(with_var: bool) -> argparse.ArgumentParser:
     if with_var:
         parser.add_argument("var", nargs="?", help="variable that will hold the Job")
     for opt in OPTIONS:
-        kwargs: dict[str, Any] = {"dest": opt.dest, "help": opt.help, "action": opt.action}
-        if opt.action in ("store", "append"):
+        kwargs: dict[str, Any] = {"dest": opt.dest, "help": opt.help,
+                                  "action": _ParamAction if opt.action == "param" else opt.action}
+        if opt.action in _TAKES_VALUE:
             kwargs["metavar"] = opt.metavar
         parser.add_argument(*opt.flags, **kwargs)
     parser.set_defaults(watermark=None)
@@ -99,8 +148,8 @@ def parse_cell_line(line: str) -> argparse.Namespace:
 
 
 _TOKEN = re.compile(r"""\s*("(?:\\.|[^"\\])*"|'[^']*'|\S+)""")
-_VALUE_OPTIONS = {f for o in OPTIONS if o.action in ("store", "append") for f in o.flags}
-_FLAG_OPTIONS = {f for o in OPTIONS if o.action not in ("store", "append") for f in o.flags}
+_VALUE_OPTIONS = {f for o in OPTIONS if o.action in _TAKES_VALUE for f in o.flags}
+_FLAG_OPTIONS = {f for o in OPTIONS if o.action not in _TAKES_VALUE for f in o.flags}
 
 
 def split_line_prompt(line: str) -> tuple[str, str]:
@@ -173,7 +222,8 @@ def parse_line(line: str) -> tuple[argparse.Namespace, str]:
 def words_for(name: str, value: object) -> list[str]:
     """The magic-line words that give option ``name`` (a ``RequestOptions`` key) this
     value: ``-n 2``; ``-i a.png -i b.png`` for a list; ``--watermark`` or
-    ``--no-watermark`` for a flag; ``--neg=-x`` when a value starts with '-'."""
+    ``--no-watermark`` for a flag; ``--param k=v`` for each entry of a dict;
+    ``--neg=-x`` when a value starts with '-'."""
     options = [o for o in OPTIONS if o.dest == name]
     if not options:
         raise KeyError(f"no magic option for {name!r}")
@@ -187,6 +237,8 @@ def words_for(name: str, value: object) -> list[str]:
                  option.flags[0])
     long = option.flags[-1]
     words: list[str] = []
+    if isinstance(value, dict):
+        value = [param_word(str(key), item) for key, item in value.items()]
     for item in value if isinstance(value, (list, tuple)) else [value]:
         text = str(item)
         words += [f"{long}={text}"] if text.startswith("-") else [short, text]

@@ -27,7 +27,7 @@ from traitlets.config import Configurable
 from . import budget, frontends, magic_options, settings, spec
 from .pricing import CREDIT
 from .prompting import PromptError, prompt_from_cell
-from .request import OPTION_NAMES
+from .request import OPTION_NAMES, unchecked_note
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -299,6 +299,9 @@ class KirinMagics(Magics):
         print("Authorization: Bearer ***" if not client.simulated else "(simulator: no key)")
         print(json.dumps(endpoint.wire_body(request.dry_run_body()), indent=2,
                          ensure_ascii=False))
+        unchecked = unchecked_note([request])
+        if unchecked:
+            print(unchecked)
         print(f"price: {client.quote_request(request).describe()}")
         print("dry run: no task was created (a price quote creates nothing)")
 

@@ -224,4 +224,5 @@ def options_from_record(record: dict[str, Any]) -> dict[str, Any]:
         "negative_prompt": record.get("negative_prompt") or options.get("negative_prompt"),
         "elements": elements or None,
         "watermark": watermark.get("enabled") if isinstance(watermark, dict) else None,
+        "extra_params": options.get("extra_params") or None,
     }

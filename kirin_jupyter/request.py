@@ -6,6 +6,7 @@ Nothing is sent from this module; a ``ValidationError`` raised here means no req
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,26 @@ _MAX_EXTERNAL_ID = 255
 # callback URL may carry a token).
 NOT_OPTIONS = ("model", "prompt", "external_task_id", "callback_url")
 
+# Every field the request itself can send, and the option that sets it: ``extra_params``
+# may not override one (``element_list`` counts only for a model that takes elements).
+_OPTION_FOR_FIELD = {
+    "model": ("model", "-m"), "prompt": ("the prompt", ""), "n": ("n", "-n"),
+    "resolution": ("resolution", "--res"), "aspect_ratio": ("aspect_ratio", "--ar"),
+    "image_list": ("images", "-i"), "image": ("images", "-i"),
+    "negative_prompt": ("negative_prompt", "--neg"), "element_list": ("elements", "-e"),
+    "watermark_info": ("watermark", "--watermark"),
+    "callback_url": ("callback_url", "--callback-url"),
+    "external_task_id": ("external_task_id", "--id"),
+}
+UNCHECKED = "not checked by kirin-jupyter"
+
+
+def documented_fields(model: spec.ModelSpec) -> frozenset[str]:
+    """The parameters kirin-jupyter sends (and checks) itself for ``model``."""
+    return frozenset(name for name in _OPTION_FOR_FIELD
+                     if name != "element_list" or model.supports_elements)
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """A request that passed every rule; ``body()`` is exactly what goes on the wire."""
@@ -43,6 +64,10 @@ class GenerationRequest:
     watermark: bool | None = None
     callback_url: str | None = None
     external_task_id: str = field(default_factory=lambda: new_external_id())
+    # Fields the pages do not list, sent inside params as given (checked only for being
+    # JSON and for not overriding a documented field): the escape hatch for the fields
+    # the CLI's skills name (result_type, image_fidelity, ...), whose types are unknown.
+    extra_params: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -65,6 +90,7 @@ class GenerationRequest:
             body["watermark_info"] = {"enabled": self.watermark}
         if self.callback_url:
             body["callback_url"] = self.callback_url
+        body.update(self.extra_params)  # never a documented key: build_request refuses it
         return body
 
     @property
@@ -74,12 +100,17 @@ class GenerationRequest:
         return tuple(dict.fromkeys(found))
 
     def summary(self) -> dict[str, Any]:
-        """The body with images named by hash: safe and small enough for a journal or a repr."""
-        body = self.body()
+        """The body with images named by hash: safe and small enough for a journal or a repr.
+        The extra params are kept apart, under ``extra_params`` (as the option is named),
+        so a journal or a record says which fields kirin-jupyter did not check."""
+        body = {key: value for key, value in self.body().items()
+                if key not in self.extra_params}
         field_name = self.model.image_field
         if field_name in body:
             refs = [f"{i.label} sha256:{i.sha256[:16]}" for i in self.images]
             body[field_name] = refs if field_name == "image_list" else refs[0]
+        if self.extra_params:
+            body["extra_params"] = dict(self.extra_params)
         return body
 
     @cached_property
@@ -113,6 +144,7 @@ def request_from_summary(summary: dict[str, Any], external_task_id: str) -> Gene
         int(e["element_id"]) for e in summary.get("element_list") or [] if isinstance(e, dict)
     )
     watermark = summary.get("watermark_info")
+    extra = summary.get("extra_params")
     return GenerationRequest(
         model=model,
         prompt=str(summary.get("prompt", "")),
@@ -124,6 +156,7 @@ def request_from_summary(summary: dict[str, Any], external_task_id: str) -> Gene
         watermark=watermark.get("enabled") if isinstance(watermark, dict) else None,
         callback_url=summary.get("callback_url"),
         external_task_id=external_task_id,
+        extra_params=dict(extra) if isinstance(extra, dict) else {},
     )
 
 
@@ -148,6 +181,7 @@ class RequestOptions(TypedDict, total=False):
     callback_url: str | None
     external_task_id: str | None
     fit: bool
+    extra_params: dict[str, Any] | None
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(RequestOptions.__annotations__)
@@ -172,6 +206,7 @@ def build_request(prompt: Any, **options: Unpack[RequestOptions]) -> GenerationR
     negative_prompt, elements = options.get("negative_prompt"), options.get("elements")
     watermark, callback_url = options.get("watermark"), options.get("callback_url")
     external_task_id, fit = options.get("external_task_id"), bool(options.get("fit"))
+    extra_params = options.get("extra_params")
     try:
         model_spec = spec.resolve_model(str(model))
     except KeyError as exc:
@@ -192,6 +227,7 @@ def build_request(prompt: Any, **options: Unpack[RequestOptions]) -> GenerationR
             f"{len(refs) + len(element_ids)}; at most {spec.MAX_REFERENCES} in total"
         )
     _check_placeholders(model_spec, text, len(refs))
+    extra = _check_extra_params(model_spec, extra_params)
     return GenerationRequest(
         model=model_spec,
         prompt=text,
@@ -204,6 +240,7 @@ def build_request(prompt: Any, **options: Unpack[RequestOptions]) -> GenerationR
         watermark=_check_watermark(watermark),
         callback_url=_check_callback(callback_url),
         external_task_id=_check_external_id(external_task_id),
+        extra_params=extra,
     )
 
 
@@ -364,3 +401,47 @@ def _check_external_id(value: Any) -> str:
             f"external task id must be 1..{_MAX_EXTERNAL_ID} printable characters"
         )
     return text
+
+
+def _check_extra_params(model: spec.ModelSpec, value: Any) -> dict[str, Any]:
+    """Fields for ``params`` that the pages do not list: text keys, JSON values, and
+    never a field kirin-jupyter sends itself (that one has its own, checked option)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"extra_params must be a dict of field names to JSON values, "
+                              f"not {type(value).__name__}")
+    documented = documented_fields(model)
+    checked: dict[str, Any] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ValidationError(f"extra param names must be non-empty text, not {key!r}")
+        if key in documented:
+            raise ValidationError(
+                f"extra param {key!r} would override a documented field, which has its "
+                f"own checked option: {_instead(key)}")
+        try:  # as it will be encoded for the wire (kirin_api._encode_json), but strict JSON
+            text = json.dumps(item, ensure_ascii=False, allow_nan=False)
+            text.encode("utf-8")
+        except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+            reason = " ".join(str(exc).split())
+            raise ValidationError(f"extra param {key!r} cannot be sent as JSON ({reason})"
+                                  ) from None
+        checked[key] = json.loads(text)  # a copy: later changes to the caller's dict stay out
+    return checked
+
+
+def _instead(key: str) -> str:
+    option, flag = _OPTION_FOR_FIELD[key]
+    if not flag:
+        return f"write it as {option}"
+    return f"use {option}= instead ({flag} on the magic line)"
+
+
+def unchecked_note(requests: Sequence[GenerationRequest]) -> str | None:
+    """The line a dry run prints under the body: which extra params go out unchecked."""
+    names = list(dict.fromkeys(key for r in requests for key in r.extra_params))
+    if not names:
+        return None
+    return (f"extra params, sent inside params as given, {UNCHECKED}: "
+            f"{', '.join(names)}")

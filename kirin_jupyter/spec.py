@@ -115,6 +115,15 @@ DEFAULT_RESOLUTION = "1k"
 DEFAULT_N = 1
 
 
+# Fields the SeaCloud CLI's skills name beside the pages, types and ranges not given
+# (gateway-facts.md, "Fields the pages do not list"): sent only through extra_params /
+# --param, never on kirin-jupyter's own; the simulator takes them as any JSON.
+HINTED_PARAMS = {
+    OMNI: ("element_list", "result_type"),
+    V3: ("image_reference", "image_fidelity", "human_fidelity"),
+}
+
+
 # The gateway's CLI lists these models under their upstream names too; it sends the
 # kirin_* ids (seacloud-cli internal/models/aliases_test.go), and so do we.
 UPSTREAM_NAMES = {"kling_image_o1": OMNI, "kling_v3_image": V3}

@@ -18,7 +18,7 @@ from IPython.core.error import UsageError
 
 from . import magic_options
 from .prompting import PromptError, interpolate, prompt_from_cell
-from .request import OPTION_NAMES
+from .request import OPTION_NAMES, unchecked_note
 from .sweep_plan import has_alternatives
 
 if TYPE_CHECKING:
@@ -119,6 +119,9 @@ def run(magics: Any, args: argparse.Namespace, body: str, *, options_text: str,
         plan = make_plan(client, text, options, fill=fill)
         if args.dry_run:
             print(plan_text(plan, magics._text_width()))
+            unchecked = unchecked_note(plan.requests)
+            if unchecked:
+                print(unchecked)
             print("dry run: nothing was created (a price quote creates nothing)")
             return
         sweep = start(client, plan)

@@ -204,6 +204,8 @@ def label_of(name: str, value: Any) -> str:
         return "not: " + _cut(str(value or ""), 24) if value else "no negative"
     if name == "watermark":
         return "watermark " + ("on" if value else "off")
+    if name == "extra_params" and isinstance(value, dict):
+        return _cut(", ".join(f"{k}={v}" for k, v in value.items()) or "no extra params", 40)
     if name in LIST_VALUED:
         names = [Path(v).name if isinstance(v, (str, Path)) else type(v).__name__
                  for v in value]

@@ -130,5 +130,7 @@ def test_the_request_options_are_defined_once_and_every_door_uses_them() -> None
     assert words_for("resolution", "2k") == ["--res", "2k"]
     assert words_for("images", ["a.png", "-b.png"]) == ["-i", "a.png", "--image=-b.png"]
     assert words_for("watermark", False) == ["--no-watermark"]
+    assert words_for("extra_params", {"result_type": "single", "x": "1"}) == [
+        "--param", "result_type=single", "--param", 'x="1"']
     with pytest.raises(ValidationError, match=r"^unknown option 'nn' \(did you mean 'n'\?\)"):
         Client().generate("a fox", nn=3)  # type: ignore[call-arg]

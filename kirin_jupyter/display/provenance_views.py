@@ -8,12 +8,13 @@ Thumbnails are small JPEGs (``thumbnails.thumbnail_jpeg``); colours come from ``
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..request import PLACEHOLDER
+from ..request import PLACEHOLDER, UNCHECKED
 from ..thumbnails import thumbnail_jpeg
 from . import theme
 from .static import FIT_CARD_STYLE, NO_MATH
@@ -64,6 +65,7 @@ def record_rows(record: dict[str, Any]) -> list[tuple[str, str]]:
             ("negative prompt", record.get("negative_prompt")),
             ("images", options.get("n")), ("resolution", options.get("resolution")),
             ("aspect ratio", options.get("aspect_ratio")),
+            ("extra params", extra_params_text(options.get("extra_params"))),
             ("task id", record.get("task_id")),
             ("external id", record.get("external_task_id")),
             ("cost", f"${record['cost']}" if record.get("cost") is not None else None),
@@ -78,6 +80,15 @@ def record_rows(record: dict[str, Any]) -> list[tuple[str, str]]:
     rows.append(("file", f"image {record.get('image', '?')} of {record.get('images', '?')}"))
     rows.append(("kirin-jupyter", record.get("version")))
     return [(label, str(value)) for label, value in rows if value not in (None, "")]
+
+
+def extra_params_text(extra: Any) -> str | None:
+    """'result_type="single" (not checked by kirin-jupyter)', or None when there are none."""
+    if not isinstance(extra, dict) or not extra:
+        return None
+    pairs = ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}"
+                      for key, value in extra.items())
+    return f"{pairs} ({UNCHECKED})"
 
 
 class RecordView:

@@ -16,6 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..request import UNCHECKED
 from ..thumbnails import THUMB_SIDE, prepare, thumbnail_jpeg
 from . import theme
 from .tables import cut, short_id
@@ -99,6 +100,13 @@ def option_chips(options: dict[str, Any]) -> str:
     watermark = options.get("watermark_info")
     if isinstance(watermark, dict) and "enabled" in watermark:
         chips.append(theme.pill("watermark " + ("on" if watermark["enabled"] else "off")))
+    extra = options.get("extra_params")
+    if isinstance(extra, dict) and extra:
+        chips.append(theme.pill(f"{len(extra)} extra param{'s' if len(extra) != 1 else ''}",
+                                title=cut("\n".join(
+                                    f"{key} = {json.dumps(value, ensure_ascii=False)}"
+                                    for key, value in extra.items()), 500)
+                                + f"\n(sent as given, {UNCHECKED})"))
     if not chips:
         return ""
     return ('<div class="kirin-chips" style="display:flex;flex-wrap:wrap;gap:4px;'

@@ -38,6 +38,7 @@ def cell_for(request: GenerationRequest, references: Sequence[Reference],
         "images": [image_argument(ref, output_dir / INPUTS_FOLDER) for ref in references],
         "negative_prompt": request.negative_prompt, "elements": list(request.elements),
         "watermark": request.watermark, "callback_url": request.callback_url,
+        "extra_params": dict(request.extra_params),  # --param KEY=VALUE, read back the same
     }
     words: list[str] = []
     for name in OPTION_NAMES:  # in the order the options are defined
