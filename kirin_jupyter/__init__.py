@@ -43,6 +43,7 @@ _EXPORTS = {
     "OutcomeUnknown": "errors",
     "BudgetExceeded": "errors",
     "resume": "client",
+    "doctor": "client",
     "Panel": "panel",
     "provenance": "file_provenance",
     "compare": "comparison",
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from .client import Client as Client
     from .client import batch as batch
     from .client import default_client as default_client
+    from .client import doctor as doctor
     from .client import generate as generate
     from .client import plan_sweep as plan_sweep
     from .client import resume as resume

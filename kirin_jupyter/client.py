@@ -21,11 +21,12 @@ from . import budget
 from . import settings as config
 from .display.formatters import register_with_running_shell
 from .errors import KirinError, ValidationError
+from .host_facts import HostFacts
 from .job import Job
 from .kirin_api import KirinAPI, Limits, RetryPolicy
 from .polling import Expectation, PollPolicy, RequestBudget, expectation, prior_seconds
 from .pricing import Quote, estimated
-from .protocol import BodyStyle, Endpoint, check_body_style
+from .protocol import BodyStyle, Endpoint, check_body_style, host_choice
 from .registry import JobRegistry
 from .request import (
     GenerationRequest,
@@ -117,6 +118,15 @@ def _checked_max_cost(value: Decimal | float | str | None) -> Decimal | None:
     return amount or None
 
 
+def _request_deadline(settings: Settings) -> float:
+    """One request's deadline, body included: ``request_seconds``, but never longer than
+    the job's ``timeout`` unless ``request_seconds`` was set on purpose (a dripping answer
+    held a ``Client(timeout=5)`` job for the default 300 s)."""
+    if settings.source("request_seconds") != config.DEFAULT:
+        return settings.request_seconds
+    return min(settings.request_seconds, settings.timeout)
+
+
 def _checked_key(key: str | None) -> str | None:
     """Strip the key (one read from a file often ends in a newline); refuse one that cannot
     be an HTTP header, without ever showing it."""
@@ -136,10 +146,11 @@ def _checked_key(key: str | None) -> str | None:
 class Client:
     """A connection to the Kirin service, or to the built-in simulator when no key is set.
 
-    Which service: an explicit ``base_url`` (or ``KIRIN_BASE_URL``) is used as given, with
-    the key if there is one; with neither a key nor a base URL, the in-process simulator
-    answers (every job then shows a "simulator" badge). A key without a base URL is an error:
-    the API documents name no public host.
+    Which service: an explicit ``base_url`` (or ``KIRIN_BASE_URL``: ``vtrix``,
+    ``seacloud`` or a URL) is used with the key if there is one; a key alone goes to
+    ``https://cloud.vtrix.ai``, the host of the documentation the model pages come from;
+    with neither a key nor a base URL, the in-process simulator answers (every job then
+    shows a "simulator" badge). Nothing is sent until a job (or a quote) asks.
     """
 
     def __init__(
@@ -223,12 +234,11 @@ class Client:
         once the jobs that use it are done. Jobs already running keep their own timeout.
         """
         key = _checked_key(api_key or config.api_key_from_env())
-        url = settings.base_url or None
-        simulated = self._fixed_simulator is not None or (key is None and url is None)
-        if not simulated and url is None:
-            raise KirinError(
-                "KIRIN_API_KEY is set but no base URL: set KIRIN_BASE_URL (or pass base_url=)"
-            )
+        url, self.host_reason = host_choice(settings.base_url, settings.source("base_url"),
+                                            key is not None)
+        simulated = self._fixed_simulator is not None or url is None
+        if self._fixed_simulator is not None:
+            self.host_reason = "a simulator given to this client"
         routes = (settings.create_path, settings.task_path, settings.quote_path,
                   check_body_style(settings.body_style))
         target = ("simulator" if simulated else url, None if simulated else key, *routes)
@@ -246,7 +256,7 @@ class Client:
                 result_bytes=round(settings.max_result_mb * 1e6),
                 answer_bytes=round(settings.max_answer_mb * 1e6),
                 result_pixels=round(settings.max_result_megapixels * 1e6),
-                request_seconds=settings.request_seconds,
+                request_seconds=_request_deadline(settings),
             )
             api.retry = RetryPolicy(resend_unanswered=max(0, settings.create_resends))
 
@@ -271,7 +281,9 @@ class Client:
         assert url is not None
         old = self._api
         self._api = KirinAPI(Endpoint(url, *routes), key, transport=transport)
-        self._service_quotes = True
+        self._api.facts = HostFacts(url, self.journal)  # what this host was seen to do
+        # a host the doctor found without a precharge route is not asked for prices
+        self._service_quotes = self._api.facts.get("precharge_route") != "no"
         self._quote_cache.clear()
         self._quoted_at.clear()
         if old is not None:
@@ -628,6 +640,23 @@ class Client:
 
     # -- after a restart -----------------------------------------------------------------
 
+    def doctor(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Check this client's host and key at no cost (``doctor.examine``): the answers,
+        as a dict, are also kept in the journal for this host, where the client uses them.
+        Creates no task."""
+        from .doctor import as_dict, examine
+        from .engine import get_engine
+
+        checks = get_engine().submit(examine(self.api)).result(timeout)
+        for check in checks:
+            if check.answer != "unknown":
+                self.api.facts.learn(check.name, check.answer)
+            if check.name == "precharge_route":
+                with self._quote_lock:
+                    self._service_quotes = check.answer != "no"
+        return as_dict(checks, "built-in simulator" if self.simulated else self.base_url,
+                       self.host_reason)
+
     def resume(self, *, steal: bool = False) -> list[Job]:
         """Follow every job of this service that no running process follows any more.
 
@@ -743,3 +772,8 @@ def plan_sweep(prompt: Any, *, name: str | None = None, **options: Any) -> Sweep
 def resume(*, steal: bool = False) -> list[Job]:
     """``default_client().resume()``: follow the jobs an earlier kernel left unfinished."""
     return default_client().resume(steal=steal)
+
+
+def doctor() -> dict[str, Any]:
+    """``default_client().doctor()``: check the host and the key; creates nothing."""
+    return default_client().doctor()

@@ -74,6 +74,7 @@ def _help_doc(width: int = magic_options.HELP_WIDTH) -> str:
         ("%%kirin [VAR] [options]", "the cell body is the prompt"),
         ("%kirin [options] PROMPT", "a one-line prompt"),
         ("%kirin help | models | jobs | wait | config", ""),
+        ("%kirin doctor", "check the host and the key, at no cost (creates nothing)"),
         ("%kirin resume [--steal] | show TASK_ID | login | ui | code", ""),
         ("%kirin show PATH", "the generation record saved inside a result file"),
         ("%kirin rerun PATH [options]", "generate again from a file's record; options win"),
@@ -428,9 +429,14 @@ class KirinMagics(Magics):
 
         query = query or HistoryArgs()
         model = spec.resolve_model(query.model).name if query.model else None
-        rows, total = self.client().journal.history(
-            limit=query.limit, offset=(query.page - 1) * query.limit, model=model,
-            failed=query.failed, search=query.search)
+        from .errors import ValidationError
+
+        try:
+            rows, total = self.client().journal.history(
+                limit=query.limit, offset=(query.page - 1) * query.limit, model=model,
+                failed=query.failed, search=query.search)
+        except ValidationError as exc:
+            raise UsageError(f"%kirin history: {exc}") from None
         pages = max(1, -(-total // query.limit))
         following = query.line(page=query.page + 1) if query.page < pages else ""
         display(HistoryView(HistoryPage(
@@ -454,11 +460,6 @@ class KirinMagics(Magics):
     def _cmd_login(self) -> None:
         import getpass
 
-        if not self.session.settings().base_url:
-            raise UsageError(
-                "%kirin login: set the service URL first (KIRIN_BASE_URL, or "
-                "%config Kirin.base_url = '...')"
-            )
         key = getpass.getpass("Kirin API key (kept in memory only): ").strip()
         if not key:
             raise UsageError("%kirin login: no key entered")
@@ -481,11 +482,22 @@ class KirinMagics(Magics):
 
         print(insert_next_cell(self.shell))
 
+    def _cmd_doctor(self) -> None:
+        from .doctor import table
+        from .errors import KirinError
+
+        try:
+            report = self.client().doctor()
+        except KirinError as exc:
+            raise UsageError(f"%kirin doctor: {exc}") from None
+        print(table(report))
+
     def _cmd_config(self) -> None:
         client = self.client()
         resolved = self.session.settings()
         files = self.session.files()
-        print(f"service:    {'built-in simulator' if client.simulated else client.base_url}")
+        print(f"service:    {'built-in simulator' if client.simulated else client.base_url}"
+              f" ({client.host_reason})")
         source = "%kirin login" if self.session.login_key else f"${settings.ENV_API_KEY}"
         has_key = bool(self.session.login_key or settings.api_key_from_env())
         print(f"api key:    {'set' if has_key else 'not set'} (from {source})")
@@ -522,7 +534,7 @@ _USAGE = {
     "resume": "%kirin resume [--steal]",
     "history": "%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]",
     "show": "%kirin show TASK_ID | PATH", "login": "%kirin login", "ui": "%kirin ui",
-    "code": "%kirin code",
+    "code": "%kirin code", "doctor": "%kirin doctor",
     "rerun": "%kirin rerun PATH [options]", "lineage": "%kirin lineage TASK_ID|PATH",
     "batch": "%kirin batch FILE [options] | %kirin batch show NAME [--page P]",
     "export": "%kirin export PATH.zip|.html|.csv [--since YYYY-MM-DD] [--model M]",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .file_provenance import PngRecordInserter, image_kind, stamp_file
+from .request import reference_labels
 
 if TYPE_CHECKING:
     from .request import GenerationRequest
@@ -43,9 +44,8 @@ def references(request: GenerationRequest) -> list[dict[str, Any]]:
         return [{"label": ref.label, "sha256": ref.sha256, "url": ref.is_url,
                  "parent_task_id": ref.parent_task_id} for ref in request.images]
     field = request.model.image_field
-    named = request.options.get(field)
     found = []
-    for text in named if isinstance(named, list) else [named] if named else []:
+    for text in reference_labels(request.options.get(field)):
         label, _, digest = str(text).rpartition(" sha256:")
         found.append({"label": label, "sha256": digest, "url": False, "parent_task_id": None})
     return found

@@ -79,9 +79,7 @@ class GenerationRequest:
             "external_task_id": self.external_task_id,
         }
         if self.images:
-            values = [img.value for img in self.images]
-            body[self.model.image_field] = values if self.model.image_field == "image_list" \
-                else values[0]
+            body.update(image_field(self.model, [img.value for img in self.images]))
         if self.negative_prompt:
             body["negative_prompt"] = self.negative_prompt
         if self.elements:
@@ -107,8 +105,8 @@ class GenerationRequest:
                 if key not in self.extra_params}
         field_name = self.model.image_field
         if field_name in body:
-            refs = [f"{i.label} sha256:{i.sha256[:16]}" for i in self.images]
-            body[field_name] = refs if field_name == "image_list" else refs[0]
+            body.update(image_field(self.model,
+                                    [f"{i.label} sha256:{i.sha256[:16]}" for i in self.images]))
         if self.extra_params:
             body["extra_params"] = dict(self.extra_params)
         return body
@@ -130,8 +128,32 @@ class GenerationRequest:
                 img.value if img.is_url else f"{img.value[:keep]}…(base64, {len(img.value)} chars)"
                 for img in self.images
             ]
-            body[field_name] = shown if field_name == "image_list" else shown[0]
+            body.update(image_field(self.model, shown))
         return body
+
+
+def image_field(model: spec.ModelSpec, values: list[str]) -> dict[str, Any]:
+    """The reference images as the gateway takes them: omni's ``image_list`` is a list of
+    ``{"image": value}`` objects (the sibling page ``kirin_v3_omni_image``, the SeaCloud
+    CLI's ``image_list.image`` and Kling's own API agree; a bare string is refused), v3's
+    ``image`` one string."""
+    if model.image_field == "image_list":
+        return {"image_list": [{"image": value} for value in values]}
+    return {model.image_field: values[0]}
+
+
+def reference_labels(value: Any) -> list[str]:
+    """The references named in a summary's image field, from either shape: ``{"image":
+    label}`` items (since the gateway's shape was adopted), or bare strings (older
+    journals); anything else in the list is left out."""
+    items = value if isinstance(value, list) else [value] if value else []
+    labels = []
+    for item in items:
+        if isinstance(item, dict):
+            item = item.get("image")
+        if isinstance(item, str) and item:
+            labels.append(item)
+    return labels
 
 
 def request_from_summary(summary: dict[str, Any], external_task_id: str) -> GenerationRequest:

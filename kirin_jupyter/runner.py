@@ -196,7 +196,13 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
             pricing = asyncio.create_task(_price(job, ctx.quote))
             _pricing_tasks.add(pricing)
             pricing.add_done_callback(_pricing_tasks.discard)
-        snapshot = await _create(job, ctx)
+        try:  # the create, its lookups and any busy waits end by the job's deadline
+            snapshot = await asyncio.wait_for(_create(job, ctx), ctx.timeout)
+        except asyncio.TimeoutError:
+            raise OutcomeUnknown(
+                f"no answer to the create within the job's timeout ({ctx.timeout:g} s); "
+                "the task may exist: %kirin resume (or kirin_jupyter.resume()) looks it up "
+                "by its external id") from None
     task_id = snapshot.task_id or job.task_id or request.external_task_id
     if not resume or job.task_id is None:
         log.info("job %s: task %s", request.external_task_id, task_id)

@@ -25,6 +25,7 @@ from .protocol import DEFAULT_BODY_STYLE as DEFAULT_BODY_STYLE
 from .protocol import DEFAULT_CREATE_PATH as DEFAULT_CREATE_PATH
 from .protocol import DEFAULT_QUOTE_PATH as DEFAULT_QUOTE_PATH
 from .protocol import DEFAULT_TASK_PATH as DEFAULT_TASK_PATH
+from .protocol import HOSTS
 
 ENV_API_KEY = "KIRIN_API_KEY"
 ENV_BASE_URL = "KIRIN_BASE_URL"
@@ -62,7 +63,8 @@ class Settings:
     output_dir: str = field(default=DEFAULT_OUTPUT_DIR, metadata=_about(
         "where result files go (empty: ./kirin_outputs)", ENV_OUTPUT_DIR))
     base_url: str = field(default="", metadata=_about(
-        "service URL; empty: the built-in simulator when no key is set", ENV_BASE_URL))
+        "service: vtrix (https://cloud.vtrix.ai), seacloud (https://cloud.seaart.ai) or a "
+        "URL; empty: vtrix when a key is set, else the built-in simulator", ENV_BASE_URL))
     create_path: str = field(default=DEFAULT_CREATE_PATH, metadata=_about(
         "path of the create request"))
     task_path: str = field(default=DEFAULT_TASK_PATH, metadata=_about(
@@ -93,6 +95,8 @@ class Settings:
     max_credits: float = field(default=0.0, metadata=_about(
         "budget in the service's credits, for a service that quotes its prices in credits "
         "(max_cost is in USD and cannot be checked there); 0: no limit"))
+    max_sweep_cells: int = field(default=256, metadata=_about(
+        "the most combinations a sweep may have; counted before anything is expanded"))
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def source(self, name: str) -> str:
@@ -145,8 +149,19 @@ def _not_negative(value: Any) -> str | None:
 
 
 def _url(value: Any) -> str | None:
-    ok = value == "" or value.strip().lower().startswith(("http://", "https://"))
-    return None if ok else "must start with http:// or https://"
+    from urllib.parse import urlsplit
+
+    text = value.strip().lower()
+    if text in ("", *HOSTS):
+        return None
+    if not text.startswith(("http://", "https://")):
+        return f"must be {' or '.join(HOSTS)}, or start with http:// or https://"
+    try:
+        host = urlsplit(value.strip()).hostname
+        urlsplit(value.strip()).port  # noqa: B018 (a port that is no number raises here)
+    except ValueError as exc:  # "http://[::1": an unclosed IPv6 address, a bad port
+        return f"is not a URL ({exc})"
+    return None if host else "names no host"
 
 
 def _path(value: Any) -> str | None:
@@ -175,6 +190,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "create_resends": _not_negative,
     "max_cost": _not_negative,
     "max_credits": _not_negative,
+    "max_sweep_cells": _positive,
 }
 
 _KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}

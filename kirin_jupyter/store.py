@@ -21,7 +21,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .errors import ValidationError
+
 FINAL_STATES = ("completed", "failed", "not_created")
+SEARCH_MAX_CHARS = 200
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 _SCHEMA = """
@@ -86,14 +89,41 @@ _LATER_COLUMNS = {
 }
 
 
+SCHEMA_VERSION = 2  # 1: the tables before host_facts; 2: host_facts
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema to ``SCHEMA_VERSION`` in one ``BEGIN IMMEDIATE`` transaction."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    if conn.in_transaction:
+        conn.commit()
+    conn.execute("BEGIN IMMEDIATE")  # the one writer; the others wait (connect timeout)
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            for statement in _statements(_SCHEMA):
+                conn.execute(statement)
+            _add_missing_columns(conn)
+            for statement in _statements(_INDEXES):  # after the columns they may name
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """A journal written by an older version gains the later columns."""
     for table, columns in _LATER_COLUMNS.items():
         present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         for name, kind in columns.items():
             if name not in present:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-    conn.commit()
-    conn.executescript(_INDEXES)  # after the columns they may name
 
 
 def safe_dirname(task_id: str) -> str:
@@ -190,12 +220,15 @@ class Journal:
             conn.close()
 
     def _initialise(self, conn: sqlite3.Connection) -> None:
-        """WAL mode and tables; retried, since two kernels may start at the same moment."""
+        """WAL mode, then the schema, created or migrated in one write transaction that
+        ends by setting its version (``PRAGMA user_version``): of several processes
+        opening a fresh journal at once, one migrates and the others, waiting on the
+        lock, find the version set and do nothing ("duplicate column name" failed their
+        jobs before). Retried while the database is locked."""
         for attempt in range(50):
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
-                conn.executescript(_SCHEMA)
-                _add_missing_columns(conn)
+                _migrate(conn)
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == 49:
                     raise
@@ -348,8 +381,12 @@ class Journal:
 
         Filtering and paging happen in SQL, and the newest-first order walks the
         ``created_at`` index, so the first page of a 100,000-job journal costs a few rows.
-        ``search`` matches the prompt case-insensitively (ASCII words by LIKE, others by
-        Python's casefold)."""
+        ``search`` matches the prompt as plain text, case-insensitively (ASCII by SQLite's
+        ``lower``, others by Python's casefold); never as a LIKE pattern, whose wildcards a
+        long search made "too complex" for SQLite. At most ``SEARCH_MAX_CHARS``."""
+        if search and len(search) > SEARCH_MAX_CHARS:
+            raise ValidationError(f"search text is {len(search)} characters; at most "
+                                  f"{SEARCH_MAX_CHARS} are searched for")
         where: list[str] = []
         params: list[Any] = []
         if model is not None:
@@ -359,9 +396,8 @@ class Journal:
             where.append("status IN ('failed', 'not_created')")
         if search:
             if search.isascii():
-                escaped = re.sub(r"([\\%_])", r"\\\1", search)
-                where.append("prompt LIKE ? ESCAPE '\\'")
-                params.append(f"%{escaped}%")
+                where.append("instr(lower(prompt), ?) > 0")
+                params.append(search.lower())
             else:
                 where.append("instr(kirin_casefold(prompt), ?) > 0")
                 params.append(search.casefold())

@@ -22,7 +22,7 @@ from .errors import ValidationError
 
 # Options whose value is already a list: a list of lists sweeps them.
 LIST_VALUED = ("images", "elements")
-MAX_CELLS = 100  # a grid bigger than this is a batch, not a comparison
+MAX_CELLS = 256  # the default of max_sweep_cells: a grid bigger is a batch, not a comparison
 _ESCAPED = "{}|"
 
 
@@ -59,6 +59,14 @@ class _Group:
     choices: tuple[str, ...]  # each alternative, its own groups expanded
 
 
+@dataclass(frozen=True)
+class _Node:
+    """A parsed ``{a|b}`` group, not expanded: each alternative as its segments."""
+
+    source: str
+    parts: tuple[tuple[str | _Node, ...], ...]
+
+
 def _unescaped(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
     """Each character of ``text`` from ``start`` with its index, skipping escaped ones."""
     index = start
@@ -71,17 +79,18 @@ def _unescaped(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
         index += 1
 
 
-def _closing(text: str, start: int) -> int:
-    """The index of the ``}`` matching the ``{`` at ``start``; -1 when there is none."""
-    depth = 0
-    for index, char in _unescaped(text, start):
+def _pairs(text: str) -> dict[int, int]:
+    """Each ``{``'s matching ``}``, in one pass (escapes skipped); a ``{`` never closed,
+    or a ``}`` never opened, has no pair. Looking for each ``{``'s match anew took
+    quadratic time: 45 s for a prompt of unbalanced braces."""
+    pairs: dict[int, int] = {}
+    opened: list[int] = []
+    for index, char in _unescaped(text):
         if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return index
-    return -1
+            opened.append(index)
+        elif char == "}" and opened:
+            pairs[opened.pop()] = index
+    return pairs
 
 
 def _split_top(text: str) -> list[str]:
@@ -99,11 +108,13 @@ def _split_top(text: str) -> list[str]:
     return parts
 
 
-def _segments(text: str, *, top: bool = True, template: bool = False) -> list[str | _Group]:
-    """Literal text (escapes read) and alternative groups, in order. At the top level,
-    ``{{`` and ``}}`` stay as typed (the magic turns them into single braces later), and
-    with ``template`` an escaped brace is written doubled for the same reason."""
-    out: list[str | _Group] = []
+def _parse(text: str, *, top: bool = True, template: bool = False) -> list[str | _Node]:
+    """Literal text (escapes read) and alternative groups, in order, nothing expanded.
+    At the top level, ``{{`` and ``}}`` stay as typed (the magic turns them into single
+    braces later), and with ``template`` an escaped brace is written doubled for the same
+    reason."""
+    pairs = _pairs(text)
+    out: list[str | _Node] = []
     literal: list[str] = []
     index = 0
     while index < len(text):
@@ -117,16 +128,15 @@ def _segments(text: str, *, top: bool = True, template: bool = False) -> list[st
             literal.append(text[index:index + 2])
             index += 2
             continue
-        if char == "{":
-            end = _closing(text, index)
-            parts = _split_top(text[index + 1:end]) if end > 0 else []
+        if char == "{" and index in pairs:
+            end = pairs[index]
+            parts = _split_top(text[index + 1:end])
             if len(parts) > 1:
                 if literal:
                     out.append("".join(literal))
                     literal = []
-                choices = tuple(c for part in parts
-                                for c in _expand_all(part, template=template))
-                out.append(_Group(text[index:end + 1], choices))
+                out.append(_Node(text[index:end + 1], tuple(
+                    tuple(_parse(part, top=False, template=template)) for part in parts)))
                 index = end + 1
                 continue
         literal.append(char)  # any other brace is text (its inside is read on)
@@ -136,22 +146,77 @@ def _segments(text: str, *, top: bool = True, template: bool = False) -> list[st
     return out
 
 
-def _expand_all(text: str, *, template: bool = False) -> list[str]:
-    """Every text ``text`` stands for (a nested group's alternatives are flattened)."""
-    segments = _segments(text, top=False, template=template)
-    pools = [[s] if isinstance(s, str) else list(s.choices) for s in segments]
+def _count(segments: tuple[str | _Node, ...] | list[str | _Node], cap: int) -> int:
+    """How many texts ``segments`` stand for, counted from the grammar without expanding
+    anything, and never past ``cap + 1`` (so a count of 10**100 costs nothing)."""
+    total = 1
+    for segment in segments:
+        if isinstance(segment, _Node):
+            total = min(cap + 1, total * _choices(segment, cap))
+    return total
+
+
+def _choices(node: _Node, cap: int) -> int:
+    return min(cap + 1, sum(_count(part, cap) for part in node.parts))
+
+
+def _expand(segments: tuple[str | _Node, ...] | list[str | _Node]) -> list[str]:
+    pools = [[s] if isinstance(s, str) else
+             [c for part in s.parts for c in _expand(part)] for s in segments]
     return ["".join(parts) for parts in itertools.product(*pools)] if pools else [""]
 
 
+def _segments(text: str, *, top: bool = True, template: bool = False,
+              cap: int | None = None) -> list[str | _Group]:
+    """The top-level segments with each group's alternatives expanded; with ``cap``,
+    ``ValidationError`` first when the groups make more than ``cap`` combinations."""
+    tree = _parse(text, top=top, template=template)
+    if cap is not None:
+        count = _count(tree, cap)
+        if count > cap:
+            raise ValidationError(_too_many(count, cap))
+    return [s if isinstance(s, str) else
+            _Group(s.source, tuple(c for part in s.parts for c in _expand(part)))
+            for s in tree]
+
+
+def _too_many(count: int, cap: int, *, exact: bool = False) -> str:
+    said = str(count) if exact else f"more than {cap}"
+    return (f"the sweep has {said} combinations; at most {cap} (max_sweep_cells; for "
+            "more, use a batch)")
+
+
+def check_braces(prompt: str) -> None:
+    """A sweep's prompt whose braces do not pair up is refused in one line (linear time),
+    instead of being read as text: it is almost always a typo in an ``{a|b}`` group."""
+    opened = closed = 0
+    depth = 0
+    for _index, char in _unescaped(prompt):
+        if char == "{":
+            depth += 1
+            opened += 1
+        elif char == "}":
+            closed += 1
+            if depth == 0:
+                raise ValidationError("the sweep's prompt has a '}' with no '{' before it; "
+                                      "write \\} for a literal brace")
+            depth -= 1
+    if depth:
+        raise ValidationError(f"the sweep's prompt has {opened} '{{' but {closed} '}}': "
+                              "close every {a|b} group (\\{ is a literal brace)")
+
+
 def has_alternatives(prompt: str) -> bool:
-    """Does the prompt hold an ``{a|b}`` group (and so make a sweep)?"""
-    return isinstance(prompt, str) and any(isinstance(s, _Group) for s in _segments(prompt))
+    """Does the prompt hold an ``{a|b}`` group (and so make a sweep)? Parsed, never
+    expanded: this runs on every cell."""
+    return isinstance(prompt, str) and "|" in prompt and any(
+        isinstance(s, _Node) for s in _parse(prompt))
 
 
-def prompt_axes(prompt: str, *, template: bool = False,
+def prompt_axes(prompt: str, *, template: bool = False, cap: int | None = None,
                 ) -> tuple[list[Axis], list[str | _Group]]:
     """One axis per top-level group, and the segments that make each cell's prompt."""
-    segments = _segments(prompt, template=template)
+    segments = _segments(prompt, template=template, cap=cap)
     groups = [s for s in segments if isinstance(s, _Group)]
     axes = []
     for group in groups:
@@ -227,23 +292,29 @@ def _refuse_repeats(name: str, labels: tuple[str, ...]) -> None:
         seen.add(label)
 
 
-def expand(prompt: str, options: dict[str, Any], *,
-           template: bool = False) -> tuple[list[Axis], list[Cell]]:
+def expand(prompt: str, options: dict[str, Any], *, template: bool = False,
+           max_cells: int = MAX_CELLS) -> tuple[list[Axis], list[Cell]]:
     """The axes (the prompt's groups first, then options in the order given) and every
     cell, row by row: the last axis changes fastest (it is the grid's columns).
     ``template``: each cell's prompt has its ``{name}`` filled afterwards (the magic)."""
     if not isinstance(prompt, str):
         raise ValidationError(f"a sweep's prompt must be text, not {type(prompt).__name__} "
                               "(alternatives go inside it: 'a {red|blue} fox')")
-    text_axes, segments = prompt_axes(prompt, template=template)
+    if ("{" in prompt or "}" in prompt) and "|" in prompt:
+        check_braces(prompt)
     fixed, value_axes = option_axes(options)
+    by_options = 1
+    for axis in value_axes:
+        by_options *= len(axis.values)
+    if by_options > max_cells:
+        raise ValidationError(_too_many(by_options, max_cells, exact=True))
+    text_axes, segments = prompt_axes(prompt, template=template, cap=max_cells)
     axes = text_axes + value_axes
     count = 1
     for axis in axes:
         count *= len(axis.values)
-    if count > MAX_CELLS:
-        raise ValidationError(f"the sweep has {count} combinations; at most {MAX_CELLS} "
-                              "(for more, use a batch)")
+    if count > max_cells:
+        raise ValidationError(_too_many(count, max_cells, exact=True))
     cells = []
     for index, choice in enumerate(itertools.product(*(range(len(a.values)) for a in axes))):
         picks = iter(choice[:len(text_axes)])

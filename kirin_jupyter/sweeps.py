@@ -100,7 +100,8 @@ def make_plan(client: Client, prompt: Any, options: dict[str, Any], *,
                                   "name= instead of external_task_id")
     name = check_name(name) if name is not None else new_name()
     axes, cells = expand(prompt, {k: v for k, v in options.items() if v is not None},
-                         template=fill is not None)
+                         template=fill is not None,
+                         max_cells=client.settings.max_sweep_cells)
     if not axes:
         raise ValidationError("nothing to sweep: give an option a list of values "
                               "(model=['omni', 'v3']) or the prompt alternatives ('a "

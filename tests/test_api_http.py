@@ -61,7 +61,7 @@ def test_omni_defaults_follow_the_documents(http_client: Client, sim_server: Sim
 def test_url_reference_is_sent_as_url(http_client: Client, sim_server: SimulatorServer) -> None:
     url = "https://images.example.com/cat.png"
     result = http_client.generate("<<<image_1>>> as a knight", images=[url]).wait(20)
-    assert sim_server.service.tasks[result.task_id].body["image_list"] == [url]
+    assert sim_server.service.tasks[result.task_id].body["image_list"] == [{"image": url}]
 
 
 def test_await_job_from_asyncio(http_client: Client) -> None:
@@ -220,11 +220,36 @@ def test_task_deadline_gives_task_timeout(sim_server: SimulatorServer, tmp_path:
     assert "resume" in str(caught.value)
 
 
-def test_key_without_base_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_key_alone_targets_vtrix_and_sends_nothing_until_a_job(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With KIRIN_API_KEY and no base URL, the host of the documentation the model pages
+    come from; building a request (as --dry-run does) opens no connection."""
     monkeypatch.setenv("KIRIN_API_KEY", TEST_KEY)
-    with pytest.raises(kirin_jupyter.KirinError, match="set KIRIN_BASE_URL") as caught:
-        Client()
-    assert TEST_KEY not in str(caught.value)
+    client = Client(home=tmp_path / "home")
+    assert client.base_url == "https://cloud.vtrix.ai" and not client.simulated
+    assert "Vtrix documentation" in client.host_reason
+    assert client.api.endpoint.create_url() == "https://cloud.vtrix.ai/model/v1/generation"
+    client.build("a fox", n=2)
+    assert TEST_KEY not in repr(client) + client.host_reason
+    assert not client.api.is_open()  # no connection was made, so nothing was sent
+    explicit = Client(api_key=TEST_KEY, home=tmp_path / "home2")
+    assert explicit.base_url == "https://cloud.vtrix.ai" and not explicit.api.is_open()
+
+
+@pytest.mark.parametrize("name, url", [("vtrix", "https://cloud.vtrix.ai"),
+                                       ("seacloud", "https://cloud.seaart.ai"),
+                                       (" SeaCloud ", "https://cloud.seaart.ai"),
+                                       ("https://gw.example/", "https://gw.example/")])
+def test_base_url_takes_host_names_or_a_url(tmp_path: Path, name: str, url: str) -> None:
+    client = Client(api_key=TEST_KEY, base_url=name, home=tmp_path)
+    assert client.base_url == url
+    assert repr(name.strip()) in client.host_reason and "(from argument)" in client.host_reason
+
+
+def test_no_key_and_no_base_url_is_still_the_simulator(tmp_path: Path) -> None:
+    client = Client(home=tmp_path)
+    assert client.simulated and "simulator" in client.host_reason
 
 
 def test_journal_records_request_before_create_and_never_the_key(

@@ -88,7 +88,7 @@ def test_home_file_from_kirin_config_and_pyproject_wins(project: Path, tmp_path:
     ("default_model = 'v4'", "default_model = 'v4': unknown model 'v4'; choose one of"),
     ("resolution = '4k'", "resolution = '4k': choose one of: 1k, 2k; ignored"),
     ("aspect_ratio = '5:4'", "aspect_ratio = '5:4': choose one of: , 16:9"),
-    ("base_url = 'kirin.example'", "must start with http:// or https://"),
+    ("base_url = 'kirin.example'", "must be vtrix or seacloud, or start with http:// or https://"),
     ("task_path = '/v1/tasks'", "task_path = '/v1/tasks': must contain {id}; ignored"),
 ])
 def test_a_bad_key_or_value_is_one_clear_line(tmp_path: Path, project: Path, line: str,

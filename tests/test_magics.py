@@ -222,10 +222,10 @@ def test_login_reads_key_with_getpass_and_never_shows_it(
     shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     with SimulatorServer(task_seconds=0.2, api_key=TEST_KEY) as server:
-        with pytest.raises(UsageError, match="set the service URL first"):
-            shell.run_line_magic("kirin", "login")
-        shell.run_line_magic("config", f"Kirin.base_url = '{server.url}'")
         monkeypatch.setattr("getpass.getpass", lambda prompt="": TEST_KEY)
+        shell.run_line_magic("kirin", "login")  # no base URL: the key alone means Vtrix
+        assert "service https://cloud.vtrix.ai" in capsys.readouterr().out
+        shell.run_line_magic("config", f"Kirin.base_url = '{server.url}'")
         shell.run_line_magic("kirin", "login")
         shell.run_cell_magic("kirin", "k --wait", "a fox with a key")
         assert shell.user_ns["k"].status == "completed"

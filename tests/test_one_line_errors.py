@@ -51,9 +51,9 @@ def test_a_max_cost_that_is_not_an_amount(value: object) -> None:
 
 def test_a_base_url_without_a_scheme() -> None:
     with pytest.raises(ValidationError, match=r"^base_url = 'gateway.example.com' \(from "
-                       r"argument\): must start with http:// or https://$"):
+                       r"argument\): must be vtrix or seacloud, or start with http:// or https://$"):
         Client(api_key=TEST_KEY, base_url="gateway.example.com")
-    with pytest.raises(ValidationError, match=r"\(from \$KIRIN_BASE_URL\): must start with"):
+    with pytest.raises(ValidationError, match=r"\(from \$KIRIN_BASE_URL\): must be vtrix or seacloud, or start with"):
         Client(settings=resolve(Layer({"base_url": "gw.example"}, "$KIRIN_BASE_URL")))
 
 

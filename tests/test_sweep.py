@@ -106,8 +106,11 @@ def test_lists_of_one_are_fixed_and_list_options_sweep_lists_of_lists() -> None:
     assert axes[0].labels == ("a.png", "b.png, c.png")
     with pytest.raises(ValidationError, match="'omni' is given twice"):
         expand("x", {"model": ["omni", "kirin_image_omni"]})
-    with pytest.raises(ValidationError, match="at most 100"):
-        expand("x {a|b|c|d|e}", {"n": list(range(1, 10)), "aspect_ratio": ["1:1", "16:9", "4:3"]})
+    with pytest.raises(ValidationError, match="the sweep has 270 combinations; at most 256"):
+        expand("x {a|b|c|d|e|f|g|h|i|j}", {"n": list(range(1, 10)),
+                                          "aspect_ratio": ["1:1", "16:9", "4:3"]})
+    assert len(expand("x {a|b|c|d|e}", {"n": list(range(1, 10)),
+                                       "aspect_ratio": ["1:1", "16:9", "4:3"]})[1]) == 135
 
 
 def test_grid_layout_rows_and_columns() -> None:
@@ -343,3 +346,44 @@ def test_an_escaped_brace_stays_literal_when_names_are_filled_afterwards(
     plan = make_plan(http_client, r"a \{animal\} {red|blue}", {})  # Python: nothing filled
     assert [r.prompt for r in plan.requests] == ["a {animal} red", "a {animal} blue"]
     assert _creates(sim_server) == 0
+
+
+def test_exploding_groups_are_counted_before_anything_is_expanded() -> None:
+    """Nested or many groups are counted from the grammar: refused in milliseconds, with
+    no memory spent (they took seconds and gigabytes before)."""
+    import time
+
+    many = " ".join("{a|b|c|d}" for _ in range(40))  # 4**40 combinations
+    nested = "{" + "|".join("{a|b|c|d|e|f|g|h}" * 8 for _ in range(8)) + "}"  # 8 * 8**8
+    for prompt in (many, nested, many + nested):
+        started = time.monotonic()
+        with pytest.raises(ValidationError, match="more than 256 combinations; at most 256"):
+            expand(prompt, {})
+        assert time.monotonic() - started < 0.5
+    with pytest.raises(ValidationError, match="more than 5 combinations; at most 5"):
+        expand("{a|b|c} {d|e|f}", {}, max_cells=5)
+    assert len(expand("{a|b|c} {d|e|f}", {}, max_cells=9)[1]) == 9
+
+
+@pytest.mark.parametrize("prompt, words", [
+    ("a {red|blue fox" + "{" * 20000, r"'\{' but"),
+    ("a {red|blue} fox}" + "}" * 20000, r"'\}' with no '\{'"),
+])
+def test_unbalanced_braces_in_a_sweep_are_one_line_at_once(prompt: str, words: str) -> None:
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(ValidationError, match=words):
+        expand(prompt, {})
+    assert time.monotonic() - started < 0.5
+
+
+def test_many_unclosed_braces_are_parsed_in_linear_time() -> None:
+    import time
+
+    from kirin_jupyter.sweep_plan import has_alternatives
+
+    started = time.monotonic()
+    assert not has_alternatives("{" * 50_000 + "a|b")
+    assert has_alternatives("{" * 50_000 + "{a|b}")
+    assert time.monotonic() - started < 1

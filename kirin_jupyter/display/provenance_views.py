@@ -45,7 +45,7 @@ def _thumb(path: Path | None, side: int) -> str:
         if path is None:
             raise OSError
         data = base64.b64encode(thumbnail_jpeg(path, side * 2)).decode("ascii")
-    except (OSError, ValueError):
+    except Exception:  # gone, unreadable, or a picture Pillow refuses (a bomb): a box
         return f'<div style="{box}"></div>'
     return (f'<img src="data:image/jpeg;base64,{data}" alt="{escape(path.name)}" '
             f'title="{escape(str(path))}" width="{side}" height="{side}" '

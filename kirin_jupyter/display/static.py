@@ -16,7 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..request import UNCHECKED
+from ..request import UNCHECKED, reference_labels
 from ..thumbnails import THUMB_SIDE, prepare, thumbnail_jpeg
 from . import theme
 from .tables import cut, short_id
@@ -86,9 +86,8 @@ def option_chips(options: dict[str, Any]) -> str:
         chips.append(theme.pill(f"ratio {options['aspect_ratio']}"))
     if options.get("resolution"):
         chips.append(theme.pill(str(options["resolution"])))
-    refs = options.get("image_list", options.get("image"))
-    if refs:
-        labels = refs if isinstance(refs, list) else [refs]
+    labels = reference_labels(options.get("image_list", options.get("image")))
+    if labels:
         chips.append(theme.pill(f"{len(labels)} reference{'s' if len(labels) != 1 else ''}",
                                 title="\n".join(str(label) for label in labels)))
     if options.get("negative_prompt"):

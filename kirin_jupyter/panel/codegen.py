@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .. import spec
+from ..errors import ValidationError
 from ..magic_options import words_for
 from ..request import OPTION_NAMES, GenerationRequest
 from .references import Reference
@@ -80,4 +81,10 @@ def save_copy(data: bytes, label: str, digest: str, suffix: str, folder: Path) -
 
 
 def _same_bytes(path: Path, digest: str) -> bool:
-    return hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    from ..images import MAX_READ_BYTES
+    from ..user_files import read_user_file
+
+    try:
+        return hashlib.sha256(read_user_file(path, MAX_READ_BYTES)).hexdigest() == digest
+    except ValidationError:
+        return False

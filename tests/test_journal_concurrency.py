@@ -1,0 +1,80 @@
+"""A fresh journal first used by several processes at once (issue 22, class C): the
+schema is created and migrated in one transaction with a version, so none of them fails
+("duplicate column name" failed some of their jobs before)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import time
+from pathlib import Path
+
+from kirin_jupyter.store import SCHEMA_VERSION, Journal
+
+
+def _first_use(path: str, start_at: float, index: int, results: multiprocessing.Queue
+               ) -> None:
+    while time.time() < start_at:  # all six open the journal at the same moment
+        time.sleep(0.001)
+    try:
+        journal = Journal(Path(path))
+        journal.record_submit(f"kj-{index}", "kirin_image_omni", "a fox", {"n": 1},
+                              "https://gw.example", Path("/tmp"))
+        journal.record_host_fact("https://gw.example", f"fact-{index}", "yes")
+        results.put((index, "ok"))
+    except Exception as exc:  # reported to the test, which shows it
+        results.put((index, f"{exc.__class__.__name__}: {exc}"))
+
+
+def test_six_processes_open_a_fresh_journal_at_once(tmp_path: Path) -> None:
+    for round_ in range(3):  # the race is narrow: a few fresh journals
+        path = tmp_path / f"journal-{round_}.sqlite3"
+        context = multiprocessing.get_context("spawn")
+        results: multiprocessing.Queue = context.Queue()
+        start_at = time.time() + 1.5  # after every process has imported the package
+        workers = [context.Process(target=_first_use, args=(str(path), start_at, i, results))
+                   for i in range(6)]
+        for worker in workers:
+            worker.start()
+        outcomes = dict(results.get(timeout=60) for _ in workers)
+        for worker in workers:
+            worker.join(30)
+        assert outcomes == {i: "ok" for i in range(6)}
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+            assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 6
+            assert conn.execute("SELECT COUNT(*) FROM host_facts").fetchone()[0] == 6
+
+
+def test_an_older_journal_is_migrated_once(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:  # a journal of the first release: no later columns
+        conn.execute("CREATE TABLE jobs (external_id TEXT PRIMARY KEY, task_id TEXT, model TEXT"
+                     " NOT NULL, prompt TEXT NOT NULL, request TEXT NOT NULL, base_url TEXT NOT"
+                     " NULL, status TEXT NOT NULL, cost TEXT, urls TEXT, paths TEXT, error TEXT,"
+                     " created_at REAL NOT NULL, updated_at REAL NOT NULL)")
+        conn.execute("INSERT INTO jobs VALUES ('kj-old', 't', 'kirin_image_omni', 'old fox',"
+                     " '{}', 'https://gw.example', 'completed', NULL, NULL, NULL, NULL, 1, 1)")
+    journal = Journal(path)
+    row = journal.get("kj-old")
+    assert row is not None and row["prompt"] == "old fox" and row["parents"] is None
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_history_search_is_plain_text_and_bounded(tmp_path: Path) -> None:
+    import pytest
+
+    from kirin_jupyter.errors import ValidationError
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    for index, prompt in enumerate(["100% cotton_shirt", "a FOX", "back\\slash", "Ünïcode fox"]):
+        journal.record_submit(f"kj-{index}", "kirin_image_omni", prompt, {}, "u", Path("/tmp"))
+    assert [r["prompt"] for r in journal.history(search="0% c")[0]] == ["100% cotton_shirt"]
+    assert [r["prompt"] for r in journal.history(search="n_s")[0]] == ["100% cotton_shirt"]
+    assert [r["prompt"] for r in journal.history(search="k\\s")[0]] == ["back\\slash"]
+    assert journal.history(search="%")[0][0]["prompt"] == "100% cotton_shirt"
+    assert len(journal.history(search="fox")[0]) == 2
+    assert journal.history(search="%_" * 100)[1] == 0  # 200 wildcards: plain text, no match
+    with pytest.raises(ValidationError, match="at most 200"):
+        journal.history(search="%" * 5000)
