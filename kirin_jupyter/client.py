@@ -641,11 +641,11 @@ class Client:
     # -- after a restart -----------------------------------------------------------------
 
     def doctor(self, timeout: float = 60.0) -> dict[str, Any]:
-        """Check this client's host and key at no cost (``doctor.examine``): the answers,
+        """Check this client's host and key at no cost (``host_check.examine``): the answers,
         as a dict, are also kept in the journal for this host, where the client uses them.
         Creates no task."""
-        from .doctor import as_dict, examine
         from .engine import get_engine
+        from .host_check import as_dict, examine
 
         checks = get_engine().submit(examine(self.api)).result(timeout)
         for check in checks:

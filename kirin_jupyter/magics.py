@@ -483,8 +483,8 @@ class KirinMagics(Magics):
         print(insert_next_cell(self.shell))
 
     def _cmd_doctor(self) -> None:
-        from .doctor import table
         from .errors import KirinError
+        from .host_check import table
 
         try:
             report = self.client().doctor()

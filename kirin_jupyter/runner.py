@@ -196,13 +196,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
             pricing = asyncio.create_task(_price(job, ctx.quote))
             _pricing_tasks.add(pricing)
             pricing.add_done_callback(_pricing_tasks.discard)
-        try:  # the create, its lookups and any busy waits end by the job's deadline
-            snapshot = await asyncio.wait_for(_create(job, ctx), ctx.timeout)
-        except asyncio.TimeoutError:
-            raise OutcomeUnknown(
-                f"no answer to the create within the job's timeout ({ctx.timeout:g} s); "
-                "the task may exist: %kirin resume (or kirin_jupyter.resume()) looks it up "
-                "by its external id") from None
+        snapshot = await _create(job, ctx)
     task_id = snapshot.task_id or job.task_id or request.external_task_id
     if not resume or job.task_id is None:
         log.info("job %s: task %s", request.external_task_id, task_id)
@@ -280,19 +274,33 @@ async def _stamp(ctx: RunContext, job: Job, stamp: JobStamp | None, snapshot: Ta
         log.warning("job %s: no provenance written: %s", job.external_task_id, exc)
 
 
+async def _create_by(deadline: float, job: Job, ctx: RunContext, **kw: Any) -> TaskSnapshot:
+    """One create (with its lookups), ended by the job's deadline: a service that takes
+    the request and never answers (a tarpit) held a ``timeout=3`` job for 20 s and more."""
+    try:
+        return await asyncio.wait_for(ctx.api.create(job.request, **kw),
+                                      max(0.05, deadline - time.monotonic()))
+    except asyncio.TimeoutError:
+        raise OutcomeUnknown(
+            f"no answer to the create within the job's timeout ({ctx.timeout:g} s); the "
+            "task may exist: %kirin resume (or kirin_jupyter.resume()) looks it up by its "
+            "external id") from None
+
+
 async def _create(job: Job, ctx: RunContext) -> TaskSnapshot:
     """The create. In a batch, "no room now" (429, ``006001094``) never fails the item:
     it gives up its slot, waits for the service's pause and a free slot, and is sent again
     with the same external id; for at most the job's timeout, so an error wrongly read as
     "busy" cannot keep an item waiting forever."""
     gate = ctx.gate
-    if gate is None:
-        return await ctx.api.create(job.request)
-    sent = False
     deadline = time.monotonic() + ctx.timeout
+    if gate is None:
+        return await _create_by(deadline, job, ctx)
+    sent = False
     while True:
         try:
-            snapshot = await ctx.api.create(job.request, busy_raises=True, sent_before=sent)
+            snapshot = await _create_by(deadline, job, ctx, busy_raises=True,
+                                        sent_before=sent)
         except ServiceBusy as exc:
             if time.monotonic() >= deadline:
                 raise

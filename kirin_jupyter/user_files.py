@@ -28,7 +28,9 @@ def checked_path(path: str | os.PathLike[str], what: str = "file") -> Path:
     try:
         real = Path(os.path.realpath(given))
         info = real.stat()
-    except (OSError, ValueError) as exc:  # missing, a loop of links, a NUL in the name
+    except FileNotFoundError:
+        raise ValidationError(f"{what} not found: {name}") from None
+    except (OSError, ValueError) as exc:  # a loop of links, a NUL in the name, no access
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not found"
         raise ValidationError(f"cannot read the {what} {name}: {reason}") from None
     if not stat.S_ISREG(info.st_mode):

@@ -238,7 +238,7 @@ def test_reorder_remove_and_placeholders_follow_their_image(panel: Panel) -> Non
     assert o.prompt.value == "mix <<<image_2>>> <<<image_1>>>"
     assert rows(panel)[0].up.disabled and rows(panel)[2].down.disabled
     request, _ = panel.check()
-    assert request.body()["image_list"][0] == b_value
+    assert request.body()["image_list"][0] == {"image": b_value}
 
     rows(panel)[1].remove.click()  # a (image 2) goes, and so does its placeholder
     assert [r.label for r in panel.references.items] == ["b.png", "c.png"]

@@ -195,7 +195,7 @@ def test_the_reader_caps_what_it_reads(tmp_path: Path) -> None:
         read_user_file(path, 999)
     with pytest.raises(ValidationError, match="a folder"):
         read_user_file(tmp_path, 10)
-    with pytest.raises(ValidationError, match="cannot read the file"):
+    with pytest.raises(ValidationError, match="file not found"):
         read_user_file(tmp_path / "missing", 10)
 
 
