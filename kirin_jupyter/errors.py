@@ -1,10 +1,57 @@
-"""Exceptions users can read: every message is one line and never carries the API key."""
+"""Exceptions users can read: every message is one line and never carries the API key.
+
+In IPython (a notebook, the terminal) a ``KirinError`` a cell raises is shown as that one
+line, not as a traceback through the package's frames; ``%tb`` right after shows the
+frames (IPython's ``_render_traceback_`` protocol).
+"""
 
 from __future__ import annotations
+
+import sys
+from typing import Any
 
 
 class KirinError(Exception):
     """Base of every error this package raises on purpose."""
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython's hook for how an uncaught exception is shown: the one line, or the
+        whole traceback when ``%tb`` asks (IPython calls this hook for ``%tb`` too)."""
+        return render(self, full=_asked_by_tb_magic())
+
+
+def render(error: BaseException, *, full: bool) -> list[str]:
+    """The lines IPython prints for ``error``: its type and message in IPython's colours,
+    or (``full``) the traceback as IPython would have shown it without the hook."""
+    shell = _shell()
+    if shell is None:  # called outside IPython: the plain forms
+        import traceback
+
+        if full:
+            return [line.rstrip("\n") for line in traceback.format_exception(error)]
+        return [f"{type(error).__name__}: {error}"]
+    formatter = shell.InteractiveTB
+    if full:
+        return list(formatter.structured_traceback(type(error), error, error.__traceback__))
+    return [line.rstrip("\n") for line in formatter.get_exception_only(type(error), error)]
+
+
+def _shell() -> Any:
+    module = sys.modules.get("IPython")
+    if module is None:
+        return None
+    return module.get_ipython()
+
+
+def _asked_by_tb_magic() -> bool:
+    """Whether IPython's ``%tb`` magic is on the stack (it renders the last error again)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "tb" and \
+                frame.f_globals.get("__name__") == "IPython.core.magics.execution":
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
 
 
 class ValidationError(KirinError, ValueError):
