@@ -137,7 +137,7 @@ def test_provenance_of_a_file_without_a_record_is_one_clear_line(
     text.write_text("hello")
     plain = make_image(320, 320, "PNG")
     cases = [(text, "not a PNG, JPEG or WebP"), (plain, "holds no kirin record"),
-             (tmp_path / "gone.png", "cannot read")]
+             (tmp_path / "gone.png", "result file not found")]
     for path, message in cases:
         with pytest.raises(ValidationError, match=message) as caught:
             kirin_jupyter.provenance(path)
