@@ -32,6 +32,7 @@ from .request import OPTION_NAMES, unchecked_note
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .batches import Batch
     from .client import Client
     from .job import Job
 
@@ -348,13 +349,25 @@ class KirinMagics(Magics):
             print(_credits_line(client))
 
     def _cmd_wait(self, timeout: float | None = None) -> None:
-
-        jobs = self.client().jobs
+        """Wait for every batch and sweep of the session, then every job, until none is
+        left that was not waited for: a batch makes its items' jobs as it goes, and its
+        card is replaced by the final view only after its last job ends. Each one's
+        ``wait()`` returns after its card shows the final state (listeners run first), so
+        a headless run that ends here saves final views, never a live card."""
+        client = self.client()
         deadline = None if timeout is None else time.monotonic() + timeout
-        for job in jobs:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not _wait_quietly(job, left):
-                return
+        waited: set[int] = set()
+        while True:
+            views: list[Job | Batch] = [*client.batches, *client.jobs]
+            new = [each for each in views if id(each) not in waited]
+            if not new:
+                break
+            for each in new:
+                waited.add(id(each))
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if not _wait_quietly(each, left):
+                    return
+        jobs = client.jobs
         done = [j for j in jobs if j.status == "completed"]
         failed = [j for j in jobs if j.status == "failed"]
         running = len(jobs) - len(done) - len(failed)
@@ -647,13 +660,14 @@ def _timeout_arg(args: argparse.Namespace) -> float | None:
 STOPPED_WAITING = "kirin: stopped waiting; the job goes on (%kirin jobs)"
 
 
-def _wait_quietly(job: Job, timeout: float | None) -> bool:
-    """Wait for a job whose outcome the card already shows; never raise its error twice.
-    Ctrl-C stops the waiting, not the job: one line, no traceback. False after Ctrl-C."""
+def _wait_quietly(job: Job | Batch, timeout: float | None) -> bool:
+    """Wait for a job (or a batch) whose outcome its card already shows; never raise its
+    error twice, nor a timeout (``%kirin wait`` counts what is still running). Ctrl-C
+    stops the waiting, not the job: one line, no traceback. False after Ctrl-C."""
     from .errors import KirinError
 
     try:
-        with contextlib.suppress(KirinError):
+        with contextlib.suppress(KirinError, TimeoutError):
             job.wait(timeout)
     except KeyboardInterrupt:
         print(STOPPED_WAITING)
