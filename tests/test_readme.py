@@ -1,5 +1,7 @@
-"""The README's first example runs as pasted: its code blocks, read from README.md itself,
-executed as cells in a real kernel on the built-in simulator, save the images they ask for.
+"""The README's examples run as pasted: its code blocks, read from README.md itself,
+executed as cells in a real kernel on the built-in simulator. The first example saves the
+images it asks for; every other block, pasted as one cell, ends on a line that shows
+something (a card, a grid, a value), not on an assignment or a tuple.
 
 So the front door cannot drift from the code: renaming an option, or an example that needs
 a file nobody has, fails here.
@@ -23,6 +25,14 @@ def first_example_cells(text: str) -> list[str]:
     end = text.find("\n## ", start)
     section = text[start:] if end < 0 else text[start:end]
     return [block.strip() for block in re.findall(r"```python\n(.*?)```", section, re.S)]
+
+
+def later_blocks(text: str) -> list[str]:
+    """The ```python blocks after the first-example section (the API, batches, sweeps,
+    provenance, compare), in order."""
+    start = text.index(SECTION) + len(SECTION)
+    after = text[text.find("\n## ", start):]
+    return [block.strip() for block in re.findall(r"```python\n(.*?)```", after, re.S)]
 
 
 def _problems(execution: Execution) -> list[str]:
@@ -67,3 +77,22 @@ def test_readme_first_example_runs_as_pasted(tmp_path: Path) -> None:
     assert len({image.parent for image in images}) == len(magics)  # one folder per task
     if "--image" in magics[-1]:  # the last cell used an earlier result as its reference
         assert printed.split() == ["1", "completed"], printed
+
+
+def test_each_later_readme_block_shows_something_when_pasted_as_one_cell(
+        tmp_path: Path) -> None:
+    blocks = later_blocks(README.read_text(encoding="utf-8"))
+    assert len(blocks) >= 5, blocks
+    env = dict(os.environ)  # the simulator, as above
+    env.pop("KIRIN_OUTPUT_DIR", None)
+    with running_kernel(env=env, cwd=str(tmp_path)) as kernel:
+        for block in blocks:
+            execution = kernel.run(block, timeout=90)
+            assert not _problems(execution), f"README block failed: {block!r}: " \
+                f"{_problems(execution)}"
+            last = block.splitlines()[-1]
+            shown = execution.of_type("execute_result") + execution.of_type("display_data")
+            assert shown, f"the last line shows nothing: {last!r}"
+            data = shown[-1]["content"]["data"]
+            assert "text/html" in data or "image/png" in data or \
+                data.get("text/plain", "").strip("'\"()[], "), (last, data)
