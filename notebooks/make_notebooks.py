@@ -319,6 +319,10 @@ print(f"the client's own count: ${client.session_spend()}")"""),
     ("markdown", """Every batch here is finished; `%kirin wait` confirms it (and keeps a notebook
 that runs headless open until background work is done)."""),
     ("code", "%kirin wait"),
+    ("markdown", "The CSV file was only for this tour:"),
+    ("code", """import os
+
+os.remove("products.csv")"""),
 ]
 
 HISTORY = [

@@ -317,3 +317,5 @@ def test_notebook_executes_with_real_outputs(name: str, tmp_path: Path) -> None:
         check_workflows(nb, tmp_path / "notebooks")
     else:
         CHECKS[name](nb)
+    # A tour leaves no file of its own beside the notebook (batch.ipynb wrote products.csv).
+    assert not (tmp_path / "notebooks" / "products.csv").exists()
