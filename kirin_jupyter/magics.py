@@ -25,6 +25,7 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 from . import budget, frontends, magic_options, settings, spec
+from .money import usd
 from .pricing import CREDIT
 from .prompting import PromptError, prompt_from_cell
 from .request import OPTION_NAMES, unchecked_note
@@ -141,6 +142,12 @@ class KirinMagics(Magics):
     @no_var_expand
     @cell_magic
     def kirin(self, line: str, cell: str) -> None:
+        try:
+            self._cell(line, cell)
+        except UsageError as exc:  # the one-line error names the magic that was typed
+            raise _as_cell_magic(exc) from None
+
+    def _cell(self, line: str, cell: str) -> None:
         args = magic_options.parse_cell_line(line)
         from . import sweep_magic
 
@@ -151,6 +158,7 @@ class KirinMagics(Magics):
         except PromptError as exc:
             raise UsageError(f"%%kirin: {exc}") from None
         self._run(args, prompt, var=args.var)
+        return None
 
     @no_var_expand
     @line_magic("kirin")  # type: ignore[arg-type]
@@ -336,15 +344,15 @@ class KirinMagics(Magics):
         from .display.tables import text_table
 
         rows = [[f"{index:>3}", job.status, job.request.model.alias, job.task_id or "-",
-                 f"{job.elapsed:.1f} s", f"${job.cost}" if job.cost is not None else "-",
+                 f"{job.elapsed:.1f} s", usd(job.cost) if job.cost is not None else "-",
                  " ".join(job.prompt.split())]
                 for index, job in enumerate(jobs, start=1)]
         # One line a job, within the width a notebook shows without breaking words.
         print(text_table(["  #", "state", "model", "task", "time", "cost", "prompt"], rows,
                          width=self._text_width()))
         limit = client.max_cost
-        print(f"session spend: ${client.session_spend()}"
-              + (f" of max_cost ${limit}" if limit is not None else ""))
+        print(f"session spend: {usd(client.session_spend())}"
+              + (f" of max_cost {usd(limit)}" if limit is not None else ""))
         if client.max_credits is not None:
             print(_credits_line(client))
 
@@ -643,6 +651,15 @@ def _history_args(text: str) -> HistoryArgs:
                        search=found.get("--search"))
 
 
+def _as_cell_magic(error: UsageError) -> UsageError:
+    """``%kirin: ...`` raised on the way of a ``%%kirin`` cell, titled as the cell was
+    typed: ``%%kirin: ...`` (the checks are shared by the line and the cell magic)."""
+    message = str(error)
+    if message.startswith("%kirin"):
+        return UsageError("%" + message)
+    return error
+
+
 def _number(text: str, what: str) -> float:
     try:
         seconds = float(text)
@@ -773,7 +790,7 @@ def _run_in_terminal(job: Job, timeout: float | None) -> None:
         print()
     count = len(result.paths)
     print(f"kirin: {count} file{'s' if count != 1 else ''} saved"
-          + (f", cost ${result.cost}" if result.cost is not None else ""))
+          + (f", cost {usd(result.cost)}" if result.cost is not None else ""))
     for path in result.paths:
         print(f"  {path}")
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
+from .money import usd
+
 QuoteSource = Literal["service", "estimate", "unknown"]
 
 USD = "USD"  # the unit of max_cost
@@ -48,7 +50,7 @@ class Quote:
         """'about $0.28 (quoted by the service)'; 'price not known yet' without a figure."""
         if self.cost is None:
             return "price not known yet"
-        amount = f"${self.cost}" if unit_of(self.currency) == USD else \
+        amount = usd(self.cost) if unit_of(self.currency) == USD else \
             f"{self.cost} {self.currency}"
         return f"about {amount} ({_SOURCE_TEXT.get(self.source, self.source)})"
 

@@ -450,7 +450,7 @@ are labelled by the values swept. The grid is plain HTML, so it stays in the sav
 A lighthouse on a cliff at dusk, oil painting"""),
     ("markdown", """From Python, any option may be a list. The budget is checked for the whole
 sweep: one that would pass `max_cost` is refused before its first request."""),
-    ("code", """foxes = kirin.sweep("A {red|arctic} fox, {watercolor|linocut}", aspect_ratio="1:1")
+    ("code", """foxes = kirin.sweep("A {red|white} fox, {watercolor|linocut}", aspect_ratio="1:1")
 foxes"""),
     ("code", """careful = kirin.Client(max_cost="0.10")
 try:

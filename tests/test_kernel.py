@@ -127,7 +127,7 @@ def test_api_key_never_lands_in_an_executed_notebook(
         assert server.service.stats()["tasks"] == 2  # both quickstart jobs, against the server
     # A UsageError shows as one line on stderr, no traceback.
     assert [o.get("text") for o in done.cells[-1].outputs] == [
-        "UsageError: %kirin: n is 12; ask for between 1 and 9 images\n"
+        "UsageError: %%kirin: n is 12; ask for between 1 and 9 images\n"  # as typed
     ]
     data = target.read_bytes()
     assert b"Authorization: Bearer ***" in data  # the dry run did show the header, redacted

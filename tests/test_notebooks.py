@@ -227,7 +227,7 @@ def check_workflows(nb: nbformat.NotebookNode, folder: Path) -> None:
         assert label in grid, label
     assert grid.count(THUMB) == 4
     [foxes] = html(cell(nb, "foxes = kirin.sweep("))
-    for label in (">red<", ">arctic<", ">watercolor<", ">linocut<"):
+    for label in (">red<", ">white<", ">watercolor<", ">linocut<"):
         assert label in foxes, label
     assert foxes.count(THUMB) == 4
     refused = text(cell(nb, "careful = kirin.Client("))
@@ -254,7 +254,7 @@ def check_workflows(nb: nbformat.NotebookNode, folder: Path) -> None:
     assert exported == "kirin: exported 2 images of 2 jobs to workflows-v3.html\n", exported
     assert (folder / "workflows-v3.html").is_file()
     [frame] = html(cell(nb, "frame = kirin.history_frame()"))
-    assert "<th>prompt</th>" in frame and "A arctic fox, linocut" in frame
+    assert "<th>prompt</th>" in frame and "A white fox, linocut" in frame
     assert nb.cells[-1].source == "%kirin wait"
     assert text(nb.cells[-1]) == "kirin: 11 completed, 0 failed\n"
 

@@ -239,7 +239,7 @@ def test_magic_never_splits_a_negative_prompt_and_names_a_bad_combination(
     with pytest.raises(UsageError) as caught:
         shell.run_cell_magic("kirin", '--model v3,omni --neg "blurry, dark"', "a fox")
     message = str(caught.value)
-    assert message.startswith("%kirin: sweep cell 2 (model=omni): ") and "\n" not in message
+    assert message.startswith("%%kirin: sweep cell 2 (model=omni): ") and "\n" not in message
     with pytest.raises(UsageError, match="--id cannot be used in a sweep"):
         shell.run_cell_magic("kirin", "--ar 1:1,16:9 --id mine", "a fox")
     with pytest.raises(UsageError, match="an empty value in a comma list"):
@@ -311,13 +311,14 @@ def test_magic_bad_image_variable_in_a_sweep_is_one_line_and_sends_nothing(
         shell: Any) -> None:
     from IPython.core.error import UsageError
 
-    for run in (lambda: shell.run_cell_magic("kirin", "--model omni,v3 --image $nope",
-                                             "a fox"),
-                lambda: shell.run_line_magic("kirin", "--model omni,v3 -i $nope a fox")):
+    for magic, run in (
+            ("%%kirin", lambda: shell.run_cell_magic("kirin", "--model omni,v3 --image $nope",
+                                                     "a fox")),
+            ("%kirin", lambda: shell.run_line_magic("kirin", "--model omni,v3 -i $nope a fox"))):
         with pytest.raises(UsageError) as caught:  # was a ValidationError traceback
             run()
-        message = str(caught.value)
-        assert message == "%kirin: --image $nope: no variable named 'nope'"
+        message = str(caught.value)  # titled by the magic typed (issue 22, D6)
+        assert message == f"{magic}: --image $nope: no variable named 'nope'"
     assert _sim_creates(shell) == 0
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
+from ..money import usd
 from . import theme
 from .tables import short_id
 
@@ -56,7 +57,7 @@ def _card(item: Item, src: Callable[[Item], str]) -> str:
     options = json.dumps(item.options, ensure_ascii=False, sort_keys=True, default=str)
     facts = " · ".join(str(part) for part in (
         item.model, item.options.get("resolution"), item.options.get("aspect_ratio"),
-        f"${item.cost}" if item.cost is not None else None) if part)
+        usd(item.cost) if item.cost is not None else None) if part)
     negative = (f'<div style="color:{theme.MUTED}">not: {escape(item.negative_prompt)}</div>'
                 if item.negative_prompt else "")
     finished = (time.strftime("%Y-%m-%d %H:%M", time.localtime(item.finished_at))
