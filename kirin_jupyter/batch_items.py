@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ def items_from(prompts: Any) -> list[dict[str, Any]]:
     """Per-item options from what ``Client.batch`` was given."""
     if isinstance(prompts, (str, bytes)):
         raise ValidationError("batch() takes a list of prompts, not one string "
-                              "(for a file, use items_from_file or %kirin batch FILE)")
+                              "(for a file, pass a pathlib.Path, or %kirin batch FILE)")
     if _is_data_frame(prompts):
         records = prompts.to_dict("records")
     elif isinstance(prompts, Iterable):
@@ -40,32 +42,88 @@ def items_from(prompts: Any) -> list[dict[str, Any]]:
     return items
 
 
-def items_from_file(path: str | Path) -> list[dict[str, Any]]:
+def items_from_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """``.txt``: one prompt a line (blank lines and ``#`` comments skipped); ``.csv``: a
     ``prompt`` column and any option columns (``n``, ``aspect_ratio``, ``images`` as
-    ``a.png|b.png``, ``extra_params`` as a JSON object ...)."""
+    ``a.png|b.png``, ``extra_params`` as a JSON object ...).
+
+    Only ``\n`` and ``\r\n`` end a line. ``str.splitlines`` also splits at a lone
+    ``\r``, VT, FF, U+001C to U+001E, U+0085, U+2028 and U+2029, which turned one row
+    holding such a character into two paid items; they stay inside their prompt."""
+    return read_file(path)[0]
+
+
+def read_file(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], str]:
+    """The items of a batch file, and the one line that says what was read (to show
+    before anything is priced): ``read 3 prompts from prompts.txt: "a", "b", "c"``."""
     file = Path(path).expanduser()
     if not file.is_file():
         raise ValidationError(f"no such file: {file}")
     suffix = file.suffix.lower()
-    try:
-        text = file.read_text(encoding="utf-8-sig")
+    try:  # bytes, decoded: a text-mode read would turn every lone "\r" into a new line
+        text = file.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationError(f"cannot read {file.name}: {exc}") from None
     if suffix == ".txt":
-        lines = [line.strip() for line in text.splitlines()]
-        return items_from([line for line in lines if line and not line.startswith("#")])
-    if suffix == ".csv":
-        reader = csv.DictReader(text.splitlines())
-        columns = [c.strip() for c in reader.fieldnames or []]
+        lines = [line.strip() for line in _lines(text)]
+        items = items_from([line for line in lines if line and not line.startswith("#")])
+    elif suffix == ".csv":
+        items = items_from(_csv_rows(text, file.name))
+    else:
+        raise ValidationError(f"{file.name}: a batch file is .txt (one prompt a line) or .csv")
+    return items, read_line(items, file.name)
+
+
+def _lines(text: str) -> list[str]:
+    """The lines of a text: ended by ``\n`` or ``\r\n`` only."""
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
+def _csv_rows(text: str, name: str) -> list[dict[str, Any]]:
+    """The rows of a CSV text, a row ended by ``\n`` or ``\r\n`` only. The csv module
+    itself ends a row at any lone ``\r`` outside quotes (or refuses it), so a lone ``\r``
+    is kept out of its sight as a character the text does not hold, and put back."""
+    stand_in = next(chr(code) for code in range(0xE000, 0xF900) if chr(code) not in text)
+
+    def back(value: str) -> str:
+        return value.replace(stand_in, "\r")
+
+    lines = [line.replace("\r", stand_in) + "\n" for line in _lines(text)]
+    try:
+        reader = csv.DictReader(lines)
+        columns = [back(c).strip() for c in reader.fieldnames or []]
         if "prompt" not in columns:
-            raise ValidationError(f"{file.name} needs a 'prompt' column (it has: "
+            raise ValidationError(f"{name} needs a 'prompt' column (it has: "
                                   f"{', '.join(columns) or 'none'})")
-        rows = [{(k or "").strip(): _from_text((k or "").strip(), v, number)
+        return [{back(k or "").strip(): _from_text(back(k or "").strip(), back(str(v)),
+                                                   number)
                  for k, v in row.items() if v is not None and str(v).strip() != ""}
                 for number, row in enumerate(reader, 2)]
-        return items_from(rows)
-    raise ValidationError(f"{file.name}: a batch file is .txt (one prompt a line) or .csv")
+    except csv.Error as exc:
+        raise ValidationError(f"{name}: not a CSV file this can read ({exc})") from None
+
+
+def read_line(items: list[dict[str, Any]], name: str, shown: int = 3) -> str:
+    """``read 3 prompts from prompts.txt: "a red kettle", "a blue mug", …``: one line,
+    control and separator characters shown escaped."""
+    count = len(items)
+    first = ", ".join(f'"{_shown(str(item["prompt"]))}"' for item in items[:shown])
+    more = ", …" if count > shown else ""
+    return f"read {count} prompt{'' if count == 1 else 's'} from {name}: {first}{more}"
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A prompt on one line: a line or paragraph separator, a control character and the
+    quote are escaped (so the count above matches what is seen); long ones are cut."""
+    out = []
+    for char in text[:limit]:
+        if char == '"' or char == "\\":
+            out.append("\\" + char)
+        elif unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            out.append({"\r": "\\r", "\t": "\\t"}.get(char, f"\\u{ord(char):04x}"))
+        else:
+            out.append(char)
+    return "".join(out) + ("…" if len(text) > limit else "")
 
 
 def _is_data_frame(value: Any) -> bool:

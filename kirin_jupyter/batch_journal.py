@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -55,6 +57,16 @@ class ItemRow:
         return str(self.row["status"])
 
 
+@dataclass(frozen=True)
+class Taken:
+    """What ``BatchJournal.take`` found: the batch is ``mine`` now, or another live kernel
+    (``holder``, ``host:pid``) runs it; ``previous`` is its row before (None: new)."""
+
+    mine: bool
+    holder: str | None
+    previous: dict[str, Any] | None
+
+
 class BatchJournal:
     """The ``batches`` table beside the jobs of a ``Journal`` (same file, same rules)."""
 
@@ -63,35 +75,80 @@ class BatchJournal:
         self._ready = False
 
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        import sqlite3
-
         with self.journal._connect() as conn:
-            if not self._ready:
-                conn.executescript(_SCHEMA)
-                self._ready = True
+            self._ensure(conn)
             conn.row_factory = sqlite3.Row
             return [dict(row) for row in conn.execute(sql, params)]
+
+    def _ensure(self, conn: sqlite3.Connection) -> None:
+        if not self._ready:
+            conn.executescript(_SCHEMA)
+            self._ready = True
 
     def get(self, name: str) -> dict[str, Any] | None:
         rows = self._exec("SELECT * FROM batches WHERE name = ?", (name,))
         return rows[0] if rows else None
 
-    def start(self, name: str, base_url: str, fingerprint: str, size: int,
-              inputs: str | None, output_dir: Path) -> None:
-        """Record the batch (or take it over again, when resuming), as running here."""
-        now = time.time()
-        self._exec(
-            "INSERT INTO batches (name, base_url, fingerprint, size, inputs, output_dir,"
-            " status, owner, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?,"
-            " ?, ?) ON CONFLICT(name) DO UPDATE SET status = 'running', owner = excluded.owner,"
-            " updated_at = excluded.updated_at",
-            (name, base_url, fingerprint, size, inputs, str(output_dir), current_owner(),
-             now, now))
+    def take(self, name: str, *, base_url: str, fingerprint: str, size: int,
+             inputs: str | None, output_dir: Path,
+             check: Callable[[dict[str, Any]], None] | None = None) -> Taken:
+        """Make the batch running here, in one write transaction, unless another live
+        kernel runs it: two kernels starting (or resuming) one named batch at once cannot
+        both make its items. ``check`` sees an existing row first (and may raise)."""
+        me = current_owner()
+        with self.journal._connect() as conn:
+            self._ensure(conn)
+            conn.execute("BEGIN IMMEDIATE")  # the second kernel waits here for the first
+            conn.row_factory = sqlite3.Row
+            found = conn.execute("SELECT * FROM batches WHERE name = ?", (name,)).fetchone()
+            previous = dict(found) if found is not None else None
+            if previous is not None:
+                if check is not None:
+                    check(previous)
+                holder = previous["owner"]
+                if previous["status"] == "running" and holder and holder != me \
+                        and owner_alive(holder):
+                    return Taken(False, holder, previous)
+            now = time.time()
+            conn.execute(
+                "INSERT INTO batches (name, base_url, fingerprint, size, inputs, output_dir,"
+                " status, owner, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'running',"
+                " ?, ?, ?) ON CONFLICT(name) DO UPDATE SET status = 'running',"
+                " owner = excluded.owner, updated_at = excluded.updated_at",
+                (name, base_url, fingerprint, size, inputs, str(output_dir), me, now, now))
+        return Taken(True, None, previous)
 
-    def reopen(self, name: str) -> None:
-        """Running again here (failed items are being retried)."""
-        self._exec("UPDATE batches SET status = 'running', owner = ?, updated_at = ?"
-                   " WHERE name = ?", (current_owner(), time.time(), name))
+    def reopen(self, name: str) -> str | None:
+        """Running again here (failed items are being retried), in one write transaction;
+        or the live kernel (``host:pid``) that runs it now, and nothing changed."""
+        me = current_owner()
+        with self.journal._connect() as conn:
+            self._ensure(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            found = conn.execute("SELECT status, owner FROM batches WHERE name = ?",
+                                 (name,)).fetchone()
+            if found is not None:
+                status, holder = found
+                if status == "running" and holder and holder != me and owner_alive(holder):
+                    return str(holder)
+            conn.execute("UPDATE batches SET status = 'running', owner = ?, updated_at = ?"
+                         " WHERE name = ?", (me, time.time(), name))
+        return None
+
+    def give_back(self, name: str, previous: dict[str, Any] | None) -> None:
+        """Undo ``take`` when nothing was started after all (a refused budget)."""
+        if previous is None:
+            self._exec("DELETE FROM batches WHERE name = ? AND owner = ?",
+                       (name, current_owner()))
+        else:
+            self._exec("UPDATE batches SET status = ?, owner = ? WHERE name = ? AND owner = ?",
+                       (previous["status"], previous["owner"], name, current_owner()))
+
+    def release(self, name: str) -> None:
+        """A run that stopped with items left: still to finish (by running it again, by
+        ``%kirin resume``, or by a kernel watching it), by any kernel now."""
+        self._exec("UPDATE batches SET owner = NULL, updated_at = ? WHERE name = ?"
+                   " AND owner = ?", (time.time(), name, current_owner()))
 
     def claim(self, external_ids: list[str]) -> None:
         """Items this process follows again: ``%kirin resume`` elsewhere leaves them."""
@@ -105,6 +162,14 @@ class BatchJournal:
     def finish(self, name: str) -> None:
         self._exec("UPDATE batches SET status = 'done', updated_at = ? WHERE name = ?",
                    (time.time(), name))
+
+    def holder(self, name: str) -> str | None:
+        """The live kernel other than this one that runs the batch now, if any."""
+        row = self.get(name)
+        if row is None or row["status"] != "running":
+            return None
+        owner = row["owner"]
+        return owner if owner and owner != current_owner() and owner_alive(owner) else None
 
     def items(self, name: str) -> dict[int, ItemRow]:
         """The newest attempt of each item that reached the journal, by index."""
@@ -128,6 +193,12 @@ class BatchJournal:
                           " ORDER BY created_at", (base_url,))
         me = current_owner()
         return [row for row in rows if row["owner"] == me or not owner_alive(row["owner"])]
+
+
+def describe_owner(owner: str) -> str:
+    """``host:pid`` as words: ``pid 4242, host lab-7``."""
+    host, _, pid = owner.rpartition(":")
+    return f"pid {pid}, host {host}" if host else f"pid {pid}"
 
 
 def result_from_row(row: dict[str, Any], *, simulated: bool) -> Result | None:

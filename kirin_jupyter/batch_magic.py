@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(shell: Any, client: Client, line: str) -> Any:
     """Start (or resume) the batch a ``%kirin batch`` line asks for and show its card."""
-    from .batch_items import items_from_file
+    from .batch_items import read_file
     from .errors import KirinError
 
     words = magic_options._split(line)
@@ -49,7 +49,8 @@ def run(shell: Any, client: Client, line: str) -> Any:
     common = {name: getattr(args, name) for name in OPTION_NAMES
               if name not in _NOT_FOR_BATCHES and getattr(args, name) not in (None, [])}
     try:
-        items = items_from_file(args.file)
+        items, said = read_file(args.file)
+        print(said)  # before anything is priced: what was read, as items
         if args.dry_run:
             _dry_run(client, items, common)
             return None

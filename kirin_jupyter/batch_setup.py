@@ -3,6 +3,7 @@ price what is left, check the budget, journal it; only then is anything sent."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -12,13 +13,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .adaptive import CEILING, START, AdaptiveLimit
-from .batch_journal import BatchJournal, ItemRow, item_external_id, result_from_row
-from .batches import Batch
-from .errors import KirinError, ValidationError
+from .batch_journal import BatchJournal, ItemRow, Taken, item_external_id, result_from_row
+from .batches import Batch, Takeover
+from .errors import ValidationError
 from .job import Job
 from .pricing import Quote
 from .request import GenerationRequest, request_from_summary
-from .store import owner_alive
 
 if TYPE_CHECKING:
     from .client import Client
@@ -90,19 +90,74 @@ def open_built(client: Client, name: str, requests: list[GenerationRequest], *,
                concurrency: int | None, inputs: str) -> Batch:
     """Start a batch of requests already built and checked (each external id from
     ``item_external_id(name, i)``), such as a sweep's cells; ``inputs`` as
-    ``stored_inputs`` makes them (to finish it after a restart)."""
+    ``stored_inputs`` makes them (to finish it after a restart).
+
+    When another live kernel runs the same named batch, nothing is bought here: the batch
+    watches that kernel's items land in the journal and shows them, and takes over what
+    is left if that kernel stops or dies (``Batch.made_by`` says which kernel)."""
     ceiling = _checked_concurrency(concurrency)
     journal = BatchJournal(client.journal)
     print_ = fingerprint(requests)
     earlier = journal.get(name)
     if earlier is not None:
         _check_same(earlier, name, print_, client.base_url)
-    batch, queue, follow = _prepare(client, name, requests, ceiling=ceiling,
-                                    rows=journal.items(name) if earlier is not None else {})
-    journal.start(name, client.base_url, print_, len(requests), inputs, client.output_dir)
+    here = next((b for b in client.batches if b.name == name and not b.done()), None)
+    if here is not None:
+        return here  # running in this kernel already: the same batch, not a second run
+    taking = _Taking(client, name, print_, len(requests), inputs)
+    taken = taking.take()
+    if not taken.mine:
+        assert taken.holder is not None
+        batch = Batch(client, name, requests,
+                      gate=AdaptiveLimit(ceiling, min(START, ceiling)),
+                      quotes=[None] * len(requests))
+        batch._watch(taken.holder, functools.partial(taking.take_over, batch))
+        print(batch.note)
+        return batch
+    try:
+        batch, queue, follow = _prepare(client, name, requests, ceiling=ceiling,
+                                        rows=journal.items(name))
+    except BaseException:
+        journal.give_back(name, taken.previous)
+        raise
     journal.claim([job.external_task_id for _, job in follow])
     batch._start(queue=queue, follow=follow)
     return batch
+
+
+class _Taking:
+    """Taking a batch over in the journal: now, or later from a kernel it watched."""
+
+    def __init__(self, client: Client, name: str, print_: str, size: int,
+                 inputs: str) -> None:
+        self.client, self.name, self.print_ = client, name, print_
+        self.size, self.inputs = size, inputs
+        self.journal = BatchJournal(client.journal)
+
+    def take(self) -> Taken:
+        return self.journal.take(
+            self.name, base_url=self.client.base_url, fingerprint=self.print_,
+            size=self.size, inputs=self.inputs, output_dir=self.client.output_dir,
+            check=lambda row: _check_same(row, self.name, self.print_, self.client.base_url))
+
+    def take_over(self, batch: Batch) -> Takeover:
+        """The watched kernel no longer runs the batch: make it ours and sort its items
+        (what that kernel made is done or followed, only the rest is bought), or say who
+        runs it now. Runs in a worker thread (journal, quotes)."""
+        taken = self.take()
+        if not taken.mine:
+            return taken.holder
+        try:
+            batch.quotes = _quotes(self.client, batch.requests)  # a watcher priced nothing
+            queue, found = _sort(self.client, batch, self.journal.items(self.name))
+            self.client.check_batch_budget([batch.requests[i] for i in queue],
+                                           [batch.quotes[i] for i in queue])
+        except BaseException:
+            self.journal.give_back(self.name, taken.previous)
+            raise
+        follow = _following(batch, found)
+        self.journal.claim([job.external_task_id for _, job in follow])
+        return queue, follow
 
 
 def resume_batches(client: Client) -> list[Batch]:
@@ -133,8 +188,17 @@ def resume_batches(client: Client) -> list[Batch]:
                                                item_external_id(name, index))
                 lost.add(index)
             requests.append(request)
-        batch, queue, follow = _prepare(client, name, requests, ceiling=CEILING,
-                                        rows=rows, lost=lost)
+        taken = journal.take(name, base_url=client.base_url, fingerprint=row["fingerprint"],
+                             size=row["size"], inputs=row["inputs"],
+                             output_dir=client.output_dir)
+        if not taken.mine:
+            continue  # another kernel took it up a moment ago: it finishes it
+        try:
+            batch, queue, follow = _prepare(client, name, requests, ceiling=CEILING,
+                                            rows=journal.items(name), lost=lost)
+        except BaseException:
+            journal.give_back(name, taken.previous)
+            raise
         journal.claim([job.external_task_id for _, job in follow])
         batch._start(queue=queue, follow=follow)
         batches.append(batch)
@@ -157,9 +221,6 @@ def _check_same(earlier: dict[str, Any], name: str, print_: str, base_url: str) 
         raise ValidationError(
             f"batch {name!r} was run with other prompts or options; give this one another "
             "name (running the same batch again resumes it)")
-    if earlier["status"] == "running" and earlier["owner"] and owner_alive(earlier["owner"]):
-        raise KirinError(f"batch {name!r} is running in another kernel ({earlier['owner']}); "
-                         "wait for it there")
 
 
 def _prepare(client: Client, name: str, requests: list[GenerationRequest], *,
@@ -170,9 +231,20 @@ def _prepare(client: Client, name: str, requests: list[GenerationRequest], *,
     quotes = _quotes(client, requests)
     batch = Batch(client, name, requests,
                   gate=AdaptiveLimit(ceiling, min(START, ceiling)), quotes=quotes)
+    queue, found = _sort(client, batch, rows, lost)
+    client.check_batch_budget([requests[i] for i in queue], [quotes[i] for i in queue])
+    return batch, queue, _following(batch, found)
+
+
+def _sort(client: Client, batch: Batch, rows: dict[int, ItemRow],
+          lost: set[int] | None = None) -> tuple[list[int], list[tuple[int, str | None]]]:
+    """Each item of ``batch`` into done (earlier result), failed (settled), at the
+    service (returned with its task id, to follow) or queued (to be bought: returned)."""
+    name = batch.name
+    batch._elsewhere.clear()
     queue: list[int] = []
-    follow: list[tuple[int, Job]] = []
-    for index, request in enumerate(requests):
+    follow: list[tuple[int, str | None]] = []
+    for index, request in enumerate(batch.requests):
         seen = rows.get(index)
         if seen is None:
             if lost and index in lost:
@@ -202,12 +274,20 @@ def _prepare(client: Client, name: str, requests: list[GenerationRequest], *,
                 request, external_task_id=item_external_id(name, index, batch.attempts[index]))
             queue.append(index)
         else:
-            job = batch._new_job(index)
-            job.task_id = seen.row["task_id"]
-            batch.followed += 1
-            follow.append((index, job))
-    client.check_batch_budget([requests[i] for i in queue], [quotes[i] for i in queue])
-    return batch, queue, follow
+            follow.append((index, seen.row["task_id"]))
+    return queue, follow
+
+
+def _following(batch: Batch, found: list[tuple[int, str | None]]) -> list[tuple[int, Job]]:
+    """The jobs that follow the items at the service (made once the budget has passed:
+    a job made and never run would be waited for)."""
+    follow = []
+    for index, task_id in found:
+        job = batch._new_job(index)
+        job.task_id = task_id
+        batch.followed += 1
+        follow.append((index, job))
+    return follow
 
 
 def _quotes(client: Client, requests: list[GenerationRequest]) -> list[Quote | None]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import math
 import threading
@@ -23,8 +24,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .adaptive import AdaptiveLimit
-from .batch_journal import BatchJournal, item_external_id
-from .errors import NeverCreated, TaskFailed
+from .batch_journal import BatchJournal, describe_owner, item_external_id, result_from_row
+from .errors import KirinError, NeverCreated, TaskFailed
 from .job import Job, Result
 from .kirin_api import BUSY_CODE
 from .listeners import Listeners
@@ -39,7 +40,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kirin_jupyter")
 Listener = Callable[["Batch"], None]
+# What taking over a watched batch gives: (queue, follow) to run it here, or the kernel
+# that runs it now ("host:pid"), one that was faster.
+Takeover = tuple[list[int], list[tuple[int, Job]]] | str | None
 _TICK_SECONDS = 0.5
+_WATCH_SECONDS = 0.3  # how often a watched batch's journal rows are read again
+_WAITING = ("submitting", "pending", "queued")  # journal states of an item not yet running
 _running: set[asyncio.Task[None]] = set()  # held until done (the loop keeps weak refs)
 
 
@@ -74,6 +80,11 @@ class Batch:
         self.ended_at: float | None = None
         self._done_this_run = 0
         self._expected: dict[tuple[str, str, int], Expectation] = {}
+        # While another kernel runs this named batch: that kernel ("host:pid"), and the
+        # state ("queued" or "running") of each of its items not landed yet.
+        self.made_by: str | None = None
+        self._elsewhere: dict[int, str] = {}
+        self.note: str | None = None  # why the batch did not do what it was asked
 
     # -- what users read -----------------------------------------------------------------
 
@@ -82,14 +93,19 @@ class Batch:
 
     def __repr__(self) -> str:
         counts = self.counts()
+        by = f", made by another kernel ({describe_owner(self.made_by)})" \
+            if self.made_by else ""
         return (f"<Batch {self.name!r} {self.size} items: {counts['done']} done, "
                 f"{counts['failed']} failed, {counts['running']} running, "
-                f"{counts['queued']} queued>")
+                f"{counts['queued']} queued{by}>")
 
     def state(self, index: int) -> str:
         """'queued', 'running', 'done' or 'failed' for the item at ``index``."""
         if self._earlier[index] is not None:
             return "done"
+        elsewhere = self._elsewhere.get(index)
+        if elsewhere is not None:
+            return elsewhere
         job = self.jobs[index]
         if job is None:
             return "failed" if index in self._failed else "queued"
@@ -244,14 +260,18 @@ class Batch:
         failed = [index for index, _, _ in self.failed]
         if not failed:
             return self
+        again = {index: replace(self.requests[index], external_task_id=item_external_id(
+            self.name, index, self.attempts[index] + 1)) for index in failed}
+        self.client.check_batch_budget([again[i] for i in failed],
+                                       [self.quotes[i] for i in failed])
+        holder = self._journal.reopen(self.name)  # no other kernel runs it: ours again
+        if holder is not None:
+            raise KirinError(f"batch {self.name!r} is being run by another kernel "
+                             f"({describe_owner(holder)}); retry its failed items there, "
+                             "or here once it has ended")
         for index in failed:
             self.attempts[index] += 1
-            self.requests[index] = replace(
-                self.requests[index],
-                external_task_id=item_external_id(self.name, index, self.attempts[index]))
-        self.client.check_batch_budget([self.requests[i] for i in failed],
-                                       [self.quotes[i] for i in failed])
-        for index in failed:
+            self.requests[index] = again[index]
             self.jobs[index] = None
             self._failed.pop(index, None)
         self._start(queue=failed, follow=[])
@@ -266,8 +286,7 @@ class Batch:
             self._done = concurrent.futures.Future()
         self._stopped = False
         self.ended_at = None
-        self._journal.reopen(self.name)
-        context = self.client.run_context(gate=self.gate)
+        context = self.client.run_context(gate=self.gate)  # the journal's row is ours
 
         async def launch() -> None:
             task = asyncio.create_task(self._run(context, queue, follow))
@@ -310,9 +329,97 @@ class Batch:
             self.ended_at = time.monotonic()
             if not self._stopped and not self._queue:
                 await asyncio.to_thread(self._journal.finish, self.name)
+            else:  # items left: any kernel may finish them now (one watching it, too)
+                await asyncio.to_thread(self._journal.release, self.name)
             self._notify()
             if not self._done.done():
                 self._done.set_result(None)
+
+    # -- another kernel runs it ----------------------------------------------------------
+
+    @property
+    def note_made_by(self) -> str:
+        assert self.made_by is not None
+        return (f"batch {self.name}: made by another kernel ({describe_owner(self.made_by)});"
+                " its items are shown here as they land, and nothing is bought twice")
+
+    def _watch(self, holder: str, take_over: Callable[[], Takeover]) -> None:
+        """Show the items another live kernel makes as they land in the journal; buy
+        nothing. If that kernel stops or dies with items left, ``take_over`` (in a worker
+        thread) makes the batch ours: what it made is kept or followed, the rest bought."""
+        from .engine import get_engine
+
+        self.made_by = holder
+        self.note = self.note_made_by
+        self._elsewhere = dict.fromkeys(range(self.size), "queued")
+        self._land(self._journal.items(self.name))
+        context = self.client.run_context(gate=self.gate)
+
+        async def launch() -> None:
+            task = asyncio.create_task(self._watching(context, take_over))
+            _running.add(task)
+            task.add_done_callback(_running.discard)
+
+        get_engine().submit(launch())
+
+    def _land(self, rows: dict[int, Any]) -> None:
+        """Take up the items the other kernel has finished (results on disk)."""
+        for index in list(self._elsewhere):
+            seen = rows.get(index)
+            if seen is None:
+                continue
+            if seen.attempt:
+                self.attempts[index] = seen.attempt
+                self.requests[index] = replace(self.requests[index],
+                                               external_task_id=seen.row["external_id"])
+            result = result_from_row(seen.row, simulated=self.client.simulated)
+            if result is not None:
+                self._earlier[index] = result
+                del self._elsewhere[index]
+            else:  # made there: running until it lands (a failure may be made again)
+                self._elsewhere[index] = "queued" if seen.status in _WAITING else "running"
+
+    async def _watching(self, ctx: RunContext, take_over: Callable[[], Takeover]) -> None:
+        self._wake = asyncio.Event()
+        ticker = asyncio.create_task(self._tick())
+        run: tuple[list[int], list[tuple[int, Job]]] | None = None
+        try:
+            while self._elsewhere and not self._stopped:
+                holder = await asyncio.to_thread(self._journal.holder, self.name)
+                self._land(await asyncio.to_thread(self._journal.items, self.name))
+                if not self._elsewhere:
+                    break
+                if holder is None:  # it ended, stopped or died: ours, if no one was faster
+                    try:
+                        outcome = await asyncio.to_thread(take_over)
+                    except Exception as exc:  # the budget, the journal: left unbought
+                        self.note = f"batch {self.name}: not taken over: {exc}"
+                        log.warning("%s", self.note)
+                        break
+                    if isinstance(outcome, tuple):
+                        run = outcome
+                        break
+                    holder = outcome
+                if holder is not None and holder != self.made_by:
+                    self.made_by = holder
+                    self.note = self.note_made_by
+                self._notify()
+                with contextlib.suppress(asyncio.TimeoutError):  # a stop() wakes it
+                    await asyncio.wait_for(self._wake.wait(), _WATCH_SECONDS)
+                self._wake.clear()
+        except Exception as exc:  # a journal that cannot be read: say so, and end
+            self.note = f"batch {self.name}: stopped watching it: {exc}"
+            log.exception("batch %s: watching it stopped", self.name)
+        finally:
+            ticker.cancel()
+        if run is not None:
+            self.made_by = self.note = None
+            await self._run(ctx, *run)
+            return
+        self.ended_at = time.monotonic()
+        self._notify()
+        if not self._done.done():
+            self._done.set_result(None)
 
     def _new_job(self, index: int) -> Job:
         request = self.requests[index]

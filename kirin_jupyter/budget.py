@@ -9,8 +9,12 @@ unknown", which left ``max_cost`` all but off on such a service.
 Committed, in USD: what finished jobs cost (the service's ``usage.cost``, in USD per the
 pages) plus the quotes, else estimates, of jobs in flight or possibly billed. In credits:
 no task answer says what a job cost in credits, so every job that is running, billed or
-possibly billed counts at its credit quote (never at zero); a job with no credit price at
-all makes the committed sum unknown, and the next job is refused.
+possibly billed counts at its credit quote (never at zero).
+
+A job that ended possibly billed with no price at all (its cost unreadable, "NaN" or
+negative, or a timeout, with no quote and no earlier price to estimate from) makes the
+committed sum unknown, in either unit, and the next job is refused: counting it at zero
+turned the budget off for every job after a service sent ``"cost": "NaN"``.
 """
 
 from __future__ import annotations
@@ -162,8 +166,8 @@ def credit_prices(client: Client) -> PriceOf:
 def committed(client: Client, unit: str, price_of: PriceOf | None = None
               ) -> tuple[Decimal, int, int]:
     """What the session has spent or committed in ``unit``; how many jobs in flight have no
-    price in it; and (credits only) how many billed or possibly billed jobs that ended have
-    none, which makes the sum unknown."""
+    price in it; and how many billed or possibly billed jobs that ended have none (no
+    readable cost, no quote, no estimate), which makes the sum unknown."""
     price_of = price_of or (usd_prices(client) if unit == USD else credit_prices(client))
     total = client.session_spend() if unit == USD else Decimal(0)
     unknown_in_flight = unknown_done = 0
@@ -176,7 +180,7 @@ def committed(client: Client, unit: str, price_of: PriceOf | None = None
             total += price
         elif not job.done():
             unknown_in_flight += 1
-        elif unit != USD:
+        else:  # ended, may be billed, no price: never counted as zero
             unknown_done += 1
     return total, unknown_in_flight, unknown_done
 
@@ -201,11 +205,7 @@ def _check_job_against(client: Client, limit: Limit, request: GenerationRequest,
     spent, unknown_in_flight, unknown_done = committed(client, limit.unit, price_of)
     mine = price_of(request, quote)
     if unknown_done:
-        raise BudgetExceeded(
-            f"budget: {unknown_done} job(s) of this session that may be billed have no price "
-            f"in credits (the service quoted none), so what is committed against {limit} is "
-            "not known; nothing was sent. Unset the limit (%config Kirin.max_credits = 0) "
-            "to go on")
+        raise BudgetExceeded(_unknown_committed(unknown_done, limit))
     if mine is None and limit.unit != USD:
         raise BudgetExceeded(
             f"budget: the service gave no price in credits for this job (no quote, or a "
@@ -224,6 +224,17 @@ def _check_job_against(client: Client, limit: Limit, request: GenerationRequest,
             "budget: the price of this kind of job is not known yet and a job of unknown "
             f"price is still running ({limit}); start this one when it is done"
         )
+
+
+def _unknown_committed(count: int, limit: Limit) -> str:
+    """The refusal when ended jobs that may be billed have no price in the limit's unit."""
+    why = ("the service sent no readable cost for them, and there is no quote or earlier "
+           "price to count them at" if limit.unit == USD else
+           "the service quoted none")
+    return (f"budget: {count} job(s) of this session that may be billed have no price "
+            f"{'in USD' if limit.unit == USD else 'in credits'} ({why}), so what is "
+            f"committed against {limit} is not known; nothing was sent. Unset the limit "
+            f"(%config Kirin.{limit.name} = 0) to go on")
 
 
 def check_batch(client: Client, requests: list[GenerationRequest],
@@ -253,10 +264,7 @@ def check_batch(client: Client, requests: list[GenerationRequest],
         with client._lock:
             spent, _, unknown_done = committed(client, limit.unit)
         if unknown_done:
-            raise BudgetExceeded(
-                f"budget: {unknown_done} job(s) of this session that may be billed have no "
-                f"price in credits, so what is committed against {limit} is not known; "
-                "nothing was sent. Unset the limit (%config Kirin.max_credits = 0) to go on")
+            raise BudgetExceeded(_unknown_committed(unknown_done, limit))
         if spent + total > limit.amount:
             raise BudgetExceeded(
                 f"budget: this {what} of {len(requests)} jobs would cost {limit.show(total)} "

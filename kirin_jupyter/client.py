@@ -7,6 +7,7 @@ import concurrent.futures
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 import sys
 import threading
@@ -433,7 +434,9 @@ class Client:
         """Start many generations as one batch and return it at once.
 
         ``prompts``: a list of prompts, an iterable of dicts of per-item options (each with
-        its ``prompt``), or a pandas DataFrame with such columns; ``options`` are the
+        its ``prompt``), a pandas DataFrame with such columns, or a ``pathlib.Path`` to a
+        ``.txt`` or ``.csv`` file (as ``%kirin batch FILE`` reads it; one line says what
+        was read before anything is priced); ``options`` are the
         defaults of every item. ``name`` makes it resumable by name: running the same
         batch again after a crash follows or reuses what was bought and creates only the
         rest (unnamed batches are resumed by ``resume()``). ``concurrency`` caps how many
@@ -441,16 +444,21 @@ class Client:
         Every item is checked, the whole batch priced and checked against ``max_cost``
         before the first create: ``ValidationError`` / ``BudgetExceeded``, nothing sent.
         """
-        from .batch_items import items_from
+        from .batch_items import items_from, read_file
         from .batch_setup import open_batch
 
         check_option_names(options)
         if options.get("external_task_id"):
             raise ValidationError("a batch names its items itself (NAME-00001, ...): give "
                                   "name= instead of external_task_id")
-        batch = open_batch(self, items_from(prompts), name=name, concurrency=concurrency,
-                           common=options)
-        self.batches.append(batch)
+        if isinstance(prompts, os.PathLike):
+            items, said = read_file(prompts)
+            print(said)  # before anything is priced: what was read, as items
+        else:
+            items = items_from(prompts)
+        batch = open_batch(self, items, name=name, concurrency=concurrency, common=options)
+        if batch not in self.batches:  # not when it was running here already
+            self.batches.append(batch)
         return batch
 
     def check_batch_budget(self, requests: list[GenerationRequest],

@@ -2,11 +2,16 @@
 
 Two files, the second winning (``settings.py`` places them among the other sources):
 
-1. ``~/.kirin/config.toml`` (or the file named by ``$KIRIN_CONFIG``): plain keys;
+1. ``~/.kirin/config.toml`` (or the file named by ``$KIRIN_CONFIG``): plain keys; the
+   user's own, like the environment, ``%config Kirin`` and arguments;
 2. ``[tool.kirin]`` in the nearest ``pyproject.toml`` that has one, found by walking up
-   from the working folder (a notebook's kernel runs in the notebook's folder); it may not
-   set ``base_url`` or a request path (a cloned project must not be able to
-   send your key elsewhere).
+   from the working folder (a notebook's kernel runs in the notebook's folder). Any cloned
+   repository (or a parent folder) can carry one, so it may not set ``base_url`` or a
+   request path (it must not be able to send your key elsewhere), and it may only tighten
+   the safety settings (``settings.SAFETY_NAMES``: the budget, the size and time limits,
+   the resends) below what the defaults and the user's own file say: ``max_cost = 0``
+   there would have switched the user's budget off. A loosening value is ignored, in one
+   line that ``%kirin config`` repeats.
 
 Keys are the ``Kirin`` setting names (``default_model`` or ``default-model``). Nothing here
 raises: a file that cannot be read, an unknown key (with a "did you mean" hint) or a bad
@@ -119,6 +124,17 @@ def _take(table: Mapping[str, Any], source: str, folder: Path, kinds: Mapping[st
             shown = repr(raw) if len(repr(raw)) <= 60 else repr(raw)[:57] + "..."
             loaded.problems.append(f"kirin: {source}: {name} = {shown}: {problem}; ignored")
             continue
+        if not trusted:
+            yours = loaded.values.get(name, getattr(settings.Settings(), name))
+            why = settings.loosens(name, value, yours)
+            if why:
+                mine = f"{yours!r} from {loaded.sources[name]}" if name in loaded.sources \
+                    else f"the default {yours!r}"
+                loaded.problems.append(
+                    f"kirin: {source}: {name} = {raw!r} ignored: a project file may only "
+                    f"tighten safety settings, and {why} ({mine}); set it in {HOME_CONFIG} "
+                    f"or with %config Kirin.{name}")
+                continue
         if name == "output_dir" and value:
             target = Path(value).expanduser()  # relative: to the file's own folder
             value = str(target if target.is_absolute() else folder / target)

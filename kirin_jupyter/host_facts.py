@@ -61,6 +61,22 @@ class HostFacts:
         """Has a lookup by external id been seen to find a task on this host?"""
         return self.get(LOOKUP) == YES
 
+    def proven_since(self) -> bool:
+        """``lookup_proven``, read again from the journal when not yet known here: another
+        kernel on the same journal (one running the same named batch) may have proven it
+        since this one started. A blocking read: not on the loop."""
+        if self.lookup_proven or self._journal is None:
+            return self.lookup_proven
+        try:
+            value = self._journal.host_facts(self.base_url).get(LOOKUP)
+        except (sqlite3.Error, OSError) as exc:
+            log.info("host facts of %s not read (%s)", self.base_url, exc)
+            return False
+        if value is not None and value[0] == YES:
+            with self._lock:
+                self._values[LOOKUP], self._at[LOOKUP] = value
+        return self.lookup_proven
+
     def learn(self, name: str, value: str) -> None:
         """Keep ``value``; written to the journal (a blocking call: not on the loop)."""
         with self._lock:

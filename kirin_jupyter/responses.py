@@ -181,9 +181,12 @@ def parse_task(payload: Any) -> TaskSnapshot:
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
     quantity = _count(usage.get("quantity")) if usage else None
     unit_price = money(usage.get("unit_price")) if usage else None
-    cost = money(usage.get("cost")) if usage else None
-    if cost is None and quantity is not None and unit_price is not None:
+    stated = usage.get("cost") if usage else None
+    cost = money(stated)
+    if stated in (None, "") and quantity is not None and unit_price is not None:
         cost = unit_price * quantity  # a usage block that itemises but does not total
+    # A total that is there but unreadable ("NaN", "-1", {...}) stays unknown: the budget
+    # then counts the job at its quote or estimate, never at an itemisation it contradicts.
     return TaskSnapshot(
         task_id=str(task_id) if task_id is not None else None,
         status=status,

@@ -162,13 +162,24 @@ async def _price(job: Job, quote: Callable[[GenerationRequest], Awaitable[Quote]
 
 
 async def _reattach(job: Job, ctx: RunContext) -> TaskSnapshot:
-    """The task of a job from an earlier process: by task id, else by external id."""
+    """The task of a job from an earlier process: by task id, else by external id.
+
+    "Not found" by external id settles the job as never created only on a host where that
+    lookup has been seen to find a task (``HostFacts.lookup_proven``); elsewhere a 404
+    proves nothing (the create may have made a task whose answer was lost), so the job
+    stays unsettled: resumable, and counted by the budget as possibly billed."""
     if job.task_id:
         snapshot = await ctx.api.get_task(job.task_id)
     else:
         snapshot = await ctx.api.find_by_external_id(job.external_task_id)
+        if snapshot is None and not await asyncio.to_thread(ctx.api.facts.proven_since):
+            raise OutcomeUnknown(
+                f"the service lists no task for external id {job.external_task_id}, but its "
+                "lookup by external id has not been seen to find a task on this host, so it "
+                "cannot tell whether the task was created (it may be billed): check the "
+                "account's task list; %kirin resume asks again")
         if snapshot is None:
-            raise NeverCreated(  # what the service says; never a claim about billing
+            raise NeverCreated(  # a proven lookup's answer; never a claim about billing
                 f"the service lists no task for external id {job.external_task_id}, so there "
                 "is nothing to follow; the create most likely never reached it (if you "
                 "generate again, check the account's task list first)"

@@ -44,6 +44,28 @@ ARGUMENT = "argument"
 # Names that decide where requests (and so the key) go.
 ENDPOINT_NAMES = frozenset({"base_url", "create_path", "task_path", "quote_path"})
 
+# Safety settings: a file the user did not write (a project's pyproject.toml) may only
+# tighten them. "budget": 0 is no limit, so it may set a limit or lower one, never lift or
+# raise it; "lower": a limit or a count of resends, which it may only lower.
+SAFETY_NAMES: Mapping[str, str] = {
+    "max_cost": "budget", "max_credits": "budget",
+    "max_result_mb": "lower", "max_answer_mb": "lower", "max_result_megapixels": "lower",
+    "request_seconds": "lower", "max_sweep_cells": "lower", "create_resends": "lower",
+}
+
+
+def loosens(name: str, value: Any, yours: Any) -> str | None:
+    """Why ``value`` would loosen the safety setting ``name`` from ``yours``, or None
+    when it keeps or tightens it (or ``name`` is no safety setting)."""
+    kind = SAFETY_NAMES.get(name)
+    if kind is None or value == yours:
+        return None
+    if kind == "budget" and not value:
+        return "0 (no limit) would lift your limit"
+    if kind == "budget" and not yours:
+        return None  # a limit where there was none
+    return f"it may lower {name}, not raise it" if value > yours else None
+
 
 def _about(help_text: str, env: str | None = None) -> dict[str, Any]:
     return {"help": help_text, "env": env}

@@ -153,7 +153,14 @@ def test_api_unreachable_during_polling_is_waited_out_then_resumable(tmp_path: P
 
 def test_resume_reports_a_create_that_never_arrived(sim_server: SimulatorServer,
                                                      tmp_path: Path) -> None:
+    """On a host whose lookup by external id was seen to find a task: its 404 settles the
+    job as never created (elsewhere it proves nothing: tests/test_money_paths.py)."""
     client = client_for(sim_server, tmp_path)
+    client.generate("a first fox").wait(30)  # its create proves the lookup on this host
+    deadline = time.monotonic() + 10
+    while not client.api.facts.lookup_proven and time.monotonic() < deadline:
+        time.sleep(0.02)
+    creates = sim_server.service.stats()["requests"].get("create", 0)
     client.journal.record_submit("kj-lost-in-transit", "kirin_image_omni", "a fox",
                                  {"model": "kirin_image_omni", "prompt": "a fox", "n": 1},
                                  sim_server.url, tmp_path / "out")
@@ -164,7 +171,7 @@ def test_resume_reports_a_create_that_never_arrived(sim_server: SimulatorServer,
         job.wait(30)
     assert "billed" not in str(job.error)  # only the service could say so
     assert client.journal.get("kj-lost-in-transit")["status"] == "not_created"
-    assert sim_server.service.stats()["requests"].get("create", 0) == 0
+    assert sim_server.service.stats()["requests"].get("create", 0) == creates
 
 
 def test_journal_is_safe_with_two_processes(tmp_path: Path) -> None:
