@@ -123,7 +123,7 @@ def _sources(item: Any, position: int) -> list[Source]:
         path = Path(item).expanduser()
         if not path.is_file():
             raise ValidationError(f"compare: argument {position}: no image file at {path}")
-        return [(_cut(path.name), str(path), path)]
+        return [_file_source(path)]
     if _is_pil(item):
         name = Path(getattr(item, "filename", "") or "").name
         return [(_cut(name or f"image {position}"), name or f"image {position}", item)]
@@ -132,8 +132,6 @@ def _sources(item: Any, position: int) -> list[Source]:
 
 
 def _result_sources(result: Any, position: int) -> list[Source]:
-    from .display.tables import short_id
-
     kinds = result.types or ["image"] * len(result.paths)
     images = [path for path, kind in zip(result.paths, kinds, strict=False) if kind == "image"]
     if not images:
@@ -146,10 +144,37 @@ def _result_sources(result: Any, position: int) -> list[Source]:
             raise ValidationError(f"compare: argument {position}: the file {path} of task "
                                   f"{result.task_id} is missing")
         number = f" #{index + 1}" if several else ""
-        label = f"{_cut(result.prompt, LABEL_CHARS)}{number}"  # the ids: in the title
-        title = f"{result.prompt}\ntask {short_id(result.task_id)}{number} · {path}"
-        out.append((label, title, Path(path)))
+        out.append(_labelled(result.prompt, result.task_id, number, Path(path)))
     return out
+
+
+def _labelled(prompt: str, task_id: str, number: str, path: Path) -> Source:
+    """A result's picture named by its prompt (and "#2" among several); the task id and
+    where the file is (relative to the notebook) in the title."""
+    from .display.paths import shown_path
+    from .display.tables import short_id
+    from .request import PLACEHOLDER
+
+    words = " ".join(PLACEHOLDER.sub(" ", prompt).split()).rstrip(" ,;:")
+    label = f"{_cut(words, LABEL_CHARS)}{number}" if words else f"task {short_id(task_id)}{number}"
+    title = f"{prompt}\ntask {short_id(task_id)}{number} · {shown_path(path)}"
+    return label, title, path
+
+
+def _file_source(path: Path) -> Source:
+    """A file: named by the prompt and task in its record, as a result is; by its file
+    name only when it holds none (a file not made by kirin-jupyter)."""
+    from .display.paths import shown_path
+    from .file_provenance import provenance
+
+    try:
+        record = provenance(path)
+    except ValidationError:
+        return _cut(path.name), shown_path(path), path
+    prompt, task_id = str(record.get("prompt") or ""), str(record.get("task_id") or "")
+    count, image = record.get("images"), record.get("image")
+    several = isinstance(count, int) and count > 1 and isinstance(image, int)
+    return _labelled(prompt, task_id or "?", f" #{image}" if several else "", path)
 
 
 def _cut(text: str, limit: int = LABEL_CHARS) -> str:

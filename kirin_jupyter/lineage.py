@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ValidationError
 from .images import load_reference
 from .provenance_record import parents_of_row
+from .request import reference_labels
 
 if TYPE_CHECKING:
     from .job import Result
@@ -136,8 +137,21 @@ def parent_by_layout(path: Path, journal: Journal) -> str | None:
 
 
 @dataclass(frozen=True)
+class Ref:
+    """A reference image a generation sent: its SHA-256 (the whole hash from a file's
+    record, its first 16 digits from the journal) and its label ("<task>/02.png" for an
+    earlier result)."""
+
+    digest: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class Node:
-    """One generation in a chain: what the lineage row shows."""
+    """One generation in a chain: what the lineage row shows.
+
+    ``used``: its files that a later generation of the chain sent as a reference, found
+    by hash; the row draws the first of them (``shown``), not simply the first image."""
 
     task_id: str
     prompt: str
@@ -145,6 +159,53 @@ class Node:
     paths: tuple[Path, ...]
     parents: tuple[str, ...]
     created_at: float | None = None
+    refs: tuple[Ref, ...] = ()
+    used: tuple[Path, ...] = ()
+
+    @property
+    def shown(self) -> Path | None:
+        """The picture that stands for this generation: the one used, else its first."""
+        for path in (*self.used, *self.paths):
+            if path.is_file():
+                return path
+        return None
+
+
+_HEX = re.compile(r"[0-9a-f]{16,64}")
+
+
+def _ref(label: Any, digest: Any) -> Ref | None:
+    text = str(digest or "").strip().lower()
+    return Ref(text, str(label or "")) if _HEX.fullmatch(text) else None
+
+
+def refs_of_row(row: dict[str, Any]) -> tuple[Ref, ...]:
+    """The journal's references: ``"<label> sha256:<16 digits>"`` in the request summary."""
+    try:
+        summary = json.loads(row.get("request") or "{}")
+    except ValueError:
+        return ()
+    if not isinstance(summary, dict):
+        return ()
+    found = []
+    for key in ("image_list", "image"):  # the field differs between models
+        for text in reference_labels(summary.get(key)):
+            label, _, digest = text.rpartition(" sha256:")
+            ref = _ref(label, digest)
+            if ref is not None:
+                found.append(ref)
+    return tuple(found)
+
+
+def refs_of_record(record: dict[str, Any]) -> tuple[Ref, ...]:
+    """A file's record's references, each with its whole SHA-256."""
+    found = []
+    for item in record.get("references") or []:
+        if isinstance(item, dict):
+            ref = _ref(item.get("label"), item.get("sha256"))
+            if ref is not None:
+                found.append(ref)
+    return tuple(found)
 
 
 def node_from_row(row: dict[str, Any]) -> Node:
@@ -154,7 +215,8 @@ def node_from_row(row: dict[str, Any]) -> Node:
         paths = []
     return Node(task_id=row.get("task_id") or row["external_id"], prompt=row["prompt"],
                 model=row["model"], paths=tuple(paths),
-                parents=tuple(parents_of_row(row)), created_at=row.get("created_at"))
+                parents=tuple(parents_of_row(row)), created_at=row.get("created_at"),
+                refs=refs_of_row(row))
 
 
 def node_from_record(record: dict[str, Any], path: Path | None) -> Node:
@@ -162,12 +224,42 @@ def node_from_record(record: dict[str, Any], path: Path | None) -> Node:
                                         record.get("references") or [] if isinstance(r, dict)]
     return Node(task_id=str(record.get("task_id") or "?"), prompt=str(record.get("prompt", "")),
                 model=str(record.get("model", "")), paths=(path,) if path else (),
-                parents=tuple(p for p in parents if isinstance(p, str) and p))
+                parents=tuple(p for p in parents if isinstance(p, str) and p),
+                refs=refs_of_record(record))
+
+
+def _digest(path: Path) -> str | None:
+    """The SHA-256 of a result file, read as any user's file (capped, regular files only)."""
+    import hashlib
+
+    from .file_provenance import RECORD_FILE_LIMIT
+    from .user_files import read_user_file
+
+    try:
+        return hashlib.sha256(read_user_file(path, RECORD_FILE_LIMIT, "result file")).hexdigest()
+    except (ValidationError, OSError):
+        return None
+
+
+def used_files(parent: Node, children: list[Node]) -> tuple[Path, ...]:
+    """``parent``'s files that ``children`` sent as references: matched by hash, else (a
+    reference mended with --fit was re-encoded) by its label "<parent task>/<file name>"."""
+    refs = [ref for child in children for ref in child.refs]
+    if not refs or not parent.paths:
+        return ()
+    digests = {path: _digest(path) for path in parent.paths if path.is_file()}
+    used = [path for path, digest in digests.items()
+            if digest and any(digest.startswith(ref.digest) for ref in refs)]
+    if not used:
+        labels = {ref.label for ref in refs}
+        used = [path for path in parent.paths if f"{parent.task_id}/{path.name}" in labels]
+    return tuple(used)
 
 
 def chain(start: Node, journal: Journal) -> list[Node]:
     """``start`` and its ancestors, oldest first. Several references give several parents:
-    all are shown, each once, ordered by when they were made."""
+    all are shown, each once, ordered by when they were made. Each ancestor knows which of
+    its files its children in the chain used (``Node.used``)."""
     import sqlite3
 
     seen: dict[str, Node] = {start.task_id: start}
@@ -184,9 +276,13 @@ def chain(start: Node, journal: Journal) -> list[Node]:
                                                    (), ())
         seen[task_id] = node
         todo.extend(node.parents)
-    ancestors = [n for n in seen.values() if n is not start]
+    for task_id, node in list(seen.items()):
+        children = [other for other in seen.values() if task_id in other.parents]
+        if children:
+            seen[task_id] = dataclasses.replace(node, used=used_files(node, children))
+    ancestors = [n for key, n in seen.items() if key != start.task_id]
     ancestors.sort(key=lambda n: (n.created_at is None, n.created_at or 0.0))
-    return [*ancestors, start]
+    return [*ancestors, seen[start.task_id]]
 
 
 def find_node(ident: str, journal: Journal) -> Node:

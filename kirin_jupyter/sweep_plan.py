@@ -23,6 +23,7 @@ from .errors import ValidationError
 # Options whose value is already a list: a list of lists sweeps them.
 LIST_VALUED = ("images", "elements")
 MAX_CELLS = 256  # the default of max_sweep_cells: a grid bigger is a batch, not a comparison
+TITLE_CHARS = 40  # an axis named by its values: "red / arctic"
 _ESCAPED = "{}|"
 
 
@@ -34,6 +35,15 @@ class Axis:
     values: tuple[Any, ...]
     labels: tuple[str, ...]
     option: str | None = None  # None: a prompt group
+
+    @property
+    def title(self) -> str:
+        """What a person reads for the axis: an option's name ("aspect ratio"), or a prompt
+        group's values ("red / arctic"), never the template's braces."""
+        if self.option is not None:
+            return self.option.replace("_", " ")
+        shown = " / ".join(self.labels)
+        return shown if len(shown) <= TITLE_CHARS else shown[:TITLE_CHARS - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True)
@@ -47,9 +57,10 @@ class Cell:
     labels: tuple[str, ...] = ()
 
     def describe(self, axes: list[Axis]) -> str:
-        """'model=omni, n=2, {red|blue}=red': names the cell in errors (a label that
-        already names its option, 'n=2', is not named twice)."""
-        return ", ".join(label if label.startswith(f"{axis.name}=") else f"{axis.name}={label}"
+        """'model=omni, n=2, red': names the cell in errors (a label that already names its
+        option, 'n=2', is not named twice; a prompt group's value names itself)."""
+        return ", ".join(label if axis.option is None or label.startswith(f"{axis.name}=")
+                         else f"{axis.name}={label}"
                          for axis, label in zip(axes, self.labels, strict=True))
 
 

@@ -22,34 +22,41 @@ THUMB_SIDE = 256
 # thumbnail is shown the two cannot be told apart (docs/performance.md, "Notebook size").
 THUMB_QUALITY = 70
 _MAX_ENTRIES = 512
-_cache: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+_cache: OrderedDict[tuple[str, int, int, bool], bytes] = OrderedDict()
 _lock = threading.Lock()
 
 
-def encode(img: PILImage, side: int = THUMB_SIDE) -> bytes:
-    """A JPEG of at most ``side`` px; ``reduce`` does most of the shrinking cheaply."""
+def encode(img: PILImage, side: int = THUMB_SIDE, *, square: bool = False) -> bytes:
+    """A JPEG of at most ``side`` px; ``reduce`` does most of the shrinking cheaply.
+    ``square``: the centre square of the picture, ``side`` px a side (a thumbnail a view
+    shows in a square box needs no ``object-fit``, which sanitisers drop)."""
     small = img.convert("RGB") if img.mode != "RGB" else img.copy()
+    if square:
+        edge = min(small.size)
+        left, top = (small.width - edge) // 2, (small.height - edge) // 2
+        small = small.crop((left, top, left + edge, top + edge))
     small.thumbnail((side, side), reducing_gap=2.0)
     buf = io.BytesIO()
     small.save(buf, format="JPEG", quality=THUMB_QUALITY, optimize=True)
     return buf.getvalue()
 
 
-def _key(path: Path, side: int) -> tuple[str, int, int]:
-    return (str(path), path.stat().st_mtime_ns, side)
+def _key(path: Path, side: int, square: bool = False) -> tuple[str, int, int, bool]:
+    return (str(path), path.stat().st_mtime_ns, side, square)
 
 
-def _remember(path: Path, jpeg: bytes, side: int) -> None:
+def _remember(path: Path, jpeg: bytes, side: int, square: bool = False) -> None:
     """Keep ``path``'s thumbnail as the file is now (the oldest go past _MAX_ENTRIES)."""
     with _lock:
-        _cache[_key(path, side)] = jpeg
+        _cache[_key(path, side, square)] = jpeg
         while len(_cache) > _MAX_ENTRIES:
             _cache.popitem(last=False)
 
 
-def thumbnail_jpeg(path: Path, side: int = THUMB_SIDE) -> bytes:
-    """The thumbnail of an image file: cached, else made (``draft`` speeds up JPEG input)."""
-    key = _key(path, side)
+def thumbnail_jpeg(path: Path, side: int = THUMB_SIDE, *, square: bool = False) -> bytes:
+    """The thumbnail of an image file: cached, else made (``draft`` speeds up JPEG input).
+    ``square``: its centre square (see ``encode``)."""
+    key = _key(path, side, square)
     with _lock:
         found = _cache.get(key)
     if found is not None:
@@ -58,8 +65,8 @@ def thumbnail_jpeg(path: Path, side: int = THUMB_SIDE) -> bytes:
 
     with Image.open(path) as img:
         img.draft("RGB", (side, side))
-        jpeg = encode(img, side)
-    _remember(path, jpeg, side)
+        jpeg = encode(img, side, square=square)
+    _remember(path, jpeg, side, square)
     return jpeg
 
 

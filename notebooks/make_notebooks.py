@@ -459,9 +459,11 @@ except kirin.BudgetExceeded as exc:
     print("refused:", exc)"""),
     ("markdown", """## Compare
 
-Two pictures of one shape get a before/after slider: drag the grip at the foot of the
-dividing line. More get a strip. Both are plain HTML and CSS, so they work in a saved
-notebook too (where styles are stripped, as on GitHub, the pictures stand side by side)."""),
+Two pictures of one shape get a before/after slider: drag the dividing line, or press Tab
+to reach it and move it with the arrow keys. Each side is named by its prompt. More
+pictures get a strip. Both are HTML, so they stay in a saved notebook: opened untrusted,
+where no script runs, the browser's resize grip at the foot of the line drags it, and where
+styles are stripped (GitHub) the pictures stand side by side."""),
     ("code", "kirin.compare(fox.wait().paths[1], night.wait().paths[0])"),
     ("code", "kirin.compare(fox, night)"),
     ("markdown", """## Export

@@ -119,8 +119,14 @@ def test_batch_card_in_jupyterlab_light_dark_narrow(tmp_path: Path) -> None:
         _expect_images(final.locator(".kirin-batch-gallery img"), 24)
         expect(final.locator(".kirin-page-note")).to_contain_text(
             "page 1 of 2 (30 done); next: batch.page(2)")
-        # The money line reads as written: no dollar pair typeset as maths by MathJax.
-        expect(final).to_contain_text("cost so far $1.20 of about $1.20")
+        # The money line reads as written: no dollar pair typeset as maths by MathJax, and
+        # a finished batch's cost is its cost, not "so far".
+        expect(final.locator(".kirin-foot")).to_contain_text("cost $1.20 of about $1.20")
+        expect(final).not_to_contain_text("so far")
+        # Each tile says which prompt it answers: its number and the start of its prompt.
+        captions = final.locator(".kirin-batch-gallery .kirin-cap")
+        expect(captions).to_have_count(24)
+        expect(captions.nth(6)).to_contain_text("#7 A hand-painted ceramic tile")
         expect(page.locator(".jp-OutputArea-output mjx-container")).to_have_count(0)
         tops, lefts = _grid(final)
         assert len(lefts) == 8 and len(tops) == 3, (tops, lefts)  # 3 rows of 8 when wide

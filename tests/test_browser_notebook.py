@@ -19,10 +19,14 @@ Run All on: load the extension, an omni job of 4 images (one row), a plain cell,
 4. the live card and the finished card share one frame (the card, its title and prompt do
    not move when the gallery replaces the bar); in JupyterLab Light and Dark every text of
    the cards and of ``%kirin history`` reads at 4.5:1 or more, and nothing overflows, also
-   in a 480 px window;
+   in a 480 px window, where every job's state, model, cost and date are in view with
+   nothing to scroll sideways; reopened untrusted, no ``<style>`` or script is left (the
+   sanitiser's doing: the outputs' inline fallback shows), and the cards and the history
+   still read at 4.5:1, overflow nothing, and keep those columns in view at 480 px;
 5. screenshots: a card mid-progress, the magic cells with their galleries in Light and Dark,
-   the history, a narrow window; written under ``tmp_path`` and copied to
-   ``$KIRIN_SCREENSHOT_DIR`` when it is set (``make screenshots`` sets docs/screenshots).
+   the history (Light, Dark, 480 px, and untrusted), a narrow window; written under
+   ``tmp_path`` and copied to ``$KIRIN_SCREENSHOT_DIR`` when it is set (``make screenshots``
+   sets docs/screenshots).
 
 Takes about 35 s on 2 cores (two JupyterLab starts, one 4 s job pair).
 """
@@ -153,6 +157,11 @@ def test_notebook_of_magic_cells_in_jupyterlab(tmp_path: Path) -> None:
             shots.append(_screenshot(page, [V3], tmp_path / "card-narrow-dark.png"))
             for index in (OMNI, V3, HISTORY):
                 assert overflowing(page, _scope(page, index)) == [], ("narrow", index)
+            # The history's state, model, cost and date of every job in view, with nothing
+            # to scroll sideways (at 480 px it showed only the pictures and the prompt).
+            cell_outputs(page, HISTORY).first.scroll_into_view_if_needed()
+            assert cell_outputs(page, HISTORY).first.evaluate(_COLUMNS_IN_VIEW_JS) == []
+            shots.append(_screenshot(page, [HISTORY], tmp_path / "history-narrow-dark.png"))
             page.set_viewport_size({"width": 1280, "height": 1400})
 
             # 3a. Saved through the File menu: the file holds the galleries in the right cells.
@@ -178,14 +187,23 @@ def test_notebook_of_magic_cells_in_jupyterlab(tmp_path: Path) -> None:
             for index in (PLAIN, WAIT):
                 expect(cell_outputs(page, index).locator("img")).to_have_count(0)
             expect(page.locator(".jp-Notebook " + BAR)).to_have_count(0)
-            # Untrusted here, so JupyterLab sanitises the HTML: it must still read well.
+            # Untrusted here, so JupyterLab sanitises the HTML: it drops every <style> (the
+            # outputs keep classes and their short inline fallback), and must still read well.
             page.set_viewport_size({"width": 1280, "height": 1400})
+            expect(cell_outputs(page, HISTORY).locator(".kh-row")).to_have_count(3)
+            assert page.locator(".jp-Notebook .jp-OutputArea-output style").count() == 0
+            assert page.locator(".jp-Notebook .jp-OutputArea-output script").count() == 0
             for theme in ("light", "dark"):
                 if theme == "dark":
                     switch_theme(page, "JupyterLab Dark")
-                for index in IMAGES:
+                for index in (*IMAGES, HISTORY):
                     assert low_contrast(page, _scope(page, index)) == [], ("saved", theme)
+                    assert overflowing(page, _scope(page, index)) == [], ("saved", theme)
             shots.append(_screenshot(page, [OMNI], tmp_path / "card-saved-dark.png"))
+            shots.append(_screenshot(page, [HISTORY], tmp_path / "history-saved-dark.png"))
+            page.set_viewport_size({"width": 480, "height": 1400})
+            collapse_left_sidebar(page)
+            assert cell_outputs(page, HISTORY).first.evaluate(_COLUMNS_IN_VIEW_JS) == []
             assert _api(lab, "api/kernels") == []  # nothing ran to show them
             assert _api(lab, "api/sessions") == []
     assert saved.cells[PLAIN].outputs[0]["text"] == "a plain cell: 42\n"
@@ -194,7 +212,8 @@ def test_notebook_of_magic_cells_in_jupyterlab(tmp_path: Path) -> None:
     keep_screenshots(shots, min_bytes=10_000, max_bytes=MAX_PNG)
     assert [shot.name for shot in shots] == [
         "card-live.png", "card-light.png", "history-light.png",
-        "card-dark.png", "history-dark.png", "card-narrow-dark.png", "card-saved-dark.png"]
+        "card-dark.png", "history-dark.png", "card-narrow-dark.png", "history-narrow-dark.png",
+        "card-saved-dark.png", "history-saved-dark.png"]
 
 
 def wait_kernel_idle_after_run(page: Any) -> None:
@@ -207,6 +226,29 @@ def wait_kernel_idle_after_run(page: Any) -> None:
 
 
 CELL = ".jp-Notebook .jp-Cell"
+# In every job's row of the history: its state, model, cost and date shown inside the
+# output area (not cut, not scrolled away), and no box of the history scrolling sideways.
+_COLUMNS_IN_VIEW_JS = """
+(output) => {
+  const area = output.getBoundingClientRect();
+  const found = [];
+  const rows = output.querySelectorAll('.kh-row:not(.kh-head)');
+  if (!rows.length) found.push('no rows');
+  for (const row of rows) {
+    for (const name of ['kh-state', 'kh-model', 'kh-cost', 'kh-date']) {
+      const cell = row.querySelector('.' + name);
+      const box = cell && cell.getBoundingClientRect();
+      if (!box || box.width === 0) found.push(`${name} missing`);
+      else if (box.left < area.left - 1 || box.right > area.right + 1)
+        found.push(`${name} at ${box.left}-${box.right}, the output ${area.left}-${area.right}`);
+    }
+  }
+  for (const el of output.querySelectorAll('*'))
+    if (el.scrollWidth > el.clientWidth + 1 && ['auto', 'scroll'].includes(getComputedStyle(el).overflowX))
+      found.push(`${el.className} scrolls sideways`);
+  return found;
+}
+"""
 
 
 def _scope(page: Any, index: int) -> str:
@@ -261,7 +303,7 @@ def _html_outputs(cell: Any) -> list[str]:
 def _saved_galleries_ok(nb: Any) -> bool:
     for index, cell in enumerate(nb.cells):
         html = _html_outputs(cell)
-        galleries = [h for h in html if 'class="kirin-card kirin-result ' in h]
+        galleries = [h for h in html if 'class="kirin kirin-card kirin-result ' in h]
         if index in IMAGES:
             if len(galleries) != 1 or len(html) != 1:  # the card was replaced, not added to
                 return False

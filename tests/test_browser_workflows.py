@@ -7,15 +7,19 @@ then the labelled grid in its place); a chain of three generations, each made fr
 
 1. the slider's two pictures are decoded and lined up (the before picture, clipped by its
    box, is exactly as wide as the after picture), the box starts at half the width, and
-   dragging its handle (the browser's resize grip, at the foot of the line) narrows and
-   widens it: no script, no kernel;
+   dragging the dividing line itself (its own script: a trusted output) narrows and widens
+   it by what the mouse moved, also when pressed a few pixels off the line; focused, the
+   arrow keys, End and Home move it (no kernel is asked);
 2. the strip shows three labelled pictures in one row; the sweep's live card and its grid
    have 4 cells and are no wider than what they hold (a card much wider than its grid looks
-   unfinished); the record names its parent; the lineage is three thumbnails, oldest first;
+   unfinished); the record names its parent; the lineage is three thumbnails, oldest first,
+   the first drawn by the picture the second used (``--image $sketch[1]``: the sketch's
+   second, by its colours, not its first);
 3. in JupyterLab Light and Dark and in a 480 px window every text reads at 4.5:1 or more
    (``low_contrast``) and nothing is cut off or spills over (``overflowing``), except the
-   slider's before box, whose clipping is the design; at 480 px the pictures still line up
-   and every card stays inside its output area;
+   slider's before box, whose clipping is the design; at 480 px the pictures still line up,
+   every card stays inside its output area, and the sweep's grid keeps both columns inside
+   its card (its pictures scaled, nothing to scroll sideways);
 4. screenshots ``compare-{light,dark,narrow}.png``, ``sweep-live-light.png``,
    ``sweep-grid-{light,narrow}.png``, ``provenance-{light,dark}.png`` (the dark one with the
    lineage under the record), ``lineage-light.png`` and ``lineage-narrow.png`` (record and
@@ -54,8 +58,9 @@ CELLS = [
     "slow = kirin.Client(simulator=SimulatorService(task_seconds=6))\n"
     "grid = slow.sweep('A lighthouse, {oil painting|watercolour}', aspect_ratio=['1:1', '16:9'])\n"
     "grid",
-    "%%kirin sketch --ar 1:1 --wait\nA lighthouse on a rock, pencil sketch",
-    "%%kirin inked --image $sketch --ar 1:1 --wait\nThe same lighthouse inked, <<<image_1>>>",
+    "%%kirin sketch -n 2 --ar 1:1 --wait\nA lighthouse on a rock, pencil sketch",
+    "%%kirin inked --image $sketch[1] --ar 1:1 --wait\n"
+    "The same lighthouse inked, <<<image_1>>>",
     "%%kirin painted --image $inked --ar 1:1 --wait\n"
     "The same lighthouse painted in gouache at dusk, <<<image_1>>>",
     "path = painted.result.paths[0]\n%kirin show $path",
@@ -64,6 +69,7 @@ CELLS = [
 ]
 SETUP, SLIDER, STRIP, SWEEP, SKETCH, INKED, PAINTED, SHOW, LINEAGE, WAIT = range(10)
 BEFORE = ".kirin-compare-slider .kirin-compare-before"
+DIVIDER = ".kirin-compare-slider .kirin-divider"
 CARD_SLACK = 24  # px: the card's padding and border, and a header cell's padding
 # The right-most edge of a card's texts, pills, pictures and tables, from the card's right.
 _SPARE_JS = """
@@ -145,16 +151,41 @@ def test_compare_views_and_sweep_grid_in_jupyterlab(tmp_path: Path) -> None:
         for index, words in enumerate(("pencil sketch", "inked", "gouache")):
             expect(nodes.nth(index)).to_contain_text(words)
         assert len({round(box["y"]) for box in _boxes(nodes)}) == 1
+        # The sketch is drawn by the picture the inked one used ($sketch[1], its second),
+        # not by its first: same file, same colours as that tile of the sketch's gallery.
+        assert nodes.nth(0).get_attribute("data-file") == "02.png"
+        tiles = cell_outputs(page, SKETCH).locator(".kirin-result .kirin-tile img")
+        _expect_images(tiles, 2)
+        drawn = _mean_colour(nodes.nth(0).locator("img"))
+        used, first = _mean_colour(tiles.nth(1)), _mean_colour(tiles.nth(0))
+        assert _distance(drawn, used) < 12 < _distance(drawn, first), (drawn, used, first)
+        expect(nodes.nth(0)).to_contain_text("used: 02.png of 2")
 
-        # 1. Lined up, half open, and the handle drags the line both ways.
+        # 1. Lined up, half open; the line itself drags both ways (grabbed a few pixels
+        # off it too), and the keyboard moves it once it has the focus.
         _assert_lined_up(page)
         box = page.locator(BEFORE).bounding_box()
         stage = page.locator(".kirin-compare-slider .kirin-compare-stage").bounding_box()
         assert abs(box["width"] - stage["width"] / 2) <= 2, (box, stage)
-        assert _drag(page, -150) < box["width"] - 100
-        assert _drag(page, +250) > box["width"] + 50
+        divider = page.locator(DIVIDER)
+        expect(divider).to_have_attribute("role", "slider")
+        assert divider.bounding_box()["width"] >= 24  # a target, not a 10 px grip
+        expect(slider.locator(".kirin-compare-hint")).to_contain_text("drag the line")
+        assert abs(_drag(page, -150) - (box["width"] - 150)) <= 3
+        assert abs(_drag(page, +250, off=6) - (box["width"] - 150 + 6 + 250)) <= 3
         _assert_lined_up(page)
         _drag(page, 0, to_half=True)
+        divider.focus()
+        for _ in range(5):
+            page.keyboard.press("ArrowLeft")  # 2 % a press
+        assert abs(page.locator(BEFORE).bounding_box()["width"] - stage["width"] * 0.4) <= 2
+        expect(divider).to_have_attribute("aria-valuenow", "40")
+        page.keyboard.press("End")
+        assert abs(page.locator(BEFORE).bounding_box()["width"] - stage["width"]) <= 2
+        page.keyboard.press("Home")
+        assert page.locator(BEFORE).bounding_box()["width"] <= 1
+        _drag(page, 0, to_half=True)
+        _assert_lined_up(page)
 
         # 2-3. Light, Dark, narrow (in Dark): contrast and overflow; screenshots.
         checked = (SLIDER, STRIP, SWEEP, SHOW, LINEAGE)
@@ -180,6 +211,11 @@ def test_compare_views_and_sweep_grid_in_jupyterlab(tmp_path: Path) -> None:
             area = card.locator("xpath=..").bounding_box()
             assert card.bounding_box()["x"] + card.bounding_box()["width"] <= \
                 area["x"] + area["width"] + 1
+        # The sweep's grid shrinks its columns and pictures: every column within its card,
+        # nothing to scroll sideways, both pictures of a row side by side.
+        assert sweep.evaluate(_GRID_FITS_JS) == [], sweep.evaluate(_GRID_FITS_JS)
+        pictures = _boxes(sweep.locator(".kirin-sweep-cell img"))
+        assert len({round(box["y"]) for box in pictures[:2]}) == 1
         shots.append(_screenshot(page, [SLIDER, STRIP], tmp_path / "compare-narrow.png"))
         shots.append(_screenshot(page, [SWEEP], tmp_path / "sweep-grid-narrow.png"))
         shots.append(_screenshot(page, [SHOW, LINEAGE], tmp_path / "lineage-narrow.png"))
@@ -206,20 +242,61 @@ def _spare_width(card: Any) -> float:
     return float(card.evaluate(_SPARE_JS))
 
 
-def _drag(page: Any, dx: float, *, to_half: bool = False) -> float:
-    """Drag the slider's handle (the bottom-right corner of the before box) by ``dx`` px,
-    as a person would with the mouse; the box's width after."""
-    box = page.locator(BEFORE).bounding_box()
+def _drag(page: Any, dx: float, *, to_half: bool = False, off: float = 0) -> float:
+    """Drag the dividing line by ``dx`` px, as a person would with the mouse: pressed on
+    the line (``off`` px beside it), halfway down the pictures; the before box's width
+    after."""
+    line = page.locator(DIVIDER).bounding_box()
+    x, y = line["x"] + line["width"] / 2 + off, line["y"] + line["height"] / 2 + 40
     if to_half:
         stage = page.locator(".kirin-compare-slider .kirin-compare-stage").bounding_box()
-        dx = stage["x"] + stage["width"] / 2 - (box["x"] + box["width"])
-    x, y = box["x"] + box["width"] - 6, box["y"] + box["height"] - 5  # inside the grip
+        dx = stage["x"] + stage["width"] / 2 - (x - off)
     page.mouse.move(x, y)
     page.mouse.down()
     page.mouse.move(x + dx / 2, y, steps=4)
     page.mouse.move(x + dx, y, steps=4)
     page.mouse.up()
     return float(page.locator(BEFORE).bounding_box()["width"])
+
+
+_MEAN_JS = """
+(img) => {
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 16;
+  const context = canvas.getContext('2d');
+  context.drawImage(img, 0, 0, 16, 16);
+  const data = context.getImageData(0, 0, 16, 16).data;
+  const sum = [0, 0, 0];
+  for (let i = 0; i < data.length; i += 4) for (let c = 0; c < 3; c++) sum[c] += data[i + c];
+  return sum.map(v => v / (data.length / 4));
+}
+"""
+
+
+def _mean_colour(image: Any) -> list[float]:
+    """The picture's average colour, as the browser decoded it."""
+    return list(image.evaluate(_MEAN_JS))
+
+
+def _distance(a: list[float], b: list[float]) -> float:
+    return float(sum((x - y) ** 2 for x, y in zip(a, b, strict=True)) ** 0.5)
+
+
+# Every header and cell of the sweep's grid inside the card's padding box, and the grid's
+# box not scrolling sideways: the pictures scaled, none cut.
+_GRID_FITS_JS = """
+(card) => {
+  const edge = card.getBoundingClientRect().right - parseFloat(getComputedStyle(card).paddingRight);
+  const found = [];
+  for (const el of card.querySelectorAll('.kirin-sweep-col, .kirin-sweep-cell, .kirin-sweep-cell img'))
+    if (el.getBoundingClientRect().right > edge + 1)
+      found.push(`${el.className || el.tagName} ends at ${el.getBoundingClientRect().right} > ${edge}`);
+  const box = card.querySelector('.kirin-sweep-box');
+  if (box.scrollWidth > box.clientWidth + 1)
+    found.push(`the grid scrolls: ${box.scrollWidth} in ${box.clientWidth}`);
+  return found;
+}
+"""
 
 
 def _assert_lined_up(page: Any) -> None:

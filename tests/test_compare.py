@@ -22,6 +22,8 @@ from kirin_jupyter.display.static import NO_MATH
 from kirin_jupyter.errors import ValidationError
 from kirin_jupyter.panel import Panel
 
+from .html_checks import colours_outside_theme, style_blocks
+
 
 class Tags(HTMLParser):
     """Every start tag with its attributes, and whether the markup is well nested."""
@@ -74,7 +76,7 @@ def test_two_results_make_a_slider_that_degrades_to_side_by_side(two_results: li
     tags = Tags(html)
     assert not tags.open  # well nested
     root = tags.tags[0][1]
-    assert root["class"].split()[:2] == ["kirin-compare", "kirin-compare-slider"]
+    assert root["class"].split()[:3] == ["kirin", "kirin-compare", "kirin-compare-slider"]
     assert set(NO_MATH.split()) <= set(root["class"].split())
     # The slider: the before picture in a resizable, clipping box over the after picture.
     box = tags.find("td", "kirin-compare-before")
@@ -97,7 +99,17 @@ def test_two_results_make_a_slider_that_degrades_to_side_by_side(two_results: li
     # Labels: the prompt (escaped) and a short task id; the full story in the title.
     assert "a &lt;b&gt;bold&lt;/b&gt; lighthouse" in html and "<b>bold</b>" not in html
     assert before.task_id[-6:] in html  # in the title
-    assert "<script" not in html and "<input" not in html
+    assert "<input" not in html and style_blocks(html) == 1
+    assert colours_outside_theme(html) == []
+    # Live, one small script of its own makes the line the handle (mouse and keys); where
+    # scripts do not run, the hint names the CSS-only handle it leaves in place.
+    [script] = re.findall(r"<script>(.*?)</script>", html, re.S)
+    assert html.index("<script>") > html.index('class="kirin-compare-stage"')
+    assert "closest('.kirin-compare-slider')" in script and "'role', 'slider'" in script
+    for key in ("ArrowLeft", "ArrowRight", "Home", "End"):
+        assert f"'{key}'" in script
+    for never in ("eval(", "fetch(", "XMLHttpRequest", "innerHTML", "import(", "Jupyter"):
+        assert never not in script, never
     assert "drag the handle" in html
     assert "2 images, slider" in repr(view)
 
@@ -112,7 +124,7 @@ def test_three_make_a_strip_from_a_result_a_path_and_a_pil_image(
     tags = Tags(html)
     assert "kirin-compare-strip" in tags.tags[0][1]["class"]
     assert len(tags.find("td", "kirin-compare-item")) == 3
-    assert "resize:" not in html
+    assert "resize:" not in re.sub(r"<style>.*?</style>", "", html) and "<script" not in html
     sizes = [decoded(img["src"]).size for img in tags.find("img")]
     assert sizes == [(384, 384), (384, 288), (288, 384)]  # each at most 384 px
     assert "sketch &lt;1&gt;.png" in html and "image 3" in html

@@ -15,9 +15,10 @@ from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from kirin_jupyter.display import theme
 from kirin_jupyter.display.history import HistoryView
 from kirin_jupyter.store import Journal
+
+from .html_checks import colours_outside_theme, style_blocks
 
 OMNI, V3 = "kirin_image_omni", "kirin_v3_image"
 FAILED = {4, 11, 23}  # job numbers that failed
@@ -80,16 +81,6 @@ def run(shell: InteractiveShell, shown: list[dict[str, Any]], line: str) -> dict
     return output["data"]  # type: ignore[no-any-return]
 
 
-def without_theme(html: str) -> str:
-    """The HTML minus theme.py's values: hex colours left are hard-coded ones."""
-    for name in dir(theme):
-        value = getattr(theme, name)
-        if name.isupper() and isinstance(value, str) and value.startswith("var("):
-            html = html.replace(value, "")
-            html = html.replace(f"background:{theme.plain(value)};", "")  # theme.dot's
-    return html
-
-
 def numbers_in(data: dict[str, str]) -> list[int]:
     """The job numbers listed, in order (from the full task ids of the text table)."""
     return [int(n) for n in re.findall(r"task-(\d\d)-7{20}", data["text/plain"])]
@@ -114,7 +105,8 @@ def test_paging_is_newest_first_and_says_where_it_is(
     assert "page 1 of 2" in default["text/plain"]
     past = run(shell, shown, "history 10 --page 9")
     assert numbers_in(past) == [] and "page 9 is past the last page (3)" in past["text/plain"]
-    assert len(re.findall(r"<tr", first["text/html"])) == 1 + 10  # header + one per job
+    assert first["text/html"].count('class="kh-row kh-head"') == 1  # a header ...
+    assert first["text/html"].count('class="kh-row"') == 10  # ... and one row per job
 
 
 @pytest.mark.parametrize("line", ["history --model v3", "history --model kirin_v3_image",
@@ -174,38 +166,49 @@ def test_bad_values_are_one_line_and_read_nothing(
     assert str(caught.value).startswith("%kirin history: ")
 
 
-def test_html_is_compact_left_aligned_and_themed(
+def test_html_is_compact_themed_and_styled_once(
     shell: InteractiveShell, journal: Journal, shown: list[dict[str, Any]]
 ) -> None:
     html = run(shell, shown, "history 7")["text/html"]
-    assert not re.search(r"#[0-9a-fA-F]{3,8}\b", without_theme(html))  # no own colour
-    colours = set(re.findall(r"(?<![-\w])color:([^;\"]+)", html))
-    assert colours == {theme.TEXT, theme.MUTED}, colours  # text only in theme text colours
-    assert theme.state_pill("completed") in html
-    table = re.search(r"<table style=\"([^\"]+)\"", html)
-    assert table and "margin:0" in table[1] and "table-layout:auto" in table[1]
-    cells = re.findall(r"<td style=\"([^\"]+)\"", html)
-    assert len(cells) == 7 * 8
-    assert all("text-align:left" in c and "white-space:nowrap" in c for c in cells)
-    rows = re.findall(r"<tr style=[^>]*>(.*?)</tr>", html)[1:]
+    assert colours_outside_theme(html) == []
+    assert style_blocks(html) == 1 and "var(" not in "".join(re.findall(r'style="([^"]*)"',
+                                                                         html))
+    assert 'class="kirin-pill"' in html and ">completed<" in html
+    rows = html.split('<div class="kh-row"')[1:]
+    assert len(rows) == 7
     for number, row in zip(range(29, 22, -1), rows, strict=True):
         thumbs = re.findall(r'<img src="data:image/jpeg;base64,[^>]*>', row)
         if number in FAILED:
             assert not thumbs
-        else:  # two files each, side by side in one strip, small
-            assert len(thumbs) == 2 and "display:flex;flex-wrap:nowrap" in row
-            sides = [int(s) for t in thumbs
-                     for s in re.findall(r"(?:width|height):(\d+)px", t)]
-            assert sides and max(sides) <= 64
+        else:  # two files each, side by side in one strip, small and square
+            assert len(thumbs) == 2 and 'class="kh-thumbs"' in row
+            assert all('style="width:48px"' in t for t in thumbs)
+        # what matters, in its own places: the state, model, count, cost and date
+        for column in ("kh-state", "kh-model", "kh-n", "kh-cost", "kh-date", "kh-task"):
+            assert f'class="{column}"' in row, column
         date = re.search(r">(\d\d-\d\d \d\d:\d\d)<", row)
         assert date, row  # a short date, fully dated in its title
     first = rows[0]
     assert 'title="task-29-77777777777777777777"' in first  # the full id, on hover
     assert ">task…777777<" in first
     whole = " ".join(prompt_of(29).split())
-    cut = re.search(r'<span title="([^"]*)">([^<]*)</span>', first)
-    assert cut and cut[1] == whole  # the whole prompt on hover ...
-    assert cut[2].endswith("…") and len(cut[2]) <= 60 and whole.startswith(cut[2][:-1])
+    prompt = re.search(r'<span class="kh-prompt"><span title="([^"]*)">([^<]*)</span>', first)
+    assert prompt and prompt[1] == whole  # the whole prompt on hover ...
+    assert whole.startswith(prompt[2].rstrip("…"))  # ... as much as fits on the page
+
+
+def test_a_default_history_of_twenty_jobs_is_small(
+    shell: InteractiveShell, journal: Journal, shown: list[dict[str, Any]]
+) -> None:
+    """One style block, then classes: 20 rows used to carry 78 KB of repeated inline
+    styles (issue 22, D9; 109 KB in all for 20 jobs of two pictures, 46 KB now). The rows
+    keep a short inline fallback each, for an untrusted notebook."""
+    html = run(shell, shown, "history")["text/html"]
+    pictures = sum(len(m) for m in re.findall(r"data:image/jpeg;base64,[^\"]+", html))
+    assert html.count('class="kh-row"') == 20
+    assert len(html) - pictures < 32_000, len(html) - pictures  # with 150-letter prompts
+    inline = sum(len(m) for m in re.findall(r'style="[^"]*"', html))
+    assert inline < 20 * 400, inline
 
 
 def test_text_table_in_a_terminal_shell(

@@ -4,7 +4,9 @@ PATH`` and ``%kirin lineage ID`` in an IPython shell (issue 13)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -126,7 +128,10 @@ def test_show_path_shows_the_record_and_show_task_id_still_shows_the_job(
     shell.run_line_magic("kirin", f"show {job.task_id}")
     card, history = published.outputs
     html = card["text/html"]
-    assert "<b>Kirin record</b>" in html and str(path) in html and "a lighthouse, $5 a night" in html
+    assert "<b>Kirin record</b>" in html and "a lighthouse, $5 a night" in html
+    # Where the file is, never as an absolute path (issue 22, D8): here the output folder
+    # lies outside the working directory, so by its place in it.
+    assert f"…/{path.parent.name}/{path.name}" in html and str(path) not in html
     assert job.task_id in html and "data:image/jpeg;base64," in html
     assert "tex2jax_ignore" in html and theme.MUTED in html  # theme colours, no MathJax
     assert f"  task id        {job.task_id}\n" in card["text/plain"]
@@ -192,6 +197,42 @@ def test_lineage_draws_the_chain_oldest_first(shell: InteractiveShell,
     assert text[1].startswith(f"  1. {a.task_id}") and c.task_id in text[-2]
     with pytest.raises(UsageError, match="no job with task id or external id 'nope'"):
         shell.run_line_magic("kirin", "lineage nope")
+
+
+def _drawn(html: str) -> list[str]:
+    """Which file each generation of a lineage draws (its node's data-file)."""
+    return re.findall(r'class="kirin-lineage-node" data-file="([^"]*)"', html)
+
+
+def test_lineage_draws_the_picture_that_was_used_not_the_first(
+        shell: InteractiveShell, published: Any) -> None:
+    """``--image $fox[1]`` sent fox's second image: the chain draws that one (matched by
+    the SHA-256 its child's record and the journal keep), also from the file's record and
+    when the reference was re-encoded by --fit (then by its label). Issue 22, D1."""
+    from kirin_jupyter.display.provenance_views import CHAIN_SIDE
+    from kirin_jupyter.thumbnails import thumbnail_jpeg
+
+    shell.run_cell_magic("kirin", "fox -n 2 --wait --ar 1:1", "a fox in a meadow")
+    shell.run_cell_magic("kirin", "night --image $fox[1] --wait", "the fox at night <<<image_1>>>")
+    fox, night = shell.user_ns["fox"], shell.user_ns["night"]
+    published.outputs.clear()
+    shell.run_line_magic("kirin", "lineage $night")  # from the journal
+    shell.run_line_magic("kirin", f"lineage {night.result.paths[0]}")  # from the file
+    for shown in published.outputs:
+        html = shown["text/html"]
+        assert _drawn(html) == ["02.png", "01.png"], _drawn(html)
+        second = base64.b64encode(thumbnail_jpeg(fox.result.paths[1], CHAIN_SIDE * 2,
+                                                 square=True)).decode()
+        assert html.index(second) < html.index(night.task_id)  # its very picture, first
+        assert "used: 02.png of 2" in html
+    # The reference re-encoded on the way (its hash is no file's): found by its label.
+    from kirin_jupyter.lineage import Node, Ref, used_files
+
+    parent = Node(fox.task_id, "a fox", "omni", tuple(fox.result.paths), ())
+    child = Node("t2", "x", "omni", (), (fox.task_id,),
+                 refs=(Ref("0" * 16, f"{fox.task_id}/02.png"),))
+    assert used_files(parent, [child]) == (fox.result.paths[1],)
+    assert used_files(parent, []) == () and parent.shown == fox.result.paths[0]
 
 
 def test_help_lists_the_new_subcommands(shell: InteractiveShell, capsys: Any) -> None:

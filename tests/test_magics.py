@@ -16,6 +16,7 @@ from kirin_jupyter.prompting import PromptError, interpolate, prompt_from_cell
 from kirin_jupyter.simulator.server import SimulatorServer
 
 from .conftest import TEST_KEY
+from .html_checks import colours_outside_theme, style_blocks
 
 
 def test_cell_magic_runs_and_binds_variables(shell: InteractiveShell, capsys) -> None:
@@ -345,11 +346,9 @@ def test_models_is_a_text_table_in_the_terminal_and_themed_html(
     finally:
         shell.display_pub = original
     html = publisher.outputs[0]["data"]["text/html"]
-    for value in (theme.TEXT, theme.MUTED, theme.BORDER, theme.BORDER_SOFT, theme.FONT,
-                  theme.MONO):
-        html = html.replace(value, "")
-    assert not re.search(r"#[0-9a-fA-F]{3,8}\b", html)  # only theme colours
-    assert "kirin_image_omni" in html and "text-align:left" in html and "margin:0" in html
+    assert colours_outside_theme(html) == [] and style_blocks(html) == 1  # theme colours
+    assert theme.MUTED in html and "text-align:left" in html and "margin:0" in html
+    assert "kirin_image_omni" in html
 
 
 def test_resume_explains_once_that_simulated_tasks_died_with_their_kernel(

@@ -46,11 +46,11 @@ class _Grid(HTMLParser):
         classes = (found.get("class") or "").split()
         if tag == "script":
             self.scripts += 1
-        if tag == "th" and "kirin-sweep-col" in classes:
+        if "kirin-sweep-col" in classes:
             self._in = "col"
-        elif tag == "th" and "kirin-sweep-row" in classes:
+        elif "kirin-sweep-row" in classes:
             self._in = "row"
-        elif tag == "td" and "kirin-sweep-cell" in classes:
+        elif "kirin-sweep-cell" in classes:
             self.cells.append({"state": found["data-state"], "images": 0})
         elif tag == "img" and self.cells:
             self.cells[-1]["images"] += 1
@@ -80,7 +80,8 @@ def test_prompt_alternatives_expand_into_axes() -> None:
     assert [a.name for a in axes] == ["{red|blue}", "{fox|owl}", "model"]
     assert len(cells) == 8 and cells[3].prompt == "a red owl"
     assert cells[3].options == {"model": "v3"}
-    assert cells[3].describe(axes) == "{red|blue}=red, {fox|owl}=owl, model=v3"
+    assert cells[3].describe(axes) == "red, owl, model=v3"  # a value names itself
+    assert [a.title for a in axes] == ["red / blue", "fox / owl", "model"]
     # nested: one axis of every alternative; an empty alternative is allowed
     axes, cells = expand("a {small|big {red|blue}} fox", {})
     assert axes[0].labels == ("small", "big red", "big blue")
@@ -145,6 +146,8 @@ def test_done_when_a_2x2_sweep_makes_4_tasks_and_a_labelled_grid(
     assert grid.scripts == 0 and "tex2jax_ignore" in html and "<input" not in html
     assert "overflow-x:auto" in html  # wide grids scroll in their own box
     assert "$0.04" in html and "cost $0.16 of about $0.16" in html
+    # The axes are named by their values, never by the template's braces (issue 22, D6).
+    assert "rows: red / blue · columns: aspect ratio" in html and "{red|blue}" not in html
     records = sweep.records()
     assert records[1]["{red|blue}"] == "red" and records[1]["aspect_ratio"] == "16:9"
 
@@ -180,7 +183,8 @@ def test_plan_is_a_priced_table_and_creates_nothing(http_client: Client,
                                                     sim_server: SimulatorServer) -> None:
     plan = http_client.plan_sweep("a {red|blue} fox", model=["omni", "v3"])
     text = str(plan)
-    assert "{red|blue}" in text and "model" in text and "price" in text
+    assert "red / blue" in text and "{red|blue}" not in text
+    assert "model" in text and "price" in text
     assert text.count("$0.04") == 4 and "total: about $0.16 (quoted by the service)" in text
     html = plan_html(plan)
     assert html.count("<tr") == 5 and "tex2jax_ignore" in html
@@ -219,7 +223,7 @@ def test_magic_dry_run_prints_the_priced_plan_and_creates_nothing(
     shell.run_line_magic("kirin", "--dry-run -n 1,2 --model omni,v3 a {red|blue} fox")
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[1].split() == ["#", "{red|blue}", "n", "model", "price"]
+    assert lines[1].split() == ["#", "red", "/", "blue", "n", "model", "price"]
     assert len([line for line in lines if re.match(r"\d+ ", line)]) == 8
     assert "total: " in out and "for 8 cells" in out and "nothing was created" in out
     assert _sim_creates(shell) == 0
@@ -304,7 +308,7 @@ def test_module_level_sweep_on_the_session_client_and_its_display(shell: Any) ->
 
 def test_a_cell_names_each_value_once() -> None:
     axes, cells = expand("x {a|b}", {"n": [1, 2], "model": ["omni", "v3"]})
-    assert cells[-1].describe(axes) == "{a|b}=b, n=2, model=v3"  # not "n=n=2"
+    assert cells[-1].describe(axes) == "b, n=2, model=v3"  # not "n=n=2", nor "{a|b}=b"
 
 
 def test_magic_bad_image_variable_in_a_sweep_is_one_line_and_sends_nothing(

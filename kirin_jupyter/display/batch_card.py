@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import base64
 import logging
-from decimal import Decimal
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..money import usd
 from ..thumbnails import thumbnail_jpeg
-from . import theme
+from . import css, theme
 from .group_card import FinalGroupView, GroupCard
-from .static import CARD_STYLE, NO_MATH, progress_bar
+from .paths import link, shown_path
+from .static import card_open, progress_bar, simulator_pill, title_row
 from .tables import cut
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..batches import Batch
 
 log = logging.getLogger("kirin_jupyter")
@@ -36,6 +39,10 @@ GAP = 6  # px between tiles
 _GRID = (f"grid-template-columns:repeat(auto-fill,minmax({TILE_MIN}px,1fr));"
          f"grid-template-columns:repeat(auto-fill,minmax(max({TILE_MIN}px,"
          f"calc((100% - {(COLUMNS - 1) * GAP}px) / {COLUMNS})),1fr));gap:{GAP}px;")
+CAPTION_CHARS = 48  # of a tile's prompt (two lines at most; the whole prompt on hover)
+_COUNTS_FALLBACK = "display:flex;flex-wrap:wrap;gap:2px 14px;margin:4px 0 2px"
+_FAILURES_FALLBACK = ("list-style:none;padding:2px 8px 2px 10px;margin:6px 0 2px;"
+                      f"border-left:3px solid {theme.plain(theme.ERROR)}")
 _ORDER = (("done", "done"), ("failed", "failed"), ("running", "running"),
           ("queued", "queued"))
 _FAILURES_SHOWN = 5
@@ -62,30 +69,25 @@ def _state(batch: Batch, counts: dict[str, int]) -> str:
 
 
 def counts_html(counts: dict[str, int]) -> str:
-    parts = [f'<span style="white-space:nowrap">{theme.dot(theme.STATE_COLOURS[key])}'
-             f"<b>{counts[key]}</b> {label}</span>" for key, label in _ORDER]
-    return ('<div class="kirin-counts" style="display:flex;flex-wrap:wrap;gap:2px 14px;'
-            f'margin:4px 0 2px">{"".join(parts)}</div>')
-
-
-def _usd(value: Decimal) -> str:
-    """Dollars with cents at least: $0.00, $1.20, $0.035 (never "$0" beside "$1.20")."""
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > -2:
-        value = value.quantize(Decimal("0.01"))
-    return f"${value}"
+    parts = [f"<span>{css.dot(theme.STATE_COLOURS[key])}<b>{counts[key]}</b> {label}</span>"
+             for key, label in _ORDER]
+    return f'<div class="kirin-counts" style="{_COUNTS_FALLBACK}">{"".join(parts)}</div>'
 
 
 def _money_line(batch: Batch) -> str:
-    parts = [f"cost so far {_usd(batch.cost)}"]
+    """'cost so far $0.12 of about $0.24 · ...' while it runs; 'cost $0.24 ...' after."""
+    counts = batch.counts()
+    parts = [f"cost {'so far ' if not batch.done() else ''}{usd(batch.cost)}"]
     price = batch.price
     if price is not None:
-        parts[0] += f" of about {_usd(price)}"
+        parts[0] += f" of about {usd(price)}"
     if not batch.done():
         eta = batch.eta()
         if eta is not None:
             parts.append(f"about {_duration(eta)} left")
-        parts.append(f"{batch.gate.size} at once")
+        # Never more at once than there are items left to make.
+        left = counts["running"] + counts["queued"]
+        parts.append(f"{max(1, min(batch.gate.size, left))} at once")
         if batch.gate.busy_signals:
             parts.append(f"the service said busy {batch.gate.busy_signals}×: slowed down")
     elif batch.ended_at is not None:
@@ -96,14 +98,11 @@ def _money_line(batch: Batch) -> str:
 
 
 def _header(batch: Batch, state: str) -> str:
-    pills = [theme.pill(f"{batch.size} prompts"), theme.state_pill(state)]
+    pills = [css.pill(f"{batch.size} prompts"), css.state_pill(state)]
     if batch.client.simulated:
-        pills.insert(1, theme.pill("simulator", theme.WARN,
-                                   title="no API key: made by the built-in simulator"))
-    return ('<div style="display:flex;flex-wrap:wrap;align-items:center;gap:4px 6px">'
-            f'<b style="margin-right:2px">Kirin batch</b>'
-            f'<span style="font-family:{theme.MONO};overflow-wrap:anywhere">'
-            f'{escape(batch.name)}</span>{"".join(pills)}</div>')
+        pills.insert(1, simulator_pill())
+    name = f'<span class="kirin-mono" style="overflow-wrap:anywhere">{escape(batch.name)}</span>'
+    return title_row("Kirin batch", name + "".join(pills))
 
 
 def _failures(batch: Batch) -> str:
@@ -111,16 +110,14 @@ def _failures(batch: Batch) -> str:
     if not failed:
         return ""
     lines = "".join(
-        f'<li><span style="color:{theme.MUTED}">#{index + 1}</span> '
+        f'<li><span class="kirin-muted">#{index + 1}</span> '
         f'{escape(cut(prompt, 60))}: {escape(cut(reason, 160))}</li>'
         for index, prompt, reason in failed[:_FAILURES_SHOWN])
     more = len(failed) - _FAILURES_SHOWN
     tail = (f'<li>and {more} more: <code>batch.failed</code></li>'
             if more > 0 else "")
-    return (f'<ul class="kirin-failures" role="alert" style="margin:6px 0 2px;'
-            f"list-style:none;padding:2px 8px 2px 10px;"
-            f"{theme.border(theme.ERROR, 'border-left', '3px')}"
-            f'overflow-wrap:anywhere">{lines}{tail}</ul>')
+    return (f'<ul class="kirin-failures" role="alert" style="{_FAILURES_FALLBACK}">'
+            f"{lines}{tail}</ul>")
 
 
 def batch_html(batch: Batch, *, final: bool) -> str:
@@ -132,20 +129,24 @@ def batch_html(batch: Batch, *, final: bool) -> str:
     if final:
         body += _failures(batch) + gallery_page_html(batch, 1, PER_PAGE, counted=True)
     role = "kirin-batch-result" if final else "kirin-batch-live"
-    return (f'<div class="kirin-card kirin-batch {role} {NO_MATH}" data-state="{state}" '
-            f'style="{CARD_STYLE}">{_header(batch, state)}{body}'
-            f'<div style="color:{theme.MUTED};font-size:12px;margin-top:4px">'
-            f"{escape(_money_line(batch))}</div></div>")
+    return (card_open(f"kirin-batch {role}", "bar", "batch", state=state)
+            + f"{_header(batch, state)}{body}"
+            f'<div class="kirin-foot">{escape(_money_line(batch))}</div></div>')
 
 
-def _tile(number: int, prompt: str, path: Any) -> str:
-    data = base64.b64encode(thumbnail_jpeg(path, THUMB_MADE)).decode("ascii")
+def _tile(number: int, prompt: str, path: Path) -> str:
+    """One item: its first picture (a link where a link reaches the file) over its number
+    and the start of its prompt, so each picture says which prompt it answers."""
+    data = base64.b64encode(thumbnail_jpeg(path, THUMB_MADE, square=True)).decode("ascii")
     title = escape(f"#{number}: {cut(prompt, 300)}")
-    return (f'<a class="kirin-tile" title="{title}" style="display:block;min-width:0" '
-            f'href="{escape(path.as_posix())}" target="_blank">'
-            f'<img src="data:image/jpeg;base64,{data}" alt="item {number}" '
-            'style="display:block;width:100%;aspect-ratio:1;object-fit:cover;'
-            'border-radius:3px"></a>')
+    caption = (f'<span class="kirin-cap" style="font-size:11px"><b>#{number}</b> '
+               f"{escape(cut(prompt, CAPTION_CHARS))}</span>")
+    image = f'<img src="data:image/jpeg;base64,{data}" alt="item {number}">'
+    href = link(path)
+    if href is None:
+        return f'<div class="kirin-tile" title="{title}">{image}{caption}</div>'
+    return (f'<a class="kirin-tile" title="{title}" href="{escape(href)}" target="_blank">'
+            f"{image}{caption}</a>")
 
 
 def gallery_page_html(batch: Batch, number: int, per_page: int, *,
@@ -164,7 +165,8 @@ def gallery_page_html(batch: Batch, number: int, per_page: int, *,
         try:
             tiles.append(_tile(index + 1, result.prompt, result.paths[0]))
         except OSError:  # the file was moved or deleted since
-            tiles.append(f'<div title="{escape(str(result.paths[0]))}">missing</div>')
+            where = escape(shown_path(result.paths[0]))
+            tiles.append(f'<div class="kirin-tile" title="{where}">#{index + 1} missing</div>')
     if pages == 1:
         note = "" if counted else f"{len(done)} done"
     else:
@@ -172,10 +174,9 @@ def gallery_page_html(batch: Batch, number: int, per_page: int, *,
             f"--page {number + 1}" if number < pages else ", the last page"
         note = f"page {number} of {pages} ({len(done)} done){after}"
     return (f'<div class="kirin-gallery kirin-batch-gallery" style="display:grid;{_GRID}'
-            f'max-width:{COLUMNS * THUMB_MADE + (COLUMNS - 1) * GAP}px;margin:8px 0 2px">'
+            f'max-width:{COLUMNS * THUMB_MADE + (COLUMNS - 1) * GAP}px">'
             f'{"".join(tiles)}</div>'
-            + (f'<div class="kirin-page-note" style="color:{theme.MUTED};font-size:12px">'
-               f"{escape(note)}</div>" if note else ""))
+            + (f'<div class="kirin-page-note kirin-note">{escape(note)}</div>' if note else ""))
 
 
 def batch_text(batch: Batch) -> str:
@@ -192,8 +193,8 @@ class BatchPage:
 
     def _repr_html_(self) -> str:
         page = gallery_page_html(self.batch, self.number, self.per_page)
-        return (f'<div class="kirin-card kirin-batch-page {NO_MATH}" style="{CARD_STYLE}">'
-                f"{_header(self.batch, _state(self.batch, self.batch.counts()))}"
+        return (card_open("kirin-batch-page", "batch")
+                + f"{_header(self.batch, _state(self.batch, self.batch.counts()))}"
                 f"{page or 'no item is done yet'}</div>")
 
     def __repr__(self) -> str:

@@ -17,16 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from .. import spec
+from ..money import usd
 from ..thumbnails import thumbnail_jpeg
-from . import theme
-from .tables import Cell, cut, html_table, mono, muted, plain, short_id, text_table
+from . import css, theme
+from .paths import shown_path
+from .static import NO_MATH
+from .tables import Cell, cut, mono, muted, plain, short_id, text_table
 
 THUMB_SHOWN = 48  # px on the page; rows stay about 56 px tall
 THUMB_MADE = 96  # px of the JPEG: sharp on high-density screens, still a few kB
 THUMBS_PER_ROW = 3
-PROMPT_CHARS = 40  # with the rest, under 830 px: a notebook's width at 1280 px
+PROMPT_CHARS = 120  # at most; wide, the column ends it at 26em, narrow at two lines
+TITLED_AFTER = 48  # characters: a longer prompt may be cut on the page, so it is on hover
 EMPTY = "No generations in the journal yet."
 HEADERS = ("images", "prompt", "model", "state", "n", "cost", "date", "task")
+# The pictures need no header where they are shown (HTML); the text table says "images".
+_HTML_HEADERS = ("", "prompt", "model", "state", "n", "cost", "date", "task")
 
 
 @dataclass(frozen=True)
@@ -68,15 +74,14 @@ def _existing_paths(row: dict[str, Any]) -> list[Path]:
 
 
 def _thumb(path: Path) -> str:
+    """A square thumbnail (cropped when made: untrusted, ``object-fit`` would be dropped),
+    48 px wide on the page."""
     try:
-        data = base64.b64encode(thumbnail_jpeg(path, THUMB_MADE)).decode("ascii")
+        data = base64.b64encode(thumbnail_jpeg(path, THUMB_MADE, square=True)).decode("ascii")
     except (OSError, ValueError):
         return ""
-    side = THUMB_SHOWN
     return (f'<img src="data:image/jpeg;base64,{data}" alt="{escape(path.name)}" '
-            f'title="{escape(str(path))}" width="{side}" height="{side}" '
-            f"style=\"width:{side}px;height:{side}px;max-width:none;object-fit:cover;"
-            f'display:block;flex:none;border-radius:3px;{theme.border(theme.BORDER_SOFT)}">')
+            f'title="{escape(shown_path(path))}" style="width:{THUMB_SHOWN}px">')
 
 
 def _strip(paths: list[Path]) -> Cell:
@@ -84,14 +89,10 @@ def _strip(paths: list[Path]) -> Cell:
     thumbs = [t for t in (_thumb(p) for p in paths[:THUMBS_PER_ROW]) if t]
     more = len(paths) - THUMBS_PER_ROW
     if more > 0:
-        thumbs.append(f'<span style="color:{theme.MUTED};font-size:11px;'
-                      f'align-self:center">+{more}</span>')
+        thumbs.append(f'<span class="kh-more">+{more}</span>')
     if not thumbs:
         return Cell(muted("-"), "-")
-    return Cell('<div style="display:flex;flex-wrap:nowrap;gap:3px;align-items:center">'
-                + "".join(thumbs) + "</div>", str(len(paths)))
-
-
+    return Cell("".join(thumbs), str(len(paths)))
 
 
 def _date(stamp: float, now: float) -> str:
@@ -119,16 +120,17 @@ def _cells(row: dict[str, Any], now: float) -> list[Cell]:
     task = str(row.get("task_id") or "")
     error = str(row.get("error") or "")
     created = float(row.get("created_at") or 0)
-    cost = f"${row['cost']}" if row.get("cost") else "-"
+    cost = usd(row["cost"]) if row.get("cost") not in (None, "") else "-"
     model = _model(str(row.get("model") or "-"))
     shown_prompt = cut(prompt, PROMPT_CHARS)
+    n = _n(row)
+    unit = f"image{'s' if n != '1' else ''}"
     return [
         _strip(_existing_paths(row)),
-        plain(shown_prompt, title=cut(prompt, 600) if shown_prompt != prompt else ""),
+        plain(shown_prompt, title=cut(prompt, 600) if len(prompt) > TITLED_AFTER else ""),
         Cell(escape(model), model),
-        Cell(theme.pill(status, theme.STATE_COLOURS.get(status, theme.NEUTRAL),
-                        title=cut(error, 300)), status),
-        plain(_n(row)),
+        Cell(css.state_pill(status, title=cut(error, 300)), status),
+        Cell(f'{escape(n)}<span class="kh-unit"> {unit}</span>', n),
         plain(cost),
         plain(_date(created, now), title=time.strftime("%Y-%m-%d %H:%M:%S",
                                                        time.localtime(created))),
@@ -136,15 +138,42 @@ def _cells(row: dict[str, Any], now: float) -> list[Cell]:
     ]
 
 
+# Untrusted (no <style>), each job is a line that wraps: its pictures and prompt, then the
+# rest; a plain grey rule under it.
+_ROW_FALLBACK = ("display:flex;flex-wrap:wrap;align-items:center;gap:2px 10px;padding:4px 0;"
+                 f"border-bottom:1px solid {theme.PLAIN_RULE}")
+_META_FALLBACK = "display:flex;flex-wrap:wrap;align-items:center;gap:2px 10px"
+_COLUMNS = ("kh-thumbs", "kh-prompt", "kh-model", "kh-state", "kh-n", "kh-cost", "kh-date",
+            "kh-task")
+
+
+def _row_html(cells: Sequence[Cell], *, head: bool = False) -> str:
+    """The pictures and the prompt, then the facts (one wrapping group when narrow). The
+    header row shows only where the style block lines the columns up."""
+    spans = [f'<span class="{name}">{cell.html}</span>'
+             for name, cell in zip(_COLUMNS, cells, strict=True)]
+    spans[0] = f'<span class="kh-thumbs" style="display:flex;gap:3px">{cells[0].html}</span>'
+    row, meta = ("kh-row kh-head", "display:none") if head else ("kh-row", _ROW_FALLBACK)
+    return (f'<div class="{row}" style="{meta}">{spans[0]}{spans[1]}'
+            f'<span class="kh-meta" style="{_META_FALLBACK}">{"".join(spans[2:])}</span>'
+            "</div>")
+
+
 def history_html(rows: Sequence[dict[str, Any]], note: str = "") -> str:
-    """One line per job, newest first: thumbnails, prompt, model, state, n, cost, date, id."""
+    """One line per job, newest first: thumbnails, prompt, model, state, n, cost, date, id.
+
+    One style block for the whole table; each row carries classes and a short fallback."""
     if not rows:
         text = note or EMPTY
-        return (f'<div class="kirin-history" style="font-family:{theme.FONT};'
-                f'color:{theme.MUTED};font-size:12px">{escape(text)}</div>')
+        return (f'<div class="kirin kirin-history">{css.style()}'
+                f'<span class="kirin-note">{escape(text)}</span></div>')
     now = time.time()
-    return html_table(HEADERS, [_cells(row, now) for row in rows], note=note,
-                      css_class="kirin-history")
+    head = _row_html([plain(text) for text in _HTML_HEADERS], head=True)
+    body = "".join(_row_html(_cells(row, now)) for row in rows)
+    under = f'<div class="kirin-note" style="margin-top:4px">{escape(note)}</div>' \
+        if note else ""
+    return (f'<div class="kirin kirin-history {NO_MATH}">{css.style("history")}'
+            f'<div class="kh-rows">{head}{body}</div>{under}</div>')
 
 
 def history_text(rows: Sequence[dict[str, Any]], note: str = "",

@@ -10,7 +10,6 @@ import textwrap
 from typing import Any
 
 from .. import spec
-from . import theme
 from .tables import Cell, html_table, mono, plain, terminal_width, text_table
 
 NOTE = "pick one with -m / --model (its name or alias)"
@@ -32,8 +31,8 @@ def models_html() -> str:
     for name, alias, ratios, most, what in _rows():
         rows.append([
             Cell(mono(name), name), Cell(mono(alias), alias), plain(ratios), plain(most),
-            Cell(f'<div style="white-space:normal;min-width:16em;max-width:34em;'
-                 f'color:{theme.TEXT}">{plain(what).html}</div>', what),
+            Cell(f'<div class="kirin-wrap" style="text-align:left;min-width:16em">'
+                 f"{plain(what).html}</div>", what),
         ])
     return html_table(HEADERS, rows, note=NOTE,
                       css_class="kirin-models")

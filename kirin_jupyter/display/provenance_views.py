@@ -2,7 +2,8 @@
 ancestors) as static HTML, with a plain-text fallback for terminals.
 
 Static on purpose: a saved notebook, nbconvert or GitHub shows them without a kernel.
-Thumbnails are small JPEGs (``thumbnails.thumbnail_jpeg``); colours come from ``theme``.
+Thumbnails are small JPEGs (``thumbnails.thumbnail_jpeg``); colours come from the theme,
+in one style block per output (``css.py``); paths are shown relative to the notebook.
 """
 
 from __future__ import annotations
@@ -14,48 +15,43 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..money import usd
 from ..request import PLACEHOLDER, UNCHECKED
 from ..thumbnails import thumbnail_jpeg
 from . import theme
-from .static import FIT_CARD_STYLE, NO_MATH
-from .tables import ROW_STYLE, TABLE_STYLE, cut, short_id
+from .paths import shown_path
+from .static import card_open, title_row
+from .tables import cut, short_id
 
 if TYPE_CHECKING:
     from ..lineage import Node
 
 THUMB_SIDE = 128  # px of the record card's thumbnail
 CHAIN_SIDE = 112  # px of each thumbnail in a lineage row (three lines of its label)
-# JupyterLab right-aligns, pads and stripes output tables (muted text on a stripe misses
-# 4.5:1): the shared table styles undo that; these are the two columns on top.
-_CELL = "border:none;text-align:left;vertical-align:top;max-width:none;padding:1px 0;"
-_LABEL = f"{_CELL}padding-right:12px;white-space:nowrap;color:{theme.MUTED}"
-_VALUE = f"{_CELL}white-space:normal;overflow-wrap:anywhere;color:{theme.TEXT}"
-# A lineage label always takes three lines (more are clamped), so the ids under the
-# labels line up across the row.
-_LABEL_LINES = ("font-size:12px;line-height:16px;min-height:48px;margin-top:4px;"
-                "overflow-wrap:anywhere;display:-webkit-box;-webkit-box-orient:vertical;"
-                "-webkit-line-clamp:3;overflow:hidden")
+_ROW_FALLBACK = "display:flex;flex-wrap:wrap;gap:8px 12px;align-items:flex-start;margin-top:6px"
+# Untrusted, JupyterLab's table rules would right-align and stripe the record's lines.
+_TD_FALLBACK = "text-align:left;vertical-align:top;padding:1px 12px 1px 0"
 
 
-def _thumb(path: Path | None, side: int) -> str:
-    """A data-URI thumbnail, or an empty box of the same size when the file is gone."""
-    box = (f"box-sizing:border-box;width:{side}px;height:{side}px;flex:none;border-radius:4px;"
-           f"{theme.border(theme.BORDER_SOFT)}")
+def _thumb(path: Path | None, side: int, *, title: str = "") -> str:
+    """A square data-URI thumbnail (cropped when made), or an empty box of the same size
+    when the file is gone."""
     try:
         if path is None:
             raise OSError
-        data = base64.b64encode(thumbnail_jpeg(path, side * 2)).decode("ascii")
+        data = base64.b64encode(thumbnail_jpeg(path, side * 2, square=True)).decode("ascii")
     except Exception:  # gone, unreadable, or a picture Pillow refuses (a bomb): a box
-        return f'<div style="{box}"></div>'
-    return (f'<img src="data:image/jpeg;base64,{data}" alt="{escape(path.name)}" '
-            f'title="{escape(str(path))}" width="{side}" height="{side}" '
-            f'style="{box}object-fit:cover;max-width:none;display:block">')
+        return (f'<div class="kirin-thumb" style="width:{side}px;height:{side}px;'
+                f'border:1px solid {theme.PLAIN_RULE}"></div>')
+    hint = title or shown_path(path)
+    return (f'<img class="kirin-thumb" src="data:image/jpeg;base64,{data}" '
+            f'alt="{escape(path.name)}" title="{escape(hint)}" width="{side}" height="{side}" '
+            f'style="width:{side}px">')
 
 
 def _title(name: str, detail_html: str) -> str:
     """The bold name first, as on every other card ("Kirin sweep NAME")."""
-    return ('<div style="display:flex;flex-wrap:wrap;align-items:baseline;gap:2px 8px">'
-            f"<b>{escape(name)}</b>{detail_html}</div>")
+    return title_row(name, detail_html)
 
 
 def record_rows(record: dict[str, Any]) -> list[tuple[str, str]]:
@@ -68,7 +64,7 @@ def record_rows(record: dict[str, Any]) -> list[tuple[str, str]]:
             ("extra params", extra_params_text(options.get("extra_params"))),
             ("task id", record.get("task_id")),
             ("external id", record.get("external_task_id")),
-            ("cost", f"${record['cost']}" if record.get("cost") is not None else None),
+            ("cost", usd(record["cost"]) if record.get("cost") is not None else None),
             ("created", record.get("created_at")), ("finished", record.get("finished_at"))]
     for number, ref in enumerate(record.get("references") or [], start=1):
         if not isinstance(ref, dict):
@@ -100,24 +96,24 @@ class RecordView:
 
     def html(self) -> str:
         cells = "".join(
-            f'<tr style="{ROW_STYLE}"><td style="{_LABEL}">{escape(label)}</td>'
-            f'<td style="{_VALUE}">{escape(value)}</td></tr>'
+            f'<tr><td style="{_TD_FALLBACK}">{escape(label)}</td>'
+            f'<td style="{_TD_FALLBACK}">{escape(value)}</td></tr>'
             for label, value in record_rows(self.record))
-        title = (f'<span title="{escape(str(self.path))}" style="font-family:{theme.MONO};'
-                 f'overflow-wrap:anywhere">{escape(str(self.path))}</span>')
+        shown = shown_path(self.path)
+        title = (f'<span class="kirin-mono" title="{escape(shown)}" '
+                 f'style="overflow-wrap:anywhere">{escape(shown)}</span>')
         # The table goes under the picture where the two do not fit side by side.
-        return (f'<div class="kirin-card kirin-record {NO_MATH}" style="{FIT_CARD_STYLE}">'
-                f"{_title('Kirin record', title)}"
-                '<div style="display:flex;flex-wrap:wrap;gap:8px 12px;align-items:flex-start;'
-                f'margin-top:6px">{_thumb(self.path, THUMB_SIDE)}'
+        return (card_open("kirin-record", "record", fit=True)
+                + f"{_title('Kirin record', title)}"
+                f'<div class="kirin-row" style="{_ROW_FALLBACK}">{_thumb(self.path, THUMB_SIDE)}'
                 '<div style="flex:1 1 260px;min-width:0">'
-                f'<table class="kirin-record-table" style="{TABLE_STYLE}">'
-                f"{cells}</table></div></div></div>")
+                f'<table class="kirin-record-table" style="margin:0">{cells}</table>'
+                "</div></div></div>")
 
     def text(self) -> str:
         rows = record_rows(self.record)
         width = max(len(label) for label, _ in rows)
-        return "\n".join([f"kirin record in {self.path}"]
+        return "\n".join([f"kirin record in {shown_path(self.path)}"]
                          + [f"  {label:<{width}}  {value}" for label, value in rows])
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
@@ -125,7 +121,10 @@ class RecordView:
 
 
 class LineageView:
-    """A chain of generations, oldest first, as a row of thumbnails with short labels."""
+    """A chain of generations, oldest first, as a row of thumbnails with short labels.
+
+    Each generation shows the picture the next one used (``Node.shown``): the reference
+    that was sent, matched by its hash, not simply the job's first image."""
 
     def __init__(self, nodes: Sequence[Node]) -> None:
         self.nodes = list(nodes)
@@ -133,36 +132,44 @@ class LineageView:
     def html(self) -> str:
         # Each later generation carries its arrow, so a row that wraps (a narrow output)
         # never leaves an arrow at the end of a line; the arrow is centred on the pictures.
-        arrow = (f'<div aria-hidden="true" style="color:{theme.MUTED};font-size:18px;'
-                 f'height:{CHAIN_SIDE}px;display:flex;align-items:center;flex:none">'
-                 "&rarr;</div>")
+        arrow = (f'<div class="kirin-arrow" aria-hidden="true" '
+                 f'style="height:{CHAIN_SIDE}px;display:flex;align-items:center">&rarr;</div>')
         tiles = []
         for number, node in enumerate(self.nodes):
-            first = next((p for p in node.paths if p.is_file()), None)
+            shown = node.shown
             label = cut(" ".join(PLACEHOLDER.sub(" ", node.prompt).split()).rstrip(" ,;:"), 44)
+            # Which of several pictures a later generation used; the line is kept empty
+            # otherwise, so the ids under the labels line up across the row.
+            used = '<div class="kirin-lineage-used"></div>'
+            if shown is not None and node.used and len(node.paths) > 1:
+                used = (f'<div class="kirin-lineage-used" title="used as a reference: '
+                        f'{escape(shown_path(shown))}">used: {escape(shown.name)} of '
+                        f"{len(node.paths)}</div>")
             tiles.append(
-                '<div class="kirin-lineage-step" style="display:flex;gap:6px;flex:none">'
+                '<div class="kirin-lineage-step" style="display:flex;gap:6px">'
                 f'{arrow if number else ""}'
-                f'<div class="kirin-lineage-node" style="width:{CHAIN_SIDE}px;flex:none">'
-                f"{_thumb(first, CHAIN_SIDE)}"
-                f'<div style="{_LABEL_LINES}" title="{escape(node.prompt)}">{escape(label)}</div>'
-                f'<div style="color:{theme.MUTED};font-size:11px;font-family:{theme.MONO};'
-                f'margin-top:2px" title="{escape(node.task_id)}">'
-                f"{escape(short_id(node.task_id))}</div></div></div>")
+                f'<div class="kirin-lineage-node" data-file="{escape(shown.name if shown else "")}"'
+                f' style="width:{CHAIN_SIDE}px">'
+                f"{_thumb(shown, CHAIN_SIDE)}"
+                f'<div class="kirin-lineage-label" title="{escape(node.prompt)}">'
+                f"{escape(label)}</div>{used}"
+                f'<div class="kirin-mono kirin-muted" style="margin-top:2px" '
+                f'title="{escape(node.task_id)}">{escape(short_id(node.task_id))}</div>'
+                "</div></div>")
         count = len(self.nodes)
-        what = (f'<span style="color:{theme.MUTED};font-size:12px">{count} generation'
+        what = (f'<span class="kirin-note">{count} generation'
                 f'{"s" if count != 1 else ""}, oldest first</span>')
-        return (f'<div class="kirin-card kirin-lineage {NO_MATH}" style="{FIT_CARD_STYLE}">'
-                f"{_title('Kirin lineage', what)}"
-                '<div style="display:flex;flex-wrap:wrap;gap:10px 6px;align-items:flex-start;'
-                f'margin-top:6px">{"".join(tiles)}</div></div>')
+        return (card_open("kirin-lineage", "record", fit=True)
+                + f"{_title('Kirin lineage', what)}"
+                f'<div class="kirin-lineage-row" style="{_ROW_FALLBACK}">{"".join(tiles)}</div>'
+                "</div>")
 
     def text(self) -> str:
         lines = ["lineage, oldest first:"]
         for number, node in enumerate(self.nodes, start=1):
-            first = next((p for p in node.paths if p.is_file()), None)
+            shown = node.shown
             lines.append(f"  {number}. {node.task_id}  {cut(' '.join(node.prompt.split()), 60)}"
-                         + (f"\n     {first}" if first else ""))
+                         + (f"\n     {shown_path(shown)}" if shown else ""))
         return "\n".join(lines)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:

@@ -1,8 +1,9 @@
 """Compact themed tables, as HTML and as aligned plain text, for the ``%kirin`` listings.
 
 JupyterLab styles every output table (right-aligned, centred, ``table-layout: fixed``,
-wrapping cells, striped rows); the inline styles here undo that, so a listing reads left
-to right, one line per row, in any theme. The text form is what a terminal shows.
+wrapping cells, striped rows); the style block (``css.py``, part "table") undoes that, so
+a listing reads left to right, one line per row, in any theme. The text form is what a
+terminal shows.
 """
 
 from __future__ import annotations
@@ -13,29 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from . import theme
+from . import css
 
-# Undo JupyterLab's table rules (.jp-RenderedHTMLCommon table/td/tr) for our tables.
-TABLE_STYLE = (
-    "border-collapse:collapse;border-spacing:0;border:none;table-layout:auto;width:auto;"
-    f"margin:0;color:{theme.TEXT};font-size:12px;line-height:1.35"
-)
-ROW_STYLE = "background:transparent"
-CELL_STYLE = (
-    "text-align:left;vertical-align:middle;white-space:nowrap;padding:3px 10px 3px 0;"
-    f"border:none;{theme.border(theme.BORDER_SOFT, 'border-bottom')}max-width:none;"
-    f"color:{theme.TEXT}"
-)
-HEAD_STYLE = (
-    "text-align:left;vertical-align:bottom;white-space:nowrap;padding:2px 10px 3px 0;"
-    f"border:none;{theme.border(theme.BORDER, 'border-bottom')}color:{theme.MUTED};"
-    "font-weight:600;font-size:11px"
-)
-BOX_STYLE = (
-    f"font-family:{theme.FONT};color:{theme.TEXT};font-size:12px;max-width:100%;"
-    "overflow-x:auto;margin:2px 0;text-align:left"
-)
-NOTE_STYLE = f"color:{theme.MUTED};font-size:11px;margin-top:4px;white-space:normal"
+# Untrusted (no <style>), JupyterLab's own table rules apply (right-aligned, striped); the
+# table keeps its place on the left and the note its size.
+_TABLE_FALLBACK = "margin:0;table-layout:auto"
 
 
 def cut(text: str, limit: int) -> str:
@@ -51,12 +34,12 @@ def short_id(ident: str, head: int = 4, tail: int = 6) -> str:
 
 
 def muted(text: str) -> str:
-    return f'<span style="color:{theme.MUTED}">{escape(text)}</span>'
+    return f'<span class="kirin-muted">{escape(text)}</span>'
 
 
 def mono(text: str, *, title: str = "") -> str:
     hint = f' title="{escape(title)}"' if title else ""
-    return f'<span{hint} style="font-family:{theme.MONO};font-size:11px">{escape(text)}</span>'
+    return f'<span class="kirin-mono"{hint}>{escape(text)}</span>'
 
 
 @dataclass(frozen=True)
@@ -73,20 +56,17 @@ def plain(text: str, *, title: str = "") -> Cell:
 
 
 def html_table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, note: str = "",
-               css_class: str = "kirin-table") -> str:
+               css_class: str = "kirin-listing") -> str:
     """A left-aligned table as wide as its content, whose cells never wrap; ``note``
-    (plain text) goes under it. A window too narrow for it scrolls it sideways."""
-    head = "".join(f'<th style="{HEAD_STYLE}">{escape(h)}</th>' for h in headers)
-    body = "".join(
-        f'<tr style="{ROW_STYLE}">'
-        + "".join(f'<td style="{CELL_STYLE}">{cell.html}</td>' for cell in row)
-        + "</tr>"
-        for row in rows
-    )
-    under = f'<div style="{NOTE_STYLE}">{escape(note)}</div>' if note else ""
-    return (f'<div class="{css_class}" style="{BOX_STYLE}"><table style="{TABLE_STYLE}">'
-            f'<thead><tr style="{ROW_STYLE}">{head}</tr></thead><tbody>{body}</tbody>'
-            f"</table>{under}</div>")
+    (plain text) goes under it. A window too narrow for it scrolls it sideways. One
+    output: its style block first."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell.html}</td>" for cell in row) + "</tr>"
+                   for row in rows)
+    under = f'<div class="kirin-table-note">{escape(note)}</div>' if note else ""
+    return (f'<div class="kirin kirin-table {css_class}" style="overflow-x:auto">'
+            f'{css.style("table")}<table style="{_TABLE_FALLBACK}">'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{under}</div>")
 
 
 def terminal_width(default: int = 100) -> int:

@@ -4,6 +4,9 @@ JupyterLab (Light, Dark and any theme) defines the ``--jp-*`` variables; VS Code
 renderer defines ``--vscode-*``; classic Notebook, nbconvert HTML and viewers without either
 get the light fallbacks, which pass 4.5:1 contrast on white.
 
+Outputs say them once, in a style block (``css.py``); the panel's widgets say them inline
+(``pill``, ``dot``, ``border`` below).
+
 Rules that keep text readable in every theme (the browser tests measure it):
 - text is only ever ``TEXT`` or ``MUTED``, on the page's own background (no tinted fills
   behind text);
@@ -20,6 +23,11 @@ def _var(jupyter: str, vscode: str, fallback: str) -> str:
     return f"var(--{jupyter}, var(--{vscode}, {fallback}))"
 
 
+def plain(colour: str) -> str:
+    """The last fallback inside a ``var()`` chain: what a page without the theme shows."""
+    return colour.rsplit(",", 1)[-1].strip(" )")
+
+
 TEXT = _var("jp-ui-font-color1", "vscode-foreground", "#1f2328")
 MUTED = _var("jp-ui-font-color2", "vscode-descriptionForeground", "#59636e")
 BORDER = _var("jp-border-color1", "vscode-editorWidget-border", "#d0d7de")
@@ -34,9 +42,10 @@ SUCCESS = _var("jp-success-color1", "vscode-testing-iconPassed", "#1a7f37")
 ERROR = _var("jp-error-color1", "vscode-errorForeground", "#cf222e")
 WARN = _var("jp-warn-color1", "vscode-editorWarning-foreground", "#bf8700")
 NEUTRAL = _var("jp-border-color1", "vscode-descriptionForeground", "#8c959f")
-# Said first, for HTML sanitisers that drop ``var()`` (JupyterLab's, for an untrusted saved
-# notebook): a half-transparent grey reads as a border on light and dark pages alike.
+# For HTML sanitisers that drop ``var()`` and ``<style>`` (JupyterLab's, for an untrusted
+# saved notebook): a half-transparent grey reads as a border on light and dark pages alike.
 PLAIN_BORDER = "rgba(128,128,128,0.5)"
+PLAIN_RULE = "rgba(128,128,128,0.3)"  # a fainter one, between rows
 # A faint fill that reads on light and dark pages alike (the compare slider's track).
 TRACK = "rgba(128,128,128,0.22)"
 FONT = "var(--jp-ui-font-family, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif)"
@@ -58,14 +67,16 @@ STATE_COLOURS = {
 }
 
 
+# Every colour an inline fallback style may say (``css.py``): greys that read on any page,
+# and the plain light-theme values of the accent and the error red (borders and bars, never
+# text: untrusted, text is in the page's own colours).
+FALLBACK_COLOURS = frozenset({PLAIN_BORDER, PLAIN_RULE, TRACK, plain(ACCENT),
+                              plain(ERROR)})
+
+
 def border(colour: str = BORDER, side: str = "border", width: str = "1px") -> str:
     """A CSS border declaration that survives a sanitiser: the plain grey, then the theme's."""
     return f"{side}:{width} solid {PLAIN_BORDER};{side}:{width} solid {colour};"
-
-
-def plain(colour: str) -> str:
-    """The last fallback inside a ``var()`` chain: what a page without the theme shows."""
-    return colour.rsplit(",", 1)[-1].strip(" )")
 
 
 def dot(colour: str, size: int = 8) -> str:
