@@ -9,9 +9,7 @@ The executed copy goes to notebooks/executed/; result images go to $KIRIN_OUTPUT
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -25,7 +23,7 @@ def execute(
     """Run every cell in a fresh kernel whose working folder is the notebook's own.
 
     Saved as JupyterLab would save it: no per-cell timestamps (``record_timing``, off by
-    default in JupyterLab, about 280 bytes a cell) and no state of widgets nothing shows.
+    default in JupyterLab, about 280 bytes a cell) and no widget state.
     """
     nb = nbformat.read(source, as_version=4)
     client = NotebookClient(
@@ -33,39 +31,27 @@ def execute(
         record_timing=False, resources={"metadata": {"path": str(source.parent.resolve())}},
     )
     client.execute()
-    prune_widget_state(nb)
+    drop_widget_state(nb)
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)
     return nb
 
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def prune_widget_state(nb: nbformat.NotebookNode) -> None:
-    """Keep the saved state of the widgets an output still shows, and of every model those
-    refer to (``IPY_MODEL_<id>``, or an Output widget's own widget views). nbclient saves
-    every widget the kernel ever made, closed or not: a live card replaced by its static
-    result leaves three dead models (HTML, layout, style; about 2.8 KB) behind, which
-    JupyterLab would not have saved."""
-    saved = nb.metadata.get("widgets", {}).get(WIDGET_STATE)
-    if not saved:
-        return
-    models = saved.get("state", {})
-    wanted = [output["data"][WIDGET_VIEW].get("model_id") for cell in nb.cells
-              for output in cell.get("outputs", []) if WIDGET_VIEW in output.get("data", {})]
-    kept: set[str] = set()
-    while wanted:
-        model_id = wanted.pop()
-        if model_id in kept or model_id not in models:
-            continue
-        kept.add(model_id)
-        wanted += re.findall(r"[0-9a-f]{32}", json.dumps(models[model_id]))
-    saved["state"] = {key: value for key, value in models.items() if key in kept}
-    if not kept:  # nothing left to show: no widget metadata at all
-        del nb.metadata.widgets[WIDGET_STATE]
-        if not nb.metadata.widgets:
+def drop_widget_state(nb: nbformat.NotebookNode) -> None:
+    """Save no widget state, as JupyterLab saves none (its ``saveState`` setting is off).
+
+    nbclient keeps the last state of every widget the kernel ever made, closed or not: a
+    live card replaced by its static result leaves three dead models (about 2.8 KB), and
+    the panel of ``%kirin ui`` 268 models (about 290 KB) that no reader without its kernel
+    can use. What a reader sees instead is static HTML beside every widget: the final card
+    that replaced a live one, the saved copy of the panel's results (panel/saved.py)."""
+    widgets = nb.metadata.get("widgets")
+    if widgets is not None:
+        widgets.pop(WIDGET_STATE, None)
+        if not widgets:
             del nb.metadata["widgets"]
 
 

@@ -94,11 +94,20 @@ def test_panel_in_jupyterlab_light_dark_wide_narrow(tmp_path: Path) -> None:
         expect(panel.locator(".kirin-totals")).to_contain_text("cost $0.08 in this panel")
         assert len(sorted((root / "kirin_outputs").glob("*/*.png"))) == N_IMAGES
 
-        generate.click()  # a second run: the first one folds away
+        # A second run, of portrait pictures narrower than their tiles; the first folds away.
+        panel.locator(".kirin-ratio select").select_option(label="3:4")
+        expect(panel.locator(".kirin-reason")).to_contain_text("ready: omni, 2 images, 1k, 3:4")
+        generate.click()
         expect(panel.locator(".kirin-older-runs")).to_contain_text("Run 1 · completed",
                                                                    timeout=15_000)
+        latest = panel.locator(".kirin-latest")
+        expect(latest.locator(".kirin-skeleton")).to_have_count(N_IMAGES)
+        waiting = _boxes(latest.locator(".kirin-skeleton"))
+        latest.screenshot(path=str(tmp_path / "panel-waiting.png"))  # looked at, not kept
         done = panel.locator(".kirin-latest .kirin-tile-done img")
         expect(done).to_have_count(N_IMAGES, timeout=20_000)  # the open run's tiles only
+        _landed(latest, waiting)
+        assert all(box["width"] < 0.8 * box["height"] for box in _boxes(done))  # 3:4
         older = panel.locator(".kirin-older-runs")
         older.locator(".jupyter-widget-Collapse-header").click()  # open the folded run
         expect(older.locator(".kirin-tile-done img:visible")).to_have_count(N_IMAGES)
@@ -112,8 +121,12 @@ def test_panel_in_jupyterlab_light_dark_wide_narrow(tmp_path: Path) -> None:
         box = viewer.bounding_box()
         assert box is not None and box["width"] <= 561 and box["height"] <= 561, box
         panel.locator(".kirin-viewer button", has_text="close").click()
+        expect(panel.locator(".kirin-viewer")).to_be_hidden()  # after the kernel's answer
         height = panel.bounding_box()
         assert height is not None and height["height"] < 1700, height  # was 2,400 px
+        # The watermark box has its own row, not the aspect ratio's.
+        expect(panel.locator(".kirin-watermark input[type=checkbox]")).to_have_count(1)
+        expect(panel.locator(".kirin-ratio input[type=checkbox]")).to_have_count(0)
 
         for theme, tag in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
             if tag == "dark":
@@ -124,6 +137,7 @@ def test_panel_in_jupyterlab_light_dark_wide_narrow(tmp_path: Path) -> None:
                 where = f"{theme} at {width} px"
                 assert not _cut_off(page), (where, _cut_off(page))
                 assert not low_contrast(page, PANEL), (where, low_contrast(page, PANEL))
+                assert not _unclear_choice(panel), (where, _unclear_choice(panel))
                 name = f"panel-{tag}.png" if width == 1280 else f"panel-narrow-{tag}.png"
                 shots.append(_screenshot(page, panel, tmp_path / name))
 
@@ -145,11 +159,53 @@ def test_panel_in_jupyterlab_light_dark_wide_narrow(tmp_path: Path) -> None:
     with jupyterlab(root, state_dir=tmp_path / "lab2", theme="JupyterLab Dark") as lab, \
             chromium(tmp_path / "profile2") as browser:
         page = open_notebook(browser, lab, "panel.ipynb")
-        saved = _saved_results_shown(page)
+        _saved_results_shown(page)
         assert not low_contrast(page, ".kirin-saved"), low_contrast(page, ".kirin-saved")
-        shots.append(_screenshot(page, saved, tmp_path / "panel-saved-dark.png"))
+        # One notice says what this is, in one font (the widget's own text said it again).
+        notices = cell_outputs(page, 0).filter(has_text="Kirin panel")
+        expect(notices).to_have_count(1)
+        outputs = page.locator(".jp-Notebook .jp-CodeCell").nth(0).locator(".jp-OutputArea")
+        shots.append(_screenshot(page, outputs, tmp_path / "panel-saved-dark.png"))
 
     keep_screenshots(shots, min_bytes=10_000, max_bytes=MAX_SHOT_BYTES)
+
+
+def _colour(text: str) -> tuple[float, float, float]:
+    """The first rgb()/rgba() colour in a computed style (alpha ignored)."""
+    found = re.search(r"rgba?\(([\d.]+),? ([\d.]+),? ([\d.]+)", text)
+    assert found, text
+    red, green, blue = (float(found[i]) for i in (1, 2, 3))
+    return red, green, blue
+
+
+def _contrast(one: tuple[float, float, float], two: tuple[float, float, float]) -> float:
+    def luminance(colour: tuple[float, float, float]) -> float:
+        parts = [c / 255 for c in colour]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in parts)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(one), luminance(two)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def _unclear_choice(panel: Any) -> list[str]:
+    """Whether the chosen 1k/2k stands out from the other: a ring of at least 3:1 against
+    its fill (WCAG's contrast for a control's state), in bold, on a fill unlike the
+    other button's."""
+    chosen = panel.locator(".kirin-resolution .jupyter-button.mod-active")
+    other = panel.locator(".kirin-resolution .jupyter-button:not(.mod-active)").first
+    read = "b => { const s = getComputedStyle(b); return [s.backgroundColor, s.boxShadow, " \
+        "s.fontWeight]; }"
+    fill, ring, weight = chosen.evaluate(read)
+    other_fill = other.evaluate(read)[0]
+    problems = []
+    if ring == "none" or _contrast(_colour(ring), _colour(fill)) < 3:
+        problems.append(f"the chosen button's ring {ring!r} on {fill}")
+    if int(weight) < 600:
+        problems.append(f"the chosen button is not bold ({weight})")
+    if fill == other_fill:
+        problems.append(f"both buttons are filled {fill}")
+    return problems
 
 
 def _cut_off(page: Any) -> list[str]:
@@ -168,8 +224,10 @@ def _follow_first_run(page: Any, panel: Any) -> None:
     """Skeletons while waiting, a bar that moves through several values, then images."""
     from playwright.sync_api import expect
 
-    expect(panel.locator(".kirin-tile .kirin-skeleton")).to_have_count(N_IMAGES)
+    skeletons = panel.locator(".kirin-tile .kirin-skeleton")
+    expect(skeletons).to_have_count(N_IMAGES)
     assert panel.locator(".kirin-gallery img:visible").count() == 0  # no broken-image icon
+    waiting = _boxes(skeletons)
     fill = panel.locator(".kirin-run .kirin-bar")
     fill.wait_for(timeout=10_000)
     values: list[float] = []
@@ -190,6 +248,32 @@ def _follow_first_run(page: Any, panel: Any) -> None:
         expect(done_tiles.nth(index)).to_have_js_property("complete", True)
         assert done_tiles.nth(index).evaluate("img => img.naturalWidth") > 0
     expect(panel.locator(".kirin-skeleton:visible")).to_have_count(0)
+    _landed(panel, waiting)
+
+
+def _boxes(locator: Any) -> list[dict[str, float]]:
+    """Each match's box in the panel (the notebook may scroll between two looks)."""
+    return [locator.nth(index).evaluate(
+        "e => { const r = e.getBoundingClientRect(); "
+        "const p = e.closest('.kirin-panel').getBoundingClientRect(); "
+        "return {x: r.x - p.x, y: r.y - p.y, width: r.width, height: r.height}; }")
+        for index in range(locator.count())]
+
+
+def _landed(scope: Any, waiting: list[dict[str, float]]) -> None:
+    """Each picture lands on its skeleton (same place, same size), at the tile's left edge
+    where its caption and its buttons start too (it was centred, the caption not)."""
+    tiles = scope.locator(".kirin-gallery .kirin-tile-done")
+    assert tiles.count() == len(waiting)
+    for index, before in enumerate(waiting):
+        tile = tiles.nth(index)
+        [picture] = _boxes(tile.locator("img"))
+        moved = [abs(picture[key] - before[key]) for key in ("x", "y", "width", "height")]
+        assert max(moved) <= 1.5, (index, before, picture)
+        [caption] = _boxes(tile.locator("span[title]"))
+        button = _boxes(tile.locator("button"))[0]
+        assert abs(caption["x"] - picture["x"]) <= 1, (caption, picture)
+        assert abs(button["x"] - picture["x"]) <= 3, (button, picture)
 
 
 def _saved_results_shown(page: Any) -> Any:
@@ -216,7 +300,7 @@ def _copy_and_insert_code(page: Any, panel: Any) -> None:
     copy.click()
     expect(panel.locator(".kirin-copy-state")).to_have_text("Copied to the clipboard.")
     copied = page.evaluate("navigator.clipboard.readText()")
-    assert copied.startswith(f"%%kirin -m omni -n {N_IMAGES} --res 1k --ar auto -i "), copied
+    assert copied.startswith(f"%%kirin -m omni -n {N_IMAGES} --res 1k --ar 3:4 -i "), copied
     assert copied.endswith("\n<<<image_1>>> as a lighthouse keeper"), copied
 
     cells = page.locator(".jp-Notebook .jp-CodeCell")

@@ -2,8 +2,10 @@
 
 Tiles are made when a run starts (on the thread of the Generate click), so that when it
 ends the engine thread only sets values: the thumbnail, the caption, enabled buttons. A tile
-waits as a skeleton of the thumbnail's height (never an empty image, which browsers draw as
-a broken-image icon), so nothing jumps when the images arrive.
+waits as a skeleton of the picture's own size and place (never an empty image, which
+browsers draw as a broken-image icon): the request's aspect ratio at the tile's picture
+height, at the tile's left edge, where the caption and the buttons start too. The picture
+lands on it, so nothing jumps when the images arrive.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from .thumbs import GALLERY_SIDE, VIEWER_SIDE, jpeg_of_file
 
 if TYPE_CHECKING:
     from ..job import Job
+    from ..request import GenerationRequest
 
-TILE_HEIGHT = "180px"
+TILE_SIDE = 180  # px: a tile's picture height (css.py makes it 120 in a narrow panel)
 TILE_MIN_WIDTH = 210  # px: four in a row at 960 px, the four buttons on one line
 VIEWER_MAX = "560px"  # the full-size view never takes more than this in either direction
 _CONVERTIBLE = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -41,9 +44,11 @@ class Tile:
         self.job = job
         self.index = index
         self.path: Path | None = None
-        self.placeholder = w.HTML(skeleton(TILE_HEIGHT))
+        self.ratio = ratio = expected_ratio(job.request)
+        self.placeholder = w.HTML(skeleton(picture_width(ratio), ratio))
+        self.placeholder.add_class("kirin-placeholder")  # no padding: the picture's place
         self.image = w.Image(format="jpeg", layout=w.Layout(
-            height=TILE_HEIGHT, object_fit="contain"))
+            width=_image_width(ratio), height="auto", align_self="flex-start"))
         show(self.image, False)
         self.caption = w.HTML(note(f"image {index + 1} on its way…"))
         self.view = w.Button(description="view", tooltip="view larger", layout=button_layout())
@@ -78,7 +83,13 @@ class Tile:
         self.path = path
         size = describe_size(path.stat().st_size) if path.exists() else "missing"
         if kind == "image":
-            self.image.value = jpeg_of_file(path, GALLERY_SIDE)
+            thumbnail = jpeg_of_file(path, GALLERY_SIDE)
+            ratio = _ratio_of(thumbnail)
+            if ratio is not None and abs(ratio / self.ratio - 1) > 0.02:
+                # not the ratio asked for (a service may not keep it; or 'auto'): as made.
+                # Within 2 % it is the thumbnail's rounding, and the skeleton's box stays.
+                self.image.layout.width = _image_width(ratio)
+            self.image.value = thumbnail
             show(self.image, True)
         show(self.placeholder, False)
         self.caption.value = (f'<span title="{escape(str(path))}">'
@@ -87,6 +98,44 @@ class Tile:
         self.view.disabled = self.use.disabled = kind != "image"  # a video is saved, not shown
         self.pick.disabled = kind != "image"
         self.widget.add_class("kirin-tile-done")
+
+
+def expected_ratio(request: GenerationRequest) -> float:
+    """Width over height of the pictures ``request`` will make: its aspect ratio, or for
+    ``auto`` the first reference image's (square when that is not known)."""
+    width, _, height = request.aspect_ratio.partition(":")
+    if width.isdigit() and height.isdigit() and int(height):
+        return int(width) / int(height)
+    for image in request.images:
+        if image.facts is not None and image.facts.height:
+            return image.facts.width / image.facts.height
+    return 1.0
+
+
+def picture_width(ratio: float, room: str = "100%") -> str:
+    """A picture box's CSS width: the tile's picture height times ``ratio``, at most
+    ``room``, the width there is (then the height follows the ratio down)."""
+    ratio = min(max(ratio, 0.2), 5.0)
+    return f"min({room}, var(--kirin-tile-side, {TILE_SIDE}px) * {ratio:.4f})"
+
+
+def _image_width(ratio: float) -> str:
+    """The same for the picture itself: a widget in the tile, whose 2 px margins each side
+    the skeleton's HTML widget has too, so the room is the tile's width less 4 px."""
+    return picture_width(ratio, "100% - 4px")
+
+
+def _ratio_of(jpeg: bytes) -> float | None:
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(jpeg)) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    return width / height if height else None
 
 
 class Gallery:

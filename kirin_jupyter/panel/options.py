@@ -58,11 +58,12 @@ class OptionsSection:
                                           value=spec.DEFAULT_RESOLUTION,
                                           style={"button_width": "56px"},
                                           layout=w.Layout(width="auto"))
+        self.resolution.add_class("kirin-resolution")
         self.n = w.IntSlider(value=spec.DEFAULT_N, min=spec.N_MIN, max=spec.N_MAX,
                              continuous_update=False, layout=grow("160px", max_width="320px"))
         self.n.add_class("kirin-n")
         self.aspect_ratio = w.Dropdown(layout=grow("200px", max_width="320px"))
-        self.watermark = w.Checkbox(value=False, description="Also make watermarked copies",
+        self.watermark = w.Checkbox(value=False, description="also make watermarked copies",
                                     indent=False, layout=w.Layout(width="auto", flex="0 1 auto"))
         self.external_id = w.Text(layout=grow("100%"),
                                   placeholder="your own task id, unique per account "
@@ -83,7 +84,8 @@ class OptionsSection:
         self.elements_box = field("Element ids", self.elements, self.elements_help)
         self.resolution_field = field("Resolution", self.resolution)
         self.n_field = field("Images", self.n)
-        self.aspect_field = field("Aspect ratio", self.aspect_ratio, self.watermark)
+        self.aspect_field = field("Aspect ratio", self.aspect_ratio, css_class="kirin-ratio")
+        self.watermark_field = field("Watermark", self.watermark, css_class="kirin-watermark")
         for control in (self.prompt, self.negative, self.elements, self.resolution, self.n,
                         self.watermark, self.external_id, self.callback_url):
             control.observe(self._changed, names="value")

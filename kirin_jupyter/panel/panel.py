@@ -85,7 +85,7 @@ class Panel:
             w.HTML(PANEL_CSS + self._title()),
             o.model_field, o.prompt_field, o.negative_box, o.elements_box,
             self.references.widget,
-            o.resolution_field, o.n_field, o.aspect_field,
+            o.resolution_field, o.n_field, o.aspect_field, o.watermark_field,
             field("", o.advanced), o.advanced_box,
             field("", self.generate_button, self.code_button, self.reason),
             self.jobs_view.widget,
@@ -99,9 +99,11 @@ class Panel:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = self.widget._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, dict):  # shown where widgets are not (an untrusted notebook)
-            bundle["text/plain"] = ("Kirin panel (its controls need the running kernel; "
-                                    "the results it made are saved below)")
+        if isinstance(bundle, dict):
+            # What shows where widgets are not drawn (an untrusted notebook, GitHub): the
+            # saved copy under it already says what this was, so nothing here (a sentence
+            # was a second notice in another font, and the widget's repr is a page of text).
+            bundle["text/plain"] = ""
         return bundle
 
     def _ipython_display_(self) -> None:
