@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +24,29 @@ sys.path.insert(0, str(ROOT / "notebooks"))  # run_notebook.execute, shared with
 # Short gaps for a simulator whose tasks take a fraction of a second.
 FAST_POLL = PollPolicy(first=0.05, floor=0.02, cap=0.2)
 TEST_KEY = "sk-test-Zq7Yh3VvN2pLk9"  # a made-up key the tests look for in every output
+
+
+def _close_history_at_exit(self: InteractiveShell) -> None:
+    """A test's shell at exit: only its history is closed (its thread stopped, its
+    database shut). IPython's own ``atexit_operations`` also resets the namespaces, which
+    runs a full ``gc.collect()`` for every shell ever made: with some 80 shells and the
+    suite's heap that kept the process alive 35 to 48 s after pytest's summary, and then
+    failed to write the history into the tests' deleted folders."""
+    history = self.history_manager
+    if history is not None:
+        self.history_manager = None
+        with contextlib.suppress(sqlite3.Error, OSError):
+            history.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def quick_shell_exit() -> Iterator[None]:
+    """Every shell the tests make registers its exit work as it is made (a bound method),
+    so the class's is replaced before the first one and for the whole session."""
+    original = InteractiveShell.atexit_operations
+    InteractiveShell.atexit_operations = _close_history_at_exit
+    yield
+    InteractiveShell.atexit_operations = original
 
 
 @pytest.fixture(autouse=True)
