@@ -98,7 +98,7 @@ def final_card(c: nbformat.NotebookNode, done: int, failed: int = 0) -> str:
                    for o in c.outputs), c.source
     [card] = [h for h in html(c) if "kirin-batch" in h]
     # Its dollars are not typeset as maths by JupyterLab's MathJax (two $ in one line).
-    assert 'class="kirin-card kirin-batch kirin-batch-result tex2jax_ignore mathjax_ignore"' \
+    assert 'class="kirin kirin-card kirin-batch kirin-batch-result tex2jax_ignore mathjax_ignore"' \
         in card
     assert "kirin-batch-live" not in card
     assert f"<b>{done}</b> done" in card and f"<b>{failed}</b> failed" in card
@@ -218,9 +218,12 @@ def check_workflows(nb: nbformat.NotebookNode, folder: Path) -> None:
     assert f"'task_id': '{fox[1]}'" in text(cell(nb, "record = kirin.provenance(path)"))
     [shown] = html(cell(nb, "%kirin show $path"))
     assert "A red fox in a snowy birch forest" in shown and fox[1] in shown
-    # Lineage: the night fox names its parent; the chain is drawn oldest first.
+    # Lineage: the night fox names its parent; the chain is drawn oldest first, the
+    # parent by the picture that was used ($fox[1], its second).
     [chain] = html(cell(nb, "%kirin lineage $night"))
     assert chain.index(fox[1]) < chain.index(night[1]) and chain.count("<img") == 2
+    assert re.findall(r'class="kirin-lineage-node" data-file="([^"]*)"', chain) == [
+        "02.png", "01.png"]
     assert "kirin_image_omni" in text(cell(nb, "%kirin rerun $night"))
     # Sweeps: a priced plan that sends nothing, then a labelled 2 x 2 grid.
     plan = text(cell(nb, "%%kirin --model omni,v3 --ar 1:1,16:9 --dry-run"))
@@ -233,12 +236,18 @@ def check_workflows(nb: nbformat.NotebookNode, folder: Path) -> None:
     [foxes] = html(cell(nb, "foxes = kirin.sweep("))
     for label in (">red<", ">white<", ">watercolor<", ">linocut<"):
         assert label in foxes, label
+    assert "rows: red / white · columns: watercolor / linocut" in foxes  # not {red|white}
     assert foxes.count(THUMB) == 4
     refused = text(cell(nb, "careful = kirin.Client("))
     assert refused.startswith("refused: budget: this sweep of 6 jobs would cost $0.36")
     assert "nothing was sent" in refused
-    # Compare: a slider of two, a strip of three.
+    # Compare: a slider of two, each side named by its prompt (from the file's record,
+    # not "01.png"); a strip of three.
+    [slider] = html(cell(nb, "kirin.compare(fox.wait().paths[1]"))
     assert "slider" in text(cell(nb, "kirin.compare(fox.wait().paths[1]"))
+    labels = re.findall(r'class="kirin-compare-label"[^>]*>([^<]*)<', slider)
+    assert labels == ["A red fox in a snowy birch forest, watercolor #2",
+                      "The same fox at night under the northern lights"], labels
     [strip] = html(cell(nb, "kirin.compare(fox, night)"))
     assert "strip" in text(cell(nb, "kirin.compare(fox, night)")) and strip.count("<img") == 3
     # Export: the zip holds every image and a manifest with every prompt and task id.
@@ -314,6 +323,19 @@ def test_the_executed_quickstart_is_small_and_keeps_its_thumbnails(tmp_path: Pat
                 assert thumb.format == "JPEG" and max(thumb.size) == 256, thumb.size
 
 
+def absolute_paths(nb: nbformat.NotebookNode, *folders: Path) -> list[str]:
+    """Where the saved notebook (outputs and metadata; pictures' data left out) names one
+    of ``folders``, as written or resolved: the user's working directory, output folder
+    and home folder must not travel with a shared notebook (issue 22, D8)."""
+    saved = re.sub(r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "", nbformat.writes(nb))
+    found = []
+    for folder in folders:
+        for name in {str(folder), str(folder.resolve())}:
+            found += [saved[max(0, m.start() - 60):m.end() + 40]
+                      for m in re.finditer(re.escape(name) + r"(?![\w.-])", saved)]
+    return found
+
+
 @pytest.mark.parametrize("name", sorted(CHECKS))
 def test_notebook_executes_with_real_outputs(name: str, tmp_path: Path) -> None:
     nb = run(name, tmp_path)
@@ -321,5 +343,8 @@ def test_notebook_executes_with_real_outputs(name: str, tmp_path: Path) -> None:
         check_workflows(nb, tmp_path / "notebooks")
     else:
         CHECKS[name](nb)
+    # Its working directory, its output folder (KIRIN_OUTPUT_DIR, under tmp_path here) and
+    # the home folder are nowhere in what it saved.
+    assert absolute_paths(nb, tmp_path, Path.home()) == []
     # A tour leaves no file of its own beside the notebook (batch.ipynb wrote products.csv).
     assert not (tmp_path / "notebooks" / "products.csv").exists()
