@@ -18,7 +18,7 @@ from ..thumbnails import thumbnail_jpeg
 from . import css, theme
 from .group_card import FinalGroupView, GroupCard
 from .paths import link, shown_path
-from .static import card_open, progress_bar, simulator_pill, title_row
+from .static import card_open, foot, progress_bar, simulator_pill, title_row
 from .tables import cut
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def batch_html(batch: Batch, *, final: bool) -> str:
     role = "kirin-batch-result" if final else "kirin-batch-live"
     return (card_open(f"kirin-batch {role}", "bar", "batch", state=state)
             + f"{_header(batch, state)}{body}"
-            f'<div class="kirin-foot">{escape(_money_line(batch))}</div></div>')
+            + foot(escape(_money_line(batch))) + "</div>")
 
 
 def _tile(number: int, prompt: str, path: Path) -> str:

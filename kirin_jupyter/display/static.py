@@ -31,7 +31,8 @@ __all__ = ["THUMB_SIDE", "FinalView", "card_html", "job_html", "result_html", "t
 
 # Untrusted (no <style>): the card's outline, padding and width said plainly.
 CARD_FALLBACK = (f"border:1px solid {theme.PLAIN_BORDER};border-radius:8px;padding:8px 12px;"
-                 "margin:4px 0;max-width:1080px;box-sizing:border-box")
+                 "margin:4px 0;max-width:1080px;box-sizing:border-box;font-size:13px;"
+                 "line-height:1.45")
 # Cards whose content does not fill a row (a sweep's grid, a record, a lineage) are as wide
 # as that content, never wider than the output area (a grid that needs more scrolls inside
 # the card): class ``kirin-fit``.
@@ -64,6 +65,11 @@ def card_open(classes: str, *parts: str, state: str = "", fit: bool = False) -> 
             f'style="{CARD_FALLBACK}">{css.style("card", *parts)}')
 
 
+def foot(text_html: str) -> str:
+    """A card's last line (cost, time, where to go next), small and muted."""
+    return f'<div class="kirin-foot" style="font-size:12px">{text_html}</div>'
+
+
 def title_row(name: str, pills: str, after: str = "") -> str:
     """The bold name, then the pills (and whatever ``after`` holds), on one wrapping row."""
     return (f'<div class="kirin-head" style="{ROW_FALLBACK}"><b>{escape(name)}</b>'
@@ -79,7 +85,8 @@ def header_html(model: str, prompt: str, *, simulated: bool, state: str,
     task = ""
     if task_id:
         ids = f"task id {task_id}" + (f" · external id {external_id}" if external_id else "")
-        task = (f'<span class="kirin-id" title="{escape(ids)}" style="margin-left:auto">'
+        task = (f'<span class="kirin-id" title="{escape(ids)}" '
+                f'style="margin-left:auto;font-size:11px">'
                 f"{escape(short_id(task_id))}</span>")
     return (title_row("Kirin", "".join(pills), task)
             + f'<div class="kirin-prompt" title="{escape(cut(prompt, 1000))}">'
@@ -149,7 +156,7 @@ def card_html(*, model: str, prompt: str, simulated: bool, state: str, task_id: 
                       external_id=external_id)
         + option_chips(options)
         + body
-        + f'<div class="kirin-foot">{footer}</div>'
+        + foot(footer)
         + "</div>"
     )
 
@@ -195,7 +202,8 @@ def gallery_html(paths: list[Path], types: list[str]) -> str:
         for index, path in enumerate(paths)
     )
     return (f'<div class="kirin-gallery" style="display:grid;grid-template-columns:'
-            f'repeat({columns},minmax(0,1fr));gap:{GAP}px;max-width:{width}px">{tiles}</div>')
+            f'repeat({columns},minmax(0,1fr));gap:{GAP}px;max-width:{width}px;font-size:11px">'
+            f"{tiles}</div>")
 
 
 def _metadata_html(metadata: dict[str, Any]) -> str:

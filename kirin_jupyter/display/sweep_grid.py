@@ -20,7 +20,15 @@ from . import css, theme
 from .batch_card import counts_html
 from .group_card import FinalGroupView, GroupCard
 from .paths import link, shown_path
-from .static import MESSAGE_FALLBACK, NO_MATH, card_open, progress_bar, simulator_pill, title_row
+from .static import (
+    MESSAGE_FALLBACK,
+    NO_MATH,
+    card_open,
+    foot,
+    progress_bar,
+    simulator_pill,
+    title_row,
+)
 from .tables import cut, html_table, text_table
 
 if TYPE_CHECKING:
@@ -169,7 +177,7 @@ def sweep_html(sweep: Sweep, *, final: bool) -> str:
     role = "kirin-sweep-result" if final else "kirin-sweep-live"
     return (card_open(f"kirin-sweep {role}", "bar", "message", "sweep", state=state, fit=True)
             + f"{_header(sweep, state)}{live}{grid_html(sweep, images=final)}"
-            f'<div class="kirin-foot">{escape(money_line(sweep))}</div></div>')
+            + foot(escape(money_line(sweep))) + "</div>")
 
 
 def sweep_text(sweep: Sweep) -> str:
