@@ -164,7 +164,7 @@ class Sweep:
     def __repr__(self) -> str:
         counts = self.counts()
         return (f"<Sweep {self.name!r} {len(self)} cells over "
-                f"{', '.join(a.name for a in self.plan.axes)}: {counts['done']} done, "
+                f"{', '.join(a.title for a in self.plan.axes)}: {counts['done']} done, "
                 f"{counts['failed']} failed, {counts['running'] + counts['queued']} to go>")
 
     @property

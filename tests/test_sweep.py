@@ -148,6 +148,7 @@ def test_done_when_a_2x2_sweep_makes_4_tasks_and_a_labelled_grid(
     assert "$0.04" in html and "cost $0.16 of about $0.16" in html
     # The axes are named by their values, never by the template's braces (issue 22, D6).
     assert "rows: red / blue · columns: aspect ratio" in html and "{red|blue}" not in html
+    assert "4 cells over red / blue, aspect ratio: 4 done" in repr(sweep)
     records = sweep.records()
     assert records[1]["{red|blue}"] == "red" and records[1]["aspect_ratio"] == "16:9"
 
