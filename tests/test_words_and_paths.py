@@ -170,3 +170,18 @@ def test_saved_views_carry_no_absolute_path(tmp_path: Path,
     assert "~/kirin-images/sim-1/01.png" in shown[1] and "…/sim-2/01.png" in shown[1]
     assert 'href="' not in shown[0]  # no link where none would reach the file
     assert os.path.isabs(str(files[0])) and paths.ELSEWHERE == "…"
+
+
+def test_a_result_shown_in_a_notebook_names_no_absolute_path(tmp_path: Path) -> None:
+    """A Result as a cell's value: its plain text (saved with the notebook beside the card)
+    is the card's text form, not the dataclass repr with the absolute paths."""
+    from .kernel_helpers import running_kernel
+
+    with running_kernel() as kernel:  # KIRIN_OUTPUT_DIR is absolute here (conftest)
+        shown = kernel.run("import kirin_jupyter\nkirin_jupyter.generate('a fox').wait(30)")
+        [value] = shown.of_type("execute_result")
+        text = value["content"]["data"]["text/plain"]
+        html = value["content"]["data"]["text/html"]
+        assert "1 result" in text and "…/sim-" in text and "01.png" in text
+        for data in (text, re.sub(r"data:image/jpeg;base64,[A-Za-z0-9+/=]+", "", html)):
+            assert str(tmp_path) not in data and str(Path.home()) + "/" not in data

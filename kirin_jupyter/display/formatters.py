@@ -24,8 +24,12 @@ def register(shell: Any) -> None:
     formatter.for_type_by_name("kirin_jupyter.batches", "Batch", _batch_html)
     formatter.for_type_by_name("kirin_jupyter.sweeps", "Sweep", _sweep_html)
     formatter.for_type_by_name("kirin_jupyter.sweeps", "SweepPlan", _plan_html)
+    mode = frontends.mode(frontends.detect(shell))
+    text = getattr(display_formatter, "formatters", {}).get("text/plain")
+    if text is not None and mode != "terminal":  # a notebook saves it: relative paths
+        text.for_type_by_name("kirin_jupyter.job", "Result", _result_text)
     live = getattr(display_formatter, "ipython_display_formatter", None)
-    if live is not None and frontends.mode(frontends.detect(shell)) == "live":
+    if live is not None and mode == "live":
         live.for_type_by_name("kirin_jupyter.job", "Job", _show_live)
         live.for_type_by_name("kirin_jupyter.batches", "Batch", _show_live_batch)
         live.for_type_by_name("kirin_jupyter.sweeps", "Sweep", _show_live_sweep)
@@ -106,6 +110,14 @@ def _job_html(job: Any) -> str:
     from .static import job_html
 
     return job_html(job)
+
+
+def _result_text(result: Any, printer: Any, cycle: bool) -> None:
+    """A Result's plain text in a notebook: the card's text form, whose paths are relative
+    to the notebook (a dataclass repr would save the user's absolute paths with it)."""
+    from .static import result_text
+
+    printer.text(result_text(result))
 
 
 def _result_html(result: Any) -> str:
