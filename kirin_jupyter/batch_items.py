@@ -53,16 +53,24 @@ def items_from_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return read_file(path)[0]
 
 
+BATCH_FILE_LIMIT = 50_000_000  # bytes: a million prompts is far less
+
+
 def read_file(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], str]:
     """The items of a batch file, and the one line that says what was read (to show
     before anything is priced): ``read 3 prompts from prompts.txt: "a", "b", "c"``."""
     file = Path(path).expanduser()
-    if not file.is_file():
+    if not os.path.lexists(file):
         raise ValidationError(f"no such file: {file}")
     suffix = file.suffix.lower()
-    try:  # bytes, decoded: a text-mode read would turn every lone "\r" into a new line
-        text = file.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+    from .user_files import read_user_file
+
+    # bytes, decoded: a text-mode read would turn every lone "\r" into a new line; read as
+    # every user's file is (a FIFO or /dev/zero named as a batch file hung or filled memory)
+    data = read_user_file(file, BATCH_FILE_LIMIT, "batch file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise ValidationError(f"cannot read {file.name}: {exc}") from None
     if suffix == ".txt":
         lines = [line.strip() for line in _lines(text)]

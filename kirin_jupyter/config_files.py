@@ -56,16 +56,24 @@ def home_config_path(environ: Mapping[str, str] | None = None) -> Path:
     return Path(env.get(ENV_CONFIG) or HOME_CONFIG).expanduser()
 
 
+CONFIG_FILE_LIMIT = 1_000_000  # bytes: a settings file is a few lines
+
+
 class _Unreadable(Exception):
     pass
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            data: dict[str, Any] = tomllib.load(handle)
-            return data
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    from .errors import ValidationError
+    from .user_files import read_user_file
+
+    try:  # read as every file from outside is: a FIFO or a device never hangs a start
+        data: dict[str, Any] = tomllib.loads(
+            read_user_file(path, CONFIG_FILE_LIMIT, "settings file").decode("utf-8"))
+        return data
+    except ValidationError as exc:
+        raise _Unreadable(f"kirin: {exc}; its settings are ignored") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise _Unreadable(f"kirin: cannot read {path}: {exc}; its settings are ignored") \
             from None
 

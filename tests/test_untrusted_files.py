@@ -225,3 +225,28 @@ def test_a_good_record_still_reads(tmp_path: Path) -> None:
     path.write_bytes(embed(_image("JPEG"), _record(prompt="ünïcödé 🦊 <b>")))
     assert kirin.provenance(path)["prompt"] == "ünïcödé 🦊 <b>"
     assert json.loads(json.dumps(kirin.provenance(path)))["task_id"] == "t-1"
+
+
+def test_a_batch_file_that_is_a_fifo_or_a_device_is_one_line(tmp_path: Path, shell) -> None:
+    fifo = tmp_path / "prompts.txt"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.csv"
+    zero.symlink_to("/dev/zero")
+    for path, words in ((fifo, "a pipe"), (zero, "a device")):
+        with pytest.raises(ValidationError, match=words):
+            kirin.batch(path)
+        with pytest.raises(UsageError, match=words):
+            shell.run_line_magic("kirin", f"batch {path} --dry-run")
+
+
+def test_a_settings_file_too_large_is_ignored_in_one_line(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    from kirin_jupyter import config_files
+
+    home = tmp_path / "config.toml"
+    home.write_text("n = 2\n" + "# padding\n" * 200_000)
+    monkeypatch.setenv("KIRIN_CONFIG", str(home))
+    loaded = config_files.load(cwd=tmp_path)
+    assert loaded.values.get("n") is None
+    assert any("settings file" in p and "not read" in p for p in loaded.problems)
