@@ -54,7 +54,7 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"]
 
 if TYPE_CHECKING:
-    from .batches import Batch as Batch
+    from .batches.batch import Batch as Batch
     from .client import Client as Client
     from .client import batch as batch
     from .client import default_client as default_client
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from .client import plan_sweep as plan_sweep
     from .client import resume as resume
     from .client import sweep as sweep
-    from .comparison import compare as compare
+    from .display.comparison import compare as compare
     from .errors import APIError as APIError
     from .errors import AuthenticationError as AuthenticationError
     from .errors import BudgetExceeded as BudgetExceeded
@@ -81,14 +81,14 @@ if TYPE_CHECKING:
     from .errors import TaskFailed as TaskFailed
     from .errors import TaskTimeout as TaskTimeout
     from .errors import ValidationError as ValidationError
-    from .exporter import export as export
-    from .exporter import history_frame as history_frame
-    from .file_provenance import provenance as provenance
-    from .job import Job as Job
-    from .job import Result as Result
-    from .kirin_api import Limits as Limits
+    from .exporter.export import export as export
+    from .exporter.export import history_frame as history_frame
+    from .storage.file_provenance import provenance as provenance
+    from .engine.job import Job as Job
+    from .engine.job import Result as Result
+    from .service.http import Limits as Limits
     from .panel import Panel as Panel
-    from .sweeps import Sweep as Sweep
+    from .batches.sweep import Sweep as Sweep
 
 
 def __getattr__(name: str) -> Any:
@@ -102,7 +102,7 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext kirin_jupyter``: register the magics and the ``Kirin`` configurable."""
-    from .magics import KirinMagics
+    from .magics.core import KirinMagics
 
     ipython.register_magics(KirinMagics(shell=ipython))
 

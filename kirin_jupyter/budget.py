@@ -32,12 +32,12 @@ from .errors import (
     TaskFailed,
     ValidationError,
 )
-from .pricing import CREDIT, USD, Quote, estimated, unit_of
+from .model.quote import CREDIT, USD, Quote, estimated, unit_of
 
 if TYPE_CHECKING:
     from .client import Client
-    from .job import Job
-    from .request import GenerationRequest
+    from .engine.job import Job
+    from .model.request import GenerationRequest
 
 PriceOf = Callable[["GenerationRequest", "Quote | None"], "Decimal | None"]
 

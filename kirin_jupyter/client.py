@@ -19,34 +19,34 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import budget
-from . import settings as config
+from .config import settings as config
 from .display.formatters import register_with_running_shell
 from .errors import KirinError, ValidationError
-from .host_facts import HostFacts
-from .job import Job
-from .kirin_api import KirinAPI, Limits, RetryPolicy
-from .polling import Expectation, PollPolicy, RequestBudget, expectation, prior_seconds
-from .pricing import Quote, estimated
-from .protocol import BodyStyle, Endpoint, check_body_style, host_choice
-from .registry import JobRegistry
-from .request import (
+from .storage.host_facts import HostFacts
+from .engine.job import Job
+from .service.http import KirinAPI, Limits, RetryPolicy
+from .engine.polling import Expectation, PollPolicy, RequestBudget, expectation, prior_seconds
+from .model.quote import Quote, estimated
+from .service.protocol import BodyStyle, Endpoint, check_body_style, host_choice
+from .engine.registry import JobRegistry
+from .model.request import (
     GenerationRequest,
     RequestOptions,
     build_request,
     check_option_names,
     request_from_summary,
 )
-from .runner import RunContext, run_job
-from .settings import ARGUMENT, Layer, Settings, overlay
+from .engine.runner import RunContext, run_job
+from .config.settings import ARGUMENT, Layer, Settings, overlay
 from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
-from .store import FINAL_STATES, Journal, price_per_image
+from .storage.journal import FINAL_STATES, Journal, price_per_image
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .adaptive import AdaptiveLimit
-    from .batches import Batch
-    from .sweeps import Sweep, SweepPlan
+    from .engine.adaptive import AdaptiveLimit
+    from .batches.batch import Batch
+    from .batches.sweep import Sweep, SweepPlan
 
 log = logging.getLogger("kirin_jupyter")
 _log_files: set[Path] = set()
@@ -292,7 +292,7 @@ class Client:
 
     def _close_when_idle(self, api: KirinAPI) -> None:
         """Close a connection that is no longer used, after the jobs still on it end."""
-        from .engine import get_engine
+        from .engine.loop import get_engine
 
         running = self.registry.unfinished()
 
@@ -406,7 +406,7 @@ class Client:
         return found
 
     def _start(self, job: Job, output_dir: Path, *, resume: bool) -> None:
-        from .engine import get_engine
+        from .engine.loop import get_engine
 
         context = self.run_context(output_dir)
         self.adopt(job)
@@ -422,7 +422,7 @@ class Client:
 
     def adopt(self, job: Job) -> None:
         """Count ``job`` as one of this client's (job list, budget, ``%kirin wait``)."""
-        from .engine import get_engine
+        from .engine.loop import get_engine
 
         self.registry.add(job)
         get_engine().register(job)
@@ -444,8 +444,8 @@ class Client:
         Every item is checked, the whole batch priced and checked against ``max_cost``
         before the first create: ``ValidationError`` / ``BudgetExceeded``, nothing sent.
         """
-        from .batch_items import items_from, read_file
-        from .batch_setup import open_batch
+        from .batches.items import items_from, read_file
+        from .batches.setup import open_batch
 
         check_option_names(options)
         if options.get("external_task_id"):
@@ -481,7 +481,7 @@ class Client:
         first create: ``ValidationError`` naming a bad combination, or ``BudgetExceeded``;
         nothing sent. ``plan_sweep`` shows the plan and its price without sending.
         """
-        from .sweeps import plan_and_start
+        from .batches.sweep import plan_and_start
 
         return plan_and_start(self, prompt, options, name=name, concurrency=concurrency)
 
@@ -489,7 +489,7 @@ class Client:
                    **options: Any) -> SweepPlan:
         """What ``sweep`` would send: one row per cell (its values, its price), the total,
         and whether it fits the budget. Nothing is created (a price quote creates nothing)."""
-        from .sweeps import make_plan
+        from .batches.sweep import make_plan
 
         return make_plan(self, prompt, options, name=name)
 
@@ -506,7 +506,7 @@ class Client:
 
     def quote_request(self, request: GenerationRequest, timeout: float = 30.0) -> Quote:
         """``quote`` for an already validated request (blocks on the engine loop)."""
-        from .engine import get_engine
+        from .engine.loop import get_engine
 
         if not self._service_quotes:
             return self.estimate_quote(request)
@@ -533,7 +533,7 @@ class Client:
                 self._quoting.add(kind)  # one question at a time per kind, however fast
         if not asking:  # the user types
             return cached or self.estimate_quote(request)
-        from .engine import get_engine
+        from .engine.loop import get_engine
 
         def remember(future: concurrent.futures.Future[Quote]) -> None:
             with self._quote_lock:
@@ -652,8 +652,8 @@ class Client:
         """Check this client's host and key at no cost (``host_check.examine``): the answers,
         as a dict, are also kept in the journal for this host, where the client uses them.
         Creates no task."""
-        from .engine import get_engine
-        from .host_check import as_dict, examine
+        from .engine.loop import get_engine
+        from .service.host_check import as_dict, examine
 
         checks = get_engine().submit(examine(self.api)).result(timeout)
         for check in checks:
@@ -676,8 +676,8 @@ class Client:
         built-in simulator that ended with their process are not followed
         (``simulated_lost`` says which).
         """
-        from .batch_setup import resume_batches
-        from .engine import get_engine
+        from .batches.setup import resume_batches
+        from .engine.loop import get_engine
 
         # Batches first: their items in flight become live jobs here, skipped below.
         self.resumed_batches = resume_batches(self)
@@ -723,7 +723,7 @@ class Client:
 
     def close(self) -> None:
         """Close the HTTP connections (jobs still running will fail)."""
-        from .engine import get_engine
+        from .engine.loop import get_engine
 
         get_engine().submit(self.api.aclose()).result(timeout=10)
 

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ValidationError
-from .images import load_reference
-from .provenance_record import parents_of_row
-from .request import reference_labels
+from .model.images import load_reference
+from .model.provenance_record import parents_of_row
+from .model.request import reference_labels
 
 if TYPE_CHECKING:
-    from .job import Result
-    from .store import Journal
+    from .engine.job import Result
+    from .storage.journal import Journal
 
 _VARIABLE = re.compile(r"\$([A-Za-z_]\w*)(?:\[(-?\d{1,3})\])?")
 _RESULT_NAME = re.compile(r"\d{2}\.(png|jpe?g|webp)", re.IGNORECASE)
@@ -52,7 +52,7 @@ def variable_image(text: str, namespace: dict[str, Any]) -> Any:
 
 
 def _result_of(source: Any, what: str) -> Result:
-    from .job import Job, Result
+    from .engine.job import Job, Result
 
     if isinstance(source, Result):
         return source
@@ -81,7 +81,7 @@ def _result_file(source: Any, index: int) -> tuple[Path, str]:
 def resolve_images(images: Any, journal: Journal | None, *, fit: bool) -> Any:
     """``images`` with every earlier result turned into a checked ``ReferenceImage`` that
     names its parent task; anything else is left for ``build_request`` to check."""
-    from .job import Job, Result
+    from .engine.job import Job, Result
 
     items = list(images) if isinstance(images, (list, tuple)) else [images]
     resolved: list[Any] = []
@@ -232,8 +232,8 @@ def _digest(path: Path) -> str | None:
     """The SHA-256 of a result file, read as any user's file (capped, regular files only)."""
     import hashlib
 
-    from .file_provenance import RECORD_FILE_LIMIT
-    from .user_files import read_user_file
+    from .storage.file_provenance import RECORD_FILE_LIMIT
+    from .base.user_files import read_user_file
 
     try:
         return hashlib.sha256(read_user_file(path, RECORD_FILE_LIMIT, "result file")).hexdigest()
@@ -287,7 +287,7 @@ def chain(start: Node, journal: Journal) -> list[Node]:
 
 def find_node(ident: str, journal: Journal) -> Node:
     """A task id, an external id or a path to a result file, as a chain's last node."""
-    from .file_provenance import provenance
+    from .storage.file_provenance import provenance
 
     path = Path(ident).expanduser()
     if _is_local_file(ident):

@@ -12,11 +12,11 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from . import config_files
-from .registry import JobRegistry
-from .settings import CONFIGURED, Layer, Settings, api_key_from_env, check, environment_layer
-from .settings import names as setting_names
-from .settings import resolve as resolve_settings
+from .config import files as config_files
+from .engine.registry import JobRegistry
+from .config.settings import CONFIGURED, Layer, Settings, api_key_from_env, check, environment_layer
+from .config.settings import names as setting_names
+from .config.settings import resolve as resolve_settings
 
 if TYPE_CHECKING:
     from .client import Client

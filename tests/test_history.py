@@ -16,7 +16,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from kirin_jupyter.display.history import HistoryView
-from kirin_jupyter.store import Journal
+from kirin_jupyter.storage.journal import Journal
 
 from .html_checks import colours_outside_theme, style_blocks
 

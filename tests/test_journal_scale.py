@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kirin_jupyter import store
-from kirin_jupyter.store import Journal
+from kirin_jupyter.storage.journal import Journal
 
 URL = "http://x"
 

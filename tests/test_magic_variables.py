@@ -11,7 +11,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from kirin_jupyter.job import Job
+from kirin_jupyter.engine.job import Job
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from kirin_jupyter import ValidationError
 from kirin_jupyter.client import Client
-from kirin_jupyter.settings import Layer, resolve
+from kirin_jupyter.config.settings import Layer, resolve
 
 from .conftest import TEST_KEY
 

@@ -560,8 +560,8 @@ def test_copy_as_code_v3_makes_the_same_request(shell: InteractiveShell) -> None
 def test_kirin_ui_opens_a_panel_on_the_magics_client(shell: InteractiveShell,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     shown: list[Any] = []
-    monkeypatch.setattr("kirin_jupyter.magics.display", shown.append)
-    monkeypatch.setattr("kirin_jupyter.frontends.detect", lambda *_a, **_k: "jupyter")
+    monkeypatch.setattr("kirin_jupyter.magics.core.display", shown.append)
+    monkeypatch.setattr("kirin_jupyter.base.frontends.detect", lambda *_a, **_k: "jupyter")
     shell.user_ns["pic"] = Image.new("RGB", (400, 400))
     shell.run_line_magic("kirin", "ui")
     (panel,) = shown
@@ -575,7 +575,7 @@ def test_kirin_ui_opens_a_panel_on_the_magics_client(shell: InteractiveShell,
 
 def test_panel_is_exported_lazily() -> None:
     code = (
-        "import sys, kirin_jupyter, kirin_jupyter.magics\n"
+        "import sys, kirin_jupyter, kirin_jupyter.magics.core\n"
         "assert 'ipywidgets' not in sys.modules and 'PIL' not in sys.modules\n"
         "from kirin_jupyter import Panel\n"
         "assert Panel.__module__ == 'kirin_jupyter.panel.panel'\n"

@@ -16,20 +16,20 @@ import kirin_jupyter
 from kirin_jupyter import provenance_record
 from kirin_jupyter.client import Client
 from kirin_jupyter.errors import ValidationError
-from kirin_jupyter.file_provenance import (
+from kirin_jupyter.storage.file_provenance import (
     PngRecordInserter,
     embed,
     png_text,
     read_record,
     stamp_file,
 )
-from kirin_jupyter.provenance_record import iso, stamp_results
-from kirin_jupyter.request import build_request
-from kirin_jupyter.result_files import check_result
+from kirin_jupyter.model.provenance_record import iso, stamp_results
+from kirin_jupyter.model.request import build_request
+from kirin_jupyter.storage.result_files import check_result
 from kirin_jupyter.simulator import render
 from kirin_jupyter.simulator.server import SimulatorServer
 from kirin_jupyter.simulator.service import Fault
-from kirin_jupyter.store import Journal
+from kirin_jupyter.storage.journal import Journal
 
 from .conftest import TEST_KEY
 

@@ -24,10 +24,10 @@ from kirin_jupyter import (
 from kirin_jupyter.client import Client
 from kirin_jupyter.display.history import history_html
 from kirin_jupyter.display.static import error_html, result_html
-from kirin_jupyter.kirin_api import RetryPolicy
+from kirin_jupyter.service.http import RetryPolicy
 from kirin_jupyter.simulator import Fault
 from kirin_jupyter.simulator.server import SimulatorServer
-from kirin_jupyter.store import Journal
+from kirin_jupyter.storage.journal import Journal
 
 from .conftest import FAST_POLL, TEST_KEY
 
@@ -585,7 +585,7 @@ def test_downloads_never_reach_link_local_addresses() -> None:
 
     import httpx
 
-    from kirin_jupyter.kirin_api import _refuse_link_local
+    from kirin_jupyter.service.http import _refuse_link_local
 
     for url in ("http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/x.png",
                 "http://[::ffff:169.254.169.254]/x.png"):

@@ -17,7 +17,7 @@ from kirin_jupyter.client import Client
 from kirin_jupyter.display.sweep_grid import layout, plan_html, sweep_html
 from kirin_jupyter.errors import BudgetExceeded, ValidationError
 from kirin_jupyter.simulator.server import SimulatorServer
-from kirin_jupyter.sweep_plan import expand, has_alternatives
+from kirin_jupyter.batches.axes import expand, has_alternatives
 from tests.conftest import FAST_POLL, TEST_KEY
 
 
@@ -341,8 +341,8 @@ def test_a_bad_concurrency_is_refused_before_the_price_is_asked(
 
 def test_an_escaped_brace_stays_literal_when_names_are_filled_afterwards(
         http_client: Client, sim_server: SimulatorServer) -> None:
-    from kirin_jupyter.prompting import interpolate
-    from kirin_jupyter.sweeps import make_plan
+    from kirin_jupyter.magics.prompting import interpolate
+    from kirin_jupyter.batches.sweep import make_plan
 
     def fill(text: str) -> str:  # as the magic fills {name} after the expansion
         return interpolate(text, {"animal": "cat"})
@@ -387,7 +387,7 @@ def test_unbalanced_braces_in_a_sweep_are_one_line_at_once(prompt: str, words: s
 def test_many_unclosed_braces_are_parsed_in_linear_time() -> None:
     import time
 
-    from kirin_jupyter.sweep_plan import has_alternatives
+    from kirin_jupyter.batches.axes import has_alternatives
 
     started = time.monotonic()
     assert not has_alternatives("{" * 50_000 + "a|b")

@@ -19,10 +19,10 @@ from PIL import Image
 import kirin_jupyter
 from kirin_jupyter import ValidationError
 from kirin_jupyter.client import Client
-from kirin_jupyter.images import fit_image, inspect_bytes, load_reference
-from kirin_jupyter.job import Job
-from kirin_jupyter.kirin_api import KirinAPI, parse_retry_after
-from kirin_jupyter.polling import (
+from kirin_jupyter.model.images import fit_image, inspect_bytes, load_reference
+from kirin_jupyter.engine.job import Job
+from kirin_jupyter.service.http import KirinAPI, parse_retry_after
+from kirin_jupyter.engine.polling import (
     Expectation,
     PollPolicy,
     PollSchedule,
@@ -30,9 +30,9 @@ from kirin_jupyter.polling import (
     expectation,
     prior_seconds,
 )
-from kirin_jupyter.protocol import Endpoint
-from kirin_jupyter.responses import normalise_status, parse_error, parse_task
-from kirin_jupyter.store import result_path, safe_dirname
+from kirin_jupyter.service.protocol import Endpoint
+from kirin_jupyter.service.responses import normalise_status, parse_error, parse_task
+from kirin_jupyter.storage.journal import result_path, safe_dirname
 
 # -- responses -------------------------------------------------------------------------
 
@@ -84,7 +84,7 @@ def test_envelopes_never_turn_a_running_task_into_a_failure() -> None:
 
 
 def test_prompt_length_counts_what_is_sent() -> None:
-    from kirin_jupyter.request import build_request
+    from kirin_jupyter.model.request import build_request
 
     assert len(build_request("x" * 2500 + "\n").prompt) == 2500
 
@@ -304,7 +304,7 @@ def test_a_result_card_shows_when_the_job_finished_not_when_it_was_drawn(
     tmp_path: Path,
 ) -> None:
     from kirin_jupyter.display.static import result_html
-    from kirin_jupyter.job import Result
+    from kirin_jupyter.engine.job import Result
 
     finished = time.mktime((2026, 3, 14, 15, 9, 0, 0, 0, -1))
     result = Result("t-1", "kj-1", "kirin_image_omni", "a fox", [], [], finished_at=finished)

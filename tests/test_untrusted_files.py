@@ -22,9 +22,9 @@ from PIL import Image
 
 import kirin_jupyter as kirin
 from kirin_jupyter.errors import ValidationError
-from kirin_jupyter.file_provenance import embed, read_record, stamp_file
-from kirin_jupyter.record_schema import DamagedRecord
-from kirin_jupyter.user_files import read_user_file
+from kirin_jupyter.storage.file_provenance import embed, read_record, stamp_file
+from kirin_jupyter.storage.record_schema import DamagedRecord
+from kirin_jupyter.base.user_files import read_user_file
 
 
 def _image(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:

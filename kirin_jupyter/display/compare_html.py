@@ -31,7 +31,7 @@ from . import css, theme
 from .static import NO_MATH
 
 if TYPE_CHECKING:
-    from ..comparison import Shown
+    from .comparison import Shown
 
 TRACK_PX = 18  # the strip under the pictures where the fallback's handle is
 DIVIDER_PX = 3

@@ -18,7 +18,7 @@ from . import theme
 from .tables import short_id
 
 if TYPE_CHECKING:
-    from ..export_items import Item
+    from ..exporter.items import Item
 
 TILE = 240  # px, each card's picture box
 

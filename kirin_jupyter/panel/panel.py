@@ -16,10 +16,11 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import panel_code, spec
+from ..magics import cells as panel_code
+from ..model import spec
 from ..display import theme
 from ..errors import KirinError
-from ..request import GenerationRequest
+from ..model.request import GenerationRequest
 from . import codegen, form
 from .css import PANEL_CSS
 from .gallery import Gallery
@@ -33,7 +34,7 @@ from .style import OK, note, problem_badge
 
 if TYPE_CHECKING:
     from ..client import Client
-    from ..job import Job
+    from ..engine.job import Job
 
 
 class Panel:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import spec
+from ..model import spec
 from ..errors import KirinError
 from . import references as refs
 from .grid import button_layout, field, grow
