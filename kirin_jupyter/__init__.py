@@ -55,6 +55,7 @@ __all__ = [*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"]
 
 if TYPE_CHECKING:
     from .batches.batch import Batch as Batch
+    from .batches.sweep import Sweep as Sweep
     from .client import Client as Client
     from .client import batch as batch
     from .client import default_client as default_client
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
     from .client import resume as resume
     from .client import sweep as sweep
     from .display.comparison import compare as compare
+    from .engine.job import Job as Job
+    from .engine.job import Result as Result
     from .errors import APIError as APIError
     from .errors import AuthenticationError as AuthenticationError
     from .errors import BudgetExceeded as BudgetExceeded
@@ -83,12 +86,9 @@ if TYPE_CHECKING:
     from .errors import ValidationError as ValidationError
     from .exporter.export import export as export
     from .exporter.export import history_frame as history_frame
-    from .storage.file_provenance import provenance as provenance
-    from .engine.job import Job as Job
-    from .engine.job import Result as Result
-    from .service.http import Limits as Limits
     from .panel import Panel as Panel
-    from .batches.sweep import Sweep as Sweep
+    from .service.http import Limits as Limits
+    from .storage.file_provenance import provenance as provenance
 
 
 def __getattr__(name: str) -> Any:

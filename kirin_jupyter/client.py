@@ -20,15 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import budget
 from .config import settings as config
+from .config.settings import ARGUMENT, Layer, Settings, overlay
 from .display.formatters import register_with_running_shell
-from .errors import KirinError, ValidationError
-from .storage.host_facts import HostFacts
 from .engine.job import Job
-from .service.http import KirinAPI, Limits, RetryPolicy
 from .engine.polling import Expectation, PollPolicy, RequestBudget, expectation, prior_seconds
-from .model.quote import Quote, estimated
-from .service.protocol import BodyStyle, Endpoint, check_body_style, host_choice
 from .engine.registry import JobRegistry
+from .engine.runner import RunContext, run_job
+from .errors import KirinError, ValidationError
+from .model.quote import Quote, estimated
 from .model.request import (
     GenerationRequest,
     RequestOptions,
@@ -36,17 +35,18 @@ from .model.request import (
     check_option_names,
     request_from_summary,
 )
-from .engine.runner import RunContext, run_job
-from .config.settings import ARGUMENT, Layer, Settings, overlay
+from .service.http import KirinAPI, Limits, RetryPolicy
+from .service.protocol import BodyStyle, Endpoint, check_body_style, host_choice
 from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
+from .storage.host_facts import HostFacts
 from .storage.journal import FINAL_STATES, Journal, price_per_image
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .engine.adaptive import AdaptiveLimit
     from .batches.batch import Batch
     from .batches.sweep import Sweep, SweepPlan
+    from .engine.adaptive import AdaptiveLimit
 
 log = logging.getLogger("kirin_jupyter")
 _log_files: set[Path] = set()

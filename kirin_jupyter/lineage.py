@@ -232,8 +232,8 @@ def _digest(path: Path) -> str | None:
     """The SHA-256 of a result file, read as any user's file (capped, regular files only)."""
     import hashlib
 
-    from .storage.file_provenance import RECORD_FILE_LIMIT
     from .base.user_files import read_user_file
+    from .storage.file_provenance import RECORD_FILE_LIMIT
 
     try:
         return hashlib.sha256(read_user_file(path, RECORD_FILE_LIMIT, "result file")).hexdigest()

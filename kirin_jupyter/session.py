@@ -13,10 +13,10 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from .config import files as config_files
-from .engine.registry import JobRegistry
 from .config.settings import CONFIGURED, Layer, Settings, api_key_from_env, check, environment_layer
 from .config.settings import names as setting_names
 from .config.settings import resolve as resolve_settings
+from .engine.registry import JobRegistry
 
 if TYPE_CHECKING:
     from .client import Client

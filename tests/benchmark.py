@@ -276,8 +276,8 @@ def bench_journal(count: int) -> None:
     and what one job's writes cost."""
     import sqlite3
 
-    from kirin_jupyter import thumbnails
     from kirin_jupyter.display.history import HistoryPage, HistoryView
+    from kirin_jupyter.storage import thumbnails
     from kirin_jupyter.storage.journal import Journal
 
     home = fresh_home()
@@ -447,10 +447,10 @@ def bench_provenance(runs: int = 40) -> None:
     with Pillow, which is what splicing avoids."""
     from PIL import Image, PngImagePlugin
 
-    from kirin_jupyter.storage.file_provenance import stamp_file
     from kirin_jupyter.model.provenance_record import build_record, parameters_text
     from kirin_jupyter.model.request import build_request
     from kirin_jupyter.simulator.render import render_result
+    from kirin_jupyter.storage.file_provenance import stamp_file
 
     folder = Path(tempfile.mkdtemp(prefix="kirin-bench-prov-"))
     request = build_request("a red fox in the snow, photographed at dawn", resolution="2k")
@@ -514,10 +514,10 @@ def bench_provenance_streamed(folder: Path, photo: Path, record: dict[str, Any],
     now): the inserter's own time, and downloads over loopback without the record, with
     it streamed, and with it spliced afterwards (the old way). The file is served by
     ``http.server`` in its own process; no result check (it is the same for all three)."""
-    from kirin_jupyter.storage.file_provenance import PngRecordInserter, stamp_file
+    from kirin_jupyter.model.provenance_record import parameters_text
     from kirin_jupyter.service.http import KirinAPI
     from kirin_jupyter.service.protocol import Endpoint
-    from kirin_jupyter.model.provenance_record import parameters_text
+    from kirin_jupyter.storage.file_provenance import PngRecordInserter, stamp_file
 
     served = folder / "served"
     served.mkdir()

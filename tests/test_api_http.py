@@ -14,9 +14,9 @@ import kirin_jupyter
 from kirin_jupyter import APIError, TaskFailed
 from kirin_jupyter.client import Client
 from kirin_jupyter.errors import AuthenticationError, ServiceUnavailable
+from kirin_jupyter.model.spec import ALL_ERRORS, OMNI_ERRORS, V3_ERRORS
 from kirin_jupyter.simulator import Fault
 from kirin_jupyter.simulator.server import SimulatorServer
-from kirin_jupyter.model.spec import ALL_ERRORS, OMNI_ERRORS, V3_ERRORS
 
 from .conftest import FAST_POLL, TEST_KEY
 

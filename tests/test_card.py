@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from kirin_jupyter import spec
 from kirin_jupyter.display import static
 from kirin_jupyter.engine.job import Result
+from kirin_jupyter.model import spec
 from kirin_jupyter.model.request import build_request
 
 from .html_checks import colours_outside_theme, style_blocks

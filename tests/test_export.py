@@ -312,8 +312,8 @@ def test_a_result_file_too_big_to_decode_has_no_thumbnail_but_is_exported(
 
 
 def test_hostile_ids_stay_inside_the_zip_and_no_cell_starts_a_formula(tmp_path: Path) -> None:
-    from kirin_jupyter.exporter.items import Item
     from kirin_jupyter.exporter.export import write
+    from kirin_jupyter.exporter.items import Item
 
     picture = tmp_path / "01.png"
     picture.write_bytes(b"\x89PNG not really")

@@ -17,7 +17,7 @@ import pytest
 from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
-from kirin_jupyter import frontends
+from kirin_jupyter.base import frontends
 from kirin_jupyter.display.card import ProgressCard
 
 from .kernel_helpers import running_kernel

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kirin_jupyter import store
+from kirin_jupyter.storage import journal as store
 from kirin_jupyter.storage.journal import Journal
 
 URL = "http://x"

@@ -18,8 +18,8 @@ from IPython.core.interactiveshell import InteractiveShell
 import kirin_jupyter
 from kirin_jupyter.client import Client
 from kirin_jupyter.display import theme
-from kirin_jupyter.errors import ValidationError
 from kirin_jupyter.engine.job import Job
+from kirin_jupyter.errors import ValidationError
 from kirin_jupyter.lineage import ResultImage
 from kirin_jupyter.panel.references import from_result
 from kirin_jupyter.simulator.server import SimulatorServer

@@ -10,8 +10,8 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from PIL import Image
 
-from kirin_jupyter.magics.grammar import parse_cell_line, parse_line, split_line_prompt
 from kirin_jupyter.magics.core import _help_doc
+from kirin_jupyter.magics.grammar import parse_cell_line, parse_line, split_line_prompt
 from kirin_jupyter.magics.prompting import PromptError, interpolate, prompt_from_cell
 from kirin_jupyter.simulator.server import SimulatorServer
 

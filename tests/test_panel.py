@@ -22,9 +22,10 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from PIL import Image
 
-from kirin_jupyter import panel_code, spec
 from kirin_jupyter.client import Client
 from kirin_jupyter.display import theme
+from kirin_jupyter.magics import cells as panel_code
+from kirin_jupyter.model import spec
 from kirin_jupyter.panel import Panel
 from kirin_jupyter.panel.references import from_upload
 from kirin_jupyter.simulator.service import Fault

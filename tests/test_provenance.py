@@ -13,9 +13,14 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 import kirin_jupyter
-from kirin_jupyter import provenance_record
 from kirin_jupyter.client import Client
 from kirin_jupyter.errors import ValidationError
+from kirin_jupyter.model import provenance_record
+from kirin_jupyter.model.provenance_record import iso, stamp_results
+from kirin_jupyter.model.request import build_request
+from kirin_jupyter.simulator import render
+from kirin_jupyter.simulator.server import SimulatorServer
+from kirin_jupyter.simulator.service import Fault
 from kirin_jupyter.storage.file_provenance import (
     PngRecordInserter,
     embed,
@@ -23,13 +28,8 @@ from kirin_jupyter.storage.file_provenance import (
     read_record,
     stamp_file,
 )
-from kirin_jupyter.model.provenance_record import iso, stamp_results
-from kirin_jupyter.model.request import build_request
-from kirin_jupyter.storage.result_files import check_result
-from kirin_jupyter.simulator import render
-from kirin_jupyter.simulator.server import SimulatorServer
-from kirin_jupyter.simulator.service import Fault
 from kirin_jupyter.storage.journal import Journal
+from kirin_jupyter.storage.result_files import check_result
 
 from .conftest import TEST_KEY
 

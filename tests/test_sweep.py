@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from kirin_jupyter.batches.axes import expand, has_alternatives
 from kirin_jupyter.client import Client
 from kirin_jupyter.display.sweep_grid import layout, plan_html, sweep_html
 from kirin_jupyter.errors import BudgetExceeded, ValidationError
 from kirin_jupyter.simulator.server import SimulatorServer
-from kirin_jupyter.batches.axes import expand, has_alternatives
 from tests.conftest import FAST_POLL, TEST_KEY
 
 
@@ -234,7 +234,8 @@ def test_magic_never_splits_a_negative_prompt_and_names_a_bad_combination(
         shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from IPython.core.error import UsageError
 
-    from kirin_jupyter import magic_options, sweep_magic
+    from kirin_jupyter.magics import grammar as magic_options
+    from kirin_jupyter.magics import sweep as sweep_magic
 
     line = '--model v3 --ar 1:1,16:9 --neg "blurry, dark" -i a.png'
     args = magic_options.parse_cell_line(line)
@@ -341,8 +342,8 @@ def test_a_bad_concurrency_is_refused_before_the_price_is_asked(
 
 def test_an_escaped_brace_stays_literal_when_names_are_filled_afterwards(
         http_client: Client, sim_server: SimulatorServer) -> None:
-    from kirin_jupyter.magics.prompting import interpolate
     from kirin_jupyter.batches.sweep import make_plan
+    from kirin_jupyter.magics.prompting import interpolate
 
     def fill(text: str) -> str:  # as the magic fills {name} after the expansion
         return interpolate(text, {"animal": "cat"})

@@ -19,9 +19,7 @@ from PIL import Image
 import kirin_jupyter
 from kirin_jupyter import ValidationError
 from kirin_jupyter.client import Client
-from kirin_jupyter.model.images import fit_image, inspect_bytes, load_reference
 from kirin_jupyter.engine.job import Job
-from kirin_jupyter.service.http import KirinAPI, parse_retry_after
 from kirin_jupyter.engine.polling import (
     Expectation,
     PollPolicy,
@@ -30,6 +28,8 @@ from kirin_jupyter.engine.polling import (
     expectation,
     prior_seconds,
 )
+from kirin_jupyter.model.images import fit_image, inspect_bytes, load_reference
+from kirin_jupyter.service.http import KirinAPI, parse_retry_after
 from kirin_jupyter.service.protocol import Endpoint
 from kirin_jupyter.service.responses import normalise_status, parse_error, parse_task
 from kirin_jupyter.storage.journal import result_path, safe_dirname
@@ -313,7 +313,7 @@ def test_a_result_card_shows_when_the_job_finished_not_when_it_was_drawn(
 
 def test_thumbnails_are_prepared_together_and_a_broken_file_is_left_to_the_card(
         make_image: Callable[..., Path], tmp_path: Path) -> None:
-    from kirin_jupyter import thumbnails
+    from kirin_jupyter.storage import thumbnails
 
     paths = [make_image(320 + i, 240, name=f"p{i}.png") for i in range(3)]
     broken = tmp_path / "broken.png"

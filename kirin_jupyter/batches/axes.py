@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..model import spec
 from ..errors import ValidationError
+from ..model import spec
 
 # Options whose value is already a list: a list of lists sweeps them.
 LIST_VALUED = ("images", "elements")

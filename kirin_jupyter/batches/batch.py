@@ -24,15 +24,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..engine.adaptive import AdaptiveLimit
-from .journal import BatchJournal, describe_owner, item_external_id, result_from_row
-from ..errors import KirinError, NeverCreated, TaskFailed
 from ..engine.job import Job, Result
-from ..service.http import BUSY_CODE
 from ..engine.listeners import Listeners
 from ..engine.polling import Expectation
+from ..engine.runner import run_job
+from ..errors import KirinError, NeverCreated, TaskFailed
 from ..model.quote import Quote
 from ..model.request import GenerationRequest
-from ..engine.runner import run_job
+from ..service.http import BUSY_CODE
+from .journal import BatchJournal, describe_owner, item_external_id, result_from_row
 
 if TYPE_CHECKING:
     from ..client import Client

@@ -13,12 +13,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..engine.adaptive import CEILING, START, AdaptiveLimit
-from .journal import BatchJournal, ItemRow, Taken, item_external_id, result_from_row
-from .batch import Batch, Takeover
-from ..errors import ValidationError
 from ..engine.job import Job
+from ..errors import ValidationError
 from ..model.quote import Quote
 from ..model.request import GenerationRequest, request_from_summary
+from .batch import Batch, Takeover
+from .journal import BatchJournal, ItemRow, Taken, item_external_id, result_from_row
 
 if TYPE_CHECKING:
     from ..client import Client

@@ -22,11 +22,11 @@ from ..model.request import check_option_names
 from .axes import Axis, Cell, expand
 
 if TYPE_CHECKING:
-    from .batch import Batch, Listener
     from ..client import Client
     from ..engine.job import Job, Result
     from ..model.quote import Quote
     from ..model.request import GenerationRequest
+    from .batch import Batch, Listener
 
 _NOT_SWEPT = ("external_task_id",)
 

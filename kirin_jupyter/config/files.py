@@ -64,8 +64,8 @@ class _Unreadable(Exception):
 
 
 def _read(path: Path) -> dict[str, Any]:
-    from ..errors import ValidationError
     from ..base.user_files import read_user_file
+    from ..errors import ValidationError
 
     try:  # read as every file from outside is: a FIFO or a device never hangs a start
         data: dict[str, Any] = tomllib.loads(

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..model import spec
 from ..errors import ValidationError
+from ..model import spec
 
 # The protocol's defaults, named here with the other settings' defaults.
 from ..service.protocol import DEFAULT_BODY_STYLE as DEFAULT_BODY_STYLE

@@ -13,7 +13,7 @@ import logging
 from html import escape
 from typing import TYPE_CHECKING
 
-from ..money import usd
+from ..base.money import usd
 from ..storage.thumbnails import thumbnail_jpeg
 from . import css, theme
 from .group_card import FinalGroupView, GroupCard

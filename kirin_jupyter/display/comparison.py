@@ -151,9 +151,9 @@ def _result_sources(result: Any, position: int) -> list[Source]:
 def _labelled(prompt: str, task_id: str, number: str, path: Path) -> Source:
     """A result's picture named by its prompt (and "#2" among several); the task id and
     where the file is (relative to the notebook) in the title."""
+    from ..model.request import PLACEHOLDER
     from .paths import shown_path
     from .tables import short_id
-    from ..model.request import PLACEHOLDER
 
     words = " ".join(PLACEHOLDER.sub(" ", prompt).split()).rstrip(" ,;:")
     label = f"{_cut(words, LABEL_CHARS)}{number}" if words else f"task {short_id(task_id)}{number}"
@@ -164,8 +164,8 @@ def _labelled(prompt: str, task_id: str, number: str, path: Path) -> Source:
 def _file_source(path: Path) -> Source:
     """A file: named by the prompt and task in its record, as a result is; by its file
     name only when it holds none (a file not made by kirin-jupyter)."""
-    from .paths import shown_path
     from ..storage.file_provenance import provenance
+    from .paths import shown_path
 
     try:
         record = provenance(path)
@@ -198,8 +198,8 @@ def _open(picture: Path | PILImage) -> PILImage:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if isinstance(picture, Path):
-        from ..storage.file_provenance import RECORD_FILE_LIMIT
         from ..base.user_files import read_user_file
+        from ..storage.file_provenance import RECORD_FILE_LIMIT
 
         data = read_user_file(picture, RECORD_FILE_LIMIT, "picture")
         try:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
-from ..money import usd
+from ..base.money import usd
 from . import theme
 from .tables import short_id
 

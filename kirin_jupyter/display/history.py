@@ -16,8 +16,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ..base.money import usd
 from ..model import spec
-from ..money import usd
 from ..storage.thumbnails import thumbnail_jpeg
 from . import css, theme
 from .paths import shown_path

@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..money import usd
+from ..base.money import usd
 from ..model.request import PLACEHOLDER, UNCHECKED
 from ..storage.thumbnails import thumbnail_jpeg
 from . import theme

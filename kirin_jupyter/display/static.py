@@ -17,7 +17,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..money import usd
+from ..base.money import usd
 from ..model.request import UNCHECKED, reference_labels
 from ..storage.thumbnails import THUMB_SIDE, prepare, thumbnail_jpeg
 from . import css, theme

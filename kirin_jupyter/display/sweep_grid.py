@@ -14,7 +14,7 @@ import base64
 from html import escape
 from typing import TYPE_CHECKING
 
-from ..money import usd
+from ..base.money import usd
 from ..storage.thumbnails import thumbnail_jpeg
 from . import css, theme
 from .batch_card import counts_html
@@ -34,9 +34,9 @@ from .tables import cut, html_table, text_table
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..engine.job import Result
     from ..batches.axes import Axis
     from ..batches.sweep import Sweep, SweepPlan
+    from ..engine.job import Result
 
 THUMB_MADE = 192  # px of the JPEG: sharp at 2x where a cell shows it at about 150 px
 CELL_WIDTH = 150  # px: a column at most; narrower windows shrink the columns, not cut them

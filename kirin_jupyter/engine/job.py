@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import TaskTimeout
+from ..model.request import GenerationRequest
 from .estimate import estimated_progress
 from .listeners import Listeners
 from .polling import Expectation
 from .progress_trend import ProgressTrend
-from ..model.request import GenerationRequest
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage

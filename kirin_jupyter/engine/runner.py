@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .adaptive import AdaptiveLimit
 from ..errors import (
     APIError,
     KirinError,
@@ -27,15 +26,16 @@ from ..errors import (
     TaskFailed,
     TaskTimeout,
 )
-from .job import Job, JobStatus, Result
-from ..storage.journal_writer import writer_for
-from ..service.http import KirinAPI, documented_error, one_line
-from .polling import PollPolicy, PollSchedule, RequestBudget
 from ..model.quote import Quote
 from ..model.request import GenerationRequest
+from ..service.http import KirinAPI, documented_error, one_line
 from ..service.responses import TaskSnapshot
-from ..storage.result_files import check_result
 from ..storage.journal import Journal, result_path
+from ..storage.journal_writer import writer_for
+from ..storage.result_files import check_result
+from .adaptive import AdaptiveLimit
+from .job import Job, JobStatus, Result
+from .polling import PollPolicy, PollSchedule, RequestBudget
 from .ticker import start_ticking, stop_ticking
 
 if TYPE_CHECKING:

@@ -234,8 +234,8 @@ def history_frame(*, model: str | None = None, since: str | float | None = None)
     except ImportError:
         raise KirinError("history_frame() needs pandas: pip install kirin-jupyter[pandas]"
                          ) from None
-    from ..model import spec
     from ..client import default_client
+    from ..model import spec
 
     try:
         name = spec.resolve_model(model).name if model else None

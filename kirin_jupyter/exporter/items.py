@@ -92,8 +92,8 @@ def items_from_jobs(jobs: Iterable[Job | Result | None]) -> list[Item]:
     """The files of the finished jobs among ``jobs`` (running and failed ones have none).
     Results count too, and None is skipped: ``sweep.jobs`` and ``batch.results`` hold a
     None for a cell never sent or failed. Anything else is a one-line error."""
-    from ..errors import ValidationError
     from ..engine.job import Job, Result
+    from ..errors import ValidationError
 
     items: list[Item] = []
     for position, job in enumerate(jobs, start=1):

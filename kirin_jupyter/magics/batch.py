@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from . import grammar as magic_options
 from ..model.quote import summed
 from ..model.request import OPTION_NAMES, unchecked_note
+from . import grammar as magic_options
 
 if TYPE_CHECKING:
     from ..batches.batch import Batch

@@ -26,13 +26,13 @@ from traitlets.config import Configurable
 
 from .. import budget
 from ..base import frontends
-from . import grammar as magic_options
+from ..base.money import usd
 from ..config import settings
 from ..model import spec
-from ..money import usd
 from ..model.quote import CREDIT
-from .prompting import PromptError, prompt_from_cell
 from ..model.request import OPTION_NAMES, unchecked_note
+from . import grammar as magic_options
+from .prompting import PromptError, prompt_from_cell
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -273,8 +273,8 @@ class KirinMagics(Magics):
         name, index = found[1], found[2]
         if name not in self.user_ns:
             raise UsageError(f"%kirin {command}: no variable named {name!r}")
-        from ..errors import KirinError
         from ..engine.job import Job, Result
+        from ..errors import KirinError
 
         value = self.user_ns[name]
         if isinstance(value, (str, os.PathLike)) and index is None:
@@ -427,8 +427,8 @@ class KirinMagics(Magics):
         self.user_ns["_kirin_resumed"] = jobs
 
     def _cmd_batch(self, rest: str) -> Any:
-        from . import batch as batch_magic
         from ..errors import KirinError
+        from . import batch as batch_magic
 
         if not rest.strip():
             raise UsageError(f"%kirin batch: which file? usage: {batch_magic.USAGE}")
@@ -439,8 +439,8 @@ class KirinMagics(Magics):
         return batch_magic.run(self.shell, client, rest)
 
     def _cmd_export(self, rest: str) -> None:
-        from . import export as export_magic
         from ..errors import KirinError
+        from . import export as export_magic
 
         words = magic_options._split(rest)  # before the client: a bad line sends nothing
         try:
@@ -469,8 +469,8 @@ class KirinMagics(Magics):
             next_command=following, filtered=query.filtered)))
 
     def _cmd_show(self, ident: str) -> None:
-        from . import provenance as provenance_magic
         from ..display.history import HistoryView
+        from . import provenance as provenance_magic
 
         path = provenance_magic.path_argument(ident)
         if path is not None:  # a result file: the record inside it

@@ -18,9 +18,9 @@ USAGE = "%kirin export PATH.zip|.html|.csv [--since YYYY-MM-DD] [--model M]"
 
 def run(client: Client, words: list[str]) -> None:
     """Parse the words after ``export``, export, and say what was written."""
-    from ..model import spec
     from ..errors import KirinError
     from ..exporter.export import check_path, day_start, export_journal
+    from ..model import spec
 
     path, since, model = _parse(words)
     try:

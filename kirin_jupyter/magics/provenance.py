@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from . import grammar as magic_options
-from ..errors import KirinError, ValidationError
-from ..storage.file_provenance import RECORD_FILE_LIMIT
-from ..model.request import OPTION_NAMES
 from ..base.user_files import read_user_file
+from ..errors import KirinError, ValidationError
+from ..model.request import OPTION_NAMES
+from ..storage.file_provenance import RECORD_FILE_LIMIT
+from . import grammar as magic_options
 
 if TYPE_CHECKING:
-    from .core import KirinMagics
     from ..storage.journal import Journal
+    from .core import KirinMagics
 
 USAGE = {
     "rerun": "%kirin rerun PATH [options]",

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
+from ..batches.axes import has_alternatives
+from ..model.request import OPTION_NAMES, unchecked_note
 from . import grammar as magic_options
 from .prompting import PromptError, interpolate, prompt_from_cell
-from ..model.request import OPTION_NAMES, unchecked_note
-from ..batches.axes import has_alternatives
 
 if TYPE_CHECKING:
     from ..batches.sweep import Sweep
@@ -103,9 +103,9 @@ def run(magics: Any, args: argparse.Namespace, body: str, *, options_text: str,
         var: str | None) -> None:
     """Plan the sweep a cell asks for; print the plan (``--dry-run``) or start it and show
     its card. Every mistake is one ``UsageError`` line, before anything is sent."""
+    from ..batches.sweep import make_plan, start
     from ..display.sweep_grid import plan_text
     from ..errors import KirinError
-    from ..batches.sweep import make_plan, start
 
     timeout = _seconds(args.timeout)
     namespace = magics.user_ns

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import spec
 from ..errors import ValidationError
+from . import spec
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage

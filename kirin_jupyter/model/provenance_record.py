@@ -22,8 +22,8 @@ from ..storage.file_provenance import PngRecordInserter, image_kind, stamp_file
 from .request import reference_labels
 
 if TYPE_CHECKING:
-    from .request import GenerationRequest
     from ..storage.journal import Journal
+    from .request import GenerationRequest
 
 log = logging.getLogger("kirin_jupyter")
 

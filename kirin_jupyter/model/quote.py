@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from ..money import usd
+from ..base.money import usd
 
 QuoteSource = Literal["service", "estimate", "unknown"]
 

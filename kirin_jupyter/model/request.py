@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-from . import spec
 from ..errors import ValidationError
+from . import spec
 from .images import ReferenceImage, load_reference
 
 PLACEHOLDER = re.compile(r"<<<image_(\d+)>>>")

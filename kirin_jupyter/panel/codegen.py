@@ -14,9 +14,9 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..model import spec
 from ..errors import ValidationError
 from ..magics.grammar import words_for
+from ..model import spec
 from ..model.request import OPTION_NAMES, GenerationRequest
 from .references import Reference
 
@@ -81,8 +81,8 @@ def save_copy(data: bytes, label: str, digest: str, suffix: str, folder: Path) -
 
 
 def _same_bytes(path: Path, digest: str) -> bool:
-    from ..model.images import MAX_READ_BYTES
     from ..base.user_files import read_user_file
+    from ..model.images import MAX_READ_BYTES
 
     try:
         return hashlib.sha256(read_user_file(path, MAX_READ_BYTES)).hexdigest() == digest

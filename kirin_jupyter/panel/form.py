@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..model import spec
 from ..errors import ValidationError
+from ..model import spec
 from ..model.images import ReferenceImage
 from ..model.request import GenerationRequest
 from .references import Reference

@@ -16,10 +16,10 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..magics import cells as panel_code
-from ..model import spec
 from ..display import theme
 from ..errors import KirinError
+from ..magics import cells as panel_code
+from ..model import spec
 from ..model.request import GenerationRequest
 from . import codegen, form
 from .css import PANEL_CSS

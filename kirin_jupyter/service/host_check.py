@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ..model import spec
 from ..errors import KirinError
-from ..storage.host_facts import NO, YES
+from ..model import spec
 from ..model.request import build_request
+from ..storage.host_facts import NO, YES
 from .responses import parse_quote
 
 if TYPE_CHECKING:

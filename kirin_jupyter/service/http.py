@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from ..model import spec
+from ..base.file_modes import new_file_mode
+from ..base.retrying import TryAgain, with_retries
 from ..errors import (
     AnswerCut,
     APIError,
@@ -39,12 +40,11 @@ from ..errors import (
     ServiceUnavailable,
     SubmitRefused,
 )
-from ..base.file_modes import new_file_mode
+from ..model import spec
+from ..model.request import GenerationRequest
 from ..storage.host_facts import LOOKUP, NO, YES, HostFacts
 from .protocol import Endpoint
-from ..model.request import GenerationRequest
 from .responses import QuoteAnswer, TaskSnapshot, parse_error, parse_quote, parse_task
-from ..base.retrying import TryAgain, with_retries
 
 if TYPE_CHECKING:
     from ..storage.file_provenance import StreamEdit
