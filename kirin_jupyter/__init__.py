@@ -11,20 +11,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 _EXPORTS = {
     "Client": "client",
-    "generate": "client",
-    "batch": "client",
-    "Batch": "batches",
-    "sweep": "client",
-    "plan_sweep": "client",
-    "Sweep": "sweeps",
+    "generate": "shortcuts",
+    "batch": "shortcuts",
+    "Batch": "batches.batch",
+    "sweep": "shortcuts",
+    "plan_sweep": "shortcuts",
+    "Sweep": "batches.sweep",
     "ServiceBusy": "errors",
-    "default_client": "client",
-    "Job": "job",
-    "Result": "job",
+    "default_client": "shortcuts",
+    "Job": "engine.job",
+    "Result": "engine.job",
     "KirinError": "errors",
     "ValidationError": "errors",
     "APIError": "errors",
@@ -42,8 +42,8 @@ _EXPORTS = {
     "NeverCreated": "errors",
     "OutcomeUnknown": "errors",
     "BudgetExceeded": "errors",
-    "resume": "client",
-    "doctor": "client",
+    "resume": "shortcuts",
+    "doctor": "shortcuts",
     "Panel": "panel",
     "provenance": "file_provenance",
     "compare": "comparison",
@@ -57,13 +57,6 @@ if TYPE_CHECKING:
     from .batches.batch import Batch as Batch
     from .batches.sweep import Sweep as Sweep
     from .client import Client as Client
-    from .client import batch as batch
-    from .client import default_client as default_client
-    from .client import doctor as doctor
-    from .client import generate as generate
-    from .client import plan_sweep as plan_sweep
-    from .client import resume as resume
-    from .client import sweep as sweep
     from .display.comparison import compare as compare
     from .engine.job import Job as Job
     from .engine.job import Result as Result
@@ -88,13 +81,40 @@ if TYPE_CHECKING:
     from .exporter.export import history_frame as history_frame
     from .panel import Panel as Panel
     from .service.http import Limits as Limits
+    from .shortcuts import batch as batch
+    from .shortcuts import default_client as default_client
+    from .shortcuts import doctor as doctor
+    from .shortcuts import generate as generate
+    from .shortcuts import plan_sweep as plan_sweep
+    from .shortcuts import resume as resume
+    from .shortcuts import sweep as sweep
     from .storage.file_provenance import provenance as provenance
+
+
+_ready = False
+
+
+def _set_up() -> None:
+    """Once, at first use of the face: the session provides settings to new clients, the
+    display layer fills the renderer registry, and a running IPython shows jobs, results,
+    batches and sweeps as cards. Done here, at the top, so no layer imports one above."""
+    global _ready
+    if _ready:
+        return
+    _ready = True
+    from .display import formatters
+    from .session import install
+
+    install()
+    formatters.install()
+    formatters.register_with_running_shell()
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'kirin_jupyter' has no attribute {name!r}")
+    _set_up()
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
@@ -104,6 +124,7 @@ def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext kirin_jupyter``: register the magics and the ``Kirin`` configurable."""
     from .magics.core import KirinMagics
 
+    _set_up()
     ipython.register_magics(KirinMagics(shell=ipython))
 
 

@@ -21,13 +21,12 @@ from typing import TYPE_CHECKING, Any
 from . import budget
 from .config import settings as config
 from .config.settings import ARGUMENT, Layer, Settings, overlay
-from .display.formatters import register_with_running_shell
 from .engine.job import Job
 from .engine.polling import Expectation, PollPolicy, RequestBudget, expectation, prior_seconds
 from .engine.registry import JobRegistry
 from .engine.runner import RunContext, run_job
 from .errors import KirinError, ValidationError
-from .model.quote import Quote, estimated
+from .model.quote import Quote, estimated, price_kind
 from .model.request import (
     GenerationRequest,
     RequestOptions,
@@ -191,10 +190,10 @@ class Client:
             explicit["max_credits"] = float(credits or 0)
         if body_style is not None:
             check_body_style(body_style)
-        if settings is None:
-            from .session import current_session
+        if settings is None:  # the session's (files, environment, %config Kirin)
+            from .config.current import current_settings
 
-            settings = current_session().settings()
+            settings = current_settings()
         base = overlay(settings, Layer({k: v for k, v in explicit.items() if v is not None},
                                        ARGUMENT))
         self._explicit_max_cost = _checked_max_cost(max_cost)  # exact, as given
@@ -226,7 +225,6 @@ class Client:
         self.resumed_batches: list[Batch] = []  # what the last resume() took up again
         self._lock = threading.RLock()
         self.apply(base, api_key)
-        register_with_running_shell()  # jobs and results show as cards, not reprs
 
     def apply(self, settings: Settings, api_key: str | None = None) -> None:
         """Take new settings in place (``%config Kirin`` does this to the session's client).
@@ -525,7 +523,7 @@ class Client:
         quoted this kind yet, a quote is asked for in the background and ``on_quote``
         gets it on a thread of its own: never on the engine loop, which a caller holding
         its own lock may be waiting on."""
-        kind = _price_kind(request)
+        kind = price_kind(request)
         with self._quote_lock:
             cached = self._quote_cache.get(kind)
             asking = cached is None and self._service_quotes and kind not in self._quoting
@@ -556,7 +554,7 @@ class Client:
         fifth of all requests, and of the engine's CPU, went on identical quotes)."""
         if not self._service_quotes:
             return await asyncio.to_thread(self.estimate_quote, request)
-        kind = _price_kind(request)
+        kind = price_kind(request)
         with self._quote_lock:
             cached, at = self._quote_cache.get(kind), self._quoted_at.get(kind, 0.0)
         if cached is not None and time.monotonic() - at < QUOTE_FRESH_SECONDS:
@@ -597,6 +595,12 @@ class Client:
     def estimate_quote(self, request: GenerationRequest) -> Quote:
         """The price from what the same model and resolution cost before on this service."""
         return estimated(self.estimate_cost(request))
+
+    @property
+    def budget_lock(self) -> threading.RLock:
+        """Held while a job is checked against the budget and registered, so two threads
+        cannot both pass (the money layer takes it through ``budget.Spender``)."""
+        return self._lock
 
     def session_spend(self) -> Decimal:
         """What this client's finished jobs cost (as reported by the service)."""
@@ -644,7 +648,7 @@ class Client:
         """The service's last quote for requests of this kind on this connection, however
         old (the price in credits when a new quote fails)."""
         with self._quote_lock:
-            return self._quote_cache.get(_price_kind(request))
+            return self._quote_cache.get(price_kind(request))
 
     # -- after a restart -----------------------------------------------------------------
 
@@ -732,56 +736,3 @@ SIMULATED_TASK_GONE = (
     "a simulated task lives only in the kernel process that made it; that process has "
     "ended, so the task cannot be resumed (run the cell again: the simulator is free)"
 )
-
-
-def _price_kind(request: GenerationRequest) -> tuple[object, ...]:
-    """What a price depends on (the prompt's words do not)."""
-    return (request.model.name, request.resolution, request.n, request.aspect_ratio,
-            len(request.images), len(request.elements), request.watermark)
-
-
-def default_client() -> Client:
-    """The session's client: the one the magics, the panel and ``generate()`` use, with
-    the session's settings (files, environment, ``%config Kirin``), budget and jobs."""
-    from .session import current_session
-
-    return current_session().client()
-
-
-def set_default_client(client: Client | None) -> None:
-    """Make ``client`` the session's client (its jobs join the session's list)."""
-    from .session import current_session
-
-    current_session().use_client(client)
-
-
-def generate(prompt: Any, **options: Unpack[RequestOptions]) -> Job:
-    """``default_client().generate(...)``: start a job and return it at once."""
-    return default_client().generate(prompt, **options)
-
-
-def batch(prompts: Any, *, name: str | None = None, concurrency: int | None = None,
-          **options: Any) -> Batch:
-    """``default_client().batch(...)``: many prompts as one resumable batch."""
-    return default_client().batch(prompts, name=name, concurrency=concurrency, **options)
-
-
-def sweep(prompt: Any, *, name: str | None = None, concurrency: int | None = None,
-          **options: Any) -> Sweep:
-    """``default_client().sweep(...)``: every combination of the listed values, as a grid."""
-    return default_client().sweep(prompt, name=name, concurrency=concurrency, **options)
-
-
-def plan_sweep(prompt: Any, *, name: str | None = None, **options: Any) -> SweepPlan:
-    """``default_client().plan_sweep(...)``: a sweep's cells and price; nothing sent."""
-    return default_client().plan_sweep(prompt, name=name, **options)
-
-
-def resume(*, steal: bool = False) -> list[Job]:
-    """``default_client().resume()``: follow the jobs an earlier kernel left unfinished."""
-    return default_client().resume(steal=steal)
-
-
-def doctor() -> dict[str, Any]:
-    """``default_client().doctor()``: check the host and the key; creates nothing."""
-    return default_client().doctor()

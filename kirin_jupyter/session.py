@@ -149,3 +149,11 @@ def current_session() -> Session:
 
         shell = get_ipython()
     return session_for(shell)
+
+
+def install() -> None:
+    """Make the session the source of a new ``Client``'s settings (``config.current``),
+    so ``Client()`` in a notebook follows ``%config Kirin`` as the magics do."""
+    from .config.current import provide
+
+    provide(lambda: current_session().settings())

@@ -189,7 +189,7 @@ def test_downloads_carry_no_authorization(http_client: Client, sim_server: Simul
 
 
 def test_module_level_generate_uses_the_in_process_simulator() -> None:
-    import kirin_jupyter.client as api
+    import kirin_jupyter.shortcuts as api
 
     api.set_default_client(None)
     try:

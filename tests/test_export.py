@@ -186,7 +186,7 @@ def _run(shell: InteractiveShell, line: str, capsys: pytest.CaptureFixture[str])
 
 def test_kirin_export_filters_the_journal_by_date_and_model(
         shell: InteractiveShell, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from kirin_jupyter.client import default_client
+    from kirin_jupyter.shortcuts import default_client
 
     client = default_client()
     jobs = [client.generate("an omni fox", model="omni", n=2),

@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...], str]] = [
     ("batches", ("batches",), "batches and sweeps, given requests, prices and a context"),
     ("client", ("client",), "Client composes everything below"),
     ("display", ("display",), "static HTML, live cards, formatters"),
-    ("session", ("session",), "one client per shell"),
+    ("session", ("session", "shortcuts"), "one client per shell; generate() and friends"),
     ("faces", ("magics", "panel", "exporter", "__init__"), "what people use"),
 ]
 

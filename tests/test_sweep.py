@@ -196,7 +196,7 @@ def test_plan_is_a_priced_table_and_creates_nothing(http_client: Client,
 
 
 def _sim_creates(shell: Any) -> int:
-    from kirin_jupyter.client import default_client
+    from kirin_jupyter.shortcuts import default_client
 
     simulator = default_client().simulator
     assert simulator is not None

@@ -21,7 +21,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..engine.adaptive import AdaptiveLimit
 from ..engine.job import Job, Result
@@ -35,8 +36,13 @@ from ..service.http import BUSY_CODE
 from .journal import BatchJournal, describe_owner, item_external_id, result_from_row
 
 if TYPE_CHECKING:
-    from ..client import Client
+    from typing_extensions import Unpack
+
+    from ..config.settings import Settings
     from ..engine.runner import RunContext
+    from ..model.request import RequestOptions
+    from ..simulator.service import SimulatorService
+    from ..storage.journal import Journal
 
 log = logging.getLogger("kirin_jupyter")
 Listener = Callable[["Batch"], None]
@@ -53,7 +59,7 @@ class Batch:
     """A batch of generations: ``wait()``, ``results``, ``failed``, ``retry_failed()``,
     ``cost``, ``records()`` / ``to_frame()``, ``page(n)``; shown as one card."""
 
-    def __init__(self, client: Client, name: str, requests: list[GenerationRequest], *,
+    def __init__(self, client: BatchHost, name: str, requests: list[GenerationRequest], *,
                  gate: AdaptiveLimit, quotes: list[Quote | None]) -> None:
         self.client = client
         self._journal = BatchJournal(client.journal)
@@ -229,9 +235,10 @@ class Batch:
 
     def page(self, number: int = 1, per_page: int | None = None) -> Any:
         """One page of the gallery (shown as a cell's value)."""
-        from ..display.batch_card import PER_PAGE, BatchPage
+        from ..base.renderers import render
 
-        return BatchPage(self, number, per_page or PER_PAGE)
+        return render("batch_page", self, number, per_page,
+                      fallback=lambda: [r for r in self.results if r is not None])
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(batch)`` on every change and tick (from the engine thread)."""
@@ -475,3 +482,35 @@ class Batch:
         while True:
             await asyncio.sleep(_TICK_SECONDS)
             self._notify()
+
+
+class BatchHost(Protocol):
+    """What a batch uses of whoever runs it (a ``Client``): the connection, journal,
+    settings and money it runs with. A protocol, so batches and sweeps are handed their
+    host and never import the client above them."""
+
+    journal: Journal
+    output_dir: Path
+    settings: Settings
+    simulator: SimulatorService | None
+    batches: list[Batch]
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def simulated(self) -> bool: ...
+
+    def build(self, prompt: Any, **options: Unpack[RequestOptions]) -> GenerationRequest: ...
+
+    def quote_request(self, request: GenerationRequest, timeout: float = 30.0) -> Quote: ...
+
+    def check_batch_budget(self, requests: list[GenerationRequest],
+                           quotes: list[Quote | None], *, what: str = "batch") -> None: ...
+
+    def run_context(self, output_dir: Path | None = None, *,
+                    gate: AdaptiveLimit | None = None) -> RunContext: ...
+
+    def adopt(self, job: Job) -> None: ...
+
+    def expect(self, request: GenerationRequest) -> Expectation: ...

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 from ..engine.adaptive import CEILING, START, AdaptiveLimit
 from ..engine.job import Job
 from ..errors import ValidationError
-from ..model.quote import Quote
+from ..model.quote import Quote, price_kind
 from ..model.request import GenerationRequest, request_from_summary
 from .batch import Batch, Takeover
 from .journal import BatchJournal, ItemRow, Taken, item_external_id, result_from_row
 
 if TYPE_CHECKING:
-    from ..client import Client
+    from .batch import BatchHost
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -39,7 +39,7 @@ def new_name() -> str:
     return f"batch-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
 
 
-def build_requests(client: Client, items: list[dict[str, Any]], name: str,
+def build_requests(client: BatchHost, items: list[dict[str, Any]], name: str,
                    common: dict[str, Any]) -> list[GenerationRequest]:
     """Every item checked (``item 7: ...``) before anything is sent."""
     requests = []
@@ -77,7 +77,7 @@ def stored_inputs(items: list[dict[str, Any]], common: dict[str, Any]) -> str:
     return json.dumps(kept)
 
 
-def open_batch(client: Client, items: list[dict[str, Any]], *, name: str | None,
+def open_batch(client: BatchHost, items: list[dict[str, Any]], *, name: str | None,
                concurrency: int | None, common: dict[str, Any]) -> Batch:
     name = check_name(name) if name is not None else new_name()
     _checked_concurrency(concurrency)
@@ -86,7 +86,7 @@ def open_batch(client: Client, items: list[dict[str, Any]], *, name: str | None,
                       inputs=stored_inputs(items, common))
 
 
-def open_built(client: Client, name: str, requests: list[GenerationRequest], *,
+def open_built(client: BatchHost, name: str, requests: list[GenerationRequest], *,
                concurrency: int | None, inputs: str) -> Batch:
     """Start a batch of requests already built and checked (each external id from
     ``item_external_id(name, i)``), such as a sweep's cells; ``inputs`` as
@@ -128,7 +128,7 @@ def open_built(client: Client, name: str, requests: list[GenerationRequest], *,
 class _Taking:
     """Taking a batch over in the journal: now, or later from a kernel it watched."""
 
-    def __init__(self, client: Client, name: str, print_: str, size: int,
+    def __init__(self, client: BatchHost, name: str, print_: str, size: int,
                  inputs: str) -> None:
         self.client, self.name, self.print_ = client, name, print_
         self.size, self.inputs = size, inputs
@@ -160,7 +160,7 @@ class _Taking:
         return queue, follow
 
 
-def resume_batches(client: Client) -> list[Batch]:
+def resume_batches(client: BatchHost) -> list[Batch]:
     """Finish the batches an earlier kernel left running on this service (nothing bought
     twice: items in the journal are followed, only the others are created)."""
     journal = BatchJournal(client.journal)
@@ -223,7 +223,7 @@ def _check_same(earlier: dict[str, Any], name: str, print_: str, base_url: str) 
             "name (running the same batch again resumes it)")
 
 
-def _prepare(client: Client, name: str, requests: list[GenerationRequest], *,
+def _prepare(client: BatchHost, name: str, requests: list[GenerationRequest], *,
              ceiling: int, rows: dict[int, ItemRow], lost: set[int] | None = None,
              ) -> tuple[Batch, list[int], list[tuple[int, Job]]]:
     """The batch, with each item sorted into done (earlier result), failed (settled),
@@ -236,7 +236,7 @@ def _prepare(client: Client, name: str, requests: list[GenerationRequest], *,
     return batch, queue, _following(batch, found)
 
 
-def _sort(client: Client, batch: Batch, rows: dict[int, ItemRow],
+def _sort(client: BatchHost, batch: Batch, rows: dict[int, ItemRow],
           lost: set[int] | None = None) -> tuple[list[int], list[tuple[int, str | None]]]:
     """Each item of ``batch`` into done (earlier result), failed (settled), at the
     service (returned with its task id, to follow) or queued (to be bought: returned)."""
@@ -290,14 +290,13 @@ def _following(batch: Batch, found: list[tuple[int, str | None]]) -> list[tuple[
     return follow
 
 
-def _quotes(client: Client, requests: list[GenerationRequest]) -> list[Quote | None]:
+def _quotes(client: BatchHost, requests: list[GenerationRequest]) -> list[Quote | None]:
     """One quote per kind of request (the words of a prompt do not change a price)."""
-    from ..client import _price_kind
 
     by_kind: dict[tuple[object, ...], Quote] = {}
     quotes: list[Quote | None] = []
     for request in requests:
-        kind = _price_kind(request)
+        kind = price_kind(request)
         if kind not in by_kind:
             by_kind[kind] = client.quote_request(request)
         quotes.append(by_kind[kind])

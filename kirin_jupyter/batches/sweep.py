@@ -22,11 +22,10 @@ from ..model.request import check_option_names
 from .axes import Axis, Cell, expand
 
 if TYPE_CHECKING:
-    from ..client import Client
     from ..engine.job import Job, Result
     from ..model.quote import Quote
     from ..model.request import GenerationRequest
-    from .batch import Batch, Listener
+    from .batch import Batch, BatchHost, Listener
 
 _NOT_SWEPT = ("external_task_id",)
 
@@ -76,12 +75,12 @@ class SweepPlan:
         return f"<SweepPlan {self.name} {len(self.cells)} cells, {self.price_text()}>"
 
     def __str__(self) -> str:
-        from ..display.sweep_grid import plan_text
+        from ..base.renderers import render
 
-        return plan_text(self)
+        return str(render("sweep_plan_text", self, fallback=lambda: repr(self)))
 
 
-def make_plan(client: Client, prompt: Any, options: dict[str, Any], *,
+def make_plan(client: BatchHost, prompt: Any, options: dict[str, Any], *,
               name: str | None = None,
               fill: Callable[[str], str] | None = None) -> SweepPlan:
     """Expand, build every cell's request, and price the whole; nothing is sent.
@@ -124,7 +123,7 @@ def make_plan(client: Client, prompt: Any, options: dict[str, Any], *,
     return SweepPlan(name, axes, cells, requests, quotes, over)
 
 
-def plan_and_start(client: Client, prompt: Any, options: dict[str, Any], *,
+def plan_and_start(client: BatchHost, prompt: Any, options: dict[str, Any], *,
                    name: str | None = None, concurrency: int | None = None) -> Sweep:
     """``Client.sweep``: a bad ``concurrency`` is refused before the plan asks the service
     for a price (no request for input that cannot run)."""
@@ -135,7 +134,7 @@ def plan_and_start(client: Client, prompt: Any, options: dict[str, Any], *,
                  concurrency=concurrency)
 
 
-def start(client: Client, plan: SweepPlan, *, concurrency: int | None = None) -> Sweep:
+def start(client: BatchHost, plan: SweepPlan, *, concurrency: int | None = None) -> Sweep:
     """Run a plan: the budget is checked again for the whole sweep, then its cells go out
     as one batch. ``BudgetExceeded`` (nothing sent) when it would pass ``max_cost``."""
     from .setup import open_built, stored_inputs

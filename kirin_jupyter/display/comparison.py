@@ -14,11 +14,11 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
+from .compare_html import Shown
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -31,18 +31,6 @@ STRIP_SIDE = 384  # px, longer side, of each picture in a strip
 QUALITY = 80
 SAME_SHAPE = 0.02  # aspect ratios this close (2 %) are one shape: the slider lines them up
 LABEL_CHARS = 56
-
-
-@dataclass(frozen=True)
-class Shown:
-    """One picture as the comparison embeds it: a small JPEG and what to call it."""
-
-    label: str  # short, one line
-    title: str  # the whole story (full prompt, task id, path), for a tooltip
-    jpeg: bytes
-    width: int
-    height: int
-    source_size: tuple[int, int]  # the original's pixels, for the text form
 
 
 class Comparison:

@@ -35,6 +35,25 @@ def register(shell: Any) -> None:
         live.for_type_by_name("kirin_jupyter.batches.sweep", "Sweep", _show_live_sweep)
 
 
+def install() -> None:
+    """Fill the domain's renderer registry (``base.renderers``) with this layer's views;
+    cheap: each view's module is imported when it is first asked for."""
+    from ..base.renderers import register as add
+
+    def batch_page(batch: Any, number: int, per_page: int | None) -> Any:
+        from .batch_card import PER_PAGE, BatchPage
+
+        return BatchPage(batch, number, per_page or PER_PAGE)
+
+    def sweep_plan_text(plan: Any) -> str:
+        from .sweep_grid import plan_text
+
+        return plan_text(plan)
+
+    add("batch_page", batch_page)
+    add("sweep_plan_text", sweep_plan_text)
+
+
 def register_with_running_shell() -> None:
     """``register`` for the IPython shell this code runs in, if any."""
     if "IPython" not in sys.modules:

@@ -70,7 +70,7 @@ def export(path: str | os.PathLike[str],
     stand for their jobs, and a None (a sweep cell never sent) is skipped."""
     target = check_path(path)
     if jobs is None:
-        from ..client import default_client
+        from ..shortcuts import default_client
 
         jobs = default_client().jobs
     return write(target, items_from_jobs(jobs))
@@ -127,7 +127,7 @@ def write(target: Path, items: Sequence[Item]) -> Exported:
             _write_zip(fh, items, title)
     elif suffix == ".html":
         def writer(fh: IO[bytes]) -> None:
-            from ..display.contact_sheet import sheet_html
+            from .contact_sheet import sheet_html
 
             fh.write(sheet_html(items, _embedded, title=title).encode())
     else:
@@ -161,7 +161,7 @@ def _atomic(target: Path, writer: Callable[[IO[bytes]], None]) -> None:
 
 
 def _write_zip(fh: IO[bytes], items: Sequence[Item], title: str) -> None:
-    from ..display.contact_sheet import sheet_html
+    from .contact_sheet import sheet_html
 
     records = [item.record() for item in items]
     manifest = {"format": "kirin-export/1", "images": len(items),
@@ -234,8 +234,8 @@ def history_frame(*, model: str | None = None, since: str | float | None = None)
     except ImportError:
         raise KirinError("history_frame() needs pandas: pip install kirin-jupyter[pandas]"
                          ) from None
-    from ..client import default_client
     from ..model import spec
+    from ..shortcuts import default_client
 
     try:
         name = spec.resolve_model(model).name if model else None

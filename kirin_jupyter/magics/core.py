@@ -178,7 +178,8 @@ class KirinMagics(Magics):
         if command in ("rerun", "lineage"):
             from . import provenance as provenance_magic
 
-            return provenance_magic.run(self, command, line.split(None, 1)[1]
+            return provenance_magic.run(self.client(), self._generate_line, command,
+                                        line.split(None, 1)[1]
                                         if len(words) > 1 else "")
         if command in _SUBCOMMANDS:  # a subcommand word is never a (billed) prompt
             return self._subcommand(command, words[1:], line)
@@ -330,6 +331,10 @@ class KirinMagics(Magics):
 
             width = max(48, min(width, terminal_width(width) - 1))
         return width
+
+    def _generate_line(self, args: Any, prompt: str) -> None:
+        """A generation from parsed options and a prompt, as a subcommand asks for one."""
+        self._run(args, prompt, var=None)
 
     def _cmd_help(self) -> None:
         print(_help_doc(self._text_width()))

@@ -10,6 +10,7 @@ import argparse
 import hashlib
 import json
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +24,8 @@ from ..storage.file_provenance import RECORD_FILE_LIMIT
 from . import grammar as magic_options
 
 if TYPE_CHECKING:
+    from ..client import Client
     from ..storage.journal import Journal
-    from .core import KirinMagics
 
 USAGE = {
     "rerun": "%kirin rerun PATH [options]",
@@ -65,16 +66,21 @@ def show(path: Path) -> None:
     display(view)  # type: ignore[no-untyped-call]
 
 
-def run(magics: KirinMagics, command: str, rest: str) -> None:
+# How a rerun's line is generated: the magics' own path for ``%%kirin`` (given, not
+# imported, so this subcommand never imports the magics class).
+Generate = Callable[[argparse.Namespace, str], None]
+
+
+def run(client: Client, generate: Generate, command: str, rest: str) -> None:
     if not rest.strip():
         raise UsageError(f"%kirin {command}: which one? usage: {USAGE[command]}")
     if command == "lineage":
-        lineage(magics, rest)
+        lineage(client, rest)
     else:
-        rerun(magics, rest)
+        rerun(client, generate, rest)
 
 
-def lineage(magics: KirinMagics, rest: str) -> None:
+def lineage(client: Client, rest: str) -> None:
     from ..display.provenance_views import LineageView
     from ..lineage import chain, find_node
 
@@ -83,7 +89,7 @@ def lineage(magics: KirinMagics, rest: str) -> None:
         raise UsageError(f"%kirin lineage: one id or path, not {len(words)}; usage: "
                          f"{USAGE['lineage']}")
     try:
-        journal = magics.client().journal
+        journal = client.journal
         node = find_node(words[0], journal)
     except KirinError as exc:  # ValidationError too: one line, never a traceback
         raise UsageError(f"%kirin lineage: {exc}") from None
@@ -98,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def rerun(magics: KirinMagics, rest: str) -> None:
+def rerun(client: Client, generate: Generate, rest: str) -> None:
     """A new generation from a file's record: the recorded prompt and options, with those
     given on the line instead; a new external id (unless --id); followed as ``%kirin``."""
     from ..model.provenance_record import options_from_record
@@ -116,14 +122,14 @@ def rerun(magics: KirinMagics, rest: str) -> None:
             setattr(args, name, [str(v) for v in value] if name == "elements" else value)
     if not args.images:
         try:
-            args.images = [str(p) for p in _reference_files(record, magics.client().journal)]
+            args.images = [str(p) for p in _reference_files(record, client.journal)]
         except ValidationError as exc:
             raise UsageError(f"%kirin rerun: {exc}") from None
     for name in OPTION_NAMES:  # every RequestOptions name is on the namespace
         if not hasattr(args, name):
             setattr(args, name, None)
     try:
-        magics._run(args, prompt, var=None)
+        generate(args, prompt)
     except KirinError as exc:
         raise UsageError(f"%kirin rerun: {exc}") from None
 

@@ -55,7 +55,7 @@ def build_record(request: GenerationRequest, *, task_id: str, cost: Decimal | No
                  created_at: float | None, finished_at: float, parents: list[str],
                  simulated: bool, index: int, count: int) -> dict[str, Any]:
     """The record of result ``index`` (0-based) of ``count`` of one generation."""
-    from .. import __version__
+    from ..version import __version__
 
     refs = references(request)
     if parents and not any(r["parent_task_id"] for r in refs):  # resumed: the journal's

@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .request import GenerationRequest
 
 from ..base.money import usd
 
@@ -75,6 +78,13 @@ class Quote:
 
 
 UNKNOWN = Quote(None)
+
+
+def price_kind(request: GenerationRequest) -> tuple[object, ...]:
+    """What a price depends on (the prompt's words do not): requests of one kind share one
+    quote."""
+    return (request.model.name, request.resolution, request.n, request.aspect_ratio,
+            len(request.images), len(request.elements), request.watermark)
 
 
 def estimated(cost: Decimal | None) -> Quote:

@@ -48,7 +48,7 @@ class Panel:
                  namespace: Mapping[str, Any] | None = None) -> None:
         import ipywidgets as w
 
-        from ..client import default_client
+        from ..shortcuts import default_client
 
         self.client = client if client is not None else default_client()
         self._lock = threading.RLock()

@@ -204,7 +204,7 @@ def _xmp_packet(record_json: str, prompt: str) -> bytes:
     """The XMP packet: the record (as ASCII JSON, so any character survives) in
     ``kirin:record``, the prompt in ``dc:description``; both as escaped element text, so
     no prompt can add markup, or a second record, to the packet."""
-    from .. import __version__
+    from ..version import __version__
 
     return (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'

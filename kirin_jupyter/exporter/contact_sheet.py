@@ -14,11 +14,11 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from ..base.money import usd
-from . import theme
-from .tables import short_id
+from ..display import theme
+from ..display.tables import short_id
 
 if TYPE_CHECKING:
-    from ..exporter.items import Item
+    from .items import Item
 
 TILE = 240  # px, each card's picture box
 
