@@ -91,23 +91,13 @@ if TYPE_CHECKING:
     from .storage.file_provenance import provenance as provenance
 
 
-_ready = False
-
-
 def _set_up() -> None:
     """Once, at first use of the face: the session provides settings to new clients, the
     display layer fills the renderer registry, and a running IPython shows jobs, results,
     batches and sweeps as cards. Done here, at the top, so no layer imports one above."""
-    global _ready
-    if _ready:
-        return
-    _ready = True
-    from .display import formatters
     from .session import install
 
     install()
-    formatters.install()
-    formatters.register_with_running_shell()
 
 
 def __getattr__(name: str) -> Any:

@@ -22,7 +22,7 @@ from . import budget
 from .config import settings as config
 from .config.settings import ARGUMENT, Layer, Settings, overlay
 from .engine.job import Job
-from .engine.polling import Expectation, PollPolicy, RequestBudget, expectation, prior_seconds
+from .engine.polling import Expectation, PollPolicy, StatusRequestRate, expectation, prior_seconds
 from .engine.registry import JobRegistry
 from .engine.runner import RunContext, run_job
 from .errors import KirinError, ValidationError
@@ -34,7 +34,7 @@ from .model.request import (
     check_option_names,
     request_from_summary,
 )
-from .service.http import KirinAPI, Limits, RetryPolicy
+from .service.http import GatewayHTTP, Limits, RetryPolicy
 from .service.protocol import BodyStyle, Endpoint, check_body_style, host_choice
 from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
 from .storage.host_facts import HostFacts
@@ -201,7 +201,7 @@ class Client:
         self._explicit_limits = limits
         self._fixed_simulator = simulator
         self.simulator: SimulatorService | None = None
-        self._api: KirinAPI | None = None
+        self._api: GatewayHTTP | None = None
         self._api_target: tuple[Any, ...] | None = None
         home = Path(home) if home else config.kirin_home()
         self.journal = Journal(home / "journal.sqlite3")
@@ -219,7 +219,7 @@ class Client:
         # process that made them: the built-in simulator keeps its tasks in memory only
         self.simulated_lost: list[tuple[str, str | None]] = []
         self._policy = poll_policy or PollPolicy()
-        self._budget = RequestBudget(self._policy.max_rate, self._policy.burst)
+        self._budget = StatusRequestRate(self._policy.max_rate, self._policy.burst)
         self.registry = registry if registry is not None else JobRegistry()
         self.batches: list[Batch] = []  # started (or resumed) by this client
         self.resumed_batches: list[Batch] = []  # what the last resume() took up again
@@ -279,7 +279,7 @@ class Client:
                 _warn_if_plain_http(url)
         assert url is not None
         old = self._api
-        self._api = KirinAPI(Endpoint(url, *routes), key, transport=transport)
+        self._api = GatewayHTTP(Endpoint(url, *routes), key, transport=transport)
         self._api.facts = HostFacts(url, self.journal)  # what this host was seen to do
         # a host the doctor found without a precharge route is not asked for prices
         self._service_quotes = self._api.facts.get("precharge_route") != "no"
@@ -288,7 +288,7 @@ class Client:
         if old is not None:
             self._close_when_idle(old)
 
-    def _close_when_idle(self, api: KirinAPI) -> None:
+    def _close_when_idle(self, api: GatewayHTTP) -> None:
         """Close a connection that is no longer used, after the jobs still on it end."""
         from .engine.loop import get_engine
 
@@ -304,7 +304,7 @@ class Client:
             get_engine().submit(close())
 
     @property
-    def api(self) -> KirinAPI:
+    def api(self) -> GatewayHTTP:
         assert self._api is not None
         return self._api
 
@@ -686,7 +686,7 @@ class Client:
         # Batches first: their items in flight become live jobs here, skipped below.
         self.resumed_batches = resume_batches(self)
         self.batches.extend(self.resumed_batches)
-        live = frozenset(j.external_task_id for j in get_engine().jobs() if not j.done())
+        live = frozenset(j.external_task_id for j in get_engine().running())
         claimed, held = self.journal.claim_unfinished(self.base_url, steal=steal, skip=live)
         self.held_elsewhere = [(row["external_id"], row["task_id"], row["owner"])
                                for row in held]

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from .engine.job import Result
     from .storage.journal import Journal
 
-_VARIABLE = re.compile(r"\$([A-Za-z_]\w*)(?:\[(-?\d{1,3})\])?")
+# ``$name`` or ``$name[i]`` on a magic line: one grammar for --image and for show, rerun
+# and lineage; [i] counts a result's images (0-based, negative from the end) everywhere.
+VARIABLE = re.compile(r"\$([A-Za-z_]\w*)(?:\[(-?\d{1,3})\])?")
 _RESULT_NAME = re.compile(r"\d{2}\.(png|jpe?g|webp)", re.IGNORECASE)
 MAX_DEPTH = 64  # ancestors followed at most (a journal edited by hand may hold a loop)
 
@@ -41,7 +43,7 @@ class ResultImage:
 
 def variable_image(text: str, namespace: dict[str, Any]) -> Any:
     """``$name`` or ``$name[i]`` on a magic line: the variable, or its i-th result image."""
-    match = _VARIABLE.fullmatch(text)
+    match = VARIABLE.fullmatch(text)
     if match is None:
         raise ValidationError(f"--image {text}: write $name or $name[N] (N a whole number)")
     name, index = match.group(1), match.group(2)
@@ -67,7 +69,9 @@ def _result_of(source: Any, what: str) -> Result:
                           f"{type(source).__name__}")
 
 
-def _result_file(source: Any, index: int) -> tuple[Path, str]:
+def result_image(source: Any, index: int) -> tuple[Path, str]:
+    """Image ``index`` of a Job's or a Result's files (images only, as every [i] counts)
+    and its task id; ``ValidationError`` when there is none."""
     what = f"job {getattr(source, 'task_id', None) or ''}".strip()
     result = _result_of(source, what)
     kinds = result.types or ["image"] * len(result.paths)
@@ -89,7 +93,7 @@ def resolve_images(images: Any, journal: Journal | None, *, fit: bool) -> Any:
         if isinstance(item, (Job, Result)):
             item = ResultImage(item, 0)
         if isinstance(item, ResultImage):
-            path, task_id = _result_file(item.source, item.index)
+            path, task_id = result_image(item.source, item.index)
             ref = load_reference(path, fit=fit, label=f"{task_id}/{path.name}")
             resolved.append(dataclasses.replace(ref, parent_task_id=task_id))
         elif isinstance(item, (str, os.PathLike)) and _is_local_file(item):

@@ -78,6 +78,7 @@ class Session:
         """The session's client, brought up to date with the settings first."""
         from .client import Client
 
+        install()  # its jobs show as cards, and Client() follows %config Kirin too
         with self._lock:
             settings = self.settings()
             wanted = (settings, self.login_key, api_key_from_env())
@@ -151,9 +152,23 @@ def current_session() -> Session:
     return session_for(shell)
 
 
+_installed = False
+
+
 def install() -> None:
-    """Make the session the source of a new ``Client``'s settings (``config.current``),
-    so ``Client()`` in a notebook follows ``%config Kirin`` as the magics do."""
+    """Once: make the session the source of a new ``Client``'s settings
+    (``config.current``), so ``Client()`` in a notebook follows ``%config Kirin`` as the
+    magics do; fill the display layer's renderers; and teach a running IPython to show
+    jobs, results, batches and sweeps as cards. The package's face and the session's
+    client call it: no layer below imports the display or the session to do it."""
+    global _installed
+    from .display import formatters
+
+    formatters.register_with_running_shell()  # cheap, per shell
+    if _installed:
+        return
+    _installed = True
     from .config.current import provide
 
     provide(lambda: current_session().settings())
+    formatters.install()

@@ -88,7 +88,7 @@ def bench_polling(seconds: float, tasks: int) -> None:
     """Requests per task and detection latency: ours (after learning) vs fixed pollers."""
     from kirin_jupyter.client import Client
     from kirin_jupyter.engine.loop import get_engine
-    from kirin_jupyter.service.http import KirinAPI
+    from kirin_jupyter.service.http import GatewayHTTP
     from kirin_jupyter.service.protocol import Endpoint
 
     home = Path(tempfile.mkdtemp(prefix="kirin-bench-poll-"))
@@ -112,7 +112,7 @@ def bench_polling(seconds: float, tasks: int) -> None:
         async def baselines() -> list[tuple[str, str, float]]:
             results = []
             for interval in (0.5, 5.0):
-                api = KirinAPI(Endpoint(url), KEY)
+                api = GatewayHTTP(Endpoint(url), KEY)
                 found = await asyncio.gather(*(
                     fixed_poller(api, f"fixed {interval} {i}", interval) for i in range(tasks)
                 ))
@@ -227,7 +227,7 @@ def fill_journal(journal: Any, count: int, unfinished: int, base_url: str, folde
 
     from kirin_jupyter.simulator.render import render_result
 
-    journal.recent(1)  # the schema
+    journal.history(limit=1)  # the schema
 
     def picture(task: int, index: int) -> str:
         body = {"model": "kirin_v3_image", "prompt": f"a fox, take {task}", "n": 4}
@@ -515,7 +515,7 @@ def bench_provenance_streamed(folder: Path, photo: Path, record: dict[str, Any],
     it streamed, and with it spliced afterwards (the old way). The file is served by
     ``http.server`` in its own process; no result check (it is the same for all three)."""
     from kirin_jupyter.model.provenance_record import parameters_text
-    from kirin_jupyter.service.http import KirinAPI
+    from kirin_jupyter.service.http import GatewayHTTP
     from kirin_jupyter.service.protocol import Endpoint
     from kirin_jupyter.storage.file_provenance import PngRecordInserter, stamp_file
 
@@ -532,7 +532,7 @@ def bench_provenance_streamed(folder: Path, photo: Path, record: dict[str, Any],
         size = (served / "photo.png").stat().st_size
 
         async def measure() -> dict[str, list[float]]:
-            api = KirinAPI(Endpoint(f"http://127.0.0.1:{port}"), KEY)
+            api = GatewayHTTP(Endpoint(f"http://127.0.0.1:{port}"), KEY)
             times: dict[str, list[float]] = {"plain": [], "streamed": [], "spliced": [],
                                              "inserter": []}
             for number in range(runs + 3):  # the first three warm up

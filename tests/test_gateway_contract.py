@@ -234,10 +234,10 @@ def test_a_key_echoed_by_the_service_is_redacted_everywhere(
 def test_a_key_escaped_in_json_is_still_found() -> None:
     import httpx
 
-    from kirin_jupyter.service.http import KirinAPI
+    from kirin_jupyter.service.http import GatewayHTTP
     from kirin_jupyter.service.protocol import Endpoint
 
-    api = KirinAPI(Endpoint("http://gateway.invalid"), TEST_KEY)
+    api = GatewayHTTP(Endpoint("http://gateway.invalid"), TEST_KEY)
     escaped = "".join(f"\\u{ord(c):04x}" for c in TEST_KEY)
     answer = httpx.Response(200, content=f'{{"error": {{"code": "{escaped}"}}}}'.encode())
     assert api.json_of(answer) == {"error": {"code": "***"}}

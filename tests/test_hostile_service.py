@@ -186,13 +186,13 @@ def test_the_limits_are_settings_of_the_magics_too(shell, gateway: Gateway, monk
 def _api(handler) -> object:
     import httpx
 
-    from kirin_jupyter.service.http import KirinAPI, RetryPolicy
+    from kirin_jupyter.service.http import GatewayHTTP, RetryPolicy
     from kirin_jupyter.service.protocol import Endpoint
 
     async def no_sleep(_seconds: float) -> None:
         return None
 
-    return KirinAPI(Endpoint("http://gateway.invalid"), TEST_KEY,
+    return GatewayHTTP(Endpoint("http://gateway.invalid"), TEST_KEY,
                     transport=httpx.MockTransport(handler), sleep=no_sleep,
                     retry=RetryPolicy(base=0.0, cap=0.0))
 

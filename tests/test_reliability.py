@@ -185,7 +185,7 @@ def test_journal_is_safe_with_two_processes(tmp_path: Path) -> None:
     errors = [p.read_text() for p in tmp_path.glob("error-*.txt")]
     assert [proc.exitcode for proc in procs] == [0, 0], errors
     journal = Journal(path)
-    rows = journal.recent(1000)
+    rows = journal.history(limit=1000)[0]
     assert len(rows) == 80 and all(r["status"] == "created" for r in rows)
 
 
@@ -239,7 +239,7 @@ def test_prompt_error_and_metadata_are_escaped(sim_server: SimulatorServer,
     assert XSS in str(job.error)  # the message itself keeps the text ...
     page = error_html(job)
     assert XSS not in page and "onerror=alert(1)&gt;" in page  # ... but is shown escaped
-    assert XSS not in history_html(client.journal.recent(10))
+    assert XSS not in history_html(client.journal.history(limit=10)[0])
 
 
 def test_hostile_task_ids_never_become_paths(tmp_path: Path) -> None:
@@ -383,11 +383,13 @@ def test_a_broken_journal_never_hangs_or_fails_a_paid_job(
 
     client = client_for(sim_server, tmp_path)
 
-    def broken(*args: object, **kwargs: object) -> None:
+    def broken(self: Journal, *args: object, **kwargs: object) -> None:
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(client.journal, "record_state", broken)
-    monkeypatch.setattr(client.journal, "record_result", broken)
+    from kirin_jupyter.storage.journal import Journal
+
+    monkeypatch.setattr(Journal, "record_state", broken)  # the journal's own methods fail,
+    monkeypatch.setattr(Journal, "record_result", broken)  # in the grouped writer too
     result = client.generate("a fox").wait(30)
     assert result.paths[0].is_file()
     sim_server.service.add_fault(Fault("create", "fail_task", code="002016095"))

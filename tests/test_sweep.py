@@ -394,3 +394,20 @@ def test_many_unclosed_braces_are_parsed_in_linear_time() -> None:
     assert not has_alternatives("{" * 50_000 + "a|b")
     assert has_alternatives("{" * 50_000 + "{a|b}")
     assert time.monotonic() - started < 1
+
+
+def test_a_sweep_asks_one_quote_per_kind_once(sim_server, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planned, checked and started, a sweep of two kinds (1:1, 16:9) asks the service
+    for two prices, even with no cache to hide a second round of questions."""
+    from kirin_jupyter.client import Client
+
+    from .conftest import FAST_POLL, TEST_KEY
+
+    monkeypatch.setattr("kirin_jupyter.client.QUOTE_FRESH_SECONDS", 0.0)
+    client = Client(api_key=TEST_KEY, base_url=sim_server.url, output_dir=tmp_path / "out",
+                    poll_policy=FAST_POLL, home=tmp_path / "home", max_cost="5")
+    sweep = client.sweep("a {red|blue} fox", aspect_ratio=["1:1", "16:9"])
+    sweep.wait(60)
+    assert sim_server.service.stats()["requests"]["quote"] == 2
+    assert sim_server.service.stats()["requests"]["create"] == 4

@@ -87,10 +87,13 @@ def open_batch(client: BatchHost, items: list[dict[str, Any]], *, name: str | No
 
 
 def open_built(client: BatchHost, name: str, requests: list[GenerationRequest], *,
-               concurrency: int | None, inputs: str) -> Batch:
+               concurrency: int | None, inputs: str,
+               priced: list[Quote | None] | None = None) -> Batch:
     """Start a batch of requests already built and checked (each external id from
     ``item_external_id(name, i)``), such as a sweep's cells; ``inputs`` as
-    ``stored_inputs`` makes them (to finish it after a restart).
+    ``stored_inputs`` makes them (to finish it after a restart). ``priced``: their quotes,
+    already checked against the budget by the caller (a sweep's plan), so they are
+    neither asked for nor checked again here.
 
     When another live kernel runs the same named batch, nothing is bought here: the batch
     watches that kernel's items land in the journal and shows them, and takes over what
@@ -116,7 +119,7 @@ def open_built(client: BatchHost, name: str, requests: list[GenerationRequest], 
         return batch
     try:
         batch, queue, follow = _prepare(client, name, requests, ceiling=ceiling,
-                                        rows=journal.items(name))
+                                        rows=journal.items(name), priced=priced)
     except BaseException:
         journal.give_back(name, taken.previous)
         raise
@@ -225,14 +228,17 @@ def _check_same(earlier: dict[str, Any], name: str, print_: str, base_url: str) 
 
 def _prepare(client: BatchHost, name: str, requests: list[GenerationRequest], *,
              ceiling: int, rows: dict[int, ItemRow], lost: set[int] | None = None,
+             priced: list[Quote | None] | None = None,
              ) -> tuple[Batch, list[int], list[tuple[int, Job]]]:
     """The batch, with each item sorted into done (earlier result), failed (settled),
-    followed (at the service) or queued (to be bought), and the budget checked."""
-    quotes = _quotes(client, requests)
+    followed (at the service) or queued (to be bought), and the budget checked (unless
+    the caller ``priced`` it, and checked it, already)."""
+    quotes = priced if priced is not None else _quotes(client, requests)
     batch = Batch(client, name, requests,
                   gate=AdaptiveLimit(ceiling, min(START, ceiling)), quotes=quotes)
     queue, found = _sort(client, batch, rows, lost)
-    client.check_batch_budget([requests[i] for i in queue], [quotes[i] for i in queue])
+    if priced is None:
+        client.check_batch_budget([requests[i] for i in queue], [quotes[i] for i in queue])
     return batch, queue, _following(batch, found)
 
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from ..base.money import usd
+from ..base.text import cut, text_table
 from ..errors import BudgetExceeded, ValidationError
 from ..model.quote import summed
 from ..model.request import check_option_names
@@ -75,9 +77,7 @@ class SweepPlan:
         return f"<SweepPlan {self.name} {len(self.cells)} cells, {self.price_text()}>"
 
     def __str__(self) -> str:
-        from ..base.renderers import render
-
-        return str(render("sweep_plan_text", self, fallback=lambda: repr(self)))
+        return plan_text(self)
 
 
 def make_plan(client: BatchHost, prompt: Any, options: dict[str, Any], *,
@@ -130,20 +130,26 @@ def plan_and_start(client: BatchHost, prompt: Any, options: dict[str, Any], *,
     from .setup import _checked_concurrency
 
     _checked_concurrency(concurrency)
-    return start(client, make_plan(client, prompt, options, name=name),
-                 concurrency=concurrency)
+    plan = make_plan(client, prompt, options, name=name)  # quoted and checked, just now
+    if plan.over_budget is not None:
+        raise BudgetExceeded(plan.over_budget)
+    return start(client, plan, concurrency=concurrency, checked=True)
 
 
-def start(client: BatchHost, plan: SweepPlan, *, concurrency: int | None = None) -> Sweep:
-    """Run a plan: the budget is checked again for the whole sweep, then its cells go out
-    as one batch. ``BudgetExceeded`` (nothing sent) when it would pass ``max_cost``."""
+def start(client: BatchHost, plan: SweepPlan, *, concurrency: int | None = None,
+          checked: bool = False) -> Sweep:
+    """Run a plan: its quotes are used as they are (one per kind, asked once by the
+    plan); the budget is checked for the whole sweep (again, unless ``checked``: the plan
+    was made a moment ago), then its cells go out as one batch. ``BudgetExceeded``
+    (nothing sent) when it would pass the budget."""
     from .setup import open_built, stored_inputs
 
-    client.check_batch_budget(plan.requests, plan.quotes, what="sweep")
+    if not checked:  # a plan shown earlier (--dry-run, plan_sweep): money may have moved
+        client.check_batch_budget(plan.requests, plan.quotes, what="sweep")
     items = [{"prompt": request.prompt, **cell.options}
              for cell, request in zip(plan.cells, plan.requests, strict=True)]
     batch = open_built(client, plan.name, plan.requests, concurrency=concurrency,
-                       inputs=stored_inputs(items, {}))
+                       inputs=stored_inputs(items, {}), priced=plan.quotes)
     client.batches.append(batch)
     return Sweep(plan, batch)
 
@@ -237,3 +243,26 @@ class Sweep:
                       zip(self.plan.axes, cell.labels, strict=True)}
             rows.append({**values, **record})
         return rows
+
+
+def plan_rows(plan: SweepPlan) -> list[list[str]]:
+    rows = []
+    for cell, quote in zip(plan.cells, plan.quotes, strict=True):
+        price = usd(quote.cost) if quote is not None and quote.cost is not None else "?"
+        rows.append([str(cell.index + 1), *cell.labels, price])
+    return rows
+
+
+def plan_note(plan: SweepPlan) -> str:
+    note = f"total: {plan.price_text()} for {len(plan)} cells"
+    if plan.over_budget:
+        note += f"; over budget: {plan.over_budget}"
+    return note
+
+
+def plan_text(plan: SweepPlan, width: int | None = None) -> str:
+    """The plan as an aligned table (one row per cell: its values and price) and the
+    total: what ``--dry-run`` prints."""
+    headers = ["#", *(cut(a.title, 24) for a in plan.axes), "price"]
+    table = text_table(headers, plan_rows(plan), width=width or 100)
+    return f"Kirin sweep plan {plan.name}\n{table}\n{plan_note(plan)}"

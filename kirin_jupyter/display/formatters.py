@@ -45,13 +45,7 @@ def install() -> None:
 
         return BatchPage(batch, number, per_page or PER_PAGE)
 
-    def sweep_plan_text(plan: Any) -> str:
-        from .sweep_grid import plan_text
-
-        return plan_text(plan)
-
     add("batch_page", batch_page)
-    add("sweep_plan_text", sweep_plan_text)
 
 
 def register_with_running_shell() -> None:

@@ -143,6 +143,10 @@ class Job:
     def progress_is_estimate(self) -> bool:
         return self.server_progress is None and self.status != "completed"
 
+    def on_done(self, callback: Callable[[Job], None]) -> None:
+        """Call ``callback(job)`` once the job has ended (at once if it has)."""
+        self._future.add_done_callback(lambda _future: callback(self))
+
     def done(self) -> bool:
         return self._future.done()
 

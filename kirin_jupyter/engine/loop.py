@@ -23,14 +23,15 @@ T = TypeVar("T")
 
 
 class Engine:
-    """The loop thread plus the registry of this process's jobs (for ``%kirin wait``)."""
+    """The loop thread, and the jobs of this process still running (``resume`` leaves
+    them to their followers): a job leaves the set when it ends, so it never grows."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="kirin-engine", daemon=True)
         self._started = threading.Event()
         self._lock = threading.Lock()
-        self._jobs: list[Job] = []
+        self._running: set[Job] = set()
         self._thread.start()
         self._started.wait()
 
@@ -52,11 +53,19 @@ class Engine:
 
     def register(self, job: Job) -> None:
         with self._lock:
-            self._jobs.append(job)
+            if job.done():
+                return
+            self._running.add(job)
+        job.on_done(self._forget)
 
-    def jobs(self) -> list[Job]:
+    def _forget(self, job: Job) -> None:
         with self._lock:
-            return list(self._jobs)
+            self._running.discard(job)
+
+    def running(self) -> list[Job]:
+        """The jobs of this process that have not ended."""
+        with self._lock:
+            return [job for job in self._running if not job.done()]
 
 
 _engine: Engine | None = None

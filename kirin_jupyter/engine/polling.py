@@ -152,7 +152,7 @@ class PollSchedule:
         return delay
 
 
-class RequestBudget:
+class StatusRequestRate:
     """A token bucket shared by every job of a client: many jobs never flood the rate limit."""
 
     def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic

@@ -28,14 +28,14 @@ from ..errors import (
 )
 from ..model.quote import Quote
 from ..model.request import GenerationRequest
-from ..service.http import KirinAPI, documented_error, one_line
+from ..service.http import GatewayHTTP, documented_error, one_line
 from ..service.responses import TaskSnapshot
 from ..storage.journal import Journal, result_path
 from ..storage.journal_writer import writer_for
 from ..storage.result_files import check_result
 from .adaptive import AdaptiveLimit
 from .job import Job, JobStatus, Result
-from .polling import PollPolicy, PollSchedule, RequestBudget
+from .polling import PollPolicy, PollSchedule, StatusRequestRate
 from .ticker import start_ticking, stop_ticking
 
 if TYPE_CHECKING:
@@ -51,12 +51,12 @@ _YOUNG_TASK_SECONDS = 10.0  # a 404 this soon after creation means "not listed y
 class RunContext:
     """What every job of one Client shares."""
 
-    api: KirinAPI
+    api: GatewayHTTP
     journal: Journal
     output_dir: Path
     policy: PollPolicy
     timeout: float
-    budget: RequestBudget | None = None  # status requests of all jobs share it
+    budget: StatusRequestRate | None = None  # status requests of all jobs share it
     quote: Callable[[GenerationRequest], Awaitable[Quote]] | None = None  # price a job
     gate: AdaptiveLimit | None = None  # a batch's concurrency: busy answers wait in it
 
@@ -130,11 +130,8 @@ async def _journal(fn: Callable[..., None], *args: object, **kw: Any) -> None:
 async def _write(fn: Callable[..., None], *args: object, durable: bool = False,
                  **kw: Any) -> None:
     """A journal method's write, grouped with other jobs' writes (journal_writer.py)."""
-    journal = getattr(fn, "__self__", None)
-    if isinstance(journal, Journal):
-        await writer_for(journal).write(fn, *args, durable=durable, **kw)
-    else:  # not a journal's own method (a test's stand-in): as it is, off the loop
-        await asyncio.to_thread(fn, *args, **kw)
+    journal = fn.__self__  # type: ignore[attr-defined]  # always a Journal's own method
+    await writer_for(journal).write(fn, *args, durable=durable, **kw)
 
 
 async def _journal_strict(ctx: RunContext, fn: Callable[..., None], *args: object) -> None:
@@ -382,7 +379,7 @@ async def _poll_until_final(
     return snapshot
 
 
-def _failure_text(snapshot: TaskSnapshot, task_id: str, api: KirinAPI) -> str:
+def _failure_text(snapshot: TaskSnapshot, task_id: str, api: GatewayHTTP) -> str:
     detail = api.redact(one_line(snapshot.error_message)) if snapshot.error_message else None
     text = documented_error(snapshot.error_code, detail)
     if text is None:

@@ -63,8 +63,8 @@ class Item:
             "resolution": self.options.get("resolution"),
             "aspect_ratio": self.options.get("aspect_ratio"),
             "cost": self.cost,
-            "created_at": iso(self.created_at),
-            "finished_at": iso(self.finished_at),
+            "created_at": local_iso(self.created_at),
+            "finished_at": local_iso(self.finished_at),
             "source": str(self.source),
             "options": self.options,
         }
@@ -76,7 +76,7 @@ class Item:
         return record
 
 
-def iso(stamp: float | None) -> str:
+def local_iso(stamp: float | None) -> str:
     """Local time with its UTC offset, to the second: '2025-06-01T14:03:22+02:00'."""
     if stamp is None:
         return ""

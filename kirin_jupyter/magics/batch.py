@@ -14,6 +14,7 @@ from IPython.core.error import UsageError
 from ..model.quote import summed
 from ..model.request import OPTION_NAMES, unchecked_note
 from . import grammar as magic_options
+from .grammar import seconds
 
 if TYPE_CHECKING:
     from ..batches.batch import Batch
@@ -45,7 +46,7 @@ def run(shell: Any, client: Client, line: str) -> Any:
     if args.external_task_id:
         raise UsageError("%kirin batch: --id cannot be used: each item's external id is the "
                          "batch's name and its number (--name NAME)")
-    timeout = None if args.timeout is None else _seconds(args.timeout)
+    timeout = seconds(args.timeout, command="%kirin batch")
     common = {name: getattr(args, name) for name in OPTION_NAMES
               if name not in _NOT_FOR_BATCHES and getattr(args, name) not in (None, [])}
     try:
@@ -60,16 +61,6 @@ def run(shell: Any, client: Client, line: str) -> Any:
     shell.user_ns["_kirin_batch"] = batch
     follow(shell, batch, wait=args.wait, timeout=timeout)
     return None
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise UsageError(f"%kirin batch: --timeout must be seconds, 0 or more, not {text!r}")
-    return value
 
 
 def _dry_run(client: Client, items: list[dict[str, Any]], common: dict[str, Any]) -> None:

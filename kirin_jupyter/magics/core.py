@@ -9,7 +9,6 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import re
 import shlex
@@ -35,7 +34,6 @@ from . import grammar as magic_options
 from .prompting import PromptError, prompt_from_cell
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
     from ..batches.batch import Batch
     from ..client import Client
@@ -206,7 +204,7 @@ class KirinMagics(Magics):
                 raise UsageError("%kirin show: which job? usage: %kirin show TASK_ID")
             return getattr(self, f"_cmd_{command}")()
         if command == "wait" and len(rest) == 2 and rest[0] == "--timeout":
-            return self._cmd_wait(_number(rest[1], "--timeout"))
+            return self._cmd_wait(magic_options.seconds(rest[1], command="%kirin wait"))
         if command == "resume" and rest == ["--steal"]:
             return self._cmd_resume(steal=True)
         if command == "show":  # a task id, or a path (quoted when it has spaces)
@@ -257,7 +255,18 @@ class KirinMagics(Magics):
 
         card = ProgressCard(job)
         if mode == "blocking":  # Colab: the main thread applies progress while it waits
-            _follow_on_main_thread(self.shell, card, timeout)
+            from ..display.static import FinalView
+            from .follow import follow_on_main_thread
+
+            handle = display(card.in_cell(), display_id=True)
+
+            def finish() -> None:
+                card.refresh(job)
+                handle.update(FinalView(job))
+                card.retire()
+
+            follow_on_main_thread(self.shell, job, "job", timeout,
+                                  refresh=lambda: card.refresh(job), finish=finish)
             return
         card.show()
         if wait:
@@ -268,7 +277,9 @@ class KirinMagics(Magics):
         held in a variable, a job or result (its external id; its first file for rerun),
         or the i-th file of one. Anything else is left as typed."""
         first, _, tail = rest.strip().partition(" ")
-        found = re.fullmatch(r"\$([A-Za-z_]\w*)(?:\[(-?\d{1,3})\])?", first)
+        from ..lineage import VARIABLE, result_image
+
+        found = VARIABLE.fullmatch(first)
         if found is None:
             return rest
         name, index = found[1], found[2]
@@ -295,11 +306,11 @@ class KirinMagics(Magics):
                              "a path, a job or a result")
         if index is None and command != "rerun":
             return f"{result.external_task_id} {tail}".strip()
-        position = int(index or 0)
-        if not -len(result.paths) <= position < len(result.paths):
-            raise UsageError(f"%kirin {command}: {name!r} has {len(result.paths)} file(s); "
-                             f"there is no [{position}]")
-        return f"{shlex.quote(str(result.paths[position]))} {tail}".strip()
+        try:  # [i] counts images, as --image $name[i] does
+            path, _task = result_image(result, int(index or 0))
+        except KirinError as exc:
+            raise UsageError(f"%kirin {command}: {name!r}: {exc}") from None
+        return f"{shlex.quote(str(path))} {tail}".strip()
 
     def _image_arg(self, value: str) -> Any:
         if value.startswith("$"):  # $name, or $job[2]: its third image (lineage.py)
@@ -669,18 +680,8 @@ def _as_cell_magic(error: UsageError) -> UsageError:
     return error
 
 
-def _number(text: str, what: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds < 0:
-        raise UsageError(f"%kirin: {what} needs a number of seconds, not {text!r}")
-    return seconds
-
-
 def _timeout_arg(args: argparse.Namespace) -> float | None:
-    return None if args.timeout is None else _number(args.timeout, "--timeout")
+    return magic_options.seconds(args.timeout)
 
 
 STOPPED_WAITING = "kirin: stopped waiting; the job goes on (%kirin jobs)"
@@ -699,57 +700,6 @@ def _wait_quietly(job: Job | Batch, timeout: float | None) -> bool:
         print(STOPPED_WAITING)
         return False
     return True
-
-
-def _follow_on_main_thread(shell: Any, card: Any, timeout: float | None) -> None:
-    """Blocking mode (Colab): display the card, then wait in short slices and refresh it
-    from this (the main) thread; the engine thread never touches its widgets."""
-    from ..display.static import FinalView
-    from ..errors import KirinError
-
-    job: Job = card.job
-    handle = display(card.in_cell(), display_id=True)
-
-    def finish() -> None:
-        card.refresh(job)
-        handle.update(FinalView(job))
-        card.retire()
-
-    deadline = None if timeout is None else time.monotonic() + timeout
-    try:
-        while not job.done():
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                print(f"kirin: stopped waiting after {timeout:g} s; the job goes on in the "
-                      "background (%kirin wait waits for it)")
-                _finish_after_a_later_cell(shell, job, finish)
-                return
-            with contextlib.suppress(KirinError):
-                job.wait(_SLICE if left is None else min(_SLICE, left))
-            card.refresh(job)
-    except KeyboardInterrupt:
-        print(STOPPED_WAITING)
-        _finish_after_a_later_cell(shell, job, finish)
-        return
-    finish()
-
-
-def _finish_after_a_later_cell(shell: Any, job: Job, finish: Callable[[], None]) -> None:
-    """Blocking mode gave up waiting: the card still gets its final gallery, from the main
-    thread, after the first cell that runs once the job is done (``%kirin wait`` too)."""
-    events = getattr(shell, "events", None)
-    if events is None:
-        return
-
-    def after_cell(*_args: Any) -> None:
-        if job.done():
-            events.unregister("post_run_cell", after_cell)
-            finish()
-
-    events.register("post_run_cell", after_cell)
-
-
-_SLICE = 0.25  # seconds between two refreshes of a blocking card
 
 
 def _run_in_terminal(job: Job, timeout: float | None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import shlex
 import textwrap
@@ -271,3 +272,20 @@ def help_text(width: int = HELP_WIDTH) -> str:
 
 def _flags_of(opt: Option) -> str:
     return ", ".join(opt.flags) + (f" {opt.metavar}" if opt.metavar else "")
+
+
+def seconds(text: str | None, what: str = "--timeout", command: str = "%kirin") -> float | None:
+    """The one reading of a number of seconds on a magic line (``%%kirin --timeout``,
+    ``%kirin batch --timeout``, a sweep's, ``%kirin wait --timeout``): a finite number,
+    0 or more; anything else, ``inf`` included, is one ``UsageError`` (leaving the option
+    out already means no limit). Three parsers disagreed about ``inf`` before."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise UsageError(f"{command}: {what} needs a number of seconds, 0 or more, not "
+                         f"{text!r} (leave it out to wait without a limit)")
+    return value

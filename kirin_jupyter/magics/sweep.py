@@ -19,6 +19,7 @@ from IPython.core.error import UsageError
 from ..batches.axes import has_alternatives
 from ..model.request import OPTION_NAMES, unchecked_note
 from . import grammar as magic_options
+from .grammar import seconds
 from .prompting import PromptError, interpolate, prompt_from_cell
 
 if TYPE_CHECKING:
@@ -87,27 +88,14 @@ def options_from(args: argparse.Namespace, options_text: str,
     return dict(sorted(options.items(), key=lambda item: place.get(item[0], len(place))))
 
 
-def _seconds(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise UsageError(f"%kirin: --timeout needs a number of seconds, not {text!r}")
-    return value
-
-
 def run(magics: Any, args: argparse.Namespace, body: str, *, options_text: str,
         var: str | None) -> None:
     """Plan the sweep a cell asks for; print the plan (``--dry-run``) or start it and show
     its card. Every mistake is one ``UsageError`` line, before anything is sent."""
-    from ..batches.sweep import make_plan, start
-    from ..display.sweep_grid import plan_text
+    from ..batches.sweep import make_plan, plan_text, start
     from ..errors import KirinError
 
-    timeout = _seconds(args.timeout)
+    timeout = seconds(args.timeout)
     namespace = magics.user_ns
     try:
         text, fill = _source(body, namespace)

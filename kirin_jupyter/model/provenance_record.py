@@ -31,7 +31,7 @@ RECORD_VERSION = 1
 _STAMPED = {".png", ".jpg", ".jpeg", ".webp"}
 
 
-def iso(stamp: float | None) -> str | None:
+def utc_iso(stamp: float | None) -> str | None:
     return None if stamp is None else datetime.fromtimestamp(stamp, timezone.utc).isoformat(
         timespec="seconds")
 
@@ -70,8 +70,8 @@ def build_record(request: GenerationRequest, *, task_id: str, cost: Decimal | No
         "task_id": task_id,
         "external_task_id": request.external_task_id,
         "cost": None if cost is None else str(cost),
-        "created_at": iso(created_at),
-        "finished_at": iso(finished_at),
+        "created_at": utc_iso(created_at),
+        "finished_at": utc_iso(finished_at),
         "references": refs,
         "parents": parents,
         "image": index + 1,
@@ -174,16 +174,6 @@ def job_stamp(journal: Journal, request: GenerationRequest, *, task_id: str,
 def stampable(path: Path, kind: str) -> bool:
     """A result that gets a record: an image saved as PNG, JPEG or WebP."""
     return kind == "image" and path.suffix.lower() in _STAMPED
-
-
-def stamp_results(journal: Journal, request: GenerationRequest, *, task_id: str,
-                  cost: Decimal | None, paths: list[Path], types: list[str],
-                  finished_at: float, simulated: bool) -> int:
-    """Write the record into every saved image (run off the engine loop: file I/O).
-    Returns how many files were stamped."""
-    stamp = job_stamp(journal, request, task_id=task_id, cost=cost, finished_at=finished_at,
-                      simulated=simulated)
-    return stamp_files(stamp, paths, types)
 
 
 def stamp_files(stamp: JobStamp, paths: list[Path], types: list[str],

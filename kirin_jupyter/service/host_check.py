@@ -25,7 +25,7 @@ from ..storage.host_facts import NO, YES
 from .responses import parse_quote
 
 if TYPE_CHECKING:
-    from .http import KirinAPI
+    from .http import GatewayHTTP
 
 _NO_ROUTE = (404, 405, 501)
 
@@ -40,7 +40,7 @@ class Check:
     detail: str
 
 
-async def examine(api: KirinAPI) -> list[Check]:
+async def examine(api: GatewayHTTP) -> list[Check]:
     """Ask the host every question (in order: each needs the one before)."""
     checks: list[Check] = []
     probe = f"kirin-doctor-{uuid.uuid4().hex}"  # a task id no one has
@@ -74,7 +74,7 @@ async def examine(api: KirinAPI) -> list[Check]:
     return checks
 
 
-async def _quote_checks(api: KirinAPI) -> list[Check]:
+async def _quote_checks(api: GatewayHTTP) -> list[Check]:
     request = build_request("a doctor's check: nothing is created", model=spec.OMNI, n=1)
     with_model = api.endpoint.wire_body(request.body())
     response = await api.send_request("POST", api.endpoint.quote_url(),
@@ -111,7 +111,7 @@ def _headers(model: str) -> dict[str, str]:
     return {"Content-Type": "application/json", "X-Model": model}
 
 
-def _quote_of(api: KirinAPI, response: httpx.Response) -> tuple[str, str] | None:
+def _quote_of(api: GatewayHTTP, response: httpx.Response) -> tuple[str, str] | None:
     if response.status_code >= 400:
         return None
     try:

@@ -151,7 +151,7 @@ def one_line(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-class KirinAPI:
+class GatewayHTTP:
     """One service connection (pooled); lives on the engine's loop."""
 
     def __init__(
@@ -185,7 +185,7 @@ class KirinAPI:
         self._background: set[asyncio.Future[bool | None]] = set()
 
     def __repr__(self) -> str:
-        return f"KirinAPI({self.endpoint.base_url!r}, key={'set' if self._key else 'none'})"
+        return f"GatewayHTTP({self.endpoint.base_url!r}, key={'set' if self._key else 'none'})"
 
     def redact(self, text: str) -> str:
         """Never let the key through, even if a server echoes it back, in any letter case

@@ -342,7 +342,7 @@ Buffer = bytes | memoryview
 
 
 class StreamEdit(Protocol):
-    """Changes a download's bytes as they are written (``KirinAPI.download(edit=...)``)."""
+    """Changes a download's bytes as they are written (``GatewayHTTP.download(edit=...)``)."""
 
     def start(self) -> None:
         """A new attempt begins, into a new file: forget the last one."""

@@ -371,9 +371,6 @@ class Journal:
         )
         return rows[0] if rows else None
 
-    def recent(self, limit: int = 20) -> list[dict[str, Any]]:
-        return self.history(limit=limit)[0]
-
     def history(self, *, limit: int = 20, offset: int = 0, model: str | None = None,
                 failed: bool = False, search: str | None = None,
                 ) -> tuple[list[dict[str, Any]], int]:
