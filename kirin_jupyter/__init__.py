@@ -38,17 +38,17 @@ _EXPORTS = {
     "ResultExpired": "errors",
     "DownloadError": "errors",
     "LimitExceeded": "errors",
-    "Limits": "kirin_api",
+    "Limits": "service.http",
     "NeverCreated": "errors",
     "OutcomeUnknown": "errors",
     "BudgetExceeded": "errors",
     "resume": "shortcuts",
     "doctor": "shortcuts",
     "Panel": "panel",
-    "provenance": "file_provenance",
-    "compare": "comparison",
-    "export": "exporter",
-    "history_frame": "exporter",
+    "provenance": "storage.file_provenance",
+    "compare": "display.comparison",
+    "export": "exporter.export",
+    "history_frame": "exporter.export",
 }
 
 __all__ = [*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"]
