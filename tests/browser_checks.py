@@ -67,7 +67,8 @@ _CONTRAST_JS = """
 """
 
 # Content wider than its box: cut off (hidden) or spilling over (visible). Boxes made to
-# scroll sideways are fine; so is a box under 2 px of slack (sub-pixel rounding).
+# scroll sideways are fine, and so is one line of text ended by an ellipsis on purpose (its
+# whole text in a title); so is a box under 2 px of slack (sub-pixel rounding).
 _OVERFLOW_JS = """
 (root) => {
   const found = [];
@@ -77,6 +78,8 @@ _OVERFLOW_JS = """
       if (el.clientWidth === 0 || el.getClientRects().length === 0) continue;
       const style = getComputedStyle(el);
       if (['auto', 'scroll'].includes(style.overflowX)) continue;
+      if (style.textOverflow === 'ellipsis' && style.overflowX === 'hidden' &&
+          (el.title || el.querySelector('[title]'))) continue;
       if (['IMG', 'VIDEO', 'svg', 'path', 'CANVAS'].includes(el.tagName)) continue;
       checked += 1;
       if (el.scrollWidth > el.clientWidth + 1) {
