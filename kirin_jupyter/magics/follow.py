@@ -81,7 +81,8 @@ def follow_on_main_thread(shell: Any, group: Group, noun: str, timeout: float | 
                 group.wait(SLICE if left is None else min(SLICE, left))
             refresh()
     except KeyboardInterrupt:
-        print(f"kirin: stopped waiting; the {noun} goes on (%kirin wait waits for it)")
+        where = "%kirin jobs" if noun == "job" else "%kirin wait waits for it"
+        print(f"kirin: stopped waiting; the {noun} goes on ({where})")
         finish_after_a_later_cell(shell, group, finish)
         return
     finish()
