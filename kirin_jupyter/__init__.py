@@ -11,20 +11,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 _EXPORTS = {
     "Client": "client",
-    "generate": "client",
-    "batch": "client",
-    "Batch": "batches",
-    "sweep": "client",
-    "plan_sweep": "client",
-    "Sweep": "sweeps",
+    "generate": "shortcuts",
+    "batch": "shortcuts",
+    "Batch": "batches.batch",
+    "sweep": "shortcuts",
+    "plan_sweep": "shortcuts",
+    "Sweep": "batches.sweep",
     "ServiceBusy": "errors",
-    "default_client": "client",
-    "Job": "job",
-    "Result": "job",
+    "default_client": "shortcuts",
+    "Job": "engine.job",
+    "Result": "engine.job",
     "KirinError": "errors",
     "ValidationError": "errors",
     "APIError": "errors",
@@ -38,32 +38,28 @@ _EXPORTS = {
     "ResultExpired": "errors",
     "DownloadError": "errors",
     "LimitExceeded": "errors",
-    "Limits": "kirin_api",
+    "Limits": "service.http",
     "NeverCreated": "errors",
     "OutcomeUnknown": "errors",
     "BudgetExceeded": "errors",
-    "resume": "client",
-    "doctor": "client",
+    "resume": "shortcuts",
+    "doctor": "shortcuts",
     "Panel": "panel",
-    "provenance": "file_provenance",
-    "compare": "comparison",
-    "export": "exporter",
-    "history_frame": "exporter",
+    "provenance": "storage.file_provenance",
+    "compare": "display.comparison",
+    "export": "exporter.export",
+    "history_frame": "exporter.export",
 }
 
 __all__ = [*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"]
 
 if TYPE_CHECKING:
-    from .batches import Batch as Batch
+    from .batches.batch import Batch as Batch
+    from .batches.sweep import Sweep as Sweep
     from .client import Client as Client
-    from .client import batch as batch
-    from .client import default_client as default_client
-    from .client import doctor as doctor
-    from .client import generate as generate
-    from .client import plan_sweep as plan_sweep
-    from .client import resume as resume
-    from .client import sweep as sweep
-    from .comparison import compare as compare
+    from .display.comparison import compare as compare
+    from .engine.job import Job as Job
+    from .engine.job import Result as Result
     from .errors import APIError as APIError
     from .errors import AuthenticationError as AuthenticationError
     from .errors import BudgetExceeded as BudgetExceeded
@@ -81,20 +77,34 @@ if TYPE_CHECKING:
     from .errors import TaskFailed as TaskFailed
     from .errors import TaskTimeout as TaskTimeout
     from .errors import ValidationError as ValidationError
-    from .exporter import export as export
-    from .exporter import history_frame as history_frame
-    from .file_provenance import provenance as provenance
-    from .job import Job as Job
-    from .job import Result as Result
-    from .kirin_api import Limits as Limits
+    from .exporter.export import export as export
+    from .exporter.export import history_frame as history_frame
     from .panel import Panel as Panel
-    from .sweeps import Sweep as Sweep
+    from .service.http import Limits as Limits
+    from .shortcuts import batch as batch
+    from .shortcuts import default_client as default_client
+    from .shortcuts import doctor as doctor
+    from .shortcuts import generate as generate
+    from .shortcuts import plan_sweep as plan_sweep
+    from .shortcuts import resume as resume
+    from .shortcuts import sweep as sweep
+    from .storage.file_provenance import provenance as provenance
+
+
+def _set_up() -> None:
+    """Once, at first use of the face: the session provides settings to new clients, the
+    display layer fills the renderer registry, and a running IPython shows jobs, results,
+    batches and sweeps as cards. Done here, at the top, so no layer imports one above."""
+    from .session import install
+
+    install()
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'kirin_jupyter' has no attribute {name!r}")
+    _set_up()
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
@@ -102,8 +112,9 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext kirin_jupyter``: register the magics and the ``Kirin`` configurable."""
-    from .magics import KirinMagics
+    from .magics.core import KirinMagics
 
+    _set_up()
     ipython.register_magics(KirinMagics(shell=ipython))
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import (
     APIError,
@@ -32,12 +32,36 @@ from .errors import (
     TaskFailed,
     ValidationError,
 )
-from .pricing import CREDIT, USD, Quote, estimated, unit_of
+from .model.quote import CREDIT, USD, Quote, estimated, unit_of
 
 if TYPE_CHECKING:
-    from .client import Client
-    from .job import Job
-    from .request import GenerationRequest
+    from contextlib import AbstractContextManager
+
+    from .engine.job import Job
+    from .engine.registry import JobRegistry
+    from .model.request import GenerationRequest
+
+
+class Spender(Protocol):
+    """What the budget reads of whoever spends (a ``Client``): its limits, its jobs and
+    its prices. A protocol, so the money layer never imports the client above it."""
+
+    max_cost: Decimal | None
+    registry: JobRegistry
+
+    @property
+    def max_credits(self) -> Decimal | None: ...
+
+    @property
+    def budget_lock(self) -> AbstractContextManager[Any]: ...
+
+    def service_currency(self) -> str | None: ...
+
+    def estimate_cost(self, request: GenerationRequest) -> Decimal | None: ...
+
+    def last_service_quote(self, request: GenerationRequest) -> Quote | None: ...
+
+    def session_spend(self) -> Decimal: ...
 
 PriceOf = Callable[["GenerationRequest", "Quote | None"], "Decimal | None"]
 
@@ -74,7 +98,7 @@ def checked_limit(value: Decimal | float | str | None, name: str, unit: str
     return amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount
 
 
-def limits(client: Client) -> list[Limit]:
+def limits(client: Spender) -> list[Limit]:
     found = []
     if client.max_cost is not None:
         found.append(Limit("max_cost", client.max_cost, USD))
@@ -83,7 +107,7 @@ def limits(client: Client) -> list[Limit]:
     return found
 
 
-def service_currency(client: Client, quotes: Iterable[Quote | None] = ()) -> str | None:
+def service_currency(client: Spender, quotes: Iterable[Quote | None] = ()) -> str | None:
     """The currency the service quotes in: from one of ``quotes`` it gave, else from any
     quote it gave this connection; None while it has given none (no precharge route, or
     only failed ones such as COST_CACHE_MISS)."""
@@ -135,7 +159,7 @@ def may_be_billed(job: Job) -> bool:
 
 # -- prices in a unit --------------------------------------------------------------------
 
-def usd_prices(client: Client) -> PriceOf:
+def usd_prices(client: Spender) -> PriceOf:
     """A job's price in USD: its quote, else the estimate from earlier jobs (cached per
     kind for one check)."""
     estimates: dict[tuple[str, str, int], Decimal | None] = {}
@@ -151,7 +175,7 @@ def usd_prices(client: Client) -> PriceOf:
     return price_of
 
 
-def credit_prices(client: Client) -> PriceOf:
+def credit_prices(client: Spender) -> PriceOf:
     """A job's price in credits: its quote, else the service's last credit quote for the
     same kind of request (the estimate in credits: earlier jobs' costs are in USD)."""
     def price_of(req: GenerationRequest, known: Quote | None) -> Decimal | None:
@@ -163,7 +187,7 @@ def credit_prices(client: Client) -> PriceOf:
     return price_of
 
 
-def committed(client: Client, unit: str, price_of: PriceOf | None = None
+def committed(client: Spender, unit: str, price_of: PriceOf | None = None
               ) -> tuple[Decimal, int, int]:
     """What the session has spent or committed in ``unit``; how many jobs in flight have no
     price in it; and how many billed or possibly billed jobs that ended have none (no
@@ -187,7 +211,7 @@ def committed(client: Client, unit: str, price_of: PriceOf | None = None
 
 # -- the checks --------------------------------------------------------------------------
 
-def check_job(client: Client, request: GenerationRequest, quote: Quote | None) -> None:
+def check_job(client: Spender, request: GenerationRequest, quote: Quote | None) -> None:
     """Refuse a job that could take the session past a limit; nothing is sent then."""
     found = limits(client)
     if not found:
@@ -199,7 +223,7 @@ def check_job(client: Client, request: GenerationRequest, quote: Quote | None) -
         _check_job_against(client, limit, request, quote)
 
 
-def _check_job_against(client: Client, limit: Limit, request: GenerationRequest,
+def _check_job_against(client: Spender, limit: Limit, request: GenerationRequest,
                        quote: Quote | None) -> None:
     price_of = usd_prices(client) if limit.unit == USD else credit_prices(client)
     spent, unknown_in_flight, unknown_done = committed(client, limit.unit, price_of)
@@ -237,7 +261,7 @@ def _unknown_committed(count: int, limit: Limit) -> str:
             f"(%config Kirin.{limit.name} = 0) to go on")
 
 
-def check_batch(client: Client, requests: list[GenerationRequest],
+def check_batch(client: Spender, requests: list[GenerationRequest],
                 quotes: list[Quote | None], *, what: str = "batch") -> None:
     """Refuse a whole batch (or sweep) before its first create when, at its price, it would
     take the session past a limit; with a limit and no known price, refuse too (a batch
@@ -261,7 +285,7 @@ def check_batch(client: Client, requests: list[GenerationRequest],
                 f"budget: the service gave no price in credits for some of these jobs "
                 f"({limit}); try again, or remove the limit; nothing was sent")
         total = sum((p for p in prices if p is not None), Decimal(0))
-        with client._lock:
+        with client.budget_lock:
             spent, _, unknown_done = committed(client, limit.unit)
         if unknown_done:
             raise BudgetExceeded(_unknown_committed(unknown_done, limit))

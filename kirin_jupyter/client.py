@@ -19,34 +19,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import budget
-from . import settings as config
-from .display.formatters import register_with_running_shell
+from .config import settings as config
+from .config.settings import ARGUMENT, Layer, Settings, overlay
+from .engine.job import Job
+from .engine.polling import Expectation, PollPolicy, StatusRequestRate, expectation, prior_seconds
+from .engine.registry import JobRegistry
+from .engine.runner import RunContext, run_job
 from .errors import KirinError, ValidationError
-from .host_facts import HostFacts
-from .job import Job
-from .kirin_api import KirinAPI, Limits, RetryPolicy
-from .polling import Expectation, PollPolicy, RequestBudget, expectation, prior_seconds
-from .pricing import Quote, estimated
-from .protocol import BodyStyle, Endpoint, check_body_style, host_choice
-from .registry import JobRegistry
-from .request import (
+from .model.quote import Quote, estimated, price_kind
+from .model.request import (
     GenerationRequest,
     RequestOptions,
     build_request,
     check_option_names,
     request_from_summary,
 )
-from .runner import RunContext, run_job
-from .settings import ARGUMENT, Layer, Settings, overlay
+from .service.http import GatewayHTTP, Limits, RetryPolicy
+from .service.protocol import BodyStyle, Endpoint, check_body_style, host_choice
 from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
-from .store import FINAL_STATES, Journal, price_per_image
+from .storage.host_facts import HostFacts
+from .storage.journal import FINAL_STATES, Journal, price_per_image
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .adaptive import AdaptiveLimit
-    from .batches import Batch
-    from .sweeps import Sweep, SweepPlan
+    from .batches.batch import Batch
+    from .batches.sweep import Sweep, SweepPlan
+    from .engine.adaptive import AdaptiveLimit
 
 log = logging.getLogger("kirin_jupyter")
 _log_files: set[Path] = set()
@@ -191,10 +190,10 @@ class Client:
             explicit["max_credits"] = float(credits or 0)
         if body_style is not None:
             check_body_style(body_style)
-        if settings is None:
-            from .session import current_session
+        if settings is None:  # the session's (files, environment, %config Kirin)
+            from .config.current import current_settings
 
-            settings = current_session().settings()
+            settings = current_settings()
         base = overlay(settings, Layer({k: v for k, v in explicit.items() if v is not None},
                                        ARGUMENT))
         self._explicit_max_cost = _checked_max_cost(max_cost)  # exact, as given
@@ -202,7 +201,7 @@ class Client:
         self._explicit_limits = limits
         self._fixed_simulator = simulator
         self.simulator: SimulatorService | None = None
-        self._api: KirinAPI | None = None
+        self._api: GatewayHTTP | None = None
         self._api_target: tuple[Any, ...] | None = None
         home = Path(home) if home else config.kirin_home()
         self.journal = Journal(home / "journal.sqlite3")
@@ -220,13 +219,12 @@ class Client:
         # process that made them: the built-in simulator keeps its tasks in memory only
         self.simulated_lost: list[tuple[str, str | None]] = []
         self._policy = poll_policy or PollPolicy()
-        self._budget = RequestBudget(self._policy.max_rate, self._policy.burst)
+        self._budget = StatusRequestRate(self._policy.max_rate, self._policy.burst)
         self.registry = registry if registry is not None else JobRegistry()
         self.batches: list[Batch] = []  # started (or resumed) by this client
         self.resumed_batches: list[Batch] = []  # what the last resume() took up again
         self._lock = threading.RLock()
         self.apply(base, api_key)
-        register_with_running_shell()  # jobs and results show as cards, not reprs
 
     def apply(self, settings: Settings, api_key: str | None = None) -> None:
         """Take new settings in place (``%config Kirin`` does this to the session's client).
@@ -281,7 +279,7 @@ class Client:
                 _warn_if_plain_http(url)
         assert url is not None
         old = self._api
-        self._api = KirinAPI(Endpoint(url, *routes), key, transport=transport)
+        self._api = GatewayHTTP(Endpoint(url, *routes), key, transport=transport)
         self._api.facts = HostFacts(url, self.journal)  # what this host was seen to do
         # a host the doctor found without a precharge route is not asked for prices
         self._service_quotes = self._api.facts.get("precharge_route") != "no"
@@ -290,9 +288,9 @@ class Client:
         if old is not None:
             self._close_when_idle(old)
 
-    def _close_when_idle(self, api: KirinAPI) -> None:
+    def _close_when_idle(self, api: GatewayHTTP) -> None:
         """Close a connection that is no longer used, after the jobs still on it end."""
-        from .engine import get_engine
+        from .engine.loop import get_engine
 
         running = self.registry.unfinished()
 
@@ -306,7 +304,7 @@ class Client:
             get_engine().submit(close())
 
     @property
-    def api(self) -> KirinAPI:
+    def api(self) -> GatewayHTTP:
         assert self._api is not None
         return self._api
 
@@ -406,7 +404,7 @@ class Client:
         return found
 
     def _start(self, job: Job, output_dir: Path, *, resume: bool) -> None:
-        from .engine import get_engine
+        from .engine.loop import get_engine
 
         context = self.run_context(output_dir)
         self.adopt(job)
@@ -422,7 +420,7 @@ class Client:
 
     def adopt(self, job: Job) -> None:
         """Count ``job`` as one of this client's (job list, budget, ``%kirin wait``)."""
-        from .engine import get_engine
+        from .engine.loop import get_engine
 
         self.registry.add(job)
         get_engine().register(job)
@@ -444,8 +442,8 @@ class Client:
         Every item is checked, the whole batch priced and checked against ``max_cost``
         before the first create: ``ValidationError`` / ``BudgetExceeded``, nothing sent.
         """
-        from .batch_items import items_from, read_file
-        from .batch_setup import open_batch
+        from .batches.items import items_from, read_file
+        from .batches.setup import open_batch
 
         check_option_names(options)
         if options.get("external_task_id"):
@@ -481,7 +479,7 @@ class Client:
         first create: ``ValidationError`` naming a bad combination, or ``BudgetExceeded``;
         nothing sent. ``plan_sweep`` shows the plan and its price without sending.
         """
-        from .sweeps import plan_and_start
+        from .batches.sweep import plan_and_start
 
         return plan_and_start(self, prompt, options, name=name, concurrency=concurrency)
 
@@ -489,7 +487,7 @@ class Client:
                    **options: Any) -> SweepPlan:
         """What ``sweep`` would send: one row per cell (its values, its price), the total,
         and whether it fits the budget. Nothing is created (a price quote creates nothing)."""
-        from .sweeps import make_plan
+        from .batches.sweep import make_plan
 
         return make_plan(self, prompt, options, name=name)
 
@@ -506,7 +504,7 @@ class Client:
 
     def quote_request(self, request: GenerationRequest, timeout: float = 30.0) -> Quote:
         """``quote`` for an already validated request (blocks on the engine loop)."""
-        from .engine import get_engine
+        from .engine.loop import get_engine
 
         if not self._service_quotes:
             return self.estimate_quote(request)
@@ -525,7 +523,7 @@ class Client:
         quoted this kind yet, a quote is asked for in the background and ``on_quote``
         gets it on a thread of its own: never on the engine loop, which a caller holding
         its own lock may be waiting on."""
-        kind = _price_kind(request)
+        kind = price_kind(request)
         with self._quote_lock:
             cached = self._quote_cache.get(kind)
             asking = cached is None and self._service_quotes and kind not in self._quoting
@@ -533,7 +531,7 @@ class Client:
                 self._quoting.add(kind)  # one question at a time per kind, however fast
         if not asking:  # the user types
             return cached or self.estimate_quote(request)
-        from .engine import get_engine
+        from .engine.loop import get_engine
 
         def remember(future: concurrent.futures.Future[Quote]) -> None:
             with self._quote_lock:
@@ -556,7 +554,7 @@ class Client:
         fifth of all requests, and of the engine's CPU, went on identical quotes)."""
         if not self._service_quotes:
             return await asyncio.to_thread(self.estimate_quote, request)
-        kind = _price_kind(request)
+        kind = price_kind(request)
         with self._quote_lock:
             cached, at = self._quote_cache.get(kind), self._quoted_at.get(kind, 0.0)
         if cached is not None and time.monotonic() - at < QUOTE_FRESH_SECONDS:
@@ -597,6 +595,12 @@ class Client:
     def estimate_quote(self, request: GenerationRequest) -> Quote:
         """The price from what the same model and resolution cost before on this service."""
         return estimated(self.estimate_cost(request))
+
+    @property
+    def budget_lock(self) -> threading.RLock:
+        """Held while a job is checked against the budget and registered, so two threads
+        cannot both pass (the money layer takes it through ``budget.Spender``)."""
+        return self._lock
 
     def session_spend(self) -> Decimal:
         """What this client's finished jobs cost (as reported by the service)."""
@@ -644,7 +648,7 @@ class Client:
         """The service's last quote for requests of this kind on this connection, however
         old (the price in credits when a new quote fails)."""
         with self._quote_lock:
-            return self._quote_cache.get(_price_kind(request))
+            return self._quote_cache.get(price_kind(request))
 
     # -- after a restart -----------------------------------------------------------------
 
@@ -652,8 +656,8 @@ class Client:
         """Check this client's host and key at no cost (``host_check.examine``): the answers,
         as a dict, are also kept in the journal for this host, where the client uses them.
         Creates no task."""
-        from .engine import get_engine
-        from .host_check import as_dict, examine
+        from .engine.loop import get_engine
+        from .service.host_check import as_dict, examine
 
         checks = get_engine().submit(examine(self.api)).result(timeout)
         for check in checks:
@@ -676,13 +680,13 @@ class Client:
         built-in simulator that ended with their process are not followed
         (``simulated_lost`` says which).
         """
-        from .batch_setup import resume_batches
-        from .engine import get_engine
+        from .batches.setup import resume_batches
+        from .engine.loop import get_engine
 
         # Batches first: their items in flight become live jobs here, skipped below.
         self.resumed_batches = resume_batches(self)
         self.batches.extend(self.resumed_batches)
-        live = frozenset(j.external_task_id for j in get_engine().jobs() if not j.done())
+        live = frozenset(j.external_task_id for j in get_engine().running())
         claimed, held = self.journal.claim_unfinished(self.base_url, steal=steal, skip=live)
         self.held_elsewhere = [(row["external_id"], row["task_id"], row["owner"])
                                for row in held]
@@ -723,7 +727,7 @@ class Client:
 
     def close(self) -> None:
         """Close the HTTP connections (jobs still running will fail)."""
-        from .engine import get_engine
+        from .engine.loop import get_engine
 
         get_engine().submit(self.api.aclose()).result(timeout=10)
 
@@ -732,56 +736,3 @@ SIMULATED_TASK_GONE = (
     "a simulated task lives only in the kernel process that made it; that process has "
     "ended, so the task cannot be resumed (run the cell again: the simulator is free)"
 )
-
-
-def _price_kind(request: GenerationRequest) -> tuple[object, ...]:
-    """What a price depends on (the prompt's words do not)."""
-    return (request.model.name, request.resolution, request.n, request.aspect_ratio,
-            len(request.images), len(request.elements), request.watermark)
-
-
-def default_client() -> Client:
-    """The session's client: the one the magics, the panel and ``generate()`` use, with
-    the session's settings (files, environment, ``%config Kirin``), budget and jobs."""
-    from .session import current_session
-
-    return current_session().client()
-
-
-def set_default_client(client: Client | None) -> None:
-    """Make ``client`` the session's client (its jobs join the session's list)."""
-    from .session import current_session
-
-    current_session().use_client(client)
-
-
-def generate(prompt: Any, **options: Unpack[RequestOptions]) -> Job:
-    """``default_client().generate(...)``: start a job and return it at once."""
-    return default_client().generate(prompt, **options)
-
-
-def batch(prompts: Any, *, name: str | None = None, concurrency: int | None = None,
-          **options: Any) -> Batch:
-    """``default_client().batch(...)``: many prompts as one resumable batch."""
-    return default_client().batch(prompts, name=name, concurrency=concurrency, **options)
-
-
-def sweep(prompt: Any, *, name: str | None = None, concurrency: int | None = None,
-          **options: Any) -> Sweep:
-    """``default_client().sweep(...)``: every combination of the listed values, as a grid."""
-    return default_client().sweep(prompt, name=name, concurrency=concurrency, **options)
-
-
-def plan_sweep(prompt: Any, *, name: str | None = None, **options: Any) -> SweepPlan:
-    """``default_client().plan_sweep(...)``: a sweep's cells and price; nothing sent."""
-    return default_client().plan_sweep(prompt, name=name, **options)
-
-
-def resume(*, steal: bool = False) -> list[Job]:
-    """``default_client().resume()``: follow the jobs an earlier kernel left unfinished."""
-    return default_client().resume(steal=steal)
-
-
-def doctor() -> dict[str, Any]:
-    """``default_client().doctor()``: check the host and the key; creates nothing."""
-    return default_client().doctor()

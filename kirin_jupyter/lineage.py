@@ -18,15 +18,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ValidationError
-from .images import load_reference
-from .provenance_record import parents_of_row
-from .request import reference_labels
+from .model.images import load_reference
+from .model.provenance_record import parents_of_row
+from .model.request import reference_labels
 
 if TYPE_CHECKING:
-    from .job import Result
-    from .store import Journal
+    from .engine.job import Result
+    from .storage.journal import Journal
 
-_VARIABLE = re.compile(r"\$([A-Za-z_]\w*)(?:\[(-?\d{1,3})\])?")
+# ``$name`` or ``$name[i]`` on a magic line: one grammar for --image and for show, rerun
+# and lineage; [i] counts a result's images (0-based, negative from the end) everywhere.
+VARIABLE = re.compile(r"\$([A-Za-z_]\w*)(?:\[(-?\d{1,3})\])?")
 _RESULT_NAME = re.compile(r"\d{2}\.(png|jpe?g|webp)", re.IGNORECASE)
 MAX_DEPTH = 64  # ancestors followed at most (a journal edited by hand may hold a loop)
 
@@ -41,7 +43,7 @@ class ResultImage:
 
 def variable_image(text: str, namespace: dict[str, Any]) -> Any:
     """``$name`` or ``$name[i]`` on a magic line: the variable, or its i-th result image."""
-    match = _VARIABLE.fullmatch(text)
+    match = VARIABLE.fullmatch(text)
     if match is None:
         raise ValidationError(f"--image {text}: write $name or $name[N] (N a whole number)")
     name, index = match.group(1), match.group(2)
@@ -52,7 +54,7 @@ def variable_image(text: str, namespace: dict[str, Any]) -> Any:
 
 
 def _result_of(source: Any, what: str) -> Result:
-    from .job import Job, Result
+    from .engine.job import Job, Result
 
     if isinstance(source, Result):
         return source
@@ -67,7 +69,9 @@ def _result_of(source: Any, what: str) -> Result:
                           f"{type(source).__name__}")
 
 
-def _result_file(source: Any, index: int) -> tuple[Path, str]:
+def result_image(source: Any, index: int) -> tuple[Path, str]:
+    """Image ``index`` of a Job's or a Result's files (images only, as every [i] counts)
+    and its task id; ``ValidationError`` when there is none."""
     what = f"job {getattr(source, 'task_id', None) or ''}".strip()
     result = _result_of(source, what)
     kinds = result.types or ["image"] * len(result.paths)
@@ -81,7 +85,7 @@ def _result_file(source: Any, index: int) -> tuple[Path, str]:
 def resolve_images(images: Any, journal: Journal | None, *, fit: bool) -> Any:
     """``images`` with every earlier result turned into a checked ``ReferenceImage`` that
     names its parent task; anything else is left for ``build_request`` to check."""
-    from .job import Job, Result
+    from .engine.job import Job, Result
 
     items = list(images) if isinstance(images, (list, tuple)) else [images]
     resolved: list[Any] = []
@@ -89,7 +93,7 @@ def resolve_images(images: Any, journal: Journal | None, *, fit: bool) -> Any:
         if isinstance(item, (Job, Result)):
             item = ResultImage(item, 0)
         if isinstance(item, ResultImage):
-            path, task_id = _result_file(item.source, item.index)
+            path, task_id = result_image(item.source, item.index)
             ref = load_reference(path, fit=fit, label=f"{task_id}/{path.name}")
             resolved.append(dataclasses.replace(ref, parent_task_id=task_id))
         elif isinstance(item, (str, os.PathLike)) and _is_local_file(item):
@@ -232,8 +236,8 @@ def _digest(path: Path) -> str | None:
     """The SHA-256 of a result file, read as any user's file (capped, regular files only)."""
     import hashlib
 
-    from .file_provenance import RECORD_FILE_LIMIT
-    from .user_files import read_user_file
+    from .base.user_files import read_user_file
+    from .storage.file_provenance import RECORD_FILE_LIMIT
 
     try:
         return hashlib.sha256(read_user_file(path, RECORD_FILE_LIMIT, "result file")).hexdigest()
@@ -287,7 +291,7 @@ def chain(start: Node, journal: Journal) -> list[Node]:
 
 def find_node(ident: str, journal: Journal) -> Node:
     """A task id, an external id or a path to a result file, as a chain's last node."""
-    from .file_provenance import provenance
+    from .storage.file_provenance import provenance
 
     path = Path(ident).expanduser()
     if _is_local_file(ident):

@@ -12,11 +12,11 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from . import config_files
-from .registry import JobRegistry
-from .settings import CONFIGURED, Layer, Settings, api_key_from_env, check, environment_layer
-from .settings import names as setting_names
-from .settings import resolve as resolve_settings
+from .config import files as config_files
+from .config.settings import CONFIGURED, Layer, Settings, api_key_from_env, check, environment_layer
+from .config.settings import names as setting_names
+from .config.settings import resolve as resolve_settings
+from .engine.registry import JobRegistry
 
 if TYPE_CHECKING:
     from .client import Client
@@ -78,6 +78,7 @@ class Session:
         """The session's client, brought up to date with the settings first."""
         from .client import Client
 
+        install()  # its jobs show as cards, and Client() follows %config Kirin too
         with self._lock:
             settings = self.settings()
             wanted = (settings, self.login_key, api_key_from_env())
@@ -149,3 +150,25 @@ def current_session() -> Session:
 
         shell = get_ipython()
     return session_for(shell)
+
+
+_installed = False
+
+
+def install() -> None:
+    """Once: make the session the source of a new ``Client``'s settings
+    (``config.current``), so ``Client()`` in a notebook follows ``%config Kirin`` as the
+    magics do; fill the display layer's renderers; and teach a running IPython to show
+    jobs, results, batches and sweeps as cards. The package's face and the session's
+    client call it: no layer below imports the display or the session to do it."""
+    global _installed
+    from .display import formatters
+
+    formatters.register_with_running_shell()  # cheap, per shell
+    if _installed:
+        return
+    _installed = True
+    from .config.current import provide
+
+    provide(lambda: current_session().settings())
+    formatters.install()

@@ -75,7 +75,7 @@ def fresh_home() -> Path:
 
 async def fixed_poller(api: Any, prompt: str, interval: float) -> tuple[str, float]:
     """What peers do: poll every ``interval`` seconds. Returns (task id, wall time seen)."""
-    from kirin_jupyter.request import build_request
+    from kirin_jupyter.model.request import build_request
 
     snapshot = await api.create(build_request(prompt))
     while snapshot.status not in ("completed", "failed"):
@@ -87,9 +87,9 @@ async def fixed_poller(api: Any, prompt: str, interval: float) -> tuple[str, flo
 def bench_polling(seconds: float, tasks: int) -> None:
     """Requests per task and detection latency: ours (after learning) vs fixed pollers."""
     from kirin_jupyter.client import Client
-    from kirin_jupyter.engine import get_engine
-    from kirin_jupyter.kirin_api import KirinAPI
-    from kirin_jupyter.protocol import Endpoint
+    from kirin_jupyter.engine.loop import get_engine
+    from kirin_jupyter.service.http import GatewayHTTP
+    from kirin_jupyter.service.protocol import Endpoint
 
     home = Path(tempfile.mkdtemp(prefix="kirin-bench-poll-"))
     with simulator(seconds, spread=0.1) as url:
@@ -112,7 +112,7 @@ def bench_polling(seconds: float, tasks: int) -> None:
         async def baselines() -> list[tuple[str, str, float]]:
             results = []
             for interval in (0.5, 5.0):
-                api = KirinAPI(Endpoint(url), KEY)
+                api = GatewayHTTP(Endpoint(url), KEY)
                 found = await asyncio.gather(*(
                     fixed_poller(api, f"fixed {interval} {i}", interval) for i in range(tasks)
                 ))
@@ -227,7 +227,7 @@ def fill_journal(journal: Any, count: int, unfinished: int, base_url: str, folde
 
     from kirin_jupyter.simulator.render import render_result
 
-    journal.recent(1)  # the schema
+    journal.history(limit=1)  # the schema
 
     def picture(task: int, index: int) -> str:
         body = {"model": "kirin_v3_image", "prompt": f"a fox, take {task}", "n": 4}
@@ -276,9 +276,9 @@ def bench_journal(count: int) -> None:
     and what one job's writes cost."""
     import sqlite3
 
-    from kirin_jupyter import thumbnails
     from kirin_jupyter.display.history import HistoryPage, HistoryView
-    from kirin_jupyter.store import Journal
+    from kirin_jupyter.storage import thumbnails
+    from kirin_jupyter.storage.journal import Journal
 
     home = fresh_home()
     url = "http://127.0.0.1:9"
@@ -416,7 +416,7 @@ def bench_load_ext(kernels: int) -> None:
 def bench_big_request() -> None:
     from PIL import Image
 
-    from kirin_jupyter.request import build_request
+    from kirin_jupyter.model.request import build_request
 
     folder = Path(tempfile.mkdtemp(prefix="kirin-bench-img-"))
     paths = []
@@ -447,10 +447,10 @@ def bench_provenance(runs: int = 40) -> None:
     with Pillow, which is what splicing avoids."""
     from PIL import Image, PngImagePlugin
 
-    from kirin_jupyter.file_provenance import stamp_file
-    from kirin_jupyter.provenance_record import build_record, parameters_text
-    from kirin_jupyter.request import build_request
+    from kirin_jupyter.model.provenance_record import build_record, parameters_text
+    from kirin_jupyter.model.request import build_request
     from kirin_jupyter.simulator.render import render_result
+    from kirin_jupyter.storage.file_provenance import stamp_file
 
     folder = Path(tempfile.mkdtemp(prefix="kirin-bench-prov-"))
     request = build_request("a red fox in the snow, photographed at dawn", resolution="2k")
@@ -514,10 +514,10 @@ def bench_provenance_streamed(folder: Path, photo: Path, record: dict[str, Any],
     now): the inserter's own time, and downloads over loopback without the record, with
     it streamed, and with it spliced afterwards (the old way). The file is served by
     ``http.server`` in its own process; no result check (it is the same for all three)."""
-    from kirin_jupyter.file_provenance import PngRecordInserter, stamp_file
-    from kirin_jupyter.kirin_api import KirinAPI
-    from kirin_jupyter.protocol import Endpoint
-    from kirin_jupyter.provenance_record import parameters_text
+    from kirin_jupyter.model.provenance_record import parameters_text
+    from kirin_jupyter.service.http import GatewayHTTP
+    from kirin_jupyter.service.protocol import Endpoint
+    from kirin_jupyter.storage.file_provenance import PngRecordInserter, stamp_file
 
     served = folder / "served"
     served.mkdir()
@@ -532,7 +532,7 @@ def bench_provenance_streamed(folder: Path, photo: Path, record: dict[str, Any],
         size = (served / "photo.png").stat().st_size
 
         async def measure() -> dict[str, list[float]]:
-            api = KirinAPI(Endpoint(f"http://127.0.0.1:{port}"), KEY)
+            api = GatewayHTTP(Endpoint(f"http://127.0.0.1:{port}"), KEY)
             times: dict[str, list[float]] = {"plain": [], "streamed": [], "spliced": [],
                                              "inserter": []}
             for number in range(runs + 3):  # the first three warm up

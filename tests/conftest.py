@@ -15,7 +15,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from kirin_jupyter import session
 from kirin_jupyter.client import Client
-from kirin_jupyter.polling import PollPolicy
+from kirin_jupyter.engine.polling import PollPolicy
 from kirin_jupyter.simulator.server import SimulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,9 +14,9 @@ import kirin_jupyter
 from kirin_jupyter import APIError, TaskFailed
 from kirin_jupyter.client import Client
 from kirin_jupyter.errors import AuthenticationError, ServiceUnavailable
+from kirin_jupyter.model.spec import ALL_ERRORS, OMNI_ERRORS, V3_ERRORS
 from kirin_jupyter.simulator import Fault
 from kirin_jupyter.simulator.server import SimulatorServer
-from kirin_jupyter.spec import ALL_ERRORS, OMNI_ERRORS, V3_ERRORS
 
 from .conftest import FAST_POLL, TEST_KEY
 
@@ -189,7 +189,7 @@ def test_downloads_carry_no_authorization(http_client: Client, sim_server: Simul
 
 
 def test_module_level_generate_uses_the_in_process_simulator() -> None:
-    import kirin_jupyter.client as api
+    import kirin_jupyter.shortcuts as api
 
     api.set_default_client(None)
     try:

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from kirin_jupyter.adaptive import AdaptiveLimit
-from kirin_jupyter.batch_items import items_from, items_from_file
+from kirin_jupyter.batches.items import items_from, items_from_file
 from kirin_jupyter.client import Client
 from kirin_jupyter.display.batch_card import batch_html
+from kirin_jupyter.engine.adaptive import AdaptiveLimit
 from kirin_jupyter.errors import BudgetExceeded, ValidationError
 from kirin_jupyter.simulator.server import SimulatorServer
 from kirin_jupyter.simulator.service import Fault, SimulatorService

@@ -50,7 +50,7 @@ def test_a_dripping_download_ends_within_the_jobs_timeout(gateway: Gateway, tmp_
 
 
 def test_a_longer_request_deadline_set_on_purpose_is_kept(tmp_path: Path) -> None:
-    from kirin_jupyter.settings import ARGUMENT, Layer, overlay, resolve
+    from kirin_jupyter.config.settings import ARGUMENT, Layer, overlay, resolve
 
     settings = overlay(resolve(), Layer({"request_seconds": 120.0, "timeout": 5.0}, ARGUMENT))
     client = Client(home=tmp_path, settings=settings)

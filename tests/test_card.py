@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from kirin_jupyter import spec
 from kirin_jupyter.display import static
-from kirin_jupyter.job import Result
-from kirin_jupyter.request import build_request
+from kirin_jupyter.engine.job import Result
+from kirin_jupyter.model import spec
+from kirin_jupyter.model.request import build_request
 
 from .html_checks import colours_outside_theme, style_blocks
 from .kernel_helpers import running_kernel
@@ -51,8 +51,8 @@ def test_gallery_of_four_is_one_row_and_of_nine_three_by_three(tmp_path: Path) -
 def test_every_colour_is_a_theme_variable_said_once_in_a_style_block(tmp_path: Path) -> None:
     result = a_result(tmp_path, 2, negative_prompt="blurry", model="v3")
     request = build_request("a fox", n=1)
-    from kirin_jupyter.job import Job
-    from kirin_jupyter.polling import Expectation
+    from kirin_jupyter.engine.job import Job
+    from kirin_jupyter.engine.polling import Expectation
 
     job = Job(request, expected=Expectation(median=20.0, low=10.0, high=40.0, learned=False), simulated=True)
     for html in (static.result_html(result), static.live_html(job)):
@@ -79,8 +79,8 @@ def test_options_show_as_chips_with_finished_time_and_cost(tmp_path: Path) -> No
 
 
 def test_live_and_finished_cards_share_the_frame_and_header(tmp_path: Path) -> None:
-    from kirin_jupyter.job import Job
-    from kirin_jupyter.polling import Expectation
+    from kirin_jupyter.engine.job import Job
+    from kirin_jupyter.engine.polling import Expectation
 
     result = a_result(tmp_path, 1)
     request = build_request(result.prompt, n=1, external_task_id=result.external_task_id)

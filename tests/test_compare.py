@@ -211,8 +211,8 @@ def test_the_panel_compares_two_picked_results() -> None:
 
 def test_colours_come_only_from_the_theme() -> None:
     package = Path(kirin_jupyter.__file__).parent
-    for name in ("comparison.py", "display/compare_html.py", "display/contact_sheet.py",
-                 "panel/compare_pick.py", "exporter.py"):
+    for name in ("display/comparison.py", "display/compare_html.py",
+                 "exporter/contact_sheet.py", "panel/compare_pick.py", "exporter/export.py"):
         source = (package / name).read_text()
         assert not re.findall(r"#[0-9a-fA-F]{6}\b|#[0-9a-fA-F]{3}\b|rgba?\(", source), name
 

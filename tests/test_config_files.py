@@ -11,9 +11,9 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
-from kirin_jupyter import config_files
-from kirin_jupyter.magic_options import OPTIONS
-from kirin_jupyter.magics import Kirin
+from kirin_jupyter.config import files as config_files
+from kirin_jupyter.magics.core import Kirin
+from kirin_jupyter.magics.grammar import OPTIONS
 from kirin_jupyter.simulator.server import SimulatorServer
 
 from .conftest import TEST_KEY

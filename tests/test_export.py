@@ -23,7 +23,7 @@ from IPython.core.interactiveshell import InteractiveShell
 import kirin_jupyter
 from kirin_jupyter.client import Client
 from kirin_jupyter.errors import KirinError, ValidationError
-from kirin_jupyter.exporter import export
+from kirin_jupyter.exporter.export import export
 
 from .conftest import TEST_KEY
 
@@ -159,7 +159,7 @@ def test_a_failed_write_leaves_the_old_file_whole(finished: list, tmp_path: Path
     target = tmp_path / "share" / "keep.csv"
     target.parent.mkdir()
     target.write_text("old\n")
-    monkeypatch.setattr("kirin_jupyter.exporter._csv", lambda rows: 1 / 0)
+    monkeypatch.setattr("kirin_jupyter.exporter.export._csv", lambda rows: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         export(target, finished)
     assert target.read_text() == "old\n" and list(target.parent.iterdir()) == [target]
@@ -186,7 +186,7 @@ def _run(shell: InteractiveShell, line: str, capsys: pytest.CaptureFixture[str])
 
 def test_kirin_export_filters_the_journal_by_date_and_model(
         shell: InteractiveShell, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from kirin_jupyter.client import default_client
+    from kirin_jupyter.shortcuts import default_client
 
     client = default_client()
     jobs = [client.generate("an omni fox", model="omni", n=2),
@@ -233,7 +233,7 @@ def test_kirin_export_filters_the_journal_by_date_and_model(
 
 
 def test_kirin_help_lists_export() -> None:
-    from kirin_jupyter.magics import _USAGE, _help_doc
+    from kirin_jupyter.magics.core import _USAGE, _help_doc
 
     assert "%kirin export PATH [--since YYYY-MM-DD] [--model M]" in " ".join(
         _help_doc(200).split())
@@ -312,8 +312,8 @@ def test_a_result_file_too_big_to_decode_has_no_thumbnail_but_is_exported(
 
 
 def test_hostile_ids_stay_inside_the_zip_and_no_cell_starts_a_formula(tmp_path: Path) -> None:
-    from kirin_jupyter.export_items import Item
-    from kirin_jupyter.exporter import write
+    from kirin_jupyter.exporter.export import write
+    from kirin_jupyter.exporter.items import Item
 
     picture = tmp_path / "01.png"
     picture.write_bytes(b"\x89PNG not really")

@@ -15,16 +15,16 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from kirin_jupyter import ValidationError
-from kirin_jupyter.batch_items import items_from_file
+from kirin_jupyter.batches.items import items_from_file
 from kirin_jupyter.client import Client
 from kirin_jupyter.display.provenance_views import RecordView
 from kirin_jupyter.display.static import option_chips
-from kirin_jupyter.file_provenance import provenance
-from kirin_jupyter.magic_options import parse_cell_line, parse_line, words_for
+from kirin_jupyter.magics.grammar import parse_cell_line, parse_line, words_for
+from kirin_jupyter.model.provenance_record import options_from_record
+from kirin_jupyter.model.request import build_request, request_from_summary
 from kirin_jupyter.panel.codegen import cell_for
-from kirin_jupyter.provenance_record import options_from_record
-from kirin_jupyter.request import build_request, request_from_summary
 from kirin_jupyter.simulator.server import SimulatorServer
+from kirin_jupyter.storage.file_provenance import provenance
 
 from .conftest import FAST_POLL, TEST_KEY
 from .gateway import Gateway, GatewayServer

@@ -17,7 +17,7 @@ import pytest
 from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
-from kirin_jupyter import frontends
+from kirin_jupyter.base import frontends
 from kirin_jupyter.display.card import ProgressCard
 
 from .kernel_helpers import running_kernel
@@ -229,3 +229,32 @@ def test_terminal_listings_are_text_tables(tmp_path: Path) -> None:
     help_lines = said["%kirin help"].split("\n")[1:]
     assert help_lines and max(len(line) for line in help_lines) < 80
     assert "--aspect-ratio" in said["%kirin help"]
+
+
+@pytest.mark.parametrize("cell", ["%kirin batch prompts.txt --name kitchen --timeout 0.3",
+                                  "%%kirin --ar 1:1,16:9 --timeout 0.3\na slow fox"])
+def test_colab_gives_an_interrupted_batch_or_sweep_its_final_view_after_a_later_cell(
+    colab_shell: tuple[InteractiveShell, list[str]], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cell: str,
+) -> None:
+    """One follower for every kind: a single job already got its final view after a later
+    cell; a batch's or a sweep's card stayed live forever."""
+    monkeypatch.setenv("KIRIN_SIMULATOR_SECONDS", "1.0")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "prompts.txt").write_text("a red kettle\na blue mug\n")
+    ip, _ = colab_shell
+    ip.run_cell(cell)
+    assert "stopped waiting after 0.3 s" in capsys.readouterr().out
+    live = len(ip.display_pub.outputs)
+    assert not any(out.get("update") for out in ip.display_pub.outputs)
+    ip.run_cell("%kirin wait")  # later cells: the first one after the end shows it
+    deadline = time.monotonic() + 15
+    updates: list[dict] = []
+    while not updates and time.monotonic() < deadline:
+        ip.run_cell("pass")
+        updates = [out for out in ip.display_pub.outputs[live:] if out.get("update")]
+        time.sleep(0.05)
+    ip.run_cell("pass")  # and only once
+    updates = [out for out in ip.display_pub.outputs[live:] if out.get("update")]
+    assert len(updates) == 1 and "text/html" in updates[0]["data"]
+    assert "kirin-live" not in updates[0]["data"].get("text/plain", "")

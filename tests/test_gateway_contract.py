@@ -18,8 +18,8 @@ from kirin_jupyter import BudgetExceeded, TaskFailed, TaskTimeout
 from kirin_jupyter.client import Client
 from kirin_jupyter.display.card import ProgressCard
 from kirin_jupyter.display.static import live_status
-from kirin_jupyter.engine import get_engine
-from kirin_jupyter.responses import parse_task
+from kirin_jupyter.engine.loop import get_engine
+from kirin_jupyter.service.responses import parse_task
 
 from .conftest import FAST_POLL, TEST_KEY
 from .gateway import Gateway, GatewayServer, completed
@@ -234,10 +234,10 @@ def test_a_key_echoed_by_the_service_is_redacted_everywhere(
 def test_a_key_escaped_in_json_is_still_found() -> None:
     import httpx
 
-    from kirin_jupyter.kirin_api import KirinAPI
-    from kirin_jupyter.protocol import Endpoint
+    from kirin_jupyter.service.http import GatewayHTTP
+    from kirin_jupyter.service.protocol import Endpoint
 
-    api = KirinAPI(Endpoint("http://gateway.invalid"), TEST_KEY)
+    api = GatewayHTTP(Endpoint("http://gateway.invalid"), TEST_KEY)
     escaped = "".join(f"\\u{ord(c):04x}" for c in TEST_KEY)
     answer = httpx.Response(200, content=f'{{"error": {{"code": "{escaped}"}}}}'.encode())
     assert api.json_of(answer) == {"error": {"code": "***"}}

@@ -23,8 +23,8 @@ from kirin_jupyter import (
     SubmitRefused,
 )
 from kirin_jupyter.client import Client
-from kirin_jupyter.kirin_api import RetryPolicy
-from kirin_jupyter.responses import parse_error, parse_task
+from kirin_jupyter.service.http import RetryPolicy
+from kirin_jupyter.service.responses import parse_error, parse_task
 from kirin_jupyter.simulator.server import SimulatorServer
 
 from .conftest import FAST_POLL, TEST_KEY
@@ -86,7 +86,7 @@ def test_summary_dry_run_journal_and_record_show_the_object_shape(
     row = client.journal.get(request.external_task_id)
     assert row is not None
     assert json.loads(row["request"])["image_list"] == [named]
-    from kirin_jupyter.file_provenance import read_record
+    from kirin_jupyter.storage.file_provenance import read_record
 
     record = read_record(result.paths[0].read_bytes())
     assert record is not None and record["options"]["image_list"] == [named]

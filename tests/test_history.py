@@ -16,7 +16,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from kirin_jupyter.display.history import HistoryView
-from kirin_jupyter.store import Journal
+from kirin_jupyter.storage.journal import Journal
 
 from .html_checks import colours_outside_theme, style_blocks
 
@@ -240,7 +240,7 @@ def test_show_has_no_paging_note(shell: InteractiveShell, journal: Journal,
 
 def test_a_big_journal_pages_in_sql_with_its_index(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "big.sqlite3")
-    journal.recent(1)  # creates the schema
+    journal.history(limit=1)  # creates the schema
     with sqlite3.connect(journal.path) as conn:
         conn.executemany(
             "INSERT INTO jobs (external_id, task_id, model, prompt, request, base_url, status,"

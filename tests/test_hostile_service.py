@@ -186,13 +186,13 @@ def test_the_limits_are_settings_of_the_magics_too(shell, gateway: Gateway, monk
 def _api(handler) -> object:
     import httpx
 
-    from kirin_jupyter.kirin_api import KirinAPI, RetryPolicy
-    from kirin_jupyter.protocol import Endpoint
+    from kirin_jupyter.service.http import GatewayHTTP, RetryPolicy
+    from kirin_jupyter.service.protocol import Endpoint
 
     async def no_sleep(_seconds: float) -> None:
         return None
 
-    return KirinAPI(Endpoint("http://gateway.invalid"), TEST_KEY,
+    return GatewayHTTP(Endpoint("http://gateway.invalid"), TEST_KEY,
                     transport=httpx.MockTransport(handler), sleep=no_sleep,
                     retry=RetryPolicy(base=0.0, cap=0.0))
 
@@ -206,7 +206,7 @@ def test_a_gzipped_create_answer_is_read(tmp_path: Path) -> None:
 
     import httpx
 
-    from kirin_jupyter.request import build_request
+    from kirin_jupyter.model.request import build_request
 
     posts: list[str] = []
 
@@ -225,7 +225,7 @@ def test_a_create_answer_cut_after_its_status_line_is_not_sent_again() -> None:
     import httpx
 
     from kirin_jupyter import OutcomeUnknown
-    from kirin_jupyter.request import build_request
+    from kirin_jupyter.model.request import build_request
 
     class CutStream(httpx.AsyncByteStream):
         async def __aiter__(self):  # type: ignore[override]

@@ -9,7 +9,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from kirin_jupyter.store import SCHEMA_VERSION, Journal
+from kirin_jupyter.storage.journal import SCHEMA_VERSION, Journal
 
 
 def _first_use(path: str, start_at: float, index: int, results: multiprocessing.Queue

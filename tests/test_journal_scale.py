@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kirin_jupyter import store
-from kirin_jupyter.store import Journal
+from kirin_jupyter.storage import journal as store
+from kirin_jupyter.storage.journal import Journal
 
 URL = "http://x"
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from kirin_jupyter.journal_writer import writer_for
-from kirin_jupyter.store import Journal
+from kirin_jupyter.storage.journal import Journal
+from kirin_jupyter.storage.journal_writer import writer_for
 
 
 def _submit_args(external_id: str) -> tuple[Any, ...]:

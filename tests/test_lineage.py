@@ -18,8 +18,8 @@ from IPython.core.interactiveshell import InteractiveShell
 import kirin_jupyter
 from kirin_jupyter.client import Client
 from kirin_jupyter.display import theme
+from kirin_jupyter.engine.job import Job
 from kirin_jupyter.errors import ValidationError
-from kirin_jupyter.job import Job
 from kirin_jupyter.lineage import ResultImage
 from kirin_jupyter.panel.references import from_result
 from kirin_jupyter.simulator.server import SimulatorServer
@@ -102,7 +102,7 @@ def test_python_api_jobs_results_and_result_paths_name_their_parent(
     # An older file without a record: found from output_dir/<task_id>/NN.png and the journal.
     path = result.paths[1]
     path.write_bytes(sim_server.service.tasks[result.task_id].rendered[1])
-    assert kirin_jupyter.file_provenance.read_record(path.read_bytes()) is None
+    assert kirin_jupyter.storage.file_provenance.read_record(path.read_bytes()) is None
     assert http_client.build("x", images=[path]).parents == (result.task_id,)
     # The panel's "use as reference" holds a result file's bytes: the record names it.
     assert from_result(result.paths[0]).wire.parent_task_id == result.task_id  # type: ignore[union-attr]
@@ -210,7 +210,7 @@ def test_lineage_draws_the_picture_that_was_used_not_the_first(
     the SHA-256 its child's record and the journal keep), also from the file's record and
     when the reference was re-encoded by --fit (then by its label). Issue 22, D1."""
     from kirin_jupyter.display.provenance_views import CHAIN_SIDE
-    from kirin_jupyter.thumbnails import thumbnail_jpeg
+    from kirin_jupyter.storage.thumbnails import thumbnail_jpeg
 
     shell.run_cell_magic("kirin", "fox -n 2 --wait --ar 1:1", "a fox in a meadow")
     shell.run_cell_magic("kirin", "night --image $fox[1] --wait", "the fox at night <<<image_1>>>")
@@ -251,7 +251,7 @@ def test_a_file_without_a_record_under_a_non_ascii_folder_still_finds_its_parent
     result = client.generate("a teapot").wait(30)
     path = result.paths[0]
     path.write_bytes(sim_server.service.tasks[result.task_id].rendered[0])  # no record
-    assert kirin_jupyter.file_provenance.read_record(path.read_bytes()) is None
+    assert kirin_jupyter.storage.file_provenance.read_record(path.read_bytes()) is None
     # the journal's JSON writes 'é' as '\u00e9': the path is compared, not its text
     assert client.build("x", images=[path]).parents == (result.task_id,)
     elsewhere = tmp_path / "copy" / result.task_id / path.name  # same layout, not listed

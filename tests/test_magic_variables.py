@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,9 @@ from typing import Any
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
+from PIL import Image
 
-from kirin_jupyter.job import Job
+from kirin_jupyter.engine.job import Job
 
 
 @pytest.fixture
@@ -48,8 +50,8 @@ def test_show_rerun_and_lineage_take_variables(shell: InteractiveShell, html_out
 @pytest.mark.parametrize(("line", "message"), [
     ("show $nothing", "no variable named 'nothing'"),
     ("rerun $number", "'number' is a int; give a path, a job or a result"),
-    ("rerun $fox[5]", "has 1 file(s); there is no [5]"),
-    ("rerun $fox[-2]", "has 1 file(s); there is no [-2]"),
+    ("rerun $fox[5]", "has 1 image(s); [5] is not one of them"),
+    ("rerun $fox[-2]", "has 1 image(s); [-2] is not one of them"),
 ])
 def test_a_bad_variable_is_one_line(shell: InteractiveShell, line: str, message: str,
                                     tmp_path: Path) -> None:
@@ -57,3 +59,26 @@ def test_a_bad_variable_is_one_line(shell: InteractiveShell, line: str, message:
     shell.user_ns["number"] = 3
     with pytest.raises(UsageError, match=re.escape(message)):
         shell.run_line_magic("kirin", line)
+
+
+def test_name_index_counts_images_for_image_show_rerun_and_lineage(
+        shell: InteractiveShell, html_out: Any, tmp_path: Path) -> None:
+    """``$r[0]`` is the first image everywhere: ``%kirin show $r[0]`` counted every file
+    (a video first made it the video), ``--image $r[0]`` counted images."""
+    from kirin_jupyter.engine.job import Result
+    from kirin_jupyter.lineage import resolve_images, variable_image
+    from kirin_jupyter.storage.file_provenance import embed
+
+    video = tmp_path / "01.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
+    picture = tmp_path / "02.png"
+    buffer = io.BytesIO()
+    Image.new("RGB", (400, 300), (20, 90, 200)).save(buffer, format="PNG")
+    picture.write_bytes(embed(buffer.getvalue(), {"kirin_record": 1, "prompt": "a fox",
+                                                  "task_id": "t-picture"}))
+    shell.user_ns["r"] = Result("t-picture", "kj-r", "kirin_image_omni", "a fox",
+                                [video, picture], ["url-1", "url-2"], types=["video", "image"])
+    [reference] = resolve_images([variable_image("$r[0]", shell.user_ns)], None, fit=False)
+    assert reference.label == "t-picture/02.png"
+    shell.run_line_magic("kirin", "show $r[0]")  # the same file: its record, no video error
+    assert "t-picture" in html_out[-1] and "02.png" in html_out[-1]

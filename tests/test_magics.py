@@ -10,9 +10,9 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from PIL import Image
 
-from kirin_jupyter.magic_options import parse_cell_line, parse_line, split_line_prompt
-from kirin_jupyter.magics import _help_doc
-from kirin_jupyter.prompting import PromptError, interpolate, prompt_from_cell
+from kirin_jupyter.magics.core import _help_doc
+from kirin_jupyter.magics.grammar import parse_cell_line, parse_line, split_line_prompt
+from kirin_jupyter.magics.prompting import PromptError, interpolate, prompt_from_cell
 from kirin_jupyter.simulator.server import SimulatorServer
 
 from .conftest import TEST_KEY
@@ -281,8 +281,8 @@ def test_ctrl_c_in_the_terminal_is_one_line_and_the_job_goes_on(
 ) -> None:
     """The terminal blocks in job.wait(); Ctrl-C arrives there as KeyboardInterrupt (the
     real-kernel tests press it for real; a terminal cannot be driven from here)."""
-    from kirin_jupyter.job import Job
-    from kirin_jupyter.magics import STOPPED_WAITING
+    from kirin_jupyter.engine.job import Job
+    from kirin_jupyter.magics.core import STOPPED_WAITING
 
     real_wait = Job.wait
     pressed: list[Job] = []
@@ -305,7 +305,7 @@ def test_help_wraps_at_words_within_88_columns(
 ) -> None:
     """JupyterLab's output area breaks any longer line mid-word (word-break: break-all),
     and so does a terminal narrower than the text."""
-    from kirin_jupyter.magic_options import OPTIONS
+    from kirin_jupyter.magics.grammar import OPTIONS
 
     monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: 88 columns all the same
     shell.run_line_magic("kirin", "help")

@@ -12,7 +12,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from kirin_jupyter import ValidationError
 from kirin_jupyter.client import Client
-from kirin_jupyter.settings import Layer, resolve
+from kirin_jupyter.config.settings import Layer, resolve
 
 from .conftest import TEST_KEY
 
@@ -186,3 +186,21 @@ def test_a_home_that_is_a_file_gives_one_line(tmp_path: Path, monkeypatch, capsy
     with pytest.raises(Exception, match=r"journal .* nothing was sent"):
         client.generate("a fox")
     assert client.simulator.stats()["requests"] == {}
+
+
+@pytest.mark.parametrize("value", ["inf", "1e999", "nan", "-1", "abc"])
+@pytest.mark.parametrize("line", ["kirin --wait --timeout {v} a fox",
+                                  "kirin batch prompts.txt --timeout {v}",
+                                  "kirin --ar 1:1,16:9 --wait --timeout {v} a fox",
+                                  "kirin wait --timeout {v}"])
+def test_every_timeout_reads_seconds_the_same_way(shell: InteractiveShell, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  line: str, value: str) -> None:
+    """One parser for every --timeout: inf was accepted by batches and refused elsewhere."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "prompts.txt").write_text("a fox\n")
+    magic, rest = line.format(v=value).split(" ", 1)
+    with pytest.raises(UsageError, match=r"--timeout needs a number of seconds, 0 or more, "
+                       rf"not '{value}' \(leave it out to wait without a limit\)$"):
+        shell.run_line_magic(magic, rest)
+    assert sent(shell) == {}

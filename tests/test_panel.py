@@ -22,9 +22,10 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from PIL import Image
 
-from kirin_jupyter import panel_code, spec
 from kirin_jupyter.client import Client
 from kirin_jupyter.display import theme
+from kirin_jupyter.magics import cells as panel_code
+from kirin_jupyter.model import spec
 from kirin_jupyter.panel import Panel
 from kirin_jupyter.panel.references import from_upload
 from kirin_jupyter.simulator.service import Fault
@@ -560,8 +561,8 @@ def test_copy_as_code_v3_makes_the_same_request(shell: InteractiveShell) -> None
 def test_kirin_ui_opens_a_panel_on_the_magics_client(shell: InteractiveShell,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     shown: list[Any] = []
-    monkeypatch.setattr("kirin_jupyter.magics.display", shown.append)
-    monkeypatch.setattr("kirin_jupyter.frontends.detect", lambda *_a, **_k: "jupyter")
+    monkeypatch.setattr("kirin_jupyter.magics.core.display", shown.append)
+    monkeypatch.setattr("kirin_jupyter.base.frontends.detect", lambda *_a, **_k: "jupyter")
     shell.user_ns["pic"] = Image.new("RGB", (400, 400))
     shell.run_line_magic("kirin", "ui")
     (panel,) = shown
@@ -575,7 +576,7 @@ def test_kirin_ui_opens_a_panel_on_the_magics_client(shell: InteractiveShell,
 
 def test_panel_is_exported_lazily() -> None:
     code = (
-        "import sys, kirin_jupyter, kirin_jupyter.magics\n"
+        "import sys, kirin_jupyter, kirin_jupyter.magics.core\n"
         "assert 'ipywidgets' not in sys.modules and 'PIL' not in sys.modules\n"
         "from kirin_jupyter import Panel\n"
         "assert Panel.__module__ == 'kirin_jupyter.panel.panel'\n"

@@ -6,9 +6,9 @@ import json
 import subprocess
 import sys
 
-from kirin_jupyter import thumbnails
 from kirin_jupyter.client import Client
 from kirin_jupyter.display.static import result_html
+from kirin_jupyter.storage import thumbnails
 
 
 def test_load_ext_imports_nothing_heavy() -> None:

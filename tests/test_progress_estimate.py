@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from kirin_jupyter.display.static import live_status
-from kirin_jupyter.estimate import QUEUED_CAP, estimated_progress
-from kirin_jupyter.job import Job
-from kirin_jupyter.polling import Expectation
-from kirin_jupyter.request import build_request
+from kirin_jupyter.engine.estimate import QUEUED_CAP, estimated_progress
+from kirin_jupyter.engine.job import Job
+from kirin_jupyter.engine.polling import Expectation
+from kirin_jupyter.model.request import build_request
 
 
 def test_a_queued_task_never_shows_a_mostly_full_bar() -> None:

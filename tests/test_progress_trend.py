@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 
-from kirin_jupyter.job import Job
-from kirin_jupyter.polling import Expectation, PollSchedule
-from kirin_jupyter.progress_trend import ProgressTrend
-from kirin_jupyter.request import build_request
+from kirin_jupyter.engine.job import Job
+from kirin_jupyter.engine.polling import Expectation, PollSchedule
+from kirin_jupyter.engine.progress_trend import ProgressTrend
+from kirin_jupyter.model.request import build_request
 
 
 def reported(at: float, duration: float) -> float | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from kirin_jupyter import config_files
+from kirin_jupyter.config import files as config_files
 
 
 @pytest.fixture

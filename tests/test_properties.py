@@ -12,9 +12,9 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from kirin_jupyter import ValidationError
-from kirin_jupyter.magic_options import OPTIONS, parse_cell_line, parse_line
-from kirin_jupyter.prompting import PromptError, prompt_from_cell
-from kirin_jupyter.request import GenerationRequest, build_request
+from kirin_jupyter.magics.grammar import OPTIONS, parse_cell_line, parse_line
+from kirin_jupyter.magics.prompting import PromptError, prompt_from_cell
+from kirin_jupyter.model.request import GenerationRequest, build_request
 
 FLAGS = [flag for opt in OPTIONS for flag in opt.flags]
 WORDS = st.one_of(

@@ -13,23 +13,23 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 import kirin_jupyter
-from kirin_jupyter import provenance_record
 from kirin_jupyter.client import Client
 from kirin_jupyter.errors import ValidationError
-from kirin_jupyter.file_provenance import (
+from kirin_jupyter.model import provenance_record
+from kirin_jupyter.model.provenance_record import job_stamp, stamp_files, utc_iso
+from kirin_jupyter.model.request import build_request
+from kirin_jupyter.simulator import render
+from kirin_jupyter.simulator.server import SimulatorServer
+from kirin_jupyter.simulator.service import Fault
+from kirin_jupyter.storage.file_provenance import (
     PngRecordInserter,
     embed,
     png_text,
     read_record,
     stamp_file,
 )
-from kirin_jupyter.provenance_record import iso, stamp_results
-from kirin_jupyter.request import build_request
-from kirin_jupyter.result_files import check_result
-from kirin_jupyter.simulator import render
-from kirin_jupyter.simulator.server import SimulatorServer
-from kirin_jupyter.simulator.service import Fault
-from kirin_jupyter.store import Journal
+from kirin_jupyter.storage.journal import Journal
+from kirin_jupyter.storage.result_files import check_result
 
 from .conftest import TEST_KEY
 
@@ -159,8 +159,9 @@ def test_the_engine_step_stamps_a_jpeg_and_a_webp_result(tmp_path: Path) -> None
     originals = [_encoded("JPEG"), _encoded("WEBP", quality=70)]
     for path, data in zip(paths, originals, strict=True):
         path.write_bytes(data)
-    count = stamp_results(journal, request, task_id="task-9", cost=None, paths=paths,
-                          types=["image", "image"], finished_at=2e9, simulated=False)
+    stamp = job_stamp(journal, request, task_id="task-9", cost=None, finished_at=2e9,
+                      simulated=False)
+    count = stamp_files(stamp, paths, ["image", "image"])
     assert count == 2
     for index, (path, data) in enumerate(zip(paths, originals, strict=True)):
         record = kirin_jupyter.provenance(path)
@@ -231,7 +232,7 @@ def test_a_png_gets_its_record_while_it_downloads_with_nothing_copied_after(
         assert record["task_id"] == result.task_id and record["image"] == index + 1
         assert record["cost"] == str(result.cost)
         # finished_at: when the task was seen complete, before the files were saved
-        assert record["created_at"] <= record["finished_at"] <= iso(result.finished_at)
+        assert record["created_at"] <= record["finished_at"] <= utc_iso(result.finished_at)
     assert not [p for p in result.paths[0].parent.iterdir() if p.name.startswith(".")]
 
 

@@ -24,10 +24,10 @@ from kirin_jupyter import (
 from kirin_jupyter.client import Client
 from kirin_jupyter.display.history import history_html
 from kirin_jupyter.display.static import error_html, result_html
-from kirin_jupyter.kirin_api import RetryPolicy
+from kirin_jupyter.service.http import RetryPolicy
 from kirin_jupyter.simulator import Fault
 from kirin_jupyter.simulator.server import SimulatorServer
-from kirin_jupyter.store import Journal
+from kirin_jupyter.storage.journal import Journal
 
 from .conftest import FAST_POLL, TEST_KEY
 
@@ -185,7 +185,7 @@ def test_journal_is_safe_with_two_processes(tmp_path: Path) -> None:
     errors = [p.read_text() for p in tmp_path.glob("error-*.txt")]
     assert [proc.exitcode for proc in procs] == [0, 0], errors
     journal = Journal(path)
-    rows = journal.recent(1000)
+    rows = journal.history(limit=1000)[0]
     assert len(rows) == 80 and all(r["status"] == "created" for r in rows)
 
 
@@ -239,7 +239,7 @@ def test_prompt_error_and_metadata_are_escaped(sim_server: SimulatorServer,
     assert XSS in str(job.error)  # the message itself keeps the text ...
     page = error_html(job)
     assert XSS not in page and "onerror=alert(1)&gt;" in page  # ... but is shown escaped
-    assert XSS not in history_html(client.journal.recent(10))
+    assert XSS not in history_html(client.journal.history(limit=10)[0])
 
 
 def test_hostile_task_ids_never_become_paths(tmp_path: Path) -> None:
@@ -383,11 +383,13 @@ def test_a_broken_journal_never_hangs_or_fails_a_paid_job(
 
     client = client_for(sim_server, tmp_path)
 
-    def broken(*args: object, **kwargs: object) -> None:
+    def broken(self: Journal, *args: object, **kwargs: object) -> None:
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(client.journal, "record_state", broken)
-    monkeypatch.setattr(client.journal, "record_result", broken)
+    from kirin_jupyter.storage.journal import Journal
+
+    monkeypatch.setattr(Journal, "record_state", broken)  # the journal's own methods fail,
+    monkeypatch.setattr(Journal, "record_result", broken)  # in the grouped writer too
     result = client.generate("a fox").wait(30)
     assert result.paths[0].is_file()
     sim_server.service.add_fault(Fault("create", "fail_task", code="002016095"))
@@ -585,7 +587,7 @@ def test_downloads_never_reach_link_local_addresses() -> None:
 
     import httpx
 
-    from kirin_jupyter.kirin_api import _refuse_link_local
+    from kirin_jupyter.service.http import _refuse_link_local
 
     for url in ("http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/x.png",
                 "http://[::ffff:169.254.169.254]/x.png"):

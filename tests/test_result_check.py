@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from kirin_jupyter.errors import DownloadError, LimitExceeded
-from kirin_jupyter.result_files import check_result
+from kirin_jupyter.storage.result_files import check_result
 
 LIMIT = 50_000_000
 

@@ -64,7 +64,7 @@ def burn_cpu() -> list[subprocess.Popen[bytes]]:
 def test_kirin_wait_returns_after_every_batch_shows_its_end(shell: Any) -> None:
     """One item at a time: the wait starts when the batch has one job of three, and it
     returns only after the batch's views were told it ended (a slow final drawing)."""
-    from kirin_jupyter.client import default_client
+    from kirin_jupyter.shortcuts import default_client
 
     batch = default_client().batch(["a red fox", "a blue fox", "a green fox"],
                                    concurrency=1)

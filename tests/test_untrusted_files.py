@@ -21,10 +21,10 @@ from IPython.core.error import UsageError
 from PIL import Image
 
 import kirin_jupyter as kirin
+from kirin_jupyter.base.user_files import read_user_file
 from kirin_jupyter.errors import ValidationError
-from kirin_jupyter.file_provenance import embed, read_record, stamp_file
-from kirin_jupyter.record_schema import DamagedRecord
-from kirin_jupyter.user_files import read_user_file
+from kirin_jupyter.storage.file_provenance import embed, read_record, stamp_file
+from kirin_jupyter.storage.record_schema import DamagedRecord
 
 
 def _image(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
@@ -242,7 +242,7 @@ def test_a_batch_file_that_is_a_fifo_or_a_device_is_one_line(tmp_path: Path, she
 def test_a_settings_file_too_large_is_ignored_in_one_line(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
-    from kirin_jupyter import config_files
+    from kirin_jupyter.config import files as config_files
 
     home = tmp_path / "config.toml"
     home.write_text("n = 2\n" + "# padding\n" * 200_000)

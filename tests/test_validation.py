@@ -12,7 +12,7 @@ from PIL import Image
 
 from kirin_jupyter import ValidationError
 from kirin_jupyter.client import Client
-from kirin_jupyter.request import build_request
+from kirin_jupyter.model.request import build_request
 from kirin_jupyter.simulator.server import SimulatorServer
 
 
@@ -122,8 +122,8 @@ def test_the_request_options_are_defined_once_and_every_door_uses_them() -> None
     """RequestOptions names the options; the magic has one option per name (plus its own
     --wait, --dry-run, --timeout), and a misspelt keyword is refused, not dropped."""
     from kirin_jupyter.client import Client
-    from kirin_jupyter.magic_options import OPTIONS, words_for
-    from kirin_jupyter.request import OPTION_NAMES
+    from kirin_jupyter.magics.grammar import OPTIONS, words_for
+    from kirin_jupyter.model.request import OPTION_NAMES
 
     magic_only = {"wait", "dry_run", "timeout"}
     assert {o.dest for o in OPTIONS} - magic_only == set(OPTION_NAMES)

@@ -19,15 +19,15 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from PIL import Image
 
+from kirin_jupyter.base.money import usd
 from kirin_jupyter.client import Client
 from kirin_jupyter.display import batch_card, paths, static
 from kirin_jupyter.display.history import history_html, history_text
 from kirin_jupyter.display.paths import link, shown_path
 from kirin_jupyter.display.provenance_views import LineageView, RecordView
-from kirin_jupyter.job import Result
+from kirin_jupyter.engine.job import Result
 from kirin_jupyter.lineage import Node
-from kirin_jupyter.money import usd
-from kirin_jupyter.pricing import Quote
+from kirin_jupyter.model.quote import Quote
 from kirin_jupyter.simulator.service import SimulatorService
 
 # -- money ------------------------------------------------------------------------------------

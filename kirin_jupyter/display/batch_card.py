@@ -13,8 +13,8 @@ import logging
 from html import escape
 from typing import TYPE_CHECKING
 
-from ..money import usd
-from ..thumbnails import thumbnail_jpeg
+from ..base.money import usd
+from ..storage.thumbnails import thumbnail_jpeg
 from . import css, theme
 from .group_card import FinalGroupView, GroupCard
 from .paths import link, shown_path
@@ -24,7 +24,7 @@ from .tables import cut
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..batches import Batch
+    from ..batches.batch import Batch
 
 log = logging.getLogger("kirin_jupyter")
 

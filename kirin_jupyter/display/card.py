@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .static import FinalView, live_html
 
 if TYPE_CHECKING:
-    from ..job import Job
+    from ..engine.job import Job
 
 log = logging.getLogger("kirin_jupyter")
 

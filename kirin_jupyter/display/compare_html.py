@@ -24,14 +24,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING
 
 from . import css, theme
 from .static import NO_MATH
-
-if TYPE_CHECKING:
-    from ..comparison import Shown
 
 TRACK_PX = 18  # the strip under the pictures where the fallback's handle is
 DIVIDER_PX = 3
@@ -104,6 +101,18 @@ SCRIPT = """<script>(function () {
     'more of either picture';
   set(50);
 })();</script>"""
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One picture as the comparison embeds it: a small JPEG and what to call it."""
+
+    label: str  # short, one line
+    title: str  # the whole story (full prompt, task id, path), for a tooltip
+    jpeg: bytes
+    width: int
+    height: int
+    source_size: tuple[int, int]  # the original's pixels, for the text form
 
 
 def _src(shown: Shown) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .. import frontends
+from ..base import frontends
 
 _registered: set[int] = set()  # id() of the shells already taught
 
@@ -19,20 +19,33 @@ def register(shell: Any) -> None:
     if formatter is None or id(shell) in _registered:
         return
     _registered.add(id(shell))
-    formatter.for_type_by_name("kirin_jupyter.job", "Job", _job_html)
-    formatter.for_type_by_name("kirin_jupyter.job", "Result", _result_html)
-    formatter.for_type_by_name("kirin_jupyter.batches", "Batch", _batch_html)
-    formatter.for_type_by_name("kirin_jupyter.sweeps", "Sweep", _sweep_html)
-    formatter.for_type_by_name("kirin_jupyter.sweeps", "SweepPlan", _plan_html)
+    formatter.for_type_by_name("kirin_jupyter.engine.job", "Job", _job_html)
+    formatter.for_type_by_name("kirin_jupyter.engine.job", "Result", _result_html)
+    formatter.for_type_by_name("kirin_jupyter.batches.batch", "Batch", _batch_html)
+    formatter.for_type_by_name("kirin_jupyter.batches.sweep", "Sweep", _sweep_html)
+    formatter.for_type_by_name("kirin_jupyter.batches.sweep", "SweepPlan", _plan_html)
     mode = frontends.mode(frontends.detect(shell))
     text = getattr(display_formatter, "formatters", {}).get("text/plain")
     if text is not None and mode != "terminal":  # a notebook saves it: relative paths
-        text.for_type_by_name("kirin_jupyter.job", "Result", _result_text)
+        text.for_type_by_name("kirin_jupyter.engine.job", "Result", _result_text)
     live = getattr(display_formatter, "ipython_display_formatter", None)
     if live is not None and mode == "live":
-        live.for_type_by_name("kirin_jupyter.job", "Job", _show_live)
-        live.for_type_by_name("kirin_jupyter.batches", "Batch", _show_live_batch)
-        live.for_type_by_name("kirin_jupyter.sweeps", "Sweep", _show_live_sweep)
+        live.for_type_by_name("kirin_jupyter.engine.job", "Job", _show_live)
+        live.for_type_by_name("kirin_jupyter.batches.batch", "Batch", _show_live_batch)
+        live.for_type_by_name("kirin_jupyter.batches.sweep", "Sweep", _show_live_sweep)
+
+
+def install() -> None:
+    """Fill the domain's renderer registry (``base.renderers``) with this layer's views;
+    cheap: each view's module is imported when it is first asked for."""
+    from ..base.renderers import register as add
+
+    def batch_page(batch: Any, number: int, per_page: int | None) -> Any:
+        from .batch_card import PER_PAGE, BatchPage
+
+        return BatchPage(batch, number, per_page or PER_PAGE)
+
+    add("batch_page", batch_page)
 
 
 def register_with_running_shell() -> None:

@@ -16,9 +16,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from .. import spec
-from ..money import usd
-from ..thumbnails import thumbnail_jpeg
+from ..base.money import usd
+from ..model import spec
+from ..storage.thumbnails import thumbnail_jpeg
 from . import css, theme
 from .paths import shown_path
 from .static import NO_MATH

@@ -9,7 +9,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from .. import spec
+from ..model import spec
 from .tables import Cell, html_table, mono, plain, terminal_width, text_table
 
 NOTE = "pick one with -m / --model (its name or alias)"

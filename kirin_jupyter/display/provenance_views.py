@@ -15,9 +15,9 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..money import usd
-from ..request import PLACEHOLDER, UNCHECKED
-from ..thumbnails import thumbnail_jpeg
+from ..base.money import usd
+from ..model.request import PLACEHOLDER, UNCHECKED
+from ..storage.thumbnails import thumbnail_jpeg
 from . import theme
 from .paths import shown_path
 from .static import card_open, title_row

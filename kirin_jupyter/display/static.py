@@ -17,15 +17,15 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..money import usd
-from ..request import UNCHECKED, reference_labels
-from ..thumbnails import THUMB_SIDE, prepare, thumbnail_jpeg
+from ..base.money import usd
+from ..model.request import UNCHECKED, reference_labels
+from ..storage.thumbnails import THUMB_SIDE, prepare, thumbnail_jpeg
 from . import css, theme
 from .paths import link, shown_path
 from .tables import cut, short_id
 
 if TYPE_CHECKING:
-    from ..job import Job, Result
+    from ..engine.job import Job, Result
 
 __all__ = ["THUMB_SIDE", "FinalView", "card_html", "job_html", "result_html", "thumbnail_jpeg"]
 

@@ -14,8 +14,9 @@ import base64
 from html import escape
 from typing import TYPE_CHECKING
 
-from ..money import usd
-from ..thumbnails import thumbnail_jpeg
+from ..base.money import usd
+from ..batches.sweep import plan_note, plan_rows
+from ..storage.thumbnails import thumbnail_jpeg
 from . import css, theme
 from .batch_card import counts_html
 from .group_card import FinalGroupView, GroupCard
@@ -29,14 +30,14 @@ from .static import (
     simulator_pill,
     title_row,
 )
-from .tables import cut, html_table, text_table
+from .tables import cut, html_table
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..job import Result
-    from ..sweep_plan import Axis
-    from ..sweeps import Sweep, SweepPlan
+    from ..batches.axes import Axis
+    from ..batches.sweep import Sweep, SweepPlan
+    from ..engine.job import Result
 
 THUMB_MADE = 192  # px of the JPEG: sharp at 2x where a cell shows it at about 150 px
 CELL_WIDTH = 150  # px: a column at most; narrower windows shrink the columns, not cut them
@@ -196,35 +197,12 @@ def sweep_text(sweep: Sweep) -> str:
     return "\n".join(lines)
 
 
-def _plan_rows(plan: SweepPlan) -> list[list[str]]:
-    rows = []
-    for cell, quote in zip(plan.cells, plan.quotes, strict=True):
-        price = usd(quote.cost) if quote is not None and quote.cost is not None else "?"
-        rows.append([str(cell.index + 1), *cell.labels, price])
-    return rows
-
-
-def _plan_note(plan: SweepPlan) -> str:
-    note = f"total: {plan.price_text()} for {len(plan)} cells"
-    if plan.over_budget:
-        note += f"; over budget: {plan.over_budget}"
-    return note
-
-
-def plan_text(plan: SweepPlan, width: int | None = None) -> str:
-    """The plan as an aligned table (one row per cell: its values and price) and the
-    total: what ``--dry-run`` prints."""
-    headers = ["#", *(cut(a.title, 24) for a in plan.axes), "price"]
-    table = text_table(headers, _plan_rows(plan), width=width or 100)
-    return f"Kirin sweep plan {plan.name}\n{table}\n{_plan_note(plan)}"
-
-
 def plan_html(plan: SweepPlan) -> str:
     from .tables import plain
 
     headers = ["#", *(a.title for a in plan.axes), "price"]
-    rows = [[plain(value) for value in row] for row in _plan_rows(plan)]
-    return html_table(headers, rows, note=_plan_note(plan),
+    rows = [[plain(value) for value in row] for row in plan_rows(plan)]
+    return html_table(headers, rows, note=plan_note(plan),
                       css_class=f"kirin-sweep-plan {NO_MATH}")
 
 

@@ -8,23 +8,18 @@ terminal shows.
 
 from __future__ import annotations
 
-import shutil
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from ..base.text import cut as cut
+from ..base.text import terminal_width as terminal_width
+from ..base.text import text_table as text_table
 from . import css
 
 # Untrusted (no <style>), JupyterLab's own table rules apply (right-aligned, striped); the
 # table keeps its place on the left and the note its size.
 _TABLE_FALLBACK = "margin:0;table-layout:auto"
-
-
-def cut(text: str, limit: int) -> str:
-    """One line of at most ``limit`` characters, ending in an ellipsis when cut."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: max(0, limit - 1)].rstrip() + "…"
 
 
 def short_id(ident: str, head: int = 4, tail: int = 6) -> str:
@@ -69,34 +64,3 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, note: 
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{under}</div>")
 
 
-def terminal_width(default: int = 100) -> int:
-    """The terminal's width (or ``$COLUMNS``); ``default`` where there is none."""
-    return max(40, shutil.get_terminal_size((default, 24)).columns)
-
-
-def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
-               width: int | None = None, last: str = "cut") -> str:
-    """Aligned columns under a header. The last column takes what is left of ``width``:
-    cut with an ellipsis (``last="cut"``) or wrapped at words under itself (``"wrap"``)."""
-    width = width or terminal_width()
-    count = len(headers)
-    widths = [max([len(headers[i]), *(len(r[i]) for r in rows)]) for i in range(count - 1)]
-    indent = sum(widths) + 2 * len(widths)
-    room = max(16, width - indent - 1)
-
-    def line(cells: Sequence[str]) -> list[str]:
-        lead = "".join(f"{cells[i]:<{widths[i]}}  " for i in range(count - 1))
-        tail = cells[-1]
-        if last == "wrap":
-            parts = textwrap.wrap(tail, room, break_long_words=False,
-                                  break_on_hyphens=False) or [""]
-        else:
-            parts = [cut(tail, room)]
-        return [(lead + parts[0]).rstrip()] + [(" " * indent + p).rstrip() for p in parts[1:]]
-
-    out = line(headers)
-    out.append("".join("-" * w + "  " for w in widths) + "-" * min(room, max(
-        [len(headers[-1]), *(min(room, len(r[-1])) for r in rows)])))
-    for row in rows:
-        out += line(row)
-    return "\n".join(out)

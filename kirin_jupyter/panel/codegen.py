@@ -14,10 +14,10 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import spec
 from ..errors import ValidationError
-from ..magic_options import words_for
-from ..request import OPTION_NAMES, GenerationRequest
+from ..magics.grammar import words_for
+from ..model import spec
+from ..model.request import OPTION_NAMES, GenerationRequest
 from .references import Reference
 
 INPUTS_FOLDER = "panel_inputs"
@@ -81,8 +81,8 @@ def save_copy(data: bytes, label: str, digest: str, suffix: str, folder: Path) -
 
 
 def _same_bytes(path: Path, digest: str) -> bool:
-    from ..images import MAX_READ_BYTES
-    from ..user_files import read_user_file
+    from ..base.user_files import read_user_file
+    from ..model.images import MAX_READ_BYTES
 
     try:
         return hashlib.sha256(read_user_file(path, MAX_READ_BYTES)).hexdigest() == digest

@@ -75,7 +75,7 @@ class ComparePicker:
 
     def compare(self) -> str | None:
         """Show the picked pair as the slider (or side by side if their shapes differ)."""
-        from ..comparison import compare
+        from ..display.comparison import compare
         from ..errors import KirinError
 
         with self._lock:

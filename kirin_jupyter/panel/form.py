@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import spec
 from ..errors import ValidationError
-from ..images import ReferenceImage
-from ..request import GenerationRequest
+from ..model import spec
+from ..model.images import ReferenceImage
+from ..model.request import GenerationRequest
 from .references import Reference
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..images import describe_size
+from ..model.images import describe_size
 from .compare_pick import ComparePicker
 from .copy_code import code_html
 from .css import skeleton
@@ -26,8 +26,8 @@ from .style import BAD, OK, note, show
 from .thumbs import GALLERY_SIDE, VIEWER_SIDE, jpeg_of_file
 
 if TYPE_CHECKING:
-    from ..job import Job
-    from ..request import GenerationRequest
+    from ..engine.job import Job
+    from ..model.request import GenerationRequest
 
 TILE_SIDE = 180  # px: a tile's picture height (css.py makes it 120 in a narrow panel)
 TILE_MIN_WIDTH = 210  # px: four in a row at 960 px, the four buttons on one line

@@ -20,7 +20,7 @@ from .style import BAD, note, show
 
 if TYPE_CHECKING:
     from ..client import Client
-    from ..job import Job
+    from ..engine.job import Job
 
 MAX_OLDER = 8
 

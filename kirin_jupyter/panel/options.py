@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .. import spec
+from ..model import spec
 from .form import FormValues
 from .grid import button_layout, field, grow
 from .references import renumber_placeholders

@@ -16,10 +16,11 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import panel_code, spec
 from ..display import theme
 from ..errors import KirinError
-from ..request import GenerationRequest
+from ..magics import cells as panel_code
+from ..model import spec
+from ..model.request import GenerationRequest
 from . import codegen, form
 from .css import PANEL_CSS
 from .gallery import Gallery
@@ -33,7 +34,7 @@ from .style import OK, note, problem_badge
 
 if TYPE_CHECKING:
     from ..client import Client
-    from ..job import Job
+    from ..engine.job import Job
 
 
 class Panel:
@@ -47,7 +48,7 @@ class Panel:
                  namespace: Mapping[str, Any] | None = None) -> None:
         import ipywidgets as w
 
-        from ..client import default_client
+        from ..shortcuts import default_client
 
         self.client = client if client is not None else default_client()
         self._lock = threading.RLock()

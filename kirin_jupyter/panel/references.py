@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .. import spec
 from ..errors import ValidationError
-from ..images import (
+from ..model import spec
+from ..model.images import (
     ImageFacts,
     ReferenceImage,
     describe_size,
@@ -29,7 +29,7 @@ from ..images import (
     load_reference,
     rule_violations,
 )
-from ..request import PLACEHOLDER
+from ..model.request import PLACEHOLDER
 
 Origin = Literal["upload", "path", "url", "variable", "result"]
 
@@ -109,8 +109,8 @@ def from_text(text: str) -> Reference:
 
 def from_path(path: Path, *, origin: Origin = "path") -> Reference:
     """A reference from a file: read like every user's file (``user_files``)."""
-    from ..images import MAX_READ_BYTES
-    from ..user_files import read_user_file
+    from ..base.user_files import read_user_file
+    from ..model.images import MAX_READ_BYTES
 
     data = read_user_file(path, MAX_READ_BYTES, "image file")
     return from_bytes(data, origin=origin, label=path.name, path=path)

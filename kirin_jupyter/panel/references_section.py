@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import spec
 from ..errors import KirinError
+from ..model import spec
 from . import references as refs
 from .grid import button_layout, field, grow
 from .reference_row import ReferenceRow

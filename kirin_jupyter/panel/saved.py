@@ -20,7 +20,7 @@ from ..display import theme
 from ..display.static import result_html
 
 if TYPE_CHECKING:
-    from ..job import Job
+    from ..engine.job import Job
 
 MAX_SAVED_RUNS = 6  # each carries small JPEG thumbnails; older runs are in %kirin history
 

@@ -14,7 +14,7 @@ import json
 import textwrap
 from typing import Any
 
-from .. import spec
+from ..model import spec
 
 
 def output_size(body: dict[str, Any]) -> tuple[int, int]:

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
-from .. import spec
-from ..protocol import (
+from ..model import spec
+from ..service.protocol import (
     DEFAULT_CREATE_PATH,
     DEFAULT_QUOTE_PATH,
     DEFAULT_TASK_PATH,

@@ -1,0 +1,309 @@
+"""Opening a batch: build and check every item, find what an earlier run already did,
+price what is left, check the budget, journal it; only then is anything sent."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+import time
+import uuid
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ..engine.adaptive import CEILING, START, AdaptiveLimit
+from ..engine.job import Job
+from ..errors import ValidationError
+from ..model.quote import Quote, price_kind
+from ..model.request import GenerationRequest, request_from_summary
+from .batch import Batch, Takeover
+from .journal import BatchJournal, ItemRow, Taken, item_external_id, result_from_row
+
+if TYPE_CHECKING:
+    from .batch import BatchHost
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_name(name: str) -> str:
+    text = str(name).strip()
+    if not _NAME.fullmatch(text):
+        raise ValidationError(
+            f"batch name {text[:40]!r}: 1 to 64 letters, digits, '-', '_' or '.', starting "
+            "with a letter or digit (it becomes part of every item's external id)")
+    return text
+
+
+def new_name() -> str:
+    return f"batch-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+
+
+def build_requests(client: BatchHost, items: list[dict[str, Any]], name: str,
+                   common: dict[str, Any]) -> list[GenerationRequest]:
+    """Every item checked (``item 7: ...``) before anything is sent."""
+    requests = []
+    for index, item in enumerate(items):
+        options = {**common, **item}
+        prompt = options.pop("prompt")
+        try:
+            requests.append(client.build(
+                prompt, **options, external_task_id=item_external_id(name, index)))
+        except ValidationError as exc:
+            raise ValidationError(f"item {index + 1}: {exc}") from None
+    return requests
+
+
+def fingerprint(requests: list[GenerationRequest]) -> str:
+    """What the batch asks for (references by hash): a re-run must ask for the same."""
+    digest = hashlib.sha256()
+    for request in requests:
+        digest.update(json.dumps(request.summary(), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def stored_inputs(items: list[dict[str, Any]], common: dict[str, Any]) -> str:
+    """The items as given, for finishing an unnamed batch after a restart; an item whose
+    references are objects in memory (not paths or URLs) is kept as null."""
+    kept: list[dict[str, Any] | None] = []
+    for item in items:
+        merged = {**common, **item}
+        try:
+            json.dumps(merged)
+        except (TypeError, ValueError):
+            kept.append(None)
+        else:
+            kept.append(merged)
+    return json.dumps(kept)
+
+
+def open_batch(client: BatchHost, items: list[dict[str, Any]], *, name: str | None,
+               concurrency: int | None, common: dict[str, Any]) -> Batch:
+    name = check_name(name) if name is not None else new_name()
+    _checked_concurrency(concurrency)
+    requests = build_requests(client, items, name, common)
+    return open_built(client, name, requests, concurrency=concurrency,
+                      inputs=stored_inputs(items, common))
+
+
+def open_built(client: BatchHost, name: str, requests: list[GenerationRequest], *,
+               concurrency: int | None, inputs: str,
+               priced: list[Quote | None] | None = None) -> Batch:
+    """Start a batch of requests already built and checked (each external id from
+    ``item_external_id(name, i)``), such as a sweep's cells; ``inputs`` as
+    ``stored_inputs`` makes them (to finish it after a restart). ``priced``: their quotes,
+    already checked against the budget by the caller (a sweep's plan), so they are
+    neither asked for nor checked again here.
+
+    When another live kernel runs the same named batch, nothing is bought here: the batch
+    watches that kernel's items land in the journal and shows them, and takes over what
+    is left if that kernel stops or dies (``Batch.made_by`` says which kernel)."""
+    ceiling = _checked_concurrency(concurrency)
+    journal = BatchJournal(client.journal)
+    print_ = fingerprint(requests)
+    earlier = journal.get(name)
+    if earlier is not None:
+        _check_same(earlier, name, print_, client.base_url)
+    here = next((b for b in client.batches if b.name == name and not b.done()), None)
+    if here is not None:
+        return here  # running in this kernel already: the same batch, not a second run
+    taking = _Taking(client, name, print_, len(requests), inputs)
+    taken = taking.take()
+    if not taken.mine:
+        assert taken.holder is not None
+        batch = Batch(client, name, requests,
+                      gate=AdaptiveLimit(ceiling, min(START, ceiling)),
+                      quotes=[None] * len(requests))
+        batch._watch(taken.holder, functools.partial(taking.take_over, batch))
+        print(batch.note)
+        return batch
+    try:
+        batch, queue, follow = _prepare(client, name, requests, ceiling=ceiling,
+                                        rows=journal.items(name), priced=priced)
+    except BaseException:
+        journal.give_back(name, taken.previous)
+        raise
+    journal.claim([job.external_task_id for _, job in follow])
+    batch._start(queue=queue, follow=follow)
+    return batch
+
+
+class _Taking:
+    """Taking a batch over in the journal: now, or later from a kernel it watched."""
+
+    def __init__(self, client: BatchHost, name: str, print_: str, size: int,
+                 inputs: str) -> None:
+        self.client, self.name, self.print_ = client, name, print_
+        self.size, self.inputs = size, inputs
+        self.journal = BatchJournal(client.journal)
+
+    def take(self) -> Taken:
+        return self.journal.take(
+            self.name, base_url=self.client.base_url, fingerprint=self.print_,
+            size=self.size, inputs=self.inputs, output_dir=self.client.output_dir,
+            check=lambda row: _check_same(row, self.name, self.print_, self.client.base_url))
+
+    def take_over(self, batch: Batch) -> Takeover:
+        """The watched kernel no longer runs the batch: make it ours and sort its items
+        (what that kernel made is done or followed, only the rest is bought), or say who
+        runs it now. Runs in a worker thread (journal, quotes)."""
+        taken = self.take()
+        if not taken.mine:
+            return taken.holder
+        try:
+            batch.quotes = _quotes(self.client, batch.requests)  # a watcher priced nothing
+            queue, found = _sort(self.client, batch, self.journal.items(self.name))
+            self.client.check_batch_budget([batch.requests[i] for i in queue],
+                                           [batch.quotes[i] for i in queue])
+        except BaseException:
+            self.journal.give_back(self.name, taken.previous)
+            raise
+        follow = _following(batch, found)
+        self.journal.claim([job.external_task_id for _, job in follow])
+        return queue, follow
+
+
+def resume_batches(client: BatchHost) -> list[Batch]:
+    """Finish the batches an earlier kernel left running on this service (nothing bought
+    twice: items in the journal are followed, only the others are created)."""
+    journal = BatchJournal(client.journal)
+    batches = []
+    for row in journal.unfinished(client.base_url):
+        name = row["name"]
+        if any(b.name == name and not b.done() for b in client.batches):
+            continue  # this kernel runs it now
+        rows = journal.items(name)
+        inputs = json.loads(row["inputs"] or "[]")
+        requests: list[GenerationRequest] = []
+        lost: set[int] = set()
+        for index, item in enumerate(inputs):
+            seen = rows.get(index)
+            if item is not None:
+                options = dict(item)
+                prompt = options.pop("prompt")
+                request = client.build(prompt, **options,
+                                       external_task_id=item_external_id(name, index))
+            elif seen is not None:
+                request = request_from_summary(json.loads(seen.row["request"]),
+                                               item_external_id(name, index))
+            else:
+                request = request_from_summary({"prompt": "(not kept)"},
+                                               item_external_id(name, index))
+                lost.add(index)
+            requests.append(request)
+        taken = journal.take(name, base_url=client.base_url, fingerprint=row["fingerprint"],
+                             size=row["size"], inputs=row["inputs"],
+                             output_dir=client.output_dir)
+        if not taken.mine:
+            continue  # another kernel took it up a moment ago: it finishes it
+        try:
+            batch, queue, follow = _prepare(client, name, requests, ceiling=CEILING,
+                                            rows=journal.items(name), lost=lost)
+        except BaseException:
+            journal.give_back(name, taken.previous)
+            raise
+        journal.claim([job.external_task_id for _, job in follow])
+        batch._start(queue=queue, follow=follow)
+        batches.append(batch)
+    return batches
+
+
+def _checked_concurrency(value: int | None) -> int:
+    if value is None:
+        return CEILING
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"concurrency must be a whole number, 1 or more, not {value!r}")
+    return value
+
+
+def _check_same(earlier: dict[str, Any], name: str, print_: str, base_url: str) -> None:
+    if earlier["base_url"] != base_url:
+        raise ValidationError(f"batch {name!r} ran on another service ({earlier['base_url']});"
+                              " give this one another name")
+    if earlier["fingerprint"] != print_:
+        raise ValidationError(
+            f"batch {name!r} was run with other prompts or options; give this one another "
+            "name (running the same batch again resumes it)")
+
+
+def _prepare(client: BatchHost, name: str, requests: list[GenerationRequest], *,
+             ceiling: int, rows: dict[int, ItemRow], lost: set[int] | None = None,
+             priced: list[Quote | None] | None = None,
+             ) -> tuple[Batch, list[int], list[tuple[int, Job]]]:
+    """The batch, with each item sorted into done (earlier result), failed (settled),
+    followed (at the service) or queued (to be bought), and the budget checked (unless
+    the caller ``priced`` it, and checked it, already)."""
+    quotes = priced if priced is not None else _quotes(client, requests)
+    batch = Batch(client, name, requests,
+                  gate=AdaptiveLimit(ceiling, min(START, ceiling)), quotes=quotes)
+    queue, found = _sort(client, batch, rows, lost)
+    if priced is None:
+        client.check_batch_budget([requests[i] for i in queue], [quotes[i] for i in queue])
+    return batch, queue, _following(batch, found)
+
+
+def _sort(client: BatchHost, batch: Batch, rows: dict[int, ItemRow],
+          lost: set[int] | None = None) -> tuple[list[int], list[tuple[int, str | None]]]:
+    """Each item of ``batch`` into done (earlier result), failed (settled), at the
+    service (returned with its task id, to follow) or queued (to be bought: returned)."""
+    name = batch.name
+    batch._elsewhere.clear()
+    queue: list[int] = []
+    follow: list[tuple[int, str | None]] = []
+    for index, request in enumerate(batch.requests):
+        seen = rows.get(index)
+        if seen is None:
+            if lost and index in lost:
+                batch._failed[index] = ("its inputs were objects in memory, not kept in the "
+                                        "journal: run the batch again with a name")
+            else:
+                queue.append(index)
+            continue
+        batch.attempts[index] = seen.attempt
+        if seen.attempt:
+            batch.requests[index] = request = replace(
+                request, external_task_id=seen.row["external_id"])
+        result = result_from_row(seen.row, simulated=client.simulated)
+        if result is not None:
+            batch._earlier[index] = result
+            batch.reused += 1
+        elif seen.status == "failed":
+            batch._failed[index] = seen.row["error"] or seen.status
+        elif seen.status == "not_created" or (
+                client.simulator is not None and not client.simulator.knows(
+                    seen.row["task_id"] or seen.row["external_id"])):
+            # Never bought (the service listed no task for the id), or a task of the
+            # in-process simulator, which ended with the kernel that made it (free): the
+            # item is made again, under its next attempt's id.
+            batch.attempts[index] += 1
+            batch.requests[index] = replace(
+                request, external_task_id=item_external_id(name, index, batch.attempts[index]))
+            queue.append(index)
+        else:
+            follow.append((index, seen.row["task_id"]))
+    return queue, follow
+
+
+def _following(batch: Batch, found: list[tuple[int, str | None]]) -> list[tuple[int, Job]]:
+    """The jobs that follow the items at the service (made once the budget has passed:
+    a job made and never run would be waited for)."""
+    follow = []
+    for index, task_id in found:
+        job = batch._new_job(index)
+        job.task_id = task_id
+        batch.followed += 1
+        follow.append((index, job))
+    return follow
+
+
+def _quotes(client: BatchHost, requests: list[GenerationRequest]) -> list[Quote | None]:
+    """One quote per kind of request (the words of a prompt do not change a price)."""
+
+    by_kind: dict[tuple[object, ...], Quote] = {}
+    quotes: list[Quote | None] = []
+    for request in requests:
+        kind = price_kind(request)
+        if kind not in by_kind:
+            by_kind[kind] = client.quote_request(request)
+        quotes.append(by_kind[kind])
+    return quotes

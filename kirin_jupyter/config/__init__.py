@@ -1,0 +1,2 @@
+"""Settings: their table, checks and layers, and the settings files.
+"""

@@ -1,0 +1,2 @@
+"""The loop thread, jobs, the runner, polling, progress, adaptive concurrency.
+"""

@@ -1,0 +1,211 @@
+"""``Job``: the handle users hold; ``Result``: what a finished job gives back."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import TaskTimeout
+from ..model.request import GenerationRequest
+from .estimate import estimated_progress
+from .listeners import Listeners
+from .polling import Expectation
+from .progress_trend import ProgressTrend
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+    from ..model.quote import Quote
+
+
+JobStatus = Literal[
+    "pending", "submitting", "queued", "running", "downloading", "completed", "failed"
+]
+Listener = Callable[["Job"], None]
+
+
+@dataclass
+class Result:
+    """A finished generation: files already on disk, images loaded when first asked for."""
+
+    task_id: str
+    external_task_id: str
+    model: str
+    prompt: str
+    paths: list[Path]
+    urls: list[str]
+    types: list[str] = field(default_factory=list)
+    cost: Decimal | None = None
+    simulated: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+    finished_at: float | None = None  # wall-clock seconds: when the files were all saved
+    options: dict[str, Any] = field(default_factory=dict)  # GenerationRequest.options
+    _images: list[PILImage] | None = field(default=None, repr=False)
+
+    @property
+    def images(self) -> list[PILImage]:
+        """The result images as PIL images (read from the saved files)."""
+        if self._images is None:
+            from PIL import Image
+
+            loaded = []
+            kinds = self.types or ["image"] * len(self.paths)
+            for path, kind in zip(self.paths, kinds, strict=False):
+                if kind == "image":
+                    with Image.open(path) as img:
+                        img.load()
+                        loaded.append(img)
+            self._images = loaded
+        return self._images
+
+
+class Job:
+    """One generation in flight. Returned at once; ``wait()`` or ``await job`` for the Result.
+
+    State changes come from the engine thread; listeners (the progress card) are called
+    there too, so they must only set widget values, never display().
+    """
+
+    def __init__(
+        self,
+        request: GenerationRequest,
+        *,
+        expected: Expectation,
+        simulated: bool,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.request = request
+        self.expected = expected
+        self.simulated = simulated
+        self._clock = clock
+        self._started = clock()
+        self._running_since: float | None = None
+        self._ended: float | None = None
+        self._lock = threading.Lock()
+        self._listeners: Listeners[Job] = Listeners("progress")
+        self._future: concurrent.futures.Future[Result] = concurrent.futures.Future()
+        self.status: JobStatus = "pending"
+        self.task_id: str | None = None
+        self.server_progress: float | None = None  # the service's own figure, once sent
+        self.progress_trend = ProgressTrend()  # its readings: the pace, the finish ahead
+        self.quote: Quote | None = None  # the price said before paying
+        self.cost: Decimal | None = None
+        self.error: BaseException | None = None
+        self.result: Result | None = None
+
+    # -- what users read -----------------------------------------------------------------
+
+    @property
+    def external_task_id(self) -> str:
+        return self.request.external_task_id
+
+    @property
+    def model(self) -> str:
+        return self.request.model.name
+
+    @property
+    def prompt(self) -> str:
+        return self.request.prompt
+
+    @property
+    def elapsed(self) -> float:
+        end = self._ended if self._ended is not None else self._clock()
+        return max(0.0, end - self._started)
+
+    @property
+    def progress(self) -> float:
+        """0..1: the service's own figure when it sends one, else an estimate from time."""
+        if self.status == "completed":
+            return 1.0
+        if self.server_progress is not None:
+            if self.status == "downloading":
+                return max(0.99, self.server_progress)
+            shown = self.progress_trend.shown(self._clock())
+            return self.server_progress if shown is None else max(shown, self.server_progress)
+        if self.status in ("pending", "submitting"):
+            return 0.0
+        if self.status == "downloading":
+            return 0.99
+        now = self._clock()
+        if self._running_since is None:
+            return estimated_progress(now - self._started, None, self.expected.median)
+        return estimated_progress(self._running_since - self._started,
+                                  now - self._running_since, self.expected.median)
+
+    @property
+    def progress_is_estimate(self) -> bool:
+        return self.server_progress is None and self.status != "completed"
+
+    def on_done(self, callback: Callable[[Job], None]) -> None:
+        """Call ``callback(job)`` once the job has ended (at once if it has)."""
+        self._future.add_done_callback(lambda _future: callback(self))
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def wait(self, timeout: float | None = None) -> Result:
+        """Block until the result is on disk; re-raise the job's error if it failed.
+
+        ``timeout`` None (or infinite) waits as long as it takes."""
+        if timeout is not None:
+            if timeout != timeout or timeout < 0:  # NaN, or negative
+                raise ValueError(f"timeout must be a number of seconds, 0 or more, "
+                                 f"not {timeout!r}")
+            if timeout == float("inf"):
+                timeout = None
+        try:
+            return self._future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TaskTimeout(
+                f"job still {self.status} after waiting {timeout:g} s; it goes on in the "
+                f"background (task id {self.task_id or 'not yet assigned'})",
+                task_id=self.task_id,
+                external_task_id=self.external_task_id,
+            ) from None
+
+    def __await__(self) -> Generator[Any, None, Result]:
+        return asyncio.wrap_future(self._future).__await__()
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(job)`` on every change and progress tick (from the engine thread)."""
+        self._listeners.add(self, listener)
+
+    def __repr__(self) -> str:
+        prompt = self.prompt if len(self.prompt) <= 40 else self.prompt[:39] + "…"
+        task = f" task={self.task_id}" if self.task_id else ""
+        return f"<Job {self.request.model.alias} {prompt!r} {self.status}{task}>"
+
+    # -- called by the runner ------------------------------------------------------------
+
+    def _notify(self) -> None:
+        self._listeners.notify(self)
+
+    def _set_status(self, status: JobStatus, *, task_id: str | None = None) -> None:
+        if task_id:
+            self.task_id = task_id
+        if status == "running" and self._running_since is None:
+            self._running_since = self._clock()
+        self.status = status
+        self._notify()
+
+    def _finish(self, result: Result) -> None:
+        self.result = result
+        self.cost = result.cost
+        self._ended = self._clock()
+        self.status = "completed"
+        self._notify()  # before the future: wait() returns only once the card shows the result
+        self._future.set_result(result)
+
+    def _fail(self, error: BaseException) -> None:
+        self.error = error
+        self._ended = self._clock()
+        self.status = "failed"
+        self._notify()
+        self._future.set_exception(error)

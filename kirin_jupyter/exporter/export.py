@@ -1,0 +1,276 @@
+"""``export(path)``: finished generations as a file a colleague can open, chosen by suffix.
+
+- ``.zip``: the files byte for byte, ``manifest.json``, ``manifest.csv`` and an
+  ``index.html`` contact sheet that points at the files inside the zip;
+- ``.html``: one self-contained contact sheet (thumbnails embedded);
+- ``.csv``: one row per image.
+
+The file appears whole or not at all (written beside it, then renamed). A result file that
+was deleted since is listed as missing, not a failure. ``history_frame()`` is the journal
+as a pandas DataFrame, one row per job.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import io
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from ..errors import KirinError, ValidationError
+from .items import CSV_COLUMNS, Item, items_from_jobs, items_from_rows, named, options_of
+
+if TYPE_CHECKING:
+    from ..engine.job import Job, Result
+    from ..storage.journal import Journal
+
+SUFFIXES = (".zip", ".html", ".csv")
+SHEET_THUMB = 480  # px, the longer side of a thumbnail in a self-contained sheet
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What ``export`` wrote: where, and how many images (and how many were missing)."""
+
+    path: Path
+    images: int
+    jobs: int
+    missing: int
+
+    def __str__(self) -> str:
+        gone = f" ({self.missing} missing: listed, not included)" if self.missing else ""
+        return (f"exported {self.images} image{'s' if self.images != 1 else ''} of "
+                f"{self.jobs} job{'s' if self.jobs != 1 else ''} to {self.path}{gone}")
+
+
+def check_path(path: str | os.PathLike[str]) -> Path:
+    """The target, if its suffix names a format; else a one-line error, nothing written."""
+    target = Path(path).expanduser()
+    if target.suffix.lower() not in SUFFIXES:
+        raise ValidationError(f"export: {target.name!r} does not end in .zip, .html or .csv "
+                              "(the suffix chooses the format)")
+    if target.is_dir():
+        raise ValidationError(f"export: {target} is a folder; give a file name")
+    return target
+
+
+def export(path: str | os.PathLike[str],
+           jobs: Iterable[Job | Result | None] | None = None) -> Exported:
+    """Export finished jobs (default: this session's, ``default_client().jobs``) to
+    ``path``: a .zip (files, manifest.json/.csv, index.html), .html or .csv. Results may
+    stand for their jobs, and a None (a sweep cell never sent) is skipped."""
+    target = check_path(path)
+    if jobs is None:
+        from ..shortcuts import default_client
+
+        jobs = default_client().jobs
+    return write(target, items_from_jobs(jobs))
+
+
+def export_journal(path: str | os.PathLike[str], journal: Journal, *,
+                   since: float | None = None, model: str | None = None) -> Exported:
+    """Export the journal's completed jobs created at or after ``since`` (a timestamp) of
+    ``model`` (a model name), newest first."""
+    target = check_path(path)
+    return write(target, items_from_rows(journal_rows(journal, since=since, model=model)))
+
+
+def journal_rows(journal: Journal, *, since: float | None = None, model: str | None = None,
+                 page: int = 500) -> list[dict[str, Any]]:
+    """Every journal row (newest first) from ``since`` on, a page at a time: the history
+    walks the created_at index, so a recent ``since`` reads a few rows of a big journal."""
+    rows: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        batch, _ = journal.history(limit=page, offset=offset, model=model)
+        for row in batch:
+            if since is not None and row["created_at"] < since:
+                return rows
+            rows.append(row)
+        if len(batch) < page:
+            return rows
+        offset += page
+
+
+def day_start(text: str) -> float:
+    """'2025-06-01' -> the timestamp of that day's local midnight; else a one-line error."""
+    import datetime
+    import re
+
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        day = datetime.date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"a date is YYYY-MM-DD (e.g. 2025-06-01), not {text!r}"
+                              ) from None
+    return datetime.datetime.combine(day, datetime.time()).timestamp()
+
+
+def write(target: Path, items: Sequence[Item]) -> Exported:
+    """Write ``items`` in the format ``target``'s suffix names, atomically."""
+    items = named(items)
+    suffix = target.suffix.lower()
+    title = f"Kirin export: {target.stem}"
+    writer: Callable[[IO[bytes]], None]
+    if suffix == ".zip":
+        def writer(fh: IO[bytes]) -> None:
+            _write_zip(fh, items, title)
+    elif suffix == ".html":
+        def writer(fh: IO[bytes]) -> None:
+            from .contact_sheet import sheet_html
+
+            fh.write(sheet_html(items, _embedded, title=title).encode())
+    else:
+        def writer(fh: IO[bytes]) -> None:
+            fh.write(_csv([_csv_row(item, zipped=False) for item in items]).encode())
+    _atomic(target, writer)
+    return Exported(target, len(items), len({item.external_id for item in items}),
+                    sum(item.missing for item in items))
+
+
+def _atomic(target: Path, writer: Callable[[IO[bytes]], None]) -> None:
+    """Written to a temporary file beside ``target``, then renamed over it: a reader never
+    sees half a file, and a failure leaves what was there before. The file gets the mode
+    any new file would (mkstemp's is 0600: a colleague on the machine could not open it)."""
+    from ..base.file_modes import new_file_mode
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                     dir=target.parent)
+    try:
+        os.fchmod(fd, new_file_mode())
+        with os.fdopen(fd, "wb") as fh:
+            writer(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _write_zip(fh: IO[bytes], items: Sequence[Item], title: str) -> None:
+    from .contact_sheet import sheet_html
+
+    records = [item.record() for item in items]
+    manifest = {"format": "kirin-export/1", "images": len(items),
+                "missing": sum(item.missing for item in items), "items": records}
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for item in items:
+            if not item.missing:  # images are compressed already: stored as they are
+                archive.write(item.source, item.name, compress_type=zipfile.ZIP_STORED)
+        archive.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2,
+                                                     default=str))
+        archive.writestr("manifest.csv", _csv([_csv_row(item, zipped=True) for item in items]))
+        archive.writestr("index.html", sheet_html(items, _in_zip, title=title))
+
+
+def _in_zip(item: Item) -> str:
+    from urllib.parse import quote
+
+    return quote(item.name)
+
+
+def _embedded(item: Item) -> str:
+    from PIL import Image
+
+    from ..storage.thumbnails import thumbnail_jpeg
+
+    try:
+        data = thumbnail_jpeg(item.source, SHEET_THUMB)
+    except (OSError, ValueError, Image.DecompressionBombError):  # a video, not an image
+        return ""
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _csv_row(item: Item, *, zipped: bool) -> dict[str, Any]:
+    row = item.row()
+    if not zipped:
+        row["file"] = str(item.source)
+    return row
+
+
+def _csv(rows: Sequence[dict[str, Any]]) -> str:
+    """CSV with a header; a cell a spreadsheet would run as a formula ('=...') gets a
+    leading apostrophe (manifest.json keeps every value exactly). Lines end in CRLF (RFC
+    4180): the writer quotes only a field holding a line ending's characters, so with "\n"
+    alone a prompt with a lone "\r" went unquoted and split its row in two."""
+    buf = io.StringIO()
+    out = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    out.writeheader()
+    for row in rows:
+        out.writerow({key: _cell(value) for key, value in row.items()})
+    return buf.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+# -- the journal as a DataFrame ---------------------------------------------------------------
+
+
+def history_frame(*, model: str | None = None, since: str | float | None = None) -> Any:
+    """The journal of the session's client as a pandas DataFrame, one row per job (newest
+    first), with the columns of an exported CSV plus state, error and file count.
+
+    ``since``: a day ('2025-06-01', from local midnight) or a timestamp; ``model``: a model
+    name or alias."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise KirinError("history_frame() needs pandas: pip install kirin-jupyter[pandas]"
+                         ) from None
+    from ..model import spec
+    from ..shortcuts import default_client
+
+    try:
+        name = spec.resolve_model(model).name if model else None
+    except KeyError as exc:
+        raise ValidationError(f"history_frame: {exc.args[0]}") from None
+    start = day_start(since) if isinstance(since, str) else since
+    rows = journal_rows(default_client().journal, since=start, model=name)
+    frame = pd.DataFrame([job_record(row) for row in rows], columns=JOB_COLUMNS)
+    for column in ("created_at", "finished_at"):
+        frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
+    frame["cost"] = pd.to_numeric(frame["cost"])
+    return frame
+
+
+JOB_COLUMNS = ("task_id", "external_id", "status", "model", "prompt", "negative_prompt", "n",
+               "resolution", "aspect_ratio", "cost", "created_at", "finished_at", "files",
+               "error", "options")
+
+
+def job_record(row: dict[str, Any]) -> dict[str, Any]:
+    """One journal row as the DataFrame's row (times as timestamps, options as JSON)."""
+    try:
+        request = json.loads(row.get("request") or "{}")
+        paths = json.loads(row.get("paths") or "[]")
+    except ValueError:
+        request, paths = {}, []
+    options = options_of(request if isinstance(request, dict) else {})
+    done = row.get("status") == "completed"
+    return {
+        "task_id": row.get("task_id"), "external_id": row.get("external_id"),
+        "status": row.get("status"), "model": row.get("model"), "prompt": row.get("prompt"),
+        "negative_prompt": options.get("negative_prompt") or "", "n": options.get("n"),
+        "resolution": options.get("resolution"), "aspect_ratio": options.get("aspect_ratio"),
+        "cost": row.get("cost"), "created_at": row.get("created_at"),
+        "finished_at": row.get("updated_at") if done else None,
+        "files": len(paths) if isinstance(paths, list) else 0, "error": row.get("error"),
+        "options": json.dumps(options, ensure_ascii=False, sort_keys=True),
+    }

@@ -1,0 +1,2 @@
+"""%kirin and %%kirin: the configurable, the option grammar, one module per subcommand.
+"""

@@ -1,0 +1,57 @@
+"""``%kirin export PATH [--since DATE] [--model M]``: the journal's finished jobs, exported.
+
+Everything is checked (the suffix, the date, the model) before the journal is read or a
+file is written; a bad value is one UsageError line.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from IPython.core.error import UsageError
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+USAGE = "%kirin export PATH.zip|.html|.csv [--since YYYY-MM-DD] [--model M]"
+
+
+def run(client: Client, words: list[str]) -> None:
+    """Parse the words after ``export``, export, and say what was written."""
+    from ..errors import KirinError
+    from ..exporter.export import check_path, day_start, export_journal
+    from ..model import spec
+
+    path, since, model = _parse(words)
+    try:
+        target = check_path(path)
+        start = None if since is None else day_start(since)
+        name = None if model is None else spec.resolve_model(model).name
+        done = export_journal(target, client.journal, since=start, model=name)
+    except KirinError as exc:
+        raise UsageError(f"%kirin export: {exc}") from None
+    except KeyError as exc:  # an unknown model: the message names the choices
+        raise UsageError(f"%kirin export: --model: {exc.args[0]}") from None
+    except OSError as exc:
+        raise UsageError(f"%kirin export: cannot write {path}: {exc.strerror or exc}"
+                         ) from None
+    print(f"kirin: {done}")
+
+
+def _parse(words: list[str]) -> tuple[str, str | None, str | None]:
+    path: str | None = None
+    found: dict[str, str] = {}
+    rest = list(words)
+    while rest:
+        word = rest.pop(0)
+        if word in ("--since", "--model"):
+            if not rest:
+                raise UsageError(f"%kirin export: {word} needs a value; usage: {USAGE}")
+            found[word] = rest.pop(0)
+        elif word.startswith("--") or path is not None:
+            raise UsageError(f"%kirin export: unexpected {word!r}; usage: {USAGE}")
+        else:
+            path = word
+    if path is None:
+        raise UsageError(f"%kirin export: where to? usage: {USAGE}")
+    return path, found.get("--since"), found.get("--model")

@@ -1,0 +1,3 @@
+"""The models as data and one validated request: spec, request, reference images, quotes, the
+record a result carries.
+"""

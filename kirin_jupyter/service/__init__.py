@@ -1,0 +1,2 @@
+"""The wire: HTTP to the gateway, its protocol, tolerant answers, the doctor's questions.
+"""

@@ -1,0 +1,518 @@
+"""The journal (SQLite, WAL) and where result files go: nothing paid for is lost.
+
+The journal row for a job is written before its create request is sent, so a crash at any
+point leaves the external id on disk. Requests are stored with images by hash; the API key
+is never given to this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ..errors import ValidationError
+
+FINAL_STATES = ("completed", "failed", "not_created")
+SEARCH_MAX_CHARS = 200
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    external_id TEXT PRIMARY KEY,
+    task_id     TEXT,
+    model       TEXT NOT NULL,
+    prompt      TEXT NOT NULL,
+    request     TEXT NOT NULL,
+    base_url    TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    cost        TEXT,
+    urls        TEXT,
+    paths       TEXT,
+    error       TEXT,
+    owner       TEXT,
+    output_dir  TEXT,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS durations (
+    model       TEXT NOT NULL,
+    resolution  TEXT NOT NULL,
+    n           INTEGER NOT NULL,
+    seconds     REAL NOT NULL,
+    at          REAL NOT NULL,
+    uncertainty REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS events (
+    external_id TEXT NOT NULL,
+    at          REAL NOT NULL,
+    status      TEXT NOT NULL,
+    detail      TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at);
+CREATE TABLE IF NOT EXISTS host_facts (
+    base_url    TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    learned_at  REAL NOT NULL,
+    PRIMARY KEY (base_url, name)
+);
+"""
+
+# What resume() looks for, found through indexes: a 100,000-job journal is never read
+# whole. The partial index holds only the unfinished jobs (the query must repeat its
+# WHERE term word for word for SQLite to use it).
+_UNFINISHED = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in FINAL_STATES))
+_INDEXES = f"""
+CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (base_url, created_at) WHERE {_UNFINISHED};
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (base_url, status, updated_at);
+"""
+RECHECKED_COMPLETED = 1000  # resume() looks for missing files among this many newest
+_WAL_KEPT = 4 << 20  # bytes of WAL file left after a checkpoint
+
+
+# Columns added after the first release of the schema: a journal written by an older
+# version gains them (NULL or the default) instead of failing every job.
+_LATER_COLUMNS = {
+    "jobs": {"owner": "TEXT", "output_dir": "TEXT", "parents": "TEXT"},
+    "durations": {"uncertainty": "REAL NOT NULL DEFAULT 0"},
+}
+
+
+SCHEMA_VERSION = 2  # 1: the tables before host_facts; 2: host_facts
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema to ``SCHEMA_VERSION`` in one ``BEGIN IMMEDIATE`` transaction."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    if conn.in_transaction:
+        conn.commit()
+    conn.execute("BEGIN IMMEDIATE")  # the one writer; the others wait (connect timeout)
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            for statement in _statements(_SCHEMA):
+                conn.execute(statement)
+            _add_missing_columns(conn)
+            for statement in _statements(_INDEXES):  # after the columns they may name
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """A journal written by an older version gains the later columns."""
+    for table, columns in _LATER_COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns.items():
+            if name not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+
+def safe_dirname(task_id: str) -> str:
+    """A folder name for a server-given id: the id itself only if it is plainly safe."""
+    if _SAFE_ID.fullmatch(task_id) and ".." not in task_id:
+        return task_id
+    return "task-" + hashlib.sha256(task_id.encode()).hexdigest()[:20]
+
+
+def result_path(output_dir: Path, task_id: str, index: int, suffix: str) -> Path:
+    suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ".png"
+    return output_dir / safe_dirname(task_id) / f"{index + 1:02d}{suffix}"
+
+
+class Journal:
+    """Every job's life on disk; safe for several threads and kernels.
+
+    Each thread keeps one connection (opening one cost more than the write it was opened
+    for); every call is one transaction on it. A connection that failed is dropped, so the
+    next call starts afresh."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ready = False
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    @contextmanager
+    def _connect(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, for one transaction. ``durable``: the commit reaches
+        the disk before this returns (fsync). Otherwise it survives the process being
+        killed, and an OS crash or power cut may lose it (WAL with synchronous=NORMAL):
+        only the row written before a create request must outlive those, as resume finds
+        everything else again from the service by the external id."""
+        group: sqlite3.Connection | None = getattr(self._local, "group", None)
+        if group is not None:  # inside write_together: its transaction, its commit
+            yield group
+            return
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid != os.getpid():
+            conn = None  # a forked child never uses its parent's connection
+        if conn is None:
+            if not self._ready:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30)
+            try:
+                # A connection kept open keeps the WAL file: once checkpointed, trimmed.
+                conn.execute(f"PRAGMA journal_size_limit = {_WAL_KEPT}")
+                if not self._ready:
+                    self._initialise(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._local.conn, self._local.pid, self._local.durable = conn, os.getpid(), None
+        if self._local.durable != durable:  # outside a transaction: PRAGMA is allowed here
+            conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            self._local.durable = durable
+        conn.row_factory = None  # a call may have set sqlite3.Row
+        try:
+            with conn:
+                yield conn
+        except sqlite3.Error:
+            self.close()
+            raise
+
+    def write_together(
+        self, calls: Sequence[tuple[Callable[..., None], tuple[Any, ...], dict[str, Any]]],
+        *, durable: bool = False,
+    ) -> list[BaseException | None]:
+        """Run several write methods in one transaction (one commit, one fsync when
+        ``durable``); what each raised, or None. If any fails, the group is rolled back
+        and each is run again alone, so one bad write never takes the others with it."""
+        try:
+            with self._connect(durable=durable) as conn:
+                self._local.group = conn
+                try:
+                    for call, args, kwargs in calls:
+                        call(*args, **kwargs)
+                finally:
+                    self._local.group = None
+            return [None] * len(calls)
+        except Exception as exc:
+            if len(calls) == 1:
+                return [exc]
+        return [_raised(call) for call in calls]
+
+    def close(self) -> None:
+        """Close this thread's connection (the next call opens another)."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+
+    def _initialise(self, conn: sqlite3.Connection) -> None:
+        """WAL mode, then the schema, created or migrated in one write transaction that
+        ends by setting its version (``PRAGMA user_version``): of several processes
+        opening a fresh journal at once, one migrates and the others, waiting on the
+        lock, find the version set and do nothing ("duplicate column name" failed their
+        jobs before). Retried while the database is locked."""
+        for attempt in range(50):
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                _migrate(conn)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.05 + 0.01 * attempt)
+            else:
+                self._ready = True
+                return
+
+    def record_submit(
+        self,
+        external_id: str,
+        model: str,
+        prompt: str,
+        request: dict[str, Any],
+        base_url: str,
+        output_dir: Path,
+        parents: Sequence[str] = (),
+    ) -> None:
+        """``parents``: task ids of earlier results used as references (lineage)."""
+        now = time.time()
+        with self._connect(durable=True) as conn:  # on disk before the create is sent
+            conn.execute(  # a plain INSERT: an external id is never reused
+                "INSERT INTO jobs (external_id, model, prompt, request, base_url,"
+                " status, owner, output_dir, parents, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?)",
+                (external_id, model, prompt, json.dumps(request), base_url, current_owner(),
+                 str(output_dir), json.dumps(list(parents)) if parents else None, now, now),
+            )
+            conn.execute(
+                "INSERT INTO events VALUES (?, ?, 'submitting', NULL)", (external_id, now)
+            )
+
+    def record_state(
+        self,
+        external_id: str,
+        status: str,
+        *,
+        task_id: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        now = time.time()
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = ?, task_id = COALESCE(?, task_id), updated_at = ?,"
+                " error = CASE WHEN ? = 'failed' THEN ? ELSE error END WHERE external_id = ?",
+                (status, task_id, now, status, detail, external_id),
+            )
+            conn.execute(
+                "INSERT INTO events VALUES (?, ?, ?, ?)", (external_id, now, status, detail)
+            )
+
+    def record_urls(self, external_id: str, cost: str | None, urls: Sequence[str]) -> None:
+        """Written as soon as the task completes: the results can be fetched again later."""
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE jobs SET cost = ?, urls = ?, updated_at = ? WHERE external_id = ?",
+                (cost, json.dumps(list(urls)), time.time(), external_id),
+            )
+
+    def record_result(
+        self, external_id: str, cost: str | None, urls: Sequence[str], paths: Sequence[Path]
+    ) -> None:
+        now = time.time()
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = 'completed', cost = ?, urls = ?, paths = ?,"
+                " updated_at = ? WHERE external_id = ?",
+                (cost, json.dumps(list(urls)), json.dumps([str(p) for p in paths]), now,
+                 external_id),
+            )
+            conn.execute(
+                "INSERT INTO events VALUES (?, ?, 'completed', NULL)", (external_id, now)
+            )
+
+    def record_duration(self, model: str, resolution: str, n: int, seconds: float,
+                        uncertainty: float = 0.0) -> None:
+        """How long a task took (creation to completion, +- ``uncertainty``: it ended
+        somewhere between two checks). The poller learns from these."""
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO durations (model, resolution, n, seconds, at, uncertainty)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (model, resolution, n, seconds, time.time(), uncertainty),
+            )
+
+    def durations(self, model: str, resolution: str, n: int,
+                  limit: int = 20) -> list[tuple[float, float]]:
+        """Recent (seconds, uncertainty) of tasks like this, newest first: the same n when
+        there are a few of those, else any n of this model and resolution."""
+        query = ("SELECT seconds, uncertainty FROM durations WHERE model = ? AND resolution = ?{}"
+                 " ORDER BY at DESC LIMIT ?")
+        with self._connect() as conn:
+            rows = conn.execute(query.format(" AND n = ?"),
+                                (model, resolution, n, limit)).fetchall()
+            if len(rows) < 3:
+                rows = conn.execute(query.format(""), (model, resolution, limit)).fetchall()
+        return [(float(r[0]), float(r[1])) for r in rows]
+
+    def record_host_fact(self, base_url: str, name: str, value: str) -> None:
+        """What a service was seen to do (``host_facts.HostFacts``), kept per host."""
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO host_facts (base_url, name, value, learned_at) VALUES (?,?,?,?)"
+                " ON CONFLICT (base_url, name) DO UPDATE SET value = excluded.value,"
+                " learned_at = excluded.learned_at", (base_url, name, value, time.time()))
+
+    def host_facts(self, base_url: str) -> dict[str, tuple[str, float]]:
+        """Every fact learned about ``base_url``: name -> (value, when)."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT name, value, learned_at FROM host_facts"
+                                " WHERE base_url = ?", (base_url,)).fetchall()
+        return {str(name): (str(value), float(at)) for name, value, at in rows}
+
+    def get(self, external_id: str) -> dict[str, Any] | None:
+        with self._connect() as conn:
+            conn.row_factory = sqlite3.Row
+            row = conn.execute(
+                "SELECT * FROM jobs WHERE external_id = ?", (external_id,)
+            ).fetchone()
+        return dict(row) if row else None
+
+    def events(self, external_id: str) -> list[tuple[str, str | None]]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT status, detail FROM events WHERE external_id = ? ORDER BY at, rowid",
+                (external_id,),
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            conn.row_factory = sqlite3.Row
+            return [dict(row) for row in conn.execute(sql, params).fetchall()]
+
+    def find(self, ident: str) -> dict[str, Any] | None:
+        """A job by task id or external id."""
+        rows = self._rows(
+            "SELECT * FROM jobs WHERE task_id = ? OR external_id = ? ORDER BY created_at DESC",
+            (ident, ident),
+        )
+        return rows[0] if rows else None
+
+    def history(self, *, limit: int = 20, offset: int = 0, model: str | None = None,
+                failed: bool = False, search: str | None = None,
+                ) -> tuple[list[dict[str, Any]], int]:
+        """One page of jobs, newest first, and how many match in all.
+
+        Filtering and paging happen in SQL, and the newest-first order walks the
+        ``created_at`` index, so the first page of a 100,000-job journal costs a few rows.
+        ``search`` matches the prompt as plain text, case-insensitively (ASCII by SQLite's
+        ``lower``, others by Python's casefold); never as a LIKE pattern, whose wildcards a
+        long search made "too complex" for SQLite. At most ``SEARCH_MAX_CHARS``."""
+        if search and len(search) > SEARCH_MAX_CHARS:
+            raise ValidationError(f"search text is {len(search)} characters; at most "
+                                  f"{SEARCH_MAX_CHARS} are searched for")
+        where: list[str] = []
+        params: list[Any] = []
+        if model is not None:
+            where.append("model = ?")
+            params.append(model)
+        if failed:
+            where.append("status IN ('failed', 'not_created')")
+        if search:
+            if search.isascii():
+                where.append("instr(lower(prompt), ?) > 0")
+                params.append(search.lower())
+            else:
+                where.append("instr(kirin_casefold(prompt), ?) > 0")
+                params.append(search.casefold())
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        with self._connect() as conn:
+            conn.create_function("kirin_casefold", 1, _casefold, deterministic=True)
+            conn.row_factory = sqlite3.Row
+            rows = [dict(row) for row in conn.execute(
+                f"SELECT * FROM jobs{clause} ORDER BY created_at DESC, rowid DESC"
+                " LIMIT ? OFFSET ?", (*params, limit, offset))]
+            if offset == 0 and len(rows) < limit:
+                return rows, len(rows)  # all of them: no count needed
+            total = conn.execute(f"SELECT COUNT(*) FROM jobs{clause}", params).fetchone()[0]
+        return rows, int(total)
+
+    def claim_unfinished(
+        self, base_url: str, *, steal: bool = False, skip: frozenset[str] = frozenset()
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Claim, atomically, the unfinished jobs on this service that no live process
+        follows: ``(claimed, held)``, where ``held`` are those another live process owns
+        (taken too when ``steal``); ``skip`` names jobs this process follows already. One
+        write transaction for the lot, so two kernels resuming at once never both follow a
+        job.
+
+        Unfinished jobs come from a partial index; completed ones are claimed again when a
+        result file is missing, looked for among the newest ``RECHECKED_COMPLETED`` of
+        them (a stat of every file of every job ever made took seconds)."""
+        me = current_owner()
+        claimed: list[dict[str, Any]] = []
+        held: list[dict[str, Any]] = []
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")  # the second kernel waits here for the first
+            conn.row_factory = sqlite3.Row
+            rows = [dict(row) for row in conn.execute(
+                f"SELECT * FROM jobs WHERE {_UNFINISHED} AND base_url = ?"
+                " ORDER BY created_at", (base_url,))]
+            recent = [dict(row) for row in conn.execute(
+                "SELECT * FROM jobs WHERE base_url = ? AND status = 'completed'"
+                " ORDER BY updated_at DESC LIMIT ?", (base_url, RECHECKED_COMPLETED))]
+            rows = sorted(rows + [row for row in recent if _files_missing(row)],
+                          key=lambda row: row["created_at"])
+            for row in rows:
+                if row["external_id"] in skip:
+                    continue
+                if row.get("owner") != me and owner_alive(row.get("owner")) and not steal:
+                    held.append(row)
+                    continue
+                conn.execute("UPDATE jobs SET owner = ? WHERE external_id = ?",
+                             (me, row["external_id"]))
+                claimed.append({**row, "owner": me})
+        return claimed, held
+
+
+def _raised(call: tuple[Callable[..., None], tuple[Any, ...], dict[str, Any]]
+            ) -> BaseException | None:
+    """Run one write alone: what it raised, or None."""
+    fn, args, kwargs = call
+    try:
+        fn(*args, **kwargs)
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _casefold(text: object) -> str:
+    return str(text).casefold() if text is not None else ""
+
+
+def _files_missing(row: dict[str, Any]) -> bool:
+    """A completed job with a result file missing from its path (downloaded again)."""
+    try:
+        paths = json.loads(row["paths"] or "[]")
+    except ValueError:
+        return False
+    return not all(isinstance(p, str) and os.path.isfile(p) for p in paths)
+
+
+def current_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Is the process that owns a job still running (on this machine)?"""
+    if not owner or owner.count(":") < 1:
+        return False
+    host, _, pid_text = owner.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # this process: its live jobs are skipped by the caller
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed kernel not yet reaped by its parent is a zombie: not alive
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def price_per_image(
+    journal: Journal, model: str, resolution: str, base_url: str
+) -> Decimal | None:
+    """What one image cost last time for this model and resolution on this service."""
+    rows = journal._rows(
+        "SELECT request, cost FROM jobs WHERE model = ? AND base_url = ?"
+        " AND cost IS NOT NULL ORDER BY updated_at DESC LIMIT 20",
+        (model, base_url),
+    )
+    for row in rows:
+        try:
+            request = json.loads(row["request"])
+            if request.get("resolution", "1k") == resolution:
+                return Decimal(row["cost"]) / max(1, int(request.get("n", 1)))
+        except (ValueError, ArithmeticError, TypeError):
+            continue
+    return None
