@@ -106,16 +106,7 @@ def _warn_if_plain_http(url: str) -> None:
 
 def _checked_max_cost(value: Decimal | float | str | None) -> Decimal | None:
     """A budget in USD, or None for no limit; anything else is one clear error."""
-    if value is None or value == "" or value == 0:
-        return None
-    try:
-        amount = Decimal(str(value).strip())
-    except ArithmeticError:
-        amount = Decimal("NaN")
-    if not amount.is_finite() or amount < 0:
-        raise ValidationError(f"max_cost must be an amount in USD, 0 (no limit) or more, "
-                              f"not {str(value)[:40]!r}")
-    return amount or None
+    return budget.checked_limit(value, "max_cost", "USD")
 
 
 def _request_deadline(settings: Settings) -> float:

@@ -40,6 +40,17 @@ def _close_history_at_exit(self: InteractiveShell) -> None:
 
 
 @pytest.fixture(autouse=True, scope="session")
+def package_face_set_up() -> None:
+    """What a user's first ``kirin.<name>`` does (the package's face): the session
+    provides settings, the display layer its renderers. Tests that build a ``Client``
+    from ``kirin_jupyter.client`` directly would otherwise depend on which test ran
+    first (the layers keep the client from importing either)."""
+    from kirin_jupyter.session import install
+
+    install()
+
+
+@pytest.fixture(autouse=True, scope="session")
 def quick_shell_exit() -> Iterator[None]:
     """Every shell the tests make registers its exit work as it is made (a bound method),
     so the class's is replaced before the first one and for the whole session."""

@@ -117,9 +117,19 @@ def open_built(client: BatchHost, name: str, requests: list[GenerationRequest], 
         batch._watch(taken.holder, functools.partial(taking.take_over, batch))
         print(batch.note)
         return batch
+    return _start_taken(client, journal, taken, name, requests, ceiling=ceiling,
+                        priced=priced)
+
+
+def _start_taken(client: BatchHost, journal: BatchJournal, taken: Taken, name: str,
+                 requests: list[GenerationRequest], *, ceiling: int,
+                 lost: set[int] | None = None,
+                 priced: list[Quote | None] | None = None) -> Batch:
+    """Start a batch this kernel has just taken in the journal: sort its items, claim
+    those at the service, go; on any failure give the batch back as it was."""
     try:
         batch, queue, follow = _prepare(client, name, requests, ceiling=ceiling,
-                                        rows=journal.items(name), priced=priced)
+                                        rows=journal.items(name), lost=lost, priced=priced)
     except BaseException:
         journal.give_back(name, taken.previous)
         raise
@@ -196,15 +206,8 @@ def resume_batches(client: BatchHost) -> list[Batch]:
                              output_dir=client.output_dir)
         if not taken.mine:
             continue  # another kernel took it up a moment ago: it finishes it
-        try:
-            batch, queue, follow = _prepare(client, name, requests, ceiling=CEILING,
-                                            rows=journal.items(name), lost=lost)
-        except BaseException:
-            journal.give_back(name, taken.previous)
-            raise
-        journal.claim([job.external_task_id for _, job in follow])
-        batch._start(queue=queue, follow=follow)
-        batches.append(batch)
+        batches.append(_start_taken(client, journal, taken, name, requests,
+                                    ceiling=CEILING, lost=lost))
     return batches
 
 
