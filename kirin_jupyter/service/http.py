@@ -528,13 +528,14 @@ class GatewayHTTP:
     def _refused_in_body(self, response: httpx.Response) -> APIError | None:
         """A 2xx create answer that carries an error and no task id: the submit failed
         (seacloud-cli reports the service's words as the failure; the SDKs raise "no task
-        ID"). Nothing was created, so it is not looked up, billed or left to resume."""
+        ID"). Nothing was created, so it is not looked up, billed or left to resume. Asked
+        only of an answer in which ``_readable_task`` found no task id."""
         try:
             payload = self.json_of(response)
         except ValueError:
             return None
         code, message = parse_error(payload)
-        if (code is None and message is None) or _names_a_task(payload):
+        if code is None and message is None:
             return None
         detail = self.redact(one_line(message)) if message else ""
         if is_balance_signal(code, message):
@@ -586,7 +587,6 @@ class GatewayHTTP:
     async def prove_lookup(self, external_id: str, task_id: str) -> bool | None:
         """Does GET by ``external_id`` return task ``task_id``? Kept in the host's facts;
         None (nothing kept) when the service could not be asked."""
-        self._proving = True
         try:
             found = await self.get_task(external_id, missing_ok=True)
         except (KirinError, httpx.HTTPError) as exc:
@@ -712,19 +712,6 @@ def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
     if isinstance(value, dict):
         return {redact(str(k)): _redacted(v, redact) for k, v in value.items()}
     return value
-
-
-def _names_a_task(payload: Any) -> bool:
-    """Does an answer carry a task id (top level, or in ``data``)?"""
-    if isinstance(payload, list) and len(payload) == 1:
-        payload = payload[0]
-    if not isinstance(payload, dict):
-        return False
-    inner = payload.get("data")
-    blocks = [payload, *([inner] if isinstance(inner, dict) else inner
-                         if isinstance(inner, list) else [])]
-    return any(isinstance(block, dict) and any(block.get(key) not in (None, "")
-               for key in ("id", "task_id", "taskId")) for block in blocks)
 
 
 def _body_headers(request: GenerationRequest) -> dict[str, str]:

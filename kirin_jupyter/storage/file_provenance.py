@@ -115,14 +115,17 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _plan(data: memoryview, record: dict[str, Any], parameters: str | None) -> list[Piece]:
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
     kind = image_kind(data)
-    if kind == "png":
-        return _plan_png(data, text, parameters)
+    if kind == "png":  # UTF-8 iTXt: any prompt as typed
+        return _plan_png(data, json.dumps(record, ensure_ascii=False, separators=(",", ":")),
+                         parameters)
+    # XMP: ASCII JSON, so no character the XML cannot hold is ever in the record
+    packet = _xmp_packet(json.dumps(record, ensure_ascii=True, separators=(",", ":")),
+                         str(record.get("prompt") or ""))
     if kind == "jpeg":
-        return _plan_jpeg(data, _xmp_packet(text, str(record.get("prompt") or "")))
+        return _plan_jpeg(data, packet)
     if kind == "webp":
-        return _plan_webp(data, _xmp_packet(text, str(record.get("prompt") or "")))
+        return _plan_webp(data, packet)
     raise ValidationError("provenance is written to PNG, JPEG and WebP files only")
 
 
@@ -217,19 +220,12 @@ def _xmp_packet(record_json: str, prompt: str) -> bytes:
         f"   <xmp:CreatorTool>kirin-jupyter {_xml_text(__version__)}</xmp:CreatorTool>\n"
         "   <dc:description><rdf:Alt><rdf:li xml:lang=\"x-default\">"
         f"{_xml_text(prompt)}</rdf:li></rdf:Alt></dc:description>\n"
-        f"   <kirin:record>{_xml_text(_ascii_json(record_json))}</kirin:record>\n"
+        f"   <kirin:record>{_xml_text(record_json)}</kirin:record>\n"
         "  </rdf:Description>\n"
         " </rdf:RDF>\n"
         "</x:xmpmeta>\n"
         '<?xpacket end="w"?>'
     ).encode()
-
-
-def _ascii_json(record_json: str) -> str:
-    try:
-        return json.dumps(json.loads(record_json), ensure_ascii=True, separators=(",", ":"))
-    except ValueError:
-        return record_json
 
 
 def _jpeg_segments(data: memoryview) -> list[tuple[int, int, int]]:
