@@ -18,6 +18,8 @@ from kirin_jupyter.client import Client
 from kirin_jupyter.engine.polling import PollPolicy
 from kirin_jupyter.simulator.server import SimulatorServer
 
+from .gateway import Gateway, GatewayServer
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "notebooks"))  # run_notebook.execute, shared with the README
 
@@ -136,3 +138,15 @@ def make_image(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return make
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    """The strict fake of the gateway (tests/gateway.py) over loopback HTTP; the test
+    fails if the client sent anything off the protocol, or the key to a result URL.
+    (tests/test_hostile_service.py and test_bounds.py have a fixture of their own.)"""
+    state = Gateway(TEST_KEY)
+    with GatewayServer(state):
+        yield state
+    assert state.rejections == []
+    assert state.cdn_auth_headers == []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,16 +21,7 @@ from kirin_jupyter.engine.loop import get_engine
 from kirin_jupyter.service.responses import parse_task
 
 from .conftest import FAST_POLL, TEST_KEY
-from .gateway import Gateway, GatewayServer, completed
-
-
-@pytest.fixture
-def gateway() -> Iterator[Gateway]:
-    state = Gateway(TEST_KEY)
-    with GatewayServer(state):
-        yield state
-    assert state.rejections == []  # the client never sent anything off the protocol
-    assert state.cdn_auth_headers == []  # and never sent the key to a result URL
+from .gateway import Gateway, completed
 
 
 def client_for(gateway: Gateway, tmp_path: Path, **kw: object) -> Client:

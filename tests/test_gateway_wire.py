@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -29,15 +28,6 @@ from kirin_jupyter.simulator.server import SimulatorServer
 
 from .conftest import FAST_POLL, TEST_KEY
 from .gateway import PREFIX, Gateway, GatewayServer, Task, completed
-
-
-@pytest.fixture
-def gateway() -> Iterator[Gateway]:
-    state = Gateway(TEST_KEY)
-    with GatewayServer(state):
-        yield state
-    assert state.rejections == []  # the client never sent anything off the protocol
-    assert state.cdn_auth_headers == []
 
 
 def client_for(gateway: Gateway, tmp_path: Path, **kw: object) -> Client:
