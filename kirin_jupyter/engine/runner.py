@@ -226,9 +226,9 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     await _journal(ctx.journal.record_state, request.external_task_id, "downloading")
     snapshot = _at_most_asked(snapshot, request, job.external_task_id)
     stamp = await _job_stamp(ctx, job, task_id, snapshot, seen_complete)
-    paths, snapshot, streamed = await _download_all(ctx, task_id, snapshot, stamp)
+    paths, snapshot = await _download_all(ctx, task_id, snapshot)
     finished_at = time.time()
-    await _stamp(ctx, job, stamp, snapshot, paths, streamed)
+    await _stamp(ctx, job, stamp, snapshot, paths)
     result = Result(
         task_id=task_id,
         external_task_id=request.external_task_id,
@@ -253,8 +253,8 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
 
 async def _job_stamp(ctx: RunContext, job: Job, task_id: str, snapshot: TaskSnapshot,
                      seen_complete: float) -> JobStamp | None:
-    """The facts of the job's records, before the downloads: a PNG gets its record while
-    it streams. A failure is logged and never fails the job."""
+    """The facts of the job's records, before the downloads (the record dates the task,
+    not its download). A failure is logged and never fails the job."""
     from ..model.provenance_record import job_stamp
 
     try:
@@ -267,17 +267,17 @@ async def _job_stamp(ctx: RunContext, job: Job, task_id: str, snapshot: TaskSnap
 
 
 async def _stamp(ctx: RunContext, job: Job, stamp: JobStamp | None, snapshot: TaskSnapshot,
-                 paths: list[Path], streamed: set[int]) -> None:
-    """The generation record spliced into every saved image that did not get it while it
-    downloaded (JPEG, WebP, a PNG the inserter passed by), off the loop (file I/O); a
-    failure is logged and never fails a job whose files are on disk."""
+                 paths: list[Path]) -> None:
+    """The generation record spliced into every saved image once its download is done,
+    off the loop (file I/O); a failure is logged and never fails a job whose files are on
+    disk."""
     from ..model.provenance_record import stamp_files
 
-    if stamp is None or len(streamed) == len(paths):
+    if stamp is None:
         return
     try:
         await asyncio.to_thread(stamp_files, stamp, paths,
-                                [item.type for item in snapshot.items], streamed)
+                                [item.type for item in snapshot.items])
     except Exception as exc:
         log.warning("job %s: no provenance written: %s", job.external_task_id, exc)
 
@@ -407,38 +407,25 @@ def _suffix_for(url: str, kind: str) -> str:
 
 
 async def _download_all(
-    ctx: RunContext, task_id: str, snapshot: TaskSnapshot, stamp: JobStamp | None = None
-) -> tuple[list[Path], TaskSnapshot, set[int]]:
-    """Download every result in parallel; on an expired URL, re-query once for fresh ones.
-    With ``stamp``, each PNG gets its record as it streams; returns also the indexes of
-    the files that did (the rest are spliced afterwards)."""
-    from ..model.provenance_record import stampable
-
+    ctx: RunContext, task_id: str, snapshot: TaskSnapshot
+) -> tuple[list[Path], TaskSnapshot]:
+    """Download every result in parallel; on an expired URL, re-query once for fresh ones."""
     for attempt in range(2):
         if not snapshot.items:  # kept resumable: the service may list them on a later ask
             raise APIError(f"task {task_id} completed, but the answer lists no result URLs "
                            "that could be read", task_id=task_id)
-        count = len(snapshot.items)
-        dests = [result_path(ctx.output_dir, task_id, index, _suffix_for(item.url, item.type))
-                 for index, item in enumerate(snapshot.items)]
-        inserters = [stamp.inserter(index, count)
-                     if stamp is not None and stampable(dest, item.type) else None
-                     for index, (item, dest) in enumerate(zip(snapshot.items, dests,
-                                                              strict=True))]
         downloads = [
             asyncio.ensure_future(ctx.api.download(
-                item.url, dest,
+                item.url,
+                result_path(ctx.output_dir, task_id, index, _suffix_for(item.url, item.type)),
                 check=functools.partial(check_result, kind=item.type,
                                         max_pixels=ctx.api.limits.result_pixels),
-                edit=inserter,
             ))
-            for item, dest, inserter in zip(snapshot.items, dests, inserters, strict=True)
+            for index, item in enumerate(snapshot.items)
         ]
         try:
             saved = await asyncio.gather(*downloads)  # thumbnails: when a card shows them
-            streamed = {index for index, inserter in enumerate(inserters)
-                        if inserter is not None and inserter.stamped}
-            return [path for path, _ in saved], snapshot, streamed
+            return [path for path, _ in saved], snapshot
         except BaseException as exc:  # one failed: stop the others before going on
             for download in downloads:
                 download.cancel()

@@ -1,9 +1,9 @@
 """What goes into a result file's record, and back out of it for ``%kirin rerun``.
 
-Kept apart from the byte splicing (``provenance.py``): this module knows jobs, requests
-and the journal; that one only knows file formats. The record is built from the request's
-``options`` (the journal's summary: references by label and hash, never their bytes) and
-never from anything that holds the API key.
+Kept apart from the byte splicing (``storage/file_provenance.py``): this module knows
+jobs, requests and the journal; that one only knows file formats. The record is built
+from the request's ``options`` (the journal's summary: references by label and hash,
+never their bytes) and never from anything that holds the API key.
 """
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..storage.file_provenance import PngRecordInserter, image_kind, stamp_file
+from ..storage.file_provenance import image_kind, stamp_file
 from .request import reference_labels
 
 if TYPE_CHECKING:
@@ -134,13 +133,12 @@ def parents_of_row(row: dict[str, Any]) -> list[str]:
 
 @dataclass(frozen=True)
 class JobStamp:
-    """What the records of one job's files share, gathered once before the downloads so
-    that a PNG gets its record while it streams (``inserter``) and any other image is
-    spliced afterwards (``stamp_files``), each with the same facts.
+    """What the records of one job's files share, gathered once before the downloads and
+    spliced into each image after them (``stamp_files``).
 
     ``finished_at`` is when the client saw the task complete (the status answer that
-    listed the result URLs), not when the files were saved: the record is written before
-    the last byte arrives, so it cannot honestly name a later time."""
+    listed the result URLs), not when the files were saved: the record dates the task,
+    not its download."""
 
     request: GenerationRequest
     task_id: str
@@ -156,12 +154,6 @@ class JobStamp:
                             parents=self.parents, simulated=self.simulated, index=index,
                             count=count)
 
-    def inserter(self, index: int, count: int) -> PngRecordInserter:
-        """The record of file ``index``, to be put into a PNG as it downloads; the
-        ``parameters`` text takes the size from the PNG's own header."""
-        record = self.record(index, count)
-        return PngRecordInserter(record, lambda size: parameters_text(record, size))
-
 
 def job_stamp(journal: Journal, request: GenerationRequest, *, task_id: str,
               cost: Decimal | None, finished_at: float, simulated: bool) -> JobStamp:
@@ -176,17 +168,15 @@ def stampable(path: Path, kind: str) -> bool:
     return kind == "image" and path.suffix.lower() in _STAMPED
 
 
-def stamp_files(stamp: JobStamp, paths: list[Path], types: list[str],
-                done: Collection[int] = ()) -> int:
-    """Splice the record into every saved image but those in ``done`` (indexes whose
-    record went in while they downloaded); run off the engine loop (file I/O).
+def stamp_files(stamp: JobStamp, paths: list[Path], types: list[str]) -> int:
+    """Splice the record into every saved image; run off the engine loop (file I/O).
 
     A file that cannot take one is logged and kept as it is: the record is a courtesy, the
     image is what was paid for. Returns how many files were stamped here."""
     stamped = 0
     for index, path in enumerate(paths):
         kind = types[index] if index < len(types) else "image"
-        if index in done or not stampable(path, kind):
+        if not stampable(path, kind):
             continue
         record = stamp.record(index, len(paths))
         try:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -45,9 +45,6 @@ from ..model.request import GenerationRequest
 from ..storage.host_facts import LOOKUP, NO, YES, HostFacts
 from .protocol import Endpoint
 from .responses import QuoteAnswer, TaskSnapshot, parse_error, parse_quote, parse_task
-
-if TYPE_CHECKING:
-    from ..storage.file_provenance import StreamEdit
 
 log = logging.getLogger("kirin_jupyter")
 T = TypeVar("T")
@@ -602,21 +599,16 @@ class GatewayHTTP:
         return proven
 
     async def download(self, url: str, dest: Path, *, attempts: int = 3,
-                       check: Callable[[Path], T] | None = None,
-                       edit: StreamEdit | None = None) -> tuple[Path, T | None]:
+                       check: Callable[[Path], T] | None = None) -> tuple[Path, T | None]:
         """Stream ``url`` to a temp file beside ``dest``, pass it through ``check`` (in a
         thread; ``DownloadError`` means fetch again), then rename it to ``dest``.
-        Returns the path and what ``check`` returned.
-
-        ``edit`` changes the bytes as they are written (the provenance record put into a
-        PNG's head): restarted for each attempt, so a retry's file gets one record, and
-        the check sees the file as edited."""
+        Returns the path and what ``check`` returned."""
         dest.parent.mkdir(parents=True, exist_ok=True)
 
         async def attempt() -> tuple[Path, T | None]:
             try:
                 async with self._download_slots:
-                    tmp = await asyncio.wait_for(self._stream_to_temp(url, dest.parent, edit),
+                    tmp = await asyncio.wait_for(self._stream_to_temp(url, dest.parent),
                                                  self.limits.request_seconds)
             except asyncio.TimeoutError:
                 raise LimitExceeded(
@@ -654,8 +646,7 @@ class GatewayHTTP:
 
         return await with_retries(attempt, attempts=attempts, wait=backoff, give_up=give_up)
 
-    async def _stream_to_temp(self, url: str, folder: Path,
-                              edit: StreamEdit | None = None) -> Path:
+    async def _stream_to_temp(self, url: str, folder: Path) -> Path:
         async with self._download_client().stream("GET", url) as response:
             if response.status_code in _EXPIRED_STATUSES:
                 raise ResultExpired(
@@ -674,29 +665,12 @@ class GatewayHTTP:
             fd, name = tempfile.mkstemp(prefix=".part-", dir=folder)
             try:
                 written = 0  # bytes received: the limit is on what the service sends
-
-                def put(pieces: list[bytes | memoryview]) -> None:
-                    """An edit's pieces in one ``writev``; the rest if it wrote less."""
-                    done = os.writev(fd, pieces) if pieces else 0
-                    for piece in pieces:
-                        view = memoryview(piece)[min(done, len(piece)):]
-                        done = max(0, done - len(piece))
-                        while view:
-                            view = view[os.write(fd, view):]
-
-                if edit is not None:
-                    edit.start()
                 with os.fdopen(fd, "wb") as fh:
                     async for chunk in response.aiter_bytes(1 << 16):
                         written += len(chunk)
                         if written > cap:
                             raise LimitExceeded(_too_large("a result file", written, cap))
-                        if edit is None:
-                            fh.write(chunk)
-                        else:  # fh is never written to: its buffer stays empty
-                            put(edit.feed(chunk))
-                    if edit is not None:
-                        put(edit.end())
+                        fh.write(chunk)
             except BaseException:
                 Path(name).unlink(missing_ok=True)
                 raise
