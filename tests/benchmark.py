@@ -220,9 +220,9 @@ def bench_scale_jobs(count: int, seconds: float) -> None:
 
 def fill_journal(journal: Any, count: int, unfinished: int, base_url: str, folder: Path,
                  shown: int = 20) -> None:
-    """``count`` jobs as a long-used journal holds them (five events each); every
-    completed one's files exist: those of the newest ``shown`` (the first history page)
-    are simulator pictures of their own, older ones share a few."""
+    """``count`` jobs as a long-used journal holds them; every completed one's files
+    exist: those of the newest ``shown`` (the first history page) are simulator pictures
+    of their own, older ones share a few."""
     import sqlite3
 
     from kirin_jupyter.simulator.render import render_result
@@ -238,7 +238,7 @@ def fill_journal(journal: Any, count: int, unfinished: int, base_url: str, folde
 
     shared = [picture(count + k, 0) for k in range(8)]
     now = time.time()
-    jobs, events = [], []
+    jobs = []
     for i in range(count):
         age = count - i  # the newest last, a minute apart
         created = now - 60 * age
@@ -259,15 +259,11 @@ def fill_journal(journal: Any, count: int, unfinished: int, base_url: str, folde
                      json.dumps([f"{base_url}/files/{i}/{k}.png" for k in range(n)]),
                      json.dumps(paths) if done else None, "gone-host:1", str(folder),
                      created, created + 20))
-        for step, state in enumerate(("submitting", "created", "running", "downloading",
-                                      "completed")):
-            events.append((f"kj-{i:032x}", created + 5 * step, state))
     with sqlite3.connect(journal.path) as conn:
         conn.executemany(
             "INSERT INTO jobs (external_id, task_id, model, prompt, request, base_url, status,"
             " cost, urls, paths, owner, output_dir, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", jobs)
-        conn.executemany("INSERT INTO events VALUES (?, ?, ?, NULL)", events)
     conn.close()
 
 

@@ -6,6 +6,7 @@ import asyncio
 import io
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -253,14 +254,37 @@ def test_no_key_and_no_base_url_is_still_the_simulator(tmp_path: Path) -> None:
 
 
 def test_journal_records_request_before_create_and_never_the_key(
-    http_client: Client, sim_server: SimulatorServer, make_image
+    http_client: Client, sim_server: SimulatorServer, make_image,
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    service = sim_server.service
+    handle = service.handle
+    seen: list[tuple[str, str | None]] = []  # from the create on: each request, and the
+    ids: set[str | None] = set()  # journal's newest job (as %kirin history lists it) then
+
+    def watching(method: str, path: str, headers: Any, body: bytes) -> Any:
+        route = path.split("?", 1)[0]
+        if seen or (method == "POST" and route == service.routes.create):
+            rows = http_client.journal.history(limit=1)[0]
+            ids.add(rows[0]["external_id"] if rows else None)
+            kind = "download" if route.startswith("/results/") else f"{method} {route}"
+            seen.append((kind, rows[0]["status"] if rows else None))
+        return handle(method, path, headers, body)
+
+    monkeypatch.setattr(service, "handle", watching)
     job = http_client.generate("<<<image_1>>> knight", images=[make_image(400, 400)])
     result = job.wait(20)
     row = http_client.journal.get(job.external_task_id)
     assert row is not None and row["task_id"] == result.task_id and row["status"] == "completed"
     assert "sha256:" in row["request"] and len(row["request"]) < 2000
-    statuses = [s for s, _ in http_client.journal.events(job.external_task_id)]
-    assert statuses[0] == "submitting" and statuses[-1] == "completed"
+    # The journal's states as the service saw them, request by request, then at the end.
+    assert ids == {job.external_task_id}
+    assert seen[0] == (f"POST {service.routes.create}", "submitting")  # before the create
+    assert seen[-1] == ("download", "downloading")
+    statuses = [status for _, status in seen] + [row["status"]]
+    statuses = [s for i, s in enumerate(statuses) if i == 0 or s != statuses[i - 1]]
+    assert statuses[:2] == ["submitting", "created"] and statuses[-2:] == [
+        "downloading", "completed"]
+    assert set(statuses[2:-2]) <= {"queued", "running", "completed"}
     raw = http_client.journal.path.read_bytes()
     assert TEST_KEY.encode() not in raw

@@ -213,10 +213,12 @@ def test_a_key_echoed_by_the_service_is_redacted_everywhere(
         job.wait(20)
     journal = (tmp_path / "home" / "journal.sqlite3")
     texts = [str(caught.value), repr(caught.value), job_html(job), live_status(job),
-             log_capture.getvalue(), str(client.journal.events(job.external_task_id)),
+             log_capture.getvalue(), str(client.journal.history(limit=20)),
              str(client.journal.get(job.external_task_id))]
-    if journal.exists():
-        texts.append(journal.read_bytes().decode("latin-1"))
+    assert journal == client.journal.path and journal.exists()
+    for stored in (journal, journal.with_name(journal.name + "-wal")):  # every state written
+        if stored.exists():
+            texts.append(stored.read_bytes().decode("latin-1"))
     for text in texts:
         assert TEST_KEY[:10].lower() not in text.lower()  # not even a cut, in any case
 

@@ -62,6 +62,44 @@ def test_an_older_journal_is_migrated_once(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_a_journal_with_the_old_events_table_is_migrated_and_still_works(tmp_path: Path
+                                                                        ) -> None:
+    """Version 2 journals kept an ``events`` table that nothing a person uses read; the
+    migration to 3 drops it and keeps every job and host fact."""
+    path = tmp_path / "v2.sqlite3"
+    first = Journal(path)
+    first.record_submit("kj-old", "kirin_image_omni", "old fox", {"n": 1},
+                        "https://gw.example", Path("/tmp"))
+    first.record_host_fact("https://gw.example", "lookup", "yes")
+    first.close()
+    with sqlite3.connect(path) as conn:  # what version 2 wrote beside the jobs
+        conn.execute("CREATE TABLE IF NOT EXISTS events (external_id TEXT NOT NULL, at REAL"
+                     " NOT NULL, status TEXT NOT NULL, detail TEXT)")
+        conn.execute("INSERT INTO events VALUES ('kj-old', 1, 'submitting', NULL)")
+        conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    journal = Journal(path)
+    old = journal.get("kj-old")
+    assert old is not None and old["prompt"] == "old fox" and old["status"] == "submitting"
+    assert journal.host_facts("https://gw.example")["lookup"][0] == "yes"
+    journal.record_state("kj-old", "created", task_id="t-old")
+    journal.record_submit("kj-new", "kirin_image_omni", "new fox", {"n": 1},
+                          "https://gw.example", Path("/tmp"))
+    journal.record_state("kj-new", "failed", detail="refused")
+    journal.record_result("kj-old", "0.04", ["https://gw.example/1.png"], [Path("/tmp/1.png")])
+    old, new = journal.get("kj-old"), journal.get("kj-new")
+    assert old is not None and old["status"] == "completed" and old["task_id"] == "t-old"
+    assert new is not None and new["status"] == "failed" and new["error"] == "refused"
+    assert [row["external_id"] for row in journal.history()[0]] == ["kj-new", "kj-old"]
+    journal.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        tables = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert tables == {"jobs", "durations", "host_facts"}
+    conn.close()
+
+
 def test_history_search_is_plain_text_and_bounded(tmp_path: Path) -> None:
     import pytest
 

@@ -53,12 +53,6 @@ CREATE TABLE IF NOT EXISTS durations (
     at          REAL NOT NULL,
     uncertainty REAL NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS events (
-    external_id TEXT NOT NULL,
-    at          REAL NOT NULL,
-    status      TEXT NOT NULL,
-    detail      TEXT
-);
 CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at);
 CREATE TABLE IF NOT EXISTS host_facts (
     base_url    TEXT NOT NULL,
@@ -89,7 +83,12 @@ _LATER_COLUMNS = {
 }
 
 
-SCHEMA_VERSION = 2  # 1: the tables before host_facts; 2: host_facts
+SCHEMA_VERSION = 3  # 1: the tables before host_facts; 2: host_facts; 3: no events
+
+# Tables of earlier versions that nothing reads any more, dropped by the migration: the
+# per-job ``events`` log (every state change; only tests read it, and the jobs row and
+# kirin.log say the same to a person).
+_RETIRED = "DROP TABLE IF EXISTS events"
 
 
 def _statements(script: str) -> list[str]:
@@ -107,6 +106,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
         if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             for statement in _statements(_SCHEMA):
                 conn.execute(statement)
+            conn.execute(_RETIRED)
             _add_missing_columns(conn)
             for statement in _statements(_INDEXES):  # after the columns they may name
                 conn.execute(statement)
@@ -257,9 +257,6 @@ class Journal:
                 (external_id, model, prompt, json.dumps(request), base_url, current_owner(),
                  str(output_dir), json.dumps(list(parents)) if parents else None, now, now),
             )
-            conn.execute(
-                "INSERT INTO events VALUES (?, ?, 'submitting', NULL)", (external_id, now)
-            )
 
     def record_state(
         self,
@@ -275,9 +272,6 @@ class Journal:
                 "UPDATE jobs SET status = ?, task_id = COALESCE(?, task_id), updated_at = ?,"
                 " error = CASE WHEN ? = 'failed' THEN ? ELSE error END WHERE external_id = ?",
                 (status, task_id, now, status, detail, external_id),
-            )
-            conn.execute(
-                "INSERT INTO events VALUES (?, ?, ?, ?)", (external_id, now, status, detail)
             )
 
     def record_urls(self, external_id: str, cost: str | None, urls: Sequence[str]) -> None:
@@ -298,9 +292,6 @@ class Journal:
                 " updated_at = ? WHERE external_id = ?",
                 (cost, json.dumps(list(urls)), json.dumps([str(p) for p in paths]), now,
                  external_id),
-            )
-            conn.execute(
-                "INSERT INTO events VALUES (?, ?, 'completed', NULL)", (external_id, now)
             )
 
     def record_duration(self, model: str, resolution: str, n: int, seconds: float,
@@ -349,14 +340,6 @@ class Journal:
                 "SELECT * FROM jobs WHERE external_id = ?", (external_id,)
             ).fetchone()
         return dict(row) if row else None
-
-    def events(self, external_id: str) -> list[tuple[str, str | None]]:
-        with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT status, detail FROM events WHERE external_id = ? ORDER BY at, rowid",
-                (external_id,),
-            ).fetchall()
-        return [(r[0], r[1]) for r in rows]
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._connect() as conn:
