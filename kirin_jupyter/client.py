@@ -210,7 +210,7 @@ class Client:
         # process that made them: the built-in simulator keeps its tasks in memory only
         self.simulated_lost: list[tuple[str, str | None]] = []
         self._policy = poll_policy or PollPolicy()
-        self._budget = StatusRequestRate(self._policy.max_rate, self._policy.burst)
+        self._status_rate = StatusRequestRate(self._policy.max_rate, self._policy.burst)
         self.registry = registry if registry is not None else JobRegistry()
         self.batches: list[Batch] = []  # started (or resumed) by this client
         self.resumed_batches: list[Batch] = []  # what the last resume() took up again
@@ -403,10 +403,10 @@ class Client:
 
     def run_context(self, output_dir: Path | None = None, *,
                     gate: AdaptiveLimit | None = None) -> RunContext:
-        """What this client's jobs share: connection, journal, poll budget (and a batch's
-        concurrency gate)."""
+        """What this client's jobs share: connection, journal, status-request rate (and a
+        batch's concurrency gate)."""
         return RunContext(self.api, self.journal, output_dir or self.output_dir,
-                          self._policy, self.timeout, budget=self._budget,
+                          self._policy, self.timeout, status_rate=self._status_rate,
                           quote=self.quote_async, gate=gate)
 
     def adopt(self, job: Job) -> None:

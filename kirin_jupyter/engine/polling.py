@@ -29,7 +29,7 @@ _MARGIN_MAX = 0.5
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """Bounds of the schedule, in seconds, and the shared request budget."""
+    """Bounds of the schedule, in seconds, and the shared status-request rate."""
 
     first: float = 1.0  # the first check, at the latest
     floor: float = 0.25  # the shortest gap between two checks of one task

@@ -56,7 +56,7 @@ class RunContext:
     output_dir: Path
     policy: PollPolicy
     timeout: float
-    budget: StatusRequestRate | None = None  # status requests of all jobs share it
+    status_rate: StatusRequestRate | None = None  # status requests of all jobs share it
     quote: Callable[[GenerationRequest], Awaitable[Quote]] | None = None  # price a job
     gate: AdaptiveLimit | None = None  # a batch's concurrency: busy answers wait in it
 
@@ -345,8 +345,8 @@ async def _poll_until_final(
                 external_task_id=job.external_task_id,
             )
         await asyncio.sleep(delay)
-        if ctx.budget is not None:
-            await ctx.budget.acquire()
+        if ctx.status_rate is not None:
+            await ctx.status_rate.acquire()
         try:
             fetched = await ctx.api.get_task(task_id)
         except APIError as exc:

@@ -442,7 +442,7 @@ def _check_extra_params(model: spec.ModelSpec, value: Any) -> dict[str, Any]:
             raise ValidationError(
                 f"extra param {key!r} would override a documented field, which has its "
                 f"own checked option: {_instead(key)}")
-        try:  # as it will be encoded for the wire (kirin_api._encode_json), but strict JSON
+        try:  # as it will be encoded for the wire (service/http.py _encode_json), but strict JSON
             text = json.dumps(item, ensure_ascii=False, allow_nan=False)
             text.encode("utf-8")
         except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
