@@ -18,7 +18,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import budget
 from .config import settings as config
 from .config.settings import ARGUMENT, Layer, Settings, overlay
 from .engine.job import Job
@@ -34,6 +33,7 @@ from .model.request import (
     check_option_names,
     request_from_summary,
 )
+from .money import budget
 from .service.http import GatewayHTTP, Limits, RetryPolicy
 from .service.protocol import BodyStyle, Endpoint, check_body_style, host_choice
 from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService

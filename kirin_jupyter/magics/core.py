@@ -23,13 +23,13 @@ from IPython.display import display
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from .. import budget
 from ..base import frontends
 from ..base.money import usd
 from ..config import settings
 from ..model import spec
 from ..model.quote import CREDIT
 from ..model.request import OPTION_NAMES, unchecked_note
+from ..money import budget
 from . import grammar as magic_options
 from .prompting import PromptError, prompt_from_cell
 

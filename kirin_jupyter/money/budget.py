@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import (
+from ..errors import (
     APIError,
     BudgetExceeded,
     NeverCreated,
@@ -32,14 +32,14 @@ from .errors import (
     TaskFailed,
     ValidationError,
 )
-from .model.quote import CREDIT, USD, Quote, estimated, unit_of
+from ..model.quote import CREDIT, USD, Quote, estimated, unit_of
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-    from .engine.job import Job
-    from .engine.registry import JobRegistry
-    from .model.request import GenerationRequest
+    from ..engine.job import Job
+    from ..engine.registry import JobRegistry
+    from ..model.request import GenerationRequest
 
 
 class Spender(Protocol):
