@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     APIError,
@@ -32,7 +32,7 @@ from ..errors import (
     TaskFailed,
     ValidationError,
 )
-from ..model.quote import CREDIT, USD, Quote, estimated, unit_of
+from ..model.quote import CREDIT, USD, Quote, estimated, summed, unit_of
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -40,28 +40,7 @@ if TYPE_CHECKING:
     from ..engine.job import Job
     from ..engine.registry import JobRegistry
     from ..model.request import GenerationRequest
-
-
-class Spender(Protocol):
-    """What the budget reads of whoever spends (a ``Client``): its limits, its jobs and
-    its prices. A protocol, so the money layer never imports the client above it."""
-
-    max_cost: Decimal | None
-    registry: JobRegistry
-
-    @property
-    def max_credits(self) -> Decimal | None: ...
-
-    @property
-    def budget_lock(self) -> AbstractContextManager[Any]: ...
-
-    def service_currency(self) -> str | None: ...
-
-    def estimate_cost(self, request: GenerationRequest) -> Decimal | None: ...
-
-    def last_service_quote(self, request: GenerationRequest) -> Quote | None: ...
-
-    def session_spend(self) -> Decimal: ...
+    from .prices import Prices
 
 PriceOf = Callable[["GenerationRequest", "Quote | None"], "Decimal | None"]
 
@@ -98,23 +77,14 @@ def checked_limit(value: Decimal | float | str | None, name: str, unit: str
     return amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount
 
 
-def limits(client: Spender) -> list[Limit]:
+def limits_of(max_cost: Decimal | None, max_credits: Decimal | None) -> list[Limit]:
+    """The limits set: ``max_cost`` in USD, ``max_credits`` in credits."""
     found = []
-    if client.max_cost is not None:
-        found.append(Limit("max_cost", client.max_cost, USD))
-    if client.max_credits is not None:
-        found.append(Limit("max_credits", client.max_credits, CREDIT))
+    if max_cost is not None:
+        found.append(Limit("max_cost", max_cost, USD))
+    if max_credits is not None:
+        found.append(Limit("max_credits", max_credits, CREDIT))
     return found
-
-
-def service_currency(client: Spender, quotes: Iterable[Quote | None] = ()) -> str | None:
-    """The currency the service quotes in: from one of ``quotes`` it gave, else from any
-    quote it gave this connection; None while it has given none (no precharge route, or
-    only failed ones such as COST_CACHE_MISS)."""
-    for quote in quotes:
-        if quote is not None and quote.source == "service" and quote.known:
-            return quote.currency
-    return client.service_currency()
 
 
 def currency_problem(found: list[Limit], currency: str | None) -> str | None:
@@ -157,99 +127,6 @@ def may_be_billed(job: Job) -> bool:
     return not refused and (job.task_id is not None or isinstance(error, OutcomeUnknown))
 
 
-# -- prices in a unit --------------------------------------------------------------------
-
-def usd_prices(client: Spender) -> PriceOf:
-    """A job's price in USD: its quote, else the estimate from earlier jobs (cached per
-    kind for one check)."""
-    estimates: dict[tuple[str, str, int], Decimal | None] = {}
-
-    def price_of(req: GenerationRequest, known: Quote | None) -> Decimal | None:
-        if known is not None and known.usd is not None:
-            return known.usd
-        key = (req.model.name, req.resolution, req.n)
-        if key not in estimates:
-            estimates[key] = client.estimate_cost(req)
-        return estimates[key]
-
-    return price_of
-
-
-def credit_prices(client: Spender) -> PriceOf:
-    """A job's price in credits: its quote, else the service's last credit quote for the
-    same kind of request (the estimate in credits: earlier jobs' costs are in USD)."""
-    def price_of(req: GenerationRequest, known: Quote | None) -> Decimal | None:
-        if known is not None and known.credits is not None:
-            return known.credits
-        last = client.last_service_quote(req)
-        return last.credits if last is not None else None
-
-    return price_of
-
-
-def committed(client: Spender, unit: str, price_of: PriceOf | None = None
-              ) -> tuple[Decimal, int, int]:
-    """What the session has spent or committed in ``unit``; how many jobs in flight have no
-    price in it; and how many billed or possibly billed jobs that ended have none (no
-    readable cost, no quote, no estimate), which makes the sum unknown."""
-    price_of = price_of or (usd_prices(client) if unit == USD else credit_prices(client))
-    total = client.session_spend() if unit == USD else Decimal(0)
-    unknown_in_flight = unknown_done = 0
-    for job in client.registry.latest_per_task():  # a resumed job replaces the one it resumes
-        billed = unit != USD and job.cost is not None  # its cost is in USD: count the quote
-        if job.done() and not billed and not may_be_billed(job):
-            continue
-        price = price_of(job.request, job.quote)
-        if price is not None:
-            total += price
-        elif not job.done():
-            unknown_in_flight += 1
-        else:  # ended, may be billed, no price: never counted as zero
-            unknown_done += 1
-    return total, unknown_in_flight, unknown_done
-
-
-# -- the checks --------------------------------------------------------------------------
-
-def check_job(client: Spender, request: GenerationRequest, quote: Quote | None) -> None:
-    """Refuse a job that could take the session past a limit; nothing is sent then."""
-    found = limits(client)
-    if not found:
-        return
-    problem = currency_problem(found, service_currency(client, [quote]))
-    if problem:
-        raise BudgetExceeded(problem)
-    for limit in found:
-        _check_job_against(client, limit, request, quote)
-
-
-def _check_job_against(client: Spender, limit: Limit, request: GenerationRequest,
-                       quote: Quote | None) -> None:
-    price_of = usd_prices(client) if limit.unit == USD else credit_prices(client)
-    spent, unknown_in_flight, unknown_done = committed(client, limit.unit, price_of)
-    mine = price_of(request, quote)
-    if unknown_done:
-        raise BudgetExceeded(_unknown_committed(unknown_done, limit))
-    if mine is None and limit.unit != USD:
-        raise BudgetExceeded(
-            f"budget: the service gave no price in credits for this job (no quote, or a "
-            f"failed one), so it cannot be checked against {limit}; nothing was sent. Try "
-            "again, or unset the limit (%config Kirin.max_credits = 0)")
-    if spent >= limit.amount or (mine is not None and spent + mine > limit.amount):
-        said = quote if quote is not None and quote.in_unit(limit.unit) is not None else \
-            estimated(mine) if limit.unit == USD else Quote(mine, CREDIT, source="service")
-        verb = f"would cost {said.describe()} and pass" if said.known else "would pass"
-        raise BudgetExceeded(
-            f"budget: this session has spent or committed {limit.show(spent)} of {limit}; "
-            f"this job {verb} it. Raise the limit (%config Kirin.{limit.name} = ...) to go on"
-        )
-    if mine is None and unknown_in_flight:
-        raise BudgetExceeded(
-            "budget: the price of this kind of job is not known yet and a job of unknown "
-            f"price is still running ({limit}); start this one when it is done"
-        )
-
-
 def _unknown_committed(count: int, limit: Limit) -> str:
     """The refusal when ended jobs that may be billed have no price in the limit's unit."""
     why = ("the service sent no readable cost for them, and there is no quote or earlier "
@@ -261,37 +138,162 @@ def _unknown_committed(count: int, limit: Limit) -> str:
             f"(%config Kirin.{limit.name} = 0) to go on")
 
 
-def check_batch(client: Spender, requests: list[GenerationRequest],
-                quotes: list[Quote | None], *, what: str = "batch") -> None:
-    """Refuse a whole batch (or sweep) before its first create when, at its price, it would
-    take the session past a limit; with a limit and no known price, refuse too (a batch
-    could run far past it before the first price is seen)."""
-    found = limits(client)
-    if not found or not requests:
-        return
-    problem = currency_problem(found, service_currency(client, quotes))
-    if problem:
-        raise BudgetExceeded(problem)
-    for limit in found:
-        price_of = usd_prices(client) if limit.unit == USD else credit_prices(client)
-        prices = [price_of(request, quote) if limit.unit != USD else
-                  quote.usd if quote is not None else None
-                  for request, quote in zip(requests, quotes, strict=True)]
-        if any(price is None for price in prices):
-            raise BudgetExceeded(
-                f"budget: the price of these jobs is not known yet ({limit});"
-                " run one job of this kind first, or remove the limit; nothing was sent"
-                if limit.unit == USD else
-                f"budget: the service gave no price in credits for some of these jobs "
-                f"({limit}); try again, or remove the limit; nothing was sent")
-        total = sum((p for p in prices if p is not None), Decimal(0))
-        with client.budget_lock:
-            spent, _, unknown_done = committed(client, limit.unit)
+class Budget:
+    """One session's budget: its limits (read when asked: ``%config Kirin`` may change
+    them), the jobs that spend (``registry``) and their prices. ``lock`` is held while a
+    job is checked and registered, so two threads cannot both pass."""
+
+    def __init__(self, limits: Callable[[], list[Limit]], registry: JobRegistry,
+                 prices: Prices, lock: AbstractContextManager[Any]) -> None:
+        self._limits = limits
+        self.registry = registry
+        self.prices = prices
+        self.lock = lock
+
+    def limits(self) -> list[Limit]:
+        return self._limits()
+
+    def spent(self) -> Decimal:
+        """What the finished jobs cost (as reported by the service)."""
+        return self.registry.spend()
+
+    def currency(self, quotes: Iterable[Quote | None] = ()) -> str | None:
+        """The currency the service quotes in: from one of ``quotes`` it gave, else from
+        any quote it gave this connection; None while it has given none (no precharge
+        route, or only failed ones such as COST_CACHE_MISS)."""
+        for quote in quotes:
+            if quote is not None and quote.source == "service" and quote.known:
+                return quote.currency
+        return self.prices.currency()
+
+    # -- prices in a unit ----------------------------------------------------------------
+
+    def price_in(self, unit: str) -> PriceOf:
+        """A job's price in ``unit``: its quote, else (USD) the estimate from earlier jobs,
+        cached per kind for one check, or (credits) the service's last credit quote for
+        the same kind of request (earlier jobs' costs are in USD)."""
+        if unit != USD:
+            def credits_of(req: GenerationRequest, known: Quote | None) -> Decimal | None:
+                if known is not None and known.credits is not None:
+                    return known.credits
+                last = self.prices.last_service_quote(req)
+                return last.credits if last is not None else None
+
+            return credits_of
+        estimates: dict[tuple[str, str, int], Decimal | None] = {}
+
+        def usd_of(req: GenerationRequest, known: Quote | None) -> Decimal | None:
+            if known is not None and known.usd is not None:
+                return known.usd
+            key = (req.model.name, req.resolution, req.n)
+            if key not in estimates:
+                estimates[key] = self.prices.estimate_cost(req)
+            return estimates[key]
+
+        return usd_of
+
+    def committed(self, unit: str, price_of: PriceOf | None = None
+                  ) -> tuple[Decimal, int, int]:
+        """What the session has spent or committed in ``unit``; how many jobs in flight
+        have no price in it; and how many billed or possibly billed jobs that ended have
+        none (no readable cost, no quote, no estimate), which makes the sum unknown."""
+        price_of = price_of or self.price_in(unit)
+        total = self.spent() if unit == USD else Decimal(0)
+        unknown_in_flight = unknown_done = 0
+        for job in self.registry.latest_per_task():  # a resumed job replaces its first
+            billed = unit != USD and job.cost is not None  # cost in USD: count the quote
+            if job.done() and not billed and not may_be_billed(job):
+                continue
+            price = price_of(job.request, job.quote)
+            if price is not None:
+                total += price
+            elif not job.done():
+                unknown_in_flight += 1
+            else:  # ended, may be billed, no price: never counted as zero
+                unknown_done += 1
+        return total, unknown_in_flight, unknown_done
+
+    # -- the checks ----------------------------------------------------------------------
+
+    def check_job(self, request: GenerationRequest, quote: Quote | None) -> None:
+        """Refuse a job that could take the session past a limit; nothing is sent then."""
+        found = self.limits()
+        if not found:
+            return
+        problem = currency_problem(found, self.currency([quote]))
+        if problem:
+            raise BudgetExceeded(problem)
+        for limit in found:
+            self._check_job_against(limit, request, quote)
+
+    def _check_job_against(self, limit: Limit, request: GenerationRequest,
+                           quote: Quote | None) -> None:
+        price_of = self.price_in(limit.unit)
+        spent, unknown_in_flight, unknown_done = self.committed(limit.unit, price_of)
+        mine = price_of(request, quote)
         if unknown_done:
             raise BudgetExceeded(_unknown_committed(unknown_done, limit))
-        if spent + total > limit.amount:
+        if mine is None and limit.unit != USD:
             raise BudgetExceeded(
-                f"budget: this {what} of {len(requests)} jobs would cost {limit.show(total)} "
-                f"and this session has spent or committed {limit.show(spent)} of {limit}; "
-                f"nothing was sent. Raise the limit (%config Kirin.{limit.name} = ...) or "
-                f"send fewer {'prompts' if what == 'batch' else 'values'}")
+                f"budget: the service gave no price in credits for this job (no quote, or "
+                f"a failed one), so it cannot be checked against {limit}; nothing was sent. "
+                "Try again, or unset the limit (%config Kirin.max_credits = 0)")
+        if spent >= limit.amount or (mine is not None and spent + mine > limit.amount):
+            said = quote if quote is not None and quote.in_unit(limit.unit) is not None \
+                else estimated(mine) if limit.unit == USD else \
+                Quote(mine, CREDIT, source="service")
+            verb = f"would cost {said.describe()} and pass" if said.known else "would pass"
+            raise BudgetExceeded(
+                f"budget: this session has spent or committed {limit.show(spent)} of "
+                f"{limit}; this job {verb} it. Raise the limit "
+                f"(%config Kirin.{limit.name} = ...) to go on")
+        if mine is None and unknown_in_flight:
+            raise BudgetExceeded(
+                "budget: the price of this kind of job is not known yet and a job of "
+                f"unknown price is still running ({limit}); start this one when it is done")
+
+    def check_batch(self, requests: list[GenerationRequest], quotes: list[Quote | None],
+                    *, what: str = "batch") -> None:
+        """Refuse a whole batch (or sweep) before its first create when, at its price, it
+        would take the session past a limit; with a limit and no known price, refuse too
+        (a batch could run far past it before the first price is seen)."""
+        found = self.limits()
+        if not found or not requests:
+            return
+        problem = currency_problem(found, self.currency(quotes))
+        if problem:
+            raise BudgetExceeded(problem)
+        for limit in found:
+            total = summed(self._in_unit(limit.unit, requests, quotes))
+            if total is None:
+                raise BudgetExceeded(
+                    f"budget: the price of these jobs is not known yet ({limit});"
+                    " run one job of this kind first, or remove the limit; nothing was sent"
+                    if limit.unit == USD else
+                    f"budget: the service gave no price in credits for some of these jobs "
+                    f"({limit}); try again, or remove the limit; nothing was sent")
+            assert total.cost is not None
+            with self.lock:
+                spent, _, unknown_done = self.committed(limit.unit)
+            if unknown_done:
+                raise BudgetExceeded(_unknown_committed(unknown_done, limit))
+            if spent + total.cost > limit.amount:
+                raise BudgetExceeded(
+                    f"budget: this {what} of {len(requests)} jobs would cost "
+                    f"{limit.show(total.cost)} and this session has spent or committed "
+                    f"{limit.show(spent)} of {limit}; nothing was sent. Raise the limit "
+                    f"(%config Kirin.{limit.name} = ...) or send fewer "
+                    f"{'prompts' if what == 'batch' else 'values'}")
+
+    def _in_unit(self, unit: str, requests: list[GenerationRequest],
+                 quotes: list[Quote | None]) -> list[Quote | None]:
+        """Each job's price in ``unit`` as a quote (None where there is none): in USD its
+        quote only (no estimate for a whole batch), in credits its quote, else the
+        service's last credit quote for its kind."""
+        price_of = self.price_in(unit)
+        found: list[Quote | None] = []
+        for request, quote in zip(requests, quotes, strict=True):
+            price = price_of(request, quote) if unit != USD else \
+                quote.usd if quote is not None else None
+            found.append(None if price is None else Quote(price, unit))
+        return found
