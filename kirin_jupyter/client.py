@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import json
 import logging
@@ -11,14 +10,12 @@ import os
 import sqlite3
 import sys
 import threading
-import time
 import warnings
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import budget
 from .config import settings as config
 from .config.settings import ARGUMENT, Layer, Settings, overlay
 from .engine.job import Job
@@ -26,7 +23,7 @@ from .engine.polling import Expectation, PollPolicy, StatusRequestRate, expectat
 from .engine.registry import JobRegistry
 from .engine.runner import RunContext, run_job
 from .errors import KirinError, ValidationError
-from .model.quote import Quote, estimated, price_kind
+from .model.quote import Quote
 from .model.request import (
     GenerationRequest,
     RequestOptions,
@@ -34,16 +31,18 @@ from .model.request import (
     check_option_names,
     request_from_summary,
 )
+from .money.budget import Budget, Limit, checked_limit, limits_of
+from .money.prices import Prices
 from .service.http import GatewayHTTP, Limits, RetryPolicy
 from .service.protocol import BodyStyle, Endpoint, check_body_style, host_choice
 from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
 from .storage.host_facts import HostFacts
-from .storage.journal import FINAL_STATES, Journal, price_per_image
+from .storage.journal import FINAL_STATES, Journal
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .batches.batch import Batch
+    from .batches.batch import Batch, BatchServices
     from .batches.sweep import Sweep, SweepPlan
     from .engine.adaptive import AdaptiveLimit
 
@@ -51,9 +50,6 @@ log = logging.getLogger("kirin_jupyter")
 _log_files: set[Path] = set()
 _log_lock = threading.Lock()
 
-
-# How long the service's quote for one kind of request is taken as its price.
-QUOTE_FRESH_SECONDS = 60.0
 
 class _QuietFileHandler(logging.FileHandler):
     """A log file that, when it cannot be written (a full disk), says so once on stderr
@@ -106,7 +102,7 @@ def _warn_if_plain_http(url: str) -> None:
 
 def _checked_max_cost(value: Decimal | float | str | None) -> Decimal | None:
     """A budget in USD, or None for no limit; anything else is one clear error."""
-    return budget.checked_limit(value, "max_cost", "USD")
+    return checked_limit(value, "max_cost", "USD")
 
 
 def _request_deadline(settings: Settings) -> float:
@@ -176,7 +172,7 @@ class Client:
         if max_cost is not None:
             checked = _checked_max_cost(max_cost)
             explicit["max_cost"] = float(checked) if checked is not None else 0.0
-        credits = budget.checked_limit(max_credits, "max_credits", "credits")
+        credits = checked_limit(max_credits, "max_credits", "credits")
         if max_credits is not None:
             explicit["max_credits"] = float(credits or 0)
         if body_style is not None:
@@ -197,13 +193,7 @@ class Client:
         home = Path(home) if home else config.kirin_home()
         self.journal = Journal(home / "journal.sqlite3")
         _log_to_file(home)
-        self._service_quotes = True  # until the service shows it has no precharge route
-        self._quote_lock = threading.Lock()
-        self._quote_cache: dict[tuple[object, ...], Quote] = {}  # the panel's price hints
-        self._quoting: set[tuple[object, ...]] = set()  # kinds being asked about now
-        # the service's last quote per kind, and when it came: jobs of one kind share it
-        self._quoted_at: dict[tuple[object, ...], float] = {}
-        self._quotes_in_flight: dict[tuple[object, ...], asyncio.Future[Quote]] = {}
+        self.prices = Prices(self.journal)  # quotes and estimates, per connection
         # (external id, task id, owner) of jobs the last resume() left to a live kernel
         self.held_elsewhere: list[tuple[str, str | None, str]] = []
         # (external id, task id) of simulated jobs the last resume() found gone with the
@@ -215,6 +205,7 @@ class Client:
         self.batches: list[Batch] = []  # started (or resumed) by this client
         self.resumed_batches: list[Batch] = []  # what the last resume() took up again
         self._lock = threading.RLock()
+        self.budget = Budget(self._limits, self.registry, self.prices, self._lock)
         self.apply(base, api_key)
 
     def apply(self, settings: Settings, api_key: str | None = None) -> None:
@@ -272,10 +263,7 @@ class Client:
         old = self._api
         self._api = GatewayHTTP(Endpoint(url, *routes), key, transport=transport)
         self._api.facts = HostFacts(url, self.journal)  # what this host was seen to do
-        # a host the doctor found without a precharge route is not asked for prices
-        self._service_quotes = self._api.facts.get("precharge_route") != "no"
-        self._quote_cache.clear()
-        self._quoted_at.clear()
+        self.prices.connect(self._api)
         if old is not None:
             self._close_when_idle(old)
 
@@ -369,10 +357,9 @@ class Client:
                 f"(task {earlier.get('task_id') or 'not created'}); ids must be unique: "
                 "leave it out to get a fresh one"
             )
-        limited = self.max_cost is not None or self.max_credits is not None
-        quote = self.quote_request(request) if limited else None
+        quote = self.quote_request(request) if self._limits() else None
         with self._lock:  # check and register together: two threads cannot both pass
-            self.check_budget(request, quote)
+            self.budget.check_job(request, quote)
             job = self._new_job(request)
             job.quote = quote
             self.registry.add(job)
@@ -407,7 +394,7 @@ class Client:
         batch's concurrency gate)."""
         return RunContext(self.api, self.journal, output_dir or self.output_dir,
                           self._policy, self.timeout, status_rate=self._status_rate,
-                          quote=self.quote_async, gate=gate)
+                          quote=self.prices.ask, gate=gate)
 
     def adopt(self, job: Job) -> None:
         """Count ``job`` as one of this client's (job list, budget, ``%kirin wait``)."""
@@ -445,18 +432,23 @@ class Client:
             print(said)  # before anything is priced: what was read, as items
         else:
             items = items_from(prompts)
-        batch = open_batch(self, items, name=name, concurrency=concurrency, common=options)
+        batch = open_batch(self.batch_services(), items, name=name, concurrency=concurrency,
+                           common=options)
         if batch not in self.batches:  # not when it was running here already
             self.batches.append(batch)
         return batch
 
-    def check_batch_budget(self, requests: list[GenerationRequest],
-                           quotes: list[Quote | None], *, what: str = "batch") -> None:
-        """Refuse a whole batch before its first create when, at its known price, it would
-        take the session past ``max_cost`` (or ``max_credits``); with a limit and no known
-        price, or a limit in another unit than the service's quotes, refuse too (a batch
-        could run far past it before the first price is seen). See ``budget``."""
-        budget.check_batch(self, requests, quotes, what=what)
+    def batch_services(self) -> BatchServices:
+        """What batch code is handed (it never holds this client): journal, builder,
+        prices, budget, run context, as they stand now."""
+        from .batches.batch import BatchServices
+
+        return BatchServices(
+            journal=self.journal, base_url=self.base_url, output_dir=self.output_dir,
+            simulator=self.simulator, max_sweep_cells=self.settings.max_sweep_cells,
+            build=self.build, prices=self.prices, budget=self.budget,
+            run_context=lambda gate: self.run_context(gate=gate), expect=self.expect,
+            adopt=self.adopt, keep=self.batches.append, running=self.batches)
 
     # -- sweeps --------------------------------------------------------------------------
 
@@ -472,7 +464,8 @@ class Client:
         """
         from .batches.sweep import plan_and_start
 
-        return plan_and_start(self, prompt, options, name=name, concurrency=concurrency)
+        return plan_and_start(self.batch_services(), prompt, options, name=name,
+                              concurrency=concurrency)
 
     def plan_sweep(self, prompt: Any, *, name: str | None = None,
                    **options: Any) -> SweepPlan:
@@ -480,9 +473,9 @@ class Client:
         and whether it fits the budget. Nothing is created (a price quote creates nothing)."""
         from .batches.sweep import make_plan
 
-        return make_plan(self, prompt, options, name=name)
+        return make_plan(self.batch_services(), prompt, options, name=name)
 
-    # -- money ---------------------------------------------------------------------------
+    # -- money: prices and the budget live in money/; these are the public names ----------
 
     def quote(self, prompt: Any, **options: Any) -> Quote:
         """What ``generate(prompt, **options)`` would cost; nothing is created or billed.
@@ -495,151 +488,58 @@ class Client:
 
     def quote_request(self, request: GenerationRequest, timeout: float = 30.0) -> Quote:
         """``quote`` for an already validated request (blocks on the engine loop)."""
-        from .engine.loop import get_engine
-
-        if not self._service_quotes:
-            return self.estimate_quote(request)
-        future = get_engine().submit(self.quote_async(request))
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            log.info("no quote within %g s; estimating the price instead", timeout)
-            return self.estimate_quote(request)
+        return self.prices.quote(request, timeout)
 
     def price_hint(self, request: GenerationRequest,
                    on_quote: Callable[[Quote], None] | None = None) -> Quote:
-        """A price to show while a form is edited, without waiting: the service's last
-        quote for requests of this kind, else the estimate. When the service has not
-        quoted this kind yet, a quote is asked for in the background and ``on_quote``
-        gets it on a thread of its own: never on the engine loop, which a caller holding
-        its own lock may be waiting on."""
-        kind = price_kind(request)
-        with self._quote_lock:
-            cached = self._quote_cache.get(kind)
-            asking = cached is None and self._service_quotes and kind not in self._quoting
-            if asking:
-                self._quoting.add(kind)  # one question at a time per kind, however fast
-        if not asking:  # the user types
-            return cached or self.estimate_quote(request)
-        from .engine.loop import get_engine
-
-        def remember(future: concurrent.futures.Future[Quote]) -> None:
-            with self._quote_lock:
-                self._quoting.discard(kind)
-            if future.cancelled() or future.exception() is not None:
-                return
-            quote = future.result()
-            if quote.source == "service" and on_quote is not None:  # kept by quote_async
-                threading.Thread(target=on_quote, args=(quote,), name="kirin-quote",
-                                 daemon=True).start()
-
-        get_engine().submit(self.quote_async(request)).add_done_callback(remember)
-        return self.estimate_quote(request)
+        """A price to show at once; a quote asked in the background (``Prices.hint``)."""
+        return self.prices.hint(request, on_quote)
 
     async def quote_async(self, request: GenerationRequest) -> Quote:
-        """The quote, on the engine loop (the runner asks for one while the job starts).
-
-        Jobs of one price kind share one question to the service, and its answer for
-        ``QUOTE_FRESH_SECONDS``: 2,000 jobs started at once ask once, not 2,000 times (a
-        fifth of all requests, and of the engine's CPU, went on identical quotes)."""
-        if not self._service_quotes:
-            return await asyncio.to_thread(self.estimate_quote, request)
-        kind = price_kind(request)
-        with self._quote_lock:
-            cached, at = self._quote_cache.get(kind), self._quoted_at.get(kind, 0.0)
-        if cached is not None and time.monotonic() - at < QUOTE_FRESH_SECONDS:
-            return cached
-        asking = self._quotes_in_flight.get(kind)  # only touched on the engine loop
-        if asking is None:
-            asking = asyncio.ensure_future(self._ask_for_quote(request, kind))
-            self._quotes_in_flight[kind] = asking
-            asking.add_done_callback(lambda _done: self._quotes_in_flight.pop(kind, None))
-        return await asyncio.shield(asking)
-
-    async def _ask_for_quote(self, request: GenerationRequest,
-                             kind: tuple[object, ...]) -> Quote:
-        """One question to the service; a service quote is kept for the kind."""
-        if self._service_quotes:
-            answer = await self.api.quote(request)
-            if answer is None:
-                self._no_service_quotes()
-            elif answer.cost is not None:
-                quote = Quote(answer.cost, answer.currency, answer.discount, "service")
-                with self._quote_lock:
-                    self._quote_cache[kind], self._quoted_at[kind] = quote, time.monotonic()
-                return quote
-            else:
-                log.info("the service gave no quote (%s); estimating the price instead",
-                         self.redact(answer.reason or "no reason given"))
-        return await asyncio.to_thread(self.estimate_quote, request)
-
-    def _no_service_quotes(self) -> None:
-        """A service without a precharge route: say so once, and stop asking it."""
-        with self._quote_lock:
-            if not self._service_quotes:
-                return
-            self._service_quotes = False
-        log.warning("the service at %s has no price quote route (%s); prices are estimated "
-                    "from earlier jobs from now on", self.base_url, self.api.endpoint.quote_path)
+        """The quote, on the engine loop; one question per price kind (``Prices.ask``)."""
+        return await self.prices.ask(request)
 
     def estimate_quote(self, request: GenerationRequest) -> Quote:
         """The price from what the same model and resolution cost before on this service."""
-        return estimated(self.estimate_cost(request))
+        return self.prices.estimate(request)
 
-    @property
-    def budget_lock(self) -> threading.RLock:
-        """Held while a job is checked against the budget and registered, so two threads
-        cannot both pass (the money layer takes it through ``budget.Spender``)."""
-        return self._lock
+    def estimate_cost(self, request: GenerationRequest) -> Decimal | None:
+        """That estimate's figure; None until one such job has finished."""
+        return self.prices.estimate_cost(request)
+
+    def service_currency(self) -> str | None:
+        """The currency of this service's quotes, None while not known."""
+        return self.prices.currency()
+
+    def last_service_quote(self, request: GenerationRequest) -> Quote | None:
+        """The service's last quote for requests of this kind on this connection."""
+        return self.prices.last_service_quote(request)
 
     def session_spend(self) -> Decimal:
         """What this client's finished jobs cost (as reported by the service)."""
-        return self.registry.spend()
-
-    def estimate_cost(self, request: GenerationRequest) -> Decimal | None:
-        """The cost of a request, from what the same model and resolution cost before on
-        this service; None until one such job has finished."""
-        price = price_per_image(self.journal, request.model.name, request.resolution,
-                                self.base_url)
-        return None if price is None else price * request.n
+        return self.budget.spent()
 
     def check_budget(self, request: GenerationRequest, quote: Quote | None = None) -> None:
         """Refuse a job that could take the session past ``max_cost`` or ``max_credits``;
-        nothing is sent.
+        nothing is sent (``Budget.check_job`` says how)."""
+        self.budget.check_job(request, quote)
 
-        Committed = what finished jobs cost + the quotes (or estimates) of jobs in flight
-        and of jobs that ended without a cost while their task may exist (a timeout).
-        With a quote for every job, no job can pass the limit. A job of unknown price (no
-        quote, no earlier job of its kind) may run only while no other such job is in
-        flight: then at most one job's cost can go past the limit. A limit in another unit
-        than the service's quotes (``max_cost`` on a service that quotes in credits) is
-        refused: it could not be checked. See ``budget``.
-        """
-        budget.check_job(self, request, quote)
+    def check_batch_budget(self, requests: list[GenerationRequest],
+                           quotes: list[Quote | None], *, what: str = "batch") -> None:
+        """Refuse a whole batch before its first create when it could pass a limit, or
+        when its price is not known (``Budget.check_batch``)."""
+        self.budget.check_batch(requests, quotes, what=what)
 
     @property
     def max_credits(self) -> Decimal | None:
         """The budget in the service's credits (``max_credits``), or None for no limit."""
         if self.settings.source("max_credits") == ARGUMENT:
             return self._explicit_max_credits
-        return budget.checked_limit(self.settings.max_credits, "max_credits", "credits")
+        return checked_limit(self.settings.max_credits, "max_credits", "credits")
 
-    def service_currency(self) -> str | None:
-        """The currency of this service's quotes: of the last one it gave this connection,
-        else as ``%kirin doctor`` found it on this host; None while neither knows (no
-        precharge route, or only failed quotes)."""
-        with self._quote_lock:
-            for quote in self._quote_cache.values():
-                if quote.source == "service" and quote.known:
-                    return quote.currency
-        return self.api.facts.get("quote_currency")
-
-    def last_service_quote(self, request: GenerationRequest) -> Quote | None:
-        """The service's last quote for requests of this kind on this connection, however
-        old (the price in credits when a new quote fails)."""
-        with self._quote_lock:
-            return self._quote_cache.get(price_kind(request))
+    def _limits(self) -> list[Limit]:
+        """The limits now (``max_cost`` may be set on the client, or by ``%config``)."""
+        return limits_of(self.max_cost, self.max_credits)
 
     # -- after a restart -----------------------------------------------------------------
 
@@ -655,8 +555,7 @@ class Client:
             if check.answer != "unknown":
                 self.api.facts.learn(check.name, check.answer)
             if check.name == "precharge_route":
-                with self._quote_lock:
-                    self._service_quotes = check.answer != "no"
+                self.prices.learned_precharge(check.answer)
         return as_dict(checks, "built-in simulator" if self.simulated else self.base_url,
                        self.host_reason)
 
@@ -675,7 +574,7 @@ class Client:
         from .engine.loop import get_engine
 
         # Batches first: their items in flight become live jobs here, skipped below.
-        self.resumed_batches = resume_batches(self)
+        self.resumed_batches = resume_batches(self.batch_services())
         self.batches.extend(self.resumed_batches)
         live = frozenset(j.external_task_id for j in get_engine().running())
         claimed, held = self.journal.claim_unfinished(self.base_url, steal=steal, skip=live)
@@ -690,7 +589,7 @@ class Client:
             job.task_id = row["task_id"]
             before = earlier.get(row["external_id"])
             job.quote = before.quote if before is not None and before.quote is not None \
-                else self.estimate_quote(request)
+                else self.prices.estimate(request)
             output_dir = Path(row["output_dir"]) if row.get("output_dir") else self.output_dir
             self._start(job, output_dir, resume=True)
             jobs.append(job)

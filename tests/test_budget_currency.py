@@ -239,7 +239,7 @@ def test_a_failed_precharge_falls_back_to_the_estimate(usd_gateway: Gateway,
 def test_a_failed_precharge_under_max_credits_uses_the_last_credit_quote(
     credit_gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("kirin_jupyter.client.QUOTE_FRESH_SECONDS", 0.0)  # ask every time
+    monkeypatch.setattr("kirin_jupyter.money.prices.QUOTE_FRESH_SECONDS", 0.0)  # ask every time
     client = client_for(credit_gateway, tmp_path, max_credits=70)
     asked: list[str] = []
     credit_gateway.hostile[PREFIX + "/precharge"] = cache_miss(asked)

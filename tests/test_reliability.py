@@ -360,7 +360,7 @@ def test_jobs_of_one_kind_share_one_quote_until_it_is_stale(
 ) -> None:
     """Twenty jobs started at once ask the service for their price once; another kind
     asks again, and so does the same kind once the quote has grown stale."""
-    import kirin_jupyter.client as client_module
+    import kirin_jupyter.money.prices as prices_module
 
     client = client_for(sim_server, tmp_path)
     jobs = [client.generate(f"fox {i}", n=2) for i in range(20)]
@@ -370,7 +370,7 @@ def test_jobs_of_one_kind_share_one_quote_until_it_is_stale(
     assert sim_server.service.stats()["requests"]["quote"] == 1
     client.generate("a wide fox", n=2, resolution="2k").wait(30)
     assert sim_server.service.stats()["requests"]["quote"] == 2
-    monkeypatch.setattr(client_module, "QUOTE_FRESH_SECONDS", 0.0)
+    monkeypatch.setattr(prices_module, "QUOTE_FRESH_SECONDS", 0.0)
     late = client.generate("fox again", n=2)
     late.wait(30)
     assert sim_server.service.stats()["requests"]["quote"] == 3

@@ -348,9 +348,9 @@ def test_an_escaped_brace_stays_literal_when_names_are_filled_afterwards(
     def fill(text: str) -> str:  # as the magic fills {name} after the expansion
         return interpolate(text, {"animal": "cat"})
 
-    plan = make_plan(http_client, r"a \{animal\} {animal} {red|blue\}}", {}, fill=fill)
+    plan = make_plan(http_client.batch_services(), r"a \{animal\} {animal} {red|blue\}}", {}, fill=fill)
     assert [r.prompt for r in plan.requests] == ["a {animal} cat red", "a {animal} cat blue}"]
-    plan = make_plan(http_client, r"a \{animal\} {red|blue}", {})  # Python: nothing filled
+    plan = make_plan(http_client.batch_services(), r"a \{animal\} {red|blue}", {})  # Python: nothing filled
     assert [r.prompt for r in plan.requests] == ["a {animal} red", "a {animal} blue"]
     assert _creates(sim_server) == 0
 
@@ -404,10 +404,38 @@ def test_a_sweep_asks_one_quote_per_kind_once(sim_server, tmp_path: Path,
 
     from .conftest import FAST_POLL, TEST_KEY
 
-    monkeypatch.setattr("kirin_jupyter.client.QUOTE_FRESH_SECONDS", 0.0)
+    monkeypatch.setattr("kirin_jupyter.money.prices.QUOTE_FRESH_SECONDS", 0.0)
     client = Client(api_key=TEST_KEY, base_url=sim_server.url, output_dir=tmp_path / "out",
                     poll_policy=FAST_POLL, home=tmp_path / "home", max_cost="5")
     sweep = client.sweep("a {red|blue} fox", aspect_ratio=["1:1", "16:9"])
     sweep.wait(60)
     assert sim_server.service.stats()["requests"]["quote"] == 2
     assert sim_server.service.stats()["requests"]["create"] == 4
+
+
+def test_a_sweep_is_checked_against_the_budget_once(shell: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planned and started, by the magic or from Python, a sweep of two kinds asks two
+    quotes and is checked against ``max_cost`` once (the magic checked it twice: when it
+    planned the sweep, then again to start it)."""
+    import kirin_jupyter
+    from kirin_jupyter.money.budget import Budget
+    from kirin_jupyter.shortcuts import default_client
+
+    checks: list[str] = []
+    check = Budget.check_batch
+
+    def counted(self: Budget, requests: Any, quotes: Any, *, what: str = "batch") -> None:
+        checks.append(what)
+        check(self, requests, quotes, what=what)
+
+    monkeypatch.setattr(Budget, "check_batch", counted)
+    monkeypatch.setattr("kirin_jupyter.money.prices.QUOTE_FRESH_SECONDS", 0.0)
+    shell.run_line_magic("config", "Kirin.max_cost = 5")
+    shell.run_cell_magic("kirin", "--ar 1:1,16:9 --wait", "a {red|blue} fox")
+    simulator = default_client().simulator
+    assert simulator is not None
+    assert checks == ["sweep"] and simulator.requests["quote"] == 2
+    kirin_jupyter.sweep("a {red|blue} kite", aspect_ratio=["1:1", "16:9"]).wait(60)
+    assert checks == ["sweep", "sweep"] and simulator.requests["quote"] == 4
+    assert _sim_creates(shell) == 8

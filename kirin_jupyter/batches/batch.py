@@ -18,11 +18,11 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..engine.adaptive import AdaptiveLimit
 from ..engine.job import Job, Result
@@ -30,17 +30,21 @@ from ..engine.listeners import Listeners
 from ..engine.polling import Expectation
 from ..engine.runner import run_job
 from ..errors import KirinError, NeverCreated, TaskFailed
-from ..model.quote import Quote
+from ..model.quote import Quote, summed
 from ..model.request import GenerationRequest
 from ..service.http import BUSY_CODE
-from .journal import BatchJournal, describe_owner, item_external_id, result_from_row
+from .journal import (
+    BatchJournal,
+    ItemRow,
+    describe_owner,
+    item_external_id,
+    result_from_row,
+)
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
-    from ..config.settings import Settings
     from ..engine.runner import RunContext
-    from ..model.request import RequestOptions
+    from ..money.budget import Budget
+    from ..money.prices import Prices
     from ..simulator.service import SimulatorService
     from ..storage.journal import Journal
 
@@ -59,10 +63,11 @@ class Batch:
     """A batch of generations: ``wait()``, ``results``, ``failed``, ``retry_failed()``,
     ``cost``, ``records()`` / ``to_frame()``, ``page(n)``; shown as one card."""
 
-    def __init__(self, client: BatchHost, name: str, requests: list[GenerationRequest], *,
-                 gate: AdaptiveLimit, quotes: list[Quote | None]) -> None:
-        self.client = client
-        self._journal = BatchJournal(client.journal)
+    def __init__(self, services: BatchServices, name: str,
+                 requests: list[GenerationRequest], *, gate: AdaptiveLimit,
+                 quotes: list[Quote | None]) -> None:
+        self._services = services  # handed in by the client: never the client itself
+        self._journal = BatchJournal(services.journal)
         self.name = name
         self.requests = requests
         self.size = len(requests)
@@ -96,6 +101,11 @@ class Batch:
 
     def __len__(self) -> int:
         return self.size
+
+    @property
+    def simulated(self) -> bool:
+        """Run by the built-in simulator (its card says so)."""
+        return self._services.simulated
 
     def __repr__(self) -> str:
         counts = self.counts()
@@ -167,10 +177,8 @@ class Batch:
     @property
     def price(self) -> Decimal | None:
         """The whole batch's price as quoted before it started (None if not known)."""
-        known = [q.usd for q in self.quotes if q is not None]
-        if not known or any(value is None for value in known):
-            return None
-        return sum((value for value in known if value is not None), Decimal(0))
+        total = summed(self.quotes)
+        return total.usd if total is not None else None
 
     def eta(self) -> float | None:
         """Seconds until the last item is done, from the pace so far; None when done."""
@@ -247,6 +255,60 @@ class Batch:
     def _notify(self) -> None:
         self._listeners.notify(self)
 
+    # -- what an earlier run did --------------------------------------------------------
+
+    def sort_items(self, rows: dict[int, ItemRow], lost: set[int] | None = None
+                   ) -> tuple[list[int], list[tuple[int, str | None]]]:
+        """Each item into done (an earlier result), failed (settled), at the service
+        (returned with its task id, to follow) or queued (to be bought: returned), from
+        the journal's ``rows``; ``lost`` items had inputs that were not kept."""
+        simulator = self._services.simulator
+        self._elsewhere.clear()
+        queue: list[int] = []
+        follow: list[tuple[int, str | None]] = []
+        for index, request in enumerate(self.requests):
+            seen = rows.get(index)
+            if seen is None:
+                if lost and index in lost:
+                    self._failed[index] = ("its inputs were objects in memory, not kept in "
+                                           "the journal: run the batch again with a name")
+                else:
+                    queue.append(index)
+                continue
+            self.attempts[index] = seen.attempt
+            if seen.attempt:
+                self.requests[index] = request = replace(
+                    request, external_task_id=seen.row["external_id"])
+            result = result_from_row(seen.row, simulated=self.simulated)
+            if result is not None:
+                self._earlier[index] = result
+                self.reused += 1
+            elif seen.status == "failed":
+                self._failed[index] = seen.row["error"] or seen.status
+            elif seen.status == "not_created" or (simulator is not None and not simulator.knows(
+                    seen.row["task_id"] or seen.row["external_id"])):
+                # Never bought (the service listed no task for the id), or a task of the
+                # in-process simulator, which ended with the kernel that made it (free):
+                # the item is made again, under its next attempt's id.
+                self.attempts[index] += 1
+                self.requests[index] = replace(request, external_task_id=item_external_id(
+                    self.name, index, self.attempts[index]))
+                queue.append(index)
+            else:
+                follow.append((index, seen.row["task_id"]))
+        return queue, follow
+
+    def follow_found(self, found: list[tuple[int, str | None]]) -> list[tuple[int, Job]]:
+        """The jobs that follow the items at the service (made once the budget has
+        passed: a job made and never run would be waited for)."""
+        follow = []
+        for index, task_id in found:
+            job = self._new_job(index)
+            job.task_id = task_id
+            self.followed += 1
+            follow.append((index, job))
+        return follow
+
     # -- control -------------------------------------------------------------------------
 
     def stop(self) -> None:
@@ -269,8 +331,8 @@ class Batch:
             return self
         again = {index: replace(self.requests[index], external_task_id=item_external_id(
             self.name, index, self.attempts[index] + 1)) for index in failed}
-        self.client.check_batch_budget([again[i] for i in failed],
-                                       [self.quotes[i] for i in failed])
+        self._services.budget.check_batch([again[i] for i in failed],
+                                          [self.quotes[i] for i in failed])
         holder = self._journal.reopen(self.name)  # no other kernel runs it: ours again
         if holder is not None:
             raise KirinError(f"batch {self.name!r} is being run by another kernel "
@@ -281,19 +343,20 @@ class Batch:
             self.requests[index] = again[index]
             self.jobs[index] = None
             self._failed.pop(index, None)
-        self._start(queue=failed, follow=[])
+        self.launch(queue=failed, follow=[])
         return self
 
     # -- the run, on the engine loop -----------------------------------------------------
 
-    def _start(self, *, queue: list[int], follow: list[tuple[int, Job]]) -> None:
+    def launch(self, *, queue: list[int], follow: list[tuple[int, Job]]) -> None:
+        """Run: buy the ``queue``d items and follow the jobs of those at the service."""
         from ..engine.loop import get_engine
 
         if self._done.done():
             self._done = concurrent.futures.Future()
         self._stopped = False
         self.ended_at = None
-        context = self.client.run_context(gate=self.gate)  # the journal's row is ours
+        context = self._services.run_context(self.gate)  # the journal's row is ours
 
         async def launch() -> None:
             task = asyncio.create_task(self._run(context, queue, follow))
@@ -350,7 +413,7 @@ class Batch:
         return (f"batch {self.name}: made by another kernel ({describe_owner(self.made_by)});"
                 " its items are shown here as they land, and nothing is bought twice")
 
-    def _watch(self, holder: str, take_over: Callable[[], Takeover]) -> None:
+    def watch(self, holder: str, take_over: Callable[[], Takeover]) -> None:
         """Show the items another live kernel makes as they land in the journal; buy
         nothing. If that kernel stops or dies with items left, ``take_over`` (in a worker
         thread) makes the batch ours: what it made is kept or followed, the rest bought."""
@@ -360,7 +423,7 @@ class Batch:
         self.note = self.note_made_by
         self._elsewhere = dict.fromkeys(range(self.size), "queued")
         self._land(self._journal.items(self.name))
-        context = self.client.run_context(gate=self.gate)
+        context = self._services.run_context(self.gate)
 
         async def launch() -> None:
             task = asyncio.create_task(self._watching(context, take_over))
@@ -379,7 +442,7 @@ class Batch:
                 self.attempts[index] = seen.attempt
                 self.requests[index] = replace(self.requests[index],
                                                external_task_id=seen.row["external_id"])
-            result = result_from_row(seen.row, simulated=self.client.simulated)
+            result = result_from_row(seen.row, simulated=self.simulated)
             if result is not None:
                 self._earlier[index] = result
                 del self._elsewhere[index]
@@ -430,11 +493,10 @@ class Batch:
 
     def _new_job(self, index: int) -> Job:
         request = self.requests[index]
-        job = Job(request, expected=self._expectation(request),
-                  simulated=self.client.simulated)
+        job = Job(request, expected=self._expectation(request), simulated=self.simulated)
         job.quote = self.quotes[index]
         self.jobs[index] = job
-        self.client.adopt(job)
+        self._services.adopt(job)
         return job
 
     def _expectation(self, request: GenerationRequest) -> Expectation:
@@ -443,7 +505,7 @@ class Batch:
         kind = (request.model.name, request.resolution, request.n)
         expected = self._expected.get(kind)
         if expected is None:
-            expected = self._expected[kind] = self.client.expect(request)
+            expected = self._expected[kind] = self._services.expect(request)
         return expected
 
     def _launch(self, ctx: RunContext, index: int, job: Job, *, resume: bool) -> None:
@@ -484,33 +546,26 @@ class Batch:
             self._notify()
 
 
-class BatchHost(Protocol):
-    """What a batch uses of whoever runs it (a ``Client``): the connection, journal,
-    settings and money it runs with. A protocol, so batches and sweeps are handed their
-    host and never import the client above them."""
+@dataclass(frozen=True)
+class BatchServices:
+    """What batch and sweep code is handed by the client that composes it, so a batch
+    never holds (nor imports) the client. Made by ``Client.batch_services()`` for each
+    call, so settings changed since (``%config Kirin``) are in it."""
 
     journal: Journal
+    base_url: str
     output_dir: Path
-    settings: Settings
     simulator: SimulatorService | None
-    batches: list[Batch]
+    max_sweep_cells: int
+    build: Callable[..., GenerationRequest]  # prompt and options into a checked request
+    prices: Prices
+    budget: Budget
+    run_context: Callable[[AdaptiveLimit], RunContext]  # what a batch's jobs run with
+    expect: Callable[[GenerationRequest], Expectation]  # how long a request should take
+    adopt: Callable[[Job], None]  # count a job as the client's (its list, the budget)
+    keep: Callable[[Batch], None]  # count a started batch as the client's
+    running: Sequence[Batch]  # the client's batches, read to find one running here
 
     @property
-    def base_url(self) -> str: ...
-
-    @property
-    def simulated(self) -> bool: ...
-
-    def build(self, prompt: Any, **options: Unpack[RequestOptions]) -> GenerationRequest: ...
-
-    def quote_request(self, request: GenerationRequest, timeout: float = 30.0) -> Quote: ...
-
-    def check_batch_budget(self, requests: list[GenerationRequest],
-                           quotes: list[Quote | None], *, what: str = "batch") -> None: ...
-
-    def run_context(self, output_dir: Path | None = None, *,
-                    gate: AdaptiveLimit | None = None) -> RunContext: ...
-
-    def adopt(self, job: Job) -> None: ...
-
-    def expect(self, request: GenerationRequest) -> Expectation: ...
+    def simulated(self) -> bool:
+        return self.simulator is not None

@@ -9,19 +9,18 @@ import json
 import re
 import time
 import uuid
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..engine.adaptive import CEILING, START, AdaptiveLimit
 from ..engine.job import Job
 from ..errors import ValidationError
-from ..model.quote import Quote, price_kind
+from ..model.quote import Quote
 from ..model.request import GenerationRequest, request_from_summary
 from .batch import Batch, Takeover
-from .journal import BatchJournal, ItemRow, Taken, item_external_id, result_from_row
+from .journal import BatchJournal, ItemRow, Taken, item_external_id
 
 if TYPE_CHECKING:
-    from .batch import BatchHost
+    from .batch import BatchServices
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -39,7 +38,7 @@ def new_name() -> str:
     return f"batch-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
 
 
-def build_requests(client: BatchHost, items: list[dict[str, Any]], name: str,
+def build_requests(services: BatchServices, items: list[dict[str, Any]], name: str,
                    common: dict[str, Any]) -> list[GenerationRequest]:
     """Every item checked (``item 7: ...``) before anything is sent."""
     requests = []
@@ -47,7 +46,7 @@ def build_requests(client: BatchHost, items: list[dict[str, Any]], name: str,
         options = {**common, **item}
         prompt = options.pop("prompt")
         try:
-            requests.append(client.build(
+            requests.append(services.build(
                 prompt, **options, external_task_id=item_external_id(name, index)))
         except ValidationError as exc:
             raise ValidationError(f"item {index + 1}: {exc}") from None
@@ -77,16 +76,16 @@ def stored_inputs(items: list[dict[str, Any]], common: dict[str, Any]) -> str:
     return json.dumps(kept)
 
 
-def open_batch(client: BatchHost, items: list[dict[str, Any]], *, name: str | None,
+def open_batch(services: BatchServices, items: list[dict[str, Any]], *, name: str | None,
                concurrency: int | None, common: dict[str, Any]) -> Batch:
     name = check_name(name) if name is not None else new_name()
     _checked_concurrency(concurrency)
-    requests = build_requests(client, items, name, common)
-    return open_built(client, name, requests, concurrency=concurrency,
+    requests = build_requests(services, items, name, common)
+    return open_built(services, name, requests, concurrency=concurrency,
                       inputs=stored_inputs(items, common))
 
 
-def open_built(client: BatchHost, name: str, requests: list[GenerationRequest], *,
+def open_built(services: BatchServices, name: str, requests: list[GenerationRequest], *,
                concurrency: int | None, inputs: str,
                priced: list[Quote | None] | None = None) -> Batch:
     """Start a batch of requests already built and checked (each external id from
@@ -99,59 +98,60 @@ def open_built(client: BatchHost, name: str, requests: list[GenerationRequest], 
     watches that kernel's items land in the journal and shows them, and takes over what
     is left if that kernel stops or dies (``Batch.made_by`` says which kernel)."""
     ceiling = _checked_concurrency(concurrency)
-    journal = BatchJournal(client.journal)
+    journal = BatchJournal(services.journal)
     print_ = fingerprint(requests)
     earlier = journal.get(name)
     if earlier is not None:
-        _check_same(earlier, name, print_, client.base_url)
-    here = next((b for b in client.batches if b.name == name and not b.done()), None)
+        _check_same(earlier, name, print_, services.base_url)
+    here = next((b for b in services.running if b.name == name and not b.done()), None)
     if here is not None:
         return here  # running in this kernel already: the same batch, not a second run
-    taking = _Taking(client, name, print_, len(requests), inputs)
+    taking = _Taking(services, name, print_, len(requests), inputs)
     taken = taking.take()
     if not taken.mine:
         assert taken.holder is not None
-        batch = Batch(client, name, requests,
+        batch = Batch(services, name, requests,
                       gate=AdaptiveLimit(ceiling, min(START, ceiling)),
                       quotes=[None] * len(requests))
-        batch._watch(taken.holder, functools.partial(taking.take_over, batch))
+        batch.watch(taken.holder, functools.partial(taking.take_over, batch))
         print(batch.note)
         return batch
-    return _start_taken(client, journal, taken, name, requests, ceiling=ceiling,
+    return _start_taken(services, journal, taken, name, requests, ceiling=ceiling,
                         priced=priced)
 
 
-def _start_taken(client: BatchHost, journal: BatchJournal, taken: Taken, name: str,
+def _start_taken(services: BatchServices, journal: BatchJournal, taken: Taken, name: str,
                  requests: list[GenerationRequest], *, ceiling: int,
                  lost: set[int] | None = None,
                  priced: list[Quote | None] | None = None) -> Batch:
     """Start a batch this kernel has just taken in the journal: sort its items, claim
     those at the service, go; on any failure give the batch back as it was."""
     try:
-        batch, queue, follow = _prepare(client, name, requests, ceiling=ceiling,
+        batch, queue, follow = _prepare(services, name, requests, ceiling=ceiling,
                                         rows=journal.items(name), lost=lost, priced=priced)
     except BaseException:
         journal.give_back(name, taken.previous)
         raise
     journal.claim([job.external_task_id for _, job in follow])
-    batch._start(queue=queue, follow=follow)
+    batch.launch(queue=queue, follow=follow)
     return batch
 
 
 class _Taking:
     """Taking a batch over in the journal: now, or later from a kernel it watched."""
 
-    def __init__(self, client: BatchHost, name: str, print_: str, size: int,
+    def __init__(self, services: BatchServices, name: str, print_: str, size: int,
                  inputs: str) -> None:
-        self.client, self.name, self.print_ = client, name, print_
+        self.services, self.name, self.print_ = services, name, print_
         self.size, self.inputs = size, inputs
-        self.journal = BatchJournal(client.journal)
+        self.journal = BatchJournal(services.journal)
 
     def take(self) -> Taken:
         return self.journal.take(
-            self.name, base_url=self.client.base_url, fingerprint=self.print_,
-            size=self.size, inputs=self.inputs, output_dir=self.client.output_dir,
-            check=lambda row: _check_same(row, self.name, self.print_, self.client.base_url))
+            self.name, base_url=self.services.base_url, fingerprint=self.print_,
+            size=self.size, inputs=self.inputs, output_dir=self.services.output_dir,
+            check=lambda row: _check_same(row, self.name, self.print_,
+                                          self.services.base_url))
 
     def take_over(self, batch: Batch) -> Takeover:
         """The watched kernel no longer runs the batch: make it ours and sort its items
@@ -161,26 +161,26 @@ class _Taking:
         if not taken.mine:
             return taken.holder
         try:
-            batch.quotes = _quotes(self.client, batch.requests)  # a watcher priced nothing
-            queue, found = _sort(self.client, batch, self.journal.items(self.name))
-            self.client.check_batch_budget([batch.requests[i] for i in queue],
-                                           [batch.quotes[i] for i in queue])
+            batch.quotes = self.services.prices.per_kind(batch.requests)  # none so far
+            queue, found = batch.sort_items(self.journal.items(self.name))
+            self.services.budget.check_batch([batch.requests[i] for i in queue],
+                                             [batch.quotes[i] for i in queue])
         except BaseException:
             self.journal.give_back(self.name, taken.previous)
             raise
-        follow = _following(batch, found)
+        follow = batch.follow_found(found)
         self.journal.claim([job.external_task_id for _, job in follow])
         return queue, follow
 
 
-def resume_batches(client: BatchHost) -> list[Batch]:
+def resume_batches(services: BatchServices) -> list[Batch]:
     """Finish the batches an earlier kernel left running on this service (nothing bought
     twice: items in the journal are followed, only the others are created)."""
-    journal = BatchJournal(client.journal)
+    journal = BatchJournal(services.journal)
     batches = []
-    for row in journal.unfinished(client.base_url):
+    for row in journal.unfinished(services.base_url):
         name = row["name"]
-        if any(b.name == name and not b.done() for b in client.batches):
+        if any(b.name == name and not b.done() for b in services.running):
             continue  # this kernel runs it now
         rows = journal.items(name)
         inputs = json.loads(row["inputs"] or "[]")
@@ -191,7 +191,7 @@ def resume_batches(client: BatchHost) -> list[Batch]:
             if item is not None:
                 options = dict(item)
                 prompt = options.pop("prompt")
-                request = client.build(prompt, **options,
+                request = services.build(prompt, **options,
                                        external_task_id=item_external_id(name, index))
             elif seen is not None:
                 request = request_from_summary(json.loads(seen.row["request"]),
@@ -201,12 +201,12 @@ def resume_batches(client: BatchHost) -> list[Batch]:
                                                item_external_id(name, index))
                 lost.add(index)
             requests.append(request)
-        taken = journal.take(name, base_url=client.base_url, fingerprint=row["fingerprint"],
+        taken = journal.take(name, base_url=services.base_url, fingerprint=row["fingerprint"],
                              size=row["size"], inputs=row["inputs"],
-                             output_dir=client.output_dir)
+                             output_dir=services.output_dir)
         if not taken.mine:
             continue  # another kernel took it up a moment ago: it finishes it
-        batches.append(_start_taken(client, journal, taken, name, requests,
+        batches.append(_start_taken(services, journal, taken, name, requests,
                                     ceiling=CEILING, lost=lost))
     return batches
 
@@ -229,84 +229,17 @@ def _check_same(earlier: dict[str, Any], name: str, print_: str, base_url: str) 
             "name (running the same batch again resumes it)")
 
 
-def _prepare(client: BatchHost, name: str, requests: list[GenerationRequest], *,
+def _prepare(services: BatchServices, name: str, requests: list[GenerationRequest], *,
              ceiling: int, rows: dict[int, ItemRow], lost: set[int] | None = None,
              priced: list[Quote | None] | None = None,
              ) -> tuple[Batch, list[int], list[tuple[int, Job]]]:
     """The batch, with each item sorted into done (earlier result), failed (settled),
     followed (at the service) or queued (to be bought), and the budget checked (unless
     the caller ``priced`` it, and checked it, already)."""
-    quotes = priced if priced is not None else _quotes(client, requests)
-    batch = Batch(client, name, requests,
+    quotes = priced if priced is not None else services.prices.per_kind(requests)
+    batch = Batch(services, name, requests,
                   gate=AdaptiveLimit(ceiling, min(START, ceiling)), quotes=quotes)
-    queue, found = _sort(client, batch, rows, lost)
+    queue, found = batch.sort_items(rows, lost)
     if priced is None:
-        client.check_batch_budget([requests[i] for i in queue], [quotes[i] for i in queue])
-    return batch, queue, _following(batch, found)
-
-
-def _sort(client: BatchHost, batch: Batch, rows: dict[int, ItemRow],
-          lost: set[int] | None = None) -> tuple[list[int], list[tuple[int, str | None]]]:
-    """Each item of ``batch`` into done (earlier result), failed (settled), at the
-    service (returned with its task id, to follow) or queued (to be bought: returned)."""
-    name = batch.name
-    batch._elsewhere.clear()
-    queue: list[int] = []
-    follow: list[tuple[int, str | None]] = []
-    for index, request in enumerate(batch.requests):
-        seen = rows.get(index)
-        if seen is None:
-            if lost and index in lost:
-                batch._failed[index] = ("its inputs were objects in memory, not kept in the "
-                                        "journal: run the batch again with a name")
-            else:
-                queue.append(index)
-            continue
-        batch.attempts[index] = seen.attempt
-        if seen.attempt:
-            batch.requests[index] = request = replace(
-                request, external_task_id=seen.row["external_id"])
-        result = result_from_row(seen.row, simulated=client.simulated)
-        if result is not None:
-            batch._earlier[index] = result
-            batch.reused += 1
-        elif seen.status == "failed":
-            batch._failed[index] = seen.row["error"] or seen.status
-        elif seen.status == "not_created" or (
-                client.simulator is not None and not client.simulator.knows(
-                    seen.row["task_id"] or seen.row["external_id"])):
-            # Never bought (the service listed no task for the id), or a task of the
-            # in-process simulator, which ended with the kernel that made it (free): the
-            # item is made again, under its next attempt's id.
-            batch.attempts[index] += 1
-            batch.requests[index] = replace(
-                request, external_task_id=item_external_id(name, index, batch.attempts[index]))
-            queue.append(index)
-        else:
-            follow.append((index, seen.row["task_id"]))
-    return queue, follow
-
-
-def _following(batch: Batch, found: list[tuple[int, str | None]]) -> list[tuple[int, Job]]:
-    """The jobs that follow the items at the service (made once the budget has passed:
-    a job made and never run would be waited for)."""
-    follow = []
-    for index, task_id in found:
-        job = batch._new_job(index)
-        job.task_id = task_id
-        batch.followed += 1
-        follow.append((index, job))
-    return follow
-
-
-def _quotes(client: BatchHost, requests: list[GenerationRequest]) -> list[Quote | None]:
-    """One quote per kind of request (the words of a prompt do not change a price)."""
-
-    by_kind: dict[tuple[object, ...], Quote] = {}
-    quotes: list[Quote | None] = []
-    for request in requests:
-        kind = price_kind(request)
-        if kind not in by_kind:
-            by_kind[kind] = client.quote_request(request)
-        quotes.append(by_kind[kind])
-    return quotes
+        services.budget.check_batch([requests[i] for i in queue], [quotes[i] for i in queue])
+    return batch, queue, batch.follow_found(found)

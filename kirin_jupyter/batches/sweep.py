@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ..engine.job import Job, Result
     from ..model.quote import Quote
     from ..model.request import GenerationRequest
-    from .batch import Batch, BatchHost, Listener
+    from .batch import Batch, BatchServices, Listener
 
 _NOT_SWEPT = ("external_task_id",)
 
@@ -55,10 +55,8 @@ class SweepPlan:
 
     @property
     def total(self) -> Decimal | None:
-        prices = [q.usd if q is not None else None for q in self.quotes]
-        if any(price is None for price in prices):
-            return None
-        return sum((p for p in prices if p is not None), Decimal(0))
+        total = summed(self.quotes)
+        return total.usd if total is not None else None
 
     def price_text(self) -> str:
         """'about $0.16 (quoted by the service)', or why there is no figure."""
@@ -80,7 +78,7 @@ class SweepPlan:
         return plan_text(self)
 
 
-def make_plan(client: BatchHost, prompt: Any, options: dict[str, Any], *,
+def make_plan(services: BatchServices, prompt: Any, options: dict[str, Any], *,
               name: str | None = None,
               fill: Callable[[str], str] | None = None) -> SweepPlan:
     """Expand, build every cell's request, and price the whole; nothing is sent.
@@ -90,7 +88,7 @@ def make_plan(client: BatchHost, prompt: Any, options: dict[str, Any], *,
     ``ValidationError`` naming the first combination that breaks a rule.
     """
     from .journal import item_external_id
-    from .setup import _quotes, check_name
+    from .setup import check_name
 
     check_option_names(options)
     for option in _NOT_SWEPT:
@@ -100,7 +98,7 @@ def make_plan(client: BatchHost, prompt: Any, options: dict[str, Any], *,
     name = check_name(name) if name is not None else new_name()
     axes, cells = expand(prompt, {k: v for k, v in options.items() if v is not None},
                          template=fill is not None,
-                         max_cells=client.settings.max_sweep_cells)
+                         max_cells=services.max_sweep_cells)
     if not axes:
         raise ValidationError("nothing to sweep: give an option a list of values "
                               "(model=['omni', 'v3']) or the prompt alternatives ('a "
@@ -109,48 +107,48 @@ def make_plan(client: BatchHost, prompt: Any, options: dict[str, Any], *,
     for cell in cells:
         text = fill(cell.prompt) if fill is not None else cell.prompt
         try:
-            requests.append(client.build(text, **cell.options,
+            requests.append(services.build(text, **cell.options,
                                          external_task_id=item_external_id(name, cell.index)))
         except ValidationError as exc:
             raise ValidationError(f"sweep cell {cell.index + 1} "
                                   f"({cell.describe(axes)}): {exc}") from None
-    quotes = _quotes(client, requests)
+    quotes = services.prices.per_kind(requests)  # one quote per kind, asked once
     try:
-        client.check_batch_budget(requests, quotes, what="sweep")
+        services.budget.check_batch(requests, quotes, what="sweep")  # checked once
         over = None
     except BudgetExceeded as exc:
         over = str(exc)
     return SweepPlan(name, axes, cells, requests, quotes, over)
 
 
-def plan_and_start(client: BatchHost, prompt: Any, options: dict[str, Any], *,
+def plan_and_start(services: BatchServices, prompt: Any, options: dict[str, Any], *,
                    name: str | None = None, concurrency: int | None = None) -> Sweep:
     """``Client.sweep``: a bad ``concurrency`` is refused before the plan asks the service
     for a price (no request for input that cannot run)."""
     from .setup import _checked_concurrency
 
     _checked_concurrency(concurrency)
-    plan = make_plan(client, prompt, options, name=name)  # quoted and checked, just now
-    if plan.over_budget is not None:
-        raise BudgetExceeded(plan.over_budget)
-    return start(client, plan, concurrency=concurrency, checked=True)
+    plan = make_plan(services, prompt, options, name=name)  # quoted and checked, just now
+    return start(services, plan, concurrency=concurrency, checked=True)
 
 
-def start(client: BatchHost, plan: SweepPlan, *, concurrency: int | None = None,
+def start(services: BatchServices, plan: SweepPlan, *, concurrency: int | None = None,
           checked: bool = False) -> Sweep:
     """Run a plan: its quotes are used as they are (one per kind, asked once by the
-    plan); the budget is checked for the whole sweep (again, unless ``checked``: the plan
-    was made a moment ago), then its cells go out as one batch. ``BudgetExceeded``
-    (nothing sent) when it would pass the budget."""
+    plan); the budget is checked for the whole sweep again, unless ``checked``: the plan
+    was made a moment ago and its ``over_budget`` holds. Then its cells go out as one
+    batch. ``BudgetExceeded`` (nothing sent) when it would pass the budget."""
     from .setup import open_built, stored_inputs
 
+    if checked and plan.over_budget is not None:
+        raise BudgetExceeded(plan.over_budget)
     if not checked:  # a plan shown earlier (--dry-run, plan_sweep): money may have moved
-        client.check_batch_budget(plan.requests, plan.quotes, what="sweep")
+        services.budget.check_batch(plan.requests, plan.quotes, what="sweep")
     items = [{"prompt": request.prompt, **cell.options}
              for cell, request in zip(plan.cells, plan.requests, strict=True)]
-    batch = open_built(client, plan.name, plan.requests, concurrency=concurrency,
+    batch = open_built(services, plan.name, plan.requests, concurrency=concurrency,
                        inputs=stored_inputs(items, {}), priced=plan.quotes)
-    client.batches.append(batch)
+    services.keep(batch)
     return Sweep(plan, batch)
 
 

@@ -99,7 +99,7 @@ def _money_line(batch: Batch) -> str:
 
 def _header(batch: Batch, state: str) -> str:
     pills = [css.pill(f"{batch.size} prompts"), css.state_pill(state)]
-    if batch.client.simulated:
+    if batch.simulated:
         pills.insert(1, simulator_pill())
     name = f'<span class="kirin-mono" style="overflow-wrap:anywhere">{escape(batch.name)}</span>'
     return title_row("Kirin batch", name + "".join(pills))

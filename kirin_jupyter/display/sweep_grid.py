@@ -162,7 +162,7 @@ def money_line(sweep: Sweep) -> str:
 
 def _header(sweep: Sweep, state: str) -> str:
     pills = [css.pill(f"{len(sweep)} cells"), css.state_pill(state)]
-    if sweep.batch.client.simulated:
+    if sweep.batch.simulated:
         pills.insert(1, simulator_pill())
     name = f'<span class="kirin-mono" style="overflow-wrap:anywhere">{escape(sweep.name)}</span>'
     return (title_row("Kirin sweep", name + "".join(pills))

@@ -65,10 +65,10 @@ def run(shell: Any, client: Client, line: str) -> Any:
 
 def _dry_run(client: Client, items: list[dict[str, Any]], common: dict[str, Any]) -> None:
     """The plan and its price; nothing created (a price quote creates nothing)."""
-    from ..batches.setup import _quotes, build_requests
+    from ..batches.setup import build_requests
 
-    requests = build_requests(client, items, "dry-run", common)
-    quotes = _quotes(client, requests)
+    requests = build_requests(client.batch_services(), items, "dry-run", common)
+    quotes = client.prices.per_kind(requests)
     total = summed(quotes)  # in USD, or in credits on a service that quotes so
     price = total.describe() if total is not None else "price not known yet"
     models = sorted({r.model.name for r in requests})

@@ -23,7 +23,6 @@ from IPython.display import display
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from .. import budget
 from ..base import frontends
 from ..base.money import usd
 from ..config import settings
@@ -556,7 +555,7 @@ class KirinMagics(Magics):
 
 def _budget_text(client: Client) -> str:
     """'max_cost $5', 'max_credits 400 credits', both, or 'no limit'."""
-    limits = [str(limit) for limit in budget.limits(client)]
+    limits = [str(limit) for limit in client.budget.limits()]
     currency = client.service_currency()
     quoted = f" (the service quotes in {currency})" if currency else ""
     return (" and ".join(limits) or "no limit") + quoted
@@ -564,7 +563,7 @@ def _budget_text(client: Client) -> str:
 
 def _credits_line(client: Client) -> str:
     """What the session has committed in credits, against ``max_credits``."""
-    spent, _, unknown = budget.committed(client, CREDIT)
+    spent, _, unknown = client.budget.committed(CREDIT)
     more = f" (and {unknown} job(s) of no known price in credits)" if unknown else ""
     return f"credits committed: {spent} of max_credits {client.max_credits}{more}"
 

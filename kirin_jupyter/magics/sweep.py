@@ -104,7 +104,8 @@ def run(magics: Any, args: argparse.Namespace, body: str, *, options_text: str,
     try:
         options = options_from(args, options_text, magics._image_arg)  # --image $nope
         client = magics.client()
-        plan = make_plan(client, text, options, fill=fill)
+        services = client.batch_services()
+        plan = make_plan(services, text, options, fill=fill)
         if args.dry_run:
             print(plan_text(plan, magics._text_width()))
             unchecked = unchecked_note(plan.requests)
@@ -112,7 +113,7 @@ def run(magics: Any, args: argparse.Namespace, body: str, *, options_text: str,
                 print(unchecked)
             print("dry run: nothing was created (a price quote creates nothing)")
             return
-        sweep = start(client, plan)
+        sweep = start(services, plan, checked=True)  # checked once: by the plan above
     except KirinError as exc:
         raise UsageError(f"%kirin: {exc}") from None
     if var:
