@@ -233,7 +233,8 @@ def test_kirin_export_filters_the_journal_by_date_and_model(
 
 
 def test_kirin_help_lists_export() -> None:
-    from kirin_jupyter.magics.core import _USAGE, _help_doc
+    from kirin_jupyter.magics.commands.help import help_doc as _help_doc
+    from kirin_jupyter.magics.commands.usage import USAGE as _USAGE
 
     assert "%kirin export PATH [--since YYYY-MM-DD] [--model M]" in " ".join(
         _help_doc(200).split())

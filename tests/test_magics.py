@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from PIL import Image
 
-from kirin_jupyter.magics.core import _help_doc
+from kirin_jupyter.magics.commands.help import help_doc as _help_doc
 from kirin_jupyter.magics.grammar import parse_cell_line, parse_line, split_line_prompt
 from kirin_jupyter.magics.prompting import PromptError, interpolate, prompt_from_cell
 from kirin_jupyter.simulator.server import SimulatorServer
@@ -282,7 +282,7 @@ def test_ctrl_c_in_the_terminal_is_one_line_and_the_job_goes_on(
     """The terminal blocks in job.wait(); Ctrl-C arrives there as KeyboardInterrupt (the
     real-kernel tests press it for real; a terminal cannot be driven from here)."""
     from kirin_jupyter.engine.job import Job
-    from kirin_jupyter.magics.core import STOPPED_WAITING
+    from kirin_jupyter.magics.follow import STOPPED_WAITING
 
     real_wait = Job.wait
     pressed: list[Job] = []

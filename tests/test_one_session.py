@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from kirin_jupyter.magics.core import STOPPED_WAITING
+from kirin_jupyter.magics.follow import STOPPED_WAITING
 
 from .kernel_helpers import Execution, Kernel, running_kernel
 

@@ -561,7 +561,7 @@ def test_copy_as_code_v3_makes_the_same_request(shell: InteractiveShell) -> None
 def test_kirin_ui_opens_a_panel_on_the_magics_client(shell: InteractiveShell,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     shown: list[Any] = []
-    monkeypatch.setattr("kirin_jupyter.magics.core.display", shown.append)
+    monkeypatch.setattr("kirin_jupyter.magics.commands.ui.display", shown.append)
     monkeypatch.setattr("kirin_jupyter.base.frontends.detect", lambda *_a, **_k: "jupyter")
     shell.user_ns["pic"] = Image.new("RGB", (400, 400))
     shell.run_line_magic("kirin", "ui")

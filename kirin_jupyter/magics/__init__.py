@@ -1,2 +1,3 @@
-"""%kirin and %%kirin: the configurable, the option grammar, one module per subcommand.
+"""%kirin and %%kirin: the configurable, the option grammar, one generation from a line,
+one follower, and one module per subcommand (commands/).
 """

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from IPython.core.error import UsageError
 
 from ..batches.axes import has_alternatives
 from ..model.request import OPTION_NAMES, unchecked_note
 from . import grammar as magic_options
+from .context import Context
+from .follow import follow_sweep
 from .grammar import seconds
 from .prompting import PromptError, interpolate, prompt_from_cell
-
-if TYPE_CHECKING:
-    from ..batches.sweep import Sweep
+from .variables import image_arg
 
 SPLIT = ("model", "n", "resolution", "aspect_ratio")  # one value each, never a comma
 _WHOLE_VAR_PREFIX = "$"
@@ -88,7 +88,7 @@ def options_from(args: argparse.Namespace, options_text: str,
     return dict(sorted(options.items(), key=lambda item: place.get(item[0], len(place))))
 
 
-def run(magics: Any, args: argparse.Namespace, body: str, *, options_text: str,
+def run(ctx: Context, args: argparse.Namespace, body: str, *, options_text: str,
         var: str | None) -> None:
     """Plan the sweep a cell asks for; print the plan (``--dry-run``) or start it and show
     its card. Every mistake is one ``UsageError`` line, before anything is sent."""
@@ -96,18 +96,19 @@ def run(magics: Any, args: argparse.Namespace, body: str, *, options_text: str,
     from ..errors import KirinError
 
     timeout = seconds(args.timeout)
-    namespace = magics.user_ns
+    namespace = ctx.user_ns
     try:
         text, fill = _source(body, namespace)
     except PromptError as exc:
         raise UsageError(f"%kirin: {exc}") from None
     try:
-        options = options_from(args, options_text, magics._image_arg)  # --image $nope
-        client = magics.client()
+        options = options_from(args, options_text,
+                               lambda value: image_arg(value, namespace))  # --image $nope
+        client = ctx.client()
         services = client.batch_services()
         plan = make_plan(services, text, options, fill=fill)
         if args.dry_run:
-            print(plan_text(plan, magics._text_width()))
+            print(plan_text(plan, ctx.text_width()))
             unchecked = unchecked_note(plan.requests)
             if unchecked:
                 print(unchecked)
@@ -119,14 +120,5 @@ def run(magics: Any, args: argparse.Namespace, body: str, *, options_text: str,
     if var:
         namespace[var] = sweep
     namespace["_kirin_sweep"] = sweep
-    follow(magics.shell, sweep, wait=args.wait or client.settings.blocking, timeout=timeout)
-
-
-def follow(shell: Any, sweep: Sweep, *, wait: bool, timeout: float | None) -> None:
-    """Show the sweep the way this front end can (see frontends.py)."""
-    from ..display.sweep_grid import FinalSweepView, SweepCard, sweep_text
-    from .follow import Drawings
-    from .follow import follow as follow_group
-
-    drawings = Drawings("sweep", sweep_text, SweepCard, FinalSweepView)
-    follow_group(shell, sweep, drawings, wait=wait, timeout=timeout)
+    follow_sweep(ctx.shell, sweep, wait=args.wait or client.settings.blocking,
+                 timeout=timeout)

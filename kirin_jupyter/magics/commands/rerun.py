@@ -1,4 +1,4 @@
-"""``%kirin show PATH``, ``%kirin rerun PATH [options]`` and ``%kirin lineage ID``.
+"""``%kirin rerun PATH [options]``: generate again from the record inside a result file.
 
 Everything is read and checked before anything is sent: a file without a record, or a
 record whose reference images cannot be found again, is one ``UsageError`` line.
@@ -9,91 +9,35 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shlex
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.display import display
 
-from ..base.user_files import read_user_file
-from ..errors import KirinError, ValidationError
-from ..model.request import OPTION_NAMES
-from ..storage.file_provenance import RECORD_FILE_LIMIT
-from . import grammar as magic_options
+from ...base.user_files import read_user_file
+from ...errors import KirinError, ValidationError
+from ...model.request import OPTION_NAMES
+from ...storage.file_provenance import RECORD_FILE_LIMIT
+from .. import grammar as magic_options
+from ..context import Context
+from ..generation import generate
+from ..variables import named
+from .show import record as _record
 
 if TYPE_CHECKING:
-    from ..client import Client
-    from ..storage.journal import Journal
+    from ...client import Client
+    from ...storage.journal import Journal
 
-USAGE = {
-    "rerun": "%kirin rerun PATH [options]",
-    "lineage": "%kirin lineage TASK_ID|EXTERNAL_ID|PATH",
-}
+USAGE = "%kirin rerun PATH [options]"
 
 
-def path_argument(text: str) -> Path | None:
-    """The file a ``show``/``rerun``/``lineage`` argument names, if it names one (quotes
-    allowed around a path with spaces)."""
-    try:
-        words = shlex.split(text)
-    except ValueError:
-        return None
-    if len(words) != 1:
-        return None
-    path = Path(words[0]).expanduser()
-    try:
-        return path if path.is_file() else None
-    except (OSError, ValueError):
-        return None
-
-
-def _record(path: Path, command: str) -> dict[str, Any]:
-    from ..storage.file_provenance import provenance
-
-    try:
-        return provenance(path)
-    except ValidationError as exc:
-        raise UsageError(f"%kirin {command}: {exc}") from None
-
-
-def show(path: Path) -> None:
-    """The record inside a result file, as a card (text in a terminal)."""
-    from ..display.provenance_views import RecordView
-
-    view = RecordView(_record(path, "show"), path)
-    display(view)  # type: ignore[no-untyped-call]
-
-
-# How a rerun's line is generated: the magics' own path for ``%%kirin`` (given, not
-# imported, so this subcommand never imports the magics class).
-Generate = Callable[[argparse.Namespace, str], None]
-
-
-def run(client: Client, generate: Generate, command: str, rest: str) -> None:
+def run(ctx: Context, rest: str) -> None:
+    if rest.split():
+        rest = named("rerun", rest, ctx.user_ns)
+    client = ctx.client()
     if not rest.strip():
-        raise UsageError(f"%kirin {command}: which one? usage: {USAGE[command]}")
-    if command == "lineage":
-        lineage(client, rest)
-    else:
-        rerun(client, generate, rest)
-
-
-def lineage(client: Client, rest: str) -> None:
-    from ..display.provenance_views import LineageView
-    from ..lineage import chain, find_node
-
-    words = magic_options._split(rest)
-    if len(words) != 1:
-        raise UsageError(f"%kirin lineage: one id or path, not {len(words)}; usage: "
-                         f"{USAGE['lineage']}")
-    try:
-        journal = client.journal
-        node = find_node(words[0], journal)
-    except KirinError as exc:  # ValidationError too: one line, never a traceback
-        raise UsageError(f"%kirin lineage: {exc}") from None
-    display(LineageView(chain(node, journal)))  # type: ignore[no-untyped-call]
+        raise UsageError(f"%kirin rerun: which one? usage: {USAGE}")
+    rerun(ctx, client, rest)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -104,10 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def rerun(client: Client, generate: Generate, rest: str) -> None:
+def rerun(ctx: Context, client: Client, rest: str) -> None:
     """A new generation from a file's record: the recorded prompt and options, with those
     given on the line instead; a new external id (unless --id); followed as ``%kirin``."""
-    from ..model.provenance_record import options_from_record
+    from ...model.provenance_record import options_from_record
 
     args = _parser().parse_args(magic_options._split(rest))
     path = Path(args.file).expanduser()
@@ -129,7 +73,7 @@ def rerun(client: Client, generate: Generate, rest: str) -> None:
         if not hasattr(args, name):
             setattr(args, name, None)
     try:
-        generate(args, prompt)
+        generate(ctx, args, prompt, var=None)
     except KirinError as exc:
         raise UsageError(f"%kirin rerun: {exc}") from None
 

@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from ..model.quote import summed
-from ..model.request import OPTION_NAMES, unchecked_note
-from . import grammar as magic_options
-from .grammar import seconds
+from ...model.quote import summed
+from ...model.request import OPTION_NAMES, unchecked_note
+from .. import grammar as magic_options
+from ..context import Context
+from ..follow import follow_batch
+from ..grammar import seconds
 
 if TYPE_CHECKING:
-    from ..batches.batch import Batch
-    from ..client import Client
+    from ...client import Client
 
 USAGE = ("%kirin batch FILE.txt|FILE.csv [--name NAME] [--concurrency N] [options], "
          "or %kirin batch show NAME [--page P]")
@@ -34,11 +35,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(shell: Any, client: Client, line: str) -> Any:
+def run(ctx: Context, line: str) -> Any:
     """Start (or resume) the batch a ``%kirin batch`` line asks for and show its card."""
-    from ..batches.items import read_file
-    from ..errors import KirinError
+    from ...batches.items import read_file
+    from ...errors import KirinError
 
+    if not line.strip():
+        raise UsageError(f"%kirin batch: which file? usage: {USAGE}")
+    try:
+        client = ctx.client()
+    except KirinError as exc:
+        raise UsageError(f"%kirin batch: {exc}") from None
     words = magic_options._split(line)
     if words and words[0] == "show":
         return show(client, words[1:])
@@ -58,14 +65,14 @@ def run(shell: Any, client: Client, line: str) -> Any:
         batch = client.batch(items, name=args.name, concurrency=args.concurrency, **common)
     except KirinError as exc:
         raise UsageError(f"%kirin batch: {exc}") from None
-    shell.user_ns["_kirin_batch"] = batch
-    follow(shell, batch, wait=args.wait, timeout=timeout)
+    ctx.user_ns["_kirin_batch"] = batch
+    follow_batch(ctx.shell, batch, wait=args.wait, timeout=timeout)
     return None
 
 
 def _dry_run(client: Client, items: list[dict[str, Any]], common: dict[str, Any]) -> None:
     """The plan and its price; nothing created (a price quote creates nothing)."""
-    from ..batches.setup import build_requests
+    from ...batches.setup import build_requests
 
     requests = build_requests(client.batch_services(), items, "dry-run", common)
     quotes = client.prices.per_kind(requests)
@@ -100,12 +107,3 @@ def show(client: Client, words: list[str]) -> Any:
                          f"{known}); run it again by name to resume it")
     return found[-1].page(page)
 
-
-def follow(shell: Any, batch: Batch, *, wait: bool, timeout: float | None) -> None:
-    """Show the batch the way this front end can (see frontends.py)."""
-    from ..display.batch_card import BatchCard, FinalBatchView, batch_text
-    from .follow import Drawings
-    from .follow import follow as follow_group
-
-    drawings = Drawings("batch", batch_text, BatchCard, FinalBatchView)
-    follow_group(shell, batch, drawings, wait=wait, timeout=timeout)

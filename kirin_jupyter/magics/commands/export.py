@@ -6,22 +6,25 @@ file is written; a bad value is one UsageError line.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from IPython.core.error import UsageError
 
-if TYPE_CHECKING:
-    from ..client import Client
+from .. import grammar
+from ..context import Context
 
 USAGE = "%kirin export PATH.zip|.html|.csv [--since YYYY-MM-DD] [--model M]"
 
 
-def run(client: Client, words: list[str]) -> None:
+def run(ctx: Context, rest: str) -> None:
     """Parse the words after ``export``, export, and say what was written."""
-    from ..errors import KirinError
-    from ..exporter.export import check_path, day_start, export_journal
-    from ..model import spec
+    from ...errors import KirinError
+    from ...exporter.export import check_path, day_start, export_journal
+    from ...model import spec
 
+    words = grammar._split(rest)  # before the client: a bad line sends nothing
+    try:
+        client = ctx.client()
+    except KirinError as exc:
+        raise UsageError(f"%kirin export: {exc}") from None
     path, since, model = _parse(words)
     try:
         target = check_path(path)
