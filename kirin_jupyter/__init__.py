@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .base import renderers as _renderers
 from .version import __version__ as __version__
 
 _EXPORTS = {
@@ -98,6 +99,20 @@ def _set_up() -> None:
     from .session import install
 
     install()
+
+
+def _fill_renderers() -> None:
+    """The display layer's views, asked for by a domain object's ``_repr_html_`` before the
+    face was used (``from kirin_jupyter.client import Client`` in marimo or nbconvert)."""
+    from .display import formatters
+
+    formatters.install()
+
+
+# The one thing done at import: name who fills the renderer registry on first need (one
+# assignment, nothing imported), because every import of the package runs this file first
+# and no layer below may import the display layer (docs/decisions/0015).
+_renderers.fill_with(_fill_renderers)
 
 
 def __getattr__(name: str) -> Any:

@@ -115,6 +115,13 @@ class Batch:
                 f"{counts['failed']} failed, {counts['running']} running, "
                 f"{counts['queued']} queued{by}>")
 
+    def _repr_html_(self) -> str | None:
+        """The card (counts and a bar while it runs, the gallery once done) in any front
+        end that follows the display protocol (marimo, nbconvert, Quarto)."""
+        from ..base.renderers import html
+
+        return html("batch_html", self)
+
     def state(self, index: int) -> str:
         """'queued', 'running', 'done' or 'failed' for the item at ``index``."""
         if self._earlier[index] is not None:

@@ -74,6 +74,13 @@ class SweepPlan:
     def __repr__(self) -> str:
         return f"<SweepPlan {self.name} {len(self.cells)} cells, {self.price_text()}>"
 
+    def _repr_html_(self) -> str | None:
+        """The plan's table (a row per cell, with its price) in any front end that follows
+        the display protocol (marimo, nbconvert, Quarto)."""
+        from ..base.renderers import html
+
+        return html("plan_html", self)
+
     def __str__(self) -> str:
         return plan_text(self)
 
@@ -169,6 +176,13 @@ class Sweep:
         return (f"<Sweep {self.name!r} {len(self)} cells over "
                 f"{', '.join(a.title for a in self.plan.axes)}: {counts['done']} done, "
                 f"{counts['failed']} failed, {counts['running'] + counts['queued']} to go>")
+
+    def _repr_html_(self) -> str | None:
+        """The card (the cells' states while it runs, the grid of images once done) in
+        any front end that follows the display protocol (marimo, nbconvert, Quarto)."""
+        from ..base.renderers import html
+
+        return html("sweep_html", self)
 
     @property
     def axes(self) -> dict[str, list[Any]]:

@@ -1,5 +1,9 @@
 """How IPython shows a ``Job`` and a ``Result``: registered here, so ``job.py`` knows
-nothing of HTML and the display layer depends on the job layer, never the other way."""
+nothing of HTML and the display layer depends on the job layer, never the other way.
+
+``install`` fills the domain's renderer registry, which the objects' ``_repr_html_`` ask
+where no formatter is registered (marimo, nbconvert without the extension); a formatter
+registered with IPython wins over ``_repr_html_``, so Jupyter keeps its live card."""
 
 from __future__ import annotations
 
@@ -46,6 +50,14 @@ def install() -> None:
         return BatchPage(batch, number, per_page or PER_PAGE)
 
     add("batch_page", batch_page)
+    # Each object's card for its ``_repr_html_``: what a front end without these formatters
+    # (marimo, nbconvert or Quarto without the package's setup) shows; a static snapshot
+    # while it runs. Registered IPython formatters still win over it (``register``).
+    add("job_html", _job_html)
+    add("result_html", _result_html)
+    add("batch_html", _batch_html)
+    add("sweep_html", _sweep_html)
+    add("plan_html", _plan_html)
 
 
 def register_with_running_shell() -> None:

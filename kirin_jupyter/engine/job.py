@@ -65,6 +65,29 @@ class Result:
             self._images = loaded
         return self._images
 
+    def __repr__(self) -> str:
+        """One line for a terminal: the task, prompt, cost and the files (the dataclass's
+        own repr spelled out every URL, option and piece of metadata)."""
+        from ..base.money import usd
+        from ..base.text import cut
+
+        named = 4  # files named; the rest counted
+        shown = [str(path) for path in self.paths[:named]]
+        if len(self.paths) > named:
+            shown.append(f"and {len(self.paths) - named} more")
+        count = f"{len(self.paths)} file{'s' if len(self.paths) != 1 else ''}"
+        cost = f" cost {usd(self.cost)}" if self.cost is not None else ""
+        made = " (simulator)" if self.simulated else ""
+        return (f"<Result {self.model} {cut(self.prompt, 40)!r} completed task={self.task_id}"
+                f"{cost}{made}, {count}: {', '.join(shown)}>")
+
+    def _repr_html_(self) -> str | None:
+        """The finished card (images, prompt, cost) in any front end that follows the
+        display protocol, IPython's formatters or not (marimo, nbconvert, Quarto)."""
+        from ..base.renderers import html
+
+        return html("result_html", self)
+
 
 class Job:
     """One generation in flight. Returned at once; ``wait()`` or ``await job`` for the Result.
@@ -181,6 +204,13 @@ class Job:
         prompt = self.prompt if len(self.prompt) <= 40 else self.prompt[:39] + "…"
         task = f" task={self.task_id}" if self.task_id else ""
         return f"<Job {self.request.model.alias} {prompt!r} {self.status}{task}>"
+
+    def _repr_html_(self) -> str | None:
+        """The card as the job stands (a snapshot while it runs, the images once done) in
+        any front end that follows the display protocol (marimo, nbconvert, Quarto)."""
+        from ..base.renderers import html
+
+        return html("job_html", self)
 
     # -- called by the runner ------------------------------------------------------------
 
