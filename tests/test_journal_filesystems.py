@@ -274,3 +274,21 @@ def test_two_kernels_share_a_rollback_journal_claim_once_and_resume(
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
     assert rows == [("completed", _JOBS)]
+
+
+def test_in_a_kernel_the_network_disk_is_said_once_in_one_line() -> None:
+    """What a JupyterHub user on an NFS home sees: one line under the first cell that
+    uses the journal, none under the next."""
+    path = Path(os.environ["KIRIN_HOME"]) / "journal.sqlite3"
+    env = dict(os.environ, KIRIN_SIMULATOR_SECONDS="0.2")
+    with running_kernel(env=env) as kernel:
+        kernel.run("%load_ext kirin_jupyter\nfrom kirin_jupyter.storage import journal_disk\n"
+                   "journal_disk.fstype_of = lambda path: 'nfs4'  # as an NFS home answers")
+        cells = [kernel.run(f"%%kirin fox{i} --wait\na fox on a shared disk") for i in (1, 2)]
+        errs = ["".join(m["content"]["text"] for m in cell.of_type("stream")
+                        if m["content"]["name"] == "stderr") for cell in cells]
+    assert errs[0] == (f"kirin: the journal {path} is on a network disk (nfs4): it uses "
+                       "SQLite's rollback journal, not WAL; set KIRIN_HOME to a local folder "
+                       "to keep it there\n"), errs
+    assert errs[1] == ""
+    assert _mode(path) == "delete" and not _wal_files(path)
