@@ -1,4 +1,5 @@
-"""The journal (SQLite, WAL) and where result files go: nothing paid for is lost.
+"""The journal (SQLite, WAL; rollback mode on a network disk) and where result files go:
+nothing paid for is lost.
 
 The journal row for a job is written before its create request is sent, so a crash at any
 point leaves the external id on disk. Requests are stored with images by hash; the API key
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import socket
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,10 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ValidationError
+from . import journal_disk
 
 FINAL_STATES = ("completed", "failed", "not_created")
 SEARCH_MAX_CHARS = 200
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+log = logging.getLogger("kirin_jupyter")
+_told: set[str] = set()  # journals whose mode was explained (once per process)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -145,8 +151,12 @@ class Journal:
     for); every call is one transaction on it. A connection that failed is dropped, so the
     next call starts afresh."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, mode: str | None = None) -> None:
+        """``mode``: "wal" or "rollback"; None: ``KIRIN_JOURNAL_MODE``, else the disk
+        decides (``journal_disk``)."""
         self.path = path
+        self._mode = mode
+        self._rollback = False  # set when the first connection opens
         self._ready = False
         self._local = threading.local()
 
@@ -174,6 +184,7 @@ class Journal:
             try:
                 # A connection kept open keeps the WAL file: once checkpointed, trimmed.
                 conn.execute(f"PRAGMA journal_size_limit = {_WAL_KEPT}")
+                conn.execute("PRAGMA locking_mode = NORMAL")  # lock per transaction: shared
                 if not self._ready:
                     self._initialise(conn)
             except BaseException:
@@ -181,7 +192,10 @@ class Journal:
                 raise
             self._local.conn, self._local.pid, self._local.durable = conn, os.getpid(), None
         if self._local.durable != durable:  # outside a transaction: PRAGMA is allowed here
-            conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            # A rollback journal is synced in full always: NORMAL there may corrupt the file
+            # on a power cut (sqlite.org/pragma.html#pragma_synchronous), not just lose it.
+            full = durable or self._rollback
+            conn.execute(f"PRAGMA synchronous = {'FULL' if full else 'NORMAL'}")
             self._local.durable = durable
         conn.row_factory = None  # a call may have set sqlite3.Row
         try:
@@ -220,14 +234,17 @@ class Journal:
             conn.close()
 
     def _initialise(self, conn: sqlite3.Connection) -> None:
-        """WAL mode, then the schema, created or migrated in one write transaction that
-        ends by setting its version (``PRAGMA user_version``): of several processes
-        opening a fresh journal at once, one migrates and the others, waiting on the
-        lock, find the version set and do nothing ("duplicate column name" failed their
-        jobs before). Retried while the database is locked."""
+        """The journal mode (WAL, or rollback on a network disk), then the schema, created
+        or migrated in one write transaction that ends by setting its version (``PRAGMA
+        user_version``): of several processes opening a fresh journal at once, one
+        migrates and the others, waiting on the lock, find the version set and do nothing
+        ("duplicate column name" failed their jobs before). Retried while the database is
+        locked."""
+        choice = journal_disk.choose(self.path, self._mode)
+        self._rollback = choice.mode == "rollback"
         for attempt in range(50):
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
+                in_force = _journal_mode(conn, choice.pragma)
                 _migrate(conn)
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == 49:
@@ -235,7 +252,21 @@ class Journal:
                 time.sleep(0.05 + 0.01 * attempt)
             else:
                 self._ready = True
+                self._tell(choice, in_force)
                 return
+
+    def _tell(self, choice: journal_disk.Choice, in_force: str) -> None:
+        """Say once per process, in one line, that the disk chose the rollback journal
+        (or that another process keeps this one in WAL)."""
+        line = choice.notice(self.path)
+        if self._rollback and in_force == "wal":
+            line = (f"kirin: the journal {self.path} stays in WAL mode: another process has "
+                    "it open in that mode")
+        log.info("journal %s: %s mode (file system %s)", self.path, in_force,
+                 choice.fstype or choice.forced or "unknown")
+        if line and str(self.path) not in _told:
+            _told.add(str(self.path))
+            print(line, file=sys.stderr)
 
     def record_submit(
         self,
@@ -429,6 +460,20 @@ class Journal:
                              (me, row["external_id"]))
                 claimed.append({**row, "owner": me})
         return claimed, held
+
+
+def _journal_mode(conn: sqlite3.Connection, pragma: str) -> str:
+    """Set the journal mode; the mode in force. Leaving WAL needs the file to itself, so
+    while another process holds it open in WAL mode it stays in WAL (SQLite says "locked"
+    at once, without waiting): tried for about a second, then taken as it is."""
+    for _ in range(10):
+        try:
+            return str(conn.execute(f"PRAGMA journal_mode={pragma}").fetchone()[0]).lower()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            time.sleep(0.1)
+    return str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
 
 
 def _raised(call: tuple[Callable[..., None], tuple[Any, ...], dict[str, Any]]
