@@ -50,6 +50,7 @@ _EXPORTS = {
     "compare": "display.comparison",
     "export": "exporter.export",
     "history_frame": "exporter.export",
+    "tidy": "exporter.tidy",
 }
 
 __all__ = [*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"]
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
     from .errors import ValidationError as ValidationError
     from .exporter.export import export as export
     from .exporter.export import history_frame as history_frame
+    from .exporter.tidy import tidy as tidy
     from .panel import Panel as Panel
     from .service.http import Limits as Limits
     from .shortcuts import batch as batch

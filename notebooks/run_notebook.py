@@ -32,6 +32,7 @@ def execute(
     )
     client.execute()
     drop_widget_state(nb)
+    check_renderable(nb, source)
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)
     return nb
@@ -53,6 +54,16 @@ def drop_widget_state(nb: nbformat.NotebookNode) -> None:
         widgets.pop(WIDGET_STATE, None)
         if not widgets:
             del nb.metadata["widgets"]
+
+
+def check_renderable(nb: nbformat.NotebookNode, source: Path) -> None:
+    """Refuse to save a notebook that nbformat, GitHub or nbviewer would not render."""
+    from kirin_jupyter.exporter.tidy import widget_state_problems
+
+    nbformat.validate(nb)
+    problems = widget_state_problems(nb.metadata)
+    if problems:
+        raise ValueError(f"{source.name}: {problems[0]}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -108,6 +108,13 @@ def overflowing(page: Any, root_selector: str) -> list[str]:
     return list(answer["found"])
 
 
+def overflowing_but_the_slider(page: Any, root_selector: str) -> list[str]:
+    """``overflowing``, less the compare slider's before box: it clips its picture on
+    purpose."""
+    return [found for found in overflowing(page, root_selector)
+            if not found.startswith("TD.kirin-compare-before ")]
+
+
 def switch_theme(page: Any, name: str) -> None:
     """Choose a JupyterLab theme from the Settings menu, as a user would, and wait for it."""
     page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()

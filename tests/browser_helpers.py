@@ -163,8 +163,8 @@ def stop_process(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
 
 
 @contextmanager
-def chromium(profile_dir: Path | None = None, *, width: int = 1280, height: int = 1000
-             ) -> Iterator[BrowserContext]:
+def chromium(profile_dir: Path | None = None, *, width: int = 1280, height: int = 1000,
+             javascript: bool = True) -> Iterator[BrowserContext]:
     """Debian's chromium, headless, in a persistent context on a fresh profile directory.
 
     (``launch()`` refuses ``--user-data-dir``; a persistent context is the way to own one.)
@@ -178,6 +178,7 @@ def chromium(profile_dir: Path | None = None, *, width: int = 1280, height: int 
         context = playwright.chromium.launch_persistent_context(
             str(profile), executable_path=str(CHROMIUM), headless=True,
             args=list(CHROMIUM_ARGS), viewport={"width": width, "height": height},
+            java_script_enabled=javascript,
         )
         try:
             yield context

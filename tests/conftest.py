@@ -62,18 +62,25 @@ def quick_shell_exit() -> Iterator[None]:
     InteractiveShell.atexit_operations = original
 
 
+def isolate(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Journal, outputs, settings and IPython profile under ``folder``; no credentials.
+    (A fixture wider than one test calls this itself: ``kirin_env`` is not yet in force
+    when it runs.)"""
+    monkeypatch.setenv("KIRIN_HOME", str(folder / "home"))
+    monkeypatch.setenv("KIRIN_OUTPUT_DIR", str(folder / "outputs"))
+    monkeypatch.setenv("KIRIN_SIMULATOR_SECONDS", "0.3")
+    monkeypatch.setenv("KIRIN_CONFIG", str(folder / "no-user-config.toml"))  # not ~/.kirin
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)  # kernels show live cards
+    monkeypatch.setenv("IPYTHONDIR", str(folder / "ipython"))  # no developer's profile
+    monkeypatch.delenv("KIRIN_API_KEY", raising=False)
+    monkeypatch.delenv("KIRIN_BASE_URL", raising=False)
+
+
 @pytest.fixture(autouse=True)
 def kirin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own journal, output folder and session (settings, client and
     jobs), and no real credentials."""
-    monkeypatch.setenv("KIRIN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("KIRIN_OUTPUT_DIR", str(tmp_path / "outputs"))
-    monkeypatch.setenv("KIRIN_SIMULATOR_SECONDS", "0.3")
-    monkeypatch.setenv("KIRIN_CONFIG", str(tmp_path / "no-user-config.toml"))  # not ~/.kirin
-    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)  # kernels show live cards
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))  # no developer's profile
-    monkeypatch.delenv("KIRIN_API_KEY", raising=False)
-    monkeypatch.delenv("KIRIN_BASE_URL", raising=False)
+    isolate(monkeypatch, tmp_path)
     session._process_session = None
     yield tmp_path
     session._process_session = None

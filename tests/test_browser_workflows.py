@@ -33,7 +33,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .browser_checks import collapse_left_sidebar, low_contrast, overflowing, switch_theme
+from .browser_checks import (
+    collapse_left_sidebar,
+    low_contrast,
+    overflowing_but_the_slider,
+    switch_theme,
+)
 from .browser_helpers import (
     cell_outputs,
     chromium,
@@ -232,7 +237,7 @@ def _check(page: Any, scopes: dict[int, str], when: str) -> None:
     cells = page.locator(".jp-Notebook .jp-CodeCell")
     for index, scope in scopes.items():
         cells.nth(index).scroll_into_view_if_needed()
-        found = low_contrast(page, scope) + _overflowing(page, scope)
+        found = low_contrast(page, scope) + overflowing_but_the_slider(page, scope)
         assert not found, (when, scope, found)
 
 
@@ -306,12 +311,6 @@ def _assert_lined_up(page: Any) -> None:
     for key in ("x", "y", "width", "height"):
         assert abs(before[key] - after[key]) <= 1, (key, before, after)
     assert after["width"] > 100
-
-
-def _overflowing(page: Any, scope: str) -> list[str]:
-    """``overflowing``, less the slider's before box: it clips its picture on purpose."""
-    return [found for found in overflowing(page, scope)
-            if not found.startswith("TD.kirin-compare-before ")]
 
 
 def _boxes(locator: Any) -> list[dict[str, float]]:

@@ -130,11 +130,11 @@ def test_the_card_shows_the_service_progress(gateway: Gateway, tmp_path: Path) -
     assert re.search(r"\b([67][0-9]|80) %", line) and "estimated" not in line
     assert "about $0.28 (quoted by the service)" in line
     assert 0.6 <= card.shown_progress <= 0.8
-    assert re.search(r'aria-valuenow="([67][0-9]|80)"', card.widget.value)
+    assert re.search(r'aria-valuenow="([67][0-9]|80)"', card.widget.html)
     gateway.release()
     job.wait(20)
     assert card.shown_progress == 1.0
-    assert 'data-state="completed"' in card.widget.value and 'aria-valuenow="100"' in card.widget.value
+    assert 'data-state="completed"' in card.widget.html and 'aria-valuenow="100"' in card.widget.html
 
 
 @pytest.mark.parametrize("error, expected", [

@@ -18,20 +18,21 @@ from .kernel_helpers import running_kernel
 
 
 def card_comm_ids(messages: list[dict]) -> set[str]:
-    """The live cards opened: HTML widgets whose first drawing holds a progress bar."""
+    """The live cards opened: anywidgets whose first frame holds a progress bar."""
     return {
         m["content"]["comm_id"] for m in messages
         if m["msg_type"] == "comm_open"
-        and m["content"]["data"]["state"].get("_model_name") == "HTMLModel"
-        and 'class="kirin-bar"' in m["content"]["data"]["state"].get("value", "")
+        and m["content"]["data"]["state"].get("_model_name") == "AnyModel"
+        and 'class="kirin-bar"' in m["content"]["data"]["state"].get("frame", "")
     }
 
 
-def values_sent(messages: list[dict], comms: set[str]) -> list:
+def states_sent(messages: list[dict], comms: set[str]) -> list[dict]:
+    """The state changes sent to the cards ``comms`` (a tick: progress and status)."""
     return [
-        m["content"]["data"]["state"]["value"] for m in messages
+        m["content"]["data"]["state"] for m in messages
         if m["msg_type"] == "comm_msg" and m["content"]["comm_id"] in comms
-        and "value" in m["content"]["data"].get("state", {})
+        and m["content"]["data"].get("method") == "update"
     ]
 
 
@@ -47,12 +48,15 @@ def test_progress_moves_while_another_cell_sleeps(monkeypatch: pytest.MonkeyPatc
         # The engine thread redraws the card about every 0.5 s while the main thread is
         # blocked in time.sleep: the elapsed time each tick, and the bar whenever the
         # service reports more progress (the simulator's status answers).
-        drawings = values_sent(sleeping.messages, cards)
+        drawings = states_sent(sleeping.messages, cards)
         assert len(drawings) >= 3, drawings
-        elapsed = [float(m) for m in re.findall(r"([0-9]+\.[0-9]) s · ", "".join(drawings))]
+        lines = "".join(state.get("status", "") for state in drawings)
+        elapsed = [float(m) for m in re.findall(r"([0-9]+\.[0-9]) s · ", lines)]
         assert len(set(elapsed)) >= 3 and elapsed == sorted(elapsed), elapsed
-        bars = [int(m) for m in re.findall(r'aria-valuenow="([0-9]+)"', "".join(drawings))]
+        bars = [state["progress"] for state in drawings if "progress" in state]
         assert bars == sorted(bars) and bars[-1] > bars[0], bars
+        # A tick sends the moving parts only, never the whole card again.
+        assert all("frame" not in state for state in drawings[1:-1]), drawings
         done = kernel.run("%kirin wait")
         assert any("1 completed" in m["content"].get("text", "") for m in done.of_type("stream"))
 

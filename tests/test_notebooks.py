@@ -20,6 +20,8 @@ import nbformat
 import pytest
 from run_notebook import execute
 
+from kirin_jupyter.exporter.tidy import widget_state_problems
+
 from .conftest import ROOT
 
 NOTEBOOKS = ROOT / "notebooks"
@@ -343,6 +345,9 @@ def test_notebook_executes_with_real_outputs(name: str, tmp_path: Path) -> None:
         check_workflows(nb, tmp_path / "notebooks")
     else:
         CHECKS[name](nb)
+    # GitHub and nbviewer render it: a valid notebook, with widget state GitHub accepts.
+    nbformat.validate(nb)
+    assert widget_state_problems(nb.metadata) == []
     # Its working directory, its output folder (KIRIN_OUTPUT_DIR, under tmp_path here) and
     # the home folder are nowhere in what it saved.
     assert absolute_paths(nb, tmp_path, Path.home()) == []

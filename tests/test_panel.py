@@ -352,7 +352,7 @@ def test_full_run_to_the_gallery(panel: Panel, tmp_path: Path) -> None:
     for job in (first, second):
         job.wait(20)
     assert first.status == second.status == "completed"
-    card = older.card.widget.value
+    card = older.card.widget.html
     assert 'data-state="completed"' in card and "cost $0.16" in card
     assert 'aria-valuenow="100"' in card
     assert panel.jobs_view.older.titles == ("Run 1 · completed · 2 images · $0.16",)
@@ -400,7 +400,7 @@ def test_a_failed_run_says_why_under_its_card(panel: Panel, client: Client) -> N
         job.wait(20)
     view = panel.jobs_view.view(job)
     assert "Task resource insufficient" in view.error.value
-    assert 'data-state="failed"' in view.card.widget.value
+    assert 'data-state="failed"' in view.card.widget.html
     assert not any(visible(t.widget) for t in panel.gallery._tiles[job.external_task_id])
     assert "1 failed" in panel.jobs_view.totals.value
 

@@ -50,7 +50,8 @@ def live_parts(nb: nbformat.NotebookNode) -> list[str]:
     models = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     for model_id, model in models.items():
         state = model.get("state", {})
-        if "kirin-live" in state.get("_dom_classes", ()) and state.get("value"):
+        if "kirin-live" in state.get("_dom_classes", ()) and (
+                state.get("value") or state.get("frame")):
             found.append(f"widget state {model_id}: a live card's HTML")
     return found
 

@@ -288,9 +288,9 @@ def test_a_failed_cell_shows_in_its_place_and_the_rest_complete(
     from kirin_jupyter.display.sweep_grid import SweepCard
 
     card = SweepCard(sweep)  # the live widget: emptied and closed once the sweep is done
-    assert "kirin-sweep-live" in card.widget.value
+    assert "kirin-sweep-live" in card.widget.html
     card.refresh(sweep)
-    assert card.widget.value == ""
+    assert card.widget.html == ""
 
 
 def test_module_level_sweep_on_the_session_client_and_its_display(shell: Any) -> None:

@@ -1,4 +1,4 @@
-"""The live progress card: widgets whose values the engine thread changes.
+"""The live progress card: one anywidget (``live_view.LiveView``) the engine thread updates.
 
 The card is displayed once, synchronously, by the cell that started the job. After that the
 engine thread only sets widget values (safe: ipykernel serialises sends on its IOPub thread)
@@ -16,7 +16,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .static import FinalView, live_html
+from .live_view import LiveView
+from .static import FinalView, live_frame, live_status
 
 if TYPE_CHECKING:
     from ..engine.job import Job
@@ -25,16 +26,16 @@ log = logging.getLogger("kirin_jupyter")
 
 
 class ProgressCard:
-    """One HTML widget drawn by ``static.live_html``: the frame the finished card keeps."""
+    """The card drawn by ``static.live_html`` (frame, bar, status line), in one widget: the
+    frame the finished card keeps."""
 
     def __init__(self, job: Job, *, on_finish: Callable[[Job], None] | None = None) -> None:
         import ipywidgets as widgets
 
         self.job = job
         self.on_finish = on_finish
-        self.widget = widgets.HTML(live_html(job), layout=widgets.Layout(
-            width="100%", margin="0"))
-        self.widget.add_class("kirin-live")
+        self.widget = LiveView.drawn(live_frame(job), job.progress, live_status(job),
+                                     layout=widgets.Layout(width="100%", margin="0"))
         self.shown_progress = job.progress  # the bar's fraction, as last drawn
         self._handle: Any = None
         self._finished = False
@@ -51,7 +52,7 @@ class ProgressCard:
         """Close the widget once the static result has replaced it, emptied first: a
         headless run (nbclient) keeps the last state of every widget, closed or not, in the
         saved notebook, and a replaced card's HTML is dead weight there."""
-        self.widget.value = ""
+        self.widget.clear()
         self.widget.close()
 
     def show(self) -> None:
@@ -88,7 +89,7 @@ class ProgressCard:
 
     def _draw(self) -> None:
         self.shown_progress = self.job.progress
-        self.widget.value = live_html(self.job)
+        self.widget.show(live_frame(self.job), self.job.progress, live_status(self.job))
 
     def _finish(self) -> None:
         """In a cell: the static card replaces the widget. Embedded: the widget stays, with

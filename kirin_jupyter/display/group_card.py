@@ -1,5 +1,6 @@
 """The live card of many jobs shown as one (a batch, a sweep), and the static view that
-replaces it: one HTML widget the engine thread redraws while the group runs; at the end
+replaces it: one live widget (``live_view.LiveView``, all frame) the engine thread redraws
+while the group runs; at the end
 the output is updated to static HTML and the widget is emptied and closed, so no dead
 widget state is saved with the notebook."""
 
@@ -30,11 +31,11 @@ class GroupCard:
     def __init__(self, group: Any, draw: Draw, final: Callable[[Any], Any]) -> None:
         import ipywidgets as widgets
 
+        from .live_view import LiveView
+
         self._draw, self._final = draw, final
-        self.widget = widgets.HTML(draw(group, False),
-                                   layout=widgets.Layout(width="100%", margin="0",
-                                                         padding="0 20px 0 0"))
-        self.widget.add_class("kirin-live")
+        self.widget = LiveView.drawn(draw(group, False), layout=widgets.Layout(
+            width="100%", margin="0", padding="0 20px 0 0"))
         self._group = group
         self._handle: Any = None
         self._finished = False
@@ -52,12 +53,10 @@ class GroupCard:
             if self._finished:
                 return
             if not group.done():
-                html = self._draw(group, False)
-                if html != self.widget.value:
-                    self.widget.value = html
+                self.widget.show(self._draw(group, False))
                 return
             self._finished = True
         if self._handle is not None:
             self._handle.update(self._final(group))
-        self.widget.value = ""  # as ProgressCard.retire: no dead HTML in saved state
+        self.widget.clear()  # as ProgressCard.retire: no dead HTML in saved state
         self.widget.close()

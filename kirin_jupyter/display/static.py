@@ -250,6 +250,14 @@ def live_html(job: Job) -> str:
                      body=progress_bar(job.progress), footer=live_status(job), parts=("bar",))
 
 
+def live_frame(job: Job) -> str:
+    """``live_html`` without its moving parts (the bar at 0, no status line): what the live
+    widget redraws only when it changes (``live_view.LiveView``)."""
+    return card_html(model=job.model, prompt=job.prompt, simulated=job.simulated,
+                     state=job.status, task_id=job.task_id, options=job.request.options,
+                     body=progress_bar(0.0), footer="", parts=("bar",))
+
+
 def error_html(job: Job) -> str:
     message = str(job.error) if job.error else "failed"
     body = (f'<div class="kirin-message" role="alert" style="{MESSAGE_FALLBACK}">'

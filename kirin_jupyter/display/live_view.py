@@ -1,0 +1,116 @@
+"""The one widget every live card is: an anywidget, so the same card moves in JupyterLab,
+Notebook 7, VS Code and marimo (which renders anywidgets but no other ipywidgets).
+
+It holds the card's HTML without its moving parts (``frame``) and the moving parts apart:
+the bar's fraction (``progress``) and the status line (``status``). A tick of a running job
+changes only those two, so it sends a few dozen bytes, not the whole card again; the
+browser patches the bar and the line in place, so nothing jumps. When anything else
+changes (the state, the task id), the frame is sent again and redrawn.
+
+``html`` is the card as the browser shows it now; it is also the widget's ``text/html``
+picture, which a reader without the widget (nbconvert, GitHub) sees instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anywidget
+import traitlets
+
+# Runs in the front end. The frame is HTML made by static.py, every user or service text in
+# it escaped there; the bar and the status line are found by their classes.
+ESM = """
+function render({ model, el }) {
+  const patch = () => {
+    if (!model.get("patched")) return;
+    const percent = Math.max(0, Math.min(1, model.get("progress"))) * 100;
+    const bar = el.querySelector(".kirin-bar");
+    if (bar) bar.setAttribute("aria-valuenow", percent.toFixed(0));
+    const fill = el.querySelector(".kirin-bar-fill");
+    if (fill) fill.style.width = percent.toFixed(1) + "%";
+    const foot = el.querySelector(".kirin-foot");
+    if (foot) foot.innerHTML = model.get("status");
+  };
+  const draw = () => { el.innerHTML = model.get("frame"); patch(); };
+  model.on("change:frame", draw);
+  model.on("change:progress", patch);
+  model.on("change:status", patch);
+  draw();
+}
+export default { render };
+"""
+
+
+class LiveView(anywidget.AnyWidget):
+    """A card whose frame is redrawn only when it changes; its bar and line are patched."""
+
+    _esm = ESM
+    frame = traitlets.Unicode("").tag(sync=True)
+    progress = traitlets.Float(0.0).tag(sync=True)
+    status = traitlets.Unicode("").tag(sync=True)
+    # A job's card: its bar and line are patched. A group's card is all frame.
+    patched = traitlets.Bool(False).tag(sync=True)
+
+    @classmethod
+    def drawn(cls, frame: str, progress: float | None = None, status: str = "",
+              **widget: Any) -> LiveView:
+        """A card opened with its first drawing (one message to the front end, not two)."""
+        return cls(frame=frame, progress=progress or 0.0, status=status,
+                   patched=progress is not None, _dom_classes=("kirin-live",), **widget)
+
+    def show(self, frame: str, progress: float | None = None, status: str = "") -> None:
+        """Set what the card shows (with a ``progress``, its bar and line are patched into
+        the frame); only what changed is sent (traitlets compare)."""
+        with self.hold_sync():
+            self.patched = progress is not None
+            if frame != self.frame:
+                self.frame = frame
+            self.progress = progress or 0.0
+            self.status = status
+
+    @property
+    def html(self) -> str:
+        """The card as the browser shows it: the frame with the bar and the line in place."""
+        if not self.patched:
+            return self.frame
+        return compose(self.frame, self.progress, self.status)
+
+    def clear(self) -> None:
+        """Empty the card before it is closed: a saved notebook keeps no dead HTML."""
+        with self.hold_sync():
+            self.frame, self.status = "", ""
+
+    def __repr__(self) -> str:  # anywidget's is object's: "<... object at 0x7f...>"
+        return f"Kirin live card ({len(self.frame)} characters of HTML)"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget, plus its picture as HTML for readers without widgets."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if isinstance(data, dict) and self.frame:
+            data["text/html"] = self.html
+        return bundle
+
+
+BAR_FILL = 'class="kirin-bar-fill" style="width:'
+BAR_VALUE = 'role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow="'
+FOOT = '<div class="kirin-foot" style="font-size:12px">'
+
+
+def compose(frame: str, progress: float, status: str) -> str:
+    """What ``ESM`` draws, in Python: the frame's bar set to ``progress`` and its footer to
+    ``status`` (a frame without a bar or a footer keeps its own)."""
+    percent = max(0.0, min(1.0, progress)) * 100
+    html = _set_after(frame, BAR_VALUE, f"{percent:.0f}", '"')
+    html = _set_after(html, BAR_FILL, f"{percent:.1f}%", ";")
+    return _set_after(html, FOOT, status, "</div>")
+
+
+def _set_after(html: str, marker: str, value: str, end: str) -> str:
+    start = html.find(marker)
+    if start < 0:
+        return html
+    start += len(marker)
+    stop = html.find(end, start)
+    return html if stop < 0 else html[:start] + value + html[stop:]
