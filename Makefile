@@ -27,8 +27,7 @@ test: lint
 
 # The browser tests, keeping their screenshots in docs/screenshots (shown in the README).
 screenshots: $(STAMP)
-	KIRIN_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/test_browser_notebook.py tests/test_browser_panel.py \
-		tests/test_browser_batch.py tests/test_browser_workflows.py
+	KIRIN_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/browser
 
 benchmark: $(STAMP)
 	$(BIN)/python tests/benchmark.py

@@ -3,7 +3,7 @@
     python notebooks/make_notebooks.py
 
 Keeping the sources here makes diffs readable and guarantees the committed notebooks carry
-no outputs (tests/test_notebooks.py checks that the committed files are exactly these).
+no outputs (tests/kernel/test_notebooks.py checks that the committed files are exactly these).
 
 Every notebook runs top to bottom on the built-in simulator (no key) and, unchanged, on a
 real service when KIRIN_API_KEY and KIRIN_BASE_URL are set; each ends with ``%kirin wait``

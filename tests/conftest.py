@@ -18,7 +18,7 @@ from kirin_jupyter.client import Client
 from kirin_jupyter.engine.polling import PollPolicy
 from kirin_jupyter.simulator.server import SimulatorServer
 
-from .gateway import Gateway, GatewayServer
+from .support.gateway import Gateway, GatewayServer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "notebooks"))  # run_notebook.execute, shared with the README
@@ -26,6 +26,23 @@ sys.path.insert(0, str(ROOT / "notebooks"))  # run_notebook.execute, shared with
 # Short gaps for a simulator whose tasks take a fraction of a second.
 FAST_POLL = PollPolicy(first=0.05, floor=0.02, cap=0.2)
 TEST_KEY = "sk-test-Zq7Yh3VvN2pLk9"  # a made-up key the tests look for in every output
+
+
+# The folders whose tests carry a marker of the same name (docs/testing.md), so that
+# ``-m "not browser"`` or ``-m "not kernel and not browser"`` need no list of files.
+FOLDER_MARKERS = ("integration", "kernel", "browser", "performance")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by its folder under tests/ (tests/unit and the top stay unmarked)."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            folder = item.path.resolve().relative_to(here).parts[0]
+        except ValueError:
+            continue
+        if folder in FOLDER_MARKERS:
+            item.add_marker(folder)
 
 
 def _close_history_at_exit(self: InteractiveShell) -> None:
@@ -149,11 +166,28 @@ def make_image(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def gateway() -> Iterator[Gateway]:
-    """The strict fake of the gateway (tests/gateway.py) over loopback HTTP; the test
+    """The strict fake of the gateway (tests/support/gateway.py) over loopback HTTP; the test
     fails if the client sent anything off the protocol, or the key to a result URL.
-    (tests/test_hostile_service.py and test_bounds.py have a fixture of their own.)"""
+    (tests/integration/service/test_hostile_service.py and test_bounds.py have a fixture
+    of their own.)"""
     state = Gateway(TEST_KEY)
     with GatewayServer(state):
         yield state
     assert state.rejections == []
     assert state.cdn_auth_headers == []
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder (settings files; tests/unit/config and tests/kernel) with notebooks two levels down; the home file is a temp file."""
+    root = tmp_path / "project"
+    (root / "notebooks" / "drafts").mkdir(parents=True)
+    monkeypatch.setenv("KIRIN_CONFIG", str(tmp_path / "home-config.toml"))
+    return root
+
+
+def write(path: Path, text: str) -> Path:
+    """Write a settings file, making its folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

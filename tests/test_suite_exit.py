@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 PROBE = """
 import sys
