@@ -122,6 +122,14 @@ class Batch:
 
         return html("batch_html", self)
 
+    def _display_(self) -> Any:
+        """marimo's hook (it wins there over ``_repr_html_``; Jupyter never calls it): the
+        live card, one anywidget that moves while the batch runs and then becomes the
+        finished card in place; the plain repr where no display layer is loaded."""
+        from ..base.renderers import render
+
+        return render("batch_live", self, fallback=lambda: repr(self))
+
     def state(self, index: int) -> str:
         """'queued', 'running', 'done' or 'failed' for the item at ``index``."""
         if self._earlier[index] is not None:

@@ -184,6 +184,14 @@ class Sweep:
 
         return html("sweep_html", self)
 
+    def _display_(self) -> Any:
+        """marimo's hook (it wins there over ``_repr_html_``; Jupyter never calls it): the
+        live card, one anywidget that moves while the sweep runs and then becomes the
+        finished card in place; the plain repr where no display layer is loaded."""
+        from ..base.renderers import render
+
+        return render("sweep_live", self, fallback=lambda: repr(self))
+
     @property
     def axes(self) -> dict[str, list[Any]]:
         """What varies: each axis's name (an option, or a prompt group as typed) and its

@@ -4,6 +4,9 @@ The card is displayed once, synchronously, by the cell that started the job. Aft
 engine thread only sets widget values (safe: ipykernel serialises sends on its IOPub thread)
 and finally swaps the display for the static ``FinalView`` through the display handle.
 
+In marimo, which has no display handle to swap, ``in_place()`` returns the widget and the
+widget itself becomes the finished card (``static.job_html``) when the job ends.
+
 A card can also live inside another widget (the panel): ``attach()`` follows the job without
 displaying anything, the card stays a widget when the job ends, and ``on_finish`` tells the
 owner, still on the engine thread, so the owner too only sets widget values.
@@ -17,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .live_view import LiveView
-from .static import FinalView, live_frame, live_status
+from .static import FinalView, job_html, live_frame, live_status
 
 if TYPE_CHECKING:
     from ..engine.job import Job
@@ -38,6 +41,7 @@ class ProgressCard:
                                      layout=widgets.Layout(width="100%", margin="0"))
         self.shown_progress = job.progress  # the bar's fraction, as last drawn
         self._handle: Any = None
+        self._in_place = False
         self._finished = False
         self._lock = threading.Lock()
 
@@ -61,6 +65,15 @@ class ProgressCard:
 
         self._handle = display(self.in_cell(), display_id=True)
         self.attach()
+
+    def in_place(self) -> Any:
+        """The widget, following the job, for a front end that shows a returned widget and
+        has no display handle to swap (marimo's ``_display_``): at the end the widget
+        turns into the finished card, images included."""
+        self._in_place = True
+        widget = self.in_cell()
+        self.attach()
+        return widget
 
     def attach(self) -> None:
         """Follow the job without displaying the card (its owner shows ``self.widget``)."""
@@ -95,6 +108,8 @@ class ProgressCard:
         """In a cell: the static card replaces the widget. Embedded: the widget stays, with
         the finished state and no gallery (its owner shows the results its own way)."""
         self._draw()
-        if self._handle is not None:
+        if self._in_place:
+            self.widget.show(job_html(self.job))
+        elif self._handle is not None:
             self._handle.update(FinalView(self.job))
             self.retire()

@@ -58,6 +58,10 @@ def install() -> None:
     add("batch_html", _batch_html)
     add("sweep_html", _sweep_html)
     add("plan_html", _plan_html)
+    # marimo's ``_display_``: the live card as a widget that becomes the finished card.
+    add("job_live", _job_in_place)
+    add("batch_live", _batch_in_place)
+    add("sweep_live", _sweep_in_place)
 
 
 def register_with_running_shell() -> None:
@@ -111,6 +115,28 @@ def _show_live_sweep(sweep: Any) -> bool:
     else:
         SweepCard(sweep).show()
     return True
+
+
+def _job_in_place(job: Any) -> Any:
+    from .static import FinalView
+
+    if job.done():
+        return FinalView(job)
+    from .card import ProgressCard
+
+    return ProgressCard(job).in_place()
+
+
+def _batch_in_place(batch: Any) -> Any:
+    from .batch_card import BatchCard, FinalBatchView
+
+    return FinalBatchView(batch) if batch.done() else BatchCard(batch).in_place()
+
+
+def _sweep_in_place(sweep: Any) -> Any:
+    from .sweep_grid import FinalSweepView, SweepCard
+
+    return FinalSweepView(sweep) if sweep.done() else SweepCard(sweep).in_place()
 
 
 def _sweep_html(sweep: Any) -> str:

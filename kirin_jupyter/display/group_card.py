@@ -2,7 +2,8 @@
 replaces it: one live widget (``live_view.LiveView``, all frame) the engine thread redraws
 while the group runs; at the end
 the output is updated to static HTML and the widget is emptied and closed, so no dead
-widget state is saved with the notebook."""
+widget state is saved with the notebook. In marimo (no display handle) ``in_place()``
+returns the widget, which turns into the static view itself at the end."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class GroupCard:
             width="100%", margin="0", padding="0 20px 0 0"))
         self._group = group
         self._handle: Any = None
+        self._in_place = False
         self._finished = False
         self._lock = threading.Lock()
 
@@ -46,6 +48,12 @@ class GroupCard:
 
         self._handle = display(self.widget, display_id=True)
         self._group.add_listener(self.refresh)
+
+    def in_place(self) -> Any:
+        """The widget, following the group; at the end it shows the static view."""
+        self._in_place = True
+        self._group.add_listener(self.refresh)
+        return self.widget
 
     def refresh(self, group: Any) -> None:
         """Listener, on the engine thread: redraw; at the end, the static view."""
@@ -56,6 +64,9 @@ class GroupCard:
                 self.widget.show(self._draw(group, False))
                 return
             self._finished = True
+            if self._in_place:
+                self.widget.show(self._draw(group, True))
+                return
         if self._handle is not None:
             self._handle.update(self._final(group))
         self.widget.clear()  # as ProgressCard.retire: no dead HTML in saved state

@@ -1,8 +1,10 @@
 """Every colour and font the package shows, as front-end theme variables with fallbacks.
 
 JupyterLab (Light, Dark and any theme) defines the ``--jp-*`` variables; VS Code's notebook
-renderer defines ``--vscode-*``; classic Notebook, nbconvert HTML and viewers without either
-get the light fallbacks, which pass 4.5:1 contrast on white.
+renderer defines ``--vscode-*``; marimo's light and dark themes define plain ``--foreground``,
+``--background``, ``--muted-foreground`` and ``--border`` (they reach into its widgets'
+shadow roots, as custom properties inherit); classic Notebook, nbconvert HTML and viewers
+without any of them get the light fallbacks, which pass 4.5:1 contrast on white.
 
 Outputs say them once, in a style block (``css.py``); the panel's widgets say them inline
 (``pill``, ``dot``, ``border`` below).
@@ -19,7 +21,9 @@ from __future__ import annotations
 from html import escape
 
 
-def _var(jupyter: str, vscode: str, fallback: str) -> str:
+def _var(jupyter: str, vscode: str, fallback: str, marimo: str | None = None) -> str:
+    if marimo is not None:
+        fallback = f"var(--{marimo}, {fallback})"
     return f"var(--{jupyter}, var(--{vscode}, {fallback}))"
 
 
@@ -28,14 +32,14 @@ def plain(colour: str) -> str:
     return colour.rsplit(",", 1)[-1].strip(" )")
 
 
-TEXT = _var("jp-ui-font-color1", "vscode-foreground", "#1f2328")
-MUTED = _var("jp-ui-font-color2", "vscode-descriptionForeground", "#59636e")
-BORDER = _var("jp-border-color1", "vscode-editorWidget-border", "#d0d7de")
-BORDER_SOFT = _var("jp-border-color2", "vscode-editorGroup-border", "#e4e7eb")
-SURFACE = _var("jp-layout-color1", "vscode-editor-background", "#ffffff")
+TEXT = _var("jp-ui-font-color1", "vscode-foreground", "#1f2328", "foreground")
+MUTED = _var("jp-ui-font-color2", "vscode-descriptionForeground", "#59636e", "muted-foreground")
+BORDER = _var("jp-border-color1", "vscode-editorWidget-border", "#d0d7de", "border")
+BORDER_SOFT = _var("jp-border-color2", "vscode-editorGroup-border", "#e4e7eb", "border")
+SURFACE = _var("jp-layout-color1", "vscode-editor-background", "#ffffff", "background")
 # The notebook's own background (JupyterLab Dark draws outputs on layout-color0, one step
 # darker than SURFACE): what a sticky cell must paint to cover what scrolls under it.
-PAGE = _var("jp-layout-color0", "vscode-editor-background", "#ffffff")
+PAGE = _var("jp-layout-color0", "vscode-editor-background", "#ffffff", "background")
 SURFACE_ALT = _var("jp-layout-color2", "vscode-editorWidget-background", "#f3f4f6")
 ACCENT = _var("jp-brand-color1", "vscode-focusBorder", "#0969da")
 SUCCESS = _var("jp-success-color1", "vscode-testing-iconPassed", "#1a7f37")

@@ -212,6 +212,14 @@ class Job:
 
         return html("job_html", self)
 
+    def _display_(self) -> Any:
+        """marimo's hook (it wins there over ``_repr_html_``; Jupyter never calls it): the
+        live card, one anywidget that moves while the job runs and then becomes the
+        finished card in place; the plain repr where no display layer is loaded."""
+        from ..base.renderers import render
+
+        return render("job_live", self, fallback=lambda: repr(self))
+
     # -- called by the runner ------------------------------------------------------------
 
     def _notify(self) -> None:

@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from ..engine.job import Job
 
 
+MARIMO_NOTE = ("kirin: the panel is made of ipywidgets, which marimo does not draw; "
+               "notebooks/marimo_tour.py binds mo.ui controls to kirin.generate instead")
+
+
 class Panel:
     """The widget panel (``%kirin ui``). Display it, or leave it as a cell's last value.
 
@@ -106,6 +110,11 @@ class Panel:
             # was a second notice in another font, and the widget's repr is a page of text).
             bundle["text/plain"] = ""
         return bundle
+
+    def _display_(self) -> str:
+        """marimo's hook: marimo draws no ipywidgets (its maintainers point to anywidget),
+        so the panel says where to look instead of showing nothing."""
+        return MARIMO_NOTE
 
     def _ipython_display_(self) -> None:
         """The panel, and under it the saved copy of its results (see ``saved.py``)."""
