@@ -385,6 +385,68 @@ def bench_notebook_bytes() -> None:
         "<= 400 KB")
 
 
+def bench_live_card(quick: bool) -> None:
+    """The live card's cost (issue 24): bytes sent to the front end per tick and the
+    Python time of one redraw, measured on the card a job really drives; then the card's
+    bytes in a notebook saved by stock nbclient, which keeps every widget's last state.
+    ``KIRIN_BENCH_CODE=/path/to/a/checkout`` measures another version (the one before)."""
+    import nbformat
+
+    code = os.environ.get("KIRIN_BENCH_CODE")
+    if code:
+        sys.path.insert(0, code)
+        for name in [m for m in sys.modules if m.startswith("kirin_jupyter")]:
+            del sys.modules[name]
+    from kirin_jupyter.client import Client
+    from kirin_jupyter.display.card import ProgressCard
+
+    home = fresh_home()
+    seconds = 5.0 if quick else 20.0
+    with simulator(seconds) as url:
+        client = Client(home=home / "home", output_dir=home / "out", base_url=url,
+                        api_key=KEY)
+        job = client.generate("a lighthouse at dusk, linocut", n=2)
+        card = ProgressCard(job)
+        sizes: list[int] = []
+        original = card.widget._send
+
+        def send(msg: dict[str, Any], buffers: Any = None) -> None:
+            sizes.append(len(json.dumps(msg)))
+            original(msg, buffers)
+
+        card.widget._send = send
+        times: list[float] = []
+        redraw = card.refresh
+
+        def timed(j: Any) -> None:
+            started = time.perf_counter()
+            redraw(j)
+            times.append(time.perf_counter() - started)
+
+        job.add_listener(timed)
+        job.wait(seconds * 4)
+    ticks = sizes[:-1]  # the last message draws the finished card
+    row(f"live card: bytes sent per tick ({len(ticks)} ticks of a {seconds:g} s job)",
+        f"median {statistics.median(ticks):,.0f} B, {sum(sizes) / 1024:.1f} KB in all",
+        "", "")
+    row("live card: Python time of one redraw",
+        f"median {statistics.median(times) * 1e6:.0f} us (max {max(times) * 1e3:.1f} ms)")
+    env = dict(os.environ, KIRIN_SIMULATOR_SECONDS="2")
+    if code:
+        env["PYTHONPATH"] = code
+    os.environ.update(env)
+    fresh_home()
+    nb = run_notebook(["%load_ext kirin_jupyter", "%%kirin -n 2\na lighthouse at dusk",
+                       "%kirin wait"])
+    state = nb.metadata.get("widgets", {}).get(
+        "application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    cards = {k: v for k, v in state.items()
+             if "kirin-live" in v.get("state", {}).get("_dom_classes", ())}
+    row("live card: its widget state in a notebook saved by stock nbclient",
+        f"{len(json.dumps(cards)):,} B for {len(cards)} card(s); whole widget state "
+        f"{len(json.dumps(state)):,} B, whole notebook {len(nbformat.writes(nb)):,} B")
+
+
 def bench_load_ext(kernels: int) -> None:
     code = (
         "import sys, time\n"
@@ -545,6 +607,7 @@ ALONE = {  # --only NAME
     "thumbnails": lambda quick: bench_completion_to_thumbnails(3),
     "many": lambda quick: bench_many_jobs(50 if quick else 200, 5.0 if quick else 20.0),
     "provenance": lambda quick: bench_provenance(10 if quick else 40),
+    "card": bench_live_card,
     "polling": lambda quick: bench_polling(20.0 if quick else 60.0, 4 if quick else 20),
 }
 
