@@ -23,6 +23,7 @@ from .engine.polling import Expectation, PollPolicy, StatusRequestRate, expectat
 from .engine.registry import JobRegistry
 from .engine.runner import RunContext, run_job
 from .errors import KirinError, ValidationError
+from .model import spec
 from .model.quote import Quote
 from .model.request import (
     GenerationRequest,
@@ -315,7 +316,8 @@ class Client:
         defaults = self.settings
         given.setdefault("model", defaults.default_model)
         given.setdefault("n", defaults.n)
-        given.setdefault("resolution", defaults.resolution)
+        if _takes_resolution(given["model"]):  # kirin_v2_image takes none
+            given.setdefault("resolution", defaults.resolution)
         if defaults.aspect_ratio:
             given.setdefault("aspect_ratio", defaults.aspect_ratio)
         if given.get("images") is not None:  # earlier results: their files and parents
@@ -372,10 +374,11 @@ class Client:
     def expect(self, request: GenerationRequest) -> Expectation:
         """How long this request should take: this user's history, else a prior."""
         if self.simulator is not None:  # the in-process simulator knows its own pace
-            prior = self.simulator.task_seconds * (1 + 0.1 * (request.n - 1))
+            prior = self.simulator.task_seconds * (1 + 0.1 * (request.images_expected - 1))
         else:
-            prior = prior_seconds(request.model.name, request.resolution, request.n)
-        history = self.journal.durations(request.model.name, request.resolution, request.n)
+            prior = prior_seconds(request.model.name, request.resolution, request.images_expected)
+        history = self.journal.durations(request.model.name, request.resolution,
+                                         request.images_expected)
         found = expectation(history, prior)
         if not found.learned and self.simulator is not None:
             return Expectation.around(prior, 0.1)
@@ -626,3 +629,12 @@ SIMULATED_TASK_GONE = (
     "a simulated task lives only in the kernel process that made it; that process has "
     "ended, so the task cannot be resumed (run the cell again: the simulator is free)"
 )
+
+
+def _takes_resolution(model: Any) -> bool:
+    """Whether ``model`` takes a resolution (an unknown name: yes, and build_request says
+    what is wrong with it)."""
+    try:
+        return bool(spec.resolve_model(str(model)).resolutions)
+    except KeyError:
+        return True

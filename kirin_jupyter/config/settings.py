@@ -79,7 +79,8 @@ class Settings:
         "model when -m is not given (kirin_image_omni, kirin_v3_image, omni, v3)"))
     n: int = field(default=spec.DEFAULT_N, metadata=_about(
         "images per request when -n is not given"))
-    resolution: str = field(default=spec.DEFAULT_RESOLUTION, metadata=_about("1k or 2k"))
+    resolution: str = field(default=spec.DEFAULT_RESOLUTION, metadata=_about(
+        "1k, 2k or 4k (v3omni)"))
     aspect_ratio: str = field(default="", metadata=_about(
         "default aspect ratio; empty: the model's own default (omni auto, v3 16:9)"))
     output_dir: str = field(default=DEFAULT_OUTPUT_DIR, metadata=_about(
@@ -150,9 +151,13 @@ def _model(value: Any) -> str | None:
     return None
 
 
-def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
+def _one_of(choices: tuple[str, ...] | Callable[[], tuple[str, ...]]
+            ) -> Callable[[Any], str | None]:
+    """A check against fixed choices, or against ``choices()`` read at each check (the
+    model table's, so a model added there is known at once)."""
     def check(value: Any) -> str | None:
-        return None if value in choices else f"choose one of: {', '.join(choices)}"
+        known = choices() if callable(choices) else choices
+        return None if value in known else f"choose one of: {', '.join(known)}"
     return check
 
 
@@ -197,7 +202,7 @@ def _task_path(value: Any) -> str | None:
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "default_model": _model,
     "n": _n,
-    "resolution": _one_of(spec.RESOLUTIONS),
+    "resolution": _one_of(spec.all_resolutions),
     "aspect_ratio": _one_of(("", *spec.COMMON_ASPECT_RATIOS, "auto")),
     "base_url": _url,
     "create_path": _path,

@@ -56,9 +56,9 @@ class Expectation:
 
 def prior_seconds(model: str, resolution: str, n: int) -> float:
     """A starting guess of a task's duration before any history exists."""
-    base = 20.0 if model == spec.OMNI else 15.0
-    if resolution == "2k":
-        base *= 1.6
+    known = spec.MODELS.get(model)
+    base = known.typical_seconds if known is not None else 20.0
+    base *= {"2k": 1.6, "4k": 2.5}.get(resolution, 1.0)
     return base + 3.0 * (max(1, n) - 1)
 
 

@@ -390,13 +390,14 @@ def _failure_text(snapshot: TaskSnapshot, task_id: str, api: GatewayHTTP) -> str
 
 def _at_most_asked(snapshot: TaskSnapshot, request: GenerationRequest, external_id: str
                    ) -> TaskSnapshot:
-    """No more results than were asked for: n, twice that with watermarked copies (10,000
-    URLs for n = 1 pinned the engine for 12 minutes before)."""
-    allowed = request.n * (2 if request.watermark else 1)
+    """No more results than were asked for: n (or a series's size), twice that with
+    watermarked copies (10,000 URLs for n = 1 pinned the engine for 12 minutes before)."""
+    asked = request.images_expected
+    allowed = asked * (2 if request.watermark else 1)
     if len(snapshot.items) <= allowed:
         return snapshot
-    log.warning("job %s: the service listed %d results for n = %d; keeping the first %d",
-                external_id, len(snapshot.items), request.n, allowed)
+    log.warning("job %s: the service listed %d results for %d asked; keeping the first %d",
+                external_id, len(snapshot.items), asked, allowed)
     return replace(snapshot, items=snapshot.items[:allowed])
 
 

@@ -23,28 +23,50 @@ from ..model import spec
 class Option:
     flags: tuple[str, ...]
     dest: str
-    help: str
+    help: str  # {models}, {resolutions}, ...: filled from the model table when shown
     metavar: str | None = None
     action: str = "store"  # store | append | store_true | store_false | param
     default: Any = None
 
+    def described(self) -> str:
+        """The help text, with the models that have each feature named from the model
+        table as it is now (a model added there shows up here)."""
+        return self.help.format(**_model_words())
+
+
+def _model_words() -> dict[str, str]:
+    def having(test: Any) -> str:
+        return ", ".join(m.alias for m in spec.MODELS.values() if test(m)) or "no model"
+
+    return {
+        "models": ", ".join(f"{name} ({m.alias})" for name, m in spec.MODELS.items()),
+        "resolutions": "; ".join(f"{m.alias}: {' '.join(m.resolutions) or 'none'}"
+                                 for m in spec.MODELS.values()),
+        "auto": having(lambda m: "auto" in m.aspect_ratios),
+        "placeholders": having(lambda m: m.supports_image_placeholders),
+        "negative": having(lambda m: m.supports_negative_prompt),
+        "elements": having(lambda m: m.supports_elements),
+        "series": having(lambda m: m.series_amounts is not None),
+    }
+
 
 OPTIONS: tuple[Option, ...] = (
     Option(("-m", "--model"), "model",
-           "kirin_image_omni (omni) or kirin_v3_image (v3); default from Kirin.default_model",
-           "MODEL"),
+           "{models}; default from Kirin.default_model", "MODEL"),
     Option(("-n",), "n", "number of images, 1-9", "N"),
-    Option(("-r", "--res", "--resolution"), "resolution", "1k or 2k", "RES"),
+    Option(("-r", "--res", "--resolution"), "resolution", "{resolutions}", "RES"),
     Option(("-a", "--ar", "--aspect-ratio"), "aspect_ratio",
-           f"one of {', '.join(spec.COMMON_ASPECT_RATIOS)}, or auto (omni only)", "W:H"),
+           f"one of {', '.join(spec.COMMON_ASPECT_RATIOS)}, or auto ({{auto}})", "W:H"),
     Option(("-i", "--image"), "images",
            "reference image: a path, an http(s) URL or $variable holding a PIL image, numpy "
-           "array or bytes; repeat for several (omni: <<<image_N>>> in the prompt)",
+           "array or bytes; repeat for several ({placeholders}: <<<image_N>>> in the prompt)",
            "IMAGE", action="append"),
     Option(("--neg", "--negative-prompt"), "negative_prompt",
-           "what to avoid (kirin_v3_image, without a reference image)", "TEXT"),
-    Option(("-e", "--element"), "elements", "subject element id (kirin_v3_image); repeatable",
-           "ID", action="append"),
+           "what to avoid ({negative}, without a reference image)", "TEXT"),
+    Option(("-e", "--element"), "elements",
+           "subject element id ({elements}); repeatable", "ID", action="append"),
+    Option(("--series",), "series",
+           "a series of N related images, 2-9, instead of n variants ({series})", "N"),
     Option(("--watermark",), "watermark", "also generate watermarked results",
            action="store_true"),
     Option(("--no-watermark",), "watermark", "no watermarked results", action="store_false"),
@@ -124,7 +146,7 @@ def build_parser(with_var: bool) -> argparse.ArgumentParser:
     if with_var:
         parser.add_argument("var", nargs="?", help="variable that will hold the Job")
     for opt in OPTIONS:
-        kwargs: dict[str, Any] = {"dest": opt.dest, "help": opt.help,
+        kwargs: dict[str, Any] = {"dest": opt.dest, "help": opt.described(),
                                   "action": _ParamAction if opt.action == "param" else opt.action}
         if opt.action in _TAKES_VALUE:
             kwargs["metavar"] = opt.metavar
@@ -260,7 +282,7 @@ def help_text(width: int = HELP_WIDTH) -> str:
         column = 6
     rows = []
     for opt in OPTIONS:
-        lines = textwrap.wrap(opt.help, max(20, width - column), break_long_words=False,
+        lines = textwrap.wrap(opt.described(), max(20, width - column), break_long_words=False,
                               break_on_hyphens=False) or [""]
         if stacked:
             rows.append(f"  {_flags_of(opt)}")

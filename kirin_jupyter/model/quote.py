@@ -84,7 +84,7 @@ def price_kind(request: GenerationRequest) -> tuple[object, ...]:
     """What a price depends on (the prompt's words do not): requests of one kind share one
     quote."""
     return (request.model.name, request.resolution, request.n, request.aspect_ratio,
-            len(request.images), len(request.elements), request.watermark)
+            len(request.images), len(request.elements), request.watermark, request.series)
 
 
 def estimated(cost: Decimal | None) -> Quote:

@@ -37,6 +37,7 @@ _OPTION_FOR_FIELD = {
     "image_list": ("images", "-i"), "image": ("images", "-i"),
     "negative_prompt": ("negative_prompt", "--neg"), "element_list": ("elements", "-e"),
     "watermark_info": ("watermark", "--watermark"),
+    "result_type": ("series", "--series"), "series_amount": ("series", "--series"),
     "callback_url": ("callback_url", "--callback-url"),
     "external_task_id": ("external_task_id", "--id"),
 }
@@ -45,8 +46,11 @@ UNCHECKED = "not checked by kirin-jupyter"
 
 def documented_fields(model: spec.ModelSpec) -> frozenset[str]:
     """The parameters kirin-jupyter sends (and checks) itself for ``model``."""
-    return frozenset(name for name in _OPTION_FOR_FIELD
-                     if name != "element_list" or model.supports_elements)
+    takes = {"element_list": model.supports_elements, "resolution": bool(model.resolutions),
+             "watermark_info": model.supports_watermark,
+             "result_type": model.series_amounts is not None,
+             "series_amount": model.series_amounts is not None}
+    return frozenset(name for name in _OPTION_FOR_FIELD if takes.get(name, True))
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class GenerationRequest:
     negative_prompt: str | None = None
     elements: tuple[int, ...] = ()
     watermark: bool | None = None
+    series: int | None = None  # a series of this many images (result_type "series")
     callback_url: str | None = None
     external_task_id: str = field(default_factory=lambda: new_external_id())
     # Fields the pages do not list, sent inside params as given (checked only for being
@@ -78,6 +83,10 @@ class GenerationRequest:
             "aspect_ratio": self.aspect_ratio,
             "external_task_id": self.external_task_id,
         }
+        if not self.model.resolutions:
+            del body["resolution"]  # kirin_v2_image has none
+        if self.series is not None:
+            body.update(result_type="series", series_amount=self.series)
         if self.images:
             body.update(image_field(self.model, [img.value for img in self.images]))
         if self.negative_prompt:
@@ -90,6 +99,12 @@ class GenerationRequest:
             body["callback_url"] = self.callback_url
         body.update(self.extra_params)  # never a documented key: build_request refuses it
         return body
+
+    @property
+    def images_expected(self) -> int:
+        """How many images the task makes: a series's size (the service ignores n then),
+        else n."""
+        return self.series if self.series is not None else self.n
 
     @property
     def parents(self) -> tuple[str, ...]:
@@ -167,15 +182,18 @@ def request_from_summary(summary: dict[str, Any], external_task_id: str) -> Gene
     )
     watermark = summary.get("watermark_info")
     extra = summary.get("extra_params")
+    series = summary.get("series_amount") if summary.get("result_type") == "series" else None
     return GenerationRequest(
         model=model,
         prompt=str(summary.get("prompt", "")),
         n=int(summary.get("n", spec.DEFAULT_N)),
-        resolution=str(summary.get("resolution", spec.DEFAULT_RESOLUTION)),
+        resolution=str(summary.get("resolution", model.resolutions[0]
+                                   if model.resolutions else "")),
         aspect_ratio=str(summary.get("aspect_ratio", model.default_aspect_ratio)),
         negative_prompt=summary.get("negative_prompt"),
         elements=elements,
         watermark=watermark.get("enabled") if isinstance(watermark, dict) else None,
+        series=series if isinstance(series, int) and not isinstance(series, bool) else None,
         callback_url=summary.get("callback_url"),
         external_task_id=external_task_id,
         extra_params=dict(extra) if isinstance(extra, dict) else {},
@@ -200,6 +218,7 @@ class RequestOptions(TypedDict, total=False):
     negative_prompt: str | None
     elements: Any
     watermark: bool | None
+    series: int | None
     callback_url: str | None
     external_task_id: str | None
     fit: bool
@@ -227,6 +246,7 @@ def build_request(prompt: Any, **options: Unpack[RequestOptions]) -> GenerationR
     aspect_ratio, images = options.get("aspect_ratio"), options.get("images")
     negative_prompt, elements = options.get("negative_prompt"), options.get("elements")
     watermark, callback_url = options.get("watermark"), options.get("callback_url")
+    series = options.get("series")
     external_task_id, fit = options.get("external_task_id"), bool(options.get("fit"))
     extra_params = options.get("extra_params")
     try:
@@ -235,10 +255,7 @@ def build_request(prompt: Any, **options: Unpack[RequestOptions]) -> GenerationR
         raise ValidationError(str(exc.args[0])) from None
     text = _check_prompt(prompt, "prompt", required=True)
     count = _check_n(spec.DEFAULT_N if n is None else n)
-    res = _check_choice(
-        spec.DEFAULT_RESOLUTION if resolution is None else resolution,
-        spec.RESOLUTIONS, "resolution",
-    )
+    res = _check_resolution(model_spec, resolution)
     ratio = _check_aspect_ratio(model_spec, aspect_ratio)
     refs = _check_images(model_spec, images, fit=fit)
     negative = _check_negative(model_spec, negative_prompt, refs)
@@ -259,7 +276,8 @@ def build_request(prompt: Any, **options: Unpack[RequestOptions]) -> GenerationR
         images=tuple(refs),
         negative_prompt=negative,
         elements=tuple(element_ids),
-        watermark=_check_watermark(watermark),
+        watermark=_check_watermark(model_spec, watermark),
+        series=_check_series(model_spec, series),
         callback_url=_check_callback(callback_url),
         external_task_id=_check_external_id(external_task_id),
         extra_params=extra,
@@ -298,19 +316,13 @@ def _check_n(value: Any) -> int:
     return value
 
 
-def _check_choice(value: Any, choices: Sequence[str], what: str) -> str:
-    text = str(value).strip().lower() if isinstance(value, str) else value
-    if text not in choices:
-        raise ValidationError(f"{what} {value!r} is not one of: {', '.join(choices)}")
-    return str(text)
-
-
 def _check_aspect_ratio(model: spec.ModelSpec, value: Any) -> str:
     if value is None or value == "":
         return model.default_aspect_ratio
     text = str(value).strip().lower()
     if text not in model.aspect_ratios:
-        extra = " ('auto' is only for kirin_image_omni)" if text == "auto" else ""
+        autos = [m.name for m in spec.MODELS.values() if "auto" in m.aspect_ratios]
+        extra = f" ('auto' is only for {', '.join(autos)})" if text == "auto" else ""
         raise ValidationError(
             f"aspect ratio {value!r} is not available for {model.name}{extra}; "
             f"choose one of: {', '.join(model.aspect_ratios)}"
@@ -332,7 +344,7 @@ def _check_images(model: spec.ModelSpec, images: Any, *, fit: bool) -> list[Refe
         if model.max_images == 1:
             raise ValidationError(
                 f"{model.name} takes one reference image; {len(items)} were given "
-                "(use kirin_image_omni for several)"
+                f"(use {spec.OMNI} for several)"
             )
         raise ValidationError(
             f"{len(items)} reference images; at most {model.max_images} are allowed"
@@ -369,7 +381,8 @@ def _check_elements(model: spec.ModelSpec, value: Any) -> list[int]:
     if not items:
         return []
     if not model.supports_elements:
-        raise ValidationError(f"{model.name} takes no elements; use kirin_v3_image")
+        takers = [m.name for m in spec.MODELS.values() if m.supports_elements]
+        raise ValidationError(f"{model.name} takes no elements; use {' or '.join(takers)}")
     ids = []
     for item in items:
         if isinstance(item, dict):
@@ -394,9 +407,49 @@ def _check_placeholders(model: spec.ModelSpec, prompt: str, image_count: int) ->
             )
 
 
-def _check_watermark(value: Any) -> bool | None:
+def _check_resolution(model: spec.ModelSpec, value: Any) -> str:
+    """One of the model's resolutions (its first when none is given); a model without
+    any (kirin_v2_image) takes none, and is sent none."""
+    if not model.resolutions:
+        if value is not None and value != "":
+            raise ValidationError(f"{model.name} takes no resolution; leave out {value!r} "
+                                  "(--res)")
+        return ""
+    if value is None:
+        value = spec.DEFAULT_RESOLUTION if spec.DEFAULT_RESOLUTION in model.resolutions \
+            else model.resolutions[0]
+    text = str(value).strip().lower() if isinstance(value, str) else value
+    if text not in model.resolutions:
+        others = [m.name for m in spec.MODELS.values() if text in m.resolutions]
+        hint = f" ({text} is for {', '.join(others)})" if others else ""
+        raise ValidationError(f"resolution {value!r} is not available for {model.name}"
+                              f"{hint}; choose one of: {', '.join(model.resolutions)}")
+    return str(text)
+
+
+def _check_series(model: spec.ModelSpec, value: Any) -> int | None:
+    """A series of 2 to 9 related images, for a model that makes them."""
+    if value is None or value is False:
+        return None
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value.strip()):
+        value = int(value)
+    if model.series_amounts is None:
+        makers = [m.name for m in spec.MODELS.values() if m.series_amounts is not None]
+        raise ValidationError(f"{model.name} makes no series; use "
+                              f"{' or '.join(makers) or 'another model'}")
+    least, most = model.series_amounts
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+        raise ValidationError(f"series must be a whole number from {least} to {most}, "
+                              f"not {value!r}")
+    return value
+
+
+def _check_watermark(model: spec.ModelSpec, value: Any) -> bool | None:
     if value is None:
         return None
+    if not model.supports_watermark:
+        raise ValidationError(f"{model.name} takes no watermark setting; leave out "
+                              "--watermark")
     if isinstance(value, dict):
         value = value.get("enabled")
     if not isinstance(value, bool):

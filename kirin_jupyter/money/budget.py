@@ -185,7 +185,7 @@ class Budget:
         def usd_of(req: GenerationRequest, known: Quote | None) -> Decimal | None:
             if known is not None and known.usd is not None:
                 return known.usd
-            key = (req.model.name, req.resolution, req.n)
+            key = (req.model.name, req.resolution, req.images_expected)
             if key not in estimates:
                 estimates[key] = self.prices.estimate_cost(req)
             return estimates[key]

@@ -182,7 +182,7 @@ class Prices:
         this service; None until one such job has finished."""
         price = price_per_image(self.journal, request.model.name, request.resolution,
                                 self.api.endpoint.base_url)
-        return None if price is None else price * request.n
+        return None if price is None else price * request.images_expected
 
     def currency(self) -> str | None:
         """The currency of this service's quotes: of the last one it gave this connection,

@@ -19,7 +19,7 @@ from ..model import spec
 
 def output_size(body: dict[str, Any]) -> tuple[int, int]:
     """Long side 1024 (1k) or 2048 (2k), at the requested ratio ('auto': the first image's)."""
-    long_side = 2048 if body.get("resolution") == "2k" else 1024
+    long_side = {"2k": 2048, "4k": 4096}.get(str(body.get("resolution")), 1024)
     ratio_text = str(body.get("aspect_ratio") or spec.MODELS[body["model"]].default_aspect_ratio)
     if ratio_text == "auto":
         ratio = _first_image_ratio(body) or 1.0
@@ -75,18 +75,20 @@ def render_result(body: dict[str, Any], index: int, task_id: str) -> bytes:
     font = ImageFont.load_default(size=max(12, round(28 * scale)))
     small = ImageFont.load_default(size=max(10, round(20 * scale)))
     margin = round(32 * scale)
-    n = int(body.get("n", 1))
+    model = spec.MODELS[body["model"]]
+    n = model.images_for(body)
+    kind = "series image" if body.get("result_type") == "series" else "variant"
     lines = [
         f"KIRIN SIMULATOR - {body['model']}",
-        f"variant {index + 1} of {n} | {body.get('resolution', '1k')} | "
+        f"{kind} {index + 1} of {n} | {body.get('resolution', 'no resolution')} | "
         f"{body.get('aspect_ratio', 'default')} | {width}x{height}",
     ]
     if body.get("negative_prompt"):
         lines.append(f"negative: {str(body['negative_prompt'])[:80]}")
-    if body.get("element_list") and spec.MODELS[body["model"]].supports_elements:
+    if body.get("element_list") and model.supports_elements:
         ids = ", ".join(str(e.get("element_id")) for e in body["element_list"])
         lines.append(f"elements: {ids}")
-    hinted = [f"{key}={json.dumps(body[key])}" for key in spec.HINTED_PARAMS[body["model"]]
+    hinted = [f"{key}={json.dumps(body[key])}" for key in model.hinted_params
               if key in body]  # the fields the pages do not list: shown as they arrived
     if hinted:
         lines.append(f"extra: {', '.join(hinted)}"[:100])

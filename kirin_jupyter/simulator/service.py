@@ -285,12 +285,12 @@ class SimulatorService:
         with self._lock:
             task = self.tasks[task_id]
             task.fail_code = fault.code or "002016095"
-            task.fail_message = fault.message or spec.ALL_ERRORS.get(task.fail_code, "failed")
+            task.fail_message = fault.message or spec.all_errors().get(task.fail_code, "failed")
 
     # -- the API -------------------------------------------------------------------------
 
     def _error(self, model: str | None, code: str, message: str, status: int = 400) -> SimResponse:
-        key = "error_message" if model == spec.V3 else "message"
+        key = spec.MODELS[model].error_message_key if model in spec.MODELS else "message"
         return SimResponse.json(status, {"error": {"code": code, key: message}})
 
     def _read_body(self, raw: bytes) -> dict[str, Any] | SimResponse:
@@ -320,7 +320,7 @@ class SimulatorService:
         body = self._read_body(raw)
         if isinstance(body, SimResponse):
             return body
-        n = int(body.get("n", 1))
+        n = spec.MODELS[body["model"]].images_for(body)
         return SimResponse.json(200, {"status": "success", "data": {
             "billing_model": body["model"], "model": body["model"],
             "cost": f"{_price_per_image(body) * n:.2f}", "currency": "USD", "discount": 0,
@@ -348,7 +348,8 @@ class SimulatorService:
                 return self._error(model, "duplicate_external_task_id",
                                    "external_task_id already used", status=409)
             task_id = self._new_id()
-            duration = self.task_seconds * (1 + 0.1 * (int(body.get("n", 1)) - 1))
+            count = spec.MODELS[body["model"]].images_for(body)
+            duration = self.task_seconds * (1 + 0.1 * (count - 1))
             duration *= 1 + self._rng.uniform(-self.spread, self.spread)
             task = SimTask(task_id, model, body, self._clock(), duration, external_id,
                            created_wall=time.time())
@@ -390,7 +391,7 @@ class SimulatorService:
     def _render_all(self, task: SimTask) -> None:
         from .render import render_result
 
-        for index in range(int(task.body.get("n", 1))):
+        for index in range(spec.MODELS[task.model].images_for(task.body)):
             task.rendered.setdefault(index, render_result(task.body, index, task.id))
 
     def _find(self, ident: str) -> SimTask | None:
@@ -431,10 +432,10 @@ class SimulatorService:
         if self.progress and status == "running" and round(done, 2) > 0:
             view["progress"] = min(0.99, round(done, 2))
         if status == "failed":
-            key = "error_message" if task.model == spec.V3 else "message"
+            key = spec.MODELS[task.model].error_message_key
             view["error"] = {"code": task.fail_code, key: task.fail_message}
         if status == "completed":
-            n = int(task.body.get("n", 1))
+            n = spec.MODELS[task.model].images_for(task.body)
             view["output"] = [{"content": [
                 {"type": "image",
                  "url": f"{self.base_url}/results/{quote(task.id, safe='')}/{i + 1}.png",
@@ -455,9 +456,8 @@ class SimulatorService:
             index = int(parts[2][:-4]) - 1
         except ValueError:
             return SimResponse(404)
-        if task is None or self._status(task) != "completed" or not 0 <= index < int(
-            task.body.get("n", 1)
-        ):
+        if task is None or self._status(task) != "completed" or not 0 <= index < \
+                spec.MODELS[task.model].images_for(task.body):
             return SimResponse(404)
         with self._lock:
             self.requests["download"] += 1
@@ -498,21 +498,19 @@ def _is_loopback(url: str) -> bool:
 def validate_body(body: Mapping[str, Any]) -> tuple[str, str] | None:
     """The service-side checks, on the wire format; (code, message) of the first break."""
     model = spec.MODELS[str(body["model"])]
-    create_error = "002016099" if model.name == spec.OMNI else "006001099"
+    create_error = model.create_error or "task_creation_error"
+    missing, too_long, bad_n = model.prompt_errors or (create_error,) * 3
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
-        return ("002016001" if model.name == spec.OMNI else create_error), "Prompt missing"
+        return missing, "Prompt missing"
     if len(prompt) > spec.PROMPT_MAX_CHARS:
-        return ("002016002" if model.name == spec.OMNI else create_error,
-                "Prompt exceeds 2500 character limit")
+        return too_long, "Prompt exceeds 2500 character limit"
     n = body.get("n", 1)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9:
-        return ("002016003" if model.name == spec.OMNI else create_error,
-                "Generation image quantity n must be between 1-9")
-    if body.get("resolution", "1k") not in spec.RESOLUTIONS:
-        return create_error, "invalid resolution"
-    if body.get("aspect_ratio", model.default_aspect_ratio) not in model.aspect_ratios:
-        return create_error, "invalid aspect_ratio"
+        return bad_n, "Generation image quantity n must be between 1-9"
+    problem = _check_model_fields(model, body)
+    if problem:
+        return create_error, problem
     images = body.get(model.image_field)
     if model.image_field == "image" and images is not None:
         images = [images]
@@ -527,10 +525,11 @@ def validate_body(body: Mapping[str, Any]) -> tuple[str, str] | None:
             return create_error, problem
     negative = body.get("negative_prompt")
     if negative is not None and (
-        model.name != spec.V3 or images or len(str(negative)) > spec.PROMPT_MAX_CHARS
+        not model.supports_negative_prompt or images
+        or len(str(negative)) > spec.PROMPT_MAX_CHARS
     ):
         return create_error, "negative_prompt not allowed here"
-    # A field the pages do not list (spec.HINTED_PARAMS, omni's element_list too) is taken
+    # A field the pages do not list (the spec's hinted_params, omni's element_list too) is taken
     # as any JSON, as the gateway's type for it is not known; other unknown keys are let be.
     elements = (body.get("element_list") or []) if model.supports_elements else []
     if elements and not (isinstance(elements, list) and all(
@@ -539,6 +538,32 @@ def validate_body(body: Mapping[str, Any]) -> tuple[str, str] | None:
         return create_error, "invalid element_list"
     if len(images or []) + len(elements) > spec.MAX_REFERENCES:
         return create_error, "too many reference images and elements"
+    return None
+
+
+def _check_model_fields(model: spec.ModelSpec, body: Mapping[str, Any]) -> str | None:
+    """Resolution, aspect ratio, watermark and series, as this model's entry allows."""
+    if "resolution" in body and not model.resolutions:
+        return f"{model.name} takes no resolution"
+    if model.resolutions and body.get("resolution", model.resolutions[0]) not in \
+            model.resolutions:
+        return "invalid resolution"
+    if body.get("aspect_ratio", model.default_aspect_ratio) not in model.aspect_ratios:
+        return "invalid aspect_ratio"
+    if "watermark_info" in body and not model.supports_watermark:
+        return f"{model.name} takes no watermark_info"
+    kind = body.get("result_type")
+    if model.series_amounts is None:
+        if "series_amount" in body:
+            return f"{model.name} makes no series"
+        return None
+    if kind not in (None, "single", "series"):
+        return "result_type must be single or series"
+    amount = body.get("series_amount")
+    least, most = model.series_amounts
+    if kind == "series" and (isinstance(amount, bool) or not isinstance(amount, int)
+                             or not least <= amount <= most):
+        return f"series_amount must be a whole number from {least} to {most}"
     return None
 
 

@@ -15,7 +15,7 @@ import kirin_jupyter
 from kirin_jupyter import APIError, TaskFailed
 from kirin_jupyter.client import Client
 from kirin_jupyter.errors import AuthenticationError, ServiceUnavailable
-from kirin_jupyter.model.spec import ALL_ERRORS, OMNI_ERRORS, V3_ERRORS
+from kirin_jupyter.model.spec import OMNI_ERRORS, V3_ERRORS, all_errors
 from kirin_jupyter.simulator import Fault
 from kirin_jupyter.simulator.server import SimulatorServer
 from tests.conftest import FAST_POLL, TEST_KEY
@@ -80,7 +80,7 @@ def test_every_omni_error_code_reaches_the_user(http_client: Client, sim_server:
     with pytest.raises(TaskFailed) as caught:
         job.wait(20)
     assert caught.value.code == code
-    assert f"Kirin error {code}: {ALL_ERRORS[code]}" in str(caught.value)
+    assert f"Kirin error {code}: {all_errors()[code]}" in str(caught.value)
     assert job.status == "failed"
 
 
@@ -88,7 +88,7 @@ def test_every_omni_error_code_reaches_the_user(http_client: Client, sim_server:
 def test_every_v3_error_code_reaches_the_user(http_client: Client, sim_server: SimulatorServer,
                                                code: str) -> None:
     sim_server.service.add_fault(Fault("create", "fail_task", code=code, message="boom"))
-    with pytest.raises(TaskFailed, match=f"Kirin error {code}: {ALL_ERRORS[code]}"):
+    with pytest.raises(TaskFailed, match=f"Kirin error {code}: {all_errors()[code]}"):
         http_client.generate("a fox", model="v3").wait(20)
 
 
@@ -100,7 +100,7 @@ def test_error_codes_on_create_are_readable(http_client: Client, sim_server: Sim
     with pytest.raises(APIError) as caught:
         http_client.generate("a fox").wait(20)
     assert caught.value.code == code and caught.value.status_code == 400
-    assert ALL_ERRORS[code] in str(caught.value)
+    assert all_errors()[code] in str(caught.value)
 
 
 def test_wrong_key_says_how_to_set_it(sim_server: SimulatorServer, tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def test_home_file_from_kirin_config_and_pyproject_wins(project: Path, tmp_path:
     ("max_cost = -1", "max_cost = -1: must be 0 (no limit) or more; ignored"),
     ("blocking = 'yes'", "blocking = 'yes': needs true or false, not str; ignored"),
     ("default_model = 'v4'", "default_model = 'v4': unknown model 'v4'; choose one of"),
-    ("resolution = '4k'", "resolution = '4k': choose one of: 1k, 2k; ignored"),
+    ("resolution = '8k'", "resolution = '8k': choose one of: 1k, 2k, 4k; ignored"),
     ("aspect_ratio = '5:4'", "aspect_ratio = '5:4': choose one of: , 16:9"),
     ("base_url = 'kirin.example'", "must be vtrix or seacloud, or start with http:// or https://"),
     ("task_path = '/v1/tasks'", "task_path = '/v1/tasks': must contain {id}; ignored"),
