@@ -102,7 +102,11 @@ def option_chips(options: dict[str, Any]) -> str:
     pill = css.pill
     chips: list[str] = []
     n = options.get("n")
-    if n is not None:
+    series = options.get("series_amount") if options.get("result_type") == "series" else None
+    if series is not None:  # the service ignores n for a series: said, not hidden
+        chips.append(pill(f"series of {series} · n ignored",
+                          title=f"n = {n} is ignored for a series"))
+    elif n is not None:
         chips.append(pill(f"{n} image{'s' if n != 1 else ''}"))
     if options.get("aspect_ratio"):
         chips.append(pill(f"ratio {options['aspect_ratio']}"))

@@ -392,11 +392,11 @@ def _at_most_asked(snapshot: TaskSnapshot, request: GenerationRequest, external_
                    ) -> TaskSnapshot:
     """No more results than were asked for: n (or a series's size), twice that with
     watermarked copies (10,000 URLs for n = 1 pinned the engine for 12 minutes before)."""
-    asked = request.images_expected
-    allowed = asked * (2 if request.watermark else 1)
+    allowed = request.images_expected * (2 if request.watermark else 1)
     if len(snapshot.items) <= allowed:
         return snapshot
-    log.warning("job %s: the service listed %d results for %d asked; keeping the first %d",
+    asked = f"n = {request.n}" if request.series is None else f"a series of {request.series}"
+    log.warning("job %s: the service listed %d results for %s; keeping the first %d",
                 external_id, len(snapshot.items), asked, allowed)
     return replace(snapshot, items=snapshot.items[:allowed])
 

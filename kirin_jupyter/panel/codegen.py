@@ -34,7 +34,8 @@ def cell_for(request: GenerationRequest, references: Sequence[Reference],
     if len(references) != len(request.images):
         raise ValueError("the references do not match the request's images")
     values: dict[str, object] = {  # fit is left out: the images are already mended
-        "model": request.model.alias, "n": request.n, "resolution": request.resolution,
+        "model": request.model.alias, "n": request.n,
+        "resolution": request.resolution or None, "series": request.series,
         "aspect_ratio": request.aspect_ratio,
         "images": [image_argument(ref, output_dir / INPUTS_FOLDER) for ref in references],
         "negative_prompt": request.negative_prompt, "elements": list(request.elements),

@@ -39,6 +39,7 @@ class FormValues:
     resolution: str = spec.DEFAULT_RESOLUTION
     aspect_ratio: str = ""
     watermark: bool = False
+    series: int = 0  # 0: n variants; 2-9: a series (a model that makes them)
     external_task_id: str = ""
     callback_url: str = ""
 
@@ -62,13 +63,15 @@ def build_options(values: FormValues, images: Sequence[Any]) -> dict[str, Any]:
     return {
         "model": values.model_spec.name,
         "n": values.n,
-        "resolution": values.resolution,
+        "resolution": values.resolution or None,  # kirin_v2_image: none
         "aspect_ratio": values.aspect_ratio or None,
         "images": list(images),
         "negative_prompt": (values.negative_prompt or None)
         if values.negative_applies(len(images)) else None,
         "elements": values.element_tokens(),
-        "watermark": True if values.watermark else None,
+        "watermark": True if values.watermark and values.model_spec.supports_watermark
+        else None,
+        "series": values.series or None,
         "callback_url": values.callback_url.strip() or None,
         "external_task_id": values.external_task_id.strip() or None,
     }

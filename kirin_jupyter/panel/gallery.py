@@ -193,7 +193,7 @@ class Gallery:
         """Tiles for a run (n, plus n hidden ones if watermarked copies come); its grid."""
         import ipywidgets as w
 
-        n = job.request.n
+        n = job.request.images_expected
         slots = n * (2 if job.request.watermark else 1)
         tiles = [Tile(job, index, self) for index in range(slots)]
         for tile in tiles[n:]:

@@ -42,7 +42,7 @@ class RunView:
     def title(self) -> str:
         """One short line (an accordion title never wraps): number, state, size, cost."""
         job = self.job
-        n = job.request.n
+        n = job.request.images_expected
         parts = [f"Run {self.number}", job.status, f"{n} image{'s' if n != 1 else ''}"]
         if job.cost is not None:
             parts.append(f"${job.cost}")

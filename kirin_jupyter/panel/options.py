@@ -54,7 +54,8 @@ class OptionsSection:
         self.elements_help = w.HTML(note(
             "subject ids from your element library; images + elements: at most 10"),
             layout=w.Layout(flex="1 1 200px", min_width="0"))
-        self.resolution = w.ToggleButtons(options=list(spec.RESOLUTIONS),
+        self.resolution = w.ToggleButtons(options=list(spec.resolve_model(
+                                              spec.DEFAULT_MODEL).resolutions),
                                           value=spec.DEFAULT_RESOLUTION,
                                           style={"button_width": "56px"},
                                           layout=w.Layout(width="auto"))
@@ -62,6 +63,10 @@ class OptionsSection:
         self.n = w.IntSlider(value=spec.DEFAULT_N, min=spec.N_MIN, max=spec.N_MAX,
                              continuous_update=False, layout=grow("160px", max_width="320px"))
         self.n.add_class("kirin-n")
+        # A series (v3omni): one of n variants, or a series of 2-9 related images.
+        self.series = w.Dropdown(options=[("variants (n)", 0)], value=0,
+                                 layout=grow("160px", max_width="240px"))
+        self.series.add_class("kirin-series")
         self.aspect_ratio = w.Dropdown(layout=grow("200px", max_width="320px"))
         self.watermark = w.Checkbox(value=False, description="also make watermarked copies",
                                     indent=False, layout=w.Layout(width="auto", flex="0 1 auto"))
@@ -84,10 +89,11 @@ class OptionsSection:
         self.elements_box = field("Element ids", self.elements, self.elements_help)
         self.resolution_field = field("Resolution", self.resolution)
         self.n_field = field("Images", self.n)
+        self.series_field = field("Result", self.series)
         self.aspect_field = field("Aspect ratio", self.aspect_ratio, css_class="kirin-ratio")
         self.watermark_field = field("Watermark", self.watermark, css_class="kirin-watermark")
         for control in (self.prompt, self.negative, self.elements, self.resolution, self.n,
-                        self.watermark, self.external_id, self.callback_url):
+                        self.series, self.watermark, self.external_id, self.callback_url):
             control.observe(self._changed, names="value")
         self.aspect_ratio.observe(self._ar_changed, names="value")
         self.model.observe(self._model_changed, names="value")
@@ -100,7 +106,8 @@ class OptionsSection:
         return FormValues(
             model=self.model.value, prompt=self.prompt.value,
             negative_prompt=self.negative.value, elements=self.elements.value,
-            n=int(self.n.value), resolution=self.resolution.value,
+            n=int(self.n.value), resolution=self.resolution.value or "",
+            series=int(self.series.value or 0),
             aspect_ratio=self.aspect_ratio.value or "", watermark=bool(self.watermark.value),
             external_task_id=self.external_id.value, callback_url=self.callback_url.value,
         )
@@ -133,7 +140,8 @@ class OptionsSection:
         """The settings' defaults (the same ones ``%kirin`` and ``generate()`` use)."""
         self.model.value = spec.resolve_model(model).name
         self.n.value = n
-        self.resolution.value = resolution
+        if resolution in self.resolution.options:
+            self.resolution.value = resolution
         if aspect_ratio and aspect_ratio in spec.resolve_model(model).aspect_ratios:
             self.aspect_ratio.value = aspect_ratio  # a chosen ratio: kept on a model switch
 
@@ -176,3 +184,18 @@ class OptionsSection:
             self._setting_ar = False
         show(self.negative_box, model.supports_negative_prompt)
         show(self.elements_box, model.supports_elements)
+        # Resolution, watermark and series: as the model's entry in the table says.
+        chosen = self.resolution.value
+        self.resolution.options = list(model.resolutions)
+        if model.resolutions:
+            self.resolution.value = chosen if chosen in model.resolutions else (
+                spec.DEFAULT_RESOLUTION if spec.DEFAULT_RESOLUTION in model.resolutions
+                else model.resolutions[0])
+        show(self.resolution_field, bool(model.resolutions))
+        show(self.watermark_field, model.supports_watermark)
+        amounts = model.series_amounts
+        self.series.options = [("variants (n)", 0)] + (
+            [(f"a series of {k}", k) for k in range(amounts[0], amounts[1] + 1)]
+            if amounts else [])
+        self.series.value = 0
+        show(self.series_field, amounts is not None)

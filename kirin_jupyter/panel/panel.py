@@ -90,7 +90,7 @@ class Panel:
             w.HTML(PANEL_CSS + self._title()),
             o.model_field, o.prompt_field, o.negative_box, o.elements_box,
             self.references.widget,
-            o.resolution_field, o.n_field, o.aspect_field, o.watermark_field,
+            o.resolution_field, o.n_field, o.series_field, o.aspect_field, o.watermark_field,
             field("", o.advanced), o.advanced_box,
             field("", self.generate_button, self.code_button, self.reason),
             self.jobs_view.widget,

@@ -32,18 +32,44 @@ _COMMON = {"prompt", "resolution", "n", "aspect_ratio", "watermark_info", "callb
 DOCUMENTED_PARAMS = {
     "kirin_image_omni": _COMMON | {"image_list"},
     "kirin_v3_image": _COMMON | {"negative_prompt", "image", "element_list"},
+    # gateway-facts.md "Sibling models": the readable part of its page; aspect_ratio and
+    # watermark_info as for kirin_image_omni (not on that part of the page).
+    "kirin_v3_omni_image": _COMMON | {"image_list", "element_list", "result_type",
+                                      "series_amount"},
+    "kirin_v2_image": {"prompt", "image", "negative_prompt", "n", "aspect_ratio",
+                       "callback_url", "external_task_id"},
 }
+RESOLUTIONS = {"kirin_image_omni": {"1k", "2k"}, "kirin_v3_image": {"1k", "2k"},
+               "kirin_v3_omni_image": {"1k", "2k", "4k"}}
 # Fields the SeaCloud CLI's skills name beside the pages (types unknown): a client may send
 # them only through its escape hatch (extra_params / --param), never on its own.
 HINTED_PARAMS = {
     "kirin_image_omni": {"element_list", "result_type"},
     "kirin_v3_image": {"image_reference", "image_fidelity", "human_fidelity"},
+    "kirin_v3_omni_image": set(),
+    "kirin_v2_image": set(),
 }
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "prompt": str, "negative_prompt": str, "resolution": str, "n": int, "aspect_ratio": str,
     "watermark_info": dict, "callback_url": str, "external_task_id": str, "image_list": list,
-    "image": str, "element_list": list,
+    "image": str, "element_list": list, "result_type": str, "series_amount": int,
 }
+
+
+def _documented(model: str) -> tuple[set[str], set[str], set[str]] | None:
+    """(documented, hinted, resolutions) of a model: this fake's own tables for the models
+    the gateway serves; a model only the package's table knows (a test's made-up one) is
+    taken as that table describes it, so adding a model there reaches this fake too."""
+    if model in DOCUMENTED_PARAMS:
+        return DOCUMENTED_PARAMS[model], HINTED_PARAMS[model], RESOLUTIONS.get(model, set())
+    from kirin_jupyter.model import spec
+    from kirin_jupyter.model.request import documented_fields
+
+    entry = spec.MODELS.get(model)
+    if entry is None:
+        return None
+    fields = set(documented_fields(entry)) - {"model", "image", "image_list"}
+    return fields | {entry.image_field}, set(entry.hinted_params), set(entry.resolutions)
 
 Answer = dict[str, Any]
 
@@ -64,24 +90,32 @@ def contract_problem(body: Any, header_model: str | None = None,
     model = body["model"]
     if header_model is not None and header_model != model:
         return f"X-Model {header_model!r} disagrees with the body's model {model!r}"
-    if model not in DOCUMENTED_PARAMS:
+    known = _documented(model)
+    if known is None:
         return f"unknown model {model!r}"
+    documented, hinted, resolutions = known
     blocks = body["input"]
     if not isinstance(blocks, list) or len(blocks) != 1 or not isinstance(blocks[0], dict) \
             or set(blocks[0]) != {"params"} or not isinstance(blocks[0]["params"], dict):
         return "input must be [{params: {...}}]"
     params = blocks[0]["params"]
-    unknown = set(params) - DOCUMENTED_PARAMS[model] - HINTED_PARAMS[model]
+    unknown = set(params) - documented - hinted
     if unknown:
         return f"parameters not documented for {model}: {sorted(unknown)}"
     for name, value in params.items():
-        if name in HINTED_PARAMS[model]:
+        if name in hinted:
             continue  # any JSON: its type is not known
         kind = _TYPES[name]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             return f"{name} has the wrong type"
     if not params.get("prompt", "").strip():
         return "prompt missing"
+    if "resolution" in params and params["resolution"] not in resolutions:
+        return f"resolution {params['resolution']!r} is not one of {sorted(resolutions)}"
+    if params.get("result_type", "single") not in ("single", "series"):
+        return "result_type must be single or series"
+    if params.get("result_type") == "series" and not 2 <= params.get("series_amount", 4) <= 9:
+        return "series_amount must be 2 to 9"
     watermark = params.get("watermark_info")
     if watermark is not None and (set(watermark) != {"enabled"}
                                   or not isinstance(watermark["enabled"], bool)):
@@ -90,7 +124,7 @@ def contract_problem(body: Any, header_model: str | None = None,
         if not isinstance(item, dict) or set(item) != {"image"} \
                 or not isinstance(item["image"], str) or not item["image"]:
             return 'image_list items must be {"image": URL or base64}'
-    for element in params.get("element_list", []) if model == "kirin_v3_image" else []:
+    for element in params.get("element_list", []) if "element_list" in documented else []:
         if not isinstance(element, dict) or set(element) != {"element_id"} \
                 or not isinstance(element["element_id"], int):
             return "element_list items must be {element_id: int}"
@@ -111,6 +145,8 @@ class Task:
 def completed(task: Task, usage: Answer | None = None) -> Answer:
     """The gateway's completed answer: one image per ``n``, with usage."""
     n = int(task.params.get("n", 1))
+    if task.params.get("result_type") == "series":  # n is ignored for a series
+        n = int(task.params.get("series_amount", 4))
     return {
         "status": "completed", "progress": 1,
         "output": [{"content": [{"type": "image", "url": f"{{cdn}}/{task.id}/{i}.png",

@@ -312,14 +312,14 @@ def test_help_wraps_at_words_within_88_columns(
     assert max(len(line) for line in text.splitlines()) == 88
     flat = " ".join(text.split())
     for opt in OPTIONS:  # every help text whole: no word was cut in two
-        assert " ".join(opt.help.split()) in flat, opt.help
+        assert " ".join(opt.described().split()) in flat, opt.described()
     assert "VAR and _kirin hold the Job. Defaults: %config Kirin." in flat
     assert shell.find_cell_magic("kirin").__doc__ == text.rstrip("\n") == _help_doc()
     monkeypatch.setenv("COLUMNS", "64")  # a narrow terminal: its own width
     shell.run_line_magic("kirin", "help")
     narrow = capsys.readouterr().out
     assert max(len(line) for line in narrow.splitlines()) <= 63
-    assert all(" ".join(o.help.split()) in " ".join(narrow.split()) for o in OPTIONS)
+    assert all(" ".join(o.described().split()) in " ".join(narrow.split()) for o in OPTIONS)
 
 
 def test_models_is_a_text_table_in_the_terminal_and_themed_html(
