@@ -208,3 +208,16 @@ def test_journal_version_3_gains_the_elements_table(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     conn.close()
+
+
+def test_package_face_creates_and_lists_on_the_in_process_simulator(make_image) -> None:
+    import kirin_jupyter as kirin
+
+    front = make_image(600, 800, "PNG", name="front.png")
+    side = make_image(640, 480, "JPEG", name="side.jpg")
+    made = kirin.create_element("owl", "a barn owl", front, [side], tags=["Animal"])
+    assert isinstance(made, kirin.Element) and made.element_id == BIG + 1
+    assert [e.element_id for e in kirin.elements()] == [BIG + 1]
+    job = kirin.generate("an owl at night", model="v3", elements=["owl"])
+    job.wait(20)
+    assert job.request.body()["element_list"] == [{"element_id": BIG + 1}]
