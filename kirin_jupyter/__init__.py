@@ -44,6 +44,9 @@ _EXPORTS = {
     "OutcomeUnknown": "errors",
     "BudgetExceeded": "errors",
     "resume": "shortcuts",
+    "create_element": "shortcuts",
+    "elements": "shortcuts",
+    "Element": "model.elements",
     "doctor": "shortcuts",
     "Panel": "panel",
     "provenance": "storage.file_provenance",
@@ -82,11 +85,14 @@ if TYPE_CHECKING:
     from .exporter.export import export as export
     from .exporter.export import history_frame as history_frame
     from .exporter.tidy import tidy as tidy
+    from .model.elements import Element as Element
     from .panel import Panel as Panel
     from .service.http import Limits as Limits
     from .shortcuts import batch as batch
+    from .shortcuts import create_element as create_element
     from .shortcuts import default_client as default_client
     from .shortcuts import doctor as doctor
+    from .shortcuts import elements as elements
     from .shortcuts import generate as generate
     from .shortcuts import plan_sweep as plan_sweep
     from .shortcuts import resume as resume

@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from .config import settings as config
 from .config.settings import ARGUMENT, Layer, Settings, overlay
+from .engine.elements import ELEMENT_PRIOR_SECONDS
 from .engine.job import Job
 from .engine.polling import Expectation, PollPolicy, StatusRequestRate, expectation, prior_seconds
 from .engine.registry import JobRegistry
 from .engine.runner import RunContext, run_job
 from .errors import KirinError, ValidationError
 from .model import spec
+from .model.elements import Element
 from .model.quote import Quote
 from .model.request import (
     GenerationRequest,
@@ -151,6 +153,7 @@ class Client:
         task_path: str | None = None,
         quote_path: str | None = None,
         body_style: BodyStyle | None = None,
+        element_body: str | None = None,
         timeout: float | None = None,
         max_cost: Decimal | float | str | None = None,
         max_credits: Decimal | float | str | None = None,
@@ -167,6 +170,7 @@ class Client:
         explicit: dict[str, Any] = {
             "base_url": base_url, "create_path": create_path, "task_path": task_path,
             "quote_path": quote_path, "body_style": body_style, "timeout": timeout,
+            "element_body": element_body,
             "create_resends": create_resends,
             "output_dir": None if output_dir is None else str(output_dir),
         }
@@ -320,6 +324,8 @@ class Client:
             given.setdefault("resolution", defaults.resolution)
         if defaults.aspect_ratio:
             given.setdefault("aspect_ratio", defaults.aspect_ratio)
+        if given.get("elements") is not None:  # names of journaled elements -> their ids
+            given["elements"] = self.element_ids(given["elements"])
         if given.get("images") is not None:  # earlier results: their files and parents
             from .lineage import resolve_images
 
@@ -405,6 +411,76 @@ class Client:
 
         self.registry.add(job)
         get_engine().register(job)
+
+    # -- elements (subjects for element_list) ---------------------------------------------
+
+    def create_element(self, name: str, description: str = "", frontal_image: Any = None,
+                       refer_images: Any = None, *, tags: Any = None,
+                       element_body: str | None = None, external_task_id: str | None = None,
+                       timeout: float | None = None) -> Element:
+        """Make a subject with ``kirin_custom_elements`` and wait for its id.
+
+        ``frontal_image`` and 1-3 ``refer_images`` (each a different picture) take what
+        ``images=`` takes; ``tags``: ids ``o_101``-``o_108`` or their names ("Character").
+        The element is journaled, so ``elements=["NAME"]`` (``--element NAME``) finds it
+        later. ``element_body`` overrides the setting of that name (which page version's
+        body is sent). Raises ``ValidationError`` (nothing sent), ``BudgetExceeded``
+        (nothing sent) or a one-line ``KirinError``. A paid task, like a job.
+        """
+        from .engine.elements import ElementRun, make_element
+        from .engine.loop import get_engine
+        from .model.elements import build_element_request
+
+        version = element_body if element_body is not None else self.settings.element_body
+        request = build_element_request(name, description, frontal_image, refer_images,
+                                        tags=tags, body_version=version,
+                                        external_task_id=external_task_id)
+        if self.journal_knows(request.external_task_id):
+            raise ValidationError(f"external task id {request.external_task_id!r} was "
+                                  "already used; leave it out to get a fresh one")
+        api, engine = self.api, get_engine()
+        wait = self.timeout if timeout is None else timeout
+        if self._limits():
+            answer = engine.submit(api.quote(request)).result(30.0)
+            quote = None if answer is None or answer.cost is None else \
+                Quote(answer.cost, answer.currency, answer.discount, "service")
+            self.budget.check_price(quote, f"the element {request.name!r}")
+        run = ElementRun(api, self.journal, wait, self._policy,
+                         expected_seconds=self.simulator.task_seconds
+                         if self.simulator is not None else ELEMENT_PRIOR_SECONDS,
+                         status_rate=self._status_rate)
+        element, final = engine.submit(make_element(request, run)).result(wait + 60.0)
+        if final.cost is not None:
+            with self._lock:
+                self.budget.other_spent += final.cost
+        return element
+
+    def journal_knows(self, external_id: str) -> bool:
+        """Has this journal seen ``external_id`` (a job's or an element's)?"""
+        return self.journal.get(external_id) is not None or \
+            self.journal.get_element(external_id) is not None
+
+    def elements(self) -> list[Element]:
+        """The elements this service made for this journal, newest first."""
+        from .model.elements import element_from_row
+
+        found = []
+        for row in self.journal.elements(self.base_url):
+            element = element_from_row(row)
+            if element is not None:
+                found.append(element)
+        return found
+
+    def element_ids(self, values: Any) -> list[Any]:
+        """``elements=`` with names of journaled elements replaced by their exact ids;
+        ids (numbers, digit strings, ``{"element_id": ...}``) pass as given. An unknown
+        name is one ``ValidationError`` listing the known ones; nothing is sent."""
+        from .model.elements import resolve_element_names
+
+        items = values if isinstance(values, (list, tuple)) else [values]
+        if not any(isinstance(item, str) and not item.strip().isdigit() for item in items):
+            return list(items)
+        return resolve_element_names(items, self.elements())
 
     # -- batches -------------------------------------------------------------------------
 

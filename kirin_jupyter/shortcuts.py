@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .batches.batch import Batch
     from .batches.sweep import Sweep, SweepPlan
     from .engine.job import Job
+    from .model.elements import Element
     from .model.request import RequestOptions
 
 
@@ -62,3 +63,15 @@ def resume(*, steal: bool = False) -> list[Job]:
 def doctor() -> dict[str, Any]:
     """``default_client().doctor()``: check the host and the key; creates nothing."""
     return default_client().doctor()
+
+
+def create_element(name: str, description: str = "", frontal_image: Any = None,
+                   refer_images: Any = None, *, tags: Any = None, **kw: Any) -> Element:
+    """``default_client().create_element(...)``: make a subject; wait for its id."""
+    return default_client().create_element(name, description, frontal_image, refer_images,
+                                           tags=tags, **kw)
+
+
+def elements() -> list[Element]:
+    """``default_client().elements()``: the journaled subjects of this service."""
+    return default_client().elements()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ValidationError
-from ..model import spec
+from ..model import elements, spec
 
 # The protocol's defaults, named here with the other settings' defaults.
 from ..service.protocol import DEFAULT_BODY_STYLE as DEFAULT_BODY_STYLE
@@ -97,6 +97,10 @@ class Settings:
     body_style: str = field(default=DEFAULT_BODY_STYLE, metadata=_about(
         "wrapped: the gateway's {model, input: [{params}]} body; flat: the parameters at "
         "the top level, as the API pages list them"))
+    element_body: str = field(default=elements.DEFAULT_BODY_VERSION, metadata=_about(
+        "body of an element create (kirin_custom_elements), after the page version it "
+        "follows: docs (reference_type + element_image_list) or domestic "
+        "(element_frontal_image + element_refer_list)"))
     timeout: float = field(default=DEFAULT_JOB_TIMEOUT, metadata=_about(
         "seconds before a job gives up waiting (the task is kept and can be resumed)"))
     max_result_mb: float = field(default=64.0, metadata=_about(
@@ -209,6 +213,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "task_path": _task_path,
     "quote_path": _path,
     "body_style": _one_of(("wrapped", "flat")),
+    "element_body": _one_of(elements.BODY_VERSIONS),
     "timeout": _positive,
     "max_result_mb": _positive,
     "max_answer_mb": _positive,

@@ -149,13 +149,14 @@ class Budget:
         self.registry = registry
         self.prices = prices
         self.lock = lock
+        self.other_spent = Decimal(0)  # what was paid besides jobs (elements), in USD
 
     def limits(self) -> list[Limit]:
         return self._limits()
 
     def spent(self) -> Decimal:
-        """What the finished jobs cost (as reported by the service)."""
-        return self.registry.spend()
+        """What the finished jobs (and elements) cost, as reported by the service."""
+        return self.registry.spend() + self.other_spent
 
     def currency(self, quotes: Iterable[Quote | None] = ()) -> str | None:
         """The currency the service quotes in: from one of ``quotes`` it gave, else from
@@ -251,6 +252,33 @@ class Budget:
             raise BudgetExceeded(
                 "budget: the price of this kind of job is not known yet and a job of "
                 f"unknown price is still running ({limit}); start this one when it is done")
+
+    def check_price(self, quote: Quote | None, what: str) -> None:
+        """Refuse a paid task that is no job (an element) when a limit is set and its
+        price, the service's quote only (nothing to estimate from), is unknown or would
+        pass the limit; nothing is sent then."""
+        found = self.limits()
+        if not found:
+            return
+        problem = currency_problem(found, self.currency([quote]))
+        if problem:
+            raise BudgetExceeded(problem)
+        for limit in found:
+            with self.lock:
+                spent, _, unknown_done = self.committed(limit.unit)
+            if unknown_done:
+                raise BudgetExceeded(_unknown_committed(unknown_done, limit))
+            mine = quote.in_unit(limit.unit) if quote is not None else None
+            if mine is None:
+                raise BudgetExceeded(
+                    f"budget: the service gave no price for {what}, so it cannot be checked "
+                    f"against {limit}; nothing was sent. Unset the limit "
+                    f"(%config Kirin.{limit.name} = 0) to go on")
+            if spent + mine > limit.amount:
+                raise BudgetExceeded(
+                    f"budget: this session has spent or committed {limit.show(spent)} of "
+                    f"{limit}; {what} would cost {limit.show(mine)} and pass it. Raise the "
+                    f"limit (%config Kirin.{limit.name} = ...) to go on")
 
     def check_batch(self, requests: list[GenerationRequest], quotes: list[Quote | None],
                     *, what: str = "batch") -> None:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -41,7 +41,6 @@ from ..errors import (
     SubmitRefused,
 )
 from ..model import spec
-from ..model.request import GenerationRequest
 from ..storage.host_facts import LOOKUP, NO, YES, HostFacts
 from .protocol import Endpoint
 from .responses import QuoteAnswer, TaskSnapshot, parse_error, parse_quote, parse_task
@@ -50,6 +49,24 @@ log = logging.getLogger("kirin_jupyter")
 T = TypeVar("T")
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class Sendable(Protocol):
+    """What create and quote send: a generation, or an element (``model.elements``)."""
+
+    @property
+    def external_task_id(self) -> str: ...
+
+    @property
+    def model(self) -> _Named: ...
+
+    def body(self) -> dict[str, Any]: ...
+
 _EXPIRED_STATUSES = (403, 404, 410)
 # Requests on the wire at once (httpx keeps 20 idle connections, opens up to 100); the
 # rest wait in a semaphore. 2,000 jobs queued in httpx's own pool failed with PoolTimeout,
@@ -350,8 +367,10 @@ class GatewayHTTP:
                 delay = min(hinted, self.retry.max_retry_after) + self._rng.uniform(0, 0.1)
         await self._sleep(delay)
 
-    async def get_task(self, task_id: str, *, missing_ok: bool = False) -> TaskSnapshot | None:
-        """GET the task (by task id or external id); retried on 5xx, 429 and network errors."""
+    async def get_task(self, task_id: str, *, missing_ok: bool = False,
+                       keep_raw: bool = False) -> TaskSnapshot | None:
+        """GET the task (by task id or external id); retried on 5xx, 429 and network errors.
+        ``keep_raw``: the snapshot keeps the answer's (redacted) JSON as ``raw``."""
         url = self.endpoint.task_url(task_id)
 
         async def attempt() -> TaskSnapshot | None:
@@ -369,11 +388,14 @@ class GatewayHTTP:
                     raise error
                 raise TryAgain(error, response)
             try:
-                snapshot = parse_task(self.json_of(response))
+                payload = self.json_of(response)
+                snapshot = parse_task(payload)
             except ValueError:
                 raise TryAgain(ServiceUnavailable(
                     "the Kirin API sent a response that is not valid task JSON",
                     task_id=task_id), response) from None
+            if keep_raw:
+                snapshot = replace(snapshot, raw=payload)
             hint = parse_retry_after(response.headers.get("Retry-After"))
             return replace(snapshot, retry_after=hint) if hint else snapshot
 
@@ -384,7 +406,7 @@ class GatewayHTTP:
         """The task created with this external id, or None if the service has none."""
         return await self.get_task(external_task_id, missing_ok=True)
 
-    async def create(self, request: GenerationRequest, *, busy_raises: bool = False,
+    async def create(self, request: Sendable, *, busy_raises: bool = False,
                      sent_before: bool = False) -> TaskSnapshot:
         """POST the task at most once, even when its answer is lost.
 
@@ -484,7 +506,7 @@ class GatewayHTTP:
                 ) from None
             raise
 
-    async def quote(self, request: GenerationRequest) -> QuoteAnswer | None:
+    async def quote(self, request: Sendable) -> QuoteAnswer | None:
         """The service's price for ``request`` (its precharge route; nothing is created).
 
         None when the service has no such route (404, 405, 501). Any other failure is a
@@ -552,7 +574,7 @@ class GatewayHTTP:
             raise error
         return found
 
-    def _wire(self, request: GenerationRequest) -> bytes:
+    def _wire(self, request: Sendable) -> bytes:
         """The create (and quote) body as sent: up to 100 MB of base64, so callers encode
         it off the loop, once."""
         return _encode_json(self.endpoint.wire_body(request.body()))
@@ -688,7 +710,7 @@ def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
     return value
 
 
-def _body_headers(request: GenerationRequest) -> dict[str, str]:
+def _body_headers(request: Sendable) -> dict[str, str]:
     """The model id travels in the body (the CLI, the JS SDK) and as ``X-Model`` (the Go
     and Python SDKs since 2026-08), so a gateway of either kind finds it."""
     return {"Content-Type": "application/json", "X-Model": request.model.name}

@@ -61,6 +61,9 @@ class TaskSnapshot:
     progress: float | None = None  # 0..1, only when the service sends it
     metadata: dict[str, Any] = field(default_factory=dict)
     retry_after: float | None = None  # a hint from the service: when to ask next
+    # The answer's JSON (redacted), kept only when asked (``get_task(keep_raw=True)``): an
+    # element task's id is read from it, and the journal keeps it.
+    raw: Any = field(default=None, repr=False, compare=False)
 
 
 def _unwrap(payload: Any) -> tuple[Mapping[str, Any], Mapping[str, Any]]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
-from ..model import spec
+from ..model import elements, spec
 from ..service.protocol import (
     DEFAULT_CREATE_PATH,
     DEFAULT_QUOTE_PATH,
@@ -105,6 +105,11 @@ class SimTask:
     fail_code: str | None = None
     fail_message: str | None = None
     rendered: dict[int, bytes] = field(default_factory=dict)
+    element_id: int | None = None  # a kirin_custom_elements task: the id it makes
+
+
+ELEMENT_IDS_FROM = 2**53 + 1  # element ids above what a float holds exactly
+ELEMENT_PRICE = "0.10"  # invented, like the image prices
 
 
 class SimulatorService:
@@ -127,6 +132,7 @@ class SimulatorService:
         capacity: int | None = None,
         busy_answer: Literal["code", "429"] = "code",
         stock_images: bool = False,
+        element_body: elements.BodyVersion = elements.DEFAULT_BODY_VERSION,
     ) -> None:
         self.task_seconds = task_seconds
         self.spread = spread  # each task's duration varies by +- this fraction
@@ -149,6 +155,9 @@ class SimulatorService:
         # thousands of tasks, where drawing each one (about 50 ms) would measure the
         # simulator rather than the client.
         self.stock_images = stock_images
+        # Which page version's element body it takes; the other is refused (HTTP 400).
+        self.element_body = element_body
+        self._elements_made = 0
         self._stock: dict[tuple[Any, ...], bytes] = {}
         self._api_key = api_key
         self._clock = clock
@@ -308,6 +317,11 @@ class SimulatorService:
         if not isinstance(body, dict):
             return self._error(None, "invalid_json", "request body must be a JSON object")
         model = body.get("model")
+        if model == elements.MODEL:
+            problem = validate_element_body(body, self.element_body)
+            if problem is not None:
+                return self._error(None, *problem)
+            return body
         if model not in spec.MODELS:
             return self._error(None, "invalid_model", f"unknown model {model!r}")
         problem = validate_body(body)
@@ -320,6 +334,9 @@ class SimulatorService:
         body = self._read_body(raw)
         if isinstance(body, SimResponse):
             return body
+        if body["model"] == elements.MODEL:
+            return SimResponse.json(200, {"status": "success", "data": {
+                "model": elements.MODEL, "cost": ELEMENT_PRICE, "currency": "USD"}})
         n = spec.MODELS[body["model"]].images_for(body)
         return SimResponse.json(200, {"status": "success", "data": {
             "billing_model": body["model"], "model": body["model"],
@@ -348,17 +365,20 @@ class SimulatorService:
                 return self._error(model, "duplicate_external_task_id",
                                    "external_task_id already used", status=409)
             task_id = self._new_id()
-            count = spec.MODELS[body["model"]].images_for(body)
+            count = max(1, _images_of(model, body))
             duration = self.task_seconds * (1 + 0.1 * (count - 1))
             duration *= 1 + self._rng.uniform(-self.spread, self.spread)
             task = SimTask(task_id, model, body, self._clock(), duration, external_id,
                            created_wall=time.time())
+            if model == elements.MODEL:
+                task.element_id = ELEMENT_IDS_FROM + self._elements_made
+                self._elements_made += 1
             self.tasks[task_id] = task
             heapq.heappush(self._ends, task.created + task.duration)
             if external_id:
                 self._by_external[external_id] = task_id
                 self.creates_by_external_id[external_id] += 1
-        if self.eager_render:
+        if self.eager_render and task.element_id is None:
             threading.Thread(target=self._render_all, args=(task,), daemon=True).start()
         callback = body.get("callback_url")
         if isinstance(callback, str) and _is_loopback(callback):
@@ -391,7 +411,7 @@ class SimulatorService:
     def _render_all(self, task: SimTask) -> None:
         from .render import render_result
 
-        for index in range(spec.MODELS[task.model].images_for(task.body)):
+        for index in range(_images_of(task.model, task.body)):
             task.rendered.setdefault(index, render_result(task.body, index, task.id))
 
     def _find(self, ident: str) -> SimTask | None:
@@ -432,9 +452,15 @@ class SimulatorService:
         if self.progress and status == "running" and round(done, 2) > 0:
             view["progress"] = min(0.99, round(done, 2))
         if status == "failed":
-            key = spec.MODELS[task.model].error_message_key
+            key = spec.MODELS[task.model].error_message_key if task.model in spec.MODELS \
+                else "message"
             view["error"] = {"code": task.fail_code, key: task.fail_message}
-        if status == "completed":
+        if status == "completed" and task.element_id is not None:
+            # Where upstream Kling names it; the gateway's own place is not documented.
+            view["task_result"] = {"elements": [{"element_id": task.element_id}]}
+            view["usage"] = {"cost": ELEMENT_PRICE, "quantity": 1,
+                             "unit_price": ELEMENT_PRICE, "discount": 0}
+        elif status == "completed":
             n = spec.MODELS[task.model].images_for(task.body)
             view["output"] = [{"content": [
                 {"type": "image",
@@ -456,7 +482,8 @@ class SimulatorService:
             index = int(parts[2][:-4]) - 1
         except ValueError:
             return SimResponse(404)
-        if task is None or self._status(task) != "completed" or not 0 <= index < \
+        if task is None or task.element_id is not None or \
+                self._status(task) != "completed" or not 0 <= index < \
                 spec.MODELS[task.model].images_for(task.body):
             return SimResponse(404)
         with self._lock:
@@ -493,6 +520,11 @@ def _is_loopback(url: str) -> bool:
     """The simulator calls back only this machine: it must never reach out to a network."""
     host = urlsplit(url).hostname or ""
     return host in ("127.0.0.1", "localhost", "::1")
+
+
+def _images_of(model: str, body: Mapping[str, Any]) -> int:
+    """How many pictures a task makes (none for an element, whose result is its id)."""
+    return spec.MODELS[model].images_for(body) if model in spec.MODELS else 0
 
 
 def validate_body(body: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -564,6 +596,51 @@ def _check_model_fields(model: spec.ModelSpec, body: Mapping[str, Any]) -> str |
     if kind == "series" and (isinstance(amount, bool) or not isinstance(amount, int)
                              or not least <= amount <= most):
         return f"series_amount must be a whole number from {least} to {most}"
+    return None
+
+
+_ELEMENT_FIELDS = {
+    "docs": ("reference_type", "element_image_list", "element_video_list"),
+    "domestic": ("element_frontal_image", "element_refer_list"),
+}
+
+
+def validate_element_body(body: Mapping[str, Any], version: str) -> tuple[str, str] | None:
+    """The element page's checks, for the page version ``version``; the other version's
+    fields are refused (``/domestic/`` says ``reference_type`` and ``element_image_list``
+    are not supported)."""
+    other = "domestic" if version == "docs" else "docs"
+    foreign = [key for key in _ELEMENT_FIELDS[other] if key in body]
+    if foreign:
+        return "invalid_params", f"not supported: {', '.join(foreign)}"
+    name, about = body.get("element_name"), body.get("element_description", "")
+    if not isinstance(name, str) or not name.strip() or len(name) > elements.NAME_MAX_CHARS:
+        return "invalid_params", "element_name must be 1-20 characters"
+    if not isinstance(about, str) or len(about) > elements.DESCRIPTION_MAX_CHARS:
+        return "invalid_params", "element_description must be at most 100 characters"
+    if version == "docs":
+        images = body.get("element_image_list")
+        if body.get("reference_type") != "image_refer" or not isinstance(images, list) \
+                or len(images) != 1 or not isinstance(images[0], dict):
+            return "invalid_params", ("reference_type image_refer needs element_image_list "
+                                      "[{frontal_image, refer_images}]")
+        frontal, refers = images[0].get("frontal_image"), images[0].get("refer_images")
+    else:
+        frontal, refers = body.get("element_frontal_image"), body.get("element_refer_list")
+    if not isinstance(refers, list) or not 1 <= len(refers) <= 3 or not all(
+            isinstance(r, dict) and set(r) == {"image_url"} for r in refers):
+        return "invalid_params", "1-3 refer images as {image_url} are required"
+    urls = [r["image_url"] for r in refers]
+    if frontal in urls:
+        return "invalid_params", "refer images must differ from the frontal image"
+    for image in [frontal, *urls]:
+        problem = _check_wire_image(image)
+        if problem:
+            return "invalid_params", problem
+    tags = body.get("tag_list", [])
+    if not isinstance(tags, list) or not all(
+            isinstance(t, dict) and t.get("tag_id") in elements.TAGS for t in tags):
+        return "invalid_params", "tag_list items must be {tag_id: o_101..o_108}"
     return None
 
 

@@ -60,6 +60,25 @@ CREATE TABLE IF NOT EXISTS durations (
     uncertainty REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at);
+CREATE TABLE IF NOT EXISTS elements (
+    external_id  TEXT PRIMARY KEY,
+    element_id   TEXT,
+    name         TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    tags         TEXT NOT NULL,
+    frontal      TEXT NOT NULL,
+    refers       TEXT NOT NULL,
+    body_version TEXT NOT NULL,
+    task_id      TEXT,
+    status       TEXT NOT NULL,
+    cost         TEXT,
+    answer       TEXT,
+    error        TEXT,
+    base_url     TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    updated_at   REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS elements_by_name ON elements (base_url, name, updated_at);
 CREATE TABLE IF NOT EXISTS host_facts (
     base_url    TEXT NOT NULL,
     name        TEXT NOT NULL,
@@ -89,7 +108,9 @@ _LATER_COLUMNS = {
 }
 
 
-SCHEMA_VERSION = 3  # 1: the tables before host_facts; 2: host_facts; 3: no events
+SCHEMA_VERSION = 4  # 1: the tables before host_facts; 2: host_facts; 3: no events;
+# 4: elements (the subjects made by kirin_custom_elements)
+ANSWER_MAX_CHARS = 64_000  # an element task's raw answer, as kept in the journal
 
 # Tables of earlier versions that nothing reads any more, dropped by the migration: the
 # per-job ``events`` log (every state change; only tests read it, and the jobs row and
@@ -363,6 +384,60 @@ class Journal:
             rows = conn.execute("SELECT name, value, learned_at FROM host_facts"
                                 " WHERE base_url = ?", (base_url,)).fetchall()
         return {str(name): (str(value), float(at)) for name, value, at in rows}
+
+    # -- elements (subjects made by kirin_custom_elements) ----------------------------
+
+    def record_element_submit(self, external_id: str, summary: dict[str, Any],
+                              frontal: str, refers: Sequence[str], base_url: str) -> None:
+        """On disk before the create is sent, like a job's row. ``frontal`` and
+        ``refers`` are the images' sha256 hashes; the images themselves are never kept."""
+        now = time.time()
+        with self._connect(durable=True) as conn:
+            conn.execute(
+                "INSERT INTO elements (external_id, name, description, tags, frontal,"
+                " refers, body_version, status, base_url, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?)",
+                (external_id, summary["element_name"], summary["element_description"],
+                 json.dumps(summary["tags"]), frontal, json.dumps(list(refers)),
+                 summary["body_version"], base_url, now, now))
+
+    def record_element_state(self, external_id: str, status: str, *,
+                             task_id: str | None = None, detail: str | None = None,
+                             answer: str | None = None) -> None:
+        """A new state; ``answer`` (the raw JSON, cut to ``ANSWER_MAX_CHARS``) when the
+        task has ended."""
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE elements SET status = ?, task_id = COALESCE(?, task_id),"
+                " error = COALESCE(?, error), answer = COALESCE(?, answer), updated_at = ?"
+                " WHERE external_id = ?",
+                (status, task_id, detail, None if answer is None else answer[:ANSWER_MAX_CHARS],
+                 time.time(), external_id))
+
+    def record_element_made(self, external_id: str, element_id: int, cost: str | None,
+                            answer: str) -> None:
+        """The element exists: its id, kept as decimal text (exact: 64 bits)."""
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE elements SET status = 'completed', element_id = ?, cost = ?,"
+                " answer = ?, updated_at = ? WHERE external_id = ?",
+                (str(element_id), cost, answer[:ANSWER_MAX_CHARS], time.time(), external_id))
+
+    def elements(self, base_url: str | None = None, *, made_only: bool = True
+                 ) -> list[dict[str, Any]]:
+        """The journaled elements, newest first (of one service when ``base_url``)."""
+        where = ["element_id IS NOT NULL"] if made_only else []
+        params: list[Any] = []
+        if base_url is not None:
+            where.append("base_url = ?")
+            params.append(base_url)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        return self._rows(f"SELECT * FROM elements{clause} ORDER BY updated_at DESC LIMIT 500",
+                          params)
+
+    def get_element(self, external_id: str) -> dict[str, Any] | None:
+        rows = self._rows("SELECT * FROM elements WHERE external_id = ?", (external_id,))
+        return rows[0] if rows else None
 
     def get(self, external_id: str) -> dict[str, Any] | None:
         with self._connect() as conn:

@@ -13,6 +13,10 @@ the gateway's routes at their real paths and rejects (HTTP 400, and a note in
   the route is missing.
 
 Each task answers from a script of ``in_progress`` steps, then its final answer.
+
+Element creation (``kirin_custom_elements``) takes the body of one page version
+(``element_body``: "docs" or "domestic") and refuses the other with a 400 error body; its
+finished answer names the new id where ``element_id_at`` says (no page says where).
 """
 
 from __future__ import annotations
@@ -72,6 +76,53 @@ def _documented(model: str) -> tuple[set[str], set[str], set[str]] | None:
     return fields | {entry.image_field}, set(entry.hinted_params), set(entry.resolutions)
 
 Answer = dict[str, Any]
+
+ELEMENTS = "kirin_custom_elements"
+FIRST_ELEMENT_ID = 2**53 + 1  # above what a float holds exactly
+ELEMENT_TAGS = {f"o_{n}" for n in range(101, 109)}
+_ELEMENT_COMMON = {"element_name", "element_description", "tag_list", "callback_url",
+                   "external_task_id"}
+ELEMENT_PARAMS = {
+    "docs": _ELEMENT_COMMON | {"reference_type", "element_image_list"},
+    "domestic": _ELEMENT_COMMON | {"element_frontal_image", "element_refer_list"},
+}
+
+
+def element_problem(body: Any, version: str) -> str | None:
+    """Why an element create breaks the element page of ``version``, or None."""
+    if not isinstance(body, dict) or set(body) != {"model", "input"} \
+            or not isinstance(body["input"], list) or len(body["input"]) != 1 \
+            or not isinstance(body["input"][0], dict) or set(body["input"][0]) != {"params"}:
+        return "top level must be exactly {model, input: [{params}]}"
+    params = body["input"][0]["params"]
+    unknown = set(params) - ELEMENT_PARAMS[version]
+    if unknown:
+        return f"parameters not supported: {sorted(unknown)}"
+    name = params.get("element_name")
+    if not isinstance(name, str) or not 1 <= len(name) <= 20:
+        return "element_name must be 1-20 characters"
+    if not isinstance(params.get("element_description", ""), str) \
+            or len(params.get("element_description", "")) > 100:
+        return "element_description must be at most 100 characters"
+    if version == "docs":
+        images = params.get("element_image_list")
+        if params.get("reference_type") != "image_refer" or not isinstance(images, list) \
+                or len(images) != 1 or not isinstance(images[0], dict) \
+                or set(images[0]) != {"frontal_image", "refer_images"}:
+            return "element_image_list must be [{frontal_image, refer_images}]"
+        frontal, refers = images[0]["frontal_image"], images[0]["refer_images"]
+    else:
+        frontal, refers = params.get("element_frontal_image"), params.get("element_refer_list")
+    if not isinstance(frontal, str) or not frontal:
+        return "frontal image missing"
+    if not isinstance(refers, list) or not 1 <= len(refers) <= 3 or any(
+            not isinstance(r, dict) or set(r) != {"image_url"} or not isinstance(
+                r["image_url"], str) or r["image_url"] == frontal for r in refers):
+        return "1-3 refer images as {image_url}, each unlike the frontal image"
+    for tag in params.get("tag_list", []):
+        if not isinstance(tag, dict) or set(tag) != {"tag_id"} or tag["tag_id"] not in ELEMENT_TAGS:
+            return "tag_list items must be {tag_id: o_101..o_108}"
+    return None
 
 
 def contract_problem(body: Any, header_model: str | None = None,
@@ -185,6 +236,12 @@ class Gateway:
     url: str = ""  # set by the server: result URLs point at its /cdn/
     # path -> a function that answers the raw request itself (tests/integration/service/test_hostile_service.py)
     hostile: dict[str, Callable[[BaseHTTPRequestHandler], None]] = field(default_factory=dict)
+    element_body: str = "docs"  # the element page version it follows; the other: HTTP 400
+    # where a finished element task names its id: "content" (an output item's
+    # element_id), "content_id" (its id), "top", "task_result" or "none"
+    element_id_at: str = "task_result"
+    element_refusals: list[str] = field(default_factory=list)
+    raw_creates: list[bytes] = field(default_factory=list)  # each create body, as sent
 
     def count(self, method: str, path: str) -> int:
         with self.lock:
@@ -221,6 +278,11 @@ class Gateway:
                 body = json.loads(raw)
             except ValueError:
                 body = None
+            if path == PREFIX:
+                with self.lock:
+                    self.raw_creates.append(raw)
+            if isinstance(body, dict) and body.get("model") == ELEMENTS:
+                return self._element(path, body, headers)
             problem = contract_problem(body, headers.get("X-Model"), self.header_only_model)
             with self.lock:
                 self.model_headers.append(headers.get("X-Model"))
@@ -257,6 +319,40 @@ class Gateway:
                 self.lose_create_answers -= 1
                 return HANG_UP, b"", ""
         return _json(200, {"id": task.id, "status": "in_progress", "model": task.model})
+
+    def _element(self, path: str, body: Answer, headers: dict[str, str]
+                 ) -> tuple[int, bytes, str]:
+        if headers.get("X-Model") not in (None, ELEMENTS):
+            self.rejections.append(f"POST {path}: X-Model disagrees with the body")
+        problem = element_problem(body, self.element_body)
+        if problem:
+            self.element_refusals.append(problem)
+            return _json(400, {"error": {"code": 400, "error_message": problem}})
+        if path.endswith("/precharge"):
+            return self._quote(body)
+        with self.lock:
+            made = sum(1 for t in self.tasks.values() if t.model == ELEMENTS)
+        task_status, answer, kind = self._create(body)
+        if task_status == 200:
+            task = self.tasks[json.loads(answer)["id"]]
+            task.final = self._element_final(FIRST_ELEMENT_ID + made)
+        return task_status, answer, kind
+
+    def _element_final(self, element_id: int) -> Answer:
+        final: Answer = {"status": "completed", "progress": 1,
+                         "usage": {"cost": "0.10", "quantity": 1, "unit_price": "0.10"}}
+        where = self.element_id_at
+        if where == "content":
+            final["output"] = [{"content": [{"type": "element", "element_id": element_id}]}]
+        elif where == "content_id":
+            final["output"] = [{"content": [{"type": "element", "id": element_id}]}]
+        elif where == "top":
+            final["element_id"] = element_id
+        elif where == "task_result":
+            final["task_result"] = {"elements": [{"element_id": element_id}]}
+        else:
+            final["output"] = [{"content": [{"type": "element"}]}]
+        return final
 
     def _quote(self, body: Answer) -> tuple[int, bytes, str]:
         if self.precharge != "ok":

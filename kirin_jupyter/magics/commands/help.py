@@ -26,6 +26,10 @@ def help_doc(width: int = grammar.HELP_WIDTH) -> str:
         ("%kirin batch show NAME [--page P]", "a page of a batch's gallery"),
         ("%%kirin --ar 1:1,16:9 --model omni,v3",
          "a sweep: every combination (and of {red|blue} in the prompt) as a priced grid"),
+        ("%kirin element create NAME --front PATH --refer PATH [--refer PATH] "
+         "[--tag TAG] [--description TEXT]",
+         "make a subject (kirin_custom_elements); then --element NAME uses it"),
+        ("%kirin element list", "the subjects made for this service"),
         ("%kirin export PATH [--since YYYY-MM-DD] [--model M]",
          "the journal's results as .zip (files + manifest), .html or .csv"),
     ]

@@ -14,6 +14,9 @@ USAGE = {
     "rerun": "%kirin rerun PATH [options]", "lineage": "%kirin lineage TASK_ID|PATH",
     "batch": "%kirin batch FILE [options] | %kirin batch show NAME [--page P]",
     "export": "%kirin export PATH.zip|.html|.csv [--since YYYY-MM-DD] [--model M]",
+    "element": "%kirin element create NAME --front PATH --refer PATH [--refer PATH ...] "
+               "[--tag TAG] [--description TEXT] [--body docs|domestic] | "
+               "%kirin element list",
 }
 
 
