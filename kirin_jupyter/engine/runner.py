@@ -36,6 +36,7 @@ from ..storage.result_files import check_result
 from .adaptive import AdaptiveLimit
 from .job import Job, JobStatus, Result
 from .polling import PollPolicy, PollSchedule, StatusRequestRate
+from .streaming import follow_by_stream
 from .ticker import start_ticking, stop_ticking
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ class RunContext:
     status_rate: StatusRequestRate | None = None  # status requests of all jobs share it
     quote: Callable[[GenerationRequest], Awaitable[Quote]] | None = None  # price a job
     gate: AdaptiveLimit | None = None  # a batch's concurrency: busy answers wait in it
+    stream: bool = True  # follow a task by its stream where the host offers one
+    stream_silence: float = 30.0  # seconds a stream may send nothing before it is given up
 
 
 async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
@@ -211,7 +214,11 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         await _journal(ctx.journal.record_state, request.external_task_id, "created",
                        task_id=task_id)
     job._set_status(_status_of(snapshot), task_id=task_id)
-    snapshot = await _poll_until_final(job, ctx, task_id, snapshot, learn=not resume)
+    final = None
+    if snapshot.status not in ("completed", "failed"):
+        final = await follow_by_stream(job, ctx, task_id, learn=not resume)
+    snapshot = final or await _poll_until_final(job, ctx, task_id, snapshot,
+                                                learn=not resume)
     seen_complete = time.time()  # the record's finished_at (provenance_record.JobStamp)
     if snapshot.status == "failed":
         raise TaskFailed(

@@ -76,6 +76,7 @@ _EXPIRED_STATUSES = (403, 404, 410)
 _IN_FLIGHT = 8
 _DOWNLOADS_IN_FLIGHT = 9
 _NO_SUCH_ROUTE = (404, 405, 501)  # a service without a precharge route
+STREAMS_AT_ONCE = 16  # task streams open at once (each holds a connection); more jobs poll
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,8 @@ class GatewayHTTP:
         self.limits = limits or Limits()
         self._api: httpx.AsyncClient | None = None
         self._downloads: httpx.AsyncClient | None = None
+        self._streams: httpx.AsyncClient | None = None
+        self.stream_slots = asyncio.Semaphore(STREAMS_AT_ONCE)
         self._api_slots = asyncio.Semaphore(_IN_FLIGHT)  # bound to a loop when first waited on
         self._download_slots = asyncio.Semaphore(_DOWNLOADS_IN_FLIGHT)
         self.facts = HostFacts(endpoint.base_url)  # the client gives the journal's
@@ -248,14 +251,28 @@ class GatewayHTTP:
             )
         return self._downloads
 
+    def stream_client(self) -> httpx.AsyncClient:
+        """Task streams (``task_stream.py``) each hold a connection for a task's whole
+        life: their own pool, so they never starve the status and create requests."""
+        if self._streams is None:
+            headers = {"User-Agent": "kirin-jupyter/0.1"}
+            if self._key:
+                headers["Authorization"] = f"Bearer {self._key}"
+            self._streams = httpx.AsyncClient(
+                headers=headers, transport=self._transport,
+                timeout=httpx.Timeout(self._timeout, read=None),  # the caller bounds silence
+                limits=httpx.Limits(max_connections=STREAMS_AT_ONCE,
+                                    max_keepalive_connections=0))
+        return self._streams
+
     def is_open(self) -> bool:
-        return self._api is not None or self._downloads is not None
+        return any(c is not None for c in (self._api, self._downloads, self._streams))
 
     async def aclose(self) -> None:
-        for client in (self._api, self._downloads):
+        for client in (self._api, self._downloads, self._streams):
             if client is not None:
                 await client.aclose()
-        self._api = self._downloads = None
+        self._api = self._downloads = self._streams = None
 
     # -- errors --------------------------------------------------------------------------
 

@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stock-images", action="store_true",
                         help="serve one picture per size for every task (for benchmarks of "
                         "thousands of tasks: drawing each would measure the simulator)")
+    parser.add_argument("--no-stream", action="store_true",
+                        help="offer no task stream (GET …/task/{id}/stream answers 404), as "
+                        "a gateway without it: clients poll")
     parser.add_argument(
         "--require-key", action="store_true",
         help="demand 'Authorization: Bearer $KIRIN_SIMULATOR_KEY' (the key is read from the "
@@ -38,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--require-key needs KIRIN_SIMULATOR_KEY in the environment")
     server = SimulatorServer(args.port, task_seconds=args.seconds, api_key=key,
                              spread=args.spread, eager_render=args.eager_render,
-                             capacity=args.capacity, stock_images=args.stock_images)
+                             capacity=args.capacity, stock_images=args.stock_images,
+                             stream=not args.no_stream)
     print(f"Kirin simulator listening on {server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

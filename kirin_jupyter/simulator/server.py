@@ -8,7 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .service import SimulatorService
+from .service import SimResponse, SimulatorService
 
 LOOPBACK = "127.0.0.1"
 
@@ -24,12 +24,30 @@ class _Handler(BaseHTTPRequestHandler):
         if response.drop:
             self.close_connection = True
             return
+        if response.stream is not None:
+            self._send_stream(response)
+            return
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         self.wfile.write(response.body)
+
+    def _send_stream(self, response: SimResponse) -> None:
+        """Server-sent events: each chunk as it comes, then the connection closes (no
+        length is known in advance)."""
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        assert response.stream is not None
+        with contextlib.suppress(OSError):  # the client went away: the stream ends
+            for chunk in response.stream:
+                self.wfile.write(chunk)
+                self.wfile.flush()
 
     do_GET = _answer
     do_POST = _answer

@@ -14,6 +14,7 @@ import base64
 import binascii
 import heapq
 import io
+import itertools
 import json
 import random
 import threading
@@ -21,7 +22,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
@@ -37,8 +38,9 @@ from ..service.protocol import (
 
 IN_PROCESS_BASE_URL = "http://kirin-simulator.invalid"
 
-Route = Literal["create", "get", "quote", "download"]
+Route = Literal["create", "get", "quote", "download", "stream"]
 FaultKind = Literal["status", "drop", "malformed", "fail_task", "truncate"]
+STREAM_SUFFIX = "/stream"  # after the task path: the task as server-sent events
 
 
 @dataclass
@@ -46,7 +48,8 @@ class Fault:
     """One injected misbehaviour, used ``times`` times on ``route``.
 
     kinds: ``status`` answers HTTP ``status`` with ``code``/``message``/``headers``;
-    ``drop`` does the work, then closes the connection without answering; ``malformed``
+    ``drop`` does the work, then closes the connection without answering (a stream: ends
+    after two frames, without its terminal event); ``malformed``
     answers 200 with broken JSON; ``fail_task`` (create only) makes the task fail with
     ``code``; ``truncate`` (download only) sends half the file.
     """
@@ -84,6 +87,7 @@ class SimResponse:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without sending anything
+    stream: Iterator[bytes] | None = None  # sent as it comes, then the connection closes
 
     @classmethod
     def json(
@@ -133,6 +137,7 @@ class SimulatorService:
         busy_answer: Literal["code", "429"] = "code",
         stock_images: bool = False,
         element_body: elements.BodyVersion = elements.DEFAULT_BODY_VERSION,
+        stream: bool = True,
     ) -> None:
         self.task_seconds = task_seconds
         self.spread = spread  # each task's duration varies by +- this fraction
@@ -143,6 +148,7 @@ class SimulatorService:
         self.routes = routes or Routes()
         self.precharge = precharge  # False: the quote route answers 404, as on some services
         self.progress = progress  # False: task answers carry no progress figure
+        self.stream = stream  # False: the stream route answers 404, as a gateway without it
         # At most this many tasks running at once; a create past it is refused as the v3
         # page documents (HTTP 200, error 006001094) or, with busy_answer "429", as
         # HTTP 429 with a Retry-After of one second. Nothing is created either way.
@@ -220,7 +226,7 @@ class SimulatorService:
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> SimResponse:
         """Answer one HTTP request (path without the host); used by both faces."""
-        path = path.split("?", 1)[0]
+        path, _, query = path.partition("?")
         if path.startswith("/_sim/") and not self._authorised(headers):
             return SimResponse.json(401, {"error": {"code": "unauthorized",
                                                     "message": "invalid API key"}})
@@ -235,6 +241,11 @@ class SimulatorService:
             return self._guarded("create", headers, lambda: self._create(body))
         if method == "POST" and path == routes.quote and self.precharge:
             return self._guarded("quote", headers, lambda: self._quote(body))
+        if method == "GET" and path.endswith(STREAM_SUFFIX) and self.stream:
+            streamed = routes.task_ident(path[:-len(STREAM_SUFFIX)])
+            if streamed is not None:
+                return self._guarded("stream", headers,
+                                     lambda: self._stream(streamed, _cursor(query)))
         ident = routes.task_ident(path) if method == "GET" else None
         if ident is not None:
             return self._guarded("get", headers, lambda: self._get(ident))
@@ -270,6 +281,11 @@ class SimulatorService:
             payload: dict[str, Any] = {"error": {"code": fault.code or str(fault.status),
                                                  "message": fault.message or "injected fault"}}
             return SimResponse.json(fault.status, payload, fault.headers)
+        if fault.kind == "drop" and route == "stream":
+            answer = work()
+            if answer.stream is not None:  # two frames, then the connection ends
+                answer.stream = itertools.islice(answer.stream, 2)
+            return answer
         if fault.kind == "drop":
             work()  # the request took effect; only the answer is lost
             return SimResponse(0, drop=True)
@@ -429,6 +445,21 @@ class SimulatorService:
             self.gets_by_task[task.id] += 1
         return SimResponse.json(200, self._view(task))
 
+    def _stream(self, ident: str, cursor: int) -> SimResponse:
+        """The task as server-sent events (``stream.frames``), from ``cursor`` on."""
+        from .stream import frames
+
+        task = self._find(ident)
+        if task is None:
+            return self._error(None, "not_found", f"task {ident} not found", status=404)
+
+        def finish_in() -> float:
+            return task.created + task.duration - self._clock()
+
+        return SimResponse(200, headers={"Content-Type": "text/event-stream",
+                                         "Cache-Control": "no-cache"},
+                           stream=frames(lambda: self._view(task), finish_in, cursor=cursor))
+
     def _status(self, task: SimTask) -> str:
         age = self._clock() - task.created
         if age < task.duration * 0.15:
@@ -520,6 +551,15 @@ def _is_loopback(url: str) -> bool:
     """The simulator calls back only this machine: it must never reach out to a network."""
     host = urlsplit(url).hostname or ""
     return host in ("127.0.0.1", "localhost", "::1")
+
+
+def _cursor(query: str) -> int:
+    """``cursor=N`` of a stream's query (0 when absent or not a whole number)."""
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name == "cursor" and value.isdigit():
+            return int(value)
+    return 0
 
 
 def _images_of(model: str, body: Mapping[str, Any]) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 
@@ -25,6 +27,30 @@ class SimulatorTransport(httpx.AsyncBaseTransport):
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
             )
+        if answer.stream is not None:
+            return httpx.Response(answer.status, headers=answer.headers,
+                                  stream=_PulledInThreads(answer.stream), request=request)
         return httpx.Response(
             answer.status, headers=answer.headers, content=answer.body, request=request
         )
+
+
+class _PulledInThreads(httpx.AsyncByteStream):
+    """A streamed answer whose generator sleeps between events: each chunk is pulled in a
+    worker thread, so the engine's loop stays free meanwhile."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            chunk = await asyncio.to_thread(next, self._chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+
+    async def aclose(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            with contextlib.suppress(ValueError):  # still running in a worker thread
+                await asyncio.to_thread(close)
