@@ -45,6 +45,7 @@ _EXPORTS = {
     "BudgetExceeded": "errors",
     "resume": "shortcuts",
     "doctor": "shortcuts",
+    "model_doc": "shortcuts",
     "Panel": "panel",
     "provenance": "storage.file_provenance",
     "compare": "display.comparison",
@@ -88,6 +89,7 @@ if TYPE_CHECKING:
     from .shortcuts import default_client as default_client
     from .shortcuts import doctor as doctor
     from .shortcuts import generate as generate
+    from .shortcuts import model_doc as model_doc
     from .shortcuts import plan_sweep as plan_sweep
     from .shortcuts import resume as resume
     from .shortcuts import sweep as sweep

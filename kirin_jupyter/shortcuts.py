@@ -4,7 +4,7 @@ Above the client and the session: the client never imports them."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from .client import Client
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .batches.batch import Batch
     from .batches.sweep import Sweep, SweepPlan
     from .engine.job import Job
+    from .model.model_doc import ModelDocument, ModelList
     from .model.request import RequestOptions
 
 
@@ -62,3 +63,22 @@ def resume(*, steal: bool = False) -> list[Job]:
 def doctor() -> dict[str, Any]:
     """``default_client().doctor()``: check the host and the key; creates nothing."""
     return default_client().doctor()
+
+
+@overload
+def model_doc(model: str, *, refresh: bool = False) -> ModelDocument: ...
+
+
+@overload
+def model_doc(model: None = None, *, refresh: bool = False) -> ModelList: ...
+
+
+def model_doc(model: str | None = None, *, refresh: bool = False
+              ) -> ModelDocument | ModelList:
+    """The gateway's own document for ``model`` (rendered Markdown in a notebook, text in a
+    terminal), saying which of its parameters kirin-jupyter does not know yet; with no
+    model, the gateway's list of Kirin models. Cached in KIRIN_HOME for a day."""
+    client = default_client()
+    if model is None:
+        return client.model_list(refresh=refresh)
+    return client.model_doc(model, refresh=refresh)
