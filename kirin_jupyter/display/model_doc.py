@@ -30,6 +30,7 @@ _BULLET = re.compile(r"(\s*)([-*+]|\d{1,3}[.)])\s+(.*)")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 _LINK = re.compile(r"(!?)\[([^\]\n]*)\]\(([^()\s]*)\)")
 _WEB = re.compile(r"https?://", re.IGNORECASE)
+_NOT_WEB_TARGET = re.compile(r"\]\((?!\s*https?://)", re.IGNORECASE)
 _DEFINITION = re.compile(r"(\s{0,3})(\[[^\]]+\]:)")
 
 
@@ -114,15 +115,10 @@ def _outside_code(line: str, change: Callable[[str], str]) -> str:
 
 
 def _safe_inline_markdown(text: str) -> str:
-    text = text.replace("<", "&lt;")
-
-    def link(match: re.Match[str]) -> str:
-        bang, label, url = match.groups()
-        if bang or not _WEB.match(url):
-            return f"{label} ({url})" if url else label
-        return match.group(0)
-
-    return _LINK.sub(link, text).replace("![", "!\\[")
+    """Outside code: ``<`` as text; no image (``![``); a link's target only http(s)
+    (any other ``](`` is escaped, whatever its parentheses hold)."""
+    text = text.replace("<", "&lt;").replace("![", "!\\[")
+    return _NOT_WEB_TARGET.sub(r"]\\(", text)
 
 
 def doc_markdown(doc: ModelDocument) -> str:

@@ -331,8 +331,11 @@ def checked_model_name(model: Any) -> str:
 
 
 def own_fields(model: spec.ModelSpec) -> frozenset[str]:
-    """The parameters kirin-jupyter sends for ``model`` (its own image field only)."""
+    """The parameters kirin-jupyter sends for ``model``: its own image field only, and a
+    negative prompt only where the model takes one."""
     other = {"image", "image_list"} - {model.image_field}
+    if not model.supports_negative_prompt:
+        other.add("negative_prompt")
     return documented_fields(model) - other
 
 
