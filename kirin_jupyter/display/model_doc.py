@@ -43,7 +43,8 @@ def clean_text(text: str) -> str:
 
 def _when(doc_time: float, cached: bool) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(doc_time))
-    return f"fetched {stamp}" + (" (cached for a day; refresh: --refresh)" if cached else "")
+    again = " (cached for a day; ask again: --refresh, refresh=True)"
+    return f"fetched {stamp}" + (again if cached else "")
 
 
 # -- the comparison ------------------------------------------------------------------------
