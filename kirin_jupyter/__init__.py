@@ -48,6 +48,7 @@ _EXPORTS = {
     "elements": "shortcuts",
     "Element": "model.elements",
     "doctor": "shortcuts",
+    "model_doc": "shortcuts",
     "Panel": "panel",
     "provenance": "storage.file_provenance",
     "compare": "display.comparison",
@@ -94,6 +95,7 @@ if TYPE_CHECKING:
     from .shortcuts import doctor as doctor
     from .shortcuts import elements as elements
     from .shortcuts import generate as generate
+    from .shortcuts import model_doc as model_doc
     from .shortcuts import plan_sweep as plan_sweep
     from .shortcuts import resume as resume
     from .shortcuts import sweep as sweep

@@ -11,10 +11,10 @@ import sqlite3
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import settings as config
 from .config.settings import ARGUMENT, Layer, Settings, overlay
@@ -48,8 +48,11 @@ if TYPE_CHECKING:
     from .batches.batch import Batch, BatchServices
     from .batches.sweep import Sweep, SweepPlan
     from .engine.adaptive import AdaptiveLimit
+    from .model.model_doc import ModelDocument, ModelList
+    from .storage.model_doc_cache import ModelDocCache
 
 log = logging.getLogger("kirin_jupyter")
+T = TypeVar("T")
 _log_files: set[Path] = set()
 _log_lock = threading.Lock()
 
@@ -196,6 +199,7 @@ class Client:
         self._api: GatewayHTTP | None = None
         self._api_target: tuple[Any, ...] | None = None
         home = Path(home) if home else config.kirin_home()
+        self.home = home
         self.journal = Journal(home / "journal.sqlite3")
         _log_to_file(home)
         self.prices = Prices(self.journal)  # quotes and estimates, per connection
@@ -637,6 +641,72 @@ class Client:
                 self.prices.learned_precharge(check.answer)
         return as_dict(checks, "built-in simulator" if self.simulated else self.base_url,
                        self.host_reason)
+
+    def model_doc(self, model: str, *, refresh: bool = False) -> ModelDocument:
+        """The gateway's own parameter document for ``model`` (Markdown), and which of its
+        parameters kirin-jupyter does not know yet (``.coverage``). Kept in
+        ``KIRIN_HOME/model_docs`` for a day: asked again only after that, or ``refresh``.
+        A failed fetch raises one ``KirinError`` line."""
+        from .model.model_doc import ModelDocument, checked_model_name
+        from .service.model_docs import fetch_document
+
+        name = checked_model_name(model)
+        cache, host = self._doc_cache()
+        found = None if refresh else cache.read(f"{name}.md")
+        if found is not None:
+            return ModelDocument(name, found.body.decode("utf-8", "replace"), host,
+                                 found.fetched_at, cached=True)
+        text = self._fetch(fetch_document(self.api, name))
+        self._keep(cache, f"{name}.md", text.encode("utf-8"))
+        return ModelDocument(name, text, host)
+
+    def model_list(self, *, refresh: bool = False) -> ModelList:
+        """The models the gateway lists for a search for "kirin", beside the spec table;
+        cached for a day like ``model_doc``."""
+        from .model.model_doc import ModelList
+        from .service.model_docs import SEARCH_QUERY, fetch_search, parse_hits
+
+        name = f"search-{SEARCH_QUERY}.json"
+        cache, host = self._doc_cache()
+        found = None if refresh else cache.read(name)
+        if found is not None:
+            with contextlib.suppress(ValueError, KirinError):
+                hits = parse_hits(json.loads(found.body))
+                return ModelList(SEARCH_QUERY, tuple(hits), host, found.fetched_at,
+                                 cached=True)
+        body = self._fetch(fetch_search(self.api, SEARCH_QUERY))
+        self._keep(cache, name, body)
+        return ModelList(SEARCH_QUERY, tuple(parse_hits(json.loads(body))), host)
+
+    def _doc_cache(self) -> tuple[ModelDocCache, str]:
+        from .service.model_docs import DOC_BYTES
+        from .storage.model_doc_cache import ModelDocCache
+
+        host = "built-in simulator" if self.simulated else self.base_url
+        return ModelDocCache(self.home, self.base_url, max_bytes=DOC_BYTES), host
+
+    def _fetch(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run one bounded request on the engine loop and wait for it."""
+        import concurrent.futures
+
+        from .engine.loop import get_engine
+        from .errors import ServiceUnavailable
+        from .service.model_docs import DOC_SECONDS
+
+        future = get_engine().submit(work)
+        try:
+            return future.result(DOC_SECONDS + 10)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise ServiceUnavailable(f"no answer within {DOC_SECONDS:g} s") from None
+
+    @staticmethod
+    def _keep(cache: ModelDocCache, name: str, body: bytes) -> None:
+        try:
+            cache.write(name, body)
+        except OSError as exc:  # shown anyway; asked again next time
+            log.warning("could not keep the model document %s in %s: %s", name,
+                        cache.folder, exc.__class__.__name__)
 
     def resume(self, *, steal: bool = False) -> list[Job]:
         """Follow every job of this service that no running process follows any more.

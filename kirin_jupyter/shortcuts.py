@@ -4,7 +4,7 @@ Above the client and the session: the client never imports them."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from .client import Client
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .batches.sweep import Sweep, SweepPlan
     from .engine.job import Job
     from .model.elements import Element
+    from .model.model_doc import ModelDocument, ModelList
     from .model.request import RequestOptions
 
 
@@ -75,3 +76,22 @@ def create_element(name: str, description: str = "", frontal_image: Any = None,
 def elements() -> list[Element]:
     """``default_client().elements()``: the journaled subjects of this service."""
     return default_client().elements()
+
+
+@overload
+def model_doc(model: str, *, refresh: bool = False) -> ModelDocument: ...
+
+
+@overload
+def model_doc(model: None = None, *, refresh: bool = False) -> ModelList: ...
+
+
+def model_doc(model: str | None = None, *, refresh: bool = False
+              ) -> ModelDocument | ModelList:
+    """The gateway's own document for ``model`` (rendered Markdown in a notebook, text in a
+    terminal), saying which of its parameters kirin-jupyter does not know yet; with no
+    model, the gateway's list of Kirin models. Cached in KIRIN_HOME for a day."""
+    client = default_client()
+    if model is None:
+        return client.model_list(refresh=refresh)
+    return client.model_doc(model, refresh=refresh)

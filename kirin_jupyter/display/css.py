@@ -44,6 +44,26 @@ _BASE = (
 )
 
 PARTS: dict[str, str] = {
+    # A model's document from the gateway (display/model_doc.py): its Markdown, drawn.
+    "doc": (
+        ".kirin-doc .kirin-doc-gaps{margin:4px 0 8px;display:flex;flex-direction:column;"
+        "gap:4px}"
+        ".kirin-doc .kirin-doc-body{border-top:1px solid var(--ks);padding-top:6px;"
+        "overflow-wrap:anywhere}"
+        ".kirin-doc .kirin-doc-body p{margin:4px 0}"
+        ".kirin-doc .kirin-doc-h{font-weight:600;margin:10px 0 4px}"
+        ".kirin-doc .kirin-doc-h1{font-size:16px}.kirin-doc .kirin-doc-h2{font-size:15px}"
+        ".kirin-doc .kirin-doc-h3,.kirin-doc .kirin-doc-h4{font-size:13px}"
+        ".kirin-doc .kirin-doc-li{margin:2px 0}"
+        ".kirin-doc .kirin-doc-code{font-size:11px;margin:4px 0;padding:6px 8px;"
+        "border:1px solid var(--ks)!important;border-radius:4px;white-space:pre-wrap}"
+        ".kirin-doc .kirin-doc-rule{border:0;border-top:1px solid var(--ks);margin:8px 0}"
+        ".kirin-doc table.kirin-doc-table{border-collapse:collapse;margin:4px 0;"
+        "table-layout:auto}"
+        ".kirin-doc table.kirin-doc-table td,.kirin-doc table.kirin-doc-table th{"
+        "text-align:left;vertical-align:top;padding:2px 8px;"
+        "border-bottom:1px solid var(--ks)!important}"
+    ),
     # The card's frame, header, prompt, chips, footer and progress bar.
     "card": (
         ".kirin-card{box-sizing:border-box;border:1px solid var(--kb)!important;"

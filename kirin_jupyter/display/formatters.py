@@ -8,6 +8,7 @@ registered with IPython wins over ``_repr_html_``, so Jupyter keeps its live car
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from ..base import frontends
@@ -62,6 +63,19 @@ def install() -> None:
     add("job_live", _job_in_place)
     add("batch_live", _batch_in_place)
     add("sweep_live", _sweep_in_place)
+    # A model's document from the gateway, and its list: HTML, safe Markdown, text.
+    for kind in ("doc_html", "doc_markdown", "doc_text", "list_html", "list_markdown",
+                 "list_text"):
+        add(f"model_{kind}", _model_doc_view(kind))
+
+
+def _model_doc_view(kind: str) -> Callable[[Any], str]:
+    def view(obj: Any) -> str:
+        from . import model_doc
+
+        return str(getattr(model_doc, kind)(obj))
+
+    return view
 
 
 def register_with_running_shell() -> None:

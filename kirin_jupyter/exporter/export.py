@@ -13,18 +13,17 @@ as a pandas DataFrame, one row per job.
 from __future__ import annotations
 
 import base64
-import contextlib
 import csv
 import io
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from ..base.file_modes import write_atomically
 from ..errors import KirinError, ValidationError
 from .items import CSV_COLUMNS, Item, items_from_jobs, items_from_rows, named, options_of
 
@@ -133,31 +132,9 @@ def write(target: Path, items: Sequence[Item]) -> Exported:
     else:
         def writer(fh: IO[bytes]) -> None:
             fh.write(_csv([_csv_row(item, zipped=False) for item in items]).encode())
-    _atomic(target, writer)
+    write_atomically(target, writer)
     return Exported(target, len(items), len({item.external_id for item in items}),
                     sum(item.missing for item in items))
-
-
-def _atomic(target: Path, writer: Callable[[IO[bytes]], None]) -> None:
-    """Written to a temporary file beside ``target``, then renamed over it: a reader never
-    sees half a file, and a failure leaves what was there before. The file gets the mode
-    any new file would (mkstemp's is 0600: a colleague on the machine could not open it)."""
-    from ..base.file_modes import new_file_mode
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                     dir=target.parent)
-    try:
-        os.fchmod(fd, new_file_mode())
-        with os.fdopen(fd, "wb") as fh:
-            writer(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def _write_zip(fh: IO[bytes], items: Sequence[Item], title: str) -> None:

@@ -325,30 +325,33 @@ class GatewayHTTP:
 
     # -- requests ------------------------------------------------------------------------
 
-    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _send(self, method: str, url: str, *, limits: Limits | None = None,
+                    **kwargs: Any) -> httpx.Response:
         """One API request, read whole within ``limits.request_seconds`` and at most
-        ``limits.answer_bytes`` (a 1 GiB status answer was read into memory before).
+        ``limits.answer_bytes`` (a 1 GiB status answer was read into memory before);
+        ``limits`` (tighter ones, for a model's document) stand in for the client's.
 
         Raises an ``httpx.TransportError`` only when no status line came back; once one
         has, any failure to get the rest is ``AnswerCut`` (or ``LimitExceeded``): the
         request arrived, which decides whether a create may be sent again.
         """
         seen: list[int] = []  # the status code, once the status line is in
+        bounds = limits or self.limits
         try:
             async with self._api_slots:  # the wait for a slot is not the request's time
-                return await asyncio.wait_for(self._send_capped(method, url, seen, **kwargs),
-                                              self.limits.request_seconds)
+                return await asyncio.wait_for(
+                    self._send_capped(method, url, seen, bounds.answer_bytes, **kwargs),
+                    bounds.request_seconds)
         except asyncio.TimeoutError:
             if seen:
                 raise AnswerCut(f"the answer (HTTP {seen[0]}) did not finish within "
-                                f"{self.limits.request_seconds:g} s", status_code=seen[0]
+                                f"{bounds.request_seconds:g} s", status_code=seen[0]
                                 ) from None
             raise httpx.ReadTimeout(
-                f"no answer within {self.limits.request_seconds:g} s") from None
+                f"no answer within {bounds.request_seconds:g} s") from None
 
-    async def _send_capped(self, method: str, url: str, seen: list[int], **kwargs: Any
-                           ) -> httpx.Response:
-        cap = self.limits.answer_bytes
+    async def _send_capped(self, method: str, url: str, seen: list[int], cap: int,
+                           **kwargs: Any) -> httpx.Response:
         async with self._client().stream(method, url, **kwargs) as response:
             seen.append(response.status_code)
             declared = response.headers.get("Content-Length", "")
@@ -372,9 +375,11 @@ class GatewayHTTP:
         return httpx.Response(response.status_code, headers=headers, content=bytes(body),
                               request=response.request)
 
-    async def send_request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """One request, bounded like every other, not retried: for the doctor's questions."""
-        return await self._send(method, url, **kwargs)
+    async def send_request(self, method: str, url: str, *, limits: Limits | None = None,
+                           **kwargs: Any) -> httpx.Response:
+        """One request, bounded like every other (or by ``limits``), not retried: for the
+        doctor's questions and the models' documents."""
+        return await self._send(method, url, limits=limits, **kwargs)
 
     async def _retry_wait(self, attempt: int, response: httpx.Response | None) -> None:
         delay = self.retry.backoff(attempt, self._rng)

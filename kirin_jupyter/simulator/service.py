@@ -25,9 +25,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from ..model import elements, spec
+from ..service.model_docs import DOC_PATH, SEARCH_PATH
 from ..service.protocol import (
     DEFAULT_CREATE_PATH,
     DEFAULT_QUOTE_PATH,
@@ -37,8 +38,9 @@ from ..service.protocol import (
 )
 
 IN_PROCESS_BASE_URL = "http://kirin-simulator.invalid"
+DOC_PREFIX = DOC_PATH.partition("{model}")[0]  # a model's document, and the model search
 
-Route = Literal["create", "get", "quote", "download", "stream"]
+Route = Literal["create", "get", "quote", "download", "stream", "doc"]
 FaultKind = Literal["status", "drop", "malformed", "fail_task", "truncate"]
 STREAM_SUFFIX = "/stream"  # after the task path: the task as server-sent events
 
@@ -246,10 +248,27 @@ class SimulatorService:
             if streamed is not None:
                 return self._guarded("stream", headers,
                                      lambda: self._stream(streamed, _cursor(query)))
+
+        if method == "GET" and path.startswith(DOC_PREFIX):
+            return self._guarded("doc", headers, lambda: self._model_doc(path, query))
         ident = routes.task_ident(path) if method == "GET" else None
         if ident is not None:
             return self._guarded("get", headers, lambda: self._get(ident))
         return SimResponse.json(404, {"error": {"code": "not_found", "message": "no such route"}})
+
+    def _model_doc(self, path: str, query: str) -> SimResponse:
+        """A model's document (Markdown) or the model search (JSON), from the spec table."""
+        from .model_docs import document, search
+
+        if path == SEARCH_PATH:
+            words = parse_qs(query).get("q", [""])[0]
+            return SimResponse.json(200, search(words))
+        text = document(unquote(path[len(DOC_PREFIX):]))
+        if text is None:
+            return SimResponse.json(404, {"error": {"code": "not_found",
+                                                    "message": "no such model"}})
+        return SimResponse(200, text.encode("utf-8"),
+                           {"Content-Type": "text/markdown; charset=utf-8"})
 
     def _control_faults(self, body: bytes) -> SimResponse:
         try:

@@ -11,6 +11,10 @@ the gateway's routes at their real paths and rejects (HTTP 400, and a note in
 - ``GET /model/v1/generation/task/{id}``, by task id or external id;
 - ``POST /model/v1/generation/precharge``: the same body; or 404/405 where a test says
   the route is missing.
+- ``GET /model/v1/models/skill/{model}``: a model's parameter document as Markdown
+  (``model_docs``, hand-written here in the documentation site's shape), 404 for others;
+  ``GET /model/v1/models/skill/search?q=...``: ``{"hits": [...]}`` (sea_sdk_js
+  ``src/modal.js``). Both need the key, like every route but the CDN.
 
 Each task answers from a script of ``in_progress`` steps, then its final answer.
 
@@ -28,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 PREFIX = "/model/v1/generation"
 _COMMON = {"prompt", "resolution", "n", "aspect_ratio", "watermark_info", "callback_url",
@@ -123,6 +127,103 @@ def element_problem(body: Any, version: str) -> str | None:
         if not isinstance(tag, dict) or set(tag) != {"tag_id"} or tag["tag_id"] not in ELEMENT_TAGS:
             return "tag_list items must be {tag_id: o_101..o_108}"
     return None
+
+
+SKILL = "/model/v1/models/skill/"
+# A model's document as the gateway might serve it: the v3 page's own shape (one line per
+# parameter, "name type [required]", a JSON example of nested fields), trimmed, with one
+# field the CLI's skill names beside the page; omni's as a Markdown table.
+V3_DOC = """Kirin V3 Image
+
+kirin_v3_image
+
+Authentication
+
+authorization string required
+
+Parameters
+
+model string required
+
+Value: kirin_v3_image
+
+prompt string required
+
+Max 2500 characters
+
+negative_prompt string
+
+image string
+
+Supports Base64 encoded image or image URL (ensure accessibility)
+
+Example:
+
+element_list array
+
+"element_list": [
+  {
+    "element_id": long
+  }
+]
+
+element_id integer
+
+resolution string
+
+n integer
+
+aspect_ratio string
+
+image_fidelity number
+
+How closely the result follows the reference image
+
+watermark_info array
+
+"watermark_info": {
+  "enabled": boolean
+}
+
+enabled boolean
+
+callback_url string
+
+external_task_id string
+
+Polling
+
+Response Format
+
+error object
+
+code string
+
+output array
+"""
+OMNI_DOC = """# Kirin Image Omni
+
+## Parameters
+
+| Parameter | Type | Required | Description |
+|---|---|---|---|
+| `model` | string | yes | `kirin_image_omni` |
+| `prompt` | string | yes | at most 2500 characters; `<<<image_N>>>` names an image |
+| `image_list` | array | no | `[{"image": URL or base64}]` |
+| `image_list[].image` | string | yes | one reference image |
+| `resolution` | string | no | 1k, 2k |
+| `n` | integer | no | 1-9 |
+| `aspect_ratio` | string | no | default auto |
+| `watermark_info` | object | no | `{"enabled": boolean}` |
+| `callback_url` | string | no | |
+| `external_task_id` | string | no | |
+
+## Error Codes
+
+| Error Code | Description |
+|---|---|
+| 002016001 | Prompt missing |
+"""
 
 
 def contract_problem(body: Any, header_model: str | None = None,
@@ -243,6 +344,10 @@ class Gateway:
     element_refusals: list[str] = field(default_factory=list)
     raw_creates: list[bytes] = field(default_factory=list)  # each create body, as sent
 
+    # model -> its Markdown document (GET /model/v1/models/skill/{model})
+    model_docs: dict[str, str] = field(default_factory=lambda: {
+        "kirin_v3_image": V3_DOC, "kirin_image_omni": OMNI_DOC})
+
     def count(self, method: str, path: str) -> int:
         with self.lock:
             return sum(1 for m, p in self.requests if m == method and p == path)
@@ -295,6 +400,8 @@ class Gateway:
             return self._quote(body) if path.endswith("/precharge") else self._create(body)
         if method == "GET" and path.startswith(PREFIX + "/task/"):
             return self._task(unquote(path[len(PREFIX + "/task/"):]))
+        if method == "GET" and path.startswith(SKILL):
+            return self._skill(path)
         self.rejections.append(f"unexpected request {method} {path}")
         return _json(404, {"message": "Not Found"})
 
@@ -353,6 +460,25 @@ class Gateway:
         else:
             final["output"] = [{"content": [{"type": "element"}]}]
         return final
+
+
+    def _skill(self, path: str) -> tuple[int, bytes, str]:
+        """A model's document (Markdown) or the model search (JSON, ``q`` required)."""
+        route, _, query = path[len(SKILL):].partition("?")
+        if route == "search":
+            words = parse_qs(query).get("q")
+            if not words:
+                self.rejections.append(f"GET {path}: a search without q")
+                return _json(400, {"error": {"code": 400, "error_message": "q is required"}})
+            hits = [{"id": model, "name": model.replace("_", " ").title(),
+                     "provider": "kirin", "input": "text,image", "output": "image",
+                     "media_type": "image", "tags": ["image"]}
+                    for model in self.model_docs if words[0].lower() in model]
+            return _json(200, {"hits": hits, "total": len(hits)})
+        doc = self.model_docs.get(unquote(route))
+        if doc is None:
+            return _json(404, {"error": {"code": 404, "error_message": "model not found"}})
+        return 200, doc.encode(), "text/markdown; charset=utf-8"
 
     def _quote(self, body: Answer) -> tuple[int, bytes, str]:
         if self.precharge != "ok":

@@ -16,6 +16,8 @@ def help_doc(width: int = grammar.HELP_WIDTH) -> str:
         ("%kirin [options] PROMPT", "a one-line prompt"),
         ("%kirin help | models | jobs | wait | config", ""),
         ("%kirin doctor", "check the host and the key, at no cost (creates nothing)"),
+        ("%kirin models --live [MODEL] [--refresh]",
+         "the gateway's own list, or a model's document and what kirin-jupyter lacks of it"),
         ("%kirin resume [--steal] | show TASK_ID | login | ui | code", ""),
         ("%kirin show PATH", "the generation record saved inside a result file"),
         ("%kirin rerun PATH [options]", "generate again from a file's record; options win"),

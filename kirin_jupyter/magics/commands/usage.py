@@ -5,7 +5,8 @@ from __future__ import annotations
 from IPython.core.error import UsageError
 
 USAGE = {
-    "help": "%kirin help", "models": "%kirin models", "jobs": "%kirin jobs",
+    "help": "%kirin help", "models": "%kirin models [--live [MODEL] [--refresh]]",
+    "jobs": "%kirin jobs",
     "wait": "%kirin wait [--timeout SECONDS]", "config": "%kirin config",
     "resume": "%kirin resume [--steal]",
     "history": "%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]",

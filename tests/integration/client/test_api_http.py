@@ -117,6 +117,7 @@ def test_http_402_and_404_messages(http_client: Client, sim_server: SimulatorSer
 
 
 def test_polling_survives_5xx_and_429(http_client: Client, sim_server: SimulatorServer) -> None:
+    sim_server.service.stream = False  # a gateway without the task stream: the job polls
     http_client._api.retry = type(http_client._api.retry)(base=0.01, cap=0.05)
     sim_server.service.add_fault(Fault("get", "status", status=503, times=3))
     sim_server.service.add_fault(Fault("get", "status", status=429, headers={"Retry-After": "0"},
