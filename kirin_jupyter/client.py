@@ -209,6 +209,7 @@ class Client:
         # process that made them: the built-in simulator keeps its tasks in memory only
         self.simulated_lost: list[tuple[str, str | None]] = []
         self._policy = poll_policy or PollPolicy()
+        self.stream_silence = 30.0  # seconds a task stream may send nothing (then: poll)
         self._status_rate = StatusRequestRate(self._policy.max_rate, self._policy.burst)
         self.registry = registry if registry is not None else JobRegistry()
         self.batches: list[Batch] = []  # started (or resumed) by this client
@@ -407,7 +408,8 @@ class Client:
         batch's concurrency gate)."""
         return RunContext(self.api, self.journal, output_dir or self.output_dir,
                           self._policy, self.timeout, status_rate=self._status_rate,
-                          quote=self.prices.ask, gate=gate)
+                          quote=self.prices.ask, gate=gate,
+                          stream_silence=self.stream_silence)
 
     def adopt(self, job: Job) -> None:
         """Count ``job`` as one of this client's (job list, budget, ``%kirin wait``)."""

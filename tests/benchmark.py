@@ -92,7 +92,9 @@ def bench_polling(seconds: float, tasks: int) -> None:
     from kirin_jupyter.service.protocol import Endpoint
 
     home = Path(tempfile.mkdtemp(prefix="kirin-bench-poll-"))
-    with simulator(seconds, spread=0.1) as url:
+    # A simulator without the task stream, so ours is the adaptive poller (bench_stream
+    # measures the stream).
+    with simulator(seconds, spread=0.1, extra=("--no-stream",)) as url:
         client = Client(api_key=KEY, base_url=url, home=home, output_dir=home / "out")
         # Learn: two rounds of earlier tasks of this kind, as a user's journal would hold
         # (the first round is polled on a prior's guess, so its timings are rough).
@@ -139,6 +141,38 @@ def bench_polling(seconds: float, tasks: int) -> None:
         f"{mine[0]:.1f} req / {mine[1]:.2f} s",
         f"fixed 0.5 s: {half[0]:.1f} req / {half[1]:.2f} s; "
         f"fixed 5 s: {five[0]:.1f} req / {five[1]:.2f} s", target)
+
+
+def bench_stream(seconds: float, tasks: int) -> None:
+    """Requests per task and detection latency when each task is followed by its stream
+    (issue 26): one open request per task, the end seen as the service sends it."""
+    from kirin_jupyter.client import Client
+
+    home = Path(tempfile.mkdtemp(prefix="kirin-bench-stream-"))
+    with simulator(seconds, spread=0.1) as url:
+        client = Client(api_key=KEY, base_url=url, home=home, output_dir=home / "out")
+        client.generate("warm-up: the host's stream and lookup are learnt").wait(
+            seconds * 3 + 30)
+        before = stats(url)
+        seen: dict[str, float] = {}
+
+        def watch(job: Any) -> None:
+            if job.status == "downloading" and job.task_id not in seen:
+                seen[job.task_id] = time.time()
+
+        jobs = [client.generate(f"streamed {i}") for i in range(tasks)]
+        for job in jobs:
+            job.add_listener(watch)
+        for job in jobs:
+            job.wait(seconds * 3 + 60)
+        info = stats(url)
+    streams = info["requests"].get("stream", 0) - before["requests"].get("stream", 0)
+    gets = sum(info["gets_by_task"].get(job.task_id, 0) for job in jobs)
+    latency = [seen[job.task_id] - info["completed_at"][job.task_id] for job in jobs]
+    target = "<= 2 req, <= 0.1 s" if seconds >= 60 else ""
+    row(f"task stream, {seconds:g} s task: requests / mean detection latency",
+        f"{(streams + gets) / tasks:.1f} req / {statistics.mean(latency):.2f} s "
+        f"(max {max(latency):.2f} s)", "", target)
 
 
 # -- many jobs ---------------------------------------------------------------------------
@@ -586,6 +620,7 @@ def main() -> int:
         thread.start()
     for thread in threads:
         thread.join()
+    ALONE["stream"](args.quick)
     bench_many_jobs(50 if args.quick else 200, 5.0 if args.quick else 20.0)
     bench_completion_to_thumbnails(3)
     bench_notebook_bytes()
@@ -608,6 +643,7 @@ ALONE = {  # --only NAME
     "many": lambda quick: bench_many_jobs(50 if quick else 200, 5.0 if quick else 20.0),
     "provenance": lambda quick: bench_provenance(10 if quick else 40),
     "card": bench_live_card,
+    "stream": lambda quick: bench_stream(20.0 if quick else 60.0, 4 if quick else 20),
     "polling": lambda quick: bench_polling(20.0 if quick else 60.0, 4 if quick else 20),
 }
 

@@ -51,7 +51,8 @@ class Fault:
 
     kinds: ``status`` answers HTTP ``status`` with ``code``/``message``/``headers``;
     ``drop`` does the work, then closes the connection without answering (a stream: ends
-    after two frames, without its terminal event); ``malformed``
+    after two frames, without its terminal event; ``truncate`` on a stream: headers, then
+    silence); ``malformed``
     answers 200 with broken JSON; ``fail_task`` (create only) makes the task fail with
     ``code``; ``truncate`` (download only) sends half the file.
     """
@@ -151,6 +152,7 @@ class SimulatorService:
         self.precharge = precharge  # False: the quote route answers 404, as on some services
         self.progress = progress  # False: task answers carry no progress figure
         self.stream = stream  # False: the stream route answers 404, as a gateway without it
+        self.stream_cursors: list[int] = []  # the cursor each stream request asked from
         # At most this many tasks running at once; a create past it is refused as the v3
         # page documents (HTTP 200, error 006001094) or, with busy_answer "429", as
         # HTTP 429 with a Retry-After of one second. Nothing is created either way.
@@ -243,11 +245,16 @@ class SimulatorService:
             return self._guarded("create", headers, lambda: self._create(body))
         if method == "POST" and path == routes.quote and self.precharge:
             return self._guarded("quote", headers, lambda: self._quote(body))
-        if method == "GET" and path.endswith(STREAM_SUFFIX) and self.stream:
-            streamed = routes.task_ident(path[:-len(STREAM_SUFFIX)])
-            if streamed is not None:
-                return self._guarded("stream", headers,
-                                     lambda: self._stream(streamed, _cursor(query)))
+        streamed = routes.task_ident(path[:-len(STREAM_SUFFIX)]) \
+            if method == "GET" and path.endswith(STREAM_SUFFIX) else None
+        if streamed is not None:
+            if not self.stream:  # counted, and refused as a gateway without the route
+                with self._lock:
+                    self.requests["stream"] += 1
+                return SimResponse.json(404, {"error": {"code": "not_found",
+                                                        "message": "no such route"}})
+            return self._guarded("stream", headers,
+                                 lambda: self._stream(streamed, _cursor(query)))
 
         if method == "GET" and path.startswith(DOC_PREFIX):
             return self._guarded("doc", headers, lambda: self._model_doc(path, query))
@@ -300,10 +307,12 @@ class SimulatorService:
             payload: dict[str, Any] = {"error": {"code": fault.code or str(fault.status),
                                                  "message": fault.message or "injected fault"}}
             return SimResponse.json(fault.status, payload, fault.headers)
-        if fault.kind == "drop" and route == "stream":
+        if fault.kind in ("drop", "truncate") and route == "stream":
             answer = work()
-            if answer.stream is not None:  # two frames, then the connection ends
-                answer.stream = itertools.islice(answer.stream, 2)
+            if answer.stream is not None and fault.kind == "drop":
+                answer.stream = itertools.islice(answer.stream, 2)  # then the connection ends
+            elif answer.stream is not None:  # headers, then nothing at all
+                answer.stream = _silent(30.0)
             return answer
         if fault.kind == "drop":
             work()  # the request took effect; only the answer is lost
@@ -468,6 +477,8 @@ class SimulatorService:
         """The task as server-sent events (``stream.frames``), from ``cursor`` on."""
         from .stream import frames
 
+        with self._lock:
+            self.stream_cursors.append(cursor)
         task = self._find(ident)
         if task is None:
             return self._error(None, "not_found", f"task {ident} not found", status=404)
@@ -570,6 +581,12 @@ def _is_loopback(url: str) -> bool:
     """The simulator calls back only this machine: it must never reach out to a network."""
     host = urlsplit(url).hostname or ""
     return host in ("127.0.0.1", "localhost", "::1")
+
+
+def _silent(seconds: float) -> Iterator[bytes]:
+    """A stream that sends nothing after its headers (for a while, then ends)."""
+    time.sleep(seconds)
+    yield from ()
 
 
 def _cursor(query: str) -> int:
