@@ -34,6 +34,7 @@ SHOWN = {
     "batch": [(".kirin-batch", 5, 100)],
     "history": [(".kirin-history", 2, 60), (".kirin-card", 2, 100)],
     "panel": [(".kirin-saved", 1, 15)],
+    "elements": [(".kirin-card", 4, 100)],
     "workflows": [(".kirin-card", 4, 100), (".kirin-sweep-grid", 2, 100),
                   (".kirin-compare", 2, 100)],
 }

@@ -273,7 +273,30 @@ def check_workflows(nb: nbformat.NotebookNode, folder: Path) -> None:
     assert text(nb.cells[-1]) == "kirin: 11 completed, 0 failed\n"
 
 
+def check_elements(nb: nbformat.NotebookNode) -> None:
+    """Issue 25's tour: a subject made from two pictures, its exact 64-bit id, used by name
+    in v3 and v3omni (a 4k series), a v2 picture, and the gateway's document of v3."""
+    made = text(cell(nb, 'fox = kirin.create_element("fox"'))
+    element_id = int(re.search(r"element id: (\d+)", made).group(1))  # type: ignore[union-attr]
+    assert element_id > 2**53 and "above 2**53: True" in made
+    listed = text(cell(nb, "%kirin element list"))
+    assert re.search(rf"^fox +{element_id} +o_103 ", listed, re.M), listed
+    [reader] = html(cell(nb, "%%kirin reader --model v3 --element fox"))
+    assert "kirin-result" in reader and "1 element" in reader and thumbs(
+        cell(nb, "%%kirin reader")) == 1
+    seasons = cell(nb, "%%kirin seasons --model v3omni")
+    [card] = html(seasons)
+    assert "series of 2 · n ignored" in card and "4k" in card and thumbs(seasons) == 2
+    assert "kirin_v3_omni_image" in card
+    [kettle] = html(cell(nb, 'plain = kirin.generate("A red kettle'))
+    assert "kirin_v2_image" in kettle and thumbs(cell(nb, "plain = kirin")) == 1
+    [doc] = html(cell(nb, "%kirin models --live v3"))
+    assert "kirin_v3_image" in doc and "image_fidelity" in doc
+    assert text(nb.cells[-1]) == "kirin: 3 completed, 0 failed\n"
+
+
 CHECKS: dict[str, Callable[[nbformat.NotebookNode], None]] = {
+    "elements": check_elements,
     "models": check_models,
     "batch": check_batch,
     "history": check_history,
