@@ -240,6 +240,9 @@ def resolve_element_names(items: Sequence[Any], known: Sequence[Element]) -> lis
         if isinstance(item, str) and not item.strip().isdigit():
             name = item.strip()
             found = by_name.get(name, by_folded.get(name.casefold()))
+            if found is None and re.fullmatch(r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?",
+                                              name):
+                raise ValidationError(f"element id {name!r} is not a whole number")
             if found is None:
                 names = ", ".join(sorted(by_name)) or "none yet (kirin.create_element, " \
                     "%kirin element create)"

@@ -49,10 +49,12 @@ class OptionsSection:
         self.negative.add_class("kirin-negative")
         self.negative_count = w.HTML()
         self.negative_reason = w.HTML(layout=w.Layout(flex="1 1 100%", min_width="0"))
-        self.elements = w.Text(placeholder="e.g. 101, 202", continuous_update=True,
+        self.elements = w.Text(placeholder="names or ids, e.g. fox, 101",
+                               continuous_update=True,
                                layout=grow("120px", max_width="240px"))
         self.elements_help = w.HTML(note(
-            "subject ids from your element library; images + elements: at most 10"),
+            "subjects made with %kirin element create, by name or id; images + elements: "
+            "at most 10"),
             layout=w.Layout(flex="1 1 200px", min_width="0"))
         self.resolution = w.ToggleButtons(options=list(spec.resolve_model(
                                               spec.DEFAULT_MODEL).resolutions),
@@ -86,7 +88,7 @@ class OptionsSection:
         self.prompt_field = field("Prompt", self.prompt, self.prompt_count)
         self.negative_box = field("Negative", self.negative, self.negative_count,
                                   self.negative_reason)
-        self.elements_box = field("Element ids", self.elements, self.elements_help)
+        self.elements_box = field("Elements", self.elements, self.elements_help)
         self.resolution_field = field("Resolution", self.resolution)
         self.n_field = field("Images", self.n)
         self.series_field = field("Result", self.series)

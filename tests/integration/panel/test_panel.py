@@ -282,7 +282,9 @@ def test_images_and_elements_never_pass_ten(panel: Panel) -> None:
     ({}, "prompt is empty; write what the image should show"),
     ({"prompt": "<<<image_2>>> at sea"},
      "prompt refers to &lt;&lt;&lt;image_2&gt;&gt;&gt; but only 0 images are given"),
-    ({"model": spec.V3, "elements": "12, abc"}, "element id &#x27;abc&#x27; is not a whole number"),
+    ({"model": spec.V3, "elements": "12, abc"},
+     "no element named &#x27;abc&#x27; in the journal for this service"),
+    ({"model": spec.V3, "elements": "12, 1.5"}, "element id &#x27;1.5&#x27; is not a whole number"),
     ({"callback_url": "ftp://x"}, "callback URL must be an http(s) URL, not &#x27;ftp://x&#x27;"),
     ({"external_id": "x" * 300}, "external task id must be 1..255 printable characters"),
 ])
