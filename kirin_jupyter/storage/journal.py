@@ -396,6 +396,13 @@ class Journal:
 
     # -- uploads (references uploaded once: service/uploads.py) ------------------------
 
+    def record_request(self, external_id: str, request: dict[str, Any]) -> None:
+        """The job's request summary again, when what is sent changed before any task was
+        made (a refused create whose references are sent again, uploaded anew)."""
+        with self._connect() as conn:
+            conn.execute("UPDATE jobs SET request = ?, updated_at = ? WHERE external_id = ?",
+                         (json.dumps(request), time.time(), external_id))
+
     def record_upload(self, upload_url: str, sha256: str, url: str, nbytes: int) -> None:
         """Where the upload host keeps the image of this hash. ``url`` is kept whole, query
         included: a signed URL is useless without it, and this file is the user's own (as
