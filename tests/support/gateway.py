@@ -248,6 +248,7 @@ class Gateway:
     element_id_at: str = "task_result"
     element_refusals: list[str] = field(default_factory=list)
     raw_creates: list[bytes] = field(default_factory=list)  # each create body, as sent
+    keep_creates: bool = True  # False: a benchmark's 3 GB of creates are counted, not kept
     # The storage route: files by id; each upload's (file name, bytes); bytes received by
     # every route; what the next uploads answer instead (an HTTP status, "no_url",
     # "not_json" or "hang_up"); where the URL sits in the answer ("data" or "top").
@@ -303,7 +304,7 @@ class Gateway:
                 body = json.loads(raw)
             except ValueError:
                 body = None
-            if path == PREFIX:
+            if path == PREFIX and self.keep_creates:
                 with self.lock:
                     self.raw_creates.append(raw)
             if isinstance(body, dict) and body.get("model") == ELEMENTS:
