@@ -38,6 +38,7 @@ from .money.budget import Budget, Limit, checked_limit, limits_of
 from .money.prices import Prices
 from .service.http import GatewayHTTP, Limits, RetryPolicy
 from .service.protocol import BodyStyle, Endpoint, check_body_style, host_choice
+from .service.uploads import UPLOAD_PATH, Uploads
 from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
 from .storage.host_facts import HostFacts
 from .storage.journal import FINAL_STATES, Journal
@@ -157,6 +158,8 @@ class Client:
         quote_path: str | None = None,
         body_style: BodyStyle | None = None,
         element_body: str | None = None,
+        upload_references: str | None = None,
+        upload_url: str | None = None,
         timeout: float | None = None,
         max_cost: Decimal | float | str | None = None,
         max_credits: Decimal | float | str | None = None,
@@ -174,6 +177,7 @@ class Client:
             "base_url": base_url, "create_path": create_path, "task_path": task_path,
             "quote_path": quote_path, "body_style": body_style, "timeout": timeout,
             "element_body": element_body,
+            "upload_references": upload_references, "upload_url": upload_url,
             "create_resends": create_resends,
             "output_dir": None if output_dir is None else str(output_dir),
         }
@@ -197,6 +201,7 @@ class Client:
         self._fixed_simulator = simulator
         self.simulator: SimulatorService | None = None
         self._api: GatewayHTTP | None = None
+        self.uploads: Uploads | None = None  # set by apply()
         self._api_target: tuple[Any, ...] | None = None
         home = Path(home) if home else config.kirin_home()
         self.home = home
@@ -250,6 +255,20 @@ class Client:
                 request_seconds=_request_deadline(settings),
             )
             api.retry = RetryPolicy(resend_unanswered=max(0, settings.create_resends))
+            self._set_uploads(settings, simulated, key)
+
+    def _set_uploads(self, settings: Settings, simulated: bool, key: str | None) -> None:
+        """Where references are uploaded once, if at all (``upload_references``): the
+        in-process simulator's own storage route when simulated (nothing leaves the
+        process), else ``upload_url``, the only host besides the service that sees the key."""
+        upload_url = IN_PROCESS_BASE_URL + UPLOAD_PATH if simulated else settings.upload_url
+        if settings.upload_references != "never" and key is not None and not simulated:
+            _warn_if_plain_http(upload_url)
+        if self.uploads is None:
+            self.uploads = Uploads(self.api, self.journal, settings.upload_references,
+                                   upload_url)
+        else:
+            self.uploads.configure(self.api, settings.upload_references, upload_url)
 
     def _connect(self, key: str | None, url: str | None, simulated: bool,
                  routes: tuple[str, str, str, BodyStyle]) -> None:
@@ -409,7 +428,7 @@ class Client:
         return RunContext(self.api, self.journal, output_dir or self.output_dir,
                           self._policy, self.timeout, status_rate=self._status_rate,
                           quote=self.prices.ask, gate=gate,
-                          stream_silence=self.stream_silence)
+                          stream_silence=self.stream_silence, uploads=self.uploads)
 
     def adopt(self, job: Job) -> None:
         """Count ``job`` as one of this client's (job list, budget, ``%kirin wait``)."""

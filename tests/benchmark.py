@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/benchmark.py            # everything, about 9 minutes
     .venv/bin/python tests/benchmark.py --quick    # shorter tasks, fewer of them
-    .venv/bin/python tests/benchmark.py --only scale    # one group: scale, journal, ...
+    .venv/bin/python tests/benchmark.py --only scale    # one group: scale, journal, uploads, ...
 
 Every row is measured in this run, next to its baselines. Simulator servers run as their
 own processes (so their CPU is not counted as ours) and are stopped by their own PIDs.
@@ -601,6 +601,58 @@ def bench_provenance(runs: int = 40) -> None:
             f"Pillow re-save {resave * 1e3:.0f} ms", "<= 2 %")
 
 
+# -- references uploaded once (issue 26, item 4) -------------------------------------------
+
+
+def bench_uploads(quick: bool) -> None:
+    """Bytes sent for a 100-item batch with three 8 MB references: base64 in every create
+    (``upload_references = "never"``) against one upload each (``"reused"``), counted by
+    the strict fake of the gateway and its storage route over loopback HTTP."""
+    sys.path.insert(0, str(ROOT))
+    from PIL import Image
+
+    from kirin_jupyter.client import Client
+    from kirin_jupyter.engine.polling import PollPolicy
+    from kirin_jupyter.model.images import load_reference
+    from tests.support.gateway import STORAGE, Gateway, GatewayServer
+
+    folder = fresh_home()
+    refs = []
+    for i in range(3):  # noise does not compress: 8 MB of PNG each
+        path = folder / f"ref{i}.png"
+        Image.frombytes("RGB", (1630, 1630), os.urandom(1630 * 1630 * 3)).save(
+            path, compress_level=1)
+        refs.append(load_reference(path))  # loaded once, shared by every item
+    size = sum(ref.facts.nbytes for ref in refs if ref.facts)
+    items = 100
+    plain_items = 20 if quick else items  # --quick: "never" over 20 items, scaled to 100
+    policy = PollPolicy(first=0.05, floor=0.02, cap=0.2)
+    measured = {}
+    for mode, count in (("reused", items), ("never", plain_items)):
+        gateway = Gateway(KEY, keep_creates=False)
+        with GatewayServer(gateway):
+            client = Client(api_key=KEY, base_url=gateway.url, poll_policy=policy,
+                            home=folder / f"home-{mode}", output_dir=folder / "out",
+                            upload_references=mode, upload_url=gateway.url + STORAGE)
+            started = time.perf_counter()
+            batch = client.batch([f"item {i}" for i in range(count)], images=refs,
+                                 concurrency=8)
+            results = batch.wait(timeout=900)
+            elapsed = time.perf_counter() - started
+            assert all(result is not None for result in results), batch.failed()
+        measured[mode] = (gateway.bytes_received, len(gateway.uploads), elapsed, count,
+                          gateway.upload_bytes)
+    sent, uploads, elapsed, _, uploaded = measured["reused"]
+    plain, _, plain_elapsed, plain_count, _ = measured["never"]
+    scaled = plain * items / plain_count
+    said = "" if plain_count == items else f" (measured over {plain_count} items, x{items // plain_count})"
+    row(f"bytes sent: {items}-item batch, three {size / 3 / 1e6:.1f} MB references, uploaded once",
+        f"{sent / 1e6:.0f} MB ({uploads} uploads of {uploaded / 1e6:.0f} MB; the rest is "
+        f"the batch's one price quote, base64, and 100 creates by URL; {elapsed:.1f} s)",
+        f"base64 in every create: {scaled / 1e9:.2f} GB{said}, {plain_elapsed:.1f} s",
+        "one upload per reference")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="kirin-jupyter benchmark")
     parser.add_argument("--quick", action="store_true", help="short tasks, fewer of them")
@@ -632,6 +684,7 @@ def main() -> int:
     bench_batches(row, quick=args.quick)
     ALONE["scale"](args.quick)
     ALONE["journal"](args.quick)
+    ALONE["uploads"](args.quick)
     print_table()
     return 0
 
@@ -645,6 +698,7 @@ ALONE = {  # --only NAME
     "card": bench_live_card,
     "stream": lambda quick: bench_stream(20.0 if quick else 60.0, 4 if quick else 20),
     "polling": lambda quick: bench_polling(20.0 if quick else 60.0, 4 if quick else 20),
+    "uploads": bench_uploads,
 }
 
 

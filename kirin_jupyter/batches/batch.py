@@ -392,6 +392,8 @@ class Batch:
             for index, job in follow:  # at the service already: they hold slots
                 self.gate.hold()
                 self._launch(ctx, index, job, resume=True)
+            if ctx.uploads is not None:  # a reference used by several items: sent once
+                ctx.uploads.expect(self.requests[i] for i in queue)
             self._queue.extend(queue)
             while self._queue or self._active:
                 if not self._queue:

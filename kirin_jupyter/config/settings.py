@@ -26,6 +26,8 @@ from ..service.protocol import DEFAULT_CREATE_PATH as DEFAULT_CREATE_PATH
 from ..service.protocol import DEFAULT_QUOTE_PATH as DEFAULT_QUOTE_PATH
 from ..service.protocol import DEFAULT_TASK_PATH as DEFAULT_TASK_PATH
 from ..service.protocol import HOSTS
+from ..service.uploads import DEFAULT_UPLOAD_URL as DEFAULT_UPLOAD_URL
+from ..service.uploads import UPLOAD_MODES
 
 ENV_API_KEY = "KIRIN_API_KEY"
 ENV_BASE_URL = "KIRIN_BASE_URL"
@@ -41,8 +43,10 @@ DEFAULT = "default"
 CONFIGURED = "%config"
 ARGUMENT = "argument"
 
-# Names that decide where requests (and so the key) go.
-ENDPOINT_NAMES = frozenset({"base_url", "create_path", "task_path", "quote_path"})
+# Names that decide where requests (and so the key) go: uploading references sends the
+# key to a second host, so whether and where is the user's own choice too.
+ENDPOINT_NAMES = frozenset({"base_url", "create_path", "task_path", "quote_path",
+                            "upload_references", "upload_url"})
 
 # Safety settings: a file the user did not write (a project's pyproject.toml) may only
 # tighten them. "budget": 0 is no limit, so it may set a limit or lower one, never lift or
@@ -101,6 +105,14 @@ class Settings:
         "body of an element create (kirin_custom_elements), after the page version it "
         "follows: docs (reference_type + element_image_list) or domestic "
         "(element_frontal_image + element_refer_list)"))
+    upload_references: str = field(default="never", metadata=_about(
+        "never: references go as base64 in each request; reused: a local reference used "
+        "by two or more tasks is uploaded once (to upload_url) and sent as its URL; "
+        "always: every local reference is uploaded. Uploading sends your key to "
+        "upload_url, a second host"))
+    upload_url: str = field(default=DEFAULT_UPLOAD_URL, metadata=_about(
+        "where references are uploaded (multipart POST, your key as Bearer); the "
+        "SeaCloud CLI's storage endpoint by default"))
     timeout: float = field(default=DEFAULT_JOB_TIMEOUT, metadata=_about(
         "seconds before a job gives up waiting (the task is kept and can be resumed)"))
     max_result_mb: float = field(default=64.0, metadata=_about(
@@ -195,6 +207,13 @@ def _url(value: Any) -> str | None:
     return None if host else "names no host"
 
 
+def _upload_url(value: Any) -> str | None:
+    """A whole http(s) URL: the names vtrix/seacloud mean API hosts, not upload hosts."""
+    if not value.strip().lower().startswith(("http://", "https://")):
+        return "must start with http:// or https://"
+    return _url(value)
+
+
 def _path(value: Any) -> str | None:
     return None if value.startswith("/") else "must start with /"
 
@@ -214,6 +233,8 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "quote_path": _path,
     "body_style": _one_of(("wrapped", "flat")),
     "element_body": _one_of(elements.BODY_VERSIONS),
+    "upload_references": _one_of(UPLOAD_MODES),
+    "upload_url": _upload_url,
     "timeout": _positive,
     "max_result_mb": _positive,
     "max_answer_mb": _positive,

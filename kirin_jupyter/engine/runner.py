@@ -30,6 +30,7 @@ from ..model.quote import Quote
 from ..model.request import GenerationRequest
 from ..service.http import GatewayHTTP, documented_error, one_line
 from ..service.responses import TaskSnapshot
+from ..service.uploads import Uploads, refused_with_upload
 from ..storage.journal import Journal, result_path
 from ..storage.journal_writer import writer_for
 from ..storage.result_files import check_result
@@ -62,6 +63,7 @@ class RunContext:
     gate: AdaptiveLimit | None = None  # a batch's concurrency: busy answers wait in it
     stream: bool = True  # follow a task by its stream where the host offers one
     stream_silence: float = 30.0  # seconds a stream may send nothing before it is given up
+    uploads: Uploads | None = None  # references uploaded once (upload_references)
 
 
 async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
@@ -197,6 +199,8 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     if resume:
         snapshot = await _reattach(job, ctx)
     else:
+        if ctx.uploads is not None:  # before the journal: its summary names the uploads
+            job.request = request = await ctx.uploads.prepare(request)
         await _journal_strict(
             ctx, ctx.journal.record_submit, request.external_task_id, request.model.name,
             request.prompt, request.summary(), ctx.api.endpoint.base_url,
@@ -207,7 +211,8 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
             pricing = asyncio.create_task(_price(job, ctx.quote))
             _pricing_tasks.add(pricing)
             pricing.add_done_callback(_pricing_tasks.discard)
-        snapshot = await _create(job, ctx)
+        snapshot = await _create_with_uploads(job, ctx)
+        request = job.request
     task_id = snapshot.task_id or job.task_id or request.external_task_id
     if not resume or job.task_id is None:
         log.info("job %s: task %s", request.external_task_id, task_id)
@@ -326,6 +331,24 @@ async def _create(job: Job, ctx: RunContext) -> TaskSnapshot:
             continue
         gate.accepted()
         return snapshot
+
+
+async def _create_with_uploads(job: Job, ctx: RunContext) -> TaskSnapshot:
+    """The create; if it sent uploaded URLs and was refused with a 4xx (nothing was made),
+    the upload may be gone (how long the service keeps one is unknown): forget those URLs,
+    upload again (base64 where that fails) and create once more, with the same external
+    id. Never more than once, and never after an answer that may have made a task."""
+    try:
+        return await _create(job, ctx)
+    except APIError as exc:
+        if ctx.uploads is None or not refused_with_upload(exc, job.request):
+            raise
+        log.info("job %s: the create was refused (%s) while it sent uploaded references; "
+                 "uploading them again", job.external_task_id, exc)
+        job.request = await ctx.uploads.again(job.request)
+        await _journal(ctx.journal.record_request, job.external_task_id,
+                       job.request.summary())
+    return await _create(job, ctx)
 
 
 async def _poll_until_final(

@@ -47,10 +47,29 @@ class ReferenceImage:
     facts: ImageFacts | None = None  # None for URLs: never fetched client-side
     mended: str | None = None  # what ``fit`` changed, if anything
     parent_task_id: str | None = None  # the task that made it, when it is an earlier result
+    # Where the upload host keeps these bytes (service/uploads.py): sent instead of
+    # ``value``; its query (a signed URL's token) is never shown or recorded.
+    uploaded_url: str | None = None
 
     def __repr__(self) -> str:  # never dump megabytes of base64 into a notebook
         size = f"{self.facts.width}x{self.facts.height}" if self.facts else "url"
-        return f"ReferenceImage({self.label!r}, {size}, sha256={self.sha256[:12]})"
+        sent = ", uploaded" if self.uploaded_url else ""
+        return f"ReferenceImage({self.label!r}, {size}, sha256={self.sha256[:12]}{sent})"
+
+    @property
+    def wire_value(self) -> str:
+        """What the request sends: the uploaded URL, else the value (a URL or base64)."""
+        return self.uploaded_url or self.value
+
+    @property
+    def shown_upload(self) -> str | None:
+        """The uploaded URL as records and summaries keep it: without its query."""
+        return without_query(self.uploaded_url) if self.uploaded_url else None
+
+
+def without_query(url: str) -> str:
+    """A URL without its query and fragment (a signed URL's query carries its token)."""
+    return url.split("?", 1)[0].split("#", 1)[0]
 
 
 def describe_size(nbytes: int) -> str:
@@ -113,7 +132,7 @@ def _from_url(url: str, label: str | None) -> ReferenceImage:
     digest = hashlib.sha256(url.encode()).hexdigest()
     # The label goes into journals, reprs, records and exports: never a signed URL's query
     # (its token is a credential); the value sent to the service keeps it.
-    shown = url.split("?", 1)[0].split("#", 1)[0]
+    shown = without_query(url)
     return ReferenceImage(value=url, is_url=True, label=label or _short(shown), sha256=digest)
 
 

@@ -41,7 +41,9 @@ def references(request: GenerationRequest) -> list[dict[str, Any]]:
     journal's short hashes."""
     if request.images:
         return [{"label": ref.label, "sha256": ref.sha256, "url": ref.is_url,
-                 "parent_task_id": ref.parent_task_id} for ref in request.images]
+                 "parent_task_id": ref.parent_task_id,
+                 **({"uploaded_url": ref.shown_upload} if ref.shown_upload else {})}
+                for ref in request.images]
     field = request.model.image_field
     found = []
     for text in reference_labels(request.options.get(field)):

@@ -27,7 +27,7 @@ _MAX_EXTERNAL_ID = 255
 
 # Fields of a request's summary that are not options (shown elsewhere, or never: the
 # callback URL may carry a token).
-NOT_OPTIONS = ("model", "prompt", "external_task_id", "callback_url")
+NOT_OPTIONS = ("model", "prompt", "external_task_id", "callback_url", "uploaded")
 
 # Every field the request itself can send, and the option that sets it: ``extra_params``
 # may not override one (``element_list`` counts only for a model that takes elements).
@@ -88,7 +88,7 @@ class GenerationRequest:
         if self.series is not None:
             body.update(result_type="series", series_amount=self.series)
         if self.images:
-            body.update(image_field(self.model, [img.value for img in self.images]))
+            body.update(image_field(self.model, [img.wire_value for img in self.images]))
         if self.negative_prompt:
             body["negative_prompt"] = self.negative_prompt
         if self.elements:
@@ -124,6 +124,10 @@ class GenerationRequest:
                                     [f"{i.label} sha256:{i.sha256[:16]}" for i in self.images]))
         if self.extra_params:
             body["extra_params"] = dict(self.extra_params)
+        uploaded = {ref.sha256[:16]: ref.shown_upload for ref in self.images
+                    if ref.shown_upload}
+        if uploaded:  # which references went as uploaded URLs (service/uploads.py)
+            body["uploaded"] = uploaded
         return body
 
     @cached_property

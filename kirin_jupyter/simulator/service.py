@@ -36,11 +36,12 @@ from ..service.protocol import (
     BodyStyle,
     unwrap,
 )
+from ..service.uploads import UPLOAD_PATH
 
 IN_PROCESS_BASE_URL = "http://kirin-simulator.invalid"
 DOC_PREFIX = DOC_PATH.partition("{model}")[0]  # a model's document, and the model search
 
-Route = Literal["create", "get", "quote", "download", "stream", "doc"]
+Route = Literal["create", "get", "quote", "download", "stream", "doc", "upload"]
 FaultKind = Literal["status", "drop", "malformed", "fail_task", "truncate"]
 STREAM_SUFFIX = "/stream"  # after the task path: the task as server-sent events
 
@@ -179,6 +180,10 @@ class SimulatorService:
         self.gets_by_task: Counter[str] = Counter()
         self.callbacks_sent: dict[str, str] = {}
         self.requests: Counter[str] = Counter()
+        # The storage route (service/uploads.py): files by id, and what came in.
+        self.files: dict[str, bytes] = {}
+        self.uploads = 0
+        self.upload_bytes = 0
 
     def __repr__(self) -> str:
         return f"SimulatorService(task_seconds={self.task_seconds}, tasks={len(self.tasks)})"
@@ -212,7 +217,15 @@ class SimulatorService:
                 "completed_at": {t.id: t.created_wall + t.duration for t in self.tasks.values()},
                 "busy_refusals": self.busy_refusals,
                 "most_running": self.most_running,
+                "uploads": self.uploads,
+                "upload_bytes": self.upload_bytes,
             }
+
+    def forget_uploads(self) -> None:
+        """Drop every uploaded file, as a storage service may after some time: a create
+        naming one is then refused (HTTP 400), and nothing is created."""
+        with self._lock:
+            self.files.clear()
 
     def _take_fault(self, route: Route) -> Fault | None:
         with self._lock:
@@ -240,6 +253,13 @@ class SimulatorService:
             return self._control_faults(body)
         if path.startswith("/results/") and method == "GET":
             return self._download(path)
+        if path.startswith("/files/") and method == "GET":
+            with self._lock:
+                data = self.files.get(path[len("/files/"):].rsplit(".", 1)[0])
+            return SimResponse(200, data, {"Content-Type": "image/png"}) if data \
+                else SimResponse(404)
+        if method == "POST" and path == UPLOAD_PATH:
+            return self._guarded("upload", headers, lambda: self._upload(headers, body))
         routes = self.routes
         if method == "POST" and path == routes.create:
             return self._guarded("create", headers, lambda: self._create(body))
@@ -388,10 +408,49 @@ class SimulatorService:
             "sample_count": n,
         }})
 
+    def _upload(self, headers: Mapping[str, str], raw: bytes) -> SimResponse:
+        """The storage route: one multipart ``file`` field, answered ``{"data": {"url"}}``
+        with a signed-looking URL (its query must never reach a record)."""
+        data = _multipart_file(headers, raw)
+        if data is None:
+            return SimResponse.json(400, {"code": 400, "message": "a multipart file is needed"})
+        if len(data) > spec.IMAGE_MAX_BYTES:
+            return SimResponse.json(413, {"code": 413, "message": "file too large"})
+        import hashlib
+
+        ident = hashlib.sha256(data).hexdigest()[:24]
+        with self._lock:
+            self.files[ident] = data
+            self.uploads += 1
+            self.upload_bytes += len(data)
+        return SimResponse.json(200, {"code": 0, "data": {
+            "url": f"{self.base_url}/files/{ident}.png?token=sim-{uuid.uuid4().hex}"}})
+
+    def _own_files(self, body: dict[str, Any]) -> SimResponse | None:
+        """Images that are this simulator's uploaded files, swapped for their bytes (so the
+        render shows them); one it no longer keeps refuses the create (HTTP 400)."""
+        prefix = f"{self.base_url}/files/"
+        for holder, key in [(item, "image") for item in body.get("image_list") or []
+                            if isinstance(item, dict)] + [(body, "image")]:
+            value = holder.get(key)
+            if not (isinstance(value, str) and value.startswith(prefix)):
+                continue
+            ident = value[len(prefix):].split("?", 1)[0].rsplit(".", 1)[0]
+            with self._lock:
+                data = self.files.get(ident)
+            if data is None:
+                return self._error(str(body.get("model")), "invalid_image",
+                                   "image URL cannot be fetched")
+            holder[key] = base64.b64encode(data).decode("ascii")
+        return None
+
     def _create(self, raw: bytes) -> SimResponse:
         body = self._read_body(raw)
         if isinstance(body, SimResponse):
             return body
+        refused = self._own_files(body)
+        if refused is not None:
+            return refused
         model = str(body["model"])
         external_id = body.get("external_task_id")
         with self._lock:
@@ -570,6 +629,25 @@ class SimulatorService:
         if fault is not None and fault.kind == "truncate":
             data = data[: len(data) // 2]
         return SimResponse(200, data, {"Content-Type": "image/png"})
+
+
+def _multipart_file(headers: Mapping[str, str], raw: bytes) -> bytes | None:
+    """The bytes of the ``file`` field of a multipart/form-data body, or None."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    kind = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+    if not kind.lower().startswith("multipart/form-data"):
+        return None
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + kind.encode("latin-1") + b"\r\n\r\n" + raw)
+    if not message.is_multipart():
+        return None
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "file":
+            data = part.get_payload(decode=True)
+            return data if isinstance(data, bytes) and data else None
+    return None
 
 
 def _price_per_image(body: Mapping[str, Any]) -> float:

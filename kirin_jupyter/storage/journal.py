@@ -86,6 +86,14 @@ CREATE TABLE IF NOT EXISTS host_facts (
     learned_at  REAL NOT NULL,
     PRIMARY KEY (base_url, name)
 );
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_url  TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    nbytes      INTEGER NOT NULL,
+    uploaded_at REAL NOT NULL,
+    PRIMARY KEY (upload_url, sha256)
+);
 """
 
 # What resume() looks for, found through indexes: a 100,000-job journal is never read
@@ -108,8 +116,9 @@ _LATER_COLUMNS = {
 }
 
 
-SCHEMA_VERSION = 4  # 1: the tables before host_facts; 2: host_facts; 3: no events;
-# 4: elements (the subjects made by kirin_custom_elements)
+SCHEMA_VERSION = 5  # 1: the tables before host_facts; 2: host_facts; 3: no events;
+# 4: elements (the subjects made by kirin_custom_elements); 5: uploads (references
+# uploaded once, by content hash, per upload host)
 ANSWER_MAX_CHARS = 64_000  # an element task's raw answer, as kept in the journal
 
 # Tables of earlier versions that nothing reads any more, dropped by the migration: the
@@ -384,6 +393,41 @@ class Journal:
             rows = conn.execute("SELECT name, value, learned_at FROM host_facts"
                                 " WHERE base_url = ?", (base_url,)).fetchall()
         return {str(name): (str(value), float(at)) for name, value, at in rows}
+
+    # -- uploads (references uploaded once: service/uploads.py) ------------------------
+
+    def record_request(self, external_id: str, request: dict[str, Any]) -> None:
+        """The job's request summary again, when what is sent changed before any task was
+        made (a refused create whose references are sent again, uploaded anew)."""
+        with self._connect() as conn:
+            conn.execute("UPDATE jobs SET request = ?, updated_at = ? WHERE external_id = ?",
+                         (json.dumps(request), time.time(), external_id))
+
+    def record_upload(self, upload_url: str, sha256: str, url: str, nbytes: int) -> None:
+        """Where the upload host keeps the image of this hash. ``url`` is kept whole, query
+        included: a signed URL is useless without it, and this file is the user's own (as
+        are the result URLs kept beside it); records and summaries get it cut."""
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO uploads (upload_url, sha256, url, nbytes, uploaded_at)"
+                " VALUES (?,?,?,?,?) ON CONFLICT (upload_url, sha256) DO UPDATE SET"
+                " url = excluded.url, nbytes = excluded.nbytes,"
+                " uploaded_at = excluded.uploaded_at",
+                (upload_url, sha256, url, nbytes, time.time()))
+
+    def upload(self, upload_url: str, sha256: str) -> str | None:
+        """The URL an earlier upload of this hash to ``upload_url`` got, or None."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT url FROM uploads WHERE upload_url = ? AND sha256 = ?",
+                               (upload_url, sha256)).fetchone()
+        return str(row[0]) if row else None
+
+    def forget_upload(self, upload_url: str, sha256: str, url: str) -> None:
+        """Drop an upload the service no longer takes (only if it is still ``url``: another
+        kernel may have uploaded it again since)."""
+        with self._connect() as conn:
+            conn.execute("DELETE FROM uploads WHERE upload_url = ? AND sha256 = ? AND url = ?",
+                         (upload_url, sha256, url))
 
     # -- elements (subjects made by kirin_custom_elements) ----------------------------
 

@@ -35,6 +35,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
 }
 _REFERENCE: dict[str, tuple[type, ...]] = {
     "label": _TEXT, "sha256": _TEXT, "url": (bool,), "parent_task_id": _TEXT_OR_NONE,
+    "uploaded_url": _TEXT,  # where it was uploaded (service/uploads.py), without query
 }
 
 

@@ -15,6 +15,11 @@ the gateway's routes at their real paths and rejects (HTTP 400, and a note in
   (``model_docs``, hand-written here in the documentation site's shape), 404 for others;
   ``GET /model/v1/models/skill/search?q=...``: ``{"hits": [...]}`` (sea_sdk_js
   ``src/modal.js``). Both need the key, like every route but the CDN.
+- ``POST /api/v1/storage/files``: the storage route the SeaCloud CLI uploads a local file
+  to (seacloud-cli ``internal/localfiles/upload.go``): multipart/form-data with one
+  ``file`` field, the key as Bearer; answers ``{"data": {"url"}}`` (or ``{"url"}``) with a
+  signed-looking URL, counts uploads and the bytes received, and can be made to fail or
+  to forget its files (a create naming a forgotten one is then refused with a 400).
 
 Each task answers from a script of ``in_progress`` steps, then its final answer.
 
@@ -35,6 +40,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 PREFIX = "/model/v1/generation"
+STORAGE = "/api/v1/storage/files"
 _COMMON = {"prompt", "resolution", "n", "aspect_ratio", "watermark_info", "callback_url",
            "external_task_id"}
 DOCUMENTED_PARAMS = {
@@ -343,6 +349,15 @@ class Gateway:
     element_id_at: str = "task_result"
     element_refusals: list[str] = field(default_factory=list)
     raw_creates: list[bytes] = field(default_factory=list)  # each create body, as sent
+    keep_creates: bool = True  # False: a benchmark's 3 GB of creates are counted, not kept
+    # The storage route: files by id; each upload's (file name, bytes); bytes received by
+    # every route; what the next uploads answer instead (an HTTP status, "no_url",
+    # "not_json" or "hang_up"); where the URL sits in the answer ("data" or "top").
+    stored: dict[str, bytes] = field(default_factory=dict)
+    uploads: list[tuple[str, int]] = field(default_factory=list)
+    bytes_received: int = 0
+    upload_failures: list[int | str] = field(default_factory=list)
+    upload_answer: str = "data"
 
     # model -> its Markdown document (GET /model/v1/models/skill/{model})
     model_docs: dict[str, str] = field(default_factory=lambda: {
@@ -355,6 +370,16 @@ class Gateway:
     @property
     def creates(self) -> int:
         return self.count("POST", PREFIX)
+
+    @property
+    def upload_bytes(self) -> int:
+        with self.lock:
+            return sum(size for _, size in self.uploads)
+
+    def forget_uploads(self) -> None:
+        """Drop every stored file, as a storage service may after a time nobody states."""
+        with self.lock:
+            self.stored.clear()
 
     @property
     def quotes(self) -> int:
@@ -372,6 +397,7 @@ class Gateway:
                ) -> tuple[int, bytes, str]:
         with self.lock:
             self.requests.append((method, path.split("?")[0]))
+            self.bytes_received += len(raw)
         if path.startswith("/cdn/") and method == "GET":
             if "authorization" in {k.lower() for k in headers}:
                 self.cdn_auth_headers.append(path)
@@ -383,7 +409,7 @@ class Gateway:
                 body = json.loads(raw)
             except ValueError:
                 body = None
-            if path == PREFIX:
+            if path == PREFIX and self.keep_creates:
                 with self.lock:
                     self.raw_creates.append(raw)
             if isinstance(body, dict) and body.get("model") == ELEMENTS:
@@ -402,11 +428,49 @@ class Gateway:
             return self._task(unquote(path[len(PREFIX + "/task/"):]))
         if method == "GET" and path.startswith(SKILL):
             return self._skill(path)
+        if method == "POST" and path == STORAGE:
+            return self._store(headers, raw)
         self.rejections.append(f"unexpected request {method} {path}")
         return _json(404, {"message": "Not Found"})
 
+    def _store(self, headers: dict[str, str], raw: bytes) -> tuple[int, bytes, str]:
+        with self.lock:
+            failure = self.upload_failures.pop(0) if self.upload_failures else None
+        if failure == "hang_up":
+            return HANG_UP, b"", ""
+        if isinstance(failure, int):
+            return _json(failure, {"code": failure, "message": "storage refused the file"})
+        found = multipart_file(headers.get("Content-Type", ""), raw)
+        if isinstance(found, str):
+            self.rejections.append(f"POST {STORAGE}: {found}")
+            return _json(400, {"code": 400, "message": found})
+        name, data = found
+        ident = f"f{len(self.uploads) + 1:04d}"
+        with self.lock:
+            self.stored[ident] = data
+            self.uploads.append((name, len(data)))
+        if failure == "not_json":
+            return 200, b"<html>ok</html>", "text/html"
+        url = f"{self.url}/storage/{ident}.png?X-Signature=secret-{ident}"
+        if failure == "no_url":
+            return _json(200, {"code": 0, "data": {"name": name}})
+        return _json(200, {"url": url} if self.upload_answer == "top"
+                     else {"code": 0, "data": {"url": url}})
+
+    def _stale_upload(self, params: Answer) -> bool:
+        """Does the create name a stored file this fake no longer keeps?"""
+        values = [item.get("image") for item in params.get("image_list", [])
+                  if isinstance(item, dict)] + [params.get("image")]
+        prefix = f"{self.url}/storage/"
+        with self.lock:
+            return any(isinstance(v, str) and v.startswith(prefix) and
+                       v[len(prefix):].split(".", 1)[0] not in self.stored for v in values)
+
     def _create(self, body: Answer) -> tuple[int, bytes, str]:
         params = body["input"][0]["params"]
+        if self._stale_upload(params):
+            return _json(400, {"error": {"code": 400,
+                                         "error_message": "image url is not accessible"}})
         with self.lock:
             if self.create_replies:
                 status, reply = self.create_replies.pop(0)
@@ -505,6 +569,32 @@ class Gateway:
         status, body, kind = _json(200, {"id": task.id, "model": task.model,
                                          "created_at": 1763700000, **step})
         return status, body.replace(b"{cdn}", f"{self.url}/cdn".encode()), kind
+
+
+def multipart_file(content_type: str, raw: bytes) -> tuple[str, bytes] | str:
+    """(file name, bytes) of the one ``file`` field of a multipart/form-data body, or why
+    the body is not one (parsed here by hand, apart from the simulator's parser)."""
+    kind, _, rest = content_type.partition(";")
+    if kind.strip().lower() != "multipart/form-data" or "boundary=" not in rest:
+        return "Content-Type must be multipart/form-data with a boundary"
+    boundary = rest.split("boundary=", 1)[1].split(";")[0].strip().strip('"').encode()
+    parts = raw.split(b"--" + boundary)
+    if len(parts) < 3 or not parts[-1].startswith(b"--"):
+        return "the multipart body does not end with its closing boundary"
+    files = []
+    for part in parts[1:-1]:
+        head, _, data = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").lower()
+        if 'name="file"' in lines:
+            if "filename=" not in lines or "content-type: image/" not in lines:
+                return "the file field needs a filename and an image Content-Type"
+            name = head.decode("latin-1").split('filename="', 1)[1].split('"', 1)[0]
+            files.append((name, data.removesuffix(b"\r\n")))
+        else:
+            return "only the field 'file' is sent"
+    if len(files) != 1 or not files[0][1]:
+        return "exactly one non-empty field 'file' is needed"
+    return files[0]
 
 
 HANG_UP = 0  # "status" of an answer never sent: the connection closes before a status line

@@ -18,6 +18,14 @@ from tests.conftest import TEST_KEY
 from tests.support.simulated import QUICK_RETRY, client_for
 
 
+@pytest.fixture
+def sim_server(sim_server: SimulatorServer) -> SimulatorServer:
+    """The loopback simulator without the task stream: these faults are met while polling
+    (test_task_stream.py has the stream's own)."""
+    sim_server.service.stream = False
+    return sim_server
+
+
 def test_429_storm_with_retry_after_seconds_and_http_date(
     http_client: Client, sim_server: SimulatorServer
 ) -> None:

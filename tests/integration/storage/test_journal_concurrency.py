@@ -93,10 +93,10 @@ def test_a_journal_with_the_old_events_table_is_migrated_and_still_works(tmp_pat
     assert [row["external_id"] for row in journal.history()[0]] == ["kj-new", "kj-old"]
     journal.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         tables = {name for (name,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert tables == {"jobs", "durations", "host_facts", "elements"}
+        assert tables == {"jobs", "durations", "host_facts", "elements", "uploads"}
     conn.close()
 
 
@@ -116,3 +116,28 @@ def test_history_search_is_plain_text_and_bounded(tmp_path: Path) -> None:
     assert journal.history(search="%_" * 100)[1] == 0  # 200 wildcards: plain text, no match
     with pytest.raises(ValidationError, match="at most 200"):
         journal.history(search="%" * 5000)
+
+
+def test_journal_version_4_gains_the_uploads_table(tmp_path: Path) -> None:
+    """A journal of version 4 (elements) migrates to 5 (uploads), keeping what it held."""
+    path = tmp_path / "v4.sqlite3"
+    first = Journal(path)
+    first.record_host_fact("https://gw.example", "lookup", "yes")
+    first.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE uploads")
+        conn.execute("PRAGMA user_version = 4")
+    conn.close()
+    journal = Journal(path)
+    assert journal.upload("https://up.example/files", "ab" * 32) is None
+    journal.record_upload("https://up.example/files", "ab" * 32, "https://cdn/x.png?sig=1", 9)
+    assert journal.upload("https://up.example/files", "ab" * 32) == "https://cdn/x.png?sig=1"
+    journal.forget_upload("https://up.example/files", "ab" * 32, "https://cdn/other.png")
+    assert journal.upload("https://up.example/files", "ab" * 32) is not None  # not that one
+    journal.forget_upload("https://up.example/files", "ab" * 32, "https://cdn/x.png?sig=1")
+    assert journal.upload("https://up.example/files", "ab" * 32) is None
+    assert journal.host_facts("https://gw.example")["lookup"][0] == "yes"
+    journal.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    conn.close()

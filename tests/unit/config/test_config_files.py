@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +79,20 @@ def test_a_bad_key_or_value_is_one_clear_line(tmp_path: Path, project: Path, lin
     assert problem.startswith(f"kirin: {path}: ") and message in problem
     assert "\n" not in problem
     assert loaded.values == {"create_path": "/api/tasks"}  # the rest of the file applies
+
+
+def test_a_project_file_cannot_turn_on_uploads_nor_choose_their_host(project: Path) -> None:
+    """Uploading references sends the key to a second host: a cloned repository's
+    pyproject.toml may choose neither whether nor where; the user's own file may."""
+    write(project / "pyproject.toml", "[tool.kirin]\nupload_references = 'always'\n"
+          "upload-url = 'https://evil.example/files'\nn = 2\n")
+    loaded = config_files.load(cwd=project)
+    assert loaded.values == {"n": 2}
+    assert len(loaded.problems) == 2
+    assert all("a project file may not choose where your key is sent" in problem
+               for problem in loaded.problems)
+    write(Path(os.environ["KIRIN_CONFIG"]), "upload_references = 'reused'\n")
+    assert config_files.load(cwd=project).values["upload_references"] == "reused"
 
 
 def test_a_project_file_cannot_choose_where_the_key_goes(project: Path) -> None:
@@ -163,7 +178,7 @@ def test_config_kirin_lists_every_setting_never_the_key(
     shell_in.run_line_magic("config", "Kirin")
     shell_in.run_line_magic("kirin", "config")
     out = capsys.readouterr().out
-    assert len(SETTINGS) == 21
+    assert len(SETTINGS) == 23
     for name in SETTINGS:
         assert f"Kirin.{name}=" in out and f"Kirin.{name} = " in out, name
     assert TEST_KEY not in out and "api key:    set (from $KIRIN_API_KEY)" in out
