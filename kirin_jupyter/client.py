@@ -36,6 +36,7 @@ from .model.request import (
 )
 from .money.budget import Budget, Limit, checked_limit, limits_of
 from .money.prices import Prices
+from .service.dialects import parse_protocols
 from .service.http import GatewayHTTP, Limits, RetryPolicy
 from .service.protocol import BodyStyle, Endpoint, check_body_style, host_choice
 from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
@@ -154,6 +155,7 @@ class Client:
         quote_path: str | None = None,
         body_style: BodyStyle | None = None,
         element_body: str | None = None,
+        protocol: str | dict[str, str] | None = None,
         timeout: float | None = None,
         max_cost: Decimal | float | str | None = None,
         max_credits: Decimal | float | str | None = None,
@@ -171,6 +173,7 @@ class Client:
             "base_url": base_url, "create_path": create_path, "task_path": task_path,
             "quote_path": quote_path, "body_style": body_style, "timeout": timeout,
             "element_body": element_body,
+            "protocol": protocol,
             "create_resends": create_resends,
             "output_dir": None if output_dir is None else str(output_dir),
         }
@@ -403,7 +406,8 @@ class Client:
         batch's concurrency gate)."""
         return RunContext(self.api, self.journal, output_dir or self.output_dir,
                           self._policy, self.timeout, status_rate=self._status_rate,
-                          quote=self.prices.ask, gate=gate)
+                          quote=self.prices.ask, gate=gate,
+                          protocols=parse_protocols(self.settings.protocol))
 
     def adopt(self, job: Job) -> None:
         """Count ``job`` as one of this client's (job list, budget, ``%kirin wait``)."""

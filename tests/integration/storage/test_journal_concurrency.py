@@ -93,7 +93,7 @@ def test_a_journal_with_the_old_events_table_is_migrated_and_still_works(tmp_pat
     assert [row["external_id"] for row in journal.history()[0]] == ["kj-new", "kj-old"]
     journal.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         tables = {name for (name,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert tables == {"jobs", "durations", "host_facts", "elements"}
