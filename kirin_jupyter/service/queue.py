@@ -71,7 +71,8 @@ def _unwrap(payload: Any) -> Mapping[str, Any]:
 
 
 def _error_of(obj: Mapping[str, Any]) -> dict[str, Any] | None:
-    """``error`` (text or object) with ``error_type``, in the generation's error shape."""
+    """``error`` (text or object) with ``error_type``, in the generation's error shape: an
+    object's code (else the type) as the code; a text keeps the type beside it."""
     error, kind = obj.get("error"), obj.get("error_type")
     kind = kind if isinstance(kind, str) and kind.strip() else None
     if isinstance(error, Mapping):
@@ -79,8 +80,8 @@ def _error_of(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         message = error.get("message") or error.get("error_message") or kind
         return {"code": code, "message": message} if code or message else None
     if isinstance(error, str) and error.strip():
-        return {"code": kind, "message": error} if kind else {"message": error}
-    return None
+        return {"message": f"{error} ({kind})" if kind else error}
+    return {"message": kind} if kind else None
 
 
 def queue_snapshot(payload: Any, request_id: str | None = None) -> TaskSnapshot:
