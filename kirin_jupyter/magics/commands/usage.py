@@ -7,7 +7,7 @@ from IPython.core.error import UsageError
 USAGE = {
     "help": "%kirin help", "models": "%kirin models", "jobs": "%kirin jobs",
     "wait": "%kirin wait [--timeout SECONDS]", "config": "%kirin config",
-    "resume": "%kirin resume [--steal]",
+    "resume": "%kirin resume [--steal]", "cancel": "%kirin cancel [TASK_ID | --all]",
     "history": "%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]",
     "show": "%kirin show TASK_ID | PATH", "login": "%kirin login", "ui": "%kirin ui",
     "code": "%kirin code", "doctor": "%kirin doctor",
