@@ -43,6 +43,7 @@ _EXPORTS = {
     "NeverCreated": "errors",
     "OutcomeUnknown": "errors",
     "BudgetExceeded": "errors",
+    "Cancelled": "errors",
     "resume": "shortcuts",
     "create_element": "shortcuts",
     "elements": "shortcuts",
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
     from .errors import APIError as APIError
     from .errors import AuthenticationError as AuthenticationError
     from .errors import BudgetExceeded as BudgetExceeded
+    from .errors import Cancelled as Cancelled
     from .errors import DownloadError as DownloadError
     from .errors import InsufficientBalance as InsufficientBalance
     from .errors import KirinError as KirinError

@@ -36,6 +36,7 @@ from .model.request import (
 )
 from .money.budget import Budget, Limit, checked_limit, limits_of
 from .money.prices import Prices
+from .service.dialects import parse_protocols
 from .service.http import GatewayHTTP, Limits, RetryPolicy
 from .service.protocol import BodyStyle, Endpoint, check_body_style, host_choice
 from .service.uploads import UPLOAD_PATH, Uploads
@@ -160,6 +161,7 @@ class Client:
         element_body: str | None = None,
         upload_references: str | None = None,
         upload_url: str | None = None,
+        protocol: str | dict[str, str] | None = None,
         timeout: float | None = None,
         max_cost: Decimal | float | str | None = None,
         max_credits: Decimal | float | str | None = None,
@@ -178,6 +180,7 @@ class Client:
             "quote_path": quote_path, "body_style": body_style, "timeout": timeout,
             "element_body": element_body,
             "upload_references": upload_references, "upload_url": upload_url,
+            "protocol": protocol,
             "create_resends": create_resends,
             "output_dir": None if output_dir is None else str(output_dir),
         }
@@ -428,7 +431,8 @@ class Client:
         return RunContext(self.api, self.journal, output_dir or self.output_dir,
                           self._policy, self.timeout, status_rate=self._status_rate,
                           quote=self.prices.ask, gate=gate,
-                          stream_silence=self.stream_silence, uploads=self.uploads)
+                          stream_silence=self.stream_silence, uploads=self.uploads,
+                          protocols=parse_protocols(self.settings.protocol))
 
     def adopt(self, job: Job) -> None:
         """Count ``job`` as one of this client's (job list, budget, ``%kirin wait``)."""

@@ -134,6 +134,18 @@ class NeverCreated(KirinError):
     """A resumed job whose external id the service does not list: nothing to follow."""
 
 
+class Cancelled(KirinError):
+    """A job ended by ``cancel()``: on the queue dialect the service took the cancel
+    (nothing is downloaded); on the generation dialect, which has no cancel, only the
+    following stopped (``by_service`` False), and the task stays resumable."""
+
+    def __init__(self, message: str, *, task_id: str | None = None,
+                 by_service: bool = False) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.by_service = by_service
+
+
 class BudgetExceeded(KirinError):
     """Starting this job would take the session's spend past ``max_cost``."""
 

@@ -338,6 +338,14 @@ class Batch:
 
         get_engine().loop.call_soon_threadsafe(stop_on_loop)
 
+    def cancel(self) -> list[str]:
+        """Stop the batch: its queued items are sent nothing more (as ``stop()``), and its
+        items in flight are cancelled (``Job.cancel()``: at the service on the queue
+        protocol; on the generation protocol they stop being followed and stay
+        resumable). One line per item in flight says what happened to it."""
+        self.stop()
+        return [job.cancel() for job in list(self.jobs) if job is not None and not job.done()]
+
     def retry_failed(self) -> Batch:
         """Send the failed items again, each with a new external id (``NAME-00007-r1``).
         The budget is checked for all of them first; nothing is sent if it would pass."""

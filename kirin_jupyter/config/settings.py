@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import ValidationError
 from ..model import elements, spec
+from ..service.dialects import DEFAULT_PROTOCOL, protocol_problem, protocol_text
 
 # The protocol's defaults, named here with the other settings' defaults.
 from ..service.protocol import DEFAULT_BODY_STYLE as DEFAULT_BODY_STYLE
@@ -101,6 +102,10 @@ class Settings:
     body_style: str = field(default=DEFAULT_BODY_STYLE, metadata=_about(
         "wrapped: the gateway's {model, input: [{params}]} body; flat: the parameters at "
         "the top level, as the API pages list them"))
+    protocol: str = field(default=DEFAULT_PROTOCOL, metadata=_about(
+        "the gateway protocol: generation, queue or auto (generation, and the queue for a "
+        "model whose generation create answers 404/405), for every model, then "
+        "model=protocol pairs: 'auto, kirin_v3_image=queue'"))
     element_body: str = field(default=elements.DEFAULT_BODY_VERSION, metadata=_about(
         "body of an element create (kirin_custom_elements), after the page version it "
         "follows: docs (reference_type + element_image_list) or domestic "
@@ -232,6 +237,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "task_path": _task_path,
     "quote_path": _path,
     "body_style": _one_of(("wrapped", "flat")),
+    "protocol": protocol_problem,
     "element_body": _one_of(elements.BODY_VERSIONS),
     "upload_references": _one_of(UPLOAD_MODES),
     "upload_url": _upload_url,
@@ -253,6 +259,8 @@ def check(name: str, value: Any) -> tuple[Any, str | None]:
     """``(value, None)`` when usable, ints becoming floats where a float is wanted;
     ``(value, problem)`` otherwise, the problem in a few words."""
     kind = kinds()[name]
+    if name == "protocol":  # a mapping {model: protocol} is written as the setting's text
+        value = protocol_text(value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):

@@ -39,6 +39,8 @@ class ProgressCard:
         self.on_finish = on_finish
         self.widget = LiveView.drawn(live_frame(job), job.progress, live_status(job),
                                      layout=widgets.Layout(width="100%", margin="0"))
+        self.widget.on_cancel = job.cancel  # the card's Cancel button
+        self.widget.cancellable = not job.done()
         self.shown_progress = job.progress  # the bar's fraction, as last drawn
         self._handle: Any = None
         self._in_place = False
@@ -107,6 +109,7 @@ class ProgressCard:
     def _finish(self) -> None:
         """In a cell: the static card replaces the widget. Embedded: the widget stays, with
         the finished state and no gallery (its owner shows the results its own way)."""
+        self.widget.cancellable = False
         self._draw()
         if self._in_place:
             self.widget.show(job_html(self.job))

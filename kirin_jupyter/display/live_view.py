@@ -13,6 +13,7 @@ picture, which a reader without the widget (nbconvert, GitHub) sees instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import anywidget
@@ -32,10 +33,33 @@ function render({ model, el }) {
     const foot = el.querySelector(".kirin-foot");
     if (foot) foot.innerHTML = model.get("status");
   };
-  const draw = () => { el.innerHTML = model.get("frame"); patch(); };
+  const controls = () => {
+    // A Cancel button while the job may be cancelled; it asks Python (on_msg), which
+    // answers in the note line below it.
+    let row = el.querySelector(".kirin-cancel-row");
+    if (!model.get("cancellable") && !model.get("note")) { if (row) row.remove(); return; }
+    if (!row) {
+      row = document.createElement("div");
+      row.className = "kirin-cancel-row";
+      row.style.cssText = "display:flex;gap:8px;align-items:center;font-size:12px;margin-top:4px";
+      const button = document.createElement("button");
+      button.className = "kirin-cancel";
+      button.textContent = "Cancel";
+      button.addEventListener("click", () => model.send({ event: "cancel" }));
+      const note = document.createElement("span");
+      note.className = "kirin-cancel-note";
+      row.append(button, note);
+      el.append(row);
+    }
+    row.querySelector(".kirin-cancel").style.display = model.get("cancellable") ? "" : "none";
+    row.querySelector(".kirin-cancel-note").textContent = model.get("note");
+  };
+  const draw = () => { el.innerHTML = model.get("frame"); patch(); controls(); };
   model.on("change:frame", draw);
   model.on("change:progress", patch);
   model.on("change:status", patch);
+  model.on("change:cancellable", controls);
+  model.on("change:note", controls);
   draw();
 }
 export default { render };
@@ -51,6 +75,26 @@ class LiveView(anywidget.AnyWidget):
     status = traitlets.Unicode("").tag(sync=True)
     # A job's card: its bar and line are patched. A group's card is all frame.
     patched = traitlets.Bool(False).tag(sync=True)
+    # A Cancel button while set; a click sends {"event": "cancel"}, answered in ``note``
+    # (plain text) by ``on_cancel``'s one line.
+    cancellable = traitlets.Bool(False).tag(sync=True)
+    note = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.on_cancel: Callable[[], str] | None = None
+        self.on_msg(self._from_front_end)
+
+    def _from_front_end(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """A message from the card in the browser: only ``{"event": "cancel"}`` is known."""
+        if not isinstance(content, dict) or content.get("event") != "cancel":
+            return
+        if self.on_cancel is None or not self.cancellable:
+            return
+        try:
+            self.note = self.on_cancel()
+        except Exception as exc:  # a failed cancel is said on the card, never raised
+            self.note = f"cancel failed: {exc}"
 
     @classmethod
     def drawn(cls, frame: str, progress: float | None = None, status: str = "",

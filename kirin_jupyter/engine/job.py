@@ -122,6 +122,14 @@ class Job:
         self.cost: Decimal | None = None
         self.error: BaseException | None = None
         self.result: Result | None = None
+        self.protocol = "generation"  # or "queue": the gateway protocol it was sent in
+        # cancel(): the runner's hook (on the engine loop), its task, and why it stopped
+        self._cancel_requested = False
+        self._canceller: Callable[[], concurrent.futures.Future[str]] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner_task: asyncio.Task[Any] | None = None
+        self._stop_reason: BaseException | None = None
+        self._stop_state = "interrupted"  # the journal state the stopped job is left in
 
     # -- what users read -----------------------------------------------------------------
 
@@ -196,6 +204,27 @@ class Job:
     def __await__(self) -> Generator[Any, None, Result]:
         return asyncio.wrap_future(self._future).__await__()
 
+    def cancel(self, timeout: float = 30.0) -> str:
+        """Cancel the job; one line says what happened. On the queue protocol the service
+        cancels the task (or, if it had already completed, the result is fetched); on the
+        generation protocol, which has no cancel, the job stops being followed, stays
+        resumable, and the service finishes (and bills) the task. A job not created yet is
+        sent nothing more."""
+        if self.done():
+            return f"job {self.external_task_id} has already ended ({self.status})"
+        hook = self._canceller
+        if hook is None:  # not started on the loop yet: it checks this before sending
+            self._cancel_requested = True
+            return f"job {self.external_task_id}: cancelled before anything was sent"
+        future = hook()
+        try:
+            caller = asyncio.get_running_loop()
+        except RuntimeError:
+            caller = None
+        if caller is not None and caller is self._loop:  # never block the engine's loop
+            return f"job {self.external_task_id}: cancel requested"
+        return future.result(timeout)
+
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(job)`` on every change and progress tick (from the engine thread)."""
         self._listeners.add(self, listener)
@@ -232,6 +261,12 @@ class Job:
             self._running_since = self._clock()
         self.status = status
         self._notify()
+
+    def _stop(self, reason: BaseException, journal_state: str) -> None:
+        """End the job's run on the loop with ``reason`` (a cancel); called on the loop."""
+        self._stop_reason, self._stop_state = reason, journal_state
+        if self._runner_task is not None and not self._runner_task.done():
+            self._runner_task.cancel()
 
     def _finish(self, result: Result) -> None:
         self.result = result

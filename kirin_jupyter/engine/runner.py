@@ -8,13 +8,14 @@ import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import (
     APIError,
+    Cancelled,
     KirinError,
     NeverCreated,
     OutcomeUnknown,
@@ -28,13 +29,16 @@ from ..errors import (
 )
 from ..model.quote import Quote
 from ..model.request import GenerationRequest
+from ..service.dialects import Protocols
 from ..service.http import GatewayHTTP, documented_error, one_line
 from ..service.responses import TaskSnapshot
 from ..service.uploads import Uploads, refused_with_upload
 from ..storage.journal import Journal, result_path
 from ..storage.journal_writer import writer_for
 from ..storage.result_files import check_result
+from . import dialect
 from .adaptive import AdaptiveLimit
+from .cancelling import cancel_job
 from .job import Job, JobStatus, Result
 from .polling import PollPolicy, PollSchedule, StatusRequestRate
 from .streaming import follow_by_stream
@@ -64,6 +68,7 @@ class RunContext:
     stream: bool = True  # follow a task by its stream where the host offers one
     stream_silence: float = 30.0  # seconds a stream may send nothing before it is given up
     uploads: Uploads | None = None  # references uploaded once (upload_references)
+    protocols: Protocols = field(default_factory=Protocols)  # generation, queue or auto
 
 
 async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
@@ -73,9 +78,16 @@ async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
     that it was never created) instead of creating one.
     """
     start_ticking(job)
+    job._runner_task = asyncio.current_task()
+    job._loop = loop = asyncio.get_running_loop()
+    job._canceller = lambda: asyncio.run_coroutine_threadsafe(cancel_job(job, ctx), loop)
     try:
         result = await _drive(job, ctx, resume=resume)
-    except (Exception, asyncio.CancelledError) as exc:
+    except (Exception, asyncio.CancelledError) as raised:
+        exc: BaseException = raised
+        if job._stop_reason is not None:  # cancelled: the reason, not the CancelledError
+            exc = job._stop_reason
+            _uncancel()
         error = exc if isinstance(exc, KirinError) else KirinError(
             f"job stopped: {exc.__class__.__name__}: {ctx.api.redact(one_line(str(exc)))}"
         )
@@ -97,6 +109,15 @@ async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
             job._fail(KirinError("job stopped unexpectedly; see KIRIN_HOME/kirin.log"))
 
 
+def _uncancel() -> None:
+    """Take back the cancel that stopped a cancelled job, so the journal write after it
+    (and any timeout in it) is not taken for one more cancel."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11 on; 3.10 keeps no count
+    if cancelling is not None and cancelling():
+        task.uncancel()  # type: ignore[union-attr]
+
+
 def _journal_state(error: BaseException, job: Job) -> str:
     """'failed' only when the outcome is settled; otherwise a state that resume picks up.
 
@@ -105,6 +126,8 @@ def _journal_state(error: BaseException, job: Job) -> str:
     """
     if isinstance(error, NeverCreated):
         return "not_created"
+    if isinstance(error, Cancelled):
+        return job._stop_state if job.task_id else "failed"  # nothing sent: nothing to resume
     if isinstance(error, OutcomeUnknown):
         return "interrupted"  # a task may exist: resume looks it up by external id
     if isinstance(error, TaskFailed):
@@ -170,10 +193,16 @@ async def _reattach(job: Job, ctx: RunContext) -> TaskSnapshot:
     lookup has been seen to find a task (``HostFacts.lookup_proven``); elsewhere a 404
     proves nothing (the create may have made a task whose answer was lost), so the job
     stays unsettled: resumable, and counted by the budget as possibly billed."""
+    snapshot: TaskSnapshot | None
     if job.task_id:
-        snapshot = await ctx.api.get_task(job.task_id)
+        snapshot = await dialect.query(job, ctx, job.task_id)
     else:
-        snapshot = await ctx.api.find_by_external_id(job.external_task_id)
+        snapshot = await dialect.find(job, ctx)
+        if snapshot is None and job.protocol == dialect.QUEUE:
+            raise OutcomeUnknown(
+                f"the queue submit of {job.external_task_id} got no readable answer, and "
+                "the queue protocol has no lookup by external id, so whether it was "
+                "created is not known (it may be billed): check the account's task list")
         if snapshot is None and not await asyncio.to_thread(ctx.api.facts.proven_since):
             raise OutcomeUnknown(
                 f"the service lists no task for external id {job.external_task_id}, but its "
@@ -196,7 +225,12 @@ def _status_of(snapshot: TaskSnapshot) -> JobStatus:
 
 async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     request = job.request
+    if job._cancel_requested and job.task_id is None and not resume:
+        raise Cancelled(f"job {job.external_task_id} cancelled before anything was sent")
     if resume:
+        row = await asyncio.to_thread(ctx.journal.get, job.external_task_id)
+        if row is not None and row.get("protocol") == dialect.QUEUE:
+            job.protocol = dialect.QUEUE  # a queued request is followed on the queue
         snapshot = await _reattach(job, ctx)
     else:
         if ctx.uploads is not None:  # before the journal: its summary names the uploads
@@ -219,8 +253,11 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         await _journal(ctx.journal.record_state, request.external_task_id, "created",
                        task_id=task_id)
     job._set_status(_status_of(snapshot), task_id=task_id)
+    if job._cancel_requested:  # asked while the create was on the wire
+        log.info("job %s: %s", request.external_task_id, await cancel_job(job, ctx))
+        await asyncio.sleep(0)  # a cancel that stopped the job ends it here
     final = None
-    if snapshot.status not in ("completed", "failed"):
+    if snapshot.status not in ("completed", "failed") and job.protocol != dialect.QUEUE:
         final = await follow_by_stream(job, ctx, task_id, learn=not resume)
     snapshot = final or await _poll_until_final(job, ctx, task_id, snapshot,
                                                 learn=not resume)
@@ -238,7 +275,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     await _journal(ctx.journal.record_state, request.external_task_id, "downloading")
     snapshot = _at_most_asked(snapshot, request, job.external_task_id)
     stamp = await _job_stamp(ctx, job, task_id, snapshot, seen_complete)
-    paths, snapshot = await _download_all(ctx, task_id, snapshot)
+    paths, snapshot = await _download_all(ctx, task_id, snapshot, job)
     finished_at = time.time()
     await _stamp(ctx, job, stamp, snapshot, paths)
     result = Result(
@@ -298,8 +335,11 @@ async def _create_by(deadline: float, job: Job, ctx: RunContext, **kw: Any) -> T
     """One create (with its lookups), ended by the job's deadline: a service that takes
     the request and never answers (a tarpit) held a ``timeout=3`` job for 20 s and more."""
     try:
-        return await asyncio.wait_for(ctx.api.create(job.request, **kw),
-                                      max(0.05, deadline - time.monotonic()))
+        return await asyncio.wait_for(
+            dialect.create(job, ctx, functools.partial(
+                _journal_strict, ctx, ctx.journal.record_protocol, job.external_task_id,
+                dialect.QUEUE), **kw),
+            max(0.05, deadline - time.monotonic()))
     except asyncio.TimeoutError:
         raise OutcomeUnknown(
             f"no answer to the create within the job's timeout ({ctx.timeout:g} s); the "
@@ -378,7 +418,7 @@ async def _poll_until_final(
         if ctx.status_rate is not None:
             await ctx.status_rate.acquire()
         try:
-            fetched = await ctx.api.get_task(task_id)
+            fetched = await dialect.query(job, ctx, task_id)
         except APIError as exc:
             young = time.monotonic() - started < _YOUNG_TASK_SECONDS
             if exc.status_code == 404 and young:
@@ -438,7 +478,7 @@ def _suffix_for(url: str, kind: str) -> str:
 
 
 async def _download_all(
-    ctx: RunContext, task_id: str, snapshot: TaskSnapshot
+    ctx: RunContext, task_id: str, snapshot: TaskSnapshot, job: Job
 ) -> tuple[list[Path], TaskSnapshot]:
     """Download every result in parallel; on an expired URL, re-query once for fresh ones."""
     for attempt in range(2):
@@ -469,7 +509,5 @@ async def _download_all(
                     "fresh ones",
                     task_id=task_id,
                 ) from None
-        fresh = await ctx.api.get_task(task_id)
-        assert fresh is not None
-        snapshot = fresh
+        snapshot = await dialect.query(job, ctx, task_id)
     raise AssertionError("unreachable")

@@ -111,14 +111,15 @@ _WAL_KEPT = 4 << 20  # bytes of WAL file left after a checkpoint
 # Columns added after the first release of the schema: a journal written by an older
 # version gains them (NULL or the default) instead of failing every job.
 _LATER_COLUMNS = {
-    "jobs": {"owner": "TEXT", "output_dir": "TEXT", "parents": "TEXT"},
+    "jobs": {"owner": "TEXT", "output_dir": "TEXT", "parents": "TEXT",
+             "protocol": "TEXT"},  # "queue", or NULL: the generation protocol
     "durations": {"uncertainty": "REAL NOT NULL DEFAULT 0"},
 }
 
 
-SCHEMA_VERSION = 5  # 1: the tables before host_facts; 2: host_facts; 3: no events;
+SCHEMA_VERSION = 6  # 1: the tables before host_facts; 2: host_facts; 3: no events;
 # 4: elements (the subjects made by kirin_custom_elements); 5: uploads (references
-# uploaded once, by content hash, per upload host)
+# uploaded once, by content hash, per upload host); 6: jobs.protocol
 ANSWER_MAX_CHARS = 64_000  # an element task's raw answer, as kept in the journal
 
 # Tables of earlier versions that nothing reads any more, dropped by the migration: the
@@ -334,6 +335,13 @@ class Journal:
                 " error = CASE WHEN ? = 'failed' THEN ? ELSE error END WHERE external_id = ?",
                 (status, task_id, now, status, detail, external_id),
             )
+
+    def record_protocol(self, external_id: str, protocol: str) -> None:
+        """The protocol a job is sent in, written (durably) before its create: resume
+        must follow a queued request on the queue protocol."""
+        with self._connect(durable=True) as conn:
+            conn.execute("UPDATE jobs SET protocol = ?, updated_at = ? WHERE external_id = ?",
+                         (protocol, time.time(), external_id))
 
     def record_urls(self, external_id: str, cost: str | None, urls: Sequence[str]) -> None:
         """Written as soon as the task completes: the results can be fetched again later."""

@@ -23,6 +23,22 @@ the gateway's routes at their real paths and rejects (HTTP 400, and a note in
 
 Each task answers from a script of ``in_progress`` steps, then its final answer.
 
+It speaks the queue protocol too (``dialect``: "generation", "queue" or "both"), from
+seacloud-cli's ``internal/queue/client.go`` and SeaCloud's multimodal documentation:
+
+- ``POST /model/v1/queue/{model}``: the raw parameters, no ``model`` and no ``input`` (the
+  same parameter rules); answers ``request_id``, ``status_url``, ``response_url``,
+  ``cancel_url``, ``queue_position``;
+- ``GET …/requests/{id}/status``: ``IN_QUEUE``, ``IN_PROGRESS``, ``COMPLETED`` (with
+  ``error`` and ``error_type`` on a failure), from the same script of steps;
+- ``GET …/requests/{id}/response``: ``{request_id, outputs: [...], metadata}`` (the usage
+  inside ``metadata``; no page says where the cost is);
+- ``PUT …/requests/{id}/cancel``: 202 ``CANCELLATION_REQUESTED``, 400 ``ALREADY_COMPLETED``
+  or 404, each counted in ``cancels``.
+
+A dialect the server does not speak answers its create path with 404 (``generation_404``
+counts them), as a gateway that moved a model would.
+
 Element creation (``kirin_custom_elements``) takes the body of one page version
 (``element_body``: "docs" or "domestic") and refuses the other with a 400 error body; its
 finished answer names the new id where ``element_id_at`` says (no page says where).
@@ -41,6 +57,7 @@ from urllib.parse import parse_qs, unquote
 
 PREFIX = "/model/v1/generation"
 STORAGE = "/api/v1/storage/files"
+QUEUE = "/model/v1/queue/"
 _COMMON = {"prompt", "resolution", "n", "aspect_ratio", "watermark_info", "callback_url",
            "external_task_id"}
 DOCUMENTED_PARAMS = {
@@ -298,6 +315,7 @@ class Task:
     final: Answer
     gets: int = 0
     released: bool = False
+    cancelled: bool = False
 
 
 def completed(task: Task, usage: Answer | None = None) -> Answer:
@@ -362,6 +380,9 @@ class Gateway:
     # model -> its Markdown document (GET /model/v1/models/skill/{model})
     model_docs: dict[str, str] = field(default_factory=lambda: {
         "kirin_v3_image": V3_DOC, "kirin_image_omni": OMNI_DOC})
+    dialect: str = "generation"  # "generation", "queue" or "both": the protocols it speaks
+    cancels: list[tuple[str, int]] = field(default_factory=list)  # (request id, answer)
+    generation_404: int = 0  # generation creates refused because it speaks only the queue
 
     def count(self, method: str, path: str) -> int:
         with self.lock:
@@ -369,7 +390,14 @@ class Gateway:
 
     @property
     def creates(self) -> int:
-        return self.count("POST", PREFIX)
+        """Creates on both protocols (a refused one counts: it was sent)."""
+        return self.count("POST", PREFIX) + self.queue_creates
+
+    @property
+    def queue_creates(self) -> int:
+        with self.lock:
+            return sum(1 for m, p in self.requests if m == "POST" and p.startswith(QUEUE)
+                       and "/requests/" not in p)
 
     @property
     def upload_bytes(self) -> int:
@@ -404,6 +432,12 @@ class Gateway:
             return 200, _png(), "image/png"
         if headers.get("Authorization") != f"Bearer {self.key}":
             return _json(401, {"error": {"code": 401, "error_message": "invalid api key"}})
+        if path.startswith(QUEUE):
+            return self._queue(method, path.split("?")[0], headers, raw)
+        if method == "POST" and path == PREFIX and self.dialect == "queue":
+            with self.lock:
+                self.generation_404 += 1
+            return _json(404, {"message": "Not Found"})
         if method == "POST" and path in (PREFIX, PREFIX + "/precharge"):
             try:
                 body = json.loads(raw)
@@ -425,6 +459,9 @@ class Gateway:
             body.setdefault("model", headers.get("X-Model"))
             return self._quote(body) if path.endswith("/precharge") else self._create(body)
         if method == "GET" and path.startswith(PREFIX + "/task/"):
+            if self.dialect == "queue":
+                self.rejections.append(f"generation query to a queue-only gateway: {path}")
+                return _json(404, {"message": "Not Found"})
             return self._task(unquote(path[len(PREFIX + "/task/"):]))
         if method == "GET" and path.startswith(SKILL):
             return self._skill(path)
@@ -465,6 +502,110 @@ class Gateway:
         with self.lock:
             return any(isinstance(v, str) and v.startswith(prefix) and
                        v[len(prefix):].split(".", 1)[0] not in self.stored for v in values)
+    # -- the queue protocol ----------------------------------------------------------------
+
+    def _queue(self, method: str, path: str, headers: dict[str, str], raw: bytes
+               ) -> tuple[int, bytes, str]:
+        if self.dialect == "generation":
+            self.rejections.append(f"queue request to a generation-only gateway: {path}")
+            return _json(404, {"message": "Not Found"})
+        model, _, rest = path[len(QUEUE):].partition("/requests/")
+        model = unquote(model)
+        if method == "POST" and not rest:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and ("model" in body or "input" in body):
+                problem = "a queue submit takes the raw parameters, no model or input"
+            else:
+                problem = contract_problem({"model": model, "input": [{"params": body}]})
+            if "json" not in headers.get("Content-Type", ""):
+                problem = "Content-Type must be application/json"
+            if problem:
+                self.rejections.append(f"POST {path}: {problem}")
+                return _json(400, {"error": {"code": 400, "error_message": problem}})
+            with self.lock:
+                self.raw_creates.append(raw)
+            status, answer, kind = self._create({"model": model, "input": [{"params": body}]})
+            if status != 200:
+                return status, answer, kind
+            ident = json.loads(answer)["id"]
+            base = f"{self.url}{QUEUE}{model}/requests/{ident}"
+            return _json(200, {"request_id": ident, "status": "IN_QUEUE",
+                               "status_url": base + "/status", "response_url": base +
+                               "/response", "cancel_url": base + "/cancel",
+                               "queue_position": 0})
+        ident, _, call = unquote(rest).rpartition("/")
+        with self.lock:
+            task = self.tasks.get(ident)
+        if task is None or task.model != model:
+            if method == "PUT" and call == "cancel":
+                with self.lock:
+                    self.cancels.append((ident, 404))
+            return _json(404, {"error": {"code": 404, "error_message": "request not found"}})
+        if method == "GET" and call == "status":
+            return self._queue_status(task)
+        if method == "GET" and call == "response":
+            return self._queue_response(task)
+        if method == "PUT" and call == "cancel":
+            return self._queue_cancel(task)
+        self.rejections.append(f"unexpected request {method} {path}")
+        return _json(404, {"message": "Not Found"})
+
+    def _step(self, task: Task) -> Answer:
+        with self.lock:
+            if task.cancelled:
+                return {"status": "failed", "error": "cancelled by the user",
+                        "error_type": "CANCELED"}
+            if task.gets < len(task.steps):
+                step = task.steps[task.gets]
+            elif self.auto_complete or task.released:
+                step = task.final
+            else:
+                step = task.steps[-1]
+            task.gets += 1
+        return step
+
+    def _queue_status(self, task: Task) -> tuple[int, bytes, str]:
+        step = dict(self._step(task))
+        word = str(step.get("status", ""))
+        step.pop("output", None)
+        step.pop("usage", None)
+        if word == "failed":
+            step["status"] = "COMPLETED"
+            step.setdefault("error_type", "INFERENCE_FAILURE")
+        else:
+            step["status"] = {"in_progress": "IN_PROGRESS", "queued": "IN_QUEUE",
+                              "pending": "IN_QUEUE", "completed": "COMPLETED"}.get(word, word)
+        return _json(200, {"request_id": task.id, **step})
+
+    def _queue_response(self, task: Task) -> tuple[int, bytes, str]:
+        final = task.final
+        if task.cancelled or final.get("status") != "completed":
+            return _json(400, {"error": {"code": 400, "error_message": "not completed"}})
+        outputs = []
+        for block in final.get("output", []):
+            for content in block.get("content", []):
+                if isinstance(content, dict):
+                    outputs.append({"type": content.get("type", "image"),
+                                    "url": content.get("url"), "content_type": "image/png",
+                                    "file_name": "out.png", "width": 64, "height": 48})
+        metadata = {**final.get("metadata", {}), "usage": final.get("usage", {})}
+        status, body, kind = _json(200, {"request_id": task.id, "outputs": outputs,
+                                         "metadata": metadata})
+        return status, body.replace(b"{cdn}", f"{self.url}/cdn".encode()), kind
+
+    def _queue_cancel(self, task: Task) -> tuple[int, bytes, str]:
+        with self.lock:
+            done = task.gets > len(task.steps) and (self.auto_complete or task.released)
+            if done and not task.cancelled:
+                self.cancels.append((task.id, 400))
+                return _json(400, {"error": {"code": "ALREADY_COMPLETED",
+                                             "error_message": "ALREADY_COMPLETED"}})
+            task.cancelled = True
+            self.cancels.append((task.id, 202))
+        return _json(202, {"status": "CANCELLATION_REQUESTED"})
 
     def _create(self, body: Answer) -> tuple[int, bytes, str]:
         params = body["input"][0]["params"]

@@ -19,6 +19,9 @@ def help_doc(width: int = grammar.HELP_WIDTH) -> str:
         ("%kirin models --live [MODEL] [--refresh]",
          "the gateway's own list, or a model's document and what kirin-jupyter lacks of it"),
         ("%kirin resume [--steal] | show TASK_ID | login | ui | code", ""),
+        ("%kirin cancel [TASK_ID | --all]",
+         "cancel the last job, one task, or all (the queue protocol only; else stop "
+         "following)"),
         ("%kirin show PATH", "the generation record saved inside a result file"),
         ("%kirin rerun PATH [options]", "generate again from a file's record; options win"),
         ("%kirin lineage ID|PATH", "the chain of results used as references, as thumbnails"),

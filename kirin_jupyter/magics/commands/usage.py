@@ -8,7 +8,7 @@ USAGE = {
     "help": "%kirin help", "models": "%kirin models [--live [MODEL] [--refresh]]",
     "jobs": "%kirin jobs",
     "wait": "%kirin wait [--timeout SECONDS]", "config": "%kirin config",
-    "resume": "%kirin resume [--steal]",
+    "resume": "%kirin resume [--steal]", "cancel": "%kirin cancel [TASK_ID | --all]",
     "history": "%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]",
     "show": "%kirin show TASK_ID | PATH", "login": "%kirin login", "ui": "%kirin ui",
     "code": "%kirin code", "doctor": "%kirin doctor",

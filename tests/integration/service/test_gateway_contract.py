@@ -1,13 +1,16 @@
 """Contract tests: the client against a strict fake of the real gateway (tests/support/gateway.py).
 
-No path or protocol setting is given anywhere here: the defaults must speak the gateway.
-Every test also checks that the server rejected nothing.
+No path setting is given anywhere here: the defaults must speak the gateway. Every test
+that uses the fake runs on both of its protocols (``gateway`` below): the generation one
+with no setting at all, the queue one with ``protocol="queue"``. Every test also checks
+that the server rejected nothing.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,12 +23,27 @@ from kirin_jupyter.display.static import live_status
 from kirin_jupyter.engine.loop import get_engine
 from kirin_jupyter.service.responses import parse_task
 from tests.conftest import FAST_POLL, TEST_KEY
-from tests.support.gateway import Gateway, completed
+from tests.support.gateway import Gateway, GatewayServer, completed
+
+
+@pytest.fixture(params=["generation", "queue"])
+def gateway(request: pytest.FixtureRequest) -> Iterator[Gateway]:
+    """The strict fake speaking one protocol; it must have rejected nothing at the end."""
+    state = Gateway(TEST_KEY, dialect=request.param)
+    with GatewayServer(state):
+        yield state
+    assert state.rejections == []
+    assert state.cdn_auth_headers == []
+
+
+def protocol_kw(gateway: Gateway) -> dict[str, object]:
+    """No setting on the generation protocol (the default); ``protocol="queue"`` else."""
+    return {"protocol": "queue"} if gateway.dialect == "queue" else {}
 
 
 def client_for(gateway: Gateway, tmp_path: Path, **kw: object) -> Client:
     return Client(api_key=TEST_KEY, base_url=gateway.url, output_dir=tmp_path / "out",
-                  poll_policy=FAST_POLL, **kw)  # type: ignore[arg-type]
+                  poll_policy=FAST_POLL, **protocol_kw(gateway), **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("model", ["kirin_image_omni", "kirin_v3_image"])
@@ -155,7 +173,7 @@ def test_both_error_shapes_and_a_plain_string(gateway: Gateway, tmp_path: Path, 
 
 def test_a_create_refused_with_an_http_error_says_why(gateway: Gateway, tmp_path: Path) -> None:
     client = Client(api_key="sk-wrong-key", base_url=gateway.url, output_dir=tmp_path,
-                    poll_policy=FAST_POLL)
+                    poll_policy=FAST_POLL, **protocol_kw(gateway))  # type: ignore[arg-type]
     job = client.generate("a fox")
     with pytest.raises(Exception, match="refused the key"):
         job.wait(20)
@@ -166,6 +184,22 @@ def test_a_create_refused_with_an_http_error_says_why(gateway: Gateway, tmp_path
     ("in_progress", "running"), ("completed", "completed"), ("failed", "failed")])
 def test_every_status_word_of_the_gateway(word: str, status: str) -> None:
     assert parse_task({"id": "t", "status": word}).status == status
+
+
+@pytest.mark.parametrize("answer, status", [
+    ({"request_id": "r", "status": "IN_QUEUE"}, "queued"),
+    ({"request_id": "r", "status": "IN_PROGRESS", "progress": 40}, "running"),
+    ({"request_id": "r", "status": "COMPLETED"}, "completed"),
+    ({"request_id": "r", "status": "COMPLETED", "error": "boom",
+      "error_type": "INFERENCE_TIMEOUT"}, "failed"),
+    ({"request_id": "r", "status": "COMPLETED", "error_type": "CANCELED"}, "failed")])
+def test_every_status_word_of_the_queue(answer: dict, status: str) -> None:
+    from kirin_jupyter.service.queue import queue_snapshot
+
+    snapshot = queue_snapshot(answer)
+    assert snapshot.status == status and snapshot.task_id == "r"
+    if "error_type" in answer:
+        assert answer["error_type"] in (snapshot.error_message or "")
 
 
 def test_usage_with_quantity_and_unit_price(gateway: Gateway, tmp_path: Path) -> None:
@@ -182,6 +216,12 @@ def test_a_task_is_found_by_its_external_id(gateway: Gateway, tmp_path: Path) ->
     client = client_for(gateway, tmp_path)
     job = client.generate("a fox", external_task_id="order-42")
     job.wait(20)
+    if gateway.dialect == "queue":  # the queue has no lookup: the engine never asks one
+        from kirin_jupyter.engine import dialect
+
+        assert get_engine().submit(dialect.find(job, client.run_context())).result(10) is None
+        assert not [p for _, p in gateway.requests if p.endswith("/order-42")]
+        return
     found = get_engine().submit(client._api.find_by_external_id("order-42")).result(10)
     assert found is not None and found.task_id == job.task_id
 

@@ -2,7 +2,8 @@
 
 The strict gateway fake (tests/support/gateway.py) serves the API; each test adds one misbehaving
 route and points a result URL or a status answer at it. Limits are set low so that no test
-moves real gigabytes (issue 14, item 4).
+moves real gigabytes (issue 14, item 4). Every test on the fake runs on both of its
+protocols (generation and queue).
 """
 
 from __future__ import annotations
@@ -25,16 +26,20 @@ SMALL = Limits(result_bytes=200_000, answer_bytes=100_000, result_pixels=1_000_0
                request_seconds=1.5)
 
 
-@pytest.fixture
-def gateway() -> Iterator[Gateway]:
-    state = Gateway(TEST_KEY)
+@pytest.fixture(params=["generation", "queue"])
+def gateway(request: pytest.FixtureRequest) -> Iterator[Gateway]:
+    state = Gateway(TEST_KEY, dialect=request.param)
     with GatewayServer(state):
         yield state
 
 
+def protocol_of(gateway: Gateway) -> str:
+    return "queue" if gateway.dialect == "queue" else "generation"
+
+
 def client_for(gateway: Gateway, tmp_path: Path) -> Client:
     return Client(api_key=TEST_KEY, base_url=gateway.url, output_dir=tmp_path / "out",
-                  poll_policy=FAST_POLL, limits=SMALL)
+                  poll_policy=FAST_POLL, limits=SMALL, protocol=protocol_of(gateway))
 
 
 def results_at(gateway: Gateway, *paths: str, kind: str = "image") -> None:
@@ -170,6 +175,7 @@ def test_the_limits_are_settings_of_the_magics_too(shell, gateway: Gateway, monk
     shell.run_line_magic("config", f"Kirin.base_url = '{gateway.url}'")
     shell.run_line_magic("config", "Kirin.max_result_megapixels = 0.001")  # 1,000 px
     shell.run_line_magic("config", "Kirin.create_resends = 0")
+    shell.run_line_magic("config", f"Kirin.protocol = '{protocol_of(gateway)}'")
     client = shell.magics_manager.registry["KirinMagics"].client()
     assert client._api.limits.result_pixels == 1000
     assert client._api.retry.resend_unanswered == 0
@@ -244,11 +250,68 @@ def test_a_create_answer_cut_after_its_status_line_is_not_sent_again() -> None:
     assert methods.count("POST") == 1 and methods.count("GET") == 2  # looked up, not resent
 
 
+def test_a_gzipped_queue_submit_answer_is_read() -> None:
+    """The same on the queue protocol: its submit answer decoded once."""
+    import asyncio
+    import gzip
+    import json
+
+    import httpx
+
+    from kirin_jupyter.model.request import build_request
+    from kirin_jupyter.service.queue import QueueHTTP
+
+    posts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        posts.append(request.url.path)
+        body = gzip.compress(json.dumps({"request_id": "r1", "status": "IN_QUEUE"}).encode())
+        return httpx.Response(200, content=body, headers={"Content-Encoding": "gzip"})
+
+    queue = QueueHTTP(_api(handler))  # type: ignore[arg-type]
+    snapshot = asyncio.run(queue.create(build_request("a fox")))
+    assert snapshot.task_id == "r1" and posts == ["/model/v1/queue/kirin_image_omni"]
+
+
+@pytest.mark.parametrize("cut", ["body", "connection", "500", "unreadable 200"])
+def test_a_lost_queue_submit_answer_is_never_sent_again(cut: str) -> None:
+    """The queue has no lookup by external id: any answer that may hide a request ends as
+    OutcomeUnknown after exactly one submit, and nothing is looked up."""
+    import asyncio
+
+    import httpx
+
+    from kirin_jupyter import OutcomeUnknown
+    from kirin_jupyter.model.request import build_request
+    from kirin_jupyter.service.queue import QueueHTTP
+
+    class CutStream(httpx.AsyncByteStream):
+        async def __aiter__(self):  # type: ignore[override]
+            yield b'{"request_id": "r'
+            raise httpx.RemoteProtocolError("peer closed connection mid-body")
+
+    methods: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        methods.append(request.method)
+        if cut == "body":
+            return httpx.Response(200, stream=CutStream())
+        if cut == "connection":
+            raise httpx.RemoteProtocolError("closed before a status line")
+        if cut == "500":
+            return httpx.Response(500, json={"message": "oops"})
+        return httpx.Response(200, content=b"<html>")
+
+    with pytest.raises(OutcomeUnknown, match="not sent again"):
+        asyncio.run(QueueHTTP(_api(handler)).create(build_request("a fox")))  # type: ignore[arg-type]
+    assert methods == ["POST"]
+
+
 def test_a_completed_job_without_a_cost_counts_at_its_quote(gateway: Gateway, tmp_path: Path
                                                             ) -> None:
     gateway.final = lambda task: completed(task, usage={})  # no cost in the answer
     client = Client(api_key=TEST_KEY, base_url=gateway.url, output_dir=tmp_path,
-                    poll_policy=FAST_POLL, max_cost="0.50")
+                    poll_policy=FAST_POLL, max_cost="0.50", protocol=protocol_of(gateway))
     first = client.generate("a fox", n=2)
     assert first.wait(20).cost is None
     with pytest.raises(Exception, match=r"spent or committed \$0.28 of max_cost \$0.50"):

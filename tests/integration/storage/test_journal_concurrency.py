@@ -93,7 +93,7 @@ def test_a_journal_with_the_old_events_table_is_migrated_and_still_works(tmp_pat
     assert [row["external_id"] for row in journal.history()[0]] == ["kj-new", "kj-old"]
     journal.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         tables = {name for (name,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert tables == {"jobs", "durations", "host_facts", "elements", "uploads"}
@@ -119,7 +119,7 @@ def test_history_search_is_plain_text_and_bounded(tmp_path: Path) -> None:
 
 
 def test_journal_version_4_gains_the_uploads_table(tmp_path: Path) -> None:
-    """A journal of version 4 (elements) migrates to 5 (uploads), keeping what it held."""
+    """A journal of version 4 (elements) migrates to the current version (5: uploads; 6: jobs.protocol), keeping what it held."""
     path = tmp_path / "v4.sqlite3"
     first = Journal(path)
     first.record_host_fact("https://gw.example", "lookup", "yes")
@@ -139,5 +139,5 @@ def test_journal_version_4_gains_the_uploads_table(tmp_path: Path) -> None:
     assert journal.host_facts("https://gw.example")["lookup"][0] == "yes"
     journal.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     conn.close()
