@@ -19,6 +19,8 @@ from typing import Any
 import anywidget
 import traitlets
 
+from . import theme
+
 # Runs in the front end. The frame is HTML made by static.py, every user or service text in
 # it escaped there; the bar and the status line are found by their classes.
 ESM = """
@@ -41,15 +43,19 @@ function render({ model, el }) {
     if (!row) {
       row = document.createElement("div");
       row.className = "kirin-cancel-row";
-      row.style.cssText = "display:flex;gap:8px;align-items:center;font-size:12px;margin-top:4px";
+      row.style.cssText = "display:flex;gap:8px;align-items:center;font-size:12px;" +
+        "margin-top:6px;flex-wrap:wrap";
       const button = document.createElement("button");
       button.className = "kirin-cancel";
+      button.type = "button";
       button.textContent = "Cancel";
+      button.style.cssText = "__BUTTON_CSS__";
       button.addEventListener("click", () => model.send({ event: "cancel" }));
       const note = document.createElement("span");
       note.className = "kirin-cancel-note";
+      note.style.cssText = "color:__MUTED__;min-width:0;overflow-wrap:anywhere";
       row.append(button, note);
-      el.append(row);
+      (el.querySelector(".kirin-card") || el).append(row);  // inside the card's border
     }
     row.querySelector(".kirin-cancel").style.display = model.get("cancellable") ? "" : "none";
     row.querySelector(".kirin-cancel-note").textContent = model.get("note");
@@ -63,7 +69,10 @@ function render({ model, el }) {
   draw();
 }
 export default { render };
-"""
+""".replace("__BUTTON_CSS__", (
+    f"font:inherit;font-size:12px;padding:1px 10px;border-radius:4px;cursor:pointer;"
+    f"color:{theme.TEXT};background:{theme.SURFACE};border:1px solid {theme.BORDER}")
+).replace("__MUTED__", theme.MUTED)
 
 
 class LiveView(anywidget.AnyWidget):
