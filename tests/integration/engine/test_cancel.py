@@ -188,3 +188,23 @@ def test_the_cards_cancel_message_is_handled(gateway: Gateway, tmp_path: Path) -
         job.wait(10)
     until(lambda: not card.widget.cancellable)
     assert "Cancel" in card.widget._esm and "model.send" in card.widget._esm
+
+
+def test_the_panels_run_card_has_the_cancel_button(queue_gw: Gateway, tmp_path: Path) -> None:
+    """The panel shows each run through the same progress card: its Cancel button cancels
+    the run (here on the queue protocol: the fake counts the cancel)."""
+    from kirin_jupyter.panel import Panel
+
+    client = client_for(queue_gw, tmp_path, protocol="queue")
+    panel = Panel(client, namespace={})
+    panel.options.prompt.value = "a fox in the snow"
+    job = panel.generate()
+    assert job is not None
+    card = panel.jobs_view.view(job).card
+    assert card.widget.cancellable
+    until(lambda: job.task_id is not None)
+    card.widget._msg_callbacks(card.widget, {"event": "cancel"}, [])
+    with pytest.raises(Cancelled):
+        job.wait(10)
+    assert len(queue_gw.cancels) == 1 and card.widget.note
+    until(lambda: not card.widget.cancellable)
