@@ -76,7 +76,7 @@ _EXPIRED_STATUSES = (403, 404, 410)
 _IN_FLIGHT = 8
 _DOWNLOADS_IN_FLIGHT = 9
 _NO_SUCH_ROUTE = (404, 405, 501)  # a service without a precharge route
-STREAMS_AT_ONCE = 16  # task streams open at once (each holds a connection); more jobs poll
+STREAMS_AT_ONCE = 64  # task streams open at once (each holds a connection); more jobs poll
 
 
 @dataclass(frozen=True)
