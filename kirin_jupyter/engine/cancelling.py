@@ -9,6 +9,7 @@ counts the task at its quote until the service says otherwise (``money/budget.py
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,11 @@ async def cancel_job(job: Job, ctx: RunContext) -> str:
         words = generation_words(task_id)
         job._stop(Cancelled(words, task_id=task_id), "interrupted")
         return words
-    outcome = await QueueHTTP(ctx.api).cancel(task_id, job.request.model.name)
+    sent = job._cancel_sent = asyncio.Event()
+    try:
+        outcome = await QueueHTTP(ctx.api).cancel(task_id, job.request.model.name)
+    finally:
+        sent.set()
     log.info("job %s: cancel of request %s: %s", job.external_task_id, task_id, outcome)
     if outcome == "cancelled":
         job._stop(Cancelled(f"task {task_id} cancelled: the service took the cancel "

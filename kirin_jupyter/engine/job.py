@@ -130,6 +130,9 @@ class Job:
         self._runner_task: asyncio.Task[Any] | None = None
         self._stop_reason: BaseException | None = None
         self._stop_state = "interrupted"  # the journal state the stopped job is left in
+        # set while a service cancel is on the wire: a status answer saying "failed" (the
+        # cancel, seen first) waits for it, so the job ends as Cancelled, not as failed
+        self._cancel_sent: asyncio.Event | None = None
 
     # -- what users read -----------------------------------------------------------------
 

@@ -262,6 +262,9 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     snapshot = final or await _poll_until_final(job, ctx, task_id, snapshot,
                                                 learn=not resume)
     seen_complete = time.time()  # the record's finished_at (provenance_record.JobStamp)
+    if snapshot.status == "failed" and job._cancel_sent is not None:
+        await job._cancel_sent.wait()  # a status polled while our cancel was on the wire:
+        await asyncio.sleep(0)  # a cancel the service took ends the job (Cancelled) here
     if snapshot.status == "failed":
         raise TaskFailed(
             _failure_text(snapshot, task_id, ctx.api),

@@ -30,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-stream", action="store_true",
                         help="offer no task stream (GET …/task/{id}/stream answers 404), as "
                         "a gateway without it: clients poll")
+    parser.add_argument("--dialect", choices=("generation", "queue", "both"), default="both",
+                        help="the protocols it answers: the generation protocol, the queue "
+                        "protocol (/model/v1/queue/{model}; generation creates then answer "
+                        "404, so protocol='auto' switches) or both (default)")
     parser.add_argument(
         "--require-key", action="store_true",
         help="demand 'Authorization: Bearer $KIRIN_SIMULATOR_KEY' (the key is read from the "
@@ -42,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     server = SimulatorServer(args.port, task_seconds=args.seconds, api_key=key,
                              spread=args.spread, eager_render=args.eager_render,
                              capacity=args.capacity, stock_images=args.stock_images,
-                             stream=not args.no_stream)
+                             stream=not args.no_stream, dialect=args.dialect)
     print(f"Kirin simulator listening on {server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

@@ -51,6 +51,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _answer
     do_POST = _answer
+    do_PUT = _answer  # the queue protocol's cancel
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
@@ -88,7 +89,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class SimulatorServer:
-    """A running loopback server; ``with SimulatorServer() as sim: sim.url``."""
+    """A running loopback server; ``with SimulatorServer() as sim: sim.url``.
+
+    ``options`` are ``SimulatorService``'s, ``dialect`` among them (``"generation"``,
+    ``"queue"`` or ``"both"``, the default: which protocols it answers)."""
 
     def __init__(
         self, port: int = 0, *, service: SimulatorService | None = None, **options: Any

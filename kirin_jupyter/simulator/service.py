@@ -5,7 +5,8 @@ wrapped bodies (``{"model", "input": [{"params": {...}}]}``), statuses ``in_prog
 ``completed`` | ``failed`` with a ``progress`` figure, lookups by ``external_task_id``, a
 precharge quote, and usage with quantity and unit price. Its checks and error codes are the
 two documents'. Faults are injected per route so tests can prove what the client does when
-things go wrong.
+things go wrong. It speaks the queue protocol too (``simulator/queue.py``), on the same
+tasks, checks and pictures; ``dialect`` says which of the two it answers.
 """
 
 from __future__ import annotations
@@ -37,11 +38,15 @@ from ..service.protocol import (
     unwrap,
 )
 from ..service.uploads import UPLOAD_PATH
+from . import queue
 
 IN_PROCESS_BASE_URL = "http://kirin-simulator.invalid"
 DOC_PREFIX = DOC_PATH.partition("{model}")[0]  # a model's document, and the model search
 
-Route = Literal["create", "get", "quote", "download", "stream", "doc", "upload"]
+Route = Literal["create", "get", "quote", "download", "stream", "doc", "upload",
+                "queue_submit", "queue_status", "queue_response", "queue_cancel"]
+Dialect = Literal["generation", "queue", "both"]
+DIALECTS: tuple[Dialect, ...] = ("generation", "queue", "both")
 FaultKind = Literal["status", "drop", "malformed", "fail_task", "truncate"]
 STREAM_SUFFIX = "/stream"  # after the task path: the task as server-sent events
 
@@ -54,8 +59,8 @@ class Fault:
     ``drop`` does the work, then closes the connection without answering (a stream: ends
     after two frames, without its terminal event; ``truncate`` on a stream: headers, then
     silence); ``malformed``
-    answers 200 with broken JSON; ``fail_task`` (create only) makes the task fail with
-    ``code``; ``truncate`` (download only) sends half the file.
+    answers 200 with broken JSON; ``fail_task`` (``create`` or ``queue_submit`` only) makes
+    the task fail with ``code``; ``truncate`` (download only) sends half the file.
     """
 
     route: Route
@@ -114,6 +119,7 @@ class SimTask:
     fail_message: str | None = None
     rendered: dict[int, bytes] = field(default_factory=dict)
     element_id: int | None = None  # a kirin_custom_elements task: the id it makes
+    cancelled: bool = False  # cancelled on the queue protocol: it ends, failed, unbilled
 
 
 ELEMENT_IDS_FROM = 2**53 + 1  # element ids above what a float holds exactly
@@ -142,7 +148,18 @@ class SimulatorService:
         stock_images: bool = False,
         element_body: elements.BodyVersion = elements.DEFAULT_BODY_VERSION,
         stream: bool = True,
+        dialect: Dialect = "both",
     ) -> None:
+        """``dialect`` is the protocols it answers: ``"generation"``, ``"queue"`` or
+        ``"both"`` (the default: a client set to either, or to ``auto``, finds what it asks
+        for, and nothing a generation client sends changes). A queue-only simulator answers
+        the generation create, task and stream paths with 404, as a gateway that moved a
+        model would, so ``protocol = "auto"`` switches; its quote route stays."""
+        if dialect not in DIALECTS:
+            raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}, not {dialect!r}")
+        self.dialect: Dialect = dialect
+        self.generation_404 = 0  # generation requests refused because it speaks only the queue
+        self.cancels: list[tuple[str, int]] = []  # queue cancels: (request id, HTTP answer)
         self.task_seconds = task_seconds
         self.spread = spread  # each task's duration varies by +- this fraction
         self.eager_render = eager_render  # render results while the task "runs", as a CDN would
@@ -219,6 +236,9 @@ class SimulatorService:
                 "most_running": self.most_running,
                 "uploads": self.uploads,
                 "upload_bytes": self.upload_bytes,
+                "dialect": self.dialect,
+                "generation_404": self.generation_404,
+                "cancels": [list(c) for c in self.cancels],
             }
 
     def forget_uploads(self) -> None:
@@ -260,7 +280,16 @@ class SimulatorService:
                 else SimResponse(404)
         if method == "POST" and path == UPLOAD_PATH:
             return self._guarded("upload", headers, lambda: self._upload(headers, body))
+        if path.startswith(queue.PREFIX):
+            return self._queue(method, path, headers, body)
         routes = self.routes
+        if self.dialect == "queue" and self._generation_only(method, path):
+            with self._lock:  # sent, counted, and refused: nothing is created
+                self.generation_404 += 1
+                if method == "POST":
+                    self.requests["create"] += 1
+            return SimResponse.json(404, {"error": {"code": "not_found",
+                                                    "message": "no such route"}})
         if method == "POST" and path == routes.create:
             return self._guarded("create", headers, lambda: self._create(body))
         if method == "POST" and path == routes.quote and self.precharge:
@@ -282,6 +311,88 @@ class SimulatorService:
         if ident is not None:
             return self._guarded("get", headers, lambda: self._get(ident))
         return SimResponse.json(404, {"error": {"code": "not_found", "message": "no such route"}})
+
+    def _queue(self, method: str, path: str, headers: Mapping[str, str], body: bytes
+               ) -> SimResponse:
+        """One call of the queue protocol (``simulator/queue.py`` shapes the answers)."""
+        found = queue.route_of(method, path) if self.dialect != "generation" else None
+        if found is None:
+            return SimResponse.json(404, {"error": {"code": "not_found",
+                                                    "message": "no such route"}})
+        route, model, ident = found
+        if route == "queue_submit":
+            return self._guarded(route, headers, lambda: self._queue_submit(model, body))
+        if route == "queue_cancel":
+            return self._guarded(route, headers, lambda: self._queue_cancel(model, ident))
+        return self._guarded(route, headers, lambda: self._queue_read(route, model, ident))
+
+    def _queue_submit(self, model: str, raw: bytes) -> SimResponse:
+        """The raw parameters, checked as a generation create's are, make the same task."""
+        params = queue.raw_parameters(raw)
+        if isinstance(params, str):
+            return self._error(None, "invalid_body", params)
+        body = self.checked({**params, "model": model})
+        if isinstance(body, SimResponse):
+            return body
+        task = self.start(body)
+        if isinstance(task, SimResponse):  # no room, an external id used before, ...
+            return task
+        return SimResponse.json(200, queue.submitted(self.base_url, model, task.id))
+
+    def _request(self, model: str, ident: str) -> SimTask | None:
+        """A queue request's task: by its id, under its own model's path."""
+        with self._lock:
+            task = self.tasks.get(ident)
+        return task if task is not None and task.model == model else None
+
+    def _queue_read(self, route: str, model: str, ident: str) -> SimResponse:
+        """The status or the response call."""
+        task = self._request(model, ident)
+        if task is None:
+            return self._error(None, "not_found", f"request {ident} not found", status=404)
+        state, view = self._status(task), self._view(task)
+        if route == "queue_status":
+            with self._lock:
+                self.gets_by_task[task.id] += 1
+            return SimResponse.json(200, queue.status_reply(task.id, state, view))
+        from .render import output_size
+
+        size = output_size(task.body) if state == "completed" and task.model in spec.MODELS \
+            else (0, 0)
+        return SimResponse.json(*queue.response_reply(task.id, state, view, size))
+
+    def _queue_cancel(self, model: str, ident: str) -> SimResponse:
+        """202 for a queued or running request, which then ends as cancelled (and leaves
+        the running count), and again for one already cancelled; 400 ``ALREADY_COMPLETED``
+        once it has ended; 404 for an unknown id. Each answer is counted in ``cancels``."""
+        task = self._request(model, ident)
+        if task is None:
+            with self._lock:
+                self.cancels.append((ident, 404))
+            return self._error(None, "not_found", f"request {ident} not found", status=404)
+        state = self._status(task)
+        with self._lock:
+            if state in ("completed", "failed"):
+                self.cancels.append((task.id, 400))
+                return SimResponse.json(400, queue.ALREADY_COMPLETED)
+            task.cancelled = True
+            now = self._clock()
+            task.duration = min(task.duration, max(0.0, now - task.created))
+            self._ends = [t.created + t.duration for t in self.tasks.values()
+                          if not t.cancelled and t.created + t.duration > now]
+            heapq.heapify(self._ends)
+            self.cancels.append((task.id, 202))
+        return SimResponse.json(202, {**queue.CANCELLED, "request_id": task.id})
+
+    def _generation_only(self, method: str, path: str) -> bool:
+        """A generation create, task query or task stream (not the quote, which stays)."""
+        if method == "POST":
+            return path == self.routes.create
+        if method != "GET":
+            return False
+        if path.endswith(STREAM_SUFFIX):
+            path = path[:-len(STREAM_SUFFIX)]
+        return self.routes.task_ident(path) is not None
 
     def _model_doc(self, path: str, query: str) -> SimResponse:
         """A model's document (Markdown) or the model search (JSON), from the spec table."""
@@ -352,8 +463,9 @@ class SimulatorService:
 
     def _mark_failing(self, response: SimResponse, fault: Fault) -> None:
         try:
-            task_id = json.loads(response.body)["id"]
-        except (ValueError, KeyError, TypeError):
+            answer = json.loads(response.body)
+            task_id = answer.get("id") or answer["request_id"]  # generation, or queue
+        except (ValueError, KeyError, TypeError, AttributeError):
             return
         with self._lock:
             task = self.tasks[task_id]
@@ -380,6 +492,11 @@ class SimulatorService:
             body = flat
         if not isinstance(body, dict):
             return self._error(None, "invalid_json", "request body must be a JSON object")
+        return self.checked(body)
+
+    def checked(self, body: dict[str, Any]) -> dict[str, Any] | SimResponse:
+        """The flat parameters with their ``model``, checked as the pages say (both
+        protocols), or the error answer."""
         model = body.get("model")
         if model == elements.MODEL:
             problem = validate_element_body(body, self.element_body)
@@ -448,6 +565,15 @@ class SimulatorService:
         body = self._read_body(raw)
         if isinstance(body, SimResponse):
             return body
+        task = self.start(body)
+        if isinstance(task, SimResponse):
+            return task
+        return SimResponse.json(200, {"id": task.id, "status": "in_progress", "model": task.model,
+                                      "created_at": int(task.created_wall)})
+
+    def start(self, body: dict[str, Any]) -> SimTask | SimResponse:
+        """A new task for checked parameters (both protocols), or the answer refusing it
+        (a forgotten upload, no room, an external id used before)."""
         refused = self._own_files(body)
         if refused is not None:
             return refused
@@ -488,8 +614,7 @@ class SimulatorService:
             timer = threading.Timer(task.duration + 0.01, self._notify, (task, callback))
             timer.daemon = True
             timer.start()
-        return SimResponse.json(200, {"id": task.id, "status": "in_progress", "model": model,
-                                      "created_at": int(task.created_wall)})
+        return task
 
     def _running_now(self) -> int:
         """Tasks not yet finished (under the lock): a heap of their end times."""
@@ -550,6 +675,8 @@ class SimulatorService:
                            stream=frames(lambda: self._view(task), finish_in, cursor=cursor))
 
     def _status(self, task: SimTask) -> str:
+        if task.cancelled:
+            return "cancelled"
         age = self._clock() - task.created
         if age < task.duration * 0.15:
             return "queued"
@@ -564,7 +691,8 @@ class SimulatorService:
         view: dict[str, Any] = {
             "id": task.id,
             "model": task.model,
-            "status": "in_progress" if status in ("queued", "running") else status,
+            "status": "in_progress" if status in ("queued", "running") else
+            "failed" if status == "cancelled" else status,
             "created_at": int(task.created_wall),
             "metadata": {"simulated": True},
         }
@@ -575,6 +703,8 @@ class SimulatorService:
             key = spec.MODELS[task.model].error_message_key if task.model in spec.MODELS \
                 else "message"
             view["error"] = {"code": task.fail_code, key: task.fail_message}
+        if status == "cancelled":
+            view["error"] = {"code": "cancelled", "message": "cancelled by the user"}
         if status == "completed" and task.element_id is not None:
             # Where upstream Kling names it; the gateway's own place is not documented.
             view["task_result"] = {"elements": [{"element_id": task.element_id}]}
