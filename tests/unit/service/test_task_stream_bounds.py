@@ -59,7 +59,7 @@ def test_more_than_the_cap_in_all_is_refused() -> None:
 
 
 def test_a_silent_stream_is_given_up() -> None:
-    with pytest.raises(StreamStopped, match="silent for 0.2 s"):
+    with pytest.raises(StreamStopped, match=r"silent for 0\.2 s"):
         read([b": hello\n\n", b"event: output\n"], pause=1.0, silence=0.2)
 
 
