@@ -26,9 +26,8 @@ from ..service.protocol import DEFAULT_BODY_STYLE as DEFAULT_BODY_STYLE
 from ..service.protocol import DEFAULT_CREATE_PATH as DEFAULT_CREATE_PATH
 from ..service.protocol import DEFAULT_QUOTE_PATH as DEFAULT_QUOTE_PATH
 from ..service.protocol import DEFAULT_TASK_PATH as DEFAULT_TASK_PATH
-from ..service.protocol import HOSTS
-from ..service.uploads import DEFAULT_UPLOAD_URL as DEFAULT_UPLOAD_URL
-from ..service.uploads import UPLOAD_MODES
+from ..service.protocol import DEFAULT_UPLOAD_URL as DEFAULT_UPLOAD_URL
+from ..service.protocol import HOSTS, UPLOAD_MODES
 
 ENV_API_KEY = "KIRIN_API_KEY"
 ENV_BASE_URL = "KIRIN_BASE_URL"

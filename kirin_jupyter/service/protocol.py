@@ -109,3 +109,11 @@ class Endpoint:
 
     def wire_body(self, flat: dict[str, Any]) -> dict[str, Any]:
         return wrap(flat, self.body_style)
+
+
+# References uploaded once (``uploads.py``): the storage route the SeaCloud CLI uploads a
+# local file to (seacloud-cli internal/localfiles/upload.go). Here, not in uploads.py, so
+# the settings can name them without importing httpx at ``%load_ext``.
+UPLOAD_PATH = "/api/v1/storage/files"
+DEFAULT_UPLOAD_URL = "https://sea-cloud-admin-web.real-cloud.seaart.ai" + UPLOAD_PATH
+UPLOAD_MODES = ("never", "reused", "always")

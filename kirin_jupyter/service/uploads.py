@@ -34,9 +34,10 @@ log = logging.getLogger("kirin_jupyter")
 
 # seacloud-cli internal/localfiles/upload.go: a multipart POST, field "file", the key as
 # Bearer; the answer {"url"} or {"data": {"url"}} (gateway-facts.md "Reference images").
-UPLOAD_PATH = "/api/v1/storage/files"
-DEFAULT_UPLOAD_URL = "https://sea-cloud-admin-web.real-cloud.seaart.ai" + UPLOAD_PATH
-UPLOAD_MODES = ("never", "reused", "always")
+from .protocol import DEFAULT_UPLOAD_URL as DEFAULT_UPLOAD_URL  # noqa: E402
+from .protocol import UPLOAD_MODES as UPLOAD_MODES  # noqa: E402
+from .protocol import UPLOAD_PATH as UPLOAD_PATH  # noqa: E402
+
 URL_MAX_CHARS = 4096  # an uploaded file's URL, signed query included
 _MIME = {"PNG": ("image/png", ".png"), "JPEG": ("image/jpeg", ".jpg")}
 # A refused create that says nothing about the image: asking again would not help.
