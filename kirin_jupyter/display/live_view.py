@@ -36,29 +36,32 @@ function render({ model, el }) {
     if (foot) foot.innerHTML = model.get("status");
   };
   const controls = () => {
-    // A Cancel button while the job may be cancelled; it asks Python (on_msg), which
-    // answers in the note line below it.
-    let row = el.querySelector(".kirin-cancel-row");
-    if (!model.get("cancellable") && !model.get("note")) { if (row) row.remove(); return; }
-    if (!row) {
-      row = document.createElement("div");
-      row.className = "kirin-cancel-row";
-      row.style.cssText = "display:flex;gap:8px;align-items:center;font-size:12px;" +
-        "margin-top:6px;flex-wrap:wrap";
-      const button = document.createElement("button");
+    // A Cancel button in the card's head row, shaped like its pills, so that it comes
+    // and goes without the card changing height (nothing below it moves). A click asks
+    // Python (on_msg); its one-line answer is a note at the card's foot.
+    const card = el.querySelector(".kirin-card") || el;
+    const head = el.querySelector(".kirin-head") || card;
+    let button = el.querySelector(".kirin-cancel");
+    if (model.get("cancellable") && !button) {
+      button = document.createElement("button");
       button.className = "kirin-cancel";
       button.type = "button";
       button.textContent = "Cancel";
+      button.title = "cancel this job (the queue protocol cancels it at the service)";
       button.style.cssText = "__BUTTON_CSS__";
       button.addEventListener("click", () => model.send({ event: "cancel" }));
-      const note = document.createElement("span");
-      note.className = "kirin-cancel-note";
-      note.style.cssText = "color:__MUTED__;min-width:0;overflow-wrap:anywhere";
-      row.append(button, note);
-      (el.querySelector(".kirin-card") || el).append(row);  // inside the card's border
+      head.append(button);
+    } else if (!model.get("cancellable") && button) {
+      button.remove();
     }
-    row.querySelector(".kirin-cancel").style.display = model.get("cancellable") ? "" : "none";
-    row.querySelector(".kirin-cancel-note").textContent = model.get("note");
+    let note = el.querySelector(".kirin-cancel-note");
+    if (model.get("note") && !note) {
+      note = document.createElement("div");
+      note.className = "kirin-cancel-note";
+      note.style.cssText = "color:__MUTED__;font-size:12px;overflow-wrap:anywhere";
+      card.append(note);
+    }
+    if (note) note.textContent = model.get("note");
   };
   const draw = () => { el.innerHTML = model.get("frame"); patch(); controls(); };
   model.on("change:frame", draw);
@@ -70,8 +73,9 @@ function render({ model, el }) {
 }
 export default { render };
 """.replace("__BUTTON_CSS__", (
-    f"font:inherit;font-size:12px;padding:1px 10px;border-radius:4px;cursor:pointer;"
-    f"color:{theme.TEXT};background:{theme.SURFACE};border:1px solid {theme.BORDER}")
+    f"font:inherit;font-size:12px;line-height:inherit;padding:0 8px;margin:0 0 0 4px;"
+    f"border-radius:10px;cursor:pointer;color:{theme.TEXT};background:{theme.SURFACE};"
+    f"border:1px solid {theme.BORDER}")
 ).replace("__MUTED__", theme.MUTED)
 
 
