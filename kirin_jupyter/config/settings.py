@@ -37,6 +37,7 @@ ENV_OUTPUT_DIR = "KIRIN_OUTPUT_DIR"
 ENV_SIMULATOR_SECONDS = "KIRIN_SIMULATOR_SECONDS"
 
 DEFAULT_OUTPUT_DIR = "kirin_outputs"
+PROVENANCE_LEVELS = ("full", "minimal", "off")  # as model/provenance_record.LEVELS
 DEFAULT_JOB_TIMEOUT = 900.0  # seconds; generous: a slow 2k x9 task must not be given up
 DEFAULT_SIMULATOR_SECONDS = 3.0
 
@@ -139,6 +140,11 @@ class Settings:
     max_credits: float = field(default=0.0, metadata=_about(
         "budget in the service's credits, for a service that quotes its prices in credits "
         "(max_cost is in USD and cannot be checked there); 0: no limit"))
+    provenance: str = field(default="full", metadata=_about(
+        "what each saved image carries: full (the AI mark, the record: prompt, options, "
+        "ids; A1111 parameters), minimal (the AI mark, model, service, time and ids: no "
+        "prompt) or off (the file as the service sent it); the journal keeps the full "
+        "record either way"))
     max_sweep_cells: int = field(default=256, metadata=_about(
         "the most combinations a sweep may have; counted before anything is expanded"))
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -250,6 +256,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "max_cost": _not_negative,
     "max_credits": _not_negative,
     "max_sweep_cells": _positive,
+    "provenance": _one_of(PROVENANCE_LEVELS),
 }
 
 _KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}

@@ -158,8 +158,8 @@ def test_the_engine_step_stamps_a_jpeg_and_a_webp_result(tmp_path: Path) -> None
         path.write_bytes(data)
     stamp = job_stamp(journal, request, task_id="task-9", cost=None, finished_at=2e9,
                       simulated=False)
-    count = stamp_files(stamp, paths, ["image", "image"])
-    assert count == 2
+    done = stamp_files(stamp, paths, ["image", "image"])
+    assert [item.where for item in done] == ["file", "file"]
     for index, (path, data) in enumerate(zip(paths, originals, strict=True)):
         record = kirin_jupyter.provenance(path)
         assert record["task_id"] == "task-9" and record["image"] == index + 1
