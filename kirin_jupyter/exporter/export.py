@@ -307,8 +307,11 @@ def history_frame(*, model: str | None = None, since: str | float | None = None)
     except KeyError as exc:
         raise ValidationError(f"history_frame: {exc.args[0]}") from None
     start = day_start(since) if isinstance(since, str) else since
-    rows = journal_rows(default_client().journal, since=start, model=name)
-    frame = pd.DataFrame([job_record(row) for row in rows], columns=JOB_COLUMNS)
+    journal = default_client().journal
+    rows = journal_rows(journal, since=start, model=name)
+    records = [job_record(row) for row in rows]
+    _add_marks(records, rows, journal)
+    frame = pd.DataFrame(records, columns=JOB_COLUMNS)
     for column in ("created_at", "finished_at"):
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
     frame["cost"] = pd.to_numeric(frame["cost"])
@@ -317,7 +320,29 @@ def history_frame(*, model: str | None = None, since: str | float | None = None)
 
 JOB_COLUMNS = ("task_id", "external_id", "status", "model", "prompt", "negative_prompt", "n",
                "resolution", "aspect_ratio", "cost", "created_at", "finished_at", "files",
-               "error", "options")
+               "error", "options", "rating", "picked", "rejected")
+
+
+def _add_marks(records: list[dict[str, Any]], rows: list[dict[str, Any]],
+               journal: Journal) -> None:
+    """Each job's best rating (None when unrated) and how many of its files are picked
+    and rejected: one journal query for the lot."""
+    listed = [_json_list(row.get("paths")) for row in rows]
+    marks = journal.file_marks([p for paths in listed for p in paths])
+    for record, paths in zip(records, listed, strict=True):
+        found = [marks[p] for p in paths if p in marks]
+        ratings = [m["rating"] for m in found if m.get("rating") is not None]
+        record["rating"] = max(ratings) if ratings else None
+        record["picked"] = sum(m.get("flag") == "picked" for m in found)
+        record["rejected"] = sum(m.get("flag") == "rejected" for m in found)
+
+
+def _json_list(text: Any) -> list[str]:
+    try:
+        found = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return [p for p in found if isinstance(p, str)] if isinstance(found, list) else []
 
 
 def job_record(row: dict[str, Any]) -> dict[str, Any]:
