@@ -56,6 +56,22 @@ def test_the_best_two_of_a_batch_picked_in_python_are_the_only_images_exported(
         best.external_task_id, second.external_task_id}
     rows, total = http_client.journal.history(min_rating=5)
     assert [r["external_id"] for r in rows] == [best.external_task_id]
+    page = batch._repr_html_()  # static stars, as a saved notebook keeps them
+    assert page is not None and page.count("★★★★★") == 1 and page.count("★★★★☆") == 1
+    assert page.count(">picked<") == 2 and page.count(">rejected<") == 1
+    card = best._repr_html_()
+    assert card is not None and "★★★★★" in card and 'aria-label="5 of 5 stars"' in card
+
+
+def test_the_sweep_grid_shows_a_cell_s_stars(http_client: Client) -> None:
+    sweep = http_client.sweep("a {red|blue} kite", model="v3", n=1)
+    sweep.wait(60)
+    blue = sweep.results[1]
+    assert blue is not None
+    blue.rate(2)
+    blue.reject()
+    grid = sweep._repr_html_()
+    assert grid is not None and grid.count("★★☆☆☆") == 1 and ">rejected<" in grid
 
 
 def test_a_rating_rewrites_only_metadata_and_a_minimal_export_keeps_it(

@@ -200,6 +200,8 @@ def test_a_signed_png_is_left_byte_identical_and_its_record_goes_beside_it(
     row = http_client.journal.file_marks([path.resolve()])[str(path.resolve())]
     assert row["stored_in"] == "sidecar" and row["c2pa"] == "PNG caBX chunk"
     assert http_client.journal.file_record(path.resolve())["prompt"] == PROMPT
+    card = result._repr_html_()  # the card says so, once
+    assert card is not None and card.count("signed by the service (C2PA") == 1
     marked = result.rate(5)  # a rating stays in the journal: the file is not touched
     assert marked[0].rating == 5 and not marked[0].in_file
     assert path.read_bytes() == _served(sim_server, result.task_id)
