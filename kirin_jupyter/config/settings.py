@@ -57,6 +57,7 @@ SAFETY_NAMES: Mapping[str, str] = {
     "max_cost": "budget", "max_credits": "budget",
     "max_result_mb": "lower", "max_answer_mb": "lower", "max_result_megapixels": "lower",
     "request_seconds": "lower", "max_sweep_cells": "lower", "create_resends": "lower",
+    "provenance": "private",  # full > minimal > off: a project may keep more private only
 }
 
 
@@ -70,6 +71,11 @@ def loosens(name: str, value: Any, yours: Any) -> str | None:
         return "0 (no limit) would lift your limit"
     if kind == "budget" and not yours:
         return None  # a limit where there was none
+    if kind == "private":
+        order = {level: rank for rank, level in enumerate(PROVENANCE_LEVELS)}
+        less_private = order.get(value, 0) < order.get(yours, 0)
+        return f"it may keep more out of the files ({yours!r}), not less" if less_private \
+            else None
     return f"it may lower {name}, not raise it" if value > yours else None
 
 
