@@ -67,3 +67,5 @@ def test_the_magic_option_sets_the_level_and_a_bad_one_sends_nothing(
     with pytest.raises(UsageError, match="choose one of: full, minimal, off"):
         shell.run_cell_magic("kirin", "bad --provenance secret", "a kite")
     assert "bad" not in shell.user_ns
+    made = kirin_jupyter.generate("a private red kite", provenance="off").wait(20)
+    assert made.provenance == "off" and b"kirin" not in made.paths[0].read_bytes()
