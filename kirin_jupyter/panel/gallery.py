@@ -77,6 +77,7 @@ class Tile:
                                     style={"button_width": "52px"})
         self.flag.add_class("kirin-flag")
         self.mark_note = w.HTML("")
+        show(self.mark_note, False)  # until a mark is made: no empty row under the tile
         self.stars.observe(lambda change: self._marked(rating=change["new"]), names="value")
         self.flag.observe(lambda change: self._marked(flag=change["new"]), names="value")
         self.pick.add_class("kirin-pick")
@@ -89,8 +90,8 @@ class Tile:
             button.on_click(lambda _b, act=action: act(self))
         self.widget = w.VBox(
             [self.placeholder, self.image, self.caption,
-             w.HBox([*self.buttons, self.pick], layout=w.Layout(flex_flow="row wrap")),
-             w.HBox([self.stars, self.flag], layout=w.Layout(flex_flow="row wrap")),
+             w.HBox([*self.buttons, self.pick, self.stars, self.flag],
+                    layout=w.Layout(flex_flow="row wrap")),
              self.mark_note],
             layout=w.Layout(min_width="0"))
         self.widget.add_class("kirin-tile")
@@ -135,9 +136,11 @@ class Tile:
                 done = result.unmark(self.index)
         except (KirinError, OSError) as exc:
             self.mark_note.value = note(str(exc), BAD)
+            show(self.mark_note, True)
             return
         where = "in the journal and the file" if done[0].in_file else "in the journal"
         self.mark_note.value = note(f"kept {where}")
+        show(self.mark_note, True)
 
 
 def expected_ratio(request: GenerationRequest) -> float:
