@@ -138,6 +138,14 @@ def _checked_key(key: str | None) -> str | None:
     return key
 
 
+def checked_provenance(level: str | None) -> str | None:
+    """A provenance level as given (None: the setting's), or ``ValidationError``."""
+    if level is not None and level not in config.PROVENANCE_LEVELS:
+        raise ValidationError(f"provenance = {level!r}: choose one of: "
+                              f"{', '.join(config.PROVENANCE_LEVELS)}")
+    return level
+
+
 class Client:
     """A connection to the Kirin service, or to the built-in simulator when no key is set.
 
@@ -162,6 +170,7 @@ class Client:
         upload_references: str | None = None,
         upload_url: str | None = None,
         protocol: str | dict[str, str] | None = None,
+        provenance: str | None = None,
         timeout: float | None = None,
         max_cost: Decimal | float | str | None = None,
         max_credits: Decimal | float | str | None = None,
@@ -180,7 +189,7 @@ class Client:
             "quote_path": quote_path, "body_style": body_style, "timeout": timeout,
             "element_body": element_body,
             "upload_references": upload_references, "upload_url": upload_url,
-            "protocol": protocol,
+            "protocol": protocol, "provenance": provenance,
             "create_resends": create_resends,
             "output_dir": None if output_dir is None else str(output_dir),
         }
@@ -360,7 +369,8 @@ class Client:
                                              fit=bool(given.get("fit")))
         return build_request(prompt, **given)
 
-    def generate(self, prompt: Any, **options: Unpack[RequestOptions]) -> Job:
+    def generate(self, prompt: Any, *, provenance: str | None = None,
+                 **options: Unpack[RequestOptions]) -> Job:
         """Validate, then start the job in the background and return it at once.
 
         The options are ``RequestOptions``: ``model``, ``n``, ``resolution``,
@@ -369,10 +379,12 @@ class Client:
         do not list, sent inside params as given). Those left out take the settings'
         defaults (``default_model``, ``n``, ``resolution``, ``aspect_ratio``). Raises
         ``ValidationError`` (nothing sent) when an option breaks a documented rule.
+        ``provenance`` (full, minimal, off) overrides the setting for this job's files.
         """
-        return self.submit(self.build(prompt, **options))
+        level = checked_provenance(provenance)
+        return self.submit(self.build(prompt, **options), provenance=level)
 
-    def submit(self, request: GenerationRequest) -> Job:
+    def submit(self, request: GenerationRequest, *, provenance: str | None = None) -> Job:
         """Start a job for an already validated request.
 
         Raises ``ValidationError`` for an external id this journal has seen (ids must be
@@ -392,11 +404,13 @@ class Client:
                 f"(task {earlier.get('task_id') or 'not created'}); ids must be unique: "
                 "leave it out to get a fresh one"
             )
+        level = checked_provenance(provenance)
         quote = self.quote_request(request) if self._limits() else None
         with self._lock:  # check and register together: two threads cannot both pass
             self.budget.check_job(request, quote)
             job = self._new_job(request)
             job.quote = quote
+            job.provenance = level
             self.registry.add(job)
         self._start(job, self.output_dir, resume=False)
         return job
@@ -432,7 +446,8 @@ class Client:
                           self._policy, self.timeout, status_rate=self._status_rate,
                           quote=self.prices.ask, gate=gate,
                           stream_silence=self.stream_silence, uploads=self.uploads,
-                          protocols=parse_protocols(self.settings.protocol))
+                          protocols=parse_protocols(self.settings.protocol),
+                          provenance=self.settings.provenance)
 
     def adopt(self, job: Job) -> None:
         """Count ``job`` as one of this client's (job list, budget, ``%kirin wait``)."""

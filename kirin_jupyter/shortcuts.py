@@ -34,9 +34,11 @@ def set_default_client(client: Client | None) -> None:
     current_session().use_client(client)
 
 
-def generate(prompt: Any, **options: Unpack[RequestOptions]) -> Job:
-    """``default_client().generate(...)``: start a job and return it at once."""
-    return default_client().generate(prompt, **options)
+def generate(prompt: Any, *, provenance: str | None = None,
+             **options: Unpack[RequestOptions]) -> Job:
+    """``default_client().generate(...)``: start a job and return it at once
+    (``provenance``: full, minimal or off for this job's files)."""
+    return default_client().generate(prompt, provenance=provenance, **options)
 
 
 def batch(prompts: Any, *, name: str | None = None, concurrency: int | None = None,

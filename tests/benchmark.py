@@ -586,7 +586,7 @@ def bench_provenance(runs: int = 40) -> None:
             started = time.perf_counter()
             stamped = stamp_files(stamp, [path], ["image"])
             times.append(time.perf_counter() - started)
-            assert stamped == 1
+            assert [item.where for item in stamped] == ["file"]
         started = time.perf_counter()
         with Image.open(path) as img:
             info = PngImagePlugin.PngInfo()

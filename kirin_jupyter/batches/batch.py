@@ -294,7 +294,8 @@ class Batch:
             if seen.attempt:
                 self.requests[index] = request = replace(
                     request, external_task_id=seen.row["external_id"])
-            result = result_from_row(seen.row, simulated=self.simulated)
+            result = result_from_row(seen.row, simulated=self.simulated,
+                                     journal=self._services.journal)
             if result is not None:
                 self._earlier[index] = result
                 self.reused += 1
@@ -467,7 +468,8 @@ class Batch:
                 self.attempts[index] = seen.attempt
                 self.requests[index] = replace(self.requests[index],
                                                external_task_id=seen.row["external_id"])
-            result = result_from_row(seen.row, simulated=self.simulated)
+            result = result_from_row(seen.row, simulated=self.simulated,
+                                     journal=self._services.journal)
             if result is not None:
                 self._earlier[index] = result
                 del self._elsewhere[index]

@@ -201,7 +201,8 @@ def describe_owner(owner: str) -> str:
     return f"pid {pid}, host {host}" if host else f"pid {pid}"
 
 
-def result_from_row(row: dict[str, Any], *, simulated: bool) -> Result | None:
+def result_from_row(row: dict[str, Any], *, simulated: bool,
+                    journal: Journal | None = None) -> Result | None:
     """The Result of a completed job from its journal row, if all its files are there."""
     if row["status"] != "completed":
         return None
@@ -227,4 +228,5 @@ def result_from_row(row: dict[str, Any], *, simulated: bool) -> Result | None:
         simulated=simulated,
         finished_at=row["updated_at"],
         options=options,
+        journal=journal,
     )

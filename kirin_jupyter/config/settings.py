@@ -36,6 +36,7 @@ ENV_OUTPUT_DIR = "KIRIN_OUTPUT_DIR"
 ENV_SIMULATOR_SECONDS = "KIRIN_SIMULATOR_SECONDS"
 
 DEFAULT_OUTPUT_DIR = "kirin_outputs"
+PROVENANCE_LEVELS = ("full", "minimal", "off")  # as model/provenance_record.LEVELS
 DEFAULT_JOB_TIMEOUT = 900.0  # seconds; generous: a slow 2k x9 task must not be given up
 DEFAULT_SIMULATOR_SECONDS = 3.0
 
@@ -55,6 +56,7 @@ SAFETY_NAMES: Mapping[str, str] = {
     "max_cost": "budget", "max_credits": "budget",
     "max_result_mb": "lower", "max_answer_mb": "lower", "max_result_megapixels": "lower",
     "request_seconds": "lower", "max_sweep_cells": "lower", "create_resends": "lower",
+    "provenance": "private",  # full > minimal > off: a project may keep more private only
 }
 
 
@@ -68,6 +70,11 @@ def loosens(name: str, value: Any, yours: Any) -> str | None:
         return "0 (no limit) would lift your limit"
     if kind == "budget" and not yours:
         return None  # a limit where there was none
+    if kind == "private":
+        order = {level: rank for rank, level in enumerate(PROVENANCE_LEVELS)}
+        less_private = order.get(value, 0) < order.get(yours, 0)
+        return f"it may keep more out of the files ({yours!r}), not less" if less_private \
+            else None
     return f"it may lower {name}, not raise it" if value > yours else None
 
 
@@ -138,6 +145,11 @@ class Settings:
     max_credits: float = field(default=0.0, metadata=_about(
         "budget in the service's credits, for a service that quotes its prices in credits "
         "(max_cost is in USD and cannot be checked there); 0: no limit"))
+    provenance: str = field(default="full", metadata=_about(
+        "what each saved image carries: full (the AI mark, the record: prompt, options, "
+        "ids; A1111 parameters), minimal (the AI mark, model, service, time and ids: no "
+        "prompt) or off (the file as the service sent it); the journal keeps the full "
+        "record either way"))
     max_sweep_cells: int = field(default=256, metadata=_about(
         "the most combinations a sweep may have; counted before anything is expanded"))
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -249,6 +261,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "max_cost": _not_negative,
     "max_credits": _not_negative,
     "max_sweep_cells": _positive,
+    "provenance": _one_of(PROVENANCE_LEVELS),
 }
 
 _KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}

@@ -134,13 +134,13 @@ def batch_html(batch: Batch, *, final: bool) -> str:
             + foot(escape(_money_line(batch))) + "</div>")
 
 
-def _tile(number: int, prompt: str, path: Path) -> str:
+def _tile(number: int, prompt: str, path: Path, marks: str = "") -> str:
     """One item: its first picture (a link where a link reaches the file) over its number
     and the start of its prompt, so each picture says which prompt it answers."""
     data = base64.b64encode(thumbnail_jpeg(path, THUMB_MADE, square=True)).decode("ascii")
     title = escape(f"#{number}: {cut(prompt, 300)}")
     caption = (f'<span class="kirin-cap" style="font-size:11px"><b>#{number}</b> '
-               f"{escape(cut(prompt, CAPTION_CHARS))}</span>")
+               f"{escape(cut(prompt, CAPTION_CHARS))}</span>{marks}")
     image = f'<img src="data:image/jpeg;base64,{data}" alt="item {number}">'
     href = link(path)
     if href is None:
@@ -151,6 +151,8 @@ def _tile(number: int, prompt: str, path: Path) -> str:
 
 def gallery_page_html(batch: Batch, number: int, per_page: int, *,
                       counted: bool = False) -> str:
+    from .marks import mark_html, marks_of
+
     """Page ``number`` of the items that are done: one thumbnail each (its first image).
     ``counted``: the card says how many are done already, so one page needs no note."""
     done = [(index, result) for index, result in enumerate(batch.results)
@@ -163,7 +165,9 @@ def gallery_page_html(batch: Batch, number: int, per_page: int, *,
     tiles = []
     for index, result in shown:
         try:
-            tiles.append(_tile(index + 1, result.prompt, result.paths[0]))
+            found = marks_of(result)
+            tiles.append(_tile(index + 1, result.prompt, result.paths[0],
+                               mark_html(found.get(result.paths[0]))))
         except OSError:  # the file was moved or deleted since
             where = escape(shown_path(result.paths[0]))
             tiles.append(f'<div class="kirin-tile" title="{where}">#{index + 1} missing</div>')

@@ -174,7 +174,7 @@ def _cost_text(cost: Any) -> str:
     return "" if cost is None else f" · cost {usd(cost)}"
 
 
-def _tile(index: int, path: Path, kind: str) -> str:
+def _tile(index: int, path: Path, kind: str, marks: str = "") -> str:
     """One result: its thumbnail (a link to the full file where a link reaches it) over its
     file name. The caption's size and colour come from the gallery's rule."""
     shown = shown_path(path)
@@ -189,10 +189,10 @@ def _tile(index: int, path: Path, kind: str) -> str:
         media = f'<video src="{escape(href)}" controls></video>'
     else:
         media = f"<div>{escape(kind)} saved</div>"
-    return f'<div class="kirin-tile">{media}{caption}</div>'
+    return f'<div class="kirin-tile">{media}{caption}{marks}</div>'
 
 
-def gallery_html(paths: list[Path], types: list[str]) -> str:
+def gallery_html(paths: list[Path], types: list[str], marks: list[str] | None = None) -> str:
     """Tiles on a grid whose rows fill: as wide as the tiles need, never wider than the cell.
     (Its columns are said inline: they differ from card to card.)"""
     if not paths:
@@ -202,7 +202,8 @@ def gallery_html(paths: list[Path], types: list[str]) -> str:
     prepare([path for index, path in enumerate(paths)
              if (types[index] if index < len(types) else "image") == "image"])
     tiles = "".join(
-        _tile(index, path, types[index] if index < len(types) else "image")
+        _tile(index, path, types[index] if index < len(types) else "image",
+              marks[index] if marks and index < len(marks) else "")
         for index, path in enumerate(paths)
     )
     return (f'<div class="kirin-gallery" style="display:grid;grid-template-columns:'
@@ -223,10 +224,14 @@ def _metadata_html(metadata: dict[str, Any]) -> str:
 
 def result_html(result: Result) -> str:
     """The finished card: the gallery, then how many, when and what it cost."""
+    from .marks import mark_html, marks_of, signed_note
+
     count = len(result.paths)
     footer = (f"{count} result{'s' if count != 1 else ''} · {_finished_text(result.finished_at)}"
-              f"{_cost_text(result.cost)}")
-    body = gallery_html(result.paths, result.types) + _metadata_html(result.metadata)
+              f"{_cost_text(result.cost)}{signed_note(result)}")
+    found = marks_of(result)
+    marks = [mark_html(found.get(path)) for path in result.paths]
+    body = gallery_html(result.paths, result.types, marks) + _metadata_html(result.metadata)
     return card_html(model=result.model, prompt=result.prompt, simulated=result.simulated,
                      state="completed", task_id=result.task_id, options=result.options,
                      body=body, footer=footer, role="kirin-result",

@@ -68,9 +68,13 @@ def _state(sweep: Sweep, counts: dict[str, int]) -> str:
 
 
 def _thumbs(result: Result) -> str:
+    from .marks import mark_html, marks_of
+
     paths = result.paths[:MAX_THUMBS]
     columns = 1 if len(paths) == 1 else 2
-    tiles = "".join(_thumb(path, number) for number, path in enumerate(paths, 1))
+    found = marks_of(result)
+    tiles = "".join(f"<div>{_thumb(path, number)}{mark_html(found.get(path))}</div>"
+                    for number, path in enumerate(paths, 1))
     more = len(result.paths) - len(paths)
     tail = f'<div class="kirin-meta">+{more} more</div>' if more > 0 else ""
     return (f'<div class="kirin-sweep-thumbs" style="display:grid;grid-template-columns:'

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
     from ..model.quote import Quote
+    from ..storage.journal import Journal
+    from ..storage.marks import Mark
 
 
 JobStatus = Literal[
@@ -47,7 +49,63 @@ class Result:
     metadata: dict[str, Any] = field(default_factory=dict)
     finished_at: float | None = None  # wall-clock seconds: when the files were all saved
     options: dict[str, Any] = field(default_factory=dict)  # GenerationRequest.options
+    provenance: str = "full"  # what the saved files carry: full, minimal or off
+    signed: list[str] = field(default_factory=list)  # C2PA manifests found: files untouched
+    journal: Journal | None = field(default=None, repr=False, compare=False)
     _images: list[PILImage] | None = field(default=None, repr=False)
+
+    # -- stars, picks and rejects ------------------------------------------------------
+
+    def rate(self, stars: int, image: int | None = None) -> list[Mark]:
+        """Rate the result's images 0-5 stars (or only image ``image``, 0-based): in the
+        journal, and as ``xmp:Rating`` in each file that carries a record."""
+        return self._mark(image, rating=stars)
+
+    def pick(self, image: int | None = None) -> list[Mark]:
+        """Mark the images (or one) as picked: ``export(..., picked=True)`` takes them."""
+        return self._mark(image, flag="picked")
+
+    def reject(self, image: int | None = None) -> list[Mark]:
+        """Mark the images (or one) as rejected: ``cull()`` moves them to ``rejected/``."""
+        return self._mark(image, flag="rejected")
+
+    def unmark(self, image: int | None = None) -> list[Mark]:
+        """Neither picked nor rejected any more (the stars stay)."""
+        return self._mark(image, clear_flag=True)
+
+    @property
+    def marks(self) -> list[Mark]:
+        """Each file's stars and pick as the journal holds them."""
+        from ..storage.marks import marks_of
+
+        return marks_of(self._journal(), list(self.paths))
+
+    def _mark(self, image: int | None, **change: Any) -> list[Mark]:
+        from ..storage.marks import mark
+
+        chosen = list(self.paths) if image is None else [self._path(image)]
+        journal = self._journal()
+        return [mark(journal, path, external_id=self.external_task_id, **change)
+                for path in chosen]
+
+    def _path(self, image: int) -> Path:
+        from ..errors import ValidationError
+
+        if isinstance(image, bool) or not isinstance(image, int) or not (
+                -len(self.paths) <= image < len(self.paths)):
+            raise ValidationError(f"this result has {len(self.paths)} file(s); image "
+                                  f"{image!r} is not one of them (0-based)")
+        return self.paths[image]
+
+    def _journal(self) -> Journal:
+        """The journal this result was recorded in; the session's default one for a
+        result made by hand."""
+        if self.journal is None:
+            from ..config.settings import kirin_home
+            from ..storage.journal import Journal
+
+            self.journal = Journal(kirin_home() / "journal.sqlite3")
+        return self.journal
 
     @property
     def images(self) -> list[PILImage]:
@@ -123,6 +181,7 @@ class Job:
         self.error: BaseException | None = None
         self.result: Result | None = None
         self.protocol = "generation"  # or "queue": the gateway protocol it was sent in
+        self.provenance: str | None = None  # full, minimal, off; None: the client's setting
         # cancel(): the runner's hook (on the engine loop), its task, and why it stopped
         self._cancel_requested = False
         self._canceller: Callable[[], concurrent.futures.Future[str]] | None = None

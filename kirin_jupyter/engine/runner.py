@@ -45,7 +45,7 @@ from .streaming import follow_by_stream
 from .ticker import start_ticking, stop_ticking
 
 if TYPE_CHECKING:
-    from ..model.provenance_record import JobStamp
+    from ..model.provenance_record import JobStamp, Stamped
 
 log = logging.getLogger("kirin_jupyter")
 
@@ -69,6 +69,7 @@ class RunContext:
     stream_silence: float = 30.0  # seconds a stream may send nothing before it is given up
     uploads: Uploads | None = None  # references uploaded once (upload_references)
     protocols: Protocols = field(default_factory=Protocols)  # generation, queue or auto
+    provenance: str = "full"  # what saved files carry: full, minimal or off
 
 
 async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
@@ -280,7 +281,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     stamp = await _job_stamp(ctx, job, task_id, snapshot, seen_complete)
     paths, snapshot = await _download_all(ctx, task_id, snapshot, job)
     finished_at = time.time()
-    await _stamp(ctx, job, stamp, snapshot, paths)
+    stamped = await _stamp(ctx, job, stamp, snapshot, paths)
     result = Result(
         task_id=task_id,
         external_task_id=request.external_task_id,
@@ -294,12 +295,21 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         metadata=snapshot.metadata,
         finished_at=finished_at,
         options=dict(request.options),
+        provenance=job.provenance or ctx.provenance,
+        signed=sorted({item.signed for item in stamped if item.signed}),
+        journal=ctx.journal,
     )
     await _journal(  # absolute: resume from another folder must find them
         ctx.journal.record_result, request.external_task_id,
         None if result.cost is None else str(result.cost), result.urls,
         [path.resolve() for path in result.paths],
     )
+    if stamped:  # the full record of each file, whatever the file carries
+        await _journal(ctx.journal.record_files, request.external_task_id, [
+            {"path": item.path.resolve(), "image": index + 1,
+             "provenance": stamp.level if stamp and item.where != "none" else "off",
+             "stored_in": item.where, "c2pa": item.signed, "record": item.record}
+            for index, item in enumerate(stamped)])
     return result
 
 
@@ -307,31 +317,34 @@ async def _job_stamp(ctx: RunContext, job: Job, task_id: str, snapshot: TaskSnap
                      seen_complete: float) -> JobStamp | None:
     """The facts of the job's records, before the downloads (the record dates the task,
     not its download). A failure is logged and never fails the job."""
-    from ..model.provenance_record import job_stamp
+    from ..model.provenance_record import job_stamp, service_name
 
     try:
         return await asyncio.to_thread(  # a journal read: off the loop
             job_stamp, ctx.journal, job.request, task_id=task_id, cost=snapshot.cost,
-            finished_at=seen_complete, simulated=job.simulated)
+            finished_at=seen_complete, simulated=job.simulated,
+            service=service_name(ctx.api.endpoint.base_url, job.simulated),
+            level=job.provenance or ctx.provenance)
     except Exception as exc:
         log.warning("job %s: no provenance written: %s", job.external_task_id, exc)
         return None
 
 
 async def _stamp(ctx: RunContext, job: Job, stamp: JobStamp | None, snapshot: TaskSnapshot,
-                 paths: list[Path]) -> None:
-    """The generation record spliced into every saved image once its download is done,
-    off the loop (file I/O); a failure is logged and never fails a job whose files are on
-    disk."""
+                 paths: list[Path]) -> list[Stamped]:
+    """The generation record spliced into every saved image once its download is done
+    (or beside a signed one), off the loop (file I/O); a failure is logged and never fails
+    a job whose files are on disk."""
     from ..model.provenance_record import stamp_files
 
     if stamp is None:
-        return
+        return []
     try:
-        await asyncio.to_thread(stamp_files, stamp, paths,
-                                [item.type for item in snapshot.items])
+        return await asyncio.to_thread(stamp_files, stamp, paths,
+                                       [item.type for item in snapshot.items])
     except Exception as exc:
         log.warning("job %s: no provenance written: %s", job.external_task_id, exc)
+        return []
 
 
 async def _create_by(deadline: float, job: Job, ctx: RunContext, **kw: Any) -> TaskSnapshot:

@@ -6,7 +6,10 @@
 - ``.csv``: one row per image.
 
 The file appears whole or not at all (written beside it, then renamed). A result file that
-was deleted since is listed as missing, not a failure. ``history_frame()`` is the journal
+was deleted since is listed as missing, not a failure. ``picked=True`` (or ``min_rating``)
+keeps the winners only; ``provenance="minimal"`` or ``"off"`` gives a zip for a client:
+the files carry the AI mark and ids only (or nothing of ours), and the manifest, CSV and
+contact sheet leave out the prompts and options. ``history_frame()`` is the journal
 as a pandas DataFrame, one row per job.
 """
 
@@ -63,24 +66,78 @@ def check_path(path: str | os.PathLike[str]) -> Path:
 
 
 def export(path: str | os.PathLike[str],
-           jobs: Iterable[Job | Result | None] | None = None) -> Exported:
+           jobs: Iterable[Job | Result | None] | None = None, *, picked: bool = False,
+           min_rating: int | None = None, provenance: str = "full") -> Exported:
     """Export finished jobs (default: this session's, ``default_client().jobs``) to
     ``path``: a .zip (files, manifest.json/.csv, index.html), .html or .csv. Results may
-    stand for their jobs, and a None (a sweep cell never sent) is skipped."""
+    stand for their jobs, and a None (a sweep cell never sent) is skipped. ``picked``:
+    only the images marked picked; ``min_rating``: only those rated that or more;
+    ``provenance``: full, minimal or off (what the exported files and manifest carry)."""
     target = check_path(path)
-    if jobs is None:
-        from ..shortcuts import default_client
+    level = _checked_level(provenance)
+    from ..shortcuts import default_client
 
+    if jobs is None:
         jobs = default_client().jobs
-    return write(target, items_from_jobs(jobs))
+    jobs = list(jobs)
+    journal = _journal_of(jobs) or default_client().journal
+    items = _winners(items_from_jobs(jobs), journal, picked, min_rating)
+    return write(target, items, level=level, journal=journal)
 
 
 def export_journal(path: str | os.PathLike[str], journal: Journal, *,
-                   since: float | None = None, model: str | None = None) -> Exported:
+                   since: float | None = None, model: str | None = None,
+                   picked: bool = False, min_rating: int | None = None,
+                   provenance: str = "full") -> Exported:
     """Export the journal's completed jobs created at or after ``since`` (a timestamp) of
-    ``model`` (a model name), newest first."""
+    ``model`` (a model name), newest first; ``picked``, ``min_rating`` and ``provenance``
+    as ``export``."""
     target = check_path(path)
-    return write(target, items_from_rows(journal_rows(journal, since=since, model=model)))
+    level = _checked_level(provenance)
+    items = items_from_rows(journal_rows(journal, since=since, model=model))
+    return write(target, _winners(items, journal, picked, min_rating), level=level,
+                 journal=journal)
+
+
+def _checked_level(level: object) -> str:
+    from ..model.provenance_record import level_problem
+
+    problem = level_problem(level)
+    if problem:
+        raise ValidationError(f"export: provenance = {level!r}: {problem}")
+    return str(level)
+
+
+def _journal_of(jobs: Sequence[Job | Result | None]) -> Journal | None:
+    """The journal the results were recorded in (their client's), if they say."""
+    from ..engine.job import Job
+
+    for job in jobs:
+        result = job.result if isinstance(job, Job) else job
+        if result is not None and getattr(result, "journal", None) is not None:
+            return result.journal
+    return None
+
+
+def _winners(items: list[Item], journal: Journal, picked: bool,
+             min_rating: int | None) -> list[Item]:
+    """The items marked picked (and/or rated ``min_rating`` or more) in the journal."""
+    if not picked and min_rating is None:
+        return items
+    if min_rating is not None:
+        from ..storage.marks import checked_rating
+
+        min_rating = checked_rating(min_rating)
+    marks = journal.file_marks([item.source.resolve() for item in items])
+    kept = []
+    for item in items:
+        row = marks.get(str(item.source.resolve()), {})
+        if picked and row.get("flag") != "picked":
+            continue
+        if min_rating is not None and (row.get("rating") or 0) < min_rating:
+            continue
+        kept.append(item)
+    return kept
 
 
 def journal_rows(journal: Journal, *, since: float | None = None, model: str | None = None,
@@ -115,15 +172,21 @@ def day_start(text: str) -> float:
     return datetime.datetime.combine(day, datetime.time()).timestamp()
 
 
-def write(target: Path, items: Sequence[Item]) -> Exported:
-    """Write ``items`` in the format ``target``'s suffix names, atomically."""
+def write(target: Path, items: Sequence[Item], *, level: str = "full",
+          journal: Journal | None = None) -> Exported:
+    """Write ``items`` in the format ``target``'s suffix names, atomically; below level
+    ``full`` the manifest, CSV and sheet leave the prompts and options out."""
+    import dataclasses
+
     items = named(items)
+    if level != "full":
+        items = [dataclasses.replace(item, prompt="", options={}) for item in items]
     suffix = target.suffix.lower()
     title = f"Kirin export: {target.stem}"
     writer: Callable[[IO[bytes]], None]
     if suffix == ".zip":
         def writer(fh: IO[bytes]) -> None:
-            _write_zip(fh, items, title)
+            _write_zip(fh, items, title, level, journal)
     elif suffix == ".html":
         def writer(fh: IO[bytes]) -> None:
             from .contact_sheet import sheet_html
@@ -137,20 +200,45 @@ def write(target: Path, items: Sequence[Item]) -> Exported:
                     sum(item.missing for item in items))
 
 
-def _write_zip(fh: IO[bytes], items: Sequence[Item], title: str) -> None:
+def _write_zip(fh: IO[bytes], items: Sequence[Item], title: str, level: str = "full",
+               journal: Journal | None = None) -> None:
     from .contact_sheet import sheet_html
 
     records = [item.record() for item in items]
-    manifest = {"format": "kirin-export/1", "images": len(items),
+    manifest = {"format": "kirin-export/1", "images": len(items), "provenance": level,
                 "missing": sum(item.missing for item in items), "items": records}
     with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for item in items:
-            if not item.missing:  # images are compressed already: stored as they are
+            if item.missing:
+                continue
+            if level == "full":  # images are compressed already: stored as they are
                 archive.write(item.source, item.name, compress_type=zipfile.ZIP_STORED)
+            else:
+                archive.writestr(item.name, _at_level(item.source, level, journal),
+                                 compress_type=zipfile.ZIP_STORED)
         archive.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2,
                                                      default=str))
         archive.writestr("manifest.csv", _csv([_csv_row(item, zipped=True) for item in items]))
         archive.writestr("index.html", sheet_html(items, _in_zip, title=title))
+
+
+def _at_level(source: Path, level: str, journal: Journal | None) -> bytes:
+    """A file's bytes with the minimal record (its rating kept) or none of ours."""
+    from ..model.provenance_record import at_level
+    from ..storage.file_provenance import at_level_bytes, read_record
+
+    data = source.read_bytes()
+    try:
+        record = read_record(data)
+    except ValidationError:
+        record = None
+    if record is None and journal is not None:
+        record = journal.file_record(source.resolve())
+    marks = journal.file_marks([source.resolve()]) if journal is not None else {}
+    row = marks.get(str(source.resolve()), {})
+    rating = -1 if row.get("flag") == "rejected" else row.get("rating")
+    minimal = at_level(record, "minimal") if record is not None else None
+    return at_level_bytes(data, level, minimal, rating)
 
 
 def _in_zip(item: Item) -> str:
@@ -219,8 +307,11 @@ def history_frame(*, model: str | None = None, since: str | float | None = None)
     except KeyError as exc:
         raise ValidationError(f"history_frame: {exc.args[0]}") from None
     start = day_start(since) if isinstance(since, str) else since
-    rows = journal_rows(default_client().journal, since=start, model=name)
-    frame = pd.DataFrame([job_record(row) for row in rows], columns=JOB_COLUMNS)
+    journal = default_client().journal
+    rows = journal_rows(journal, since=start, model=name)
+    records = [job_record(row) for row in rows]
+    _add_marks(records, rows, journal)
+    frame = pd.DataFrame(records, columns=JOB_COLUMNS)
     for column in ("created_at", "finished_at"):
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
     frame["cost"] = pd.to_numeric(frame["cost"])
@@ -229,7 +320,29 @@ def history_frame(*, model: str | None = None, since: str | float | None = None)
 
 JOB_COLUMNS = ("task_id", "external_id", "status", "model", "prompt", "negative_prompt", "n",
                "resolution", "aspect_ratio", "cost", "created_at", "finished_at", "files",
-               "error", "options")
+               "error", "options", "rating", "picked", "rejected")
+
+
+def _add_marks(records: list[dict[str, Any]], rows: list[dict[str, Any]],
+               journal: Journal) -> None:
+    """Each job's best rating (None when unrated) and how many of its files are picked
+    and rejected: one journal query for the lot."""
+    listed = [_json_list(row.get("paths")) for row in rows]
+    marks = journal.file_marks([p for paths in listed for p in paths])
+    for record, paths in zip(records, listed, strict=True):
+        found = [marks[p] for p in paths if p in marks]
+        ratings = [m["rating"] for m in found if m.get("rating") is not None]
+        record["rating"] = max(ratings) if ratings else None
+        record["picked"] = sum(m.get("flag") == "picked" for m in found)
+        record["rejected"] = sum(m.get("flag") == "rejected" for m in found)
+
+
+def _json_list(text: Any) -> list[str]:
+    try:
+        found = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return [p for p in found if isinstance(p, str)] if isinstance(found, list) else []
 
 
 def job_record(row: dict[str, Any]) -> dict[str, Any]:

@@ -61,6 +61,12 @@ def generate(ctx: Context, args: argparse.Namespace, prompt: str, var: str | Non
     from ..errors import KirinError, ValidationError
 
     timeout = grammar.seconds(args.timeout)  # every option is checked before anything is sent
+    from ..client import checked_provenance
+
+    try:
+        checked_provenance(args.provenance)
+    except ValidationError as exc:
+        raise UsageError(f"%kirin: --provenance: {exc}") from None
     try:
         client = ctx.client()
     except KirinError as exc:
@@ -75,7 +81,7 @@ def generate(ctx: Context, args: argparse.Namespace, prompt: str, var: str | Non
         dry_run(client, request)
         return
     try:
-        job = client.submit(request)
+        job = client.submit(request, provenance=args.provenance)
     except KirinError as exc:  # a budget, a journal that cannot be used, ...
         raise UsageError(f"%kirin: {exc}") from None
     if var:

@@ -86,6 +86,10 @@ OPTIONS: tuple[Option, ...] = (
            "show the exact request (key redacted) and its price; create nothing",
            action="store_true"),
     Option(("--timeout",), "timeout", "give up waiting after this many seconds", "SECONDS"),
+    Option(("--provenance",), "provenance",
+           "what the saved files carry: full (record and AI mark), minimal (AI mark, model, "
+           "ids: no prompt) or off (the bytes the service sent); default from "
+           "Kirin.provenance", "LEVEL"),
 )
 
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..storage.file_provenance import image_kind, stamp_file
+from ..storage.file_provenance import c2pa_manifest, image_kind, stamp_file, write_sidecar
 from .request import reference_labels
 
 if TYPE_CHECKING:
@@ -28,6 +28,27 @@ log = logging.getLogger("kirin_jupyter")
 
 RECORD_VERSION = 1
 _STAMPED = {".png", ".jpg", ".jpeg", ".webp"}
+
+# What a saved file carries (the ``provenance`` setting); the journal keeps the full
+# record whichever it is.
+LEVELS = ("full", "minimal", "off")
+# What ``minimal`` keeps: the AI mark (always in the XMP), model, service, time and ids;
+# never a byte of the prompt, the negative prompt, the options or the reference hashes.
+_MINIMAL_FIELDS = ("kirin_record", "model", "service", "task_id", "external_task_id",
+                   "created_at", "finished_at", "image", "images", "simulated", "version")
+
+
+def level_problem(level: object) -> str | None:
+    """Why ``level`` is no provenance level, or None."""
+    return None if level in LEVELS else f"choose one of: {', '.join(LEVELS)}"
+
+
+def at_level(record: dict[str, Any], level: str) -> dict[str, Any]:
+    """The record as a file saved at ``level`` carries it (``full`` or ``minimal``)."""
+    if level == "minimal":
+        kept = {name: record[name] for name in _MINIMAL_FIELDS if name in record}
+        return {**kept, "provenance": "minimal"}
+    return {**record, "provenance": "full"}
 
 
 def utc_iso(stamp: float | None) -> str | None:
@@ -54,7 +75,8 @@ def references(request: GenerationRequest) -> list[dict[str, Any]]:
 
 def build_record(request: GenerationRequest, *, task_id: str, cost: Decimal | None,
                  created_at: float | None, finished_at: float, parents: list[str],
-                 simulated: bool, index: int, count: int) -> dict[str, Any]:
+                 simulated: bool, index: int, count: int,
+                 service: str | None = None) -> dict[str, Any]:
     """The record of result ``index`` (0-based) of ``count`` of one generation."""
     from ..version import __version__
 
@@ -65,6 +87,7 @@ def build_record(request: GenerationRequest, *, task_id: str, cost: Decimal | No
     return {
         "kirin_record": RECORD_VERSION,
         "model": request.model.name,
+        "service": service,
         "prompt": request.prompt,
         "negative_prompt": request.negative_prompt,
         "options": dict(request.options),
@@ -149,20 +172,44 @@ class JobStamp:
     parents: list[str]
     finished_at: float
     simulated: bool
+    service: str | None = None  # the host (or "kirin-jupyter simulator"): the credit line
+    level: str = "full"  # what the files carry (``LEVELS``)
 
     def record(self, index: int, count: int) -> dict[str, Any]:
         return build_record(self.request, task_id=self.task_id, cost=self.cost,
                             created_at=self.created_at, finished_at=self.finished_at,
                             parents=self.parents, simulated=self.simulated, index=index,
-                            count=count)
+                            count=count, service=self.service)
+
+
+def service_name(base_url: str, simulated: bool) -> str:
+    """The service as a credit line names it: its host name, never a path or a query."""
+    from urllib.parse import urlsplit
+
+    if simulated:
+        return "kirin-jupyter simulator"
+    return urlsplit(base_url).hostname or "Kirin image API"
 
 
 def job_stamp(journal: Journal, request: GenerationRequest, *, task_id: str,
-              cost: Decimal | None, finished_at: float, simulated: bool) -> JobStamp:
+              cost: Decimal | None, finished_at: float, simulated: bool,
+              service: str | None = None, level: str = "full") -> JobStamp:
     """The facts of one job's records (a journal read: run it off the engine loop)."""
     created_at, parents = journal_facts(journal, request.external_task_id)
     return JobStamp(request, task_id, cost, created_at, list(request.parents) or parents,
-                    finished_at, simulated)
+                    finished_at, simulated, service, level)
+
+
+@dataclass(frozen=True)
+class Stamped:
+    """What happened to one saved file's record: ``where`` is ``file``, ``sidecar`` (a
+    signed file, left as it was), ``none`` (provenance off, or not an image) or
+    ``failed``; ``signed`` names the C2PA manifest found."""
+
+    path: Path
+    where: str
+    record: dict[str, Any] | None  # the full record: the journal keeps it either way
+    signed: str | None = None
 
 
 def stampable(path: Path, kind: str) -> bool:
@@ -170,25 +217,40 @@ def stampable(path: Path, kind: str) -> bool:
     return kind == "image" and path.suffix.lower() in _STAMPED
 
 
-def stamp_files(stamp: JobStamp, paths: list[Path], types: list[str]) -> int:
-    """Splice the record into every saved image; run off the engine loop (file I/O).
+def stamp_files(stamp: JobStamp, paths: list[Path], types: list[str]) -> list[Stamped]:
+    """Splice the record into every saved image at the stamp's level; run off the engine
+    loop (file I/O). A signed file (C2PA) is never changed: its record goes to a sidecar.
 
     A file that cannot take one is logged and kept as it is: the record is a courtesy, the
-    image is what was paid for. Returns how many files were stamped here."""
-    stamped = 0
+    image is what was paid for. Returns what happened to each file."""
+    done: list[Stamped] = []
     for index, path in enumerate(paths):
         kind = types[index] if index < len(types) else "image"
         if not stampable(path, kind):
+            done.append(Stamped(path, "none", None))
             continue
         record = stamp.record(index, len(paths))
-        try:
-            size = _png_size(path)
-            stamp_file(path, record, parameters_text(record, size) if size else None)
-        except Exception as exc:  # a file the splicer cannot read stays as it is
-            log.warning("no provenance written into %s: %s", path, exc)
-            continue
-        stamped += 1
-    return stamped
+        done.append(_stamp_one(path, record, stamp.level))
+    return done
+
+
+def _stamp_one(path: Path, record: dict[str, Any], level: str) -> Stamped:
+    try:
+        with path.open("rb") as fh:
+            signed = c2pa_manifest(fh.read())
+        if level == "off":
+            return Stamped(path, "none", record, signed)
+        carried = at_level(record, level)
+        if signed:
+            write_sidecar(path, carried, signed)
+            return Stamped(path, "sidecar", record, signed)
+        size = _png_size(path)
+        text = parameters_text(carried, size) if size and level == "full" else None
+        stamp_file(path, carried, text)
+    except Exception as exc:  # a file the splicer cannot read stays as it is
+        log.warning("no provenance written into %s: %s", path, exc)
+        return Stamped(path, "failed", record)
+    return Stamped(path, "file", record)
 
 
 def options_from_record(record: dict[str, Any]) -> dict[str, Any]:

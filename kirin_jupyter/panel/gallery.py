@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from ..engine.job import Job
     from ..model.request import GenerationRequest
 
+STAR_CHOICES: list[tuple[str, int]] = [("stars…", -1), ("☆☆☆☆☆ 0", 0)] + [
+    ("★" * n + "☆" * (5 - n), n) for n in range(1, 6)]
+FLAG_CHOICES = [("–", ""), ("pick", "picked"), ("reject", "rejected")]
 TILE_SIDE = 180  # px: a tile's picture height (css.py makes it 120 in a narrow panel)
 TILE_MIN_WIDTH = 210  # px: four in a row at 960 px, the four buttons on one line
 VIEWER_MAX = "560px"  # the full-size view never takes more than this in either direction
@@ -61,9 +64,22 @@ class Tile:
                              tooltip="the %%kirin cell that makes this same request",
                              layout=button_layout())
         self.buttons = (self.view, self.save, self.use, self.code)
-        self.pick = w.ToggleButton(description="pick", tooltip="pick two results, then "
-                                   "Compare (under the results)", disabled=True,
+        self.pick = w.ToggleButton(description="compare", tooltip="choose two results, "
+                                   "then Compare (under the results)", disabled=True,
                                    layout=button_layout())
+        # Stars and pick/reject: kept in the journal and the file's XMP (storage/marks.py)
+        self.stars = w.Dropdown(options=STAR_CHOICES, value=-1, disabled=True,
+                                description="", tooltip="rate 0-5 stars",
+                                layout=w.Layout(width="92px"))
+        self.flag = w.ToggleButtons(options=FLAG_CHOICES, value="", disabled=True,
+                                    tooltips=["neither", "picked: export(..., picked=True)",
+                                              "rejected: %kirin cull moves it aside"],
+                                    style={"button_width": "52px"})
+        self.flag.add_class("kirin-flag")
+        self.mark_note = w.HTML("")
+        show(self.mark_note, False)  # until a mark is made: no empty row under the tile
+        self.stars.observe(lambda change: self._marked(rating=change["new"]), names="value")
+        self.flag.observe(lambda change: self._marked(flag=change["new"]), names="value")
         self.pick.add_class("kirin-pick")
         self.pick.observe(lambda change: gallery.picker.toggled(
             self.pick, self.path, bool(change["new"])), names="value")
@@ -74,7 +90,9 @@ class Tile:
             button.on_click(lambda _b, act=action: act(self))
         self.widget = w.VBox(
             [self.placeholder, self.image, self.caption,
-             w.HBox([*self.buttons, self.pick], layout=w.Layout(flex_flow="row wrap"))],
+             w.HBox([*self.buttons, self.pick, self.stars, self.flag],
+                    layout=w.Layout(flex_flow="row wrap")),
+             self.mark_note],
             layout=w.Layout(min_width="0"))
         self.widget.add_class("kirin-tile")
 
@@ -97,7 +115,32 @@ class Tile:
         self.save.disabled = self.code.disabled = False
         self.view.disabled = self.use.disabled = kind != "image"  # a video is saved, not shown
         self.pick.disabled = kind != "image"
+        self.stars.disabled = self.flag.disabled = kind != "image"
         self.widget.add_class("kirin-tile-done")
+
+    def _marked(self, *, rating: int | None = None, flag: str | None = None) -> None:
+        """A star or a pick/reject clicked: the job's result marks this image (journal,
+        and the file's XMP unless provenance is off); a problem is said under the tile."""
+        from ..errors import KirinError
+
+        result = self.job.result
+        if result is None or (rating is None and flag is None) or rating == -1:
+            return
+        try:
+            if rating is not None:
+                done = result.rate(rating, image=self.index)
+            elif flag:
+                done = result.pick(self.index) if flag == "picked" else \
+                    result.reject(self.index)
+            else:
+                done = result.unmark(self.index)
+        except (KirinError, OSError) as exc:
+            self.mark_note.value = note(str(exc), BAD)
+            show(self.mark_note, True)
+            return
+        where = "in the journal and the file" if done[0].in_file else "in the journal"
+        self.mark_note.value = note(f"kept {where}")
+        show(self.mark_note, True)
 
 
 def expected_ratio(request: GenerationRequest) -> float:

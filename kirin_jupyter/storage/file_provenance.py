@@ -12,7 +12,17 @@ file would no longer be what the service sent. Here every format only gains meta
   ``VP8X`` header (added, with the canvas size, to a simple VP8/VP8L file).
 
 The XMP packet holds the same JSON in ``kirin:record`` and the prompt in
-``dc:description``. A new file is written next to the old one and renamed over it, so a
+``dc:description``, beside the marks photo tools and stock sites read: the IPTC
+``DigitalSourceType`` (trainedAlgorithmicMedia: "made by a generative model", as the EU AI
+Act's Article 50 and California's AI Transparency Act ask), the IPTC Credit Line
+(``photoshop:Credit``: the model and the service), ``xmp:CreatorTool`` and, once a result
+is rated, ``xmp:Rating``. A PNG carries that packet too (iTXt ``XML:com.adobe.xmp``, the
+keyword every XMP reader looks for), without the record, which is in its ``kirin`` chunk.
+A file that carries a C2PA manifest (``caBX`` in PNG, JUMBF in a JPEG APP11 segment, a
+``C2PA`` WebP chunk) is never changed: splicing would break the service's signature, so
+its record goes to a sidecar ``NAME.kirin.json`` (``write_sidecar``).
+
+A new file is written next to the old one and renamed over it, so a
 crash leaves either the old file or the new one, never half of one. The engine splices
 every result after its download (tests/benchmark.py: about 1 % of the time a 10 MB file
 takes to download at 100 Mbit/s). Pure stdlib.
@@ -37,7 +47,12 @@ from .record_schema import MAX_RECORD_CHARS, parse_record
 
 KEYWORD = "kirin"  # the PNG text chunk with the JSON record
 PARAMETERS = "parameters"  # A1111's human-readable chunk
+XMP_KEYWORD = "XML:com.adobe.xmp"  # the PNG iTXt keyword XMP readers look for
 XMP_NAMESPACE = "urn:kirin-jupyter:provenance:1"
+IPTC_EXT_NAMESPACE = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
+AI_GENERATED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+SIDECAR_SUFFIX = ".kirin.json"
+SIDECAR_LIMIT = 4_000_000  # bytes: a record is a few kB
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -51,13 +66,20 @@ Piece = bytes | tuple[int, int]
 
 # -- writing -------------------------------------------------------------------------------
 
-def embed(data: bytes, record: Mapping[str, Any], parameters: str | None = None) -> bytes:
-    """``data`` (a PNG, JPEG or WebP file) with ``record`` inside; pixels untouched."""
-    pieces = _plan(memoryview(data), dict(record), parameters)
+class SignedFile(ValidationError):
+    """The file carries a C2PA manifest: it is never changed (its record goes beside it)."""
+
+
+def embed(data: bytes, record: Mapping[str, Any], parameters: str | None = None, *,
+          rating: int | None = None) -> bytes:
+    """``data`` (a PNG, JPEG or WebP file) with ``record`` and the marks inside; pixels
+    untouched. ``SignedFile`` for a file with a C2PA manifest."""
+    pieces = _plan(memoryview(data), dict(record), parameters, rating)
     return b"".join(p if isinstance(p, bytes) else data[p[0]:p[1]] for p in pieces)
 
 
-def stamp_file(path: Path, record: Mapping[str, Any], parameters: str | None = None) -> None:
+def stamp_file(path: Path, record: Mapping[str, Any], parameters: str | None = None, *,
+               rating: int | None = None) -> None:
     """Put ``record`` inside the image file at ``path``: a new file in the same folder,
     renamed over the old one (a crash never leaves half a file).
 
@@ -70,7 +92,7 @@ def stamp_file(path: Path, record: Mapping[str, Any], parameters: str | None = N
         with mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             view = memoryview(mapped)
             try:
-                pieces = _plan(view, dict(record), parameters)
+                pieces = _plan(view, dict(record), parameters, rating)
             finally:
                 view.release()
             fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
@@ -114,14 +136,22 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _plan(data: memoryview, record: dict[str, Any], parameters: str | None) -> list[Piece]:
+def _plan(data: memoryview, record: dict[str, Any], parameters: str | None,
+          rating: int | None = None) -> list[Piece]:
     kind = image_kind(data)
-    if kind == "png":  # UTF-8 iTXt: any prompt as typed
+    manifest = c2pa_manifest(data)
+    if manifest:
+        raise SignedFile(f"the file carries a C2PA manifest ({manifest}); it is left as "
+                         "the service signed it")
+    credit = credit_line(record)
+    if kind == "png":  # UTF-8 iTXt: any prompt as typed; the marks as XMP beside it
         return _plan_png(data, json.dumps(record, ensure_ascii=False, separators=(",", ":")),
-                         parameters)
+                         parameters, _xmp_packet(None, str(record.get("prompt") or ""),
+                                                 credit, rating, record.get("provenance")))
     # XMP: ASCII JSON, so no character the XML cannot hold is ever in the record
     packet = _xmp_packet(json.dumps(record, ensure_ascii=True, separators=(",", ":")),
-                         str(record.get("prompt") or ""))
+                         str(record.get("prompt") or ""), credit, rating,
+                         record.get("provenance"))
     if kind == "jpeg":
         return _plan_jpeg(data, packet)
     if kind == "webp":
@@ -167,15 +197,17 @@ def _png_chunks(data: memoryview) -> list[tuple[bytes, int, int]]:
     raise ValidationError("the PNG file has no image data")
 
 
-def _plan_png(data: memoryview, text: str, parameters: str | None) -> list[Piece]:
-    """The new chunks go right before the first IDAT; any earlier ``kirin`` or
-    ``parameters`` chunk there is dropped, so a file stamped twice holds one record."""
+def _plan_png(data: memoryview, text: str, parameters: str | None,
+              packet: bytes) -> list[Piece]:
+    """The new chunks go right before the first IDAT; any earlier ``kirin``,
+    ``parameters`` or XMP chunk there is dropped, so a file stamped twice holds one
+    record."""
     pieces: list[Piece] = []
     kept_from = 0
     chunks = _png_chunks(data)
     for kind, start, end in chunks[:-1]:
         if kind in _TEXT_CHUNKS and _text_keyword(data[start + 8:end - 4]) in (
-                KEYWORD, PARAMETERS):
+                KEYWORD, PARAMETERS, XMP_KEYWORD):
             pieces.append((kept_from, start))
             kept_from = end
     first_idat = chunks[-1][1]
@@ -183,6 +215,8 @@ def _plan_png(data: memoryview, text: str, parameters: str | None) -> list[Piece
     pieces.append(_itxt(KEYWORD, text))
     if parameters:
         pieces.append(_itxt(PARAMETERS, parameters))
+    pieces.append(_png_chunk(b"iTXt", XMP_KEYWORD.encode("latin-1") + b"\x00\x00\x00\x00\x00"
+                             + packet))
     pieces.append((first_idat, len(data)))
     return pieces
 
@@ -203,12 +237,35 @@ def _xml_text(text: str) -> str:
     return xml_escape(_NOT_XML.sub("", text))
 
 
-def _xmp_packet(record_json: str, prompt: str) -> bytes:
-    """The XMP packet: the record (as ASCII JSON, so any character survives) in
-    ``kirin:record``, the prompt in ``dc:description``; both as escaped element text, so
-    no prompt can add markup, or a second record, to the packet."""
+def credit_line(record: Mapping[str, Any]) -> str:
+    """The IPTC Credit Line: which model made the image, at which service."""
+    model = str(record.get("model") or "an AI image model")
+    service = record.get("service")
+    return f"{model}, {service}" if service else model
+
+
+def _xmp_packet(record_json: str | None, prompt: str, credit: str, rating: int | None,
+                level: object) -> bytes:
+    """The XMP packet: the marks, the record (as ASCII JSON, so any character survives)
+    in ``kirin:record``, the prompt in ``dc:description``; all as escaped element text,
+    so no prompt can add markup, or a second record, to the packet. No record and no
+    prompt where they are left out (a PNG keeps its record in its own chunk; a minimal
+    record has no prompt)."""
     from ..version import __version__
 
+    lines = [f"   <Iptc4xmpExt:DigitalSourceType>{AI_GENERATED}</Iptc4xmpExt:DigitalSourceType>",
+             f"   <photoshop:Credit>{_xml_text(credit)}</photoshop:Credit>",
+             f"   <xmp:CreatorTool>kirin-jupyter {_xml_text(__version__)}</xmp:CreatorTool>"]
+    if rating is not None:
+        lines.append(f"   <xmp:Rating>{int(rating)}</xmp:Rating>")
+    if isinstance(level, str):
+        lines.append(f"   <kirin:provenance>{_xml_text(level)}</kirin:provenance>")
+    if prompt:
+        lines.append("   <dc:description><rdf:Alt><rdf:li xml:lang=\"x-default\">"
+                     f"{_xml_text(prompt)}</rdf:li></rdf:Alt></dc:description>")
+    if record_json is not None:
+        lines.append(f"   <kirin:record>{_xml_text(record_json)}</kirin:record>")
+    body = "\n".join(lines)
     return (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
         '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
@@ -216,11 +273,10 @@ def _xmp_packet(record_json: str, prompt: str) -> bytes:
         '  <rdf:Description rdf:about=""\n'
         '    xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
         '    xmlns:xmp="http://ns.adobe.com/xap/1.0/"\n'
+        '    xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"\n'
+        f'    xmlns:Iptc4xmpExt="{IPTC_EXT_NAMESPACE}"\n'
         f'    xmlns:kirin="{XMP_NAMESPACE}">\n'
-        f"   <xmp:CreatorTool>kirin-jupyter {_xml_text(__version__)}</xmp:CreatorTool>\n"
-        "   <dc:description><rdf:Alt><rdf:li xml:lang=\"x-default\">"
-        f"{_xml_text(prompt)}</rdf:li></rdf:Alt></dc:description>\n"
-        f"   <kirin:record>{_xml_text(record_json)}</kirin:record>\n"
+        f"{body}\n"
         "  </rdf:Description>\n"
         " </rdf:RDF>\n"
         "</x:xmpmeta>\n"
@@ -332,6 +388,176 @@ def _plan_webp(data: memoryview, packet: bytes) -> list[Piece]:
     return [b"RIFF" + struct.pack("<I", size) + b"WEBP", *body]
 
 
+# -- a signed file: never changed, its record beside it -------------------------------------
+
+def c2pa_manifest(data: bytes | memoryview) -> str | None:
+    """Where a C2PA manifest sits in image bytes (``"PNG caBX chunk"``, ...), or None.
+
+    Presence only: it is not verified (``c2pa_signer`` does that where the optional
+    ``c2pa-python`` is installed). A file that cannot be walked is said to have none."""
+    view = memoryview(data)
+    try:
+        kind = image_kind(view)
+        if kind == "png":
+            at = len(_PNG_SIGNATURE)
+            while at + 8 <= len(view):
+                length, chunk = struct.unpack(">I4s", view[at:at + 8])
+                if chunk == b"caBX":
+                    return "PNG caBX chunk"
+                if chunk == b"IEND":
+                    break
+                at += 12 + length
+        elif kind == "jpeg":
+            for marker, start, end in _jpeg_segments(view):
+                payload = bytes(view[start + 4:min(end, start + 4 + 64)])
+                if marker == 0xEB and payload[:2] == b"JP" and b"jumb" in payload:
+                    return "JPEG APP11 JUMBF segment"
+        elif kind == "webp" and any(chunk == b"C2PA" for chunk, _s, _e in _webp_chunks(view)):
+            return "WebP C2PA chunk"
+    except (ValidationError, struct.error):
+        return None
+    return None
+
+
+def sidecar_path(path: Path) -> Path:
+    """``NAME.kirin.json`` beside ``NAME.png``: where a signed file's record goes."""
+    return path.with_name(path.stem + SIDECAR_SUFFIX)
+
+
+def write_sidecar(path: Path, record: Mapping[str, Any], manifest: str) -> Path:
+    """The record of ``path`` (left unchanged) in a JSON file beside it, with the file's
+    SHA-256, so the sidecar of another file is never taken for this one's."""
+    import hashlib
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    where = sidecar_path(path)
+    body = {"kirin_sidecar": 1, "file": path.name, "sha256": digest, "c2pa": manifest,
+            "record": dict(record)}
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{where.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(body, out, ensure_ascii=False, indent=1)
+        os.replace(temp, where)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return where
+
+
+def read_sidecar(path: Path, data: bytes) -> dict[str, Any] | None:
+    """The record in ``path``'s sidecar when there is one written for exactly these bytes;
+    None when there is none. ``DamagedRecord`` for one that cannot be used."""
+    import hashlib
+
+    from ..base.user_files import read_user_file
+    from .record_schema import DamagedRecord
+
+    where = sidecar_path(path)
+    if not where.is_file():
+        return None
+    raw = read_user_file(where, SIDECAR_LIMIT, "sidecar")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise DamagedRecord(f"{where.name} is damaged: it is not JSON") from None
+    if not isinstance(body, dict) or not isinstance(body.get("record"), dict):
+        raise DamagedRecord(f"{where.name} is damaged: it holds no record object")
+    if body.get("sha256") != hashlib.sha256(data).hexdigest():
+        return None  # written for other bytes: not this file's record
+    record = parse_record(json.dumps(body["record"]))
+    record["stored_in"] = "sidecar"
+    if isinstance(body.get("c2pa"), str):
+        record["c2pa"] = body["c2pa"]
+    return record
+
+
+def strip_record(data: bytes) -> bytes:
+    """``data`` without what ``embed`` put in (the ``kirin``, ``parameters`` and XMP text
+    chunks of a PNG, the XMP segment of a JPEG, the XMP chunk of a WebP): for an export
+    at provenance ``off``. Pixels, and every other chunk, untouched; a signed file, or
+    bytes that are no image, come back as they are."""
+    view = memoryview(data)
+    kind = image_kind(view)
+    if kind is None or c2pa_manifest(view):
+        return data
+    pieces: list[Piece] = []
+    kept_from = 0
+    if kind == "png":
+        at = len(_PNG_SIGNATURE)
+        while at + 8 <= len(view):
+            length, chunk = struct.unpack(">I4s", view[at:at + 8])
+            end = at + 12 + length
+            if chunk in _TEXT_CHUNKS and _text_keyword(view[at + 8:end - 4]) in (
+                    KEYWORD, PARAMETERS, XMP_KEYWORD):
+                pieces.append((kept_from, at))
+                kept_from = end
+            if chunk == b"IEND":
+                break
+            at = end
+    elif kind == "jpeg":
+        for marker, start, end in _jpeg_segments(view):
+            if _is_xmp_segment(view, marker, start, end):
+                pieces.append((kept_from, start))
+                kept_from = end
+    else:
+        return _strip_webp(view, data)
+    pieces.append((kept_from, len(data)))
+    return b"".join(p if isinstance(p, bytes) else data[p[0]:p[1]] for p in pieces)
+
+
+def _strip_webp(view: memoryview, data: bytes) -> bytes:
+    chunks = _webp_chunks(view)
+    body = []
+    for kind, start, end in chunks:
+        if kind == b"XMP ":
+            continue
+        piece = bytearray(data[start:end])
+        if kind == b"VP8X":
+            piece[8] &= ~0x04 & 0xFF  # no XMP any more
+        body.append(bytes(piece))
+    joined = b"".join(body)
+    return b"RIFF" + struct.pack("<I", 4 + len(joined)) + b"WEBP" + joined
+
+
+def at_level_bytes(data: bytes, level: str, minimal: Mapping[str, Any] | None,
+                   rating: int | None = None) -> bytes:
+    """The file's bytes as an export at ``level`` gives them: as they are (``full``),
+    with the ``minimal`` record (and ``rating``) in place of the full one, or with none
+    (``off``)."""
+    if level == "full" or c2pa_manifest(data):
+        return data
+    if level == "off" or minimal is None:
+        return strip_record(data)
+    return embed(strip_record(data), minimal, rating=rating)
+
+
+# -- ratings -------------------------------------------------------------------------------
+
+def rate_file(path: Path, rating: int | None) -> bool:
+    """Write ``xmp:Rating`` into a file that carries our record (its record and
+    ``parameters`` kept); False, and the file untouched, for one that has none (saved
+    with provenance off, not ours) or that is signed."""
+    from ..base.user_files import read_user_file
+
+    data = read_user_file(path, RECORD_FILE_LIMIT, "result file")
+    if c2pa_manifest(data):
+        return False
+    try:
+        record = read_record(data)
+    except ValidationError:
+        return False
+    if record is None:
+        return False
+    parameters = None
+    if image_kind(data) == "png":
+        try:
+            parameters = _png_text(memoryview(data), PARAMETERS)
+        except (ValueError, struct.error, zlib.error):
+            parameters = None
+    stamp_file(path, record, parameters, rating=rating)
+    return True
+
+
 # -- reading -------------------------------------------------------------------------------
 
 def read_record(data: bytes | memoryview) -> dict[str, Any] | None:
@@ -432,7 +658,10 @@ RECORD_FILE_LIMIT = 64_000_000  # as Limits.result_bytes: a 2k PNG is under 20 M
 
 
 def provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The generation record inside a saved result file (PNG, JPEG or WebP).
+    """The generation record of a saved result file (PNG, JPEG or WebP): inside it, or
+    in its sidecar ``NAME.kirin.json`` when the file is signed (C2PA) and was left as it
+    was. ``record["provenance"]`` says which level it carries (``full`` or ``minimal``),
+    ``record["stored_in"]`` where (``file`` or ``sidecar``).
 
     Raises ``ValidationError`` (one line) for a missing file, a path that is no regular
     file (a pipe, a device, a link to one), a file too large to be a result, a file that
@@ -446,6 +675,10 @@ def provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
                               "kirin record")
     record = read_record(data)
     if record is None:
-        raise ValidationError(f"{where.name} holds no kirin record (it was not saved by "
-                              "kirin-jupyter, or its metadata was stripped)")
+        record = read_sidecar(where, data)
+    if record is None:
+        raise ValidationError(f"{where.name} holds no kirin record (saved with provenance "
+                              "off, not saved by kirin-jupyter, or its metadata was stripped)")
+    record.setdefault("provenance", "full")  # records written before the levels
+    record.setdefault("stored_in", "file")
     return record

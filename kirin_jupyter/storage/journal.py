@@ -94,6 +94,20 @@ CREATE TABLE IF NOT EXISTS uploads (
     uploaded_at REAL NOT NULL,
     PRIMARY KEY (upload_url, sha256)
 );
+CREATE TABLE IF NOT EXISTS result_files (
+    path        TEXT PRIMARY KEY,
+    external_id TEXT,
+    image       INTEGER,
+    provenance  TEXT,
+    stored_in   TEXT,
+    c2pa        TEXT,
+    record      TEXT,
+    rating      INTEGER,
+    flag        TEXT,
+    rated_at    REAL,
+    updated_at  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS result_files_by_job ON result_files (external_id);
 """
 
 # What resume() looks for, found through indexes: a 100,000-job journal is never read
@@ -117,9 +131,11 @@ _LATER_COLUMNS = {
 }
 
 
-SCHEMA_VERSION = 6  # 1: the tables before host_facts; 2: host_facts; 3: no events;
+SCHEMA_VERSION = 7  # 1: the tables before host_facts; 2: host_facts; 3: no events;
 # 4: elements (the subjects made by kirin_custom_elements); 5: uploads (references
-# uploaded once, by content hash, per upload host); 6: jobs.protocol
+# uploaded once, by content hash, per upload host); 6: jobs.protocol; 7: result_files
+# (each saved file's full record, the provenance level it carries, its rating and pick)
+FLAGS = ("picked", "rejected")
 ANSWER_MAX_CHARS = 64_000  # an element task's raw answer, as kept in the journal
 
 # Tables of earlier versions that nothing reads any more, dropped by the migration: the
@@ -402,6 +418,113 @@ class Journal:
                                 " WHERE base_url = ?", (base_url,)).fetchall()
         return {str(name): (str(value), float(at)) for name, value, at in rows}
 
+    # -- result files: their records, ratings and picks -------------------------------
+
+    def record_files(self, external_id: str, files: Sequence[dict[str, Any]]) -> None:
+        """Each saved file of a job: ``path``, ``image`` (1-based), the ``provenance``
+        level and ``stored_in`` (file, sidecar, none), ``c2pa`` (a signature found) and
+        the full ``record`` whatever the file carries. A rating given earlier is kept."""
+        now = time.time()
+        with self._connect() as conn:
+            for item in files:
+                record = item.get("record")
+                conn.execute(
+                    "INSERT INTO result_files (path, external_id, image, provenance,"
+                    " stored_in, c2pa, record, updated_at) VALUES (?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT (path) DO UPDATE SET external_id = excluded.external_id,"
+                    " image = excluded.image, provenance = excluded.provenance,"
+                    " stored_in = excluded.stored_in, c2pa = excluded.c2pa,"
+                    " record = excluded.record, updated_at = excluded.updated_at",
+                    (str(item["path"]), external_id, item.get("image"), item.get("provenance"),
+                     item.get("stored_in"), item.get("c2pa"),
+                     None if record is None else json.dumps(record, ensure_ascii=False), now))
+
+    def set_mark(self, path: Path, *, rating: int | None = None, flag: str | None = None,
+                 clear_flag: bool = False, external_id: str | None = None) -> dict[str, Any]:
+        """Rate (0-5) and/or flag (picked, rejected) one saved file; the row as it now is."""
+        if rating is not None and not (isinstance(rating, int) and 0 <= rating <= 5):
+            raise ValidationError(f"a rating is a whole number from 0 to 5, not {rating!r}")
+        if flag is not None and flag not in FLAGS:
+            raise ValidationError(f"a mark is one of {', '.join(FLAGS)}, not {flag!r}")
+        now = time.time()
+        if external_id is None:  # the job whose file it is, for history's filters
+            owner = self._rows("SELECT external_id FROM jobs WHERE instr(paths, ?) > 0"
+                               " LIMIT 1", (json.dumps(str(path))[1:-1],))
+            external_id = owner[0]["external_id"] if owner else None
+        with self._connect() as conn:
+            conn.execute("UPDATE result_files SET external_id = ? WHERE path = ?"
+                         " AND external_id IS NULL", (external_id, str(path)))
+            conn.execute("INSERT INTO result_files (path, external_id, updated_at)"
+                         " VALUES (?,?,?) ON CONFLICT (path) DO NOTHING",
+                         (str(path), external_id, now))
+            if rating is not None:
+                conn.execute("UPDATE result_files SET rating = ?, rated_at = ? WHERE path = ?",
+                             (rating, now, str(path)))
+            if flag is not None or clear_flag:
+                conn.execute("UPDATE result_files SET flag = ?, rated_at = ? WHERE path = ?",
+                             (flag, now, str(path)))
+        found = self.file_marks([path])
+        return found[str(path)]
+
+    def file_marks(self, paths: Sequence[Path | str]) -> dict[str, dict[str, Any]]:
+        """path -> its row (rating, flag, provenance, stored_in, c2pa; no record) for the
+        files the journal knows among ``paths``."""
+        wanted = [str(p) for p in paths]
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 500):  # SQLite's parameter limit
+            part = wanted[start:start + 500]
+            marks = ", ".join("?" * len(part))
+            for row in self._rows(
+                    "SELECT path, external_id, image, provenance, stored_in, c2pa, rating,"
+                    f" flag FROM result_files WHERE path IN ({marks})", part):
+                found[str(row["path"])] = row
+        return found
+
+    def marked_files(self, *, picked: bool = False, rejected: bool = False,
+                     min_rating: int | None = None) -> list[dict[str, Any]]:
+        """The rated or flagged files, newest rating first."""
+        where, params = ["1 = 1"], []
+        if picked:
+            where.append("flag = 'picked'")
+        if rejected:
+            where.append("flag = 'rejected'")
+        if min_rating is not None:
+            where.append("rating >= ?")
+            params.append(min_rating)
+        return self._rows("SELECT path, external_id, image, provenance, stored_in, c2pa,"
+                          " rating, flag FROM result_files WHERE "
+                          f"{' AND '.join(where)} ORDER BY rated_at DESC", params)
+
+    def file_record(self, path: Path | str) -> dict[str, Any] | None:
+        """The full record the journal keeps of a saved file, whatever the file carries."""
+        rows = self._rows("SELECT record FROM result_files WHERE path = ?", (str(path),))
+        if not rows or not rows[0]["record"]:
+            return None
+        found = json.loads(rows[0]["record"])
+        return found if isinstance(found, dict) else None
+
+    def moved_file(self, old: Path, new: Path) -> None:
+        """A saved file moved (``cull``): its row and its job's paths follow it."""
+        with self._connect() as conn:
+            conn.execute("UPDATE result_files SET path = ?, updated_at = ? WHERE path = ?",
+                         (str(new), time.time(), str(old)))
+            for external_id, paths in conn.execute(
+                    "SELECT external_id, paths FROM jobs WHERE instr(paths, ?) > 0",
+                    (json.dumps(str(old))[1:-1],)).fetchall():
+                try:
+                    listed = json.loads(paths)
+                except ValueError:
+                    continue
+                if isinstance(listed, list):
+                    updated = [str(new) if p == str(old) else p for p in listed]
+                    conn.execute("UPDATE jobs SET paths = ? WHERE external_id = ?",
+                                 (json.dumps(updated), external_id))
+
+    def forgot_file(self, path: Path) -> None:
+        """A saved file deleted (``cull --delete``): its row goes; the job keeps its list."""
+        with self._connect() as conn:
+            conn.execute("DELETE FROM result_files WHERE path = ?", (str(path),))
+
     # -- uploads (references uploaded once: service/uploads.py) ------------------------
 
     def record_request(self, external_id: str, request: dict[str, Any]) -> None:
@@ -513,7 +636,8 @@ class Journal:
         return rows[0] if rows else None
 
     def history(self, *, limit: int = 20, offset: int = 0, model: str | None = None,
-                failed: bool = False, search: str | None = None,
+                failed: bool = False, search: str | None = None, picked: bool = False,
+                min_rating: int | None = None,
                 ) -> tuple[list[dict[str, Any]], int]:
         """One page of jobs, newest first, and how many match in all.
 
@@ -532,6 +656,13 @@ class Journal:
             params.append(model)
         if failed:
             where.append("status IN ('failed', 'not_created')")
+        if picked:
+            where.append("external_id IN (SELECT external_id FROM result_files"
+                         " WHERE flag = 'picked')")
+        if min_rating is not None:
+            where.append("external_id IN (SELECT external_id FROM result_files"
+                         " WHERE rating >= ?)")
+            params.append(min_rating)
         if search:
             if search.isascii():
                 where.append("instr(lower(prompt), ?) > 0")

@@ -31,7 +31,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "external_task_id": _TEXT_OR_NONE, "cost": _TEXT_OR_NONE,
     "created_at": _TEXT_OR_NONE, "finished_at": _TEXT_OR_NONE, "references": (list,),
     "parents": (list,), "image": _INT, "images": _INT, "simulated": (bool,),
-    "version": _TEXT_OR_NONE,
+    "version": _TEXT_OR_NONE, "provenance": _TEXT, "service": _TEXT_OR_NONE,
 }
 _REFERENCE: dict[str, tuple[type, ...]] = {
     "label": _TEXT, "sha256": _TEXT, "url": (bool,), "parent_task_id": _TEXT_OR_NONE,

@@ -1,4 +1,5 @@
-"""``%kirin export PATH [--since DATE] [--model M]``: the journal's finished jobs, exported.
+"""``%kirin export PATH [--since DATE] [--model M] [--picked] [--rating 4+] [--provenance
+LEVEL]``: the journal's finished jobs (or their winners), exported.
 
 Everything is checked (the suffix, the date, the model) before the journal is read or a
 file is written; a bad value is one UsageError line.
@@ -6,12 +7,15 @@ file is written; a bad value is one UsageError line.
 
 from __future__ import annotations
 
+import re
+
 from IPython.core.error import UsageError
 
 from .. import grammar
 from ..context import Context
 
-USAGE = "%kirin export PATH.zip|.html|.csv [--since YYYY-MM-DD] [--model M]"
+USAGE = ("%kirin export PATH.zip|.html|.csv [--since YYYY-MM-DD] [--model M] [--picked] "
+         "[--rating 4+] [--provenance full|minimal|off]")
 
 
 def run(ctx: Context, rest: str) -> None:
@@ -25,12 +29,18 @@ def run(ctx: Context, rest: str) -> None:
         client = ctx.client()
     except KirinError as exc:
         raise UsageError(f"%kirin export: {exc}") from None
-    path, since, model = _parse(words)
+    path, since, model, found = _parse(words)
+    rating = found.get("--rating")
+    if rating is not None and not re.fullmatch(r"[0-5]\+?", rating, re.ASCII):
+        raise UsageError(f"%kirin export: --rating is 0 to 5 stars, as 4+, not {rating!r}")
     try:
         target = check_path(path)
         start = None if since is None else day_start(since)
         name = None if model is None else spec.resolve_model(model).name
-        done = export_journal(target, client.journal, since=start, model=name)
+        done = export_journal(target, client.journal, since=start, model=name,
+                              picked="--picked" in found,
+                              min_rating=None if rating is None else int(rating.rstrip("+")),
+                              provenance=found.get("--provenance", "full"))
     except KirinError as exc:
         raise UsageError(f"%kirin export: {exc}") from None
     except KeyError as exc:  # an unknown model: the message names the choices
@@ -41,13 +51,15 @@ def run(ctx: Context, rest: str) -> None:
     print(f"kirin: {done}")
 
 
-def _parse(words: list[str]) -> tuple[str, str | None, str | None]:
+def _parse(words: list[str]) -> tuple[str, str | None, str | None, dict[str, str]]:
     path: str | None = None
     found: dict[str, str] = {}
     rest = list(words)
     while rest:
         word = rest.pop(0)
-        if word in ("--since", "--model"):
+        if word == "--picked":
+            found[word] = ""
+        elif word in ("--since", "--model", "--rating", "--provenance"):
             if not rest:
                 raise UsageError(f"%kirin export: {word} needs a value; usage: {USAGE}")
             found[word] = rest.pop(0)
@@ -57,4 +69,4 @@ def _parse(words: list[str]) -> tuple[str, str | None, str | None]:
             path = word
     if path is None:
         raise UsageError(f"%kirin export: where to? usage: {USAGE}")
-    return path, found.get("--since"), found.get("--model")
+    return path, found.get("--since"), found.get("--model"), found

@@ -1,5 +1,5 @@
-"""``%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]``: the journal,
-a page at a time."""
+"""``%kirin history [N] [--page P] [--model M] [--failed] [--search WORD] [--picked]
+[--rating 4+]``: the journal, a page at a time."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def history(ctx: Context, query: HistoryArgs) -> None:
     try:
         rows, total = ctx.client().journal.history(
             limit=query.limit, offset=(query.page - 1) * query.limit, model=model,
-            failed=query.failed, search=query.search)
+            failed=query.failed, search=query.search, picked=query.picked,
+            min_rating=query.min_rating)
     except ValidationError as exc:
         raise UsageError(f"%kirin history: {exc}") from None
     pages = max(1, -(-total // query.limit))
@@ -47,10 +48,13 @@ class HistoryArgs:
     model: str | None = None  # as typed: an alias or a full name
     failed: bool = False
     search: str | None = None
+    picked: bool = False  # jobs with a picked image
+    min_rating: int | None = None  # jobs with an image rated this or more ("--rating 4+")
 
     @property
     def filtered(self) -> bool:
-        return bool(self.model or self.failed or self.search)
+        return bool(self.model or self.failed or self.search or self.picked
+                    or self.min_rating is not None)
 
     def line(self, *, page: int) -> str:
         """The magic line for another page of the same listing."""
@@ -59,6 +63,8 @@ class HistoryArgs:
         words += ["--model", shlex.quote(self.model)] if self.model else []
         words += ["--failed"] if self.failed else []
         words += ["--search", shlex.quote(self.search)] if self.search else []
+        words += ["--picked"] if self.picked else []
+        words += ["--rating", f"{self.min_rating}+"] if self.min_rating is not None else []
         return " ".join(words)
 
 
@@ -89,7 +95,7 @@ def parse(text: str) -> HistoryArgs:
         word = words[index]
         name, eq, inline = word.partition("=") if word.startswith("--") else (word, "", "")
         index += 1
-        if name in ("--page", "--model", "--search"):
+        if name in ("--page", "--model", "--search", "--rating"):
             if eq:
                 value = inline
             elif index < len(words):
@@ -100,6 +106,10 @@ def parse(text: str) -> HistoryArgs:
                 raise bad(f"{name} given twice")
             if name == "--page":
                 found[name] = count(value, "--page", 10**7)
+            elif name == "--rating":
+                if not re.fullmatch(r"[0-5]\+?", value, re.ASCII):
+                    raise bad(f"--rating is 0 to 5 stars, as 4+ (or 4), not {value!r}")
+                found[name] = int(value.rstrip("+"))
             elif name == "--model":
                 try:
                     spec.resolve_model(value)
@@ -110,7 +120,7 @@ def parse(text: str) -> HistoryArgs:
                 if not value.strip():
                     raise bad("--search needs a word to look for")
                 found[name] = value.strip()
-        elif word == "--failed":
+        elif word in ("--failed", "--picked"):
             found[word] = True
         elif word.startswith("-") and word != "-":
             raise bad(f"unknown option {word}")
@@ -120,4 +130,5 @@ def parse(text: str) -> HistoryArgs:
             found["N"] = count(word, "N (how many jobs)", _HISTORY_MAX)
     return HistoryArgs(limit=found.get("N", 20), page=found.get("--page", 1),
                        model=found.get("--model"), failed=found.get("--failed", False),
-                       search=found.get("--search"))
+                       search=found.get("--search"), picked=found.get("--picked", False),
+                       min_rating=found.get("--rating"))

@@ -9,12 +9,18 @@ USAGE = {
     "jobs": "%kirin jobs",
     "wait": "%kirin wait [--timeout SECONDS]", "config": "%kirin config",
     "resume": "%kirin resume [--steal]", "cancel": "%kirin cancel [TASK_ID | --all]",
-    "history": "%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]",
+    "history": "%kirin history [N] [--page P] [--model M] [--failed] [--search WORD] "
+               "[--picked] [--rating 4+]",
+    "rate": "%kirin rate $job[i]|PATH|TASK_ID STARS (0-5)",
+    "pick": "%kirin pick $job[i]|PATH|TASK_ID [--undo]",
+    "reject": "%kirin reject $job[i]|PATH|TASK_ID [--undo]",
+    "cull": "%kirin cull [--delete]",
     "show": "%kirin show TASK_ID | PATH", "login": "%kirin login", "ui": "%kirin ui",
     "code": "%kirin code", "doctor": "%kirin doctor",
     "rerun": "%kirin rerun PATH [options]", "lineage": "%kirin lineage TASK_ID|PATH",
     "batch": "%kirin batch FILE [options] | %kirin batch show NAME [--page P]",
-    "export": "%kirin export PATH.zip|.html|.csv [--since YYYY-MM-DD] [--model M]",
+    "export": "%kirin export PATH.zip|.html|.csv [--since YYYY-MM-DD] [--model M] [--picked] "
+              "[--rating 4+] [--provenance full|minimal|off]",
     "element": "%kirin element create NAME --front PATH --refer PATH [--refer PATH ...] "
                "[--tag TAG] [--description TEXT] [--body docs|domestic] | "
                "%kirin element list",

@@ -93,10 +93,11 @@ def test_a_journal_with_the_old_events_table_is_migrated_and_still_works(tmp_pat
     assert [row["external_id"] for row in journal.history()[0]] == ["kj-new", "kj-old"]
     journal.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
         tables = {name for (name,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert tables == {"jobs", "durations", "host_facts", "elements", "uploads"}
+        assert tables == {"jobs", "durations", "host_facts", "elements", "uploads",
+                          "result_files"}
     conn.close()
 
 
@@ -139,5 +140,30 @@ def test_journal_version_4_gains_the_uploads_table(tmp_path: Path) -> None:
     assert journal.host_facts("https://gw.example")["lookup"][0] == "yes"
     journal.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+    conn.close()
+
+
+def test_a_version_6_journal_gains_the_result_files_table_and_keeps_its_jobs(
+        tmp_path: Path) -> None:
+    """Schema 7 (issue 28): each saved file's record, level, stars and pick."""
+    path = tmp_path / "v6.sqlite3"
+    first = Journal(path)
+    first.record_submit("kj-6", "kirin_image_omni", "a fox", {"n": 1}, "https://gw.example",
+                        tmp_path)
+    picture = tmp_path / "01.png"
+    picture.write_bytes(b"not read")
+    first.record_result("kj-6", None, ["https://gw.example/1.png"], [picture])
+    first.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE result_files")
+        conn.execute("PRAGMA user_version = 6")
+    conn.close()
+    journal = Journal(path)
+    row = journal.set_mark(picture, rating=4, flag="picked")
+    assert (row["rating"], row["flag"], row["external_id"]) == (4, "picked", "kj-6")
+    assert [r["external_id"] for r in journal.history(picked=True)[0]] == ["kj-6"]
+    journal.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
     conn.close()

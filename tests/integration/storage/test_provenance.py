@@ -103,7 +103,8 @@ def test_png_jpeg_and_webp_take_a_record_without_re_encoding(
     stamp_file(path, {**record, "task_id": "t-2"}, "text" if fmt == "PNG" else None)
     data = path.read_bytes()
     assert np.array_equal(_pixels(data), _pixels(original))
-    assert kirin_jupyter.provenance(path) == {**record, "task_id": "t-2"}  # one record
+    assert kirin_jupyter.provenance(path) == {  # one record; an older one reads as full
+        **record, "task_id": "t-2", "provenance": "full", "stored_in": "file"}
     assert data.count(b"t-2") == 1 and b"t-1" not in data
     with Image.open(path) as img:
         img.load()  # the whole file decodes
@@ -158,8 +159,8 @@ def test_the_engine_step_stamps_a_jpeg_and_a_webp_result(tmp_path: Path) -> None
         path.write_bytes(data)
     stamp = job_stamp(journal, request, task_id="task-9", cost=None, finished_at=2e9,
                       simulated=False)
-    count = stamp_files(stamp, paths, ["image", "image"])
-    assert count == 2
+    done = stamp_files(stamp, paths, ["image", "image"])
+    assert [item.where for item in done] == ["file", "file"]
     for index, (path, data) in enumerate(zip(paths, originals, strict=True)):
         record = kirin_jupyter.provenance(path)
         assert record["task_id"] == "task-9" and record["image"] == index + 1

@@ -145,3 +145,19 @@ def test_in_ipython_the_budget_holds_and_kirin_config_says_who_tried(
         assert f"\n{line}\n" in out
     shell_in.run_line_magic("config", "Kirin.max_cost = 0")  # the user's own choice wins
     assert session.client().max_cost is None
+
+
+def test_a_project_may_keep_more_out_of_the_files_never_less(
+        project: Path, tmp_path: Path) -> None:
+    """``provenance`` is a privacy setting (issue 28): a cloned project may ask for less in
+    the files (minimal, off), never put the prompt back in against the user's choice."""
+    home = _home(tmp_path, 'provenance = "minimal"\n')
+    path = _pyproject(project, 'provenance = "full"\n')
+    loaded = config_files.load(cwd=project / "notebooks")
+    assert loaded.values == {"provenance": "minimal"} and loaded.sources["provenance"] == str(home)
+    [refused] = loaded.problems
+    assert refused.startswith(f"kirin: {path} [tool.kirin]: provenance = 'full' ignored: ")
+    assert "it may keep more out of the files ('minimal'), not less" in refused
+    _pyproject(project, 'provenance = "off"\n')
+    loaded = config_files.load(cwd=project / "notebooks")
+    assert loaded.values == {"provenance": "off"} and not loaded.problems

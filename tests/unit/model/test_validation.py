@@ -138,12 +138,13 @@ def test_limits_themselves_are_accepted_by_client_and_simulator(
 
 def test_the_request_options_are_defined_once_and_every_door_uses_them() -> None:
     """RequestOptions names the options; the magic has one option per name (plus its own
-    --wait, --dry-run, --timeout), and a misspelt keyword is refused, not dropped."""
+    --wait, --dry-run, --timeout and --provenance, which is what the files carry, not part
+    of the request), and a misspelt keyword is refused, not dropped."""
     from kirin_jupyter.client import Client
     from kirin_jupyter.magics.grammar import OPTIONS, words_for
     from kirin_jupyter.model.request import OPTION_NAMES
 
-    magic_only = {"wait", "dry_run", "timeout"}
+    magic_only = {"wait", "dry_run", "timeout", "provenance"}
     assert {o.dest for o in OPTIONS} - magic_only == set(OPTION_NAMES)
     assert words_for("resolution", "2k") == ["--res", "2k"]
     assert words_for("images", ["a.png", "-b.png"]) == ["-i", "a.png", "--image=-b.png"]
