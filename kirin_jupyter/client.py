@@ -43,6 +43,7 @@ from .service.uploads import UPLOAD_PATH, Uploads
 from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
 from .storage.host_facts import HostFacts
 from .storage.journal import FINAL_STATES, Journal
+from .storage.journals import open_journal
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -208,7 +209,7 @@ class Client:
         self._api_target: tuple[Any, ...] | None = None
         home = Path(home) if home else config.kirin_home()
         self.home = home
-        self.journal = Journal(home / "journal.sqlite3")
+        self.journal: Journal = open_journal(home, base.journal_url, base.user)
         _log_to_file(home)
         self.prices = Prices(self.journal)  # quotes and estimates, per connection
         # (external id, task id, owner) of jobs the last resume() left to a live kernel
@@ -383,7 +384,7 @@ class Client:
             earlier = self.journal.get(request.external_task_id)
         except (sqlite3.Error, OSError) as exc:
             raise KirinError(
-                f"the journal {self.journal.path} cannot be used ({exc}); nothing was sent. "
+                f"the journal {self.journal.where} cannot be used ({exc}); nothing was sent. "
                 "Move it aside (or set KIRIN_HOME to a writable folder) and try again"
             ) from None
         if earlier is not None:

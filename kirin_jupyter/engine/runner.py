@@ -168,7 +168,7 @@ async def _journal_strict(ctx: RunContext, fn: Callable[..., None], *args: objec
         await _write(fn, *args, durable=True)
     except (sqlite3.Error, OSError) as exc:
         raise KirinError(
-            f"the journal {ctx.journal.path} cannot be written ({exc}); nothing was sent. "
+            f"the journal {ctx.journal.where} cannot be written ({exc}); nothing was sent. "
             "Free some space, or set KIRIN_HOME to a writable folder, and try again"
         ) from None
 
