@@ -201,7 +201,7 @@ class PgJournal(Journal):
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, *, lease_seconds: float = LEASE_SECONDS,
+    def __init__(self, url: str, *, lease_seconds: float | None = None,
                  user: str | None = None) -> None:
         """``user``: who this kernel's jobs are recorded as (the ``user`` setting;
         None: the login name)."""
@@ -210,7 +210,7 @@ class PgJournal(Journal):
                                   f"{redacted(url)!r}")
         self.url = url
         self.path = Path(redacted(url))
-        self.lease_seconds = lease_seconds
+        self.lease_seconds = LEASE_SECONDS if lease_seconds is None else lease_seconds
         self.user = user or login_name()
         self._local = threading.local()
         self._ready = False
