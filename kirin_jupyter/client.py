@@ -433,7 +433,20 @@ class Client:
                           self._policy, self.timeout, status_rate=self._status_rate,
                           quote=self.prices.ask, gate=gate,
                           stream_silence=self.stream_silence, uploads=self.uploads,
-                          protocols=parse_protocols(self.settings.protocol))
+                          protocols=parse_protocols(self.settings.protocol),
+                          reserve=self._team_reserve())
+
+    def _team_reserve(self) -> Callable[[Job], Coroutine[Any, Any, None]] | None:
+        """The team budget's reservation step, when the journal is shared and has one."""
+        limit = self.settings.team_max_cost
+        if not limit or self.journal.dialect != "postgresql":
+            return None
+        from .money.team_budget import TeamBudget
+        from .storage.journal_pg import PgJournal
+
+        assert isinstance(self.journal, PgJournal)
+        return TeamBudget(self.journal, Decimal(str(limit)), self.settings.team_budget_period,
+                          self.prices).reserve
 
     def adopt(self, job: Job) -> None:
         """Count ``job`` as one of this client's (job list, budget, ``%kirin wait``)."""

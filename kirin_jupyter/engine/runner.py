@@ -69,6 +69,9 @@ class RunContext:
     stream_silence: float = 30.0  # seconds a stream may send nothing before it is given up
     uploads: Uploads | None = None  # references uploaded once (upload_references)
     protocols: Protocols = field(default_factory=Protocols)  # generation, queue or auto
+    # a team budget's reservation, made before the create (money/team_budget.py); raises
+    # BudgetExceeded to send nothing
+    reserve: Callable[[Job], Awaitable[None]] | None = None
 
 
 async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
@@ -235,6 +238,8 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     else:
         if ctx.uploads is not None:  # before the journal: its summary names the uploads
             job.request = request = await ctx.uploads.prepare(request)
+        if ctx.reserve is not None:  # no create without its reservation
+            await ctx.reserve(job)
         await _journal_strict(
             ctx, ctx.journal.record_submit, request.external_task_id, request.model.name,
             request.prompt, request.summary(), ctx.api.endpoint.base_url,

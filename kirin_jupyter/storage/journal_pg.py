@@ -32,6 +32,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from .journal import (
 LEASE_SECONDS = 120.0  # a row whose owner has not renewed it for this long is claimable
 CONNECT_SECONDS = 10  # a server that does not answer in this long is unreachable
 _LOCK_KEY = 0x6B6972696E  # "kirin": the advisory lock the migrations take
+_BUDGET_KEY = _LOCK_KEY + 1  # the one the team budget's reservations take
 _UNFINISHED = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in FINAL_STATES))
 
 # The PostgreSQL schema's own numbered migrations (apart from SQLite's user_version, which
@@ -373,25 +375,33 @@ class PgJournal(Journal):
 
     def record_state(self, external_id: str, status: str, *, task_id: str | None = None,
                      detail: str | None = None) -> None:
-        self._run("UPDATE jobs SET status = ?, task_id = COALESCE(?, task_id), updated_at = ?,"
-                  " error = CASE WHEN ? = 'failed' THEN ? ELSE error END"
-                  " WHERE external_id = ?",
-                  (status, task_id, time.time(), status, detail, external_id))
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = %s, task_id = COALESCE(%s, task_id),"
+                " updated_at = %s, error = CASE WHEN %s = 'failed' THEN %s ELSE error END"
+                " WHERE external_id = %s",
+                (status, task_id, time.time(), status, detail, external_id))
+            self._settle(conn, external_id, status, None)
 
     def record_protocol(self, external_id: str, protocol: str) -> None:
         self._run("UPDATE jobs SET protocol = ?, updated_at = ? WHERE external_id = ?",
                   (protocol, time.time(), external_id), durable=True)
 
     def record_urls(self, external_id: str, cost: str | None, urls: Sequence[str]) -> None:
-        self._run("UPDATE jobs SET cost = ?, urls = ?, updated_at = ? WHERE external_id = ?",
-                  (cost, json.dumps(list(urls)), time.time(), external_id))
+        with self._connect() as conn:
+            conn.execute("UPDATE jobs SET cost = %s, urls = %s, updated_at = %s"
+                         " WHERE external_id = %s",
+                         (cost, json.dumps(list(urls)), time.time(), external_id))
+            self._settle(conn, external_id, None, cost)
 
     def record_result(self, external_id: str, cost: str | None, urls: Sequence[str],
                       paths: Sequence[Path]) -> None:
-        self._run("UPDATE jobs SET status = 'completed', cost = ?, urls = ?, paths = ?,"
-                  " updated_at = ? WHERE external_id = ?",
-                  (cost, json.dumps(list(urls)), json.dumps([str(p) for p in paths]),
-                   time.time(), external_id))
+        with self._connect() as conn:
+            conn.execute("UPDATE jobs SET status = 'completed', cost = %s, urls = %s,"
+                         " paths = %s, updated_at = %s WHERE external_id = %s",
+                         (cost, json.dumps(list(urls)), json.dumps([str(p) for p in paths]),
+                          time.time(), external_id))
+            self._settle(conn, external_id, "completed", cost)
 
     def record_request(self, external_id: str, request: dict[str, Any]) -> None:
         self._run("UPDATE jobs SET request = ?, updated_at = ? WHERE external_id = ?",
@@ -542,6 +552,59 @@ class PgJournal(Journal):
                              " WHERE external_id = ANY(%s)", (me, self.lease_end(), mine))
         return claimed, held
 
+    # -- the team budget (money/team_budget.py decides what to reserve) ---------------
+
+    def reserve(self, external_id: str, model: str, amount: Decimal, limit: Decimal,
+                since: float, unit: str = "USD") -> Decimal | None:
+        """Reserve ``amount`` for a job about to be created, unless what is billed or held
+        (by a live lease) since ``since`` plus it would pass ``limit``: None when
+        reserved, else that total. One transaction under an advisory lock, so of twenty
+        submitters at once each sees the others' reservations (never an overrun)."""
+        now = time.time()
+        self._ensure_renewer()
+        with self._connect(durable=True) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_BUDGET_KEY,))
+            total = Decimal(conn.execute(
+                "SELECT COALESCE(sum(amount), 0) AS s FROM reservations WHERE unit = %s"
+                " AND created_at >= %s AND (state = 'billed' OR (state = 'held'"
+                " AND lease_until > %s))", (unit, since, now)).fetchone()["s"])
+            if total + amount > limit:
+                return total
+            conn.execute(
+                "INSERT INTO reservations (external_id, user_name, model, unit, amount, state,"
+                " lease_until, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, 'held',"
+                " %s, %s, %s) ON CONFLICT (external_id) DO NOTHING",
+                (external_id, self.user, model, unit, amount, self.lease_end(), now, now))
+        return None
+
+    def _settle(self, conn: Any, external_id: str, status: str | None,
+                cost: str | None) -> None:
+        """Turn a job's reservation into its billed cost (the reserved amount when the
+        cost is not known: never zero), or release it when the job cannot be billed."""
+        billed = None if cost is None else _decimal(cost)
+        if billed is not None:
+            conn.execute("UPDATE reservations SET state = 'billed', amount = %s,"
+                         " updated_at = %s WHERE external_id = %s",
+                         (billed, time.time(), external_id))
+        elif status == "completed" or cost is not None:  # no readable cost: as reserved
+            conn.execute("UPDATE reservations SET state = 'billed', updated_at = %s"
+                         " WHERE external_id = %s AND state = 'held'",
+                         (time.time(), external_id))
+        elif status in ("failed", "not_created"):
+            conn.execute("UPDATE reservations SET state = 'released', updated_at = %s"
+                         " WHERE external_id = %s AND state = 'held'",
+                         (time.time(), external_id))
+
+    def spend(self, since: float = 0.0) -> list[dict[str, Any]]:
+        """The team's spend since ``since``: billed and held, by user and model."""
+        return self._rows(
+            "SELECT user_name AS user, model, unit,"
+            " sum(CASE WHEN state = 'billed' THEN amount ELSE 0 END) AS billed,"
+            " sum(CASE WHEN state = 'held' AND lease_until > ? THEN amount ELSE 0 END)"
+            " AS held, count(*) AS jobs FROM reservations WHERE created_at >= ?"
+            " AND state <> 'released' GROUP BY user_name, model, unit"
+            " ORDER BY user_name, model", (time.time(), since))
+
     def write_together(self, calls: Sequence[tuple[Callable[..., None], tuple[Any, ...],
                                                    dict[str, Any]]],
                        *, durable: bool = False) -> list[BaseException | None]:
@@ -555,6 +618,14 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
     row.pop("seq", None)
     row["user"] = row.get("user_name")
     return row
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        return None
+    return value if value.is_finite() and value >= 0 else None
 
 
 def _first_line(exc: BaseException) -> str:
