@@ -76,21 +76,23 @@ def export(path: str | os.PathLike[str],
 
 
 def export_journal(path: str | os.PathLike[str], journal: Journal, *,
-                   since: float | None = None, model: str | None = None) -> Exported:
+                   since: float | None = None, model: str | None = None,
+                   user: str | None = None) -> Exported:
     """Export the journal's completed jobs created at or after ``since`` (a timestamp) of
-    ``model`` (a model name), newest first."""
+    ``model`` (a model name) made by ``user`` (a team journal records it), newest first."""
     target = check_path(path)
-    return write(target, items_from_rows(journal_rows(journal, since=since, model=model)))
+    return write(target, items_from_rows(journal_rows(journal, since=since, model=model,
+                                                      user=user)))
 
 
 def journal_rows(journal: Journal, *, since: float | None = None, model: str | None = None,
-                 page: int = 500) -> list[dict[str, Any]]:
+                 page: int = 500, user: str | None = None) -> list[dict[str, Any]]:
     """Every journal row (newest first) from ``since`` on, a page at a time: the history
     walks the created_at index, so a recent ``since`` reads a few rows of a big journal."""
     rows: list[dict[str, Any]] = []
     offset = 0
     while True:
-        batch, _ = journal.history(limit=page, offset=offset, model=model)
+        batch, _ = journal.history(limit=page, offset=offset, model=model, user=user)
         for row in batch:
             if since is not None and row["created_at"] < since:
                 return rows
@@ -200,12 +202,13 @@ def _cell(value: Any) -> Any:
 # -- the journal as a DataFrame ---------------------------------------------------------------
 
 
-def history_frame(*, model: str | None = None, since: str | float | None = None) -> Any:
+def history_frame(*, model: str | None = None, since: str | float | None = None,
+                  user: str | None = None) -> Any:
     """The journal of the session's client as a pandas DataFrame, one row per job (newest
     first), with the columns of an exported CSV plus state, error and file count.
 
     ``since``: a day ('2025-06-01', from local midnight) or a timestamp; ``model``: a model
-    name or alias."""
+    name or alias; ``user``: who made the jobs (a team journal records it)."""
     try:
         import pandas as pd
     except ImportError:
@@ -219,7 +222,7 @@ def history_frame(*, model: str | None = None, since: str | float | None = None)
     except KeyError as exc:
         raise ValidationError(f"history_frame: {exc.args[0]}") from None
     start = day_start(since) if isinstance(since, str) else since
-    rows = journal_rows(default_client().journal, since=start, model=name)
+    rows = journal_rows(default_client().journal, since=start, model=name, user=user)
     frame = pd.DataFrame([job_record(row) for row in rows], columns=JOB_COLUMNS)
     for column in ("created_at", "finished_at"):
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)

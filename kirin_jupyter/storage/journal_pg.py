@@ -605,6 +605,67 @@ class PgJournal(Journal):
             " AND state <> 'released' GROUP BY user_name, model, unit"
             " ORDER BY user_name, model", (time.time(), since))
 
+    # -- copying a personal journal in (``%kirin journal migrate``) -----------------
+
+    def import_sqlite(self, source: Journal) -> dict[str, int]:
+        """Copy a personal SQLite journal's rows in, keeping their ids; rows already here
+        are left as they are, so running it twice changes nothing. How many rows of each
+        table were added."""
+        added: dict[str, int] = {}
+        user, host = self.user, socket.gethostname()
+        jobs = source._rows("SELECT * FROM jobs ORDER BY created_at")
+        with self._connect(durable=True) as conn:
+            count = 0
+            for row in jobs:
+                count += conn.execute(
+                    "INSERT INTO jobs (external_id, task_id, model, prompt, request, base_url,"
+                    " status, cost, urls, paths, error, owner, lease_until, output_dir,"
+                    " parents, protocol, user_name, host, created_at, updated_at) VALUES"
+                    " (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,NULL,NULL,%s,%s,%s,%s,%s,%s,%s)"
+                    " ON CONFLICT (external_id) DO NOTHING",
+                    (row["external_id"], row["task_id"], row["model"], row["prompt"],
+                     row["request"], row["base_url"], row["status"], row["cost"],
+                     row["urls"], row["paths"], row["error"], row.get("output_dir"),
+                     row.get("parents"), row.get("protocol"), user, host,
+                     row["created_at"], row["updated_at"])).rowcount
+            added["jobs"] = count
+            for table, key in (("elements", "external_id"), ("host_facts", "base_url, name"),
+                               ("uploads", "upload_url, sha256")):
+                rows = source._rows(f"SELECT * FROM {table}")
+                count = 0
+                for row in rows:
+                    names = ", ".join(row)
+                    marks = ", ".join(["%s"] * len(row))
+                    count += conn.execute(
+                        f"INSERT INTO {table} ({names}) VALUES ({marks})"
+                        f" ON CONFLICT ({key}) DO NOTHING", tuple(row.values())).rowcount
+                added[table] = count
+            count = 0
+            for row in source._rows("SELECT * FROM durations"):
+                count += conn.execute(
+                    "INSERT INTO durations (model, resolution, n, seconds, at, uncertainty)"
+                    " SELECT %s, %s, %s, %s, %s, %s WHERE NOT EXISTS (SELECT 1 FROM"
+                    " durations WHERE model = %s AND resolution = %s AND n = %s AND at = %s)",
+                    (row["model"], row["resolution"], row["n"], row["seconds"], row["at"],
+                     row["uncertainty"], row["model"], row["resolution"], row["n"],
+                     row["at"])).rowcount
+            added["durations"] = count
+            try:
+                batches = source._rows("SELECT * FROM batches")
+            except sqlite3.Error:
+                batches = []  # a journal that never ran a batch has no such table
+            count = 0
+            for row in batches:
+                count += conn.execute(
+                    "INSERT INTO batches (name, base_url, fingerprint, size, inputs,"
+                    " output_dir, status, owner, lease_until, created_at, updated_at) VALUES"
+                    " (%s,%s,%s,%s,%s,%s,%s,NULL,NULL,%s,%s) ON CONFLICT (name) DO NOTHING",
+                    (row["name"], row["base_url"], row["fingerprint"], row["size"],
+                     row["inputs"], row["output_dir"], row["status"], row["created_at"],
+                     row["updated_at"])).rowcount
+            added["batches"] = count
+        return added
+
     def write_together(self, calls: Sequence[tuple[Callable[..., None], tuple[Any, ...],
                                                    dict[str, Any]]],
                        *, durable: bool = False) -> list[BaseException | None]:

@@ -1,5 +1,5 @@
-"""``%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]``: the journal,
-a page at a time."""
+"""``%kirin history [N] [--page P] [--model M] [--failed] [--search WORD] [--user NAME]``:
+the journal, a page at a time."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def history(ctx: Context, query: HistoryArgs) -> None:
     try:
         rows, total = ctx.client().journal.history(
             limit=query.limit, offset=(query.page - 1) * query.limit, model=model,
-            failed=query.failed, search=query.search)
+            failed=query.failed, search=query.search, user=query.user)
     except ValidationError as exc:
         raise UsageError(f"%kirin history: {exc}") from None
     pages = max(1, -(-total // query.limit))
@@ -47,10 +47,11 @@ class HistoryArgs:
     model: str | None = None  # as typed: an alias or a full name
     failed: bool = False
     search: str | None = None
+    user: str | None = None  # who made the jobs (a team journal records it)
 
     @property
     def filtered(self) -> bool:
-        return bool(self.model or self.failed or self.search)
+        return bool(self.model or self.failed or self.search or self.user)
 
     def line(self, *, page: int) -> str:
         """The magic line for another page of the same listing."""
@@ -59,6 +60,7 @@ class HistoryArgs:
         words += ["--model", shlex.quote(self.model)] if self.model else []
         words += ["--failed"] if self.failed else []
         words += ["--search", shlex.quote(self.search)] if self.search else []
+        words += ["--user", shlex.quote(self.user)] if self.user else []
         return " ".join(words)
 
 
@@ -89,7 +91,7 @@ def parse(text: str) -> HistoryArgs:
         word = words[index]
         name, eq, inline = word.partition("=") if word.startswith("--") else (word, "", "")
         index += 1
-        if name in ("--page", "--model", "--search"):
+        if name in ("--page", "--model", "--search", "--user"):
             if eq:
                 value = inline
             elif index < len(words):
@@ -106,6 +108,10 @@ def parse(text: str) -> HistoryArgs:
                 except KeyError as exc:
                     raise bad(str(exc.args[0])) from None
                 found[name] = value
+            elif name == "--user":
+                if not re.fullmatch(r"[^\s]{1,100}", value):
+                    raise bad("--user needs a user name (no spaces, at most 100 characters)")
+                found[name] = value
             else:
                 if not value.strip():
                     raise bad("--search needs a word to look for")
@@ -120,4 +126,4 @@ def parse(text: str) -> HistoryArgs:
             found["N"] = count(word, "N (how many jobs)", _HISTORY_MAX)
     return HistoryArgs(limit=found.get("N", 20), page=found.get("--page", 1),
                        model=found.get("--model"), failed=found.get("--failed", False),
-                       search=found.get("--search"))
+                       search=found.get("--search"), user=found.get("--user"))

@@ -9,7 +9,10 @@ USAGE = {
     "jobs": "%kirin jobs",
     "wait": "%kirin wait [--timeout SECONDS]", "config": "%kirin config",
     "resume": "%kirin resume [--steal]", "cancel": "%kirin cancel [TASK_ID | --all]",
-    "history": "%kirin history [N] [--page P] [--model M] [--failed] [--search WORD]",
+    "history": "%kirin history [N] [--page P] [--model M] [--failed] [--search WORD] "
+               "[--user NAME]",
+    "spend": "%kirin spend [--day | --month | --all]",
+    "journal": "%kirin journal migrate postgresql://...",
     "show": "%kirin show TASK_ID | PATH", "login": "%kirin login", "ui": "%kirin ui",
     "code": "%kirin code", "doctor": "%kirin doctor",
     "rerun": "%kirin rerun PATH [options]", "lineage": "%kirin lineage TASK_ID|PATH",
