@@ -43,6 +43,7 @@ from .service.uploads import UPLOAD_PATH, Uploads
 from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
 from .storage.host_facts import HostFacts
 from .storage.journal import FINAL_STATES, Journal
+from .storage.journals import open_journal
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -217,7 +218,7 @@ class Client:
         self._api_target: tuple[Any, ...] | None = None
         home = Path(home) if home else config.kirin_home()
         self.home = home
-        self.journal = Journal(home / "journal.sqlite3")
+        self.journal: Journal = open_journal(home, base.journal_url, base.user)
         _log_to_file(home)
         self.prices = Prices(self.journal)  # quotes and estimates, per connection
         # (external id, task id, owner) of jobs the last resume() left to a live kernel
@@ -395,7 +396,7 @@ class Client:
             earlier = self.journal.get(request.external_task_id)
         except (sqlite3.Error, OSError) as exc:
             raise KirinError(
-                f"the journal {self.journal.path} cannot be used ({exc}); nothing was sent. "
+                f"the journal {self.journal.where} cannot be used ({exc}); nothing was sent. "
                 "Move it aside (or set KIRIN_HOME to a writable folder) and try again"
             ) from None
         if earlier is not None:
@@ -447,7 +448,20 @@ class Client:
                           quote=self.prices.ask, gate=gate,
                           stream_silence=self.stream_silence, uploads=self.uploads,
                           protocols=parse_protocols(self.settings.protocol),
-                          provenance=self.settings.provenance)
+                          provenance=self.settings.provenance,
+                          reserve=self._team_reserve())
+
+    def _team_reserve(self) -> Callable[[Job], Coroutine[Any, Any, None]] | None:
+        """The team budget's reservation step, when the journal is shared and has one."""
+        limit = self.settings.team_max_cost
+        if not limit or self.journal.dialect != "postgresql":
+            return None
+        from .money.team_budget import TeamBudget
+        from .storage.journal_pg import PgJournal
+
+        assert isinstance(self.journal, PgJournal)
+        return TeamBudget(self.journal, Decimal(str(limit)), self.settings.team_budget_period,
+                          self.prices).reserve
 
     def adopt(self, job: Job) -> None:
         """Count ``job`` as one of this client's (job list, budget, ``%kirin wait``)."""

@@ -18,6 +18,7 @@ from kirin_jupyter.client import Client
 from kirin_jupyter.engine.polling import PollPolicy
 from kirin_jupyter.simulator.server import SimulatorServer
 
+from .support import postgres
 from .support.gateway import Gateway, GatewayServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +92,8 @@ def isolate(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     monkeypatch.setenv("IPYTHONDIR", str(folder / "ipython"))  # no developer's profile
     monkeypatch.delenv("KIRIN_API_KEY", raising=False)
     monkeypatch.delenv("KIRIN_BASE_URL", raising=False)
+    monkeypatch.delenv("KIRIN_JOURNAL_URL", raising=False)  # the personal journal
+    monkeypatch.delenv("KIRIN_USER", raising=False)
 
 
 @pytest.fixture(autouse=True)
@@ -103,6 +106,29 @@ def kirin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     session._process_session = None
     if InteractiveShell.initialized():  # a shell left behind would carry its session over
         InteractiveShell.clear_instance()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[postgres.Cluster]:
+    """One throw-away PostgreSQL server for the session (tests/support/postgres.py)."""
+    postgres.require()
+    with postgres.running() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_url(pg_cluster: postgres.Cluster) -> str:
+    """A fresh, empty database on the session's server."""
+    return pg_cluster.database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def journal_at(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a journal is, on each store in turn: a SQLite file, or a PostgreSQL URL
+    (open it with ``open_journal_at``). The journal tests run once per store."""
+    if request.param == "sqlite":
+        return str(tmp_path / "journal.sqlite3")
+    return str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture

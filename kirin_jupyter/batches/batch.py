@@ -34,12 +34,12 @@ from ..model.quote import Quote, summed
 from ..model.request import GenerationRequest
 from ..service.http import BUSY_CODE
 from .journal import (
-    BatchJournal,
     ItemRow,
     describe_owner,
     item_external_id,
     result_from_row,
 )
+from .journal_pg import batch_journal
 
 if TYPE_CHECKING:
     from ..engine.runner import RunContext
@@ -67,7 +67,7 @@ class Batch:
                  requests: list[GenerationRequest], *, gate: AdaptiveLimit,
                  quotes: list[Quote | None]) -> None:
         self._services = services  # handed in by the client: never the client itself
-        self._journal = BatchJournal(services.journal)
+        self._journal = batch_journal(services.journal)
         self.name = name
         self.requests = requests
         self.size = len(requests)

@@ -18,6 +18,7 @@ from ..model.quote import Quote
 from ..model.request import GenerationRequest, request_from_summary
 from .batch import Batch, Takeover
 from .journal import BatchJournal, ItemRow, Taken, item_external_id
+from .journal_pg import batch_journal
 
 if TYPE_CHECKING:
     from .batch import BatchServices
@@ -98,7 +99,7 @@ def open_built(services: BatchServices, name: str, requests: list[GenerationRequ
     watches that kernel's items land in the journal and shows them, and takes over what
     is left if that kernel stops or dies (``Batch.made_by`` says which kernel)."""
     ceiling = _checked_concurrency(concurrency)
-    journal = BatchJournal(services.journal)
+    journal = batch_journal(services.journal)
     print_ = fingerprint(requests)
     earlier = journal.get(name)
     if earlier is not None:
@@ -144,7 +145,7 @@ class _Taking:
                  inputs: str) -> None:
         self.services, self.name, self.print_ = services, name, print_
         self.size, self.inputs = size, inputs
-        self.journal = BatchJournal(services.journal)
+        self.journal = batch_journal(services.journal)
 
     def take(self) -> Taken:
         return self.journal.take(
@@ -176,7 +177,7 @@ class _Taking:
 def resume_batches(services: BatchServices) -> list[Batch]:
     """Finish the batches an earlier kernel left running on this service (nothing bought
     twice: items in the journal are followed, only the others are created)."""
-    journal = BatchJournal(services.journal)
+    journal = batch_journal(services.journal)
     batches = []
     for row in journal.unfinished(services.base_url):
         name = row["name"]

@@ -34,6 +34,9 @@ ENV_BASE_URL = "KIRIN_BASE_URL"
 ENV_HOME = "KIRIN_HOME"
 ENV_OUTPUT_DIR = "KIRIN_OUTPUT_DIR"
 ENV_SIMULATOR_SECONDS = "KIRIN_SIMULATOR_SECONDS"
+ENV_JOURNAL_URL = "KIRIN_JOURNAL_URL"
+ENV_USER = "KIRIN_USER"
+BUDGET_PERIODS = ("day", "month", "all")
 
 DEFAULT_OUTPUT_DIR = "kirin_outputs"
 PROVENANCE_LEVELS = ("full", "minimal", "off")  # as model/provenance_record.LEVELS
@@ -53,7 +56,7 @@ ENDPOINT_NAMES = frozenset({"base_url", "create_path", "task_path", "quote_path"
 # tighten them. "budget": 0 is no limit, so it may set a limit or lower one, never lift or
 # raise it; "lower": a limit or a count of resends, which it may only lower.
 SAFETY_NAMES: Mapping[str, str] = {
-    "max_cost": "budget", "max_credits": "budget",
+    "max_cost": "budget", "max_credits": "budget", "team_max_cost": "budget",
     "max_result_mb": "lower", "max_answer_mb": "lower", "max_result_megapixels": "lower",
     "request_seconds": "lower", "max_sweep_cells": "lower", "create_resends": "lower",
     "provenance": "private",  # full > minimal > off: a project may keep more private only
@@ -152,6 +155,18 @@ class Settings:
         "record either way"))
     max_sweep_cells: int = field(default=256, metadata=_about(
         "the most combinations a sweep may have; counted before anything is expanded"))
+    journal_url: str = field(default="", metadata=_about(
+        "a team's shared journal: postgresql://user@host/db (the password in ~/.pgpass "
+        "or PGPASSWORD, not here); empty: the personal SQLite journal in KIRIN_HOME",
+        ENV_JOURNAL_URL))
+    user: str = field(default="", metadata=_about(
+        "who your jobs are recorded as in a team journal; empty: your login name",
+        ENV_USER))
+    team_max_cost: float = field(default=0.0, metadata=_about(
+        "the team's budget in USD on the shared journal (journal_url), per "
+        "team_budget_period, reserved in the database before each create; 0: no limit"))
+    team_budget_period: str = field(default="month", metadata=_about(
+        "the period team_max_cost is for: day, month (calendar, UTC) or all"))
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def source(self, name: str) -> str:
@@ -238,6 +253,11 @@ def _task_path(value: Any) -> str | None:
     return _path(value) or (None if "{id}" in value else "must contain {id}")
 
 
+def _journal_url(value: Any) -> str | None:
+    ok = value == "" or value.startswith(("postgresql://", "postgres://"))
+    return None if ok else "must be empty (the personal journal) or start with postgresql://"
+
+
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "default_model": _model,
     "n": _n,
@@ -262,6 +282,9 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "max_credits": _not_negative,
     "max_sweep_cells": _positive,
     "provenance": _one_of(PROVENANCE_LEVELS),
+    "journal_url": _journal_url,
+    "team_max_cost": _not_negative,
+    "team_budget_period": _one_of(BUDGET_PERIODS),
 }
 
 _KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}

@@ -64,7 +64,7 @@ async def make_element(request: ElementRequest, run: ElementRun) -> tuple[Elemen
             request.frontal.sha256, [ref.sha256 for ref in request.refers],
             api.endpoint.base_url)
     except (sqlite3.Error, OSError) as exc:
-        raise KirinError(f"the journal {journal.path} cannot be written ({exc}); nothing "
+        raise KirinError(f"the journal {journal.where} cannot be written ({exc}); nothing "
                          "was sent. Set KIRIN_HOME to a writable folder and try again"
                          ) from None
     try:

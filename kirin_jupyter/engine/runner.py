@@ -70,6 +70,9 @@ class RunContext:
     uploads: Uploads | None = None  # references uploaded once (upload_references)
     protocols: Protocols = field(default_factory=Protocols)  # generation, queue or auto
     provenance: str = "full"  # what saved files carry: full, minimal or off
+    # a team budget's reservation, made before the create (money/team_budget.py); raises
+    # BudgetExceeded to send nothing
+    reserve: Callable[[Job], Awaitable[None]] | None = None
 
 
 async def run_job(job: Job, ctx: RunContext, *, resume: bool = False) -> None:
@@ -169,7 +172,7 @@ async def _journal_strict(ctx: RunContext, fn: Callable[..., None], *args: objec
         await _write(fn, *args, durable=True)
     except (sqlite3.Error, OSError) as exc:
         raise KirinError(
-            f"the journal {ctx.journal.path} cannot be written ({exc}); nothing was sent. "
+            f"the journal {ctx.journal.where} cannot be written ({exc}); nothing was sent. "
             "Free some space, or set KIRIN_HOME to a writable folder, and try again"
         ) from None
 
@@ -236,6 +239,8 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     else:
         if ctx.uploads is not None:  # before the journal: its summary names the uploads
             job.request = request = await ctx.uploads.prepare(request)
+        if ctx.reserve is not None:  # no create without its reservation
+            await ctx.reserve(job)
         await _journal_strict(
             ctx, ctx.journal.record_submit, request.external_task_id, request.model.name,
             request.prompt, request.summary(), ctx.api.endpoint.base_url,

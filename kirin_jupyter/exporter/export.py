@@ -88,13 +88,13 @@ def export(path: str | os.PathLike[str],
 def export_journal(path: str | os.PathLike[str], journal: Journal, *,
                    since: float | None = None, model: str | None = None,
                    picked: bool = False, min_rating: int | None = None,
-                   provenance: str = "full") -> Exported:
+                   provenance: str = "full", user: str | None = None) -> Exported:
     """Export the journal's completed jobs created at or after ``since`` (a timestamp) of
-    ``model`` (a model name), newest first; ``picked``, ``min_rating`` and ``provenance``
-    as ``export``."""
+    ``model`` (a model name) made by ``user`` (a team journal records it), newest first;
+    ``picked``, ``min_rating`` and ``provenance`` as ``export``."""
     target = check_path(path)
     level = _checked_level(provenance)
-    items = items_from_rows(journal_rows(journal, since=since, model=model))
+    items = items_from_rows(journal_rows(journal, since=since, model=model, user=user))
     return write(target, _winners(items, journal, picked, min_rating), level=level,
                  journal=journal)
 
@@ -141,13 +141,13 @@ def _winners(items: list[Item], journal: Journal, picked: bool,
 
 
 def journal_rows(journal: Journal, *, since: float | None = None, model: str | None = None,
-                 page: int = 500) -> list[dict[str, Any]]:
+                 page: int = 500, user: str | None = None) -> list[dict[str, Any]]:
     """Every journal row (newest first) from ``since`` on, a page at a time: the history
     walks the created_at index, so a recent ``since`` reads a few rows of a big journal."""
     rows: list[dict[str, Any]] = []
     offset = 0
     while True:
-        batch, _ = journal.history(limit=page, offset=offset, model=model)
+        batch, _ = journal.history(limit=page, offset=offset, model=model, user=user)
         for row in batch:
             if since is not None and row["created_at"] < since:
                 return rows
@@ -288,12 +288,13 @@ def _cell(value: Any) -> Any:
 # -- the journal as a DataFrame ---------------------------------------------------------------
 
 
-def history_frame(*, model: str | None = None, since: str | float | None = None) -> Any:
+def history_frame(*, model: str | None = None, since: str | float | None = None,
+                  user: str | None = None) -> Any:
     """The journal of the session's client as a pandas DataFrame, one row per job (newest
     first), with the columns of an exported CSV plus state, error and file count.
 
     ``since``: a day ('2025-06-01', from local midnight) or a timestamp; ``model``: a model
-    name or alias."""
+    name or alias; ``user``: who made the jobs (a team journal records it)."""
     try:
         import pandas as pd
     except ImportError:
@@ -308,7 +309,7 @@ def history_frame(*, model: str | None = None, since: str | float | None = None)
         raise ValidationError(f"history_frame: {exc.args[0]}") from None
     start = day_start(since) if isinstance(since, str) else since
     journal = default_client().journal
-    rows = journal_rows(journal, since=start, model=name)
+    rows = journal_rows(journal, since=start, model=name, user=user)
     records = [job_record(row) for row in rows]
     _add_marks(records, rows, journal)
     frame = pd.DataFrame(records, columns=JOB_COLUMNS)

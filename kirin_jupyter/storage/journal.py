@@ -198,6 +198,8 @@ class Journal:
     for); every call is one transaction on it. A connection that failed is dropped, so the
     next call starts afresh."""
 
+    dialect = "sqlite"
+
     def __init__(self, path: Path, mode: str | None = None) -> None:
         """``mode``: "wal" or "rollback"; None: ``KIRIN_JOURNAL_MODE``, else the disk
         decides (``journal_disk``)."""
@@ -209,6 +211,11 @@ class Journal:
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
+
+    @property
+    def where(self) -> str:
+        """Where the journal is, for messages (a file; a URL without its password)."""
+        return str(self.path)
 
     @contextmanager
     def _connect(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
@@ -637,7 +644,7 @@ class Journal:
 
     def history(self, *, limit: int = 20, offset: int = 0, model: str | None = None,
                 failed: bool = False, search: str | None = None, picked: bool = False,
-                min_rating: int | None = None,
+                min_rating: int | None = None, user: str | None = None,
                 ) -> tuple[list[dict[str, Any]], int]:
         """One page of jobs, newest first, and how many match in all.
 
@@ -645,7 +652,11 @@ class Journal:
         ``created_at`` index, so the first page of a 100,000-job journal costs a few rows.
         ``search`` matches the prompt as plain text, case-insensitively (ASCII by SQLite's
         ``lower``, others by Python's casefold); never as a LIKE pattern, whose wildcards a
-        long search made "too complex" for SQLite. At most ``SEARCH_MAX_CHARS``."""
+        long search made "too complex" for SQLite. At most ``SEARCH_MAX_CHARS``.
+        ``user``: a personal journal holds its login's jobs only (a team journal records
+        each job's user), so another name matches nothing."""
+        if user is not None and user != login_name():
+            return [], 0
         if search and len(search) > SEARCH_MAX_CHARS:
             raise ValidationError(f"search text is {len(search)} characters; at most "
                                   f"{SEARCH_MAX_CHARS} are searched for")
@@ -756,6 +767,16 @@ def _files_missing(row: dict[str, Any]) -> bool:
     except ValueError:
         return False
     return not all(isinstance(p, str) and os.path.isfile(p) for p in paths)
+
+
+def login_name() -> str:
+    """Who runs this process, as the system names them (the ``user`` setting's default)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        return "unknown"
 
 
 def current_owner() -> str:

@@ -26,7 +26,7 @@ def run(ctx: Context, rest: str) -> None:
     has_key = bool(session.login_key or settings.api_key_from_env())
     print(f"api key:    {'set' if has_key else 'not set'} (from {source})")
     print(f"output dir: {client.output_dir}")
-    print(f"journal:    {client.journal.path}")
+    print(f"journal:    {client.journal.where}")
     print(f"front end:  {frontends.DESCRIPTIONS[frontends.detect(ctx.shell)]}")
     print(f"budget:     {budget_text(client)}")
     for name in settings.names():

@@ -1,5 +1,5 @@
 """``%kirin history [N] [--page P] [--model M] [--failed] [--search WORD] [--picked]
-[--rating 4+]``: the journal, a page at a time."""
+[--rating 4+] [--user NAME]``: the journal, a page at a time."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def history(ctx: Context, query: HistoryArgs) -> None:
         rows, total = ctx.client().journal.history(
             limit=query.limit, offset=(query.page - 1) * query.limit, model=model,
             failed=query.failed, search=query.search, picked=query.picked,
-            min_rating=query.min_rating)
+            min_rating=query.min_rating, user=query.user)
     except ValidationError as exc:
         raise UsageError(f"%kirin history: {exc}") from None
     pages = max(1, -(-total // query.limit))
@@ -50,11 +50,12 @@ class HistoryArgs:
     search: str | None = None
     picked: bool = False  # jobs with a picked image
     min_rating: int | None = None  # jobs with an image rated this or more ("--rating 4+")
+    user: str | None = None  # who made the jobs (a team journal records it)
 
     @property
     def filtered(self) -> bool:
         return bool(self.model or self.failed or self.search or self.picked
-                    or self.min_rating is not None)
+                    or self.min_rating is not None or self.user)
 
     def line(self, *, page: int) -> str:
         """The magic line for another page of the same listing."""
@@ -65,6 +66,7 @@ class HistoryArgs:
         words += ["--search", shlex.quote(self.search)] if self.search else []
         words += ["--picked"] if self.picked else []
         words += ["--rating", f"{self.min_rating}+"] if self.min_rating is not None else []
+        words += ["--user", shlex.quote(self.user)] if self.user else []
         return " ".join(words)
 
 
@@ -95,7 +97,7 @@ def parse(text: str) -> HistoryArgs:
         word = words[index]
         name, eq, inline = word.partition("=") if word.startswith("--") else (word, "", "")
         index += 1
-        if name in ("--page", "--model", "--search", "--rating"):
+        if name in ("--page", "--model", "--search", "--rating", "--user"):
             if eq:
                 value = inline
             elif index < len(words):
@@ -116,6 +118,10 @@ def parse(text: str) -> HistoryArgs:
                 except KeyError as exc:
                     raise bad(str(exc.args[0])) from None
                 found[name] = value
+            elif name == "--user":
+                if not re.fullmatch(r"[^\s]{1,100}", value):
+                    raise bad("--user needs a user name (no spaces, at most 100 characters)")
+                found[name] = value
             else:
                 if not value.strip():
                     raise bad("--search needs a word to look for")
@@ -131,4 +137,4 @@ def parse(text: str) -> HistoryArgs:
     return HistoryArgs(limit=found.get("N", 20), page=found.get("--page", 1),
                        model=found.get("--model"), failed=found.get("--failed", False),
                        search=found.get("--search"), picked=found.get("--picked", False),
-                       min_rating=found.get("--rating"))
+                       min_rating=found.get("--rating"), user=found.get("--user"))

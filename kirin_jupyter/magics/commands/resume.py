@@ -26,7 +26,7 @@ def resume(ctx: Context, *, steal: bool) -> None:
     try:
         jobs = client.resume(steal=steal)
     except (KirinError, sqlite3.Error, OSError, ValueError) as exc:
-        raise UsageError(f"%kirin resume: the journal {client.journal.path} cannot be "
+        raise UsageError(f"%kirin resume: the journal {client.journal.where} cannot be "
                          f"used ({exc})") from None
     for external_id, task_id, owner in client.held_elsewhere:
         host, _, pid = owner.rpartition(":")

@@ -13,58 +13,62 @@ from kirin_jupyter.simulator import Fault
 from kirin_jupyter.simulator.server import SimulatorServer
 from kirin_jupyter.storage.journal import Journal
 from tests.conftest import TEST_KEY
+from tests.support.postgres import open_journal_at
 from tests.support.simulated import client_for
 
 
-def test_journal_is_safe_with_two_processes(tmp_path: Path) -> None:
-    path = tmp_path / "journal.sqlite3"
+def test_journal_is_safe_with_two_processes(tmp_path: Path, journal_at: str) -> None:
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_write_many, args=(path, tag)) for tag in ("a", "b")]
+    procs = [ctx.Process(target=_write_many, args=(journal_at, tmp_path, tag))
+             for tag in ("a", "b")]
     for proc in procs:
         proc.start()
     for proc in procs:
         proc.join(60)
     errors = [p.read_text() for p in tmp_path.glob("error-*.txt")]
     assert [proc.exitcode for proc in procs] == [0, 0], errors
-    journal = Journal(path)
+    journal = open_journal_at(journal_at)
     rows = journal.history(limit=1000)[0]
     assert len(rows) == 80 and all(r["status"] == "created" for r in rows)
 
 
-def _write_many(path: Path, tag: str) -> None:
+def _write_many(where: str, folder: Path, tag: str) -> None:
     import traceback
 
     try:
-        journal = Journal(path)
+        journal = open_journal_at(where)
         for i in range(40):
             ext = f"{tag}-{i}"
             journal.record_submit(ext, "kirin_image_omni", "p", {"n": 1}, "http://x",
-                                  path.parent)
+                                  folder)
             journal.record_state(ext, "created", task_id=f"t-{ext}")
     except BaseException:
-        (path.parent / f"error-{tag}.txt").write_text(traceback.format_exc())
+        (folder / f"error-{tag}.txt").write_text(traceback.format_exc())
         raise
 
 
-def _claim(path: Path, ready: object, done: object, out: object) -> None:
-    journal = Journal(path)
+def _claim(where: str, ready: object, done: object, out: object) -> None:
+    journal = open_journal_at(where)
     ready.wait()  # type: ignore[attr-defined]  # both start claiming together
     claimed, _ = journal.claim_unfinished("http://x")
     out.put([row["external_id"] for row in claimed])  # type: ignore[attr-defined]
     done.wait()  # type: ignore[attr-defined]  # stay alive: the other sees a live owner
 
 
-def test_two_kernels_resuming_at_once_never_follow_the_same_job(tmp_path: Path) -> None:
-    path = tmp_path / "journal.sqlite3"
-    journal = Journal(path)
+def test_two_kernels_resuming_at_once_never_follow_the_same_job(tmp_path: Path,
+                                                                 journal_at: str) -> None:
+    journal = open_journal_at(journal_at)
     ids = [f"kj-{i}" for i in range(30)]
     for ext in ids:
         journal.record_submit(ext, "kirin_image_omni", "p", {"n": 1}, "http://x", tmp_path)
     with journal._connect() as conn:  # as if left by a kernel that is gone
         conn.execute("UPDATE jobs SET owner = 'elsewhere:1'")
+        if journal.dialect == "postgresql":  # ... whose lease has run out
+            conn.execute("UPDATE jobs SET lease_until = 0")
     ctx = multiprocessing.get_context("spawn")
     ready, done, out = ctx.Barrier(2), ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_claim, args=(path, ready, done, out)) for _ in range(2)]
+    procs = [ctx.Process(target=_claim, args=(journal_at, ready, done, out))
+             for _ in range(2)]
     for proc in procs:
         proc.start()
     first, second = out.get(timeout=60), out.get(timeout=60)

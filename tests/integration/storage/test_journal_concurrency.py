@@ -9,7 +9,11 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from kirin_jupyter.storage.journal import SCHEMA_VERSION, Journal
+from kirin_jupyter.storage.journal_pg import SCHEMA_VERSION as PG_SCHEMA_VERSION
+from tests.support.postgres import open_journal_at
 
 
 def _first_use(path: str, start_at: float, index: int, results: multiprocessing.Queue
@@ -17,7 +21,7 @@ def _first_use(path: str, start_at: float, index: int, results: multiprocessing.
     while time.time() < start_at:  # all six open the journal at the same moment
         time.sleep(0.001)
     try:
-        journal = Journal(Path(path))
+        journal = open_journal_at(path)
         journal.record_submit(f"kj-{index}", "kirin_image_omni", "a fox", {"n": 1},
                               "https://gw.example", Path("/tmp"))
         journal.record_host_fact("https://gw.example", f"fact-{index}", "yes")
@@ -26,9 +30,12 @@ def _first_use(path: str, start_at: float, index: int, results: multiprocessing.
         results.put((index, f"{exc.__class__.__name__}: {exc}"))
 
 
-def test_six_processes_open_a_fresh_journal_at_once(tmp_path: Path) -> None:
+def test_six_processes_open_a_fresh_journal_at_once(tmp_path: Path, journal_at: str,
+                                                    request: pytest.FixtureRequest) -> None:
+    on_pg = journal_at.startswith("postgresql://")
     for round_ in range(3):  # the race is narrow: a few fresh journals
-        path = tmp_path / f"journal-{round_}.sqlite3"
+        path = request.getfixturevalue("pg_cluster").database() if on_pg \
+            else tmp_path / f"journal-{round_}.sqlite3"
         context = multiprocessing.get_context("spawn")
         results: multiprocessing.Queue = context.Queue()
         start_at = time.time() + 1.5  # after every process has imported the package
@@ -40,6 +47,11 @@ def test_six_processes_open_a_fresh_journal_at_once(tmp_path: Path) -> None:
         for worker in workers:
             worker.join(30)
         assert outcomes == {i: "ok" for i in range(6)}
+        if on_pg:
+            journal = open_journal_at(str(path))
+            assert journal.schema_version() == PG_SCHEMA_VERSION
+            assert journal.history()[1] == 6 and len(journal.host_facts("https://gw.example")) == 6
+            continue
         with sqlite3.connect(path) as conn:
             assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
             assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 6
@@ -101,12 +113,10 @@ def test_a_journal_with_the_old_events_table_is_migrated_and_still_works(tmp_pat
     conn.close()
 
 
-def test_history_search_is_plain_text_and_bounded(tmp_path: Path) -> None:
-    import pytest
-
+def test_history_search_is_plain_text_and_bounded(journal_at: str) -> None:
     from kirin_jupyter.errors import ValidationError
 
-    journal = Journal(tmp_path / "j.sqlite3")
+    journal = open_journal_at(journal_at)
     for index, prompt in enumerate(["100% cotton_shirt", "a FOX", "back\\slash", "Ünïcode fox"]):
         journal.record_submit(f"kj-{index}", "kirin_image_omni", prompt, {}, "u", Path("/tmp"))
     assert [r["prompt"] for r in journal.history(search="0% c")[0]] == ["100% cotton_shirt"]

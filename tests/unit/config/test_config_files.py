@@ -178,7 +178,7 @@ def test_config_kirin_lists_every_setting_never_the_key(
     shell_in.run_line_magic("config", "Kirin")
     shell_in.run_line_magic("kirin", "config")
     out = capsys.readouterr().out
-    assert len(SETTINGS) == 25
+    assert len(SETTINGS) == 29
     for name in SETTINGS:
         assert f"Kirin.{name}=" in out and f"Kirin.{name} = " in out, name
     assert TEST_KEY not in out and "api key:    set (from $KIRIN_API_KEY)" in out
