@@ -6,6 +6,7 @@ key is in no log. The simulator's queue shapes are checked by hand at the end.""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import threading
@@ -319,6 +320,17 @@ def test_a_poll_that_sees_the_cancel_first_still_ends_as_cancelled(
     job = client.generate("a fox")
     until(lambda: job.task_id is not None and requests(sim.service).get("queue_status", 0))
     sim.service.add_fault(Fault("queue_cancel", "drop"))
+    seen = requests(sim.service).get("queue_status", 0)
+
+    async def until_polled(_delay: float) -> None:
+        """The retry's pause lasts until a status request has come after the lost cancel
+        (a jittered pause may be ~0 s: the race must happen every time, not by chance)."""
+        for _ in range(500):
+            if requests(sim.service).get("queue_status", 0) > seen:
+                return
+            await asyncio.sleep(0.01)
+
+    client.api._sleep = until_polled
     assert job.cancel() == f"task {job.task_id} cancelled by the service (202)"
     with pytest.raises(Cancelled, match="nothing was downloaded"):
         job.wait(10)
