@@ -393,9 +393,26 @@ class GatewayHTTP:
                        keep_raw: bool = False) -> TaskSnapshot | None:
         """GET the task (by task id or external id); retried on 5xx, 429 and network errors.
         ``keep_raw``: the snapshot keeps the answer's (redacted) JSON as ``raw``."""
-        url = self.endpoint.task_url(task_id)
 
-        async def attempt() -> TaskSnapshot | None:
+        def read(payload: Any, response: httpx.Response) -> TaskSnapshot:
+            snapshot = parse_task(payload)
+            if keep_raw:
+                snapshot = replace(snapshot, raw=payload)
+            hint = parse_retry_after(response.headers.get("Retry-After"))
+            return replace(snapshot, retry_after=hint) if hint else snapshot
+
+        return await self.get_read(self.endpoint.task_url(task_id), task_id, read,
+                                   missing_ok=missing_ok, what="valid task JSON")
+
+    async def get_read(self, url: str, task_id: str,
+                       read: Callable[[Any, httpx.Response], T], *, missing_ok: bool = False,
+                       what: str = "JSON") -> T | None:
+        """One GET of a task's state, its (redacted) JSON made into what ``read`` returns;
+        retried on 5xx, 429, network errors and an answer ``read`` cannot take (a
+        ``ValueError``); None on a 404 when ``missing_ok``. Both protocols' status and
+        result requests go through here."""
+
+        async def attempt() -> T | None:
             try:
                 response = await self._send("GET", url)
             except httpx.TransportError as exc:
@@ -410,16 +427,11 @@ class GatewayHTTP:
                     raise error
                 raise TryAgain(error, response)
             try:
-                payload = self.json_of(response)
-                snapshot = parse_task(payload)
+                return read(self.json_of(response), response)
             except ValueError:
                 raise TryAgain(ServiceUnavailable(
-                    "the Kirin API sent a response that is not valid task JSON",
+                    f"the Kirin API sent a response that is not {what}",
                     task_id=task_id), response) from None
-            if keep_raw:
-                snapshot = replace(snapshot, raw=payload)
-            hint = parse_retry_after(response.headers.get("Retry-After"))
-            return replace(snapshot, retry_after=hint) if hint else snapshot
 
         return await with_retries(attempt, attempts=self.retry.attempts,
                                   wait=self._retry_wait)

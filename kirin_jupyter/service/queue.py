@@ -210,30 +210,8 @@ class QueueHTTP:
     async def _get(self, url: str, task_id: str, *, missing_ok: bool = False) -> Any:
         """One GET's JSON (redacted), retried on 5xx, 429 and network errors; None on a
         404 when ``missing_ok``."""
-        api = self.api
-
-        async def attempt() -> Any:
-            try:
-                response = await api._send("GET", url)
-            except httpx.TransportError as exc:
-                raise TryAgain(ServiceUnavailable(
-                    f"could not reach the Kirin API ({exc.__class__.__name__})",
-                    task_id=task_id)) from None
-            if response.status_code == 404 and missing_ok:
-                return None
-            if response.status_code >= 400:
-                error = api.error_for(response, task_id)
-                if response.status_code != 429 and response.status_code < 500:
-                    raise error
-                raise TryAgain(error, response)
-            try:
-                return api.json_of(response)
-            except ValueError:
-                raise TryAgain(ServiceUnavailable(
-                    "the Kirin API sent a queue answer that is not JSON", task_id=task_id),
-                    response) from None
-
-        return await with_retries(attempt, attempts=api.retry.attempts, wait=api._retry_wait)
+        return await self.api.get_read(url, task_id, lambda payload, _response: payload,
+                                       missing_ok=missing_ok, what="JSON")
 
     async def get_task(self, request_id: str, model: str, *, missing_ok: bool = False
                        ) -> TaskSnapshot | None:
