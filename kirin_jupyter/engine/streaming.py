@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
@@ -23,6 +24,7 @@ from ..errors import LimitExceeded
 from ..service.responses import TaskSnapshot, parse_task
 from ..service.task_stream import StreamEvent, StreamRefused, StreamStopped, events
 from ..storage.host_facts import NO, YES
+from ..storage.journal_writer import writer_for
 
 if TYPE_CHECKING:
     from ..service.http import GatewayHTTP
@@ -60,8 +62,8 @@ async def follow_by_stream(job: Job, ctx: RunContext, task_id: str, *, learn: bo
             return None  # the poller says it timed out, with its usual message
     if final is not None and learn and final.status == "completed":
         request = job.request
-        await _in_thread(ctx.journal.record_duration, request.model.name, request.resolution,
-                         request.images_expected, time.monotonic() - started, 0.0)
+        await _journal(ctx.journal.record_duration, request.model.name, request.resolution,
+                       request.images_expected, time.monotonic() - started, 0.0)
     return final
 
 
@@ -105,7 +107,7 @@ async def _progress(job: Job, ctx: RunContext, event: StreamEvent) -> None:
         job.server_progress = float(progress)
         job.progress_trend.add(time.monotonic(), float(progress))
     if job.status in ("submitting", "queued"):
-        await _in_thread(ctx.journal.record_state, job.external_task_id, "running")
+        await _journal(ctx.journal.record_state, job.external_task_id, "running")
         job._set_status("running")
 
 
@@ -120,6 +122,15 @@ def _final(event: StreamEvent, job: Job) -> TaskSnapshot | None:
                  job.external_task_id)
         return None
     return final if final.status in ("completed", "failed") else None
+
+
+async def _journal(fn: Callable[..., None], *args: object) -> None:
+    """A journal write through the same grouped writer as the runner's (so a job's states
+    land in the order they happened); a failing journal never fails the job."""
+    try:
+        await writer_for(fn.__self__).write(fn, *args)  # type: ignore[attr-defined]
+    except sqlite3.Error as exc:
+        log.warning("journal write %s failed: %s", getattr(fn, "__name__", fn), exc)
 
 
 async def _in_thread(fn: Callable[..., object], *args: object) -> None:
