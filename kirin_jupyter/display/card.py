@@ -66,6 +66,9 @@ class ProgressCard:
         from IPython.display import display
 
         self._handle = display(self.in_cell(), display_id=True)
+        from .shown import remember
+
+        remember(self, self._handle, self.job.done, lambda: FinalView(self.job))
         self.attach()
 
     def in_place(self) -> Any:

@@ -47,6 +47,10 @@ class GroupCard:
         from IPython.display import display
 
         self._handle = display(self.widget, display_id=True)
+        from .shown import remember
+
+        group = self._group
+        remember(self, self._handle, group.done, lambda: self._final(group))
         self._group.add_listener(self.refresh)
 
     def in_place(self) -> Any:

@@ -44,6 +44,9 @@ def wait(ctx: Context, timeout: float | None) -> None:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not wait_behind_card(each, left):
                 return
+    from ...display.shown import settle
+
+    settle()  # each finished card's final view once more, from this cell (in order)
     jobs = client.jobs
     done = [j for j in jobs if j.status == "completed"]
     failed = [j for j in jobs if j.status == "failed"]
