@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/benchmark.py            # everything, about 9 minutes
     .venv/bin/python tests/benchmark.py --quick    # shorter tasks, fewer of them
-    .venv/bin/python tests/benchmark.py --only scale    # one group: scale, journal, uploads, ...
+    .venv/bin/python tests/benchmark.py --only scale    # one group: scale, journal, uploads, team, ...
 
 Every row is measured in this run, next to its baselines. Simulator servers run as their
 own processes (so their CPU is not counted as ours) and are stopped by their own PIDs.
@@ -222,12 +222,14 @@ def vm_rss_mb() -> float:
     return float("nan")
 
 
-def bench_scale_jobs(count: int, seconds: float) -> None:
+def bench_scale_jobs(count: int, seconds: float, keep_home: bool = False) -> None:
     """Thousands of jobs in one process: all complete, the main thread stays responsive,
-    and the engine's CPU and the process's memory per job stay small."""
+    and the engine's CPU and the process's memory per job stay small. ``keep_home``: in
+    the home (and ``KIRIN_JOURNAL_URL``) already set."""
     from kirin_jupyter.client import Client
 
-    fresh_home()
+    if not keep_home:
+        fresh_home()
     with simulator(seconds, spread=0.1) as url:
         client = Client(api_key=KEY, base_url=url)
         client.generate("warm-up").wait(seconds * 3 + 30)  # imports and pools: not per job
@@ -238,7 +240,8 @@ def bench_scale_jobs(count: int, seconds: float) -> None:
         requests = stats(url)["requests"]
     print("  (requests to the simulator, per job: "
           + ", ".join(f"{k} {v / (count + 1):.1f}" for k, v in sorted(requests.items())) + ")")
-    row(f"{count} concurrent jobs ({seconds:g} s tasks): completed",
+    where = " on a PostgreSQL journal" if os.environ.get("KIRIN_JOURNAL_URL") else ""
+    row(f"{count} concurrent jobs ({seconds:g} s tasks{where}): completed",
         f"{count - len(failed)}/{count} in {wall:.1f} s"
         + (f" (first error: {failed[0].error})" if failed else ""), "", "all")
     row("  main thread: extra delay of a trivial call meanwhile (p99)",
@@ -360,6 +363,181 @@ def bench_journal(count: int) -> None:
         f"{statistics.median(claims) * 1000:.0f} ms (median of 3)", "", "<= 200 ms")
     row("  one job's journal writes (record_submit + record_state + record_result)",
         f"{per_job * 1000:.2f} ms (mean of {writes})", "", "<= 2 ms")
+
+
+# -- a team's journal on PostgreSQL (issue 27) -------------------------------------------
+
+
+def _team_fill(cluster: Any, url: str, count: int, base_url: str, folder: Path,
+               shown: int = 20) -> float:
+    """``count`` jobs in the team journal at ``url``, loaded by the server itself
+    (``generate_series``, one statement); the newest ``shown`` have pictures of their own,
+    older ones share a few. The seconds it took, ANALYZE and VACUUM included."""
+    from kirin_jupyter.simulator.render import render_result
+    from kirin_jupyter.storage.journal_pg import PgJournal
+
+    PgJournal(url).history(limit=1)  # the schema, by the client's own migrations
+
+    def picture(task: int) -> str:
+        body = {"model": "kirin_v3_image", "prompt": f"a fox, take {task}", "n": 1}
+        path = folder / f"task-{task:07d}" / "01.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(render_result(body, 0, f"t{task}"))
+        return str(path)
+
+    shared = json.dumps([picture(count + k) for k in range(4)])
+    now = time.time()
+    started = time.perf_counter()
+    conn: Any = cluster.connect(url.rsplit("/", 1)[1])
+    try:
+        conn.execute(
+            "INSERT INTO jobs (external_id, task_id, model, prompt, request, base_url,"
+            " status, cost, urls, paths, owner, output_dir, user_name, host, created_at,"
+            " updated_at)"
+            " SELECT 'kj-' || lpad(to_hex(i), 32, '0'), 'sim-' || i, 'kirin_v3_image',"
+            "  'prompt ' || i || ' a fox in the snow',"
+            "  '{\"model\": \"kirin_v3_image\", \"n\": 1, \"external_task_id\": \"kj-'"
+            "   || i || '\"}', %s, 'completed', '0.04',"
+            "  '[\"' || %s || '/files/' || i || '/0.png\"]', %s, 'gone-host:1', %s,"
+            "  (ARRAY['ana', 'bo', 'cy', 'dee'])[1 + i %% 4], 'host-' || (i %% 7),"
+            "  %s - 60 * (%s - i), %s - 60 * (%s - i) + 20"
+            " FROM generate_series(0, %s - 1) AS i",
+            (base_url, base_url, shared, str(folder), now, count, now, count, count))
+        for i in range(count - shown, count):
+            conn.execute("UPDATE jobs SET paths = %s WHERE external_id = %s",
+                         (json.dumps([picture(i)]), f"kj-{i:032x}"))
+        conn.execute("VACUUM ANALYZE jobs")
+    finally:
+        conn.close()
+    return time.perf_counter() - started
+
+
+def _team_history(url: str, count: int) -> None:
+    """The first page of ``%kirin history`` on the big team journal, as rendered."""
+    from kirin_jupyter.display.history import HistoryPage, HistoryView
+    from kirin_jupyter.storage import thumbnails
+    from kirin_jupyter.storage.journal_pg import PgJournal
+
+    journal = PgJournal(url)
+    journal.history(limit=1)  # the connection: once per kernel, not per page
+
+    def page(user: str | None = None) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        rows, total = journal.history(limit=20, user=user)
+        queried = time.perf_counter() - t0
+        html = HistoryView(HistoryPage(rows=rows, total=total, per_page=20,
+                                       next_command="%kirin history --page 2",
+                                       ))._repr_mimebundle_()["text/html"]
+        assert total == (count if user is None else count // 4), total
+        assert html.count("<img") >= 20, html.count("<img")
+        return time.perf_counter() - t0, queried
+
+    thumbnails._cache.clear()
+    cold = page()[0]  # the thumbnails are made here
+    warm = [page() for _ in range(7)]
+    by_user = [page("bo") for _ in range(7)]
+    journal.close()
+    row("  first page of %kirin history rendered",
+        f"{statistics.median(w[0] for w in warm) * 1000:.0f} ms (median of 7; its two "
+        f"queries {statistics.median(w[1] for w in warm) * 1000:.0f} ms; first render, "
+        f"making its thumbnails: {cold * 1000:.0f} ms)", "", "<= 100 ms")
+    row("  the same with --user (a quarter of the rows)",
+        f"{statistics.median(b[0] for b in by_user) * 1000:.0f} ms (queries "
+        f"{statistics.median(b[1] for b in by_user) * 1000:.0f} ms)", "", "<= 100 ms")
+
+
+def _team_writes(url: str, folder: Path, writes: int) -> None:
+    """One job's journal writes, as the engine makes them one after another."""
+    from kirin_jupyter.storage.journal_pg import PgJournal
+
+    journal = PgJournal(url)
+    base = "http://127.0.0.1:9"
+    journal.history(limit=1)
+    for phase in ("warm", "measured"):
+        times = []
+        for i in range(writes if phase == "measured" else 50):
+            ext = f"kj-{phase}-{i:06d}"
+            t0 = time.perf_counter()
+            journal.record_submit(ext, "kirin_v3_image", f"new {i}", {"n": 1}, base, folder)
+            journal.record_state(ext, "created", task_id=f"sim-{phase}-{i}")
+            journal.record_result(ext, "0.04", [f"{base}/new/{i}.png"],
+                                  [folder / "new" / f"{i}.png"])
+            times.append(time.perf_counter() - t0)
+    journal.close()
+    row("  one job's journal writes (record_submit, durable + record_state + "
+        "record_result)", f"{statistics.mean(times) * 1000:.2f} ms (mean of {writes}; "
+        f"p99 {statistics.quantiles(times, n=100)[98] * 1000:.2f} ms)", "", "<= 2 ms")
+
+
+def _team_reservations(url: str, submitters: int, rounds: int) -> None:
+    """``submitters`` threads reserve a job's price at the same instant, ``rounds`` times:
+    each reservation's time, queueing on the budget's lock included."""
+    from decimal import Decimal
+
+    from kirin_jupyter.storage.journal_pg import PgJournal
+
+    journal = PgJournal(url)
+    journal.history(limit=1)
+    barrier = threading.Barrier(submitters)
+    times: list[float] = []
+    lock = threading.Lock()
+    refused = 0
+
+    def submitter(k: int) -> None:
+        nonlocal refused
+        journal.history(limit=1)  # this thread's connection, made before the clock
+        mine = []
+        for r in range(rounds):
+            barrier.wait()
+            t0 = time.perf_counter()
+            over = journal.reserve(f"kj-res-{r:04d}-{k:02d}", "kirin_v3_image",
+                                   Decimal("0.04"), Decimal("1000000"), 0.0)
+            mine.append(time.perf_counter() - t0)
+            if over is not None:
+                refused += 1
+        with lock:
+            times.extend(mine)
+
+    threads = [threading.Thread(target=submitter, args=(k,)) for k in range(submitters)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    journal.close()
+    assert refused == 0 and len(times) == submitters * rounds
+    times = times[submitters:]  # the first round: connections' first statements
+    row(f"  a team-budget reservation, {submitters} submitters at the same instant",
+        f"median {statistics.median(times) * 1000:.1f} ms, p99 "
+        f"{statistics.quantiles(times, n=100)[98] * 1000:.1f} ms, max "
+        f"{max(times) * 1000:.1f} ms ({len(times)} reservations)", "", "<= 5 ms")
+
+
+def bench_team(quick: bool) -> None:
+    """Issue 27's rows against a throw-away PostgreSQL server (fsync on, as a team's
+    server runs), stopped by its own PID: writes per job, the first history page of a big
+    team journal, budget reservations under contention, and many jobs on that journal."""
+    sys.path.insert(0, str(ROOT))
+    from tests.support.postgres import running, unavailable
+
+    why = unavailable()
+    if why is not None:
+        raise SystemExit(f"--only team needs PostgreSQL and psycopg: {why}")
+    count = 100_000 if quick else 1_000_000
+    home = fresh_home()
+    with running(durable=True) as cluster:
+        print(f"  (PostgreSQL on 127.0.0.1:{cluster.port}, pid {cluster.pid})", flush=True)
+        big = cluster.database()
+        filled = _team_fill(cluster, big, count, "http://127.0.0.1:9", home / "out")
+        row(f"team journal on PostgreSQL, {count:,} jobs (loaded by generate_series, "
+            f"indexed and analyzed in {filled:.0f} s)", "")
+        _team_history(big, count)
+        _team_writes(cluster.database(), home / "out", 200 if quick else 1000)
+        _team_reservations(cluster.database(), 20, 10 if quick else 50)
+        os.environ["KIRIN_JOURNAL_URL"] = cluster.database()
+        try:
+            bench_scale_jobs(200 if quick else 2000, 20.0, keep_home=True)
+        finally:
+            os.environ.pop("KIRIN_JOURNAL_URL", None)
 
 
 # -- from completion to pixels ---------------------------------------------------------
@@ -699,6 +877,7 @@ ALONE = {  # --only NAME
     "stream": lambda quick: bench_stream(20.0 if quick else 60.0, 4 if quick else 20),
     "polling": lambda quick: bench_polling(20.0 if quick else 60.0, 4 if quick else 20),
     "uploads": bench_uploads,
+    "team": bench_team,
 }
 
 
