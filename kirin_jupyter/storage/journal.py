@@ -657,16 +657,8 @@ class Journal:
         each job's user), so another name matches nothing."""
         if user is not None and user != login_name():
             return [], 0
-        if search and len(search) > SEARCH_MAX_CHARS:
-            raise ValidationError(f"search text is {len(search)} characters; at most "
-                                  f"{SEARCH_MAX_CHARS} are searched for")
-        where: list[str] = []
-        params: list[Any] = []
-        if model is not None:
-            where.append("model = ?")
-            params.append(model)
-        if failed:
-            where.append("status IN ('failed', 'not_created')")
+        where, params = history_filter(model=model, failed=failed, search=search,
+                                       searched=_sqlite_search)
         if picked:
             where.append("external_id IN (SELECT external_id FROM result_files"
                          " WHERE flag = 'picked')")
@@ -674,13 +666,6 @@ class Journal:
             where.append("external_id IN (SELECT external_id FROM result_files"
                          " WHERE rating >= ?)")
             params.append(min_rating)
-        if search:
-            if search.isascii():
-                where.append("instr(lower(prompt), ?) > 0")
-                params.append(search.lower())
-            else:
-                where.append("instr(kirin_casefold(prompt), ?) > 0")
-                params.append(search.casefold())
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         with self._connect() as conn:
             conn.create_function("kirin_casefold", 1, _casefold, deterministic=True)
@@ -823,3 +808,31 @@ def price_per_image(
         except (ValueError, ArithmeticError, TypeError):
             continue
     return None
+
+
+def history_filter(*, model: str | None, failed: bool, search: str | None,
+                   searched: Callable[[str], tuple[str, Any]]) -> tuple[list[str], list[Any]]:
+    """The WHERE terms (``?`` placeholders) and parameters both journals' ``history``
+    share; ``searched`` is the back end's plain-text prompt match (never a LIKE)."""
+    if search and len(search) > SEARCH_MAX_CHARS:
+        raise ValidationError(f"search text is {len(search)} characters; at most "
+                              f"{SEARCH_MAX_CHARS} are searched for")
+    where: list[str] = []
+    params: list[Any] = []
+    if model is not None:
+        where.append("model = ?")
+        params.append(model)
+    if failed:
+        where.append("status IN ('failed', 'not_created')")
+    if search:
+        term, value = searched(search)
+        where.append(term)
+        params.append(value)
+    return where, params
+
+
+def _sqlite_search(search: str) -> tuple[str, str]:
+    """ASCII by SQLite's ``lower`` (fast); other text by Python's casefold."""
+    if search.isascii():
+        return "instr(lower(prompt), ?) > 0", search.lower()
+    return "instr(kirin_casefold(prompt), ?) > 0", search.casefold()

@@ -41,10 +41,10 @@ from .journal import (
     ANSWER_MAX_CHARS,
     FINAL_STATES,
     RECHECKED_COMPLETED,
-    SEARCH_MAX_CHARS,
     Journal,
     _files_missing,
     current_owner,
+    history_filter,
     login_name,
 )
 
@@ -527,22 +527,12 @@ class PgJournal(Journal):
         if picked or min_rating is not None:
             raise ValidationError("ratings and picks are kept in the personal journal; a "
                                   "team journal does not hold them yet")
-        if search and len(search) > SEARCH_MAX_CHARS:
-            raise ValidationError(f"search text is {len(search)} characters; at most "
-                                  f"{SEARCH_MAX_CHARS} are searched for")
-        where: list[str] = []
-        params: list[Any] = []
-        if model is not None:
-            where.append("model = ?")
-            params.append(model)
+        where, params = history_filter(
+            model=model, failed=failed, search=search,
+            searched=lambda text: ("strpos(lower(prompt), lower(?)) > 0", text))
         if user is not None:
             where.append("user_name = ?")
             params.append(user)
-        if failed:
-            where.append("status IN ('failed', 'not_created')")
-        if search:
-            where.append("strpos(lower(prompt), lower(?)) > 0")
-            params.append(search)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = [_plain(r) for r in self._rows(
             f"SELECT * FROM jobs{clause} ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?",
