@@ -34,7 +34,7 @@ from ..service.http import GatewayHTTP, documented_error, one_line
 from ..service.responses import TaskSnapshot
 from ..service.uploads import Uploads, refused_with_upload
 from ..storage.journal import Journal, result_path
-from ..storage.journal_writer import writer_for
+from ..storage.journal_writer import write, write_or_log
 from ..storage.result_files import check_result
 from . import dialect
 from .adaptive import AdaptiveLimit
@@ -65,7 +65,6 @@ class RunContext:
     status_rate: StatusRequestRate | None = None  # status requests of all jobs share it
     quote: Callable[[GenerationRequest], Awaitable[Quote]] | None = None  # price a job
     gate: AdaptiveLimit | None = None  # a batch's concurrency: busy answers wait in it
-    stream: bool = True  # follow a task by its stream where the host offers one
     stream_silence: float = 30.0  # seconds a stream may send nothing before it is given up
     uploads: Uploads | None = None  # references uploaded once (upload_references)
     protocols: Protocols = field(default_factory=Protocols)  # generation, queue or auto
@@ -147,23 +146,8 @@ def _journal_state(error: BaseException, job: Job) -> str:
     return "interrupted"
 
 
-async def _journal(fn: Callable[..., None], *args: object, **kw: Any) -> None:
-    """Journal writes run off the loop: a slow disk never stalls other jobs' polling.
-
-    Past the first write (before the create request, which must succeed), a failing
-    journal is logged, never allowed to fail a job whose result is paid for and on disk.
-    """
-    try:
-        await _write(fn, *args, **kw)
-    except sqlite3.Error as exc:
-        log.warning("journal write %s failed: %s", getattr(fn, "__name__", fn), exc)
-
-
-async def _write(fn: Callable[..., None], *args: object, durable: bool = False,
-                 **kw: Any) -> None:
-    """A journal method's write, grouped with other jobs' writes (journal_writer.py)."""
-    journal = fn.__self__  # type: ignore[attr-defined]  # always a Journal's own method
-    await writer_for(journal).write(fn, *args, durable=durable, **kw)
+_journal = write_or_log  # a journal write off the loop; a failure is logged (journal_writer)
+_write = write  # the same, whose failure the caller handles
 
 
 async def _journal_strict(ctx: RunContext, fn: Callable[..., None], *args: object) -> None:

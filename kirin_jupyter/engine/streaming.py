@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 import httpx
@@ -24,7 +22,7 @@ from ..errors import LimitExceeded
 from ..service.responses import TaskSnapshot, parse_task
 from ..service.task_stream import StreamEvent, StreamRefused, StreamStopped, events
 from ..storage.host_facts import NO, YES
-from ..storage.journal_writer import writer_for
+from ..storage.journal_writer import write_or_log as _journal
 
 if TYPE_CHECKING:
     from ..service.http import GatewayHTTP
@@ -38,7 +36,6 @@ class RunContext(Protocol):
     api: GatewayHTTP
     journal: Journal
     timeout: float
-    stream: bool
     stream_silence: float
 
 log = logging.getLogger("kirin_jupyter")
@@ -52,7 +49,7 @@ async def follow_by_stream(job: Job, ctx: RunContext, task_id: str, *, learn: bo
     """The task's final answer, read from its stream; None when it is to be polled
     (no stream on this host, all stream slots busy, or the stream gave up)."""
     api = ctx.api
-    if not ctx.stream or api.facts.get(STREAM_FACT) == NO or api.stream_slots.locked():
+    if api.facts.get(STREAM_FACT) == NO or api.stream_slots.locked():
         return None
     started = time.monotonic()
     async with api.stream_slots:
@@ -75,7 +72,7 @@ async def _read(job: Job, ctx: RunContext, task_id: str) -> TaskSnapshot | None:
             async for event in events(api, task_id, cursor=cursor, silence=ctx.stream_silence):
                 if not delivered:
                     delivered = True
-                    await _in_thread(api.facts.learn, STREAM_FACT, YES)
+                    await asyncio.to_thread(api.facts.learn, STREAM_FACT, YES)
                 cursor = event.cursor if event.cursor is not None else cursor
                 if event.name == "output":
                     await _progress(job, ctx, event)
@@ -87,7 +84,7 @@ async def _read(job: Job, ctx: RunContext, task_id: str) -> TaskSnapshot | None:
                     return None
         except StreamRefused as refused:
             log.info("no task stream on %s (%s): polling", api.endpoint.base_url, refused)
-            await _in_thread(api.facts.learn, STREAM_FACT, NO)
+            await asyncio.to_thread(api.facts.learn, STREAM_FACT, NO)  # it logs its own errors
             return None
         except (StreamStopped, LimitExceeded) as stopped:
             log.info("job %s: task stream given up (%s); polling instead",
@@ -122,20 +119,3 @@ def _final(event: StreamEvent, job: Job) -> TaskSnapshot | None:
                  job.external_task_id)
         return None
     return final if final.status in ("completed", "failed") else None
-
-
-async def _journal(fn: Callable[..., None], *args: object) -> None:
-    """A journal write through the same grouped writer as the runner's (so a job's states
-    land in the order they happened); a failing journal never fails the job."""
-    try:
-        await writer_for(fn.__self__).write(fn, *args)  # type: ignore[attr-defined]
-    except sqlite3.Error as exc:
-        log.warning("journal write %s failed: %s", getattr(fn, "__name__", fn), exc)
-
-
-async def _in_thread(fn: Callable[..., object], *args: object) -> None:
-    """A journal write off the loop (it may wait on the file's lock); never a failure."""
-    try:
-        await asyncio.to_thread(fn, *args)
-    except Exception as exc:  # the journal is a help here: never break the job
-        log.info("journal write skipped (%s)", exc)

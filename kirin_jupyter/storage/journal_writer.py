@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import queue
+import sqlite3
 import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+log = logging.getLogger("kirin_jupyter")
 
 if TYPE_CHECKING:
     from .journal import Journal
@@ -113,3 +117,20 @@ def writer_for(journal: Journal) -> JournalWriter:
         if writer is None:
             writer = _writers[journal] = JournalWriter(journal)
         return writer
+
+
+async def write(fn: Callable[..., None], *args: object, durable: bool = False,
+                **kw: Any) -> None:
+    """A journal method's write (``fn`` is a Journal's own bound method), grouped with
+    other jobs' writes and run off the loop: a slow disk never stalls other jobs."""
+    journal = fn.__self__  # type: ignore[attr-defined]
+    await writer_for(journal).write(fn, *args, durable=durable, **kw)
+
+
+async def write_or_log(fn: Callable[..., None], *args: object, **kw: Any) -> None:
+    """``write``, whose failure is logged: past the write before a create (which must
+    succeed), a failing journal never fails a job whose result is paid for."""
+    try:
+        await write(fn, *args, **kw)
+    except sqlite3.Error as exc:
+        log.warning("journal write %s failed: %s", getattr(fn, "__name__", fn), exc)
