@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ..batches.batch import Batch
+    from .tile_marks import Tiles
 
 log = logging.getLogger("kirin_jupyter")
 
@@ -120,14 +121,16 @@ def _failures(batch: Batch) -> str:
             f"{lines}{tail}</ul>")
 
 
-def batch_html(batch: Batch, *, final: bool) -> str:
-    """The card: live (no images) or final (the first page of the gallery)."""
+def batch_html(batch: Batch, *, final: bool, tiles: Tiles | None = None) -> str:
+    """The card: live (no images) or final (the first page of the gallery; ``tiles``:
+    its marks rows, as for ``gallery_page_html``)."""
     counts = batch.counts()
     state = _state(batch, counts) if final else "running"
     finished = counts["done"] + counts["failed"]
     body = counts_html(counts) + progress_bar(finished / max(1, batch.size))
     if final:
-        body += _failures(batch) + gallery_page_html(batch, 1, PER_PAGE, counted=True)
+        body += _failures(batch) + gallery_page_html(batch, 1, PER_PAGE, counted=True,
+                                                     tiles=tiles)
     role = "kirin-batch-result" if final else "kirin-batch-live"
     return (card_open(f"kirin-batch {role}", "bar", "batch", state=state)
             + f"{_header(batch, state)}{body}"
@@ -136,25 +139,28 @@ def batch_html(batch: Batch, *, final: bool) -> str:
 
 def _tile(number: int, prompt: str, path: Path, marks: str = "") -> str:
     """One item: its first picture (a link where a link reaches the file) over its number
-    and the start of its prompt, so each picture says which prompt it answers."""
+    and the start of its prompt, so each picture says which prompt it answers; then its
+    marks row, outside the link (a live card's stars are buttons)."""
     data = base64.b64encode(thumbnail_jpeg(path, THUMB_MADE, square=True)).decode("ascii")
     title = escape(f"#{number}: {cut(prompt, 300)}")
     caption = (f'<span class="kirin-cap" style="font-size:11px"><b>#{number}</b> '
-               f"{escape(cut(prompt, CAPTION_CHARS))}</span>{marks}")
+               f"{escape(cut(prompt, CAPTION_CHARS))}</span>")
     image = f'<img src="data:image/jpeg;base64,{data}" alt="item {number}">'
     href = link(path)
-    if href is None:
-        return f'<div class="kirin-tile" title="{title}">{image}{caption}</div>'
-    return (f'<a class="kirin-tile" title="{title}" href="{escape(href)}" target="_blank">'
-            f"{image}{caption}</a>")
+    if href is not None:
+        image, caption = (f'<a class="kirin-tile-link" href="{escape(href)}" target="_blank">'
+                          f"{image}{caption}</a>"), ""
+    return f'<div class="kirin-tile" title="{title}">{image}{caption}{marks}</div>'
 
 
 def gallery_page_html(batch: Batch, number: int, per_page: int, *,
-                      counted: bool = False) -> str:
-    from .marks import mark_html, marks_of
-
+                      counted: bool = False, tiles: Tiles | None = None) -> str:
     """Page ``number`` of the items that are done: one thumbnail each (its first image).
-    ``counted``: the card says how many are done already, so one page needs no note."""
+    ``counted``: the card says how many are done already, so one page needs no note.
+    ``tiles``: each tile's marks row (static marks when not given)."""
+    from .tile_marks import Tiles
+
+    tiles = tiles if tiles is not None else Tiles()
     done = [(index, result) for index, result in enumerate(batch.results)
             if result is not None and result.paths]
     if not done:
@@ -162,15 +168,15 @@ def gallery_page_html(batch: Batch, number: int, per_page: int, *,
     pages = max(1, -(-len(done) // per_page))
     number = min(max(1, number), pages)
     shown = done[(number - 1) * per_page:number * per_page]
-    tiles = []
+    shown_tiles = []
     for index, result in shown:
         try:
-            found = marks_of(result)
-            tiles.append(_tile(index + 1, result.prompt, result.paths[0],
-                               mark_html(found.get(result.paths[0]))))
+            shown_tiles.append(_tile(index + 1, result.prompt, result.paths[0],
+                                     tiles.row(result, 0, f"#{index + 1}")))
         except OSError:  # the file was moved or deleted since
             where = escape(shown_path(result.paths[0]))
-            tiles.append(f'<div class="kirin-tile" title="{where}">#{index + 1} missing</div>')
+            shown_tiles.append(f'<div class="kirin-tile" title="{where}">#{index + 1} '
+                               "missing</div>")
     if pages == 1:
         note = "" if counted else f"{len(done)} done"
     else:
@@ -179,7 +185,7 @@ def gallery_page_html(batch: Batch, number: int, per_page: int, *,
         note = f"page {number} of {pages} ({len(done)} done){after}"
     return (f'<div class="kirin-gallery kirin-batch-gallery" style="display:grid;{_GRID}'
             f'max-width:{COLUMNS * THUMB_MADE + (COLUMNS - 1) * GAP}px">'
-            f'{"".join(tiles)}</div>'
+            f'{"".join(shown_tiles)}</div>'
             + (f'<div class="kirin-page-note kirin-note">{escape(note)}</div>' if note else ""))
 
 
@@ -195,18 +201,22 @@ class BatchPage:
     def __init__(self, batch: Batch, number: int, per_page: int = PER_PAGE) -> None:
         self.batch, self.number, self.per_page = batch, number, per_page
 
-    def _repr_html_(self) -> str:
-        page = gallery_page_html(self.batch, self.number, self.per_page)
+    def html(self, tiles: Tiles | None = None) -> str:
+        """The page as a card (``tiles``: its marks rows, static when not given)."""
+        page = gallery_page_html(self.batch, self.number, self.per_page, tiles=tiles)
         return (card_open("kirin-batch-page", "batch")
                 + f"{_header(self.batch, _state(self.batch, self.batch.counts()))}"
                 f"{page or 'no item is done yet'}</div>")
+
+    def _repr_html_(self) -> str:
+        return self.html()
 
     def __repr__(self) -> str:
         return f"<batch {self.batch.name} page {self.number}>"
 
 
-def _draw(batch: Batch, final: bool) -> str:
-    return batch_html(batch, final=final)
+def _draw(batch: Batch, final: bool, tiles: Tiles | None = None) -> str:
+    return batch_html(batch, final=final, tiles=tiles)
 
 
 class FinalBatchView(FinalGroupView):
@@ -221,5 +231,5 @@ class BatchCard(GroupCard):
     """The live batch card: redrawn by the engine thread, replaced at the end."""
 
     def __init__(self, batch: Batch) -> None:
-        super().__init__(batch, _draw, FinalBatchView)
+        super().__init__(batch, _draw, FinalBatchView, batch_text)
         self.batch = batch

@@ -1,8 +1,11 @@
 """The live progress card: one anywidget (``live_view.LiveView``) the engine thread updates.
 
-The card is displayed once, synchronously, by the cell that started the job. After that the
-engine thread only sets widget values (safe: ipykernel serialises sends on its IOPub thread)
-and finally swaps the display for the static ``FinalView`` through the display handle.
+The card is displayed once, synchronously, by the cell that started the job, with an empty
+output after it. After that the engine thread only sets widget values (safe: ipykernel
+serialises sends on its IOPub thread) and finally, through the two display handles, turns
+the card into the finished one: the widget with buttons on its pictures and, in the empty
+output, its static copy (``tile_card.py``); or, with no picture to mark (a failure), the
+static ``FinalView``.
 
 In marimo, which has no display handle to swap, ``in_place()`` returns the widget and the
 widget itself becomes the finished card (``static.job_html``) when the job ends.
@@ -20,7 +23,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .live_view import LiveView
-from .static import FinalView, job_html, live_frame, live_status
+from .static import FinalView, job_html, job_text, live_frame, live_status, result_html
+from .tile_card import TileCard, placeholder
 
 if TYPE_CHECKING:
     from ..engine.job import Job
@@ -43,6 +47,9 @@ class ProgressCard:
         self.widget.cancellable = not job.done()
         self.shown_progress = job.progress  # the bar's fraction, as last drawn
         self._handle: Any = None
+        self._place: Any = None  # the output after the card, for the finished card's copy
+        self._final: TileCard | None = None
+        self._static = False  # ended as the static FinalView (the widget closed)
         self._in_place = False
         self._finished = False
         self._lock = threading.Lock()
@@ -66,10 +73,24 @@ class ProgressCard:
         from IPython.display import display
 
         self._handle = display(self.in_cell(), display_id=True)
+        self._place = placeholder()
         from .shown import remember
 
-        remember(self, self._handle, self.job.done, lambda: FinalView(self.job))
+        remember(self, self.job.done)
         self.attach()
+
+    def settle(self) -> None:
+        """The finished card sent (again) from this thread: ``%kirin wait`` does, from its
+        cell, so a headless run saves it whatever the engine thread has sent so far."""
+        with self._lock:
+            first = not self._finished
+            self._finished = True
+            if first:
+                self._finish()
+            else:
+                self._send_final()
+        if first:
+            self._call_on_finish()
 
     def in_place(self) -> Any:
         """The widget, following the job, for a front end that shows a returned widget and
@@ -117,5 +138,17 @@ class ProgressCard:
         if self._in_place:
             self.widget.show(job_html(self.job))
         elif self._handle is not None:
-            self._handle.update(FinalView(self.job))
-            self.retire()
+            self._send_final()
+
+    def _send_final(self) -> None:
+        """The finished card into the cell's two outputs (the caller holds the lock)."""
+        result = self.job.result
+        if self._final is None and not self._static and result is not None:
+            self._final = TileCard.drawn(lambda tiles: result_html(result, tiles),
+                                         job_text(self.job), self.widget)
+        if self._final is not None:
+            self._final.replace(self._handle, self._place)
+            return
+        self._static = True
+        self._handle.update(FinalView(self.job))
+        self.retire()

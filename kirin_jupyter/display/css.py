@@ -173,6 +173,8 @@ PARTS: dict[str, str] = {
         ".kirin .kirin-batch-gallery{display:grid;gap:6px;margin:8px 0 2px}"
         ".kirin .kirin-batch-gallery .kirin-tile{display:block;min-width:0;color:var(--km);"
         "text-decoration:none}"
+        ".kirin .kirin-batch-gallery .kirin-tile-link{display:block;color:inherit;"
+        "text-decoration:none}"
         ".kirin .kirin-batch-gallery img{display:block;width:100%;aspect-ratio:1;"
         "object-fit:cover;border-radius:3px}"
         ".kirin .kirin-batch-gallery .kirin-cap{display:-webkit-box;-webkit-box-orient:vertical;"

@@ -36,8 +36,11 @@ def register(shell: Any) -> None:
     live = getattr(display_formatter, "ipython_display_formatter", None)
     if live is not None and mode == "live":
         live.for_type_by_name("kirin_jupyter.engine.job", "Job", _show_live)
+        live.for_type_by_name("kirin_jupyter.engine.job", "Result", _show_live_result)
         live.for_type_by_name("kirin_jupyter.batches.batch", "Batch", _show_live_batch)
         live.for_type_by_name("kirin_jupyter.batches.sweep", "Sweep", _show_live_sweep)
+        live.for_type_by_name("kirin_jupyter.display.batch_card", "BatchPage",
+                              _show_live_page)
 
 
 def install() -> None:
@@ -90,44 +93,65 @@ def register_with_running_shell() -> None:
 
 
 def _show_live(job: Any) -> bool:
-    """``display(job)`` of a running job: the live card, which the static result replaces
-    when the job ends (so the saved notebook keeps the result, not a frozen snapshot)."""
-    from IPython.display import display
+    """``display(job)`` of a running job: the live card, which the finished card replaces
+    when the job ends (so the saved notebook keeps the result, not a frozen snapshot). A
+    finished job's card has buttons on its pictures while the kernel lives (``tile_card``)."""
+    from .static import FinalView, job_text, result_html
+    from .tile_card import show_finished
 
-    from .static import FinalView
-
-    if job.done():
-        display(FinalView(job))
-    else:
+    if not job.done():
         from .card import ProgressCard
 
         ProgressCard(job).show()
+        return True
+    result = job.result
+    show_finished(lambda tiles: result_html(result, tiles) if result is not None else "",
+                  job_text(job), FinalView(job)._repr_mimebundle_)
+    return True
+
+
+def _show_live_result(result: Any) -> bool:
+    """A result's card, with buttons on its pictures while the kernel lives."""
+    from .static import result_html, result_text
+    from .tile_card import show_finished
+
+    show_finished(lambda tiles: result_html(result, tiles), result_text(result),
+                  lambda: {"text/html": result_html(result), "text/plain": result_text(result)})
     return True
 
 
 def _show_live_batch(batch: Any) -> bool:
-    """``display(batch)``: the live batch card, replaced by the static one at the end."""
-    from IPython.display import display
+    """``display(batch)``: the live batch card, replaced by the finished one at the end."""
+    from .batch_card import BatchCard, FinalBatchView, batch_html, batch_text
+    from .tile_card import show_finished
 
-    from .batch_card import BatchCard, FinalBatchView
-
-    if batch.done():
-        display(FinalBatchView(batch))
-    else:
+    if not batch.done():
         BatchCard(batch).show()
+        return True
+    show_finished(lambda tiles: batch_html(batch, final=True, tiles=tiles), batch_text(batch),
+                  FinalBatchView(batch)._repr_mimebundle_)
+    return True
+
+
+def _show_live_page(page: Any) -> bool:
+    """``batch.page(n)``: the page, with buttons on its pictures while the kernel lives."""
+    from .tile_card import show_finished
+
+    show_finished(page.html, repr(page),
+                  lambda: {"text/html": page.html(), "text/plain": repr(page)})
     return True
 
 
 def _show_live_sweep(sweep: Any) -> bool:
-    """``display(sweep)``: the live sweep card, replaced by the static grid at the end."""
-    from IPython.display import display
+    """``display(sweep)``: the live sweep card, replaced by the finished grid at the end."""
+    from .sweep_grid import FinalSweepView, SweepCard, sweep_html, sweep_text
+    from .tile_card import show_finished
 
-    from .sweep_grid import FinalSweepView, SweepCard
-
-    if sweep.done():
-        display(FinalSweepView(sweep))
-    else:
+    if not sweep.done():
         SweepCard(sweep).show()
+        return True
+    show_finished(lambda tiles: sweep_html(sweep, final=True, tiles=tiles), sweep_text(sweep),
+                  FinalSweepView(sweep)._repr_mimebundle_)
     return True
 
 

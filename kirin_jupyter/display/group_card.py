@@ -1,17 +1,22 @@
-"""The live card of many jobs shown as one (a batch, a sweep), and the static view that
-replaces it: one live widget (``live_view.LiveView``, all frame) the engine thread redraws
-while the group runs; at the end
-the output is updated to static HTML and the widget is emptied and closed, so no dead
-widget state is saved with the notebook. In marimo (no display handle) ``in_place()``
-returns the widget, which turns into the static view itself at the end."""
+"""The live card of many jobs shown as one (a batch, a sweep), and the views that replace
+it: one live widget (``live_view.LiveView``, all frame) the engine thread redraws while the
+group runs. At the end the widget becomes the finished card with buttons on its pictures,
+and the empty output shown after it the card's static copy (``tile_card.py``); a group
+with no picture (all failed) ends as static HTML, and its widget is emptied and closed, so
+no dead widget state is saved with the notebook. In marimo (no display handle)
+``in_place()`` returns the widget, which turns into the static view itself at the end."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-Draw = Callable[[Any, bool], str]  # (group, final) -> HTML
+if TYPE_CHECKING:  # widgets (and so IPython) only once a card is shown
+    from .tile_card import TileCard
+    from .tile_marks import Tiles
+
+Draw = Callable[..., str]  # (group, final, tiles=None) -> HTML
 Text = Callable[[Any], str]  # group -> plain text
 
 
@@ -26,19 +31,35 @@ class FinalGroupView:
                 "text/plain": self._text(self._group)}
 
 
-class GroupCard:
-    """The live card; ``final`` makes the view that replaces it."""
+def final_tiles(group: Any, draw: Draw, text: Text, widget: Any = None) -> TileCard | None:
+    """The group's finished card with buttons on its pictures (in ``widget``, or a new
+    one); None when it has none to mark."""
+    from .tile_card import TileCard
 
-    def __init__(self, group: Any, draw: Draw, final: Callable[[Any], Any]) -> None:
+    def drawn(tiles: Tiles) -> str:
+        return draw(group, True, tiles)
+
+    return TileCard.drawn(drawn, text(group), widget)
+
+
+class GroupCard:
+    """The live card; ``final`` makes the static view that replaces it where there is no
+    picture to mark."""
+
+    def __init__(self, group: Any, draw: Draw, final: Callable[[Any], Any],
+                 text: Text) -> None:
         import ipywidgets as widgets
 
         from .live_view import LiveView
 
-        self._draw, self._final = draw, final
+        self._draw, self._final, self._text = draw, final, text
         self.widget = LiveView.drawn(draw(group, False), layout=widgets.Layout(
             width="100%", margin="0", padding="0 20px 0 0"))
         self._group = group
         self._handle: Any = None
+        self._place: Any = None  # the output after the card, for the finished card's copy
+        self._tiles: TileCard | None = None
+        self._static = False  # ended as static HTML (the widget closed)
         self._in_place = False
         self._finished = False
         self._lock = threading.Lock()
@@ -46,11 +67,13 @@ class GroupCard:
     def show(self) -> None:
         from IPython.display import display
 
+        from .tile_card import placeholder
+
         self._handle = display(self.widget, display_id=True)
+        self._place = placeholder()
         from .shown import remember
 
-        group = self._group
-        remember(self, self._handle, group.done, lambda: self._final(group))
+        remember(self, self._group.done)
         self._group.add_listener(self.refresh)
 
     def in_place(self) -> Any:
@@ -60,7 +83,7 @@ class GroupCard:
         return self.widget
 
     def refresh(self, group: Any) -> None:
-        """Listener, on the engine thread: redraw; at the end, the static view."""
+        """Listener, on the engine thread: redraw; at the end, the finished views."""
         with self._lock:
             if self._finished:
                 return
@@ -71,7 +94,27 @@ class GroupCard:
             if self._in_place:
                 self.widget.show(self._draw(group, True))
                 return
-        if self._handle is not None:
-            self._handle.update(self._final(group))
+            if self._handle is not None:
+                self._send_final()
+                return
+        self.widget.clear()  # never shown: as ProgressCard.retire, no dead HTML saved
+        self.widget.close()
+
+    def settle(self) -> None:
+        """The finished views sent (again) from this thread: ``%kirin wait`` does, from its
+        cell, so a headless run saves them whatever the engine thread has sent so far."""
+        with self._lock:
+            self._finished = True
+            self._send_final()
+
+    def _send_final(self) -> None:
+        """The caller holds the lock."""
+        if self._tiles is None and not self._static:
+            self._tiles = final_tiles(self._group, self._draw, self._text, self.widget)
+        if self._tiles is not None:
+            self._tiles.replace(self._handle, self._place)
+            return
+        self._static = True
+        self._handle.update(self._final(self._group))
         self.widget.clear()  # as ProgressCard.retire: no dead HTML in saved state
         self.widget.close()

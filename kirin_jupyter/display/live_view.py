@@ -7,12 +7,18 @@ changes only those two, so it sends a few dozen bytes, not the whole card again;
 browser patches the bar and the line in place, so nothing jumps. When anything else
 changes (the state, the task id), the frame is sent again and redrawn.
 
-``html`` is the card as the browser shows it now; it is also the widget's ``text/html``
-picture, which a reader without the widget (nbconvert, GitHub) sees instead.
+A finished card with image tiles (``tile_card.py``) keeps the widget: each tile's marks
+slot gets star and pick/reject buttons (``mark_buttons.py``) drawn from ``marks``, and a
+click is a message to Python (``on_mark``), as the Cancel button's is (``on_cancel``).
+
+``html`` is the card as the browser shows it now (the marks as static text); it is also
+the widget's ``text/html`` picture, which a reader without the widget (nbconvert, GitHub)
+sees instead, unless that picture is an output of its own (``apart``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -20,10 +26,14 @@ import anywidget
 import traitlets
 
 from . import theme
+from .mark_buttons import JS as MARK_JS
+from .marks import fill_slots
+
+log = logging.getLogger("kirin_jupyter")
 
 # Runs in the front end. The frame is HTML made by static.py, every user or service text in
 # it escaped there; the bar and the status line are found by their classes.
-ESM = """
+ESM = MARK_JS + """
 function render({ model, el }) {
   const patch = () => {
     if (!model.get("patched")) return;
@@ -63,8 +73,10 @@ function render({ model, el }) {
     }
     if (note) note.textContent = model.get("note");
   };
-  const draw = () => { el.innerHTML = model.get("frame"); patch(); controls(); };
+  const marks = () => markButtons(model, el);
+  const draw = () => { el.innerHTML = model.get("frame"); patch(); controls(); marks(); };
   model.on("change:frame", draw);
+  model.on("change:marks", marks);
   model.on("change:progress", patch);
   model.on("change:status", patch);
   model.on("change:cancellable", controls);
@@ -92,16 +104,37 @@ class LiveView(anywidget.AnyWidget):
     # (plain text) by ``on_cancel``'s one line.
     cancellable = traitlets.Bool(False).tag(sync=True)
     note = traitlets.Unicode("").tag(sync=True)
+    # A finished card's tiles, by their slot's number: [rating, flag] each (null when
+    # none). Buttons in each slot send {"event": "rate" | "flag", ...} to ``on_mark``,
+    # whose answer (None: not a click it knows; "" when done; else why not) goes to
+    # ``note``.
+    marks: traitlets.List[list[Any]] = traitlets.List().tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.on_cancel: Callable[[], str] | None = None
+        self.on_mark: Callable[[Any], str | None] | None = None
+        self.apart = False  # its picture for readers without widgets is another output
         self.on_msg(self._from_front_end)
 
     def _from_front_end(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        """A message from the card in the browser: only ``{"event": "cancel"}`` is known."""
-        if not isinstance(content, dict) or content.get("event") != "cancel":
+        """A message from the card in the browser (untrusted): ``{"event": "cancel"}``,
+        or a tile's click, which ``on_mark`` checks; anything else is ignored."""
+        if not isinstance(content, dict):
             return
+        event = content.get("event")
+        if event == "cancel":
+            self._cancel()
+        elif event in ("rate", "flag") and self.on_mark is not None:
+            try:
+                said = self.on_mark(content)
+            except Exception as exc:  # a failed mark is said on the card, never raised
+                log.exception("a tile's mark failed")
+                said = f"not marked: {exc}"
+            if said is not None:
+                self.note = said
+
+    def _cancel(self) -> None:
         if self.on_cancel is None or not self.cancellable:
             return
         try:
@@ -128,24 +161,30 @@ class LiveView(anywidget.AnyWidget):
 
     @property
     def html(self) -> str:
-        """The card as the browser shows it: the frame with the bar and the line in place."""
-        if not self.patched:
-            return self.frame
-        return compose(self.frame, self.progress, self.status)
+        """The card as the browser shows it: the frame with the bar and the line in place,
+        and the tiles' marks as static text."""
+        html = compose(self.frame, self.progress, self.status) if self.patched else self.frame
+        if self.marks:
+            html = fill_slots(html, [(rating, flag) for rating, flag in self.marks])
+        return html
 
     def clear(self) -> None:
         """Empty the card before it is closed: a saved notebook keeps no dead HTML."""
         with self.hold_sync():
-            self.frame, self.status = "", ""
+            self.frame, self.status, self.marks = "", "", []
 
     def __repr__(self) -> str:  # anywidget's is object's: "<... object at 0x7f...>"
         return f"Kirin live card ({len(self.frame)} characters of HTML)"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        """The widget, plus its picture as HTML for readers without widgets."""
+        """The widget, plus its picture as HTML for readers without widgets; with the
+        picture ``apart``, nothing else (the widget's repr would be a second notice)."""
         bundle = super()._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
-        if isinstance(data, dict) and self.frame:
+        if isinstance(data, dict) and self.apart:
+            data["text/plain"] = ""
+            data.pop("text/html", None)
+        elif isinstance(data, dict) and self.frame:
             data["text/html"] = self.html
         return bundle
 

@@ -26,6 +26,7 @@ from .tables import cut, short_id
 
 if TYPE_CHECKING:
     from ..engine.job import Job, Result
+    from .tile_marks import Tiles
 
 __all__ = ["THUMB_SIDE", "FinalView", "card_html", "job_html", "result_html", "thumbnail_jpeg"]
 
@@ -193,8 +194,9 @@ def _tile(index: int, path: Path, kind: str, marks: str = "") -> str:
 
 
 def gallery_html(paths: list[Path], types: list[str], marks: list[str] | None = None) -> str:
-    """Tiles on a grid whose rows fill: as wide as the tiles need, never wider than the cell.
-    (Its columns are said inline: they differ from card to card.)"""
+    """Tiles on a grid whose rows fill: as wide as the tiles need, never wider than the cell;
+    ``marks``: each tile's marks row. (Its columns are said inline: they differ from card
+    to card.)"""
     if not paths:
         return ""
     columns = columns_for(len(paths))
@@ -222,15 +224,20 @@ def _metadata_html(metadata: dict[str, Any]) -> str:
             "</details>")
 
 
-def result_html(result: Result) -> str:
-    """The finished card: the gallery, then how many, when and what it cost."""
-    from .marks import mark_html, marks_of, signed_note
+def result_html(result: Result, tiles: Tiles | None = None) -> str:
+    """The finished card: the gallery, then how many, when and what it cost. Each tile's
+    marks are static text, or with live ``tiles`` a slot for the live card's buttons."""
+    from .marks import signed_note
+    from .tile_marks import Tiles
 
     count = len(result.paths)
     footer = (f"{count} result{'s' if count != 1 else ''} · {_finished_text(result.finished_at)}"
               f"{_cost_text(result.cost)}{signed_note(result)}")
-    found = marks_of(result)
-    marks = [mark_html(found.get(path)) for path in result.paths]
+    tiles = tiles if tiles is not None else Tiles()
+    kinds = [result.types[i] if i < len(result.types) else "image"
+             for i in range(len(result.paths))]
+    marks = [tiles.row(result, index, path.name, clickable=kinds[index] == "image")
+             for index, path in enumerate(result.paths)]
     body = gallery_html(result.paths, result.types, marks) + _metadata_html(result.metadata)
     return card_html(model=result.model, prompt=result.prompt, simulated=result.simulated,
                      state="completed", task_id=result.task_id, options=result.options,

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ..batches.axes import Axis
     from ..batches.sweep import Sweep, SweepPlan
     from ..engine.job import Result
+    from .tile_marks import Tiles
 
 THUMB_MADE = 192  # px of the JPEG: sharp at 2x where a cell shows it at about 150 px
 CELL_WIDTH = 150  # px: a column at most; narrower windows shrink the columns, not cut them
@@ -67,18 +68,16 @@ def _state(sweep: Sweep, counts: dict[str, int]) -> str:
     return "completed"
 
 
-def _thumbs(result: Result) -> str:
-    from .marks import mark_html, marks_of
-
+def _thumbs(result: Result, tiles: Tiles) -> str:
     paths = result.paths[:MAX_THUMBS]
     columns = 1 if len(paths) == 1 else 2
-    found = marks_of(result)
-    tiles = "".join(f"<div>{_thumb(path, number)}{mark_html(found.get(path))}</div>"
+    shown = "".join(f"<div>{_thumb(path, number)}"
+                    f"{tiles.row(result, number - 1, path.name)}</div>"
                     for number, path in enumerate(paths, 1))
     more = len(result.paths) - len(paths)
     tail = f'<div class="kirin-meta">+{more} more</div>' if more > 0 else ""
     return (f'<div class="kirin-sweep-thumbs" style="display:grid;grid-template-columns:'
-            f'repeat({columns},minmax(0,1fr));gap:4px">{tiles}</div>{tail}')
+            f'repeat({columns},minmax(0,1fr));gap:4px">{shown}</div>{tail}')
 
 
 def _thumb(path: Path, number: int) -> str:
@@ -94,13 +93,13 @@ def _thumb(path: Path, number: int) -> str:
     return image
 
 
-def _cell(sweep: Sweep, index: int, *, images: bool) -> str:
+def _cell(sweep: Sweep, index: int, *, images: bool, tiles: Tiles) -> str:
     state = sweep.state(index)
     result = sweep.results[index]
     price = sweep.plan.quotes[index]
     body = ""
     if state == "done" and result is not None:
-        body = _thumbs(result) if images else ""
+        body = _thumbs(result, tiles) if images else ""
         money = f"cost {usd(result.cost)}" if result.cost is not None else "cost not reported"
         body += f'<div class="kirin-meta" style="margin-top:3px">{money}</div>'
     elif state == "failed":
@@ -128,9 +127,13 @@ def _template(rows: list[str], columns: int) -> str:
             f"grid-template-columns:fit-content({ROW_LABEL_MAX}px) {cells}")
 
 
-def grid_html(sweep: Sweep, *, images: bool = True) -> str:
+def grid_html(sweep: Sweep, *, images: bool = True, tiles: Tiles | None = None) -> str:
     """The grid alone: column headers, row headers, one cell per combination. A grid, not
-    a table: its columns shrink with the window, so the pictures scale and none is cut."""
+    a table: its columns shrink with the window, so the pictures scale and none is cut.
+    ``tiles``: each picture's marks row (static marks when not given)."""
+    from .tile_marks import Tiles
+
+    tiles = tiles if tiles is not None else Tiles()
     rows, columns = layout(sweep.plan.axes)
     labelled = rows != [""]
     parts = ['<div class="kirin-sweep-corner"></div>'] if labelled else []
@@ -139,7 +142,7 @@ def grid_html(sweep: Sweep, *, images: bool = True) -> str:
     for r, row in enumerate(rows):
         if labelled:
             parts.append(f'<div class="kirin-sweep-row" role="rowheader">{escape(row)}</div>')
-        parts += [_cell(sweep, r * len(columns) + c, images=images)
+        parts += [_cell(sweep, r * len(columns) + c, images=images, tiles=tiles)
                   for c in range(len(columns))]
     return (f'<div class="kirin-sweep-box" style="overflow-x:auto">'
             f'<div class="kirin-sweep-grid" role="table" style="display:grid;'
@@ -173,15 +176,16 @@ def _header(sweep: Sweep, state: str) -> str:
             + f'<div class="kirin-sub">{escape(_axes_line(sweep.plan.axes))}</div>')
 
 
-def sweep_html(sweep: Sweep, *, final: bool) -> str:
-    """The card: live (cells' states, no images, a bar) or final (the grid of images)."""
+def sweep_html(sweep: Sweep, *, final: bool, tiles: Tiles | None = None) -> str:
+    """The card: live (cells' states, no images, a bar) or final (the grid of images;
+    ``tiles``: their marks rows, as for ``grid_html``)."""
     counts = sweep.counts()
     state = _state(sweep, counts) if final else "running"
     live = "" if final else counts_html(counts) + progress_bar(
         (counts["done"] + counts["failed"]) / max(1, len(sweep)))
     role = "kirin-sweep-result" if final else "kirin-sweep-live"
     return (card_open(f"kirin-sweep {role}", "bar", "message", "sweep", state=state, fit=True)
-            + f"{_header(sweep, state)}{live}{grid_html(sweep, images=final)}"
+            + f"{_header(sweep, state)}{live}{grid_html(sweep, images=final, tiles=tiles)}"
             + foot(escape(money_line(sweep))) + "</div>")
 
 
@@ -210,8 +214,8 @@ def plan_html(plan: SweepPlan) -> str:
                       css_class=f"kirin-sweep-plan {NO_MATH}")
 
 
-def _draw(sweep: Sweep, final: bool) -> str:
-    return sweep_html(sweep, final=final)
+def _draw(sweep: Sweep, final: bool, tiles: Tiles | None = None) -> str:
+    return sweep_html(sweep, final=final, tiles=tiles)
 
 
 class FinalSweepView(FinalGroupView):
@@ -226,5 +230,5 @@ class SweepCard(GroupCard):
     """The live sweep card: redrawn by the engine thread, replaced at the end."""
 
     def __init__(self, sweep: Sweep) -> None:
-        super().__init__(sweep, _draw, FinalSweepView)
+        super().__init__(sweep, _draw, FinalSweepView, sweep_text)
         self.sweep = sweep

@@ -4,35 +4,39 @@ kept for a later wait."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from kirin_jupyter.display import shown
 
 
-class Handle:
-    """What an IPython display handle is asked to do: each update's content."""
-
-    def __init__(self) -> None:
-        self.updates: list[Any] = []
-
-    def update(self, content: Any) -> None:
-        self.updates.append(content)
-
-
 class Card:
-    """A card: shown somewhere, its work done or not."""
+    """A card: shown somewhere, its work done or not; what each settle sent."""
 
-    def __init__(self, finished: bool) -> None:
-        self.finished = finished
+    def __init__(self, finished: bool, final: str) -> None:
+        self.finished, self.final = finished, final
+        self.sent: list[str] = []
+
+    def settle(self) -> None:
+        self.sent.append(self.final)
 
 
 def test_finished_cards_get_their_final_view_once_and_running_ones_wait() -> None:
-    done, running = Card(True), Card(False)
-    done_handle, running_handle = Handle(), Handle()
-    shown.remember(done, done_handle, lambda: done.finished, lambda: "final view")
-    shown.remember(running, running_handle, lambda: running.finished, lambda: "grid")
+    done, running = Card(True, "final view"), Card(False, "grid")
+    running_work = {"done": False}
+    shown.remember(done, lambda: True)
+    shown.remember(running, lambda: running_work["done"])
     assert shown.settle() == 1
-    assert done_handle.updates == ["final view"] and running_handle.updates == []
+    assert done.sent == ["final view"] and running.sent == []
     assert shown.settle() == 0  # sent once: the finished card is forgotten
-    running.finished = True
-    assert shown.settle() == 1 and running_handle.updates == ["grid"]
+    running_work["done"] = True
+    assert shown.settle() == 1 and running.sent == ["grid"]
+
+
+def test_a_shown_card_is_not_kept_alive_by_the_list() -> None:
+    import gc
+    import weakref
+
+    card = Card(False, "grid")
+    shown.remember(card, lambda: False)
+    gone = weakref.ref(card)
+    del card
+    gc.collect()
+    assert gone() is None
