@@ -27,7 +27,10 @@ CSS = (
     ".kirin .kirin-mark-flags{display:flex;flex:none;gap:3px}"
     ".kirin .kirin-mark-row button{font-family:inherit;margin:0;padding:0;height:18px;"
     "line-height:16px;cursor:pointer;background:none;color:var(--km);border-radius:4px}"
-    ".kirin .kirin-mark-row button:hover{color:var(--kt)}"
+    # Hovering a star lights it and those before it: the rating a click would give.
+    ".kirin .kirin-mark-stars:hover .kirin-mark-star{color:var(--kt)}"
+    ".kirin .kirin-mark-star:hover~.kirin-mark-star{color:var(--km)}"
+    ".kirin .kirin-mark-flag:hover{color:var(--kt)}"
     ".kirin .kirin-mark-row button:focus-visible{outline:2px solid var(--ka);"
     "outline-offset:0}"
     ".kirin .kirin-mark-star{flex:1 1 0;min-width:0;border:0;"

@@ -62,7 +62,8 @@ CELLS = [
 ]
 SETUP, TILES, PAGE2, SHAKY, WAIT = range(5)
 LIVE = ".kirin-card.kirin-batch-live"
-FINAL = ".kirin-card.kirin-batch-result"
+# The finished card's widget (buttons on its pictures); its static copy is hidden after it.
+FINAL = ".kirin-tiles .kirin-card.kirin-batch-result"
 MAX_PNG = 300_000
 
 
@@ -116,7 +117,8 @@ def test_batch_card_in_jupyterlab_light_dark_narrow(tmp_path: Path) -> None:
         final = cell_outputs(page, TILES).locator(FINAL)
         expect(final).to_have_count(1, timeout=60_000)
         expect(cell_outputs(page, TILES).locator(LIVE)).to_have_count(0)
-        expect(cell_outputs(page, TILES)).to_have_count(1)  # replaced, not added to
+        expect(cell_outputs(page, TILES)).to_have_count(2)  # replaced, and its copy after
+        expect(cell_outputs(page, TILES).nth(1).locator(".kirin-copy")).to_be_hidden()
         expect(final.locator(".kirin-counts")).to_contain_text(f"{ITEMS} done")
         expect(final.locator(".kirin-counts")).to_contain_text("0 failed")
         assert final.locator(".kirin-bar").get_attribute("aria-valuenow") == "100"
@@ -136,12 +138,14 @@ def test_batch_card_in_jupyterlab_light_dark_narrow(tmp_path: Path) -> None:
         tops, lefts = _grid(final)
         assert len(lefts) == 8 and len(tops) == 3, (tops, lefts)  # 3 rows of 8 when wide
 
-        second = cell_outputs(page, PAGE2).locator(".kirin-batch-page")
+        second = cell_outputs(page, PAGE2).locator(".kirin-tiles .kirin-batch-page")
         expect(second).to_have_count(1, timeout=30_000)
         _expect_images(second.locator("img"), ITEMS - 24)
         expect(second.locator(".kirin-page-note")).to_contain_text("page 2 of 2")
-        assert second.locator("a.kirin-tile").first.get_attribute("title", timeout=2000) \
+        assert second.locator(".kirin-tile").first.get_attribute("title", timeout=2000) \
             .startswith("#25: ")
+        _mark_a_tile(page, second, 2)  # item 27
+        expect(final.locator(".kirin-mark-row")).to_have_count(24)  # one a tile
 
         shaky = cell_outputs(page, SHAKY).locator(FINAL)
         expect(shaky).to_have_count(1, timeout=60_000)
@@ -175,6 +179,33 @@ def test_batch_card_in_jupyterlab_light_dark_narrow(tmp_path: Path) -> None:
     keep_screenshots(shots, min_bytes=10_000, max_bytes=MAX_PNG)
     assert sorted(shot.name for shot in shots) == [
         "batch-dark.png", "batch-light.png", "batch-live.png", "batch-narrow.png"]
+
+
+def _mark_a_tile(page: Any, card: Any, tile: int) -> None:
+    """Four stars and a pick on a tile, clicked: its picture does not open (the tile is a
+    link), and no tile of the grid moves or changes height."""
+    from playwright.sync_api import expect
+
+    boxes = _placed(card, ".kirin-batch-gallery .kirin-tile")
+    row = card.locator(".kirin-mark-row").nth(tile)
+    pages = len(page.context.pages)
+    row.locator(".kirin-mark-star").nth(3).click()
+    expect(row.locator(".kirin-mark-star").nth(3)).to_have_attribute("aria-pressed", "true")
+    row.locator(".kirin-mark-pick").click()
+    expect(row.locator(".kirin-mark-pick")).to_have_attribute("aria-pressed", "true")
+    assert len(page.context.pages) == pages  # no tab opened on the picture
+    assert _placed(card, ".kirin-batch-gallery .kirin-tile") == boxes
+    page.mouse.move(0, 0)  # no hover left in the screenshots
+
+
+def _placed(card: Any, selector: str) -> list[tuple[float, float, float, float]]:
+    """Where each ``selector`` in ``card`` is, from the card's corner (a click may scroll
+    the page), and its size."""
+    corner = card.bounding_box()
+    boxes = [card.locator(selector).nth(i).bounding_box()
+             for i in range(card.locator(selector).count())]
+    return [(round(box["x"] - corner["x"], 1), round(box["y"] - corner["y"], 1),
+             round(box["width"], 1), round(box["height"], 1)) for box in boxes]
 
 
 def _done(card: Any) -> int:

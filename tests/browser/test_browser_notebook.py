@@ -26,9 +26,15 @@ Run All on: load the extension, an omni job of 4 images (one row), a plain cell,
 5. screenshots: a card mid-progress, the magic cells with their galleries in Light and Dark,
    the history (Light, Dark, 480 px, and untrusted), a narrow window; written under
    ``tmp_path`` and copied to ``$KIRIN_SCREENSHOT_DIR`` when it is set (``make screenshots``
-   sets docs/screenshots).
+   sets docs/screenshots);
+6. the finished cards' pictures take stars, a pick and a reject, clicked and from the
+   keyboard (the focus stays on the star pressed; the current star again clears it): the
+   kernel's journal and the file's ``xmp:Rating`` have them, no tile and no card changes
+   height, and the saved file's static copy shows them. The card's static copy is hidden
+   while its widget is drawn, and the author reopening the notebook (trusted, a new
+   kernel) sees the copy and not JupyterLab's "model not found" line.
 
-Takes about 35 s on 2 cores (two JupyterLab starts, one 4 s job pair).
+Takes about 50 s on 2 cores (three JupyterLab starts, one 4 s job pair).
 """
 
 from __future__ import annotations
@@ -74,6 +80,7 @@ CELLS = [
 OMNI, PLAIN, V3, WAIT, HISTORY = 1, 2, 3, 4, 5
 IMAGES = {OMNI: 4, V3: 1}  # cell index -> thumbnails expected there
 BAR = ".kirin-card.kirin-live .kirin-bar-fill"
+FINISHED = ".kirin-tiles div.kirin-result"  # the finished card's widget, while it lives
 MAX_PNG = 300_000
 
 
@@ -120,24 +127,32 @@ def test_notebook_of_magic_cells_in_jupyterlab(tmp_path: Path) -> None:
             print("WIDTHS", widths)
             assert len(set(widths)) >= 3 and widths == sorted(widths), widths
 
-            # 2. Each gallery in its own cell, though both jobs ended under the wait cell.
+            # 2. Each gallery in its own cell, though both jobs ended under the wait cell:
+            # the finished card's widget, and its static copy (hidden while it lives).
             for index, count in IMAGES.items():
-                result = cell_outputs(page, index).locator("div.kirin-result")
+                result = cell_outputs(page, index).locator(FINISHED)
                 expect(result).to_have_count(1, timeout=30_000)
                 _expect_images(result.locator("img"), count)
+                expect(result.locator(".kirin-mark-row")).to_have_count(count)
                 expect(cell_outputs(page, index).locator(BAR)).to_have_count(0)
+                expect(cell_outputs(page, index).locator(".kirin-copy")).to_be_hidden()
+                expect(cell_outputs(page, index).locator("div.kirin-result")).to_have_count(2)
             wait_kernel_idle_after_run(page)
             expect(cell_outputs(page, PLAIN)).to_have_text(["a plain cell: 42"])
             for index in (PLAIN, WAIT):
                 expect(cell_outputs(page, index).locator("img")).to_have_count(0)
                 expect(cell_outputs(page, index).locator("div.kirin-result")).to_have_count(0)
-            assert "kirin_image_omni" in (cell_outputs(page, OMNI).text_content() or "")
-            assert "kirin_v3_image" in (cell_outputs(page, V3).text_content() or "")
+            assert "kirin_image_omni" in (cell_outputs(page, OMNI).first.text_content() or "")
+            assert "kirin_v3_image" in (cell_outputs(page, V3).first.text_content() or "")
 
             # 2a. Four results fill one row at the default width.
-            tiles = cell_outputs(page, OMNI).locator(".kirin-tile")
+            tiles = cell_outputs(page, OMNI).locator(f"{FINISHED} .kirin-tile")
             tops = {round(tiles.nth(i).bounding_box()["y"]) for i in range(4)}
             assert len(tops) == 1, tops
+
+            # 6. Stars, a pick and a reject, by mouse and by keyboard: the tiles and the
+            # card keep their height, the journal and the files have the marks.
+            _mark_tiles(page, cell_outputs(page, OMNI).locator(FINISHED), root)
 
             # 2b. One frame live and finished: the card, its title and prompt stay put.
             final_frame = _frame(page, OMNI, ".kirin-result")
@@ -159,9 +174,13 @@ def test_notebook_of_magic_cells_in_jupyterlab(tmp_path: Path) -> None:
                 shots.append(_screenshot(page, [HISTORY], tmp_path / f"history-{theme}.png"))
             page.set_viewport_size({"width": 480, "height": 1400})  # a narrow window
             collapse_left_sidebar(page)
-            shots.append(_screenshot(page, [V3], tmp_path / "card-narrow-dark.png"))
+            shots.append(_screenshot(page, [OMNI, PLAIN, V3], tmp_path / "card-narrow-dark.png"))
             for index in (OMNI, V3, HISTORY):
                 assert overflowing(page, _scope(page, index)) == [], ("narrow", index)
+            # Narrow, a tile's stars and toggles wrap onto a row of their own (never out of
+            # the tile), and every tile's row is the same height whatever its marks.
+            rows = _boxes(cell_outputs(page, OMNI).locator(f"{FINISHED} .kirin-mark-row"))
+            assert len({round(box["height"]) for box in rows}) == 1, rows
             # The history's state, model, cost and date of every job in view, with nothing
             # to scroll sideways (at 480 px it showed only the pictures and the prompt).
             cell_outputs(page, HISTORY).first.scroll_into_view_if_needed()
@@ -174,6 +193,21 @@ def test_notebook_of_magic_cells_in_jupyterlab(tmp_path: Path) -> None:
             saved = _wait_for_saved_galleries(notebook)
             page.close()
         # The server is gone and its kernel with it.
+
+        # 3a'. The author tomorrow (the same Jupyter state: the notebook is trusted), with a
+        # new kernel that has none of the widgets: the static copy with the marks, and no
+        # "model not found" line (JupyterLab draws it for the widget; the copy hides it).
+        with jupyterlab(root, env=env, state_dir=tmp_path / "lab") as lab:
+            page = open_notebook(browser, lab, notebook.name)
+            copy = cell_outputs(page, OMNI).locator(".kirin-copy")
+            expect(copy).to_be_visible(timeout=30_000)
+            _expect_images(copy.locator("img"), IMAGES[OMNI])
+            expect(copy.locator(".kirin-marks")).to_have_text(MARKS_SHOWN)
+            error = cell_outputs(page, OMNI).filter(has_text="Error displaying widget")
+            expect(error).to_have_count(1, timeout=20_000)  # drawn by JupyterLab, hidden
+            expect(error).to_be_hidden()
+            page.screenshot(path=str(tmp_path / "card-reopened.png"))  # looked at, not kept
+            page.close()
 
         # 3b. A new JupyterLab on the same folder that can start no kernel, fresh state, fresh
         # page: the saved galleries render from the file alone.
@@ -189,6 +223,7 @@ def test_notebook_of_magic_cells_in_jupyterlab(tmp_path: Path) -> None:
                 result = cell_outputs(page, index).locator("div.kirin-result")
                 expect(result).to_have_count(1, timeout=30_000)
                 _expect_images(result.locator("img"), count)
+            expect(cell_outputs(page, OMNI).locator(".kirin-marks")).to_have_text(MARKS_SHOWN)
             for index in (PLAIN, WAIT):
                 expect(cell_outputs(page, index).locator("img")).to_have_count(0)
             expect(page.locator(".jp-Notebook " + BAR)).to_have_count(0)
@@ -314,6 +349,9 @@ def _saved_galleries_ok(nb: Any) -> bool:
                 return False
             if galleries[0].count('<img src="data:image/jpeg;base64,') != IMAGES[index]:
                 return False
+            if index == OMNI and not all(mark in galleries[0] for mark in (
+                    "★★★★☆", ">picked<", ">rejected<")):  # the copy follows the clicks
+                return False
         elif galleries or (index != HISTORY and any("<img" in h for h in html)):
             return False
     return True
@@ -350,6 +388,66 @@ def _choose_no_kernel(page: Any) -> None:
 def _api(lab: LabServer, path: str) -> Any:
     with urllib.request.urlopen(lab.page_url(path), timeout=10) as answer:
         return json.loads(answer.read())
+
+
+# The static marks of the four tiles after ``_mark_tiles``: none, a pick, four stars, a
+# reject (the keyboard's two stars were cleared again).
+MARKS_SHOWN = ["picked", "★★★★☆", "rejected"]
+
+
+def _mark_tiles(page: Any, card: Any, root: Path) -> None:
+    """Rate, pick and reject the omni card's tiles as a person would, and check the kernel
+    kept each mark, the files' XMP too, while nothing on the card changed height."""
+    from playwright.sync_api import expect
+
+    from tests.support.exiftool import xmp_tags
+
+    rows = card.locator(".kirin-mark-row")
+    star = rows.nth(2).locator(".kirin-mark-star")
+    expect(star).to_have_count(5)
+    expect(star.nth(3)).to_have_attribute("aria-label", "4 stars")
+    expect(rows.nth(1).locator(".kirin-mark-pick")).to_have_attribute("aria-label", "pick")
+    heights = _heights(card)
+    star.nth(3).click()
+    expect(star.nth(3)).to_have_attribute("aria-pressed", "true")
+    expect(star.nth(3)).to_have_text("★")
+    expect(star.nth(4)).to_have_text("☆")
+    rows.nth(1).locator(".kirin-mark-pick").click()
+    expect(rows.nth(1).locator(".kirin-mark-pick")).to_have_attribute("aria-pressed", "true")
+    rows.nth(3).locator(".kirin-mark-reject").click()
+    expect(rows.nth(3).locator(".kirin-mark-reject")).to_have_attribute("aria-pressed", "true")
+    # The keyboard: Tab reaches a star, Enter rates, the focus stays; Enter again clears.
+    first = rows.nth(0).locator(".kirin-mark-star")
+    first.nth(0).focus()
+    page.keyboard.press("Tab")
+    expect(first.nth(1)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(first.nth(1)).to_have_attribute("aria-pressed", "true")
+    expect(first.nth(1)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(first.nth(1)).to_have_attribute("aria-pressed", "false")
+    expect(first.nth(0)).to_have_text("☆")
+    first.nth(1).blur()  # no focus ring, nor hover, in the screenshots
+    page.mouse.move(0, 0)
+    assert _heights(card) == heights, (heights, _heights(card))
+    expect(card.locator(".kirin-cancel-note")).to_have_count(0)  # nothing went wrong
+    # The files: four pictures of one task; their XMP as Lightroom reads it.
+    [folder] = [f for f in (root / "kirin_outputs").iterdir() if len(list(f.glob("*.png"))) == 4]
+    ratings = [xmp_tags(folder / f"0{n}.png").get("Rating") for n in range(1, 5)]
+    assert ratings == [0, None, 4, -1], ratings
+
+
+def _heights(card: Any) -> list[float]:
+    """The card's height, and each tile's place in it and height."""
+    corner = card.bounding_box()
+    tiles = _boxes(card.locator(".kirin-tile"))
+    return [round(corner["height"], 1)] + [
+        round(value, 1) for box in tiles
+        for value in (box["x"] - corner["x"], box["y"] - corner["y"], box["height"])]
+
+
+def _boxes(locator: Any) -> list[dict[str, float]]:
+    return [locator.nth(i).bounding_box() for i in range(locator.count())]
 
 
 def _screenshot(page: Any, indexes: list[int], path: Path) -> Path:

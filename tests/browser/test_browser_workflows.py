@@ -127,10 +127,11 @@ def test_compare_views_and_sweep_grid_in_jupyterlab(tmp_path: Path) -> None:
         assert _spare_width(live) <= CARD_SLACK, _spare_width(live)
         shots.append(_screenshot(page, [SWEEP], tmp_path / "sweep-live-light.png"))
         assert live.count() == 1  # the picture is of the live card, not of the grid
-        sweep = cell_outputs(page, SWEEP).locator(".kirin-sweep-result")
+        sweep = cell_outputs(page, SWEEP).locator(".kirin-tiles .kirin-sweep-result")
         expect(sweep).to_have_count(1, timeout=60_000)
         expect(cell_outputs(page, SWEEP).locator(".kirin-sweep-live")).to_have_count(0)
-        expect(cell_outputs(page, SWEEP)).to_have_count(1)  # replaced, not added to
+        expect(cell_outputs(page, SWEEP)).to_have_count(2)  # replaced, and its copy after
+        expect(cell_outputs(page, SWEEP).nth(1).locator(".kirin-copy")).to_be_hidden()
 
         record = cell_outputs(page, SHOW).locator(".kirin-record")
         expect(record).to_have_count(1, timeout=60_000)
@@ -141,6 +142,14 @@ def test_compare_views_and_sweep_grid_in_jupyterlab(tmp_path: Path) -> None:
         _expect_images(strip.locator("img"), 3)
         _expect_images(sweep.locator(".kirin-sweep-cell img"), 4)
         assert _spare_width(sweep) <= CARD_SLACK, _spare_width(sweep)
+        # A cell's picture takes three stars; the grid's cells keep their size.
+        cells = _placed(sweep, ".kirin-sweep-cell")
+        stars = sweep.locator(".kirin-mark-row").nth(3).locator(".kirin-mark-star")
+        stars.nth(2).click()
+        expect(stars.nth(2)).to_have_attribute("aria-pressed", "true")
+        expect(stars.nth(2)).to_have_text("★")
+        assert _placed(sweep, ".kirin-sweep-cell") == cells
+        page.mouse.move(0, 0)  # no hover left in the screenshots
         expect(strip.locator(".kirin-compare-label")).to_have_count(3)
         assert len({round(box["y"]) for box in _boxes(strip.locator("img"))}) == 1  # one row
 
@@ -159,7 +168,7 @@ def test_compare_views_and_sweep_grid_in_jupyterlab(tmp_path: Path) -> None:
         # The sketch is drawn by the picture the inked one used ($sketch[1], its second),
         # not by its first: same file, same colours as that tile of the sketch's gallery.
         assert nodes.nth(0).get_attribute("data-file") == "02.png"
-        tiles = cell_outputs(page, SKETCH).locator(".kirin-result .kirin-tile img")
+        tiles = cell_outputs(page, SKETCH).locator(".kirin-tiles .kirin-result .kirin-tile img")
         _expect_images(tiles, 2)
         drawn = _mean_colour(nodes.nth(0).locator("img"))
         used, first = _mean_colour(tiles.nth(1)), _mean_colour(tiles.nth(0))
@@ -311,6 +320,15 @@ def _assert_lined_up(page: Any) -> None:
     for key in ("x", "y", "width", "height"):
         assert abs(before[key] - after[key]) <= 1, (key, before, after)
     assert after["width"] > 100
+
+
+def _placed(card: Any, selector: str) -> list[tuple[float, float, float, float]]:
+    """Where each ``selector`` in ``card`` is, from the card's corner (a click may scroll
+    the page), and its size."""
+    corner = card.bounding_box()
+    return [(round(box["x"] - corner["x"], 1), round(box["y"] - corner["y"], 1),
+             round(box["width"], 1), round(box["height"], 1))
+            for box in _boxes(card.locator(selector))]
 
 
 def _boxes(locator: Any) -> list[dict[str, float]]:

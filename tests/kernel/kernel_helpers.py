@@ -39,7 +39,20 @@ class Kernel:
         Press Ctrl-C (SIGINT, as JupyterLab's stop button does) ``interrupt_after`` seconds
         after the cell first shows something, or ``interrupt_in`` seconds after sending it
         (for cells that show nothing before they block)."""
-        msg_id = self.kc.execute(code)
+        return self._collect(self.kc.execute(code), timeout, interrupt_after, interrupt_in,
+                             code, reply=True)
+
+    def send_to_widget(self, model_id: str, content: Any, timeout: float = 30) -> Execution:
+        """What a widget's ``model.send(content)`` in the front end sends: a ``comm_msg``
+        carrying a custom message; every IOPub message until the kernel has handled it."""
+        msg = self.kc.session.msg("comm_msg", {
+            "comm_id": model_id, "data": {"method": "custom", "content": content}})
+        self.kc.shell_channel.send(msg)
+        return self._collect(msg["header"]["msg_id"], timeout, None, None, f"{content!r}",
+                             reply=False)
+
+    def _collect(self, msg_id: str, timeout: float, interrupt_after: float | None,
+                 interrupt_in: float | None, code: str, *, reply: bool) -> Execution:
         execution = Execution(msg_id, {})
         deadline = time.monotonic() + timeout
         interrupt_at = None if interrupt_in is None else time.monotonic() + interrupt_in
@@ -59,7 +72,8 @@ class Kernel:
             self.all_messages.append(msg)
             if (msg["msg_type"] == "status" and msg["parent_header"].get("msg_id") == msg_id
                     and msg["content"]["execution_state"] == "idle"):
-                execution.reply = self.kc.get_shell_msg(timeout=10)
+                if reply:  # a comm message has none
+                    execution.reply = self.kc.get_shell_msg(timeout=10)
                 return execution
         raise TimeoutError(f"cell did not finish in {timeout} s: {code[:60]!r}")
 

@@ -92,11 +92,24 @@ def check_models(nb: nbformat.NotebookNode) -> None:
 BATCH_TOUR_MAX = 160 * 1024
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def finished_widget(c: nbformat.NotebookNode) -> None:
+    """The cell's live card became the finished one: a widget (buttons on its pictures)
+    whose output carries no picture of its own, right before its static copy (what a
+    reader without the kernel sees). A live card left behind would carry its live HTML."""
+    views = [i for i, o in enumerate(c.outputs) if WIDGET_VIEW in o.get("data", {})]
+    assert len(views) == 1, c.source
+    widget, copy = c.outputs[views[0]], c.outputs[views[0] + 1]
+    assert widget["data"]["text/plain"] == "" and "text/html" not in widget["data"], c.source
+    assert "kirin-copy" in copy["data"]["text/html"], c.source
+
+
 def final_card(c: nbformat.NotebookNode, done: int, failed: int = 0) -> str:
-    """The cell's one output: the batch's final card (the live card was replaced, not added
-    to), with its counts and one thumbnail per item done (at most a page)."""
-    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
-                   for o in c.outputs), c.source
+    """The cell's card: the batch's final card, once (the live card was replaced, not
+    added to), with its counts and one thumbnail per item done (at most a page)."""
+    finished_widget(c)
     [card] = [h for h in html(c) if "kirin-batch" in h]
     # Its dollars are not typeset as maths by JupyterLab's MathJax (two $ in one line).
     assert 'class="kirin kirin-card kirin-batch kirin-batch-result tex2jax_ignore mathjax_ignore"' \

@@ -35,14 +35,25 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 LIVE_MARKS = ('class="kirin-bar"', "kirin-batch-live", "kirin-sweep-live")
 
 
+def finished_widget(outputs: list[Any], at: int) -> bool:
+    """Output ``at`` is a finished card's widget (buttons on its pictures): no picture of
+    its own, and its static copy right after it. A live card carries its live HTML."""
+    data = outputs[at].get("data", {})
+    after = outputs[at + 1].get("data", {}) if at + 1 < len(outputs) else {}
+    return (data.get("text/plain") == "" and "text/html" not in data
+            and "kirin-copy" in after.get("text/html", ""))
+
+
 def live_parts(nb: nbformat.NotebookNode) -> list[str]:
-    """Where a saved notebook still holds a live card: a widget view in an output, live
-    HTML in an output, or a live card's widget state that is not emptied."""
+    """Where a saved notebook still holds a live card: a widget view in an output that is
+    not a finished card's, live HTML in an output, or a live card's widget state that is
+    not emptied."""
     found = []
     for index, cell in enumerate(nb.cells):
-        for output in cell.get("outputs", []):
+        outputs = cell.get("outputs", [])
+        for at, output in enumerate(outputs):
             data = output.get("data", {})
-            if WIDGET_VIEW in data:
+            if WIDGET_VIEW in data and not finished_widget(outputs, at):
                 found.append(f"cell {index}: a widget view ({cell.source[:30]!r})")
             html = data.get("text/html", "")
             found += [f"cell {index}: {mark} ({cell.source[:30]!r})"
