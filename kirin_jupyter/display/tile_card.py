@@ -19,6 +19,7 @@ when its work is already done shows both at once (``show``).
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +59,9 @@ class TileCard:
         self.tiles, self.text, self.widget = tiles, text, widget
         self.key = secrets.token_hex(6)
         self._copy: Any = None  # the copy's display handle, once shown
+        # The engine thread sends the copy once (replace), clicks on the main thread after:
+        # one at a time, so an older copy never arrives last.
+        self._lock = threading.Lock()
         with widget.hold_sync():
             widget.cancellable = False
             widget.note = ""
@@ -88,15 +92,17 @@ class TileCard:
         from IPython.display import display
 
         display(self.widget)  # type: ignore[no-untyped-call]
-        self._copy = display(self.copy(), raw=True,  # type: ignore[no-untyped-call]
-                             display_id=True)
+        with self._lock:
+            self._copy = display(self.copy(), raw=True,  # type: ignore[no-untyped-call]
+                                 display_id=True)
 
     def replace(self, card: Any, place: Any) -> None:
         """Where a live card was: its output (``card``, a display handle) shows this widget
         now, and the place kept after it (``place``) the copy. Safe to send again."""
-        self._copy = place
-        card.update(self.widget)
-        place.update(self.copy(), raw=True)
+        with self._lock:
+            self._copy = place
+            card.update(self.widget)
+            place.update(self.copy(), raw=True)
 
     def _clicked(self, content: Any) -> str | None:
         """A message from a tile's button: marked (then the buttons and the copy show the
@@ -104,9 +110,10 @@ class TileCard:
         said = self.tiles.click(content)
         if said is None:
             return None
-        self.widget.marks = self._states()
-        if self._copy is not None:
-            self._copy.update(self.copy(), raw=True)
+        with self._lock:
+            self.widget.marks = self._states()
+            if self._copy is not None:
+                self._copy.update(self.copy(), raw=True)
         return said
 
     def _states(self) -> list[list[Any]]:

@@ -40,10 +40,15 @@ class Output:
 
 @pytest.fixture
 def outputs(shell: InteractiveShell) -> Iterator[list[Output]]:
-    """Every display IPython publishes from now on (the engine thread's updates too)."""
+    """Every display IPython publishes from now on (the engine thread's updates too). The
+    cards shown are forgotten after the test, as when its kernel ends: another test's
+    ``%kirin wait`` must not send them."""
+    from kirin_jupyter.display import shown as shown_cards
+
     shown: list[Output] = []
     publisher = shell.display_pub
     old = publisher.publish
+    before = set(shown_cards._shown.keys())
 
     def publish(data: dict[str, Any], metadata: Any = None, source: Any = None, *,
                 transient: dict[str, Any] | None = None, update: bool = False,
@@ -53,6 +58,8 @@ def outputs(shell: InteractiveShell) -> Iterator[list[Output]]:
     publisher.publish = publish  # type: ignore[method-assign]
     yield shown
     publisher.publish = old  # type: ignore[method-assign]
+    for card in set(shown_cards._shown.keys()) - before:
+        shown_cards._shown.pop(card, None)
 
 
 def until(check: Callable[[], bool], seconds: float = 20.0) -> None:

@@ -4,6 +4,11 @@ kept for a later wait."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
+import pytest
+
 from kirin_jupyter.display import shown
 
 
@@ -16,6 +21,12 @@ class Card:
 
     def settle(self) -> None:
         self.sent.append(self.final)
+
+
+@pytest.fixture(autouse=True)
+def no_other_cards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only this test's cards: none shown by another test in this process."""
+    monkeypatch.setattr(shown, "_shown", weakref.WeakKeyDictionary())
 
 
 def test_finished_cards_get_their_final_view_once_and_running_ones_wait() -> None:
@@ -31,9 +42,6 @@ def test_finished_cards_get_their_final_view_once_and_running_ones_wait() -> Non
 
 
 def test_a_shown_card_is_not_kept_alive_by_the_list() -> None:
-    import gc
-    import weakref
-
     card = Card(False, "grid")
     shown.remember(card, lambda: False)
     gone = weakref.ref(card)
