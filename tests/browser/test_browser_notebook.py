@@ -34,7 +34,7 @@ Run All on: load the extension, an omni job of 4 images (one row), a plain cell,
    while its widget is drawn, and the author reopening the notebook (trusted, a new
    kernel) sees the copy and not JupyterLab's "model not found" line.
 
-Takes about 50 s on 2 cores (three JupyterLab starts, one 4 s job pair).
+Takes about 40 s on 2 cores (three JupyterLab starts, one 4 s job pair).
 """
 
 from __future__ import annotations
