@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import ValidationError
 from . import journal_disk
+from .shared_results import is_shared
 
 FINAL_STATES = ("completed", "failed", "not_created")
 SEARCH_MAX_CHARS = 200
@@ -329,7 +330,7 @@ class Journal:
         prompt: str,
         request: dict[str, Any],
         base_url: str,
-        output_dir: Path,
+        output_dir: Path | str,
         parents: Sequence[str] = (),
     ) -> None:
         """``parents``: task ids of earlier results used as references (lineage)."""
@@ -375,7 +376,7 @@ class Journal:
             )
 
     def record_result(
-        self, external_id: str, cost: str | None, urls: Sequence[str], paths: Sequence[Path]
+        self, external_id: str, cost: str | None, urls: Sequence[str], paths: Sequence[Path | str]
     ) -> None:
         now = time.time()
         with self._connect() as conn:
@@ -446,7 +447,7 @@ class Journal:
                      item.get("stored_in"), item.get("c2pa"),
                      None if record is None else json.dumps(record, ensure_ascii=False), now))
 
-    def set_mark(self, path: Path, *, rating: int | None = None, flag: str | None = None,
+    def set_mark(self, path: Path | str, *, rating: int | None = None, flag: str | None = None,
                  clear_flag: bool = False, external_id: str | None = None) -> dict[str, Any]:
         """Rate (0-5) and/or flag (picked, rejected) one saved file; the row as it now is."""
         if rating is not None and not (isinstance(rating, int) and 0 <= rating <= 5):
@@ -746,12 +747,13 @@ def _casefold(text: object) -> str:
 
 
 def _files_missing(row: dict[str, Any]) -> bool:
-    """A completed job with a result file missing from its path (downloaded again)."""
+    """A completed job with a result file missing from its path (downloaded again). A
+    shared result's URL counts as there: it is written only once the object is stored."""
     try:
         paths = json.loads(row["paths"] or "[]")
     except ValueError:
         return False
-    return not all(isinstance(p, str) and os.path.isfile(p) for p in paths)
+    return not all(isinstance(p, str) and (is_shared(p) or os.path.isfile(p)) for p in paths)
 
 
 def login_name() -> str:

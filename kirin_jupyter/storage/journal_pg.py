@@ -391,7 +391,7 @@ class PgJournal(Journal):
     # -- jobs ------------------------------------------------------------------------
 
     def record_submit(self, external_id: str, model: str, prompt: str,
-                      request: dict[str, Any], base_url: str, output_dir: Path,
+                      request: dict[str, Any], base_url: str, output_dir: Path | str,
                       parents: Sequence[str] = ()) -> None:
         now = time.time()
         user, host = self.user, socket.gethostname()
@@ -427,7 +427,7 @@ class PgJournal(Journal):
             self._settle(conn, external_id, None, cost)
 
     def record_result(self, external_id: str, cost: str | None, urls: Sequence[str],
-                      paths: Sequence[Path]) -> None:
+                      paths: Sequence[Path | str]) -> None:
         with self._connect() as conn:
             conn.execute("UPDATE jobs SET status = 'completed', cost = %s, urls = %s,"
                          " paths = %s, updated_at = %s WHERE external_id = %s",
