@@ -154,3 +154,4 @@ def test_an_untrusted_row_naming_an_odd_url_opens_nothing(cache: Path) -> None:
     assert shared.local_paths('["s3://b/../../etc/passwd"]') == [Path("s3://b/../../etc/passwd")]
     assert not list(cache.rglob("*"))
     assert shared.local_paths("not json") == [] and shared.local_paths('{"a": 1}') == []
+
