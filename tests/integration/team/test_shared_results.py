@@ -40,6 +40,18 @@ def _kernel(env: dict[str, str], folder: str, output_dir: str) -> Any:
                   poll_policy=FAST_POLL)
 
 
+def _in_a_process(target: Any, *args: Any) -> Any:
+    """Run ``target(*args, out)`` in a new process (a kernel of its own); what it put."""
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, out))
+    proc.start()
+    try:
+        return out.get(timeout=120)
+    finally:
+        proc.join(30)
+
+
 def _make(env: dict[str, str], folder: str, output_dir: str, out: Any) -> None:
     """Maker: a result, then one made from it (a reference: lineage)."""
     try:
@@ -84,19 +96,10 @@ def test_a_result_one_process_saves_to_s3_is_shown_compared_and_exported_by_anot
     output_dir = f"s3://{bucket}/renders"
     with SimulatorServer(task_seconds=0.3, api_key=TEST_KEY) as sim:
         env = {**s3_env, "KIRIN_JOURNAL_URL": pg_url, "SIM_URL": sim.url}
-        ctx = multiprocessing.get_context("spawn")
-        out = ctx.Queue()
-        maker = ctx.Process(target=_make, args=(env, str(tmp_path / "a"), output_dir, out))
-        maker.start()
-        made = out.get(timeout=120)
-        maker.join(30)
+        made = _in_a_process(_make, env, str(tmp_path / "a"), output_dir)
         assert made[0] == "ok", made
         ids, maker_paths = made[1], made[2]
-        mate = ctx.Process(target=_open_as_teammate,
-                           args=(env, str(tmp_path / "b"), output_dir, ids, out))
-        mate.start()
-        seen = out.get(timeout=120)
-        mate.join(30)
+        seen = _in_a_process(_open_as_teammate, env, str(tmp_path / "b"), output_dir, ids)
     assert seen[0] == "ok", seen
     _, shown, lineage, compared, zip_path, urls, chain_paths = seen
 
@@ -140,12 +143,7 @@ def test_a_resumed_job_does_not_upload_a_stored_result_again(
     output_dir = f"s3://{bucket}/renders"
     with SimulatorServer(task_seconds=0.3, api_key=TEST_KEY) as sim:
         env = {**s3_env, "KIRIN_JOURNAL_URL": pg_url, "SIM_URL": sim.url}
-        ctx = multiprocessing.get_context("spawn")
-        out = ctx.Queue()
-        maker = ctx.Process(target=_make, args=(env, str(tmp_path / "a"), output_dir, out))
-        maker.start()
-        made = out.get(timeout=120)
-        maker.join(30)
+        made = _in_a_process(_make, env, str(tmp_path / "a"), output_dir)
         assert made[0] == "ok", made
         first = made[1][0]
         journal = PgJournal(pg_url)
@@ -155,10 +153,7 @@ def test_a_resumed_job_does_not_upload_a_stored_result_again(
         for url in urls:  # a marker no fresh upload would keep
             fs.pipe_file(url_to_fs(url)[1], b"stored before the resume")
         time.sleep(LEASE + 0.5)  # the maker's lease on its rows runs out
-        resumer = ctx.Process(target=_resume, args=(env, str(tmp_path / "c"), output_dir, out))
-        resumer.start()
-        resumed = out.get(timeout=120)
-        resumer.join(30)
+        resumed = _in_a_process(_resume, env, str(tmp_path / "c"), output_dir)
     assert resumed == ("ok", [first]), resumed
     row = journal.get(first)
     assert row["status"] == "completed" and json.loads(row["paths"]) == urls
