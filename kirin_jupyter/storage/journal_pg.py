@@ -528,11 +528,8 @@ class PgJournal(Journal):
             raise ValidationError("ratings and picks are kept in the personal journal; a "
                                   "team journal does not hold them yet")
         where, params = history_filter(
-            model=model, failed=failed, search=search,
+            model=model, failed=failed, search=search, user=user,
             searched=lambda text: ("strpos(lower(prompt), lower(?)) > 0", text))
-        if user is not None:
-            where.append("user_name = ?")
-            params.append(user)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = [_plain(r) for r in self._rows(
             f"SELECT * FROM jobs{clause} ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?",
@@ -629,7 +626,8 @@ class PgJournal(Journal):
     def import_sqlite(self, source: Journal) -> dict[str, int]:
         """Copy a personal SQLite journal's rows in, keeping their ids; rows already here
         are left as they are, so running it twice changes nothing. How many rows of each
-        table were added."""
+        table were added. A job keeps the user and host it was recorded with (this
+        journal's user and this host where it has none)."""
         added: dict[str, int] = {}
         user, host = self.user, socket.gethostname()
         jobs = source._rows("SELECT * FROM jobs ORDER BY created_at")
@@ -645,8 +643,8 @@ class PgJournal(Journal):
                     (row["external_id"], row["task_id"], row["model"], row["prompt"],
                      row["request"], row["base_url"], row["status"], row["cost"],
                      row["urls"], row["paths"], row["error"], row.get("output_dir"),
-                     row.get("parents"), row.get("protocol"), user, host,
-                     row["created_at"], row["updated_at"])).rowcount
+                     row.get("parents"), row.get("protocol"), row.get("user_name") or user,
+                     row.get("host") or host, row["created_at"], row["updated_at"])).rowcount
             added["jobs"] = count
             for table, key in (("elements", "external_id"), ("host_facts", "base_url, name"),
                                ("uploads", "upload_url, sha256")):
