@@ -473,10 +473,7 @@ class Journal:
     def set_mark(self, path: Path, *, rating: int | None = None, flag: str | None = None,
                  clear_flag: bool = False, external_id: str | None = None) -> dict[str, Any]:
         """Rate (0-5) and/or flag (picked, rejected) one saved file; the row as it now is."""
-        if rating is not None and not (isinstance(rating, int) and 0 <= rating <= 5):
-            raise ValidationError(f"a rating is a whole number from 0 to 5, not {rating!r}")
-        if flag is not None and flag not in FLAGS:
-            raise ValidationError(f"a mark is one of {', '.join(FLAGS)}, not {flag!r}")
+        check_mark(rating, flag)
         now = time.time()
         if external_id is None:  # the job whose file it is, for history's filters
             owner = self._rows("SELECT external_id FROM jobs WHERE instr(paths, ?) > 0"
@@ -823,6 +820,14 @@ def price_per_image(
         except (ValueError, ArithmeticError, TypeError):
             continue
     return None
+
+
+def check_mark(rating: int | None, flag: str | None) -> None:
+    """A rating 0-5 and a flag of ``FLAGS`` (or None), else a one-line error."""
+    if rating is not None and not (isinstance(rating, int) and 0 <= rating <= 5):
+        raise ValidationError(f"a rating is a whole number from 0 to 5, not {rating!r}")
+    if flag is not None and flag not in FLAGS:
+        raise ValidationError(f"a mark is one of {', '.join(FLAGS)}, not {flag!r}")
 
 
 def history_filter(*, model: str | None, failed: bool, search: str | None,
