@@ -132,6 +132,17 @@ def journal_at(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def each_journal(journal_at: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Clients made in the test keep their journal on each store in turn (the SQLite
+    file under KIRIN_HOME, then a fresh PostgreSQL database through KIRIN_JOURNAL_URL):
+    the store's ``dialect``. Name it before the fixtures that make a client."""
+    if journal_at.startswith("postgresql://"):
+        monkeypatch.setenv("KIRIN_JOURNAL_URL", journal_at)
+        return "postgresql"
+    return "sqlite"
+
+
+@pytest.fixture
 def shell() -> Iterator[InteractiveShell]:
     """An IPython shell (no kernel) with the extension loaded."""
     ip = InteractiveShell.instance()

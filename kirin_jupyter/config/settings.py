@@ -162,7 +162,8 @@ class Settings:
         "or PGPASSWORD, not here); empty: the personal SQLite journal in KIRIN_HOME",
         ENV_JOURNAL_URL))
     user: str = field(default="", metadata=_about(
-        "who your jobs are recorded as in a team journal; empty: your login name",
+        "who your jobs are recorded as in the journal (a team's or your own); empty: your "
+        "login name",
         ENV_USER))
     team_max_cost: float = field(default=0.0, metadata=_about(
         "the team's budget in USD on the shared journal (journal_url), per "
