@@ -553,7 +553,7 @@ class PgJournal(Journal):
                 " stored_in = excluded.stored_in, c2pa = excluded.c2pa,"
                 " record = excluded.record, updated_at = excluded.updated_at", rows)
 
-    def set_mark(self, path: Path, *, rating: int | None = None, flag: str | None = None,
+    def set_mark(self, path: Path | str, *, rating: int | None = None, flag: str | None = None,
                  clear_flag: bool = False, external_id: str | None = None) -> dict[str, Any]:
         """As the SQLite journal's, in one statement: the row is made or changed
         atomically, so of two kernels marking one file at once each change lands (the
