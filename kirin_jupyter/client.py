@@ -42,7 +42,7 @@ from .service.protocol import BodyStyle, Endpoint, check_body_style, host_choice
 from .service.uploads import UPLOAD_PATH, Uploads
 from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
 from .storage.host_facts import HostFacts
-from .storage.journal import FINAL_STATES, Journal
+from .storage.journal import FINAL_STATES, Journal, login_name
 from .storage.journals import open_journal
 
 if TYPE_CHECKING:
@@ -256,6 +256,7 @@ class Client:
                 self._connect(key, url, simulated, routes)
                 self._api_target = target
             self.settings = settings
+            self.journal.user = settings.user or login_name()  # %config Kirin.user too
             self.output_dir = _output_folder(settings.output_dir or config.DEFAULT_OUTPUT_DIR)
             self.timeout = settings.timeout
             self.max_cost = self._explicit_max_cost if settings.source("max_cost") == \

@@ -322,7 +322,7 @@ def history_frame(*, model: str | None = None, since: str | float | None = None,
 
 JOB_COLUMNS = ("task_id", "external_id", "status", "model", "prompt", "negative_prompt", "n",
                "resolution", "aspect_ratio", "cost", "created_at", "finished_at", "files",
-               "error", "options", "rating", "picked", "rejected")
+               "error", "options", "rating", "picked", "rejected", "user", "host")
 
 
 def _add_marks(records: list[dict[str, Any]], rows: list[dict[str, Any]],
@@ -365,4 +365,5 @@ def job_record(row: dict[str, Any]) -> dict[str, Any]:
         "finished_at": row.get("updated_at") if done else None,
         "files": len(paths) if isinstance(paths, list) else 0, "error": row.get("error"),
         "options": json.dumps(options, ensure_ascii=False, sort_keys=True),
+        "user": row.get("user_name"), "host": row.get("host"),  # who made it, and where
     }

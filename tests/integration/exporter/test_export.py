@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+import socket
 import sys
 import time
 import zipfile
@@ -264,6 +265,18 @@ def test_kirin_export_user_keeps_one_person_s_jobs_as_python_does_on_either_jour
     with pytest.raises(UsageError, match="--user needs a value"):
         shell.run_line_magic("kirin", f"export {tmp_path / 'x.zip'} --user")
     assert not (tmp_path / "x.zip").exists()
+
+
+def test_config_user_changes_who_the_next_jobs_are_recorded_as(
+        shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIRIN_USER", "ana")
+    kirin_jupyter.generate("ana's fox", model="omni").wait(20)
+    shell.run_line_magic("config", 'Kirin.user = "cy"')
+    kirin_jupyter.generate("cy's heron", model="omni").wait(20)
+    frame = kirin_jupyter.history_frame()
+    assert list(zip(frame["prompt"], frame["user"], strict=True)) == [
+        ("cy's heron", "cy"), ("ana's fox", "ana")]
+    assert set(frame["host"]) == {socket.gethostname()}
 
 
 def test_kirin_help_lists_export() -> None:
