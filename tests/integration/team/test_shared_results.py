@@ -12,9 +12,11 @@ import multiprocessing
 import os
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fsspec.core import url_to_fs
 
 from kirin_jupyter.simulator.server import SimulatorServer
@@ -90,16 +92,23 @@ def _open_as_teammate(env: dict[str, str], folder: str, output_dir: str, ids: li
         out.put(("error", repr(exc)))
 
 
-def test_a_result_one_process_saves_to_s3_is_shown_compared_and_exported_by_another(
-        pg_url: str, s3_env: dict[str, str], s3_server: Any, tmp_path: Path) -> None:
-    bucket = s3_server.bucket()
-    output_dir = f"s3://{bucket}/renders"
+@pytest.fixture
+def team(pg_url: str, s3_env: dict[str, str], s3_server: Any
+         ) -> Iterator[tuple[dict[str, str], str]]:
+    """What every kernel of the team is given (the journal, the S3 endpoint, the
+    simulator's address) and the shared output folder, a fresh bucket."""
     with SimulatorServer(task_seconds=0.3, api_key=TEST_KEY) as sim:
-        env = {**s3_env, "KIRIN_JOURNAL_URL": pg_url, "SIM_URL": sim.url}
-        made = _in_a_process(_make, env, str(tmp_path / "a"), output_dir)
-        assert made[0] == "ok", made
-        ids, maker_paths = made[1], made[2]
-        seen = _in_a_process(_open_as_teammate, env, str(tmp_path / "b"), output_dir, ids)
+        yield ({**s3_env, "KIRIN_JOURNAL_URL": pg_url, "SIM_URL": sim.url},
+               f"s3://{s3_server.bucket()}/renders")
+
+
+def test_a_result_one_process_saves_to_s3_is_shown_compared_and_exported_by_another(
+        team: tuple[dict[str, str], str], pg_url: str, tmp_path: Path) -> None:
+    env, output_dir = team
+    made = _in_a_process(_make, env, str(tmp_path / "a"), output_dir)
+    assert made[0] == "ok", made
+    ids, maker_paths = made[1], made[2]
+    seen = _in_a_process(_open_as_teammate, env, str(tmp_path / "b"), output_dir, ids)
     assert seen[0] == "ok", seen
     _, shown, lineage, compared, zip_path, urls, chain_paths = seen
 
@@ -136,24 +145,21 @@ def _resume(env: dict[str, str], folder: str, output_dir: str, out: Any) -> None
 
 
 def test_a_resumed_job_does_not_upload_a_stored_result_again(
-        pg_url: str, s3_env: dict[str, str], s3_server: Any, tmp_path: Path) -> None:
+        team: tuple[dict[str, str], str], pg_url: str, tmp_path: Path) -> None:
     """A kernel that died after its upload, before its journal write: the row still says
     downloading. The resumer fetches and stamps the result again, and finds it stored."""
-    bucket = s3_server.bucket()
-    output_dir = f"s3://{bucket}/renders"
-    with SimulatorServer(task_seconds=0.3, api_key=TEST_KEY) as sim:
-        env = {**s3_env, "KIRIN_JOURNAL_URL": pg_url, "SIM_URL": sim.url}
-        made = _in_a_process(_make, env, str(tmp_path / "a"), output_dir)
-        assert made[0] == "ok", made
-        first = made[1][0]
-        journal = PgJournal(pg_url)
-        urls = json.loads(journal.get(first)["paths"])
-        journal.record_state(first, "downloading")  # as the dead kernel left it
-        fs, _ = url_to_fs(output_dir)
-        for url in urls:  # a marker no fresh upload would keep
-            fs.pipe_file(url_to_fs(url)[1], b"stored before the resume")
-        time.sleep(LEASE + 0.5)  # the maker's lease on its rows runs out
-        resumed = _in_a_process(_resume, env, str(tmp_path / "c"), output_dir)
+    env, output_dir = team
+    made = _in_a_process(_make, env, str(tmp_path / "a"), output_dir)
+    assert made[0] == "ok", made
+    first = made[1][0]
+    journal = PgJournal(pg_url)
+    urls = json.loads(journal.get(first)["paths"])
+    journal.record_state(first, "downloading")  # as the dead kernel left it
+    fs, _ = url_to_fs(output_dir)
+    for url in urls:  # a marker no fresh upload would keep
+        fs.pipe_file(url_to_fs(url)[1], b"stored before the resume")
+    time.sleep(LEASE + 0.5)  # the maker's lease on its rows runs out
+    resumed = _in_a_process(_resume, env, str(tmp_path / "c"), output_dir)
     assert resumed == ("ok", [first]), resumed
     row = journal.get(first)
     assert row["status"] == "completed" and json.loads(row["paths"]) == urls
