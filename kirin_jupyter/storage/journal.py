@@ -220,6 +220,7 @@ class Journal:
     next call starts afresh."""
 
     dialect = "sqlite"
+    _NEWEST_RATING = "rated_at DESC"  # SQLite sorts NULL (never rated) last here
 
     def __init__(self, path: Path, mode: str | None = None, *,
                  user: str | None = None) -> None:
@@ -511,7 +512,7 @@ class Journal:
 
     def marked_files(self, *, picked: bool = False, rejected: bool = False,
                      min_rating: int | None = None) -> list[dict[str, Any]]:
-        """The rated or flagged files, newest rating first."""
+        """The rated or flagged files, newest rating first (never-rated ones last)."""
         where, params = ["1 = 1"], []
         if picked:
             where.append("flag = 'picked'")
@@ -522,7 +523,7 @@ class Journal:
             params.append(min_rating)
         return self._rows("SELECT path, external_id, image, provenance, stored_in, c2pa,"
                           " rating, flag FROM result_files WHERE "
-                          f"{' AND '.join(where)} ORDER BY rated_at DESC", params)
+                          f"{' AND '.join(where)} ORDER BY {self._NEWEST_RATING}", params)
 
     def file_record(self, path: Path | str) -> dict[str, Any] | None:
         """The full record the journal keeps of a saved file, whatever the file carries."""

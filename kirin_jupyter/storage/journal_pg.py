@@ -250,6 +250,7 @@ class PgJournal(Journal):
     journal; every call is one transaction on it."""
 
     dialect = "postgresql"
+    _NEWEST_RATING = "rated_at DESC NULLS LAST"  # as SQLite sorts: never rated, last
 
     def __init__(self, url: str, *, lease_seconds: float | None = None,
                  user: str | None = None) -> None:
@@ -587,21 +588,6 @@ class PgJournal(Journal):
         rows = self._rows("SELECT path, external_id, image, provenance, stored_in, c2pa,"
                           " rating, flag FROM result_files WHERE path = ANY(?)", (wanted,))
         return {str(row["path"]): row for row in rows}
-
-    def marked_files(self, *, picked: bool = False, rejected: bool = False,
-                     min_rating: int | None = None) -> list[dict[str, Any]]:
-        """As the SQLite journal's (never-rated rows last, as SQLite sorts NULL)."""
-        where, params = ["TRUE"], []
-        if picked:
-            where.append("flag = 'picked'")
-        if rejected:
-            where.append("flag = 'rejected'")
-        if min_rating is not None:
-            where.append("rating >= ?")
-            params.append(min_rating)
-        return self._rows("SELECT path, external_id, image, provenance, stored_in, c2pa,"
-                          " rating, flag FROM result_files WHERE "
-                          f"{' AND '.join(where)} ORDER BY rated_at DESC NULLS LAST", params)
 
     def moved_file(self, old: Path, new: Path) -> None:
         """As the SQLite journal's; the job's row is locked while its paths change, so a
