@@ -42,7 +42,7 @@ from .service.protocol import BodyStyle, Endpoint, check_body_style, host_choice
 from .service.uploads import UPLOAD_PATH, Uploads
 from .simulator.service import IN_PROCESS_BASE_URL, Routes, SimulatorService
 from .storage.host_facts import HostFacts
-from .storage.journal import FINAL_STATES, Journal
+from .storage.journal import FINAL_STATES, Journal, login_name
 from .storage.journals import open_journal
 
 if TYPE_CHECKING:
@@ -256,7 +256,8 @@ class Client:
                 self._connect(key, url, simulated, routes)
                 self._api_target = target
             self.settings = settings
-            self.output_dir = Path(settings.output_dir or config.DEFAULT_OUTPUT_DIR).expanduser()
+            self.journal.user = settings.user or login_name()  # %config Kirin.user too
+            self.output_dir = _output_folder(settings.output_dir or config.DEFAULT_OUTPUT_DIR)
             self.timeout = settings.timeout
             self.max_cost = self._explicit_max_cost if settings.source("max_cost") == \
                 ARGUMENT else _checked_max_cost(settings.max_cost)
@@ -344,7 +345,14 @@ class Client:
 
     def __repr__(self) -> str:
         where = "simulator" if self.simulated else self.base_url
-        return f"Client({where}, output_dir={str(self.output_dir)!r})"
+        return f"Client({where}, output_dir={self.output_location!r})"
+
+    @property
+    def output_location(self) -> str:
+        """Where results are kept: the folder, or the shared storage URL it mirrors."""
+        from .storage.shared_results import location_of
+
+        return location_of(self.output_dir)
 
     def redact(self, text: str) -> str:
         return self.api.redact(text)
@@ -793,7 +801,8 @@ class Client:
             before = earlier.get(row["external_id"])
             job.quote = before.quote if before is not None and before.quote is not None \
                 else self.prices.estimate(request)
-            output_dir = Path(row["output_dir"]) if row.get("output_dir") else self.output_dir
+            output_dir = _output_folder(row["output_dir"]) if row.get("output_dir") \
+                else self.output_dir
             self._start(job, output_dir, resume=True)
             jobs.append(job)
         return jobs
@@ -838,3 +847,13 @@ def _takes_resolution(model: Any) -> bool:
         return bool(spec.resolve_model(str(model)).resolutions)
     except KeyError:
         return True
+
+
+def _output_folder(output_dir: str) -> Path:
+    """The local folder for an ``output_dir`` (a shared URL's mirror, checked to be
+    usable here: a missing ``[shared]`` extra is one line before anything is sent)."""
+    from .storage.shared_results import filesystem, is_shared, working_folder
+
+    if is_shared(output_dir):
+        filesystem(output_dir)
+    return working_folder(output_dir)

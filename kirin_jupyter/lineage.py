@@ -21,6 +21,7 @@ from .errors import ValidationError
 from .model.images import load_reference
 from .model.provenance_record import parents_of_row
 from .model.request import reference_labels
+from .storage.shared_results import local_paths, location_of
 
 if TYPE_CHECKING:
     from .engine.job import Result
@@ -134,8 +135,8 @@ def parent_by_layout(path: Path, journal: Journal) -> str | None:
         listed = json.loads(row.get("paths") or "[]")
     except ValueError:
         return None
-    here = path.resolve()
-    mine = any(isinstance(p, str) and Path(p).resolve() == here
+    here, called = path.resolve(), location_of(path)  # a shared result: by its URL
+    mine = any(isinstance(p, str) and (p == called or Path(p).resolve() == here)
                for p in (listed if isinstance(listed, list) else []))
     return str(row["task_id"]) if mine else None
 
@@ -213,10 +214,7 @@ def refs_of_record(record: dict[str, Any]) -> tuple[Ref, ...]:
 
 
 def node_from_row(row: dict[str, Any]) -> Node:
-    try:
-        paths = [Path(p) for p in json.loads(row.get("paths") or "[]") if isinstance(p, str)]
-    except ValueError:
-        paths = []
+    paths = local_paths(row.get("paths"))
     return Node(task_id=row.get("task_id") or row["external_id"], prompt=row["prompt"],
                 model=row["model"], paths=tuple(paths),
                 parents=tuple(parents_of_row(row)), created_at=row.get("created_at"),

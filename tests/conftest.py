@@ -18,7 +18,7 @@ from kirin_jupyter.client import Client
 from kirin_jupyter.engine.polling import PollPolicy
 from kirin_jupyter.simulator.server import SimulatorServer
 
-from .support import postgres
+from .support import postgres, s3
 from .support.gateway import Gateway, GatewayServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +132,17 @@ def journal_at(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def each_journal(journal_at: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Clients made in the test keep their journal on each store in turn (the SQLite
+    file under KIRIN_HOME, then a fresh PostgreSQL database through KIRIN_JOURNAL_URL):
+    the store's ``dialect``. Name it before the fixtures that make a client."""
+    if journal_at.startswith("postgresql://"):
+        monkeypatch.setenv("KIRIN_JOURNAL_URL", journal_at)
+        return "postgresql"
+    return "sqlite"
+
+
+@pytest.fixture
 def shell() -> Iterator[InteractiveShell]:
     """An IPython shell (no kernel) with the extension loaded."""
     ip = InteractiveShell.instance()
@@ -217,3 +228,19 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[s3.S3Server]:
+    """One local S3 server (moto, tests/support/s3.py) for the session."""
+    with s3.running() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_env(s3_server: s3.S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """This process pointed at the local S3 server; the variables, for child processes."""
+    env = s3_server.environment()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..engine.job import Result
 from ..storage.journal import Journal, current_owner, owner_alive
+from ..storage.shared_results import local_paths, location_of
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -115,7 +116,7 @@ class BatchJournal:
                 " status, owner, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'running',"
                 " ?, ?, ?) ON CONFLICT(name) DO UPDATE SET status = 'running',"
                 " owner = excluded.owner, updated_at = excluded.updated_at",
-                (name, base_url, fingerprint, size, inputs, str(output_dir), me, now, now))
+                (name, base_url, fingerprint, size, inputs, location_of(output_dir), me, now, now))
         return Taken(True, None, previous)
 
     def reopen(self, name: str) -> str | None:
@@ -206,7 +207,7 @@ def result_from_row(row: dict[str, Any], *, simulated: bool,
     """The Result of a completed job from its journal row, if all its files are there."""
     if row["status"] != "completed":
         return None
-    paths = [Path(p) for p in json.loads(row["paths"] or "[]")]
+    paths = local_paths(row["paths"])
     if not paths or not all(path.is_file() for path in paths):
         return None
     try:

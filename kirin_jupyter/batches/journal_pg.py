@@ -11,6 +11,7 @@ from typing import Any
 
 from ..storage.journal import Journal, current_owner
 from ..storage.journal_pg import PgJournal
+from ..storage.shared_results import location_of
 from .journal import BatchJournal, Taken
 
 
@@ -51,7 +52,7 @@ class PgBatchJournal(BatchJournal):
                     " output_dir, status, owner, lease_until, created_at, updated_at)"
                     " VALUES (%s, %s, %s, %s, %s, %s, 'running', %s, %s, %s, %s)"
                     " ON CONFLICT (name) DO NOTHING",
-                    (name, base_url, fingerprint, size, inputs, str(output_dir), me,
+                    (name, base_url, fingerprint, size, inputs, location_of(output_dir), me,
                      self.journal.lease_end(), now, now)).rowcount
                 if inserted:
                     return Taken(True, None, None)

@@ -143,7 +143,14 @@ def _take(table: Mapping[str, Any], source: str, folder: Path, kinds: Mapping[st
                     f"tighten safety settings, and {why} ({mine}); set it in {HOME_CONFIG} "
                     f"or with %config Kirin.{name}")
                 continue
-        if name == "output_dir" and value:
+        if name == "output_dir" and "://" in value:
+            if not trusted and not value.lower().startswith("file://"):
+                loaded.problems.append(
+                    f"kirin: {source}: output_dir = {raw!r} ignored: a project file may not "
+                    f"send your results to shared storage; set it in {HOME_CONFIG}, "
+                    "KIRIN_OUTPUT_DIR or %config Kirin.output_dir")
+                continue
+        elif name == "output_dir" and value:
             target = Path(value).expanduser()  # relative: to the file's own folder
             value = str(target if target.is_absolute() else folder / target)
         loaded.values[name] = value

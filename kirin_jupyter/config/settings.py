@@ -98,7 +98,9 @@ class Settings:
     aspect_ratio: str = field(default="", metadata=_about(
         "default aspect ratio; empty: the model's own default (omni auto, v3 16:9)"))
     output_dir: str = field(default=DEFAULT_OUTPUT_DIR, metadata=_about(
-        "where result files go (empty: ./kirin_outputs)", ENV_OUTPUT_DIR))
+        "where result files go: a folder, or a shared storage URL (s3://bucket/prefix, "
+        "gs://..., az://...: the [shared] extra) a team's journal points to; empty: "
+        "./kirin_outputs", ENV_OUTPUT_DIR))
     base_url: str = field(default="", metadata=_about(
         "service: vtrix (https://cloud.vtrix.ai), seacloud (https://cloud.seaart.ai) or a "
         "URL; empty: vtrix when a key is set, else the built-in simulator", ENV_BASE_URL))
@@ -160,7 +162,8 @@ class Settings:
         "or PGPASSWORD, not here); empty: the personal SQLite journal in KIRIN_HOME",
         ENV_JOURNAL_URL))
     user: str = field(default="", metadata=_about(
-        "who your jobs are recorded as in a team journal; empty: your login name",
+        "who your jobs are recorded as in the journal (a team's or your own); empty: your "
+        "login name",
         ENV_USER))
     team_max_cost: float = field(default=0.0, metadata=_about(
         "the team's budget in USD on the shared journal (journal_url), per "
@@ -253,6 +256,15 @@ def _task_path(value: Any) -> str | None:
     return _path(value) or (None if "{id}" in value else "must contain {id}")
 
 
+def _output_dir(value: Any) -> str | None:
+    """A folder, a file:// URL or a shared storage URL (checked before anything runs)."""
+    from ..storage.shared_results import url_problem
+
+    if "://" not in value or value.lower().startswith("file://"):
+        return None
+    return url_problem(value.strip().rstrip("/"))
+
+
 def _journal_url(value: Any) -> str | None:
     ok = value == "" or value.startswith(("postgresql://", "postgres://"))
     return None if ok else "must be empty (the personal journal) or start with postgresql://"
@@ -283,6 +295,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "max_sweep_cells": _positive,
     "provenance": _one_of(PROVENANCE_LEVELS),
     "journal_url": _journal_url,
+    "output_dir": _output_dir,
     "team_max_cost": _not_negative,
     "team_budget_period": _one_of(BUDGET_PERIODS),
 }

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
+from ..storage.shared_results import is_shared, local_path
 from .compare_html import Shown
 
 if TYPE_CHECKING:
@@ -62,7 +63,8 @@ class Comparison:
 def compare(*items: Any, labels: Sequence[str] | None = None,
             width: int = DEFAULT_WIDTH) -> Comparison:
     """Compare images: ``compare(result_a, result_b)``, ``compare(job)``,
-    ``compare("a.png", pil_image, ...)``. Two of one shape: a slider; otherwise a strip.
+    ``compare("a.png", pil_image, ...)``; a shared result's URL (``s3://...``, as a team
+    journal lists it) too. Two of one shape: a slider; otherwise a strip.
 
     ``labels`` names each picture (default: the prompt and short task id, or the file
     name); ``width`` is the slider's width in px on the page (64 to 768; a strip's
@@ -108,7 +110,8 @@ def _sources(item: Any, position: int) -> list[Source]:
     if isinstance(item, Result):
         return _result_sources(item, position)
     if isinstance(item, (str, os.PathLike)):
-        path = Path(item).expanduser()
+        path = local_path(item) if isinstance(item, str) and is_shared(item) \
+            else Path(item).expanduser()  # a teammate's shared result: fetched once
         if not path.is_file():
             raise ValidationError(f"compare: argument {position}: no image file at {path}")
         return [_file_source(path)]

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..base.money import usd
 from ..model import spec
+from ..storage.shared_results import local_paths
 from ..storage.thumbnails import thumbnail_jpeg
 from . import css, theme
 from .paths import shown_path
@@ -66,11 +67,8 @@ class HistoryPage:
 
 
 def _existing_paths(row: dict[str, Any]) -> list[Path]:
-    try:
-        paths = json.loads(row.get("paths") or "[]")
-    except ValueError:
-        return []
-    return [Path(p) for p in paths if isinstance(p, str) and Path(p).is_file()]
+    """The job's files here, a teammate's shared ones fetched (``shared_results``)."""
+    return [path for path in local_paths(row.get("paths")) if path.is_file()]
 
 
 def _thumb(path: Path) -> str:

@@ -26,6 +26,7 @@ from ..errors import (
     SubmitRefused,
     TaskFailed,
     TaskTimeout,
+    ValidationError,
 )
 from ..model.quote import Quote
 from ..model.request import GenerationRequest
@@ -36,6 +37,7 @@ from ..service.uploads import Uploads, refused_with_upload
 from ..storage.journal import Journal, result_path
 from ..storage.journal_writer import write, write_or_log
 from ..storage.result_files import check_result
+from ..storage.shared_results import is_shared, location_of, publish
 from . import dialect
 from .adaptive import AdaptiveLimit
 from .cancelling import cancel_job
@@ -228,7 +230,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         await _journal_strict(
             ctx, ctx.journal.record_submit, request.external_task_id, request.model.name,
             request.prompt, request.summary(), ctx.api.endpoint.base_url,
-            ctx.output_dir.resolve(), request.parents,
+            location_of(ctx.output_dir), request.parents,
         )
         job._set_status("submitting")
         if job.quote is None and ctx.quote is not None:  # priced while the task is created
@@ -271,6 +273,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     paths, snapshot = await _download_all(ctx, task_id, snapshot, job)
     finished_at = time.time()
     stamped = await _stamp(ctx, job, stamp, snapshot, paths)
+    kept = await _share(ctx, job, paths)  # after the record is in the files
     result = Result(
         task_id=task_id,
         external_task_id=request.external_task_id,
@@ -290,12 +293,11 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     )
     await _journal(  # absolute: resume from another folder must find them
         ctx.journal.record_result, request.external_task_id,
-        None if result.cost is None else str(result.cost), result.urls,
-        [path.resolve() for path in result.paths],
+        None if result.cost is None else str(result.cost), result.urls, kept,
     )
     if stamped:  # the full record of each file, whatever the file carries
         await _journal(ctx.journal.record_files, request.external_task_id, [
-            {"path": item.path.resolve(), "image": index + 1,
+            {"path": kept[index], "image": index + 1,
              "provenance": stamp.level if stamp and item.where != "none" else "off",
              "stored_in": item.where, "c2pa": item.signed, "record": item.record}
             for index, item in enumerate(stamped)])
@@ -334,6 +336,20 @@ async def _stamp(ctx: RunContext, job: Job, stamp: JobStamp | None, snapshot: Ta
     except Exception as exc:
         log.warning("job %s: no provenance written: %s", job.external_task_id, exc)
         return []
+
+
+async def _share(ctx: RunContext, job: Job, paths: list[Path]) -> list[str]:
+    """Where the journal says the files are: their absolute paths, or, when
+    ``output_dir`` is shared storage, the URLs they were put at (off the loop). A failed
+    upload keeps the local file and its path, and says so in one logged line."""
+    if not is_shared(location_of(ctx.output_dir)):
+        return [str(path.resolve()) for path in paths]
+    try:
+        return await asyncio.to_thread(lambda: [publish(path) for path in paths])
+    except (OSError, ValidationError) as exc:
+        log.warning("job %s: results kept on this machine only: %s",
+                    job.external_task_id, exc)
+        return [str(path.resolve()) for path in paths]
 
 
 async def _create_by(deadline: float, job: Job, ctx: RunContext, **kw: Any) -> TaskSnapshot:

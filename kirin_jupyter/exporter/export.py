@@ -28,6 +28,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ..base.file_modes import write_atomically
 from ..errors import KirinError, ValidationError
+from ..storage.shared_results import location_of
 from .items import CSV_COLUMNS, Item, items_from_jobs, items_from_rows, named, options_of
 
 if TYPE_CHECKING:
@@ -128,10 +129,10 @@ def _winners(items: list[Item], journal: Journal, picked: bool,
         from ..storage.marks import checked_rating
 
         min_rating = checked_rating(min_rating)
-    marks = journal.file_marks([item.source.resolve() for item in items])
+    marks = journal.file_marks([location_of(item.source) for item in items])
     kept = []
     for item in items:
-        row = marks.get(str(item.source.resolve()), {})
+        row = marks.get(location_of(item.source), {})
         if picked and row.get("flag") != "picked":
             continue
         if min_rating is not None and (row.get("rating") or 0) < min_rating:
@@ -233,9 +234,9 @@ def _at_level(source: Path, level: str, journal: Journal | None) -> bytes:
     except ValidationError:
         record = None
     if record is None and journal is not None:
-        record = journal.file_record(source.resolve())
-    marks = journal.file_marks([source.resolve()]) if journal is not None else {}
-    row = marks.get(str(source.resolve()), {})
+        record = journal.file_record(location_of(source))
+    marks = journal.file_marks([location_of(source)]) if journal is not None else {}
+    row = marks.get(location_of(source), {})
     rating = -1 if row.get("flag") == "rejected" else row.get("rating")
     minimal = at_level(record, "minimal") if record is not None else None
     return at_level_bytes(data, level, minimal, rating)
@@ -321,7 +322,7 @@ def history_frame(*, model: str | None = None, since: str | float | None = None,
 
 JOB_COLUMNS = ("task_id", "external_id", "status", "model", "prompt", "negative_prompt", "n",
                "resolution", "aspect_ratio", "cost", "created_at", "finished_at", "files",
-               "error", "options", "rating", "picked", "rejected")
+               "error", "options", "rating", "picked", "rejected", "user", "host")
 
 
 def _add_marks(records: list[dict[str, Any]], rows: list[dict[str, Any]],
@@ -364,4 +365,5 @@ def job_record(row: dict[str, Any]) -> dict[str, Any]:
         "finished_at": row.get("updated_at") if done else None,
         "files": len(paths) if isinstance(paths, list) else 0, "error": row.get("error"),
         "options": json.dumps(options, ensure_ascii=False, sort_keys=True),
+        "user": row.get("user_name"), "host": row.get("host"),  # who made it, and where
     }

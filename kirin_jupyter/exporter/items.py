@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model.request import NOT_OPTIONS
 from ..storage.journal import safe_dirname
+from ..storage.shared_results import local_paths
 
 if TYPE_CHECKING:
     from ..engine.job import Job, Result
@@ -122,14 +123,13 @@ def items_from_rows(rows: Iterable[dict[str, Any]]) -> list[Item]:
         if row.get("status") != "completed":
             continue
         request = _json(row.get("request"), {})
-        paths = _json(row.get("paths"), [])
+        paths = local_paths(row.get("paths"))
         options = options_of(request if isinstance(request, dict) else {})
         task_id = str(row.get("task_id") or row["external_id"])
         items += [Item(task_id, str(row["external_id"]), str(row["model"]), str(row["prompt"]),
                        options, row.get("cost"), row.get("created_at"), row.get("updated_at"),
-                       index, Path(path))
-                  for index, path in enumerate(paths if isinstance(paths, list) else [])
-                  if isinstance(path, str)]
+                       index, path)
+                  for index, path in enumerate(paths)]
     return items
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import ValidationError
 from . import journal_disk
+from .shared_results import is_shared
 
 FINAL_STATES = ("completed", "failed", "not_created")
 SEARCH_MAX_CHARS = 200
@@ -117,6 +118,7 @@ _UNFINISHED = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in FINAL_STAT
 _INDEXES = f"""
 CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (base_url, created_at) WHERE {_UNFINISHED};
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (base_url, status, updated_at);
+CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_name, created_at);
 """
 RECHECKED_COMPLETED = 1000  # resume() looks for missing files among this many newest
 _WAL_KEPT = 4 << 20  # bytes of WAL file left after a checkpoint
@@ -126,15 +128,18 @@ _WAL_KEPT = 4 << 20  # bytes of WAL file left after a checkpoint
 # version gains them (NULL or the default) instead of failing every job.
 _LATER_COLUMNS = {
     "jobs": {"owner": "TEXT", "output_dir": "TEXT", "parents": "TEXT",
-             "protocol": "TEXT"},  # "queue", or NULL: the generation protocol
+             "protocol": "TEXT",  # "queue", or NULL: the generation protocol
+             "user_name": "TEXT", "host": "TEXT"},  # who made the job, and where
     "durations": {"uncertainty": "REAL NOT NULL DEFAULT 0"},
 }
 
 
-SCHEMA_VERSION = 7  # 1: the tables before host_facts; 2: host_facts; 3: no events;
+SCHEMA_VERSION = 8  # 1: the tables before host_facts; 2: host_facts; 3: no events;
 # 4: elements (the subjects made by kirin_custom_elements); 5: uploads (references
 # uploaded once, by content hash, per upload host); 6: jobs.protocol; 7: result_files
-# (each saved file's full record, the provenance level it carries, its rating and pick)
+# (each saved file's full record, the provenance level it carries, its rating and pick);
+# 8: jobs.user_name and jobs.host (who made each job and where, as a team journal keeps
+# them; older jobs get the journal's user and their owner's host)
 FLAGS = ("picked", "rejected")
 ANSWER_MAX_CHARS = 64_000  # an element task's raw answer, as kept in the journal
 
@@ -148,8 +153,10 @@ def _statements(script: str) -> list[str]:
     return [part.strip() for part in script.split(";") if part.strip()]
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring the schema to ``SCHEMA_VERSION`` in one ``BEGIN IMMEDIATE`` transaction."""
+def _migrate(conn: sqlite3.Connection, user: str) -> None:
+    """Bring the schema to ``SCHEMA_VERSION`` in one ``BEGIN IMMEDIATE`` transaction.
+    ``user``: who the jobs of a journal older than version 8 were made by (a personal
+    journal's are its user's)."""
     if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
         return
     if conn.in_transaction:
@@ -161,6 +168,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
                 conn.execute(statement)
             conn.execute(_RETIRED)
             _add_missing_columns(conn)
+            _name_the_makers(conn, user)
             for statement in _statements(_INDEXES):  # after the columns they may name
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -177,6 +185,19 @@ def _add_missing_columns(conn: sqlite3.Connection) -> None:
         for name, kind in columns.items():
             if name not in present:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+
+def _name_the_makers(conn: sqlite3.Connection, user: str) -> None:
+    """Version 8: jobs written before it get ``user`` and the host of the kernel that
+    owned them (``owner`` is "host:pid"), so ``history(user=...)`` still finds them."""
+    rows = conn.execute("SELECT rowid, owner FROM jobs WHERE user_name IS NULL").fetchall()
+    conn.executemany("UPDATE jobs SET user_name = ?, host = ? WHERE rowid = ?",
+                     [(user, _owner_host(owner), rowid) for rowid, owner in rows])
+
+
+def _owner_host(owner: str | None) -> str | None:
+    host, colon, _ = (owner or "").rpartition(":")
+    return host if colon and host else None
 
 
 def safe_dirname(task_id: str) -> str:
@@ -199,12 +220,16 @@ class Journal:
     next call starts afresh."""
 
     dialect = "sqlite"
+    _NEWEST_RATING = "rated_at DESC"  # SQLite sorts NULL (never rated) last here
 
-    def __init__(self, path: Path, mode: str | None = None) -> None:
+    def __init__(self, path: Path, mode: str | None = None, *,
+                 user: str | None = None) -> None:
         """``mode``: "wal" or "rollback"; None: ``KIRIN_JOURNAL_MODE``, else the disk
-        decides (``journal_disk``)."""
+        decides (``journal_disk``). ``user``: who this kernel's jobs are recorded as (the
+        ``user`` setting; None: the login name)."""
         self.path = path
         self._mode = mode
+        self.user = user or login_name()
         self._rollback = False  # set when the first connection opens
         self._ready = False
         self._local = threading.local()
@@ -299,7 +324,7 @@ class Journal:
         for attempt in range(50):
             try:
                 in_force = _journal_mode(conn, choice.pragma)
-                _migrate(conn)
+                _migrate(conn, self.user)
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == 49:
                     raise
@@ -329,7 +354,7 @@ class Journal:
         prompt: str,
         request: dict[str, Any],
         base_url: str,
-        output_dir: Path,
+        output_dir: Path | str,
         parents: Sequence[str] = (),
     ) -> None:
         """``parents``: task ids of earlier results used as references (lineage)."""
@@ -337,10 +362,11 @@ class Journal:
         with self._connect(durable=True) as conn:  # on disk before the create is sent
             conn.execute(  # a plain INSERT: an external id is never reused
                 "INSERT INTO jobs (external_id, model, prompt, request, base_url,"
-                " status, owner, output_dir, parents, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?)",
+                " status, owner, output_dir, parents, user_name, host, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?, ?, ?)",
                 (external_id, model, prompt, json.dumps(request), base_url, current_owner(),
-                 str(output_dir), json.dumps(list(parents)) if parents else None, now, now),
+                 str(output_dir), json.dumps(list(parents)) if parents else None,
+                 self.user, socket.gethostname(), now, now),
             )
 
     def record_state(
@@ -375,7 +401,7 @@ class Journal:
             )
 
     def record_result(
-        self, external_id: str, cost: str | None, urls: Sequence[str], paths: Sequence[Path]
+        self, external_id: str, cost: str | None, urls: Sequence[str], paths: Sequence[Path | str]
     ) -> None:
         now = time.time()
         with self._connect() as conn:
@@ -446,13 +472,10 @@ class Journal:
                      item.get("stored_in"), item.get("c2pa"),
                      None if record is None else json.dumps(record, ensure_ascii=False), now))
 
-    def set_mark(self, path: Path, *, rating: int | None = None, flag: str | None = None,
+    def set_mark(self, path: Path | str, *, rating: int | None = None, flag: str | None = None,
                  clear_flag: bool = False, external_id: str | None = None) -> dict[str, Any]:
         """Rate (0-5) and/or flag (picked, rejected) one saved file; the row as it now is."""
-        if rating is not None and not (isinstance(rating, int) and 0 <= rating <= 5):
-            raise ValidationError(f"a rating is a whole number from 0 to 5, not {rating!r}")
-        if flag is not None and flag not in FLAGS:
-            raise ValidationError(f"a mark is one of {', '.join(FLAGS)}, not {flag!r}")
+        check_mark(rating, flag)
         now = time.time()
         if external_id is None:  # the job whose file it is, for history's filters
             owner = self._rows("SELECT external_id FROM jobs WHERE instr(paths, ?) > 0"
@@ -489,7 +512,7 @@ class Journal:
 
     def marked_files(self, *, picked: bool = False, rejected: bool = False,
                      min_rating: int | None = None) -> list[dict[str, Any]]:
-        """The rated or flagged files, newest rating first."""
+        """The rated or flagged files, newest rating first (never-rated ones last)."""
         where, params = ["1 = 1"], []
         if picked:
             where.append("flag = 'picked'")
@@ -500,7 +523,7 @@ class Journal:
             params.append(min_rating)
         return self._rows("SELECT path, external_id, image, provenance, stored_in, c2pa,"
                           " rating, flag FROM result_files WHERE "
-                          f"{' AND '.join(where)} ORDER BY rated_at DESC", params)
+                          f"{' AND '.join(where)} ORDER BY {self._NEWEST_RATING}", params)
 
     def file_record(self, path: Path | str) -> dict[str, Any] | None:
         """The full record the journal keeps of a saved file, whatever the file carries."""
@@ -653,19 +676,10 @@ class Journal:
         ``search`` matches the prompt as plain text, case-insensitively (ASCII by SQLite's
         ``lower``, others by Python's casefold); never as a LIKE pattern, whose wildcards a
         long search made "too complex" for SQLite. At most ``SEARCH_MAX_CHARS``.
-        ``user``: a personal journal holds its login's jobs only (a team journal records
-        each job's user), so another name matches nothing."""
-        if user is not None and user != login_name():
-            return [], 0
+        ``user``: the jobs recorded as made by that user (the ``user`` setting)."""
         where, params = history_filter(model=model, failed=failed, search=search,
+                                       picked=picked, min_rating=min_rating, user=user,
                                        searched=_sqlite_search)
-        if picked:
-            where.append("external_id IN (SELECT external_id FROM result_files"
-                         " WHERE flag = 'picked')")
-        if min_rating is not None:
-            where.append("external_id IN (SELECT external_id FROM result_files"
-                         " WHERE rating >= ?)")
-            params.append(min_rating)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         with self._connect() as conn:
             conn.create_function("kirin_casefold", 1, _casefold, deterministic=True)
@@ -746,12 +760,13 @@ def _casefold(text: object) -> str:
 
 
 def _files_missing(row: dict[str, Any]) -> bool:
-    """A completed job with a result file missing from its path (downloaded again)."""
+    """A completed job with a result file missing from its path (downloaded again). A
+    shared result's URL counts as there: it is written only once the object is stored."""
     try:
         paths = json.loads(row["paths"] or "[]")
     except ValueError:
         return False
-    return not all(isinstance(p, str) and os.path.isfile(p) for p in paths)
+    return not all(isinstance(p, str) and (is_shared(p) or os.path.isfile(p)) for p in paths)
 
 
 def login_name() -> str:
@@ -810,10 +825,21 @@ def price_per_image(
     return None
 
 
+def check_mark(rating: int | None, flag: str | None) -> None:
+    """A rating 0-5 and a flag of ``FLAGS`` (or None), else a one-line error."""
+    if rating is not None and not (isinstance(rating, int) and 0 <= rating <= 5):
+        raise ValidationError(f"a rating is a whole number from 0 to 5, not {rating!r}")
+    if flag is not None and flag not in FLAGS:
+        raise ValidationError(f"a mark is one of {', '.join(FLAGS)}, not {flag!r}")
+
+
 def history_filter(*, model: str | None, failed: bool, search: str | None,
-                   searched: Callable[[str], tuple[str, Any]]) -> tuple[list[str], list[Any]]:
+                   searched: Callable[[str], tuple[str, Any]], picked: bool = False,
+                   min_rating: int | None = None, user: str | None = None,
+                   ) -> tuple[list[str], list[Any]]:
     """The WHERE terms (``?`` placeholders) and parameters both journals' ``history``
-    share; ``searched`` is the back end's plain-text prompt match (never a LIKE)."""
+    share; ``searched`` is the back end's plain-text prompt match (never a LIKE).
+    ``picked`` and ``min_rating`` look in ``result_files``; ``user`` is ``user_name``."""
     if search and len(search) > SEARCH_MAX_CHARS:
         raise ValidationError(f"search text is {len(search)} characters; at most "
                               f"{SEARCH_MAX_CHARS} are searched for")
@@ -828,6 +854,16 @@ def history_filter(*, model: str | None, failed: bool, search: str | None,
         term, value = searched(search)
         where.append(term)
         params.append(value)
+    if user is not None:
+        where.append("user_name = ?")
+        params.append(user)
+    if picked:
+        where.append("external_id IN (SELECT external_id FROM result_files"
+                     " WHERE flag = 'picked')")
+    if min_rating is not None:
+        where.append("external_id IN (SELECT external_id FROM result_files"
+                     " WHERE rating >= ?)")
+        params.append(min_rating)
     return where, params
 
 

@@ -13,7 +13,10 @@ either), over psycopg 3 (the ``[team]`` extra). What a shared server changes:
   once split the rows, neither waits for nor repeats the other;
 - the external id is the primary key, so of two kernels racing on one id, one inserts
   its row and the other's create is never sent;
-- the team budget is rows of ``reservations`` (``money/team_budget.py`` decides).
+- the team budget is rows of ``reservations`` (``money/team_budget.py`` decides);
+- each saved file's record, stars and pick are rows of ``result_files`` (migration 4),
+  written by one ``INSERT ... ON CONFLICT`` each, so two kernels rating one file at once
+  both land and neither loses the row the other made.
 
 Database errors are raised as ``StoreError``, a ``sqlite3.Error``: every place that
 tolerates a failing journal (a job that is paid for goes on) tolerates this one too.
@@ -43,6 +46,7 @@ from .journal import (
     RECHECKED_COMPLETED,
     Journal,
     _files_missing,
+    check_mark,
     current_owner,
     history_filter,
     login_name,
@@ -186,6 +190,24 @@ BEGIN
 END
 $$
 """),
+    # SQLite's schema 7: each saved file's full record, the provenance level it carries,
+    # its stars (0-5) and its flag; keyed by the file's path, as there.
+    (4, "result_files: saved files' records, ratings and picks", """
+CREATE TABLE result_files (
+    path        TEXT COLLATE "C" PRIMARY KEY,
+    external_id TEXT,
+    image       INTEGER,
+    provenance  TEXT,
+    stored_in   TEXT,
+    c2pa        TEXT,
+    record      TEXT,
+    rating      INTEGER CHECK (rating BETWEEN 0 AND 5),
+    flag        TEXT CHECK (flag IN ('picked', 'rejected')),
+    rated_at    DOUBLE PRECISION,
+    updated_at  DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX result_files_by_job ON result_files (external_id)
+"""),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -228,6 +250,7 @@ class PgJournal(Journal):
     journal; every call is one transaction on it."""
 
     dialect = "postgresql"
+    _NEWEST_RATING = "rated_at DESC NULLS LAST"  # as SQLite sorts: never rated, last
 
     def __init__(self, url: str, *, lease_seconds: float | None = None,
                  user: str | None = None) -> None:
@@ -391,7 +414,7 @@ class PgJournal(Journal):
     # -- jobs ------------------------------------------------------------------------
 
     def record_submit(self, external_id: str, model: str, prompt: str,
-                      request: dict[str, Any], base_url: str, output_dir: Path,
+                      request: dict[str, Any], base_url: str, output_dir: Path | str,
                       parents: Sequence[str] = ()) -> None:
         now = time.time()
         user, host = self.user, socket.gethostname()
@@ -427,7 +450,7 @@ class PgJournal(Journal):
             self._settle(conn, external_id, None, cost)
 
     def record_result(self, external_id: str, cost: str | None, urls: Sequence[str],
-                      paths: Sequence[Path]) -> None:
+                      paths: Sequence[Path | str]) -> None:
         with self._connect() as conn:
             conn.execute("UPDATE jobs SET status = 'completed', cost = %s, urls = %s,"
                          " paths = %s, updated_at = %s WHERE external_id = %s",
@@ -509,6 +532,91 @@ class PgJournal(Journal):
                   (str(element_id), cost, answer[:ANSWER_MAX_CHARS], time.time(),
                    external_id))
 
+    # -- result files: their records, ratings and picks (migration 4) ----------------
+
+    def record_files(self, external_id: str, files: Sequence[dict[str, Any]]) -> None:
+        """As the SQLite journal's: a row per saved file; a rating given earlier (by any
+        kernel) is kept."""
+        now = time.time()
+        rows = [(str(item["path"]), external_id, item.get("image"), item.get("provenance"),
+                 item.get("stored_in"), item.get("c2pa"),
+                 None if item.get("record") is None
+                 else json.dumps(item["record"], ensure_ascii=False), now)
+                for item in files]
+        if not rows:
+            return
+        with self._connect() as conn, conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO result_files (path, external_id, image, provenance, stored_in,"
+                " c2pa, record, updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
+                " ON CONFLICT (path) DO UPDATE SET external_id = excluded.external_id,"
+                " image = excluded.image, provenance = excluded.provenance,"
+                " stored_in = excluded.stored_in, c2pa = excluded.c2pa,"
+                " record = excluded.record, updated_at = excluded.updated_at", rows)
+
+    def set_mark(self, path: Path | str, *, rating: int | None = None, flag: str | None = None,
+                 clear_flag: bool = False, external_id: str | None = None) -> dict[str, Any]:
+        """As the SQLite journal's, in one statement: the row is made or changed
+        atomically, so of two kernels marking one file at once each change lands (the
+        stars of one and the flag of the other, or the later of two ratings)."""
+        check_mark(rating, flag)
+        rates, flags = rating is not None, flag is not None or clear_flag
+        now = time.time()
+        with self._connect() as conn:
+            if external_id is None:
+                external_id = _job_of_file(conn, str(path))
+            row = conn.execute(
+                "INSERT INTO result_files AS f (path, external_id, rating, flag, rated_at,"
+                " updated_at) VALUES (%(path)s, %(job)s, %(rating)s, %(flag)s, %(rated)s,"
+                " %(now)s) ON CONFLICT (path) DO UPDATE SET"
+                " external_id = COALESCE(f.external_id, excluded.external_id),"
+                " rating = CASE WHEN %(rates)s THEN excluded.rating ELSE f.rating END,"
+                " flag = CASE WHEN %(flags)s THEN excluded.flag ELSE f.flag END,"
+                " rated_at = COALESCE(excluded.rated_at, f.rated_at)"
+                " RETURNING path, external_id, image, provenance, stored_in, c2pa, rating,"
+                " flag",
+                {"path": str(path), "job": external_id, "rating": rating, "flag": flag,
+                 "rated": now if rates or flags else None, "now": now, "rates": rates,
+                 "flags": flags}).fetchone()
+        return dict(row)
+
+    def file_marks(self, paths: Sequence[Path | str]) -> dict[str, dict[str, Any]]:
+        """As the SQLite journal's, in one query (an array of paths)."""
+        wanted = [str(p) for p in paths]
+        if not wanted:
+            return {}
+        rows = self._rows("SELECT path, external_id, image, provenance, stored_in, c2pa,"
+                          " rating, flag FROM result_files WHERE path = ANY(?)", (wanted,))
+        return {str(row["path"]): row for row in rows}
+
+    def moved_file(self, old: Path, new: Path) -> None:
+        """As the SQLite journal's; the job's row is locked while its paths change, so a
+        concurrent write to it waits instead of being overwritten."""
+        with self._connect() as conn:
+            moved = conn.execute(
+                "UPDATE result_files SET path = %s, updated_at = %s WHERE path = %s"
+                " RETURNING external_id", (str(new), time.time(), str(old))).fetchone()
+            job = moved["external_id"] if moved else None
+            if job is not None:
+                rows = conn.execute("SELECT external_id, paths FROM jobs WHERE"
+                                    " external_id = %s FOR UPDATE", (job,)).fetchall()
+            else:
+                rows = conn.execute("SELECT external_id, paths FROM jobs WHERE"
+                                    " strpos(paths, %s) > 0 FOR UPDATE",
+                                    (json.dumps(str(old))[1:-1],)).fetchall()
+            for row in rows:
+                try:
+                    listed = json.loads(row["paths"] or "[]")
+                except ValueError:
+                    continue
+                if isinstance(listed, list) and str(old) in listed:
+                    updated = [str(new) if p == str(old) else p for p in listed]
+                    conn.execute("UPDATE jobs SET paths = %s WHERE external_id = %s",
+                                 (json.dumps(updated), row["external_id"]))
+
+    def forgot_file(self, path: Path) -> None:
+        self._run("DELETE FROM result_files WHERE path = ?", (str(path),))
+
     # -- reading ---------------------------------------------------------------------
 
     def get(self, external_id: str) -> dict[str, Any] | None:
@@ -524,15 +632,10 @@ class PgJournal(Journal):
                 failed: bool = False, search: str | None = None, picked: bool = False,
                 min_rating: int | None = None, user: str | None = None,
                 ) -> tuple[list[dict[str, Any]], int]:
-        if picked or min_rating is not None:
-            raise ValidationError("ratings and picks are kept in the personal journal; a "
-                                  "team journal does not hold them yet")
         where, params = history_filter(
-            model=model, failed=failed, search=search,
+            model=model, failed=failed, search=search, picked=picked,
+            min_rating=min_rating, user=user,
             searched=lambda text: ("strpos(lower(prompt), lower(?)) > 0", text))
-        if user is not None:
-            where.append("user_name = ?")
-            params.append(user)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = [_plain(r) for r in self._rows(
             f"SELECT * FROM jobs{clause} ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?",
@@ -629,7 +732,9 @@ class PgJournal(Journal):
     def import_sqlite(self, source: Journal) -> dict[str, int]:
         """Copy a personal SQLite journal's rows in, keeping their ids; rows already here
         are left as they are, so running it twice changes nothing. How many rows of each
-        table were added."""
+        table were added. A job keeps the user and host it was recorded with (this
+        journal's user and this host where it has none); a saved file its stars and
+        pick."""
         added: dict[str, int] = {}
         user, host = self.user, socket.gethostname()
         jobs = source._rows("SELECT * FROM jobs ORDER BY created_at")
@@ -645,11 +750,11 @@ class PgJournal(Journal):
                     (row["external_id"], row["task_id"], row["model"], row["prompt"],
                      row["request"], row["base_url"], row["status"], row["cost"],
                      row["urls"], row["paths"], row["error"], row.get("output_dir"),
-                     row.get("parents"), row.get("protocol"), user, host,
-                     row["created_at"], row["updated_at"])).rowcount
+                     row.get("parents"), row.get("protocol"), row.get("user_name") or user,
+                     row.get("host") or host, row["created_at"], row["updated_at"])).rowcount
             added["jobs"] = count
             for table, key in (("elements", "external_id"), ("host_facts", "base_url, name"),
-                               ("uploads", "upload_url, sha256")):
+                               ("uploads", "upload_url, sha256"), ("result_files", "path")):
                 rows = source._rows(f"SELECT * FROM {table}")
                 count = 0
                 for row in rows:
@@ -689,6 +794,17 @@ class PgJournal(Journal):
                                                    dict[str, Any]]],
                        *, durable: bool = False) -> list[BaseException | None]:
         return super().write_together(calls, durable=durable)
+
+
+def _job_of_file(conn: Any, path: str) -> str | None:
+    """The external id of the job that saved ``path``: its ``result_files`` row says,
+    else the job whose paths name it (a scan, for a file saved before migration 4)."""
+    row = conn.execute("SELECT external_id FROM result_files WHERE path = %s"
+                       " AND external_id IS NOT NULL", (path,)).fetchone()
+    if row is None:
+        row = conn.execute("SELECT external_id FROM jobs WHERE strpos(paths, %s) > 0"
+                           " LIMIT 1", (json.dumps(path)[1:-1],)).fetchone()
+    return None if row is None else str(row["external_id"])
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

@@ -17,4 +17,4 @@ def open_journal(home: Path, url: str = "", user: str = "") -> Journal:
         from .journal_pg import PgJournal
 
         return PgJournal(url, user=user or None)
-    return Journal(home / SQLITE_NAME)
+    return Journal(home / SQLITE_NAME, user=user or None)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from .file_provenance import rate_file
+from .shared_results import is_shared, location_of, replace
 
 if TYPE_CHECKING:
     from .journal import Journal
@@ -62,13 +63,16 @@ def mark(journal: Journal, path: Path | str, *, rating: int | None = None,
         rating = checked_rating(rating)
     if not where.is_file():
         raise ValidationError(f"no saved file at {where.name}: it was moved or deleted")
-    row = journal.set_mark(where, rating=rating, flag=flag, clear_flag=clear_flag,
+    called = location_of(where)  # a shared result: its URL, so teammates see the mark
+    row = journal.set_mark(called, rating=rating, flag=flag, clear_flag=clear_flag,
                            external_id=external_id)
     shown = -1 if row.get("flag") == "rejected" else row.get("rating")
     in_file = False
     if row.get("provenance") != "off":
         try:
             in_file = rate_file(where, shown)
+            if in_file and is_shared(called):
+                replace(where)  # the stored copy carries the rating too
         except (ValidationError, OSError) as exc:
             log.warning("no rating written into %s: %s", where, exc)
     return Mark(where, row.get("rating"), row.get("flag"), in_file)
@@ -76,10 +80,10 @@ def mark(journal: Journal, path: Path | str, *, rating: int | None = None,
 
 def marks_of(journal: Journal, paths: list[Path]) -> list[Mark]:
     """The marks of ``paths`` as the journal holds them (unmarked files too)."""
-    found = journal.file_marks([p.resolve() for p in paths])
+    found = journal.file_marks([location_of(p) for p in paths])
     out = []
     for path in paths:
-        row = found.get(str(path.resolve()), {})
+        row = found.get(location_of(path), {})
         out.append(Mark(path, row.get("rating"), row.get("flag"), False))
     return out
 
@@ -90,6 +94,8 @@ def cull(journal: Journal, *, delete: bool = False) -> list[tuple[Path, Path | N
     deleted. A file already gone is skipped."""
     done: list[tuple[Path, Path | None]] = []
     for row in journal.marked_files(rejected=True):
+        if is_shared(row["path"]):
+            continue  # shared storage is the team's: nothing there is moved or deleted
         old = Path(row["path"])
         if not old.is_file():
             continue

@@ -25,7 +25,7 @@ def run(ctx: Context, rest: str) -> None:
     source = "%kirin login" if session.login_key else f"${settings.ENV_API_KEY}"
     has_key = bool(session.login_key or settings.api_key_from_env())
     print(f"api key:    {'set' if has_key else 'not set'} (from {source})")
-    print(f"output dir: {client.output_dir}")
+    print(f"output dir: {client.output_location}")
     print(f"journal:    {client.journal.where}")
     print(f"front end:  {frontends.DESCRIPTIONS[frontends.detect(ctx.shell)]}")
     print(f"budget:     {budget_text(client)}")

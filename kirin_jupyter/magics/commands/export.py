@@ -1,5 +1,6 @@
-"""``%kirin export PATH [--since DATE] [--model M] [--picked] [--rating 4+] [--provenance
-LEVEL]``: the journal's finished jobs (or their winners), exported.
+"""``%kirin export PATH [--since DATE] [--model M] [--user NAME] [--picked] [--rating 4+]
+[--provenance LEVEL]``: the journal's finished jobs (or their winners, or one user's),
+exported: ``export_journal`` on the magic line.
 
 Everything is checked (the suffix, the date, the model) before the journal is read or a
 file is written; a bad value is one UsageError line.
@@ -13,9 +14,9 @@ from IPython.core.error import UsageError
 
 from .. import grammar
 from ..context import Context
+from .usage import USAGE as USAGES
 
-USAGE = ("%kirin export PATH.zip|.html|.csv [--since YYYY-MM-DD] [--model M] [--picked] "
-         "[--rating 4+] [--provenance full|minimal|off]")
+USAGE = USAGES["export"]
 
 
 def run(ctx: Context, rest: str) -> None:
@@ -40,7 +41,8 @@ def run(ctx: Context, rest: str) -> None:
         done = export_journal(target, client.journal, since=start, model=name,
                               picked="--picked" in found,
                               min_rating=None if rating is None else int(rating.rstrip("+")),
-                              provenance=found.get("--provenance", "full"))
+                              provenance=found.get("--provenance", "full"),
+                              user=found.get("--user"))
     except KirinError as exc:
         raise UsageError(f"%kirin export: {exc}") from None
     except KeyError as exc:  # an unknown model: the message names the choices
@@ -59,7 +61,7 @@ def _parse(words: list[str]) -> tuple[str, str | None, str | None, dict[str, str
         word = rest.pop(0)
         if word == "--picked":
             found[word] = ""
-        elif word in ("--since", "--model", "--rating", "--provenance"):
+        elif word in ("--since", "--model", "--user", "--rating", "--provenance"):
             if not rest:
                 raise UsageError(f"%kirin export: {word} needs a value; usage: {USAGE}")
             found[word] = rest.pop(0)

@@ -35,7 +35,7 @@ def help_doc(width: int = grammar.HELP_WIDTH) -> str:
          "[--tag TAG] [--description TEXT]",
          "make a subject (kirin_custom_elements); then --element NAME uses it"),
         ("%kirin element list", "the subjects made for this service"),
-        ("%kirin export PATH [--since YYYY-MM-DD] [--model M]",
+        ("%kirin export PATH [--since YYYY-MM-DD] [--model M] [--user NAME]",
          "the journal's results as .zip (files + manifest), .html or .csv"),
     ]
     lines = [wrap("Generate images with the Kirin API.", width), ""]

@@ -4,7 +4,6 @@ in the journal and written into the file's XMP (``xmp:Rating``) unless provenanc
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from ...errors import ValidationError
+from ...storage.shared_results import local_paths
 from ..context import Context
 from ..variables import named
 from .usage import USAGE
@@ -61,11 +61,7 @@ def files_named(text: str, journal: Any, command: str) -> list[Path]:
     if row is None:
         raise UsageError(f"%kirin {command}: {words[0]!r} is no saved file, task id or "
                          "external id")
-    try:
-        listed = json.loads(row.get("paths") or "[]")
-    except ValueError:
-        listed = []
-    found = [Path(p) for p in listed if isinstance(p, str)]
+    found = local_paths(row.get("paths"))
     if not found:
         raise UsageError(f"%kirin {command}: job {words[0]!r} has no saved files")
     return found

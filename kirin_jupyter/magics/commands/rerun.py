@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from ...base.user_files import read_user_file
 from ...errors import KirinError, ValidationError
 from ...model.request import OPTION_NAMES
 from ...storage.file_provenance import RECORD_FILE_LIMIT
+from ...storage.shared_results import local_paths
 from .. import grammar as magic_options
 from ..context import Context
 from ..generation import generate
@@ -103,11 +103,10 @@ def _find_result_file(ref: dict[str, Any], journal: Journal) -> Path | None:
         return None
     try:
         row = journal.find(str(parent))
-        paths = json.loads((row or {}).get("paths") or "[]")
-    except (sqlite3.Error, ValueError):
+        paths = local_paths((row or {}).get("paths"))
+    except sqlite3.Error:
         return None
-    for text in paths:
-        path = Path(str(text))
+    for path in paths:
         try:
             data = read_user_file(path, RECORD_FILE_LIMIT, "result file")
         except ValidationError:

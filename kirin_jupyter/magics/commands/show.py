@@ -11,6 +11,7 @@ from IPython.core.error import UsageError
 from IPython.display import display
 
 from ...errors import ValidationError
+from ...storage.shared_results import is_shared
 from ..context import Context
 from ..variables import named
 
@@ -40,6 +41,11 @@ def path_argument(text: str) -> Path | None:
         return None
     if len(words) != 1:
         return None
+    if is_shared(words[0]):  # a teammate's result in shared storage: fetched once
+        from ...storage.shared_results import local_path
+
+        path = local_path(words[0])
+        return path if path.is_file() else None
     path = Path(words[0]).expanduser()
     try:
         return path if path.is_file() else None

@@ -21,8 +21,8 @@ USAGE = {
     "code": "%kirin code", "doctor": "%kirin doctor",
     "rerun": "%kirin rerun PATH [options]", "lineage": "%kirin lineage TASK_ID|PATH",
     "batch": "%kirin batch FILE [options] | %kirin batch show NAME [--page P]",
-    "export": "%kirin export PATH.zip|.html|.csv [--since YYYY-MM-DD] [--model M] [--picked] "
-              "[--rating 4+] [--provenance full|minimal|off]",
+    "export": "%kirin export PATH.zip|.html|.csv [--since YYYY-MM-DD] [--model M] "
+              "[--user NAME] [--picked] [--rating 4+] [--provenance full|minimal|off]",
     "element": "%kirin element create NAME --front PATH --refer PATH [--refer PATH ...] "
                "[--tag TAG] [--description TEXT] [--body docs|domestic] | "
                "%kirin element list",

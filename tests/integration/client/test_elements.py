@@ -206,7 +206,7 @@ def test_journal_version_3_gains_the_elements_table(tmp_path: Path) -> None:
     assert journal.host_facts("https://gw.example")["lookup"][0] == "yes"
     journal.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
     conn.close()
 
 

@@ -2,7 +2,7 @@
 
 The zip holds the files byte for byte and a manifest naming every prompt and task id;
 the .html sheet is self-contained and escapes every user string; the .csv has one row per
-image; the magic filters the journal by date and model; the API key is never written.
+image; the magic filters the journal by date, model and user; the API key is never written.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+import socket
 import sys
 import time
 import zipfile
@@ -231,13 +232,61 @@ def test_kirin_export_filters_the_journal_by_date_and_model(
     assert not (tmp_path / "x.zip").exists() and not (tmp_path / "x.pdf").exists()
 
 
+def test_kirin_export_user_keeps_one_person_s_jobs_as_python_does_on_either_journal(
+        each_journal: str, shell: InteractiveShell, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each job records its user (the ``user`` setting) on SQLite as on PostgreSQL;
+    ``%kirin export --user``, ``export_journal(user=)`` and ``history_frame(user=)``
+    keep that person's jobs."""
+    from kirin_jupyter.exporter.export import export_journal
+
+    monkeypatch.setenv("KIRIN_USER", "ana")
+    ana = Client()
+    assert ana.journal.dialect == each_journal
+    ana.generate("ana's fox", model="omni").wait(20)
+    monkeypatch.setenv("KIRIN_USER", "bo")
+    Client().generate("bo's owl", model="omni", n=2).wait(20)
+
+    out = _run(shell, f"export {tmp_path / 'ana.csv'} --user ana", capsys)
+    assert "exported 1 image of 1 job to" in out
+    rows = list(csv.DictReader((tmp_path / "ana.csv").open()))
+    assert [row["prompt"] for row in rows] == ["ana's fox"]
+    out = _run(shell, f"export {tmp_path / 'bo.zip'} --user bo --model omni", capsys)
+    assert "exported 2 images of 1 job to" in out
+    in_python = export_journal(tmp_path / "bo-py.zip", ana.journal, user="bo")
+    assert (in_python.images, in_python.jobs) == (2, 1)
+    with zipfile.ZipFile(tmp_path / "bo.zip") as magic, \
+            zipfile.ZipFile(tmp_path / "bo-py.zip") as python:
+        assert sorted(magic.namelist()) == sorted(python.namelist())
+    assert "exported 0 images of 0 jobs" in _run(
+        shell, f"export {tmp_path / 'none.csv'} --user nobody", capsys)
+    assert list(kirin_jupyter.history_frame(user="ana")["prompt"]) == ["ana's fox"]
+    assert len(kirin_jupyter.history_frame(user="nobody")) == 0
+    with pytest.raises(UsageError, match="--user needs a value"):
+        shell.run_line_magic("kirin", f"export {tmp_path / 'x.zip'} --user")
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_config_user_changes_who_the_next_jobs_are_recorded_as(
+        shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIRIN_USER", "ana")
+    kirin_jupyter.generate("ana's fox", model="omni").wait(20)
+    shell.run_line_magic("config", 'Kirin.user = "cy"')
+    kirin_jupyter.generate("cy's heron", model="omni").wait(20)
+    frame = kirin_jupyter.history_frame()
+    assert list(zip(frame["prompt"], frame["user"], strict=True)) == [
+        ("cy's heron", "cy"), ("ana's fox", "ana")]
+    assert set(frame["host"]) == {socket.gethostname()}
+
+
 def test_kirin_help_lists_export() -> None:
     from kirin_jupyter.magics.commands.help import help_doc as _help_doc
     from kirin_jupyter.magics.commands.usage import USAGE as _USAGE
 
-    assert "%kirin export PATH [--since YYYY-MM-DD] [--model M]" in " ".join(
+    assert "%kirin export PATH [--since YYYY-MM-DD] [--model M] [--user NAME]" in " ".join(
         _help_doc(200).split())
     assert _USAGE["export"].startswith("%kirin export PATH.zip|.html|.csv")
+    assert "[--user NAME]" in _USAGE["export"]
 
 
 # -- history_frame -------------------------------------------------------------------------------

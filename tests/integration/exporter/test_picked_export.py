@@ -1,6 +1,6 @@
 """Star, pick and reject (issue 28): marks in the journal and in the file's XMP, the
 winners delivered by ``export(..., picked=True)``, ``history``'s filters, and the losers
-moved aside by ``cull``."""
+moved aside by ``cull``; each on the SQLite journal and on a team's PostgreSQL one."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ from tests.support.exiftool import xmp_tags
 
 
 def test_the_best_two_of_a_batch_picked_in_python_are_the_only_images_exported(
-        http_client: Client, tmp_path: Path) -> None:
+        each_journal: str, http_client: Client, tmp_path: Path) -> None:
     """DONE-WHEN: a batch's best two results, picked in Python, are the only images in
     ``export(..., picked=True)``, and their XMP rating reads back with exiftool."""
+    assert http_client.journal.dialect == each_journal
     prompts = ["a teal kite", "a red kite", "a kite at dusk", "a kite in fog"]
     batch = http_client.batch(prompts, name="kites", model="v3", n=1)
     batch.wait(60)
@@ -63,7 +64,8 @@ def test_the_best_two_of_a_batch_picked_in_python_are_the_only_images_exported(
     assert card is not None and "★★★★★" in card and 'aria-label="5 of 5 stars"' in card
 
 
-def test_the_sweep_grid_shows_a_cell_s_stars(http_client: Client) -> None:
+def test_the_sweep_grid_shows_a_cell_s_stars(each_journal: str, http_client: Client) -> None:
+    assert http_client.journal.dialect == each_journal
     sweep = http_client.sweep("a {red|blue} kite", model="v3", n=1)
     sweep.wait(60)
     blue = sweep.results[1]
@@ -75,7 +77,8 @@ def test_the_sweep_grid_shows_a_cell_s_stars(http_client: Client) -> None:
 
 
 def test_a_rating_rewrites_only_metadata_and_a_minimal_export_keeps_it(
-        http_client: Client, tmp_path: Path) -> None:
+        each_journal: str, http_client: Client, tmp_path: Path) -> None:
+    assert http_client.journal.dialect == each_journal
     result = http_client.generate("a secret teal kite", model="v3", n=2).wait(30)
     path = result.paths[1]
     before = np.asarray(Image.open(path).convert("RGB"))
@@ -109,7 +112,8 @@ def test_a_rating_rewrites_only_metadata_and_a_minimal_export_keeps_it(
 
 
 def test_cull_moves_rejected_files_aside_and_deletes_only_when_told(
-        http_client: Client) -> None:
+        each_journal: str, http_client: Client) -> None:
+    assert http_client.journal.dialect == each_journal
     result = http_client.generate("a kite", model="v3", n=2, provenance="off").wait(30)
     first, second = result.paths
     served = first.read_bytes()

@@ -1,5 +1,6 @@
 """``%kirin rate $job[2] 4``, ``pick``, ``reject``, ``cull``, ``history --picked`` and
-``--rating 4+``, and ``%%kirin --provenance`` (issue 28), in an IPython shell."""
+``--rating 4+``, and ``%%kirin --provenance`` (issue 28), in an IPython shell; the marks
+on the SQLite journal and on a team's PostgreSQL one."""
 
 from __future__ import annotations
 
@@ -26,11 +27,13 @@ def html_out(shell: InteractiveShell) -> Any:
 
 
 def test_rate_pick_reject_and_history_filters_on_the_magic_line(
-        shell: InteractiveShell, html_out: Any, capsys: pytest.CaptureFixture[str]) -> None:
+        each_journal: str, shell: InteractiveShell, html_out: Any,
+        capsys: pytest.CaptureFixture[str]) -> None:
     shell.run_cell_magic("kirin", "kites -n 3 --wait", "three kites")
     shell.run_cell_magic("kirin", "other --wait", "a boat")
     kites: Job = shell.user_ns["kites"]
-    assert kites.result is not None
+    assert kites.result is not None and kites.result.journal is not None
+    assert kites.result.journal.dialect == each_journal
     shell.run_line_magic("kirin", "rate $kites[2] 4")
     out = capsys.readouterr().out
     assert "★★★★☆ (journal and file)" in out and kites.result.paths[2].name in out

@@ -1,5 +1,6 @@
 """The panel's tiles rate (0-5 stars) and pick or reject each image (issue 28): the
-clicks land in the journal and the file's XMP, and the saved card shows static stars."""
+clicks land in the journal (SQLite, or a team's PostgreSQL) and the file's XMP, and the
+saved card shows static stars."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from kirin_jupyter.panel import Panel
 from tests.support.exiftool import xmp_tags
 
 
-def test_a_tile_s_stars_and_pick_reach_the_journal_the_file_and_the_card() -> None:
+def test_a_tile_s_stars_and_pick_reach_the_journal_the_file_and_the_card(
+        each_journal: str) -> None:
     client = Client()
+    assert client.journal.dialect == each_journal
     panel = Panel(client=client, namespace={})
     panel.options.prompt.value = "a lighthouse at dusk"
     panel.options.n.value = 2

@@ -120,3 +120,62 @@ def test_hostile_task_ids_never_become_paths(tmp_path: Path) -> None:
     assert result.paths[0].resolve().is_relative_to(out)
     assert result.paths[0].parent.name.startswith("task-")
     assert not (tmp_path / "escape").exists() and not (tmp_path.parent / "escape").exists()
+
+
+FILES = 30  # saved files marked by three kernels at once
+
+
+def _mark_files(where: str, folder: Path, role: str, ready: object) -> None:
+    """One kernel's part: saving each file's record, rating it, or picking it (in its
+    own order, so the three collide on every file)."""
+    import traceback
+
+    try:
+        journal = open_journal_at(where)
+        order = list(range(FILES)) if role != "picker" else list(reversed(range(FILES)))
+        ready.wait()  # type: ignore[attr-defined]  # all three start together
+        for i in order:
+            path = folder / f"{i:02d}.png"
+            if role == "saver":
+                journal.record_files("kj-files", [{"path": path, "image": i + 1,
+                                                   "provenance": "full", "stored_in": "file",
+                                                   "record": {"prompt": f"fox {i}"}}])
+            elif role == "rater":
+                journal.set_mark(path, rating=i % 6, external_id="kj-files")
+            else:
+                journal.set_mark(path, flag="picked", external_id="kj-files")
+    except BaseException:
+        (folder / f"error-{role}.txt").write_text(traceback.format_exc())
+        raise
+
+
+def test_three_kernels_saving_rating_and_picking_the_same_files_lose_nothing(
+        tmp_path: Path, journal_at: str) -> None:
+    """Each change lands whichever kernel made the file's row first: the record of one,
+    the stars of another, the pick of the third (one upsert each on PostgreSQL)."""
+    journal = open_journal_at(journal_at)
+    journal.record_submit("kj-files", "kirin_image_omni", "foxes", {"n": FILES},
+                          "http://x", tmp_path)
+    journal.close()
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Barrier(3)
+    procs = [ctx.Process(target=_mark_files, args=(journal_at, tmp_path, role, ready))
+             for role in ("saver", "rater", "picker")]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+    errors = [p.read_text() for p in tmp_path.glob("error-*.txt")]
+    assert [proc.exitcode for proc in procs] == [0, 0, 0], errors
+    paths = [tmp_path / f"{i:02d}.png" for i in range(FILES)]
+    marks = journal.file_marks(paths)
+    assert len(marks) == FILES
+    for i, path in enumerate(paths):
+        row = marks[str(path)]
+        assert (row["external_id"], row["image"], row["provenance"]) == ("kj-files", i + 1,
+                                                                         "full")
+        assert (row["rating"], row["flag"]) == (i % 6, "picked"), path.name
+        assert journal.file_record(path) == {"prompt": f"fox {i}"}
+    assert len(journal.marked_files(picked=True)) == FILES
+    assert [r["external_id"] for r in journal.history(picked=True)[0]] == ["kj-files"]
+    assert journal.history(min_rating=5)[1] == 1

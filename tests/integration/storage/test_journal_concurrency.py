@@ -105,7 +105,7 @@ def test_a_journal_with_the_old_events_table_is_migrated_and_still_works(tmp_pat
     assert [row["external_id"] for row in journal.history()[0]] == ["kj-new", "kj-old"]
     journal.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
         tables = {name for (name,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert tables == {"jobs", "durations", "host_facts", "elements", "uploads",
@@ -150,7 +150,7 @@ def test_journal_version_4_gains_the_uploads_table(tmp_path: Path) -> None:
     assert journal.host_facts("https://gw.example")["lookup"][0] == "yes"
     journal.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
     conn.close()
 
 
@@ -175,5 +175,40 @@ def test_a_version_6_journal_gains_the_result_files_table_and_keeps_its_jobs(
     assert [r["external_id"] for r in journal.history(picked=True)[0]] == ["kj-6"]
     journal.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
+def test_a_version_7_journal_names_who_made_its_jobs_and_records_it_from_then_on(
+        tmp_path: Path) -> None:
+    """Schema 8 (issue 27 item 4 on SQLite): jobs.user_name and jobs.host. A journal's
+    older jobs were its user's, made on their owner's host; new ones record both."""
+    import socket
+
+    path = tmp_path / "v7.sqlite3"
+    first = Journal(path)
+    first.record_submit("kj-7", "kirin_image_omni", "a fox", {"n": 1}, "https://gw.example",
+                        tmp_path)
+    first.close()
+    with sqlite3.connect(path) as conn:  # the jobs table as version 7 had it
+        conn.execute("DROP INDEX jobs_by_user")
+        conn.execute("ALTER TABLE jobs DROP COLUMN user_name")
+        conn.execute("ALTER TABLE jobs DROP COLUMN host")
+        conn.execute("UPDATE jobs SET owner = 'far-host:123'")
+        conn.execute("PRAGMA user_version = 7")
+    conn.close()
+    journal = Journal(path, user="ana")
+    old = journal.get("kj-7")
+    assert old is not None and (old["user_name"], old["host"]) == ("ana", "far-host")
+    journal.record_submit("kj-8", "kirin_image_omni", "a hare", {"n": 1}, "https://gw.example",
+                          tmp_path)
+    new = journal.get("kj-8")
+    assert new is not None and (new["user_name"], new["host"]) == ("ana", socket.gethostname())
+    Journal(path, user="bo").record_submit("kj-bo", "kirin_image_omni", "an owl", {"n": 1},
+                                           "https://gw.example", tmp_path)
+    assert [r["external_id"] for r in journal.history(user="ana")[0]] == ["kj-8", "kj-7"]
+    assert [r["external_id"] for r in journal.history(user="bo")[0]] == ["kj-bo"]
+    assert journal.history(user="nobody") == ([], 0)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
     conn.close()

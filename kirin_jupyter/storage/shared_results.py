@@ -1,0 +1,290 @@
+"""Results shared through object storage: ``output_dir`` as an fsspec URL
+(``s3://bucket/prefix``, ``gs://...``, ``az://...``), so a teammate's kernel on another
+machine opens what this one made.
+
+A result is still downloaded, checked and stamped on local disk first, in a working copy
+that mirrors the URL (``<cache>/s3/bucket/prefix/<task>/01.png``). Only then is it put
+at the URL, so the provenance record is in the file before it is uploaded, and the
+journal keeps the URL. Names are the task's own, so an object already at a result's name
+is that result: a resumed job never uploads it again. A teammate's kernel fetches a URL
+the journal names into the same mirror once, checks it like any download (its bytes are
+untrusted), and every reader (show, lineage, compare, export) opens the local copy.
+
+fsspec and its back ends (s3fs, gcsfs, adlfs) are the optional ``[shared]`` extra; they
+are imported only when a shared location is used. Credentials and endpoints come from
+each back end's own configuration (``AWS_*`` variables, fsspec's ``FSSPEC_S3_*``), never
+from the URL, which is shown on cards and kept in the journal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import DownloadError, LimitExceeded, ValidationError
+
+log = logging.getLogger("kirin_jupyter")
+
+ENV_CACHE = "KIRIN_SHARED_CACHE"
+# object stores: one PUT is atomic (a multipart upload appears when completed)
+OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+SHARED_SCHEMES = OBJECT_STORES | {"memory"}  # memory://: one process's, for tests
+MAX_FETCH_BYTES = 1 << 30  # a teammate's result larger than this is refused unfetched
+_VIDEO_SUFFIXES = frozenset({".mp4", ".webm", ".mov"})
+_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._=+-]{0,199}")
+_EXTRA_HINT = "pip install 'kirin-jupyter[shared]' (fsspec and s3fs; gcsfs or adlfs for gs:// or az://)"
+
+
+def is_shared(location: str | Path) -> bool:
+    """Does ``location`` name an object in shared storage (not a local path)?"""
+    text = str(location)
+    return "://" in text and text.split("://", 1)[0].lower() in SHARED_SCHEMES
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a shared output folder or result, in a few words; None if
+    it can. Checked before anything is written or fetched."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in SHARED_SCHEMES:
+        return (f"{scheme or 'that'}:// is not a shared storage this tool writes; use "
+                "s3://, gs://, az:// or a local folder")
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        return ("a URL with a user, password or query is refused: put credentials in the "
+                "storage's own configuration (AWS_* variables, fsspec's config), not here")
+    segments = _segments(url)
+    if not segments:
+        return "names no bucket"
+    bad = [s for s in segments if not _SEGMENT.fullmatch(s) or set(s) == {"."}]
+    if bad:
+        return (f"the part {bad[0][:40]!r} is not a plain name (letters, digits, . _ - = +)")
+    return None
+
+
+def _segments(url: str) -> list[str]:
+    parts = urlsplit(url)
+    return [s for s in [parts.netloc, *parts.path.split("/")] if s]
+
+
+def cache_root(environ: Mapping[str, str] | None = None) -> Path:
+    """Where shared results are mirrored: ``KIRIN_SHARED_CACHE``, else the user's cache
+    folder (platformdirs)."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_CACHE):
+        return Path(env[ENV_CACHE]).expanduser().resolve()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("kirin-jupyter")).resolve() / "shared"
+
+
+def mirror_of(url: str) -> Path:
+    """The local working copy of a shared folder or file (``ValueError`` for a URL that
+    ``url_problem`` refuses: a journal row's URL is untrusted)."""
+    problem = url_problem(url)
+    if problem:
+        raise ValueError(f"{url[:80]!r}: {problem}")
+    return cache_root().joinpath(urlsplit(url).scheme.lower(), *_segments(url))
+
+
+def working_folder(output_dir: str) -> Path:
+    """The local folder results are saved in for an ``output_dir`` setting or a journal
+    row's: the mirror of a shared URL, the path of a ``file://`` URL, else the path."""
+    if output_dir.lower().startswith("file://"):
+        from urllib.request import url2pathname
+
+        return Path(url2pathname(urlsplit(output_dir).path)).expanduser()
+    if "://" in output_dir:
+        return mirror_of(output_dir.rstrip("/"))
+    return Path(output_dir).expanduser()
+
+
+def location_of(path: Path | str) -> str:
+    """What the journal calls a saved file: the URL of a shared result's working copy,
+    else the absolute path."""
+    where = Path(path).expanduser().resolve()
+    try:
+        rest = where.relative_to(cache_root()).parts
+    except ValueError:
+        return str(where)
+    if len(rest) < 3 or rest[0] not in SHARED_SCHEMES:
+        return str(where)
+    return f"{rest[0]}://{'/'.join(rest[1:])}"
+
+
+def publish(path: Path) -> str:
+    """Put a stamped working copy (and its ``.kirin.json`` sidecar, if any) at its URL,
+    unless an object is already there; the URL. ``OSError`` (one line) when it fails."""
+    from .file_provenance import sidecar_path
+
+    url = location_of(path)
+    if not is_shared(url):
+        raise ValueError(f"{path} is not the working copy of a shared result")
+    sidecar = sidecar_path(path)
+    if sidecar.is_file():
+        _put(sidecar, f"{url.rsplit('/', 1)[0]}/{sidecar.name}")
+    _put(path, url)
+    return url
+
+
+def replace(path: Path) -> str:
+    """Upload a working copy that changed on purpose (a rating written into its XMP)."""
+    url = location_of(path)
+    _put(path, url, overwrite=True)
+    return url
+
+
+def _put(local: Path, url: str, *, overwrite: bool = False) -> None:
+    fs, remote = filesystem(url)
+    try:
+        fs.invalidate_cache(remote)
+        if not overwrite and fs.exists(remote):
+            log.info("%s is already stored: not uploaded again", url)
+            return
+        if fs.protocol and _protocols(fs) & OBJECT_STORES:
+            fs.put_file(str(local), remote)
+            return
+        partial = f"{remote}.partial-{uuid.uuid4().hex}"  # renamed whole, or never seen
+        fs.put_file(str(local), partial)
+        fs.mv(partial, remote)
+    except (ImportError, ValidationError):
+        raise
+    except Exception as exc:
+        raise OSError(f"could not store {url}: {_one_line(exc)}") from None
+
+
+def _protocols(fs: Any) -> set[str]:
+    found = fs.protocol
+    return {found} if isinstance(found, str) else set(found)
+
+
+def filesystem(url: str) -> tuple[Any, str]:
+    """fsspec's file system for ``url`` and the path in it; ``ValidationError`` naming the
+    extra when fsspec or the scheme's back end is not installed (one line)."""
+    try:
+        from fsspec.core import url_to_fs
+    except ImportError:
+        raise ValidationError(f"{url.split('://')[0]}:// results need fsspec: {_EXTRA_HINT}") \
+            from None
+    try:
+        fs, remote = url_to_fs(url)
+    except ImportError as exc:
+        raise ValidationError(f"{url.split('://')[0]}:// results need a back end ({exc}): "
+                          f"{_EXTRA_HINT}") from None
+    return fs, str(remote)
+
+
+def local_path(location: str, *, max_pixels: int = 40_000_000,
+               max_bytes: int = MAX_FETCH_BYTES) -> Path:
+    """A local file for a journal's location: the path itself, or the mirror of a shared
+    result, fetched once and checked like any download. A location that cannot be
+    fetched gives its (missing) mirror path or the path as written, and is logged, so a
+    reader shows it as a missing file."""
+    if not is_shared(location):
+        return Path(location)
+    try:
+        mirror = mirror_of(location)
+    except ValueError as exc:
+        log.warning("a shared result was not opened: %s", exc)
+        return Path(location)
+    if mirror.is_file():
+        return mirror
+    try:
+        _fetch(location, mirror, max_pixels=max_pixels, max_bytes=max_bytes)
+    except (OSError, ValidationError, DownloadError, LimitExceeded) as exc:
+        log.warning("%s was not fetched: %s", location, _one_line(exc))
+        return mirror
+    _fetch_sidecar(location, mirror)
+    return mirror
+
+
+def _fetch(url: str, mirror: Path, *, max_pixels: int, max_bytes: int) -> None:
+    from .result_files import check_result
+
+    fs, remote = filesystem(url)
+    try:
+        size = int(fs.info(remote).get("size") or 0)
+    except FileNotFoundError:
+        raise OSError("no object there") from None
+    except Exception as exc:
+        raise OSError(_one_line(exc)) from None
+    if size > max_bytes:
+        raise LimitExceeded(f"it is {size / 2**20:.0f} MB, over {max_bytes / 2**20:.0f} MB")
+    mirror.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=mirror.parent, prefix=".fetch-", suffix=mirror.suffix)
+    os.close(fd)
+    try:
+        try:
+            fs.get_file(remote, partial)
+        except Exception as exc:
+            raise OSError(_one_line(exc)) from None
+        if os.path.getsize(partial) > max_bytes:
+            raise LimitExceeded("it grew past the size it was listed at")
+        if mirror.name.endswith(".kirin.json"):
+            _check_sidecar(Path(partial))
+        else:
+            kind = "video" if mirror.suffix.lower() in _VIDEO_SUFFIXES else "image"
+            check_result(Path(partial), kind, max_pixels)
+        os.replace(partial, mirror)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+
+
+def _check_sidecar(path: Path) -> None:
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DownloadError(f"its record is not JSON ({exc})") from None
+    if not isinstance(loaded, dict):
+        raise DownloadError("its record is not a JSON object")
+
+
+def local_paths(listed: object) -> list[Path]:
+    """A journal row's ``paths`` (JSON text or a list) as local files, shared ones
+    fetched; entries that are not text are dropped (the row is untrusted)."""
+    if isinstance(listed, str):
+        try:
+            listed = json.loads(listed or "[]")
+        except ValueError:
+            return []
+    if not isinstance(listed, list):
+        return []
+    found = []
+    for item in listed:
+        if isinstance(item, str) and item:
+            found.append(local_path(item))
+    return found
+
+
+def _fetch_sidecar(url: str, mirror: Path) -> None:
+    """A signed result's record lies beside it: fetched with it, when there is one."""
+    from .file_provenance import sidecar_path
+
+    sidecar = sidecar_path(mirror)
+    sidecar_url = f"{url.rsplit('/', 1)[0]}/{sidecar.name}"
+    try:
+        fs, remote = filesystem(sidecar_url)
+        if not fs.exists(remote):
+            return
+        _fetch(sidecar_url, sidecar, max_pixels=0, max_bytes=16 << 20)
+    except (OSError, ValidationError, DownloadError, LimitExceeded) as exc:
+        log.warning("the record beside %s was not fetched: %s", url, _one_line(exc))
+
+
+def locations(paths: Iterable[Path]) -> list[str]:
+    """The journal's names of ``paths`` (``location_of`` each)."""
+    return [location_of(path) for path in paths]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

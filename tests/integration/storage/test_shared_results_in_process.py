@@ -1,0 +1,45 @@
+"""A whole job saving to shared storage in one process (fsspec's in-memory store, the
+built-in simulator): the journal keeps URLs, the stored file carries its record, and a
+rating reaches the stored copy. Two processes and a real S3 server:
+tests/integration/team/test_shared_results.py."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from fsspec.core import url_to_fs
+
+from kirin_jupyter.client import Client
+from kirin_jupyter.storage import shared_results as shared
+
+
+def test_a_job_saved_to_shared_storage_and_rated_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(shared.ENV_CACHE, str(tmp_path / "cache"))
+    url = f"memory://b{uuid.uuid4().hex[:12]}/renders"
+    client = Client(output_dir=url)
+    assert repr(client).endswith(f"output_dir={url!r})")
+    result = client.generate("a paper boat", model="kirin_v3_image", n=2).wait(30)
+    row = client.journal.get(result.external_task_id)
+    stored = json.loads(row["paths"])
+    assert row["output_dir"] == url
+    assert stored == [f"{url}/{result.task_id}/0{i}.png" for i in (1, 2)]
+    assert all(p.is_relative_to(tmp_path / "cache") for p in result.paths)
+    fs, _ = url_to_fs(url)
+    first = fs.cat_file(url_to_fs(stored[0])[1])
+    assert first == result.paths[0].read_bytes()
+    assert b"trainedAlgorithmicMedia" in first and b"a paper boat" in first
+    assert not [p for p in fs.find(url_to_fs(url)[1]) if ".partial-" in p]
+
+    result.rate(4, image=0)
+    assert client.journal.file_marks([stored[0]])[stored[0]]["rating"] == 4
+    assert b"xmp:Rating" in fs.cat_file(url_to_fs(stored[0])[1])
+    assert b"xmp:Rating" not in fs.cat_file(url_to_fs(stored[1])[1])
+
+
+def test_shared_storage_without_its_back_end_is_one_line_before_anything_is_sent() -> None:
+    with pytest.raises(Exception, match=r"gs:// results need .*kirin-jupyter\[shared\]"):
+        Client(output_dir="gs://team-renders/q4")
