@@ -33,12 +33,12 @@ PLACEHOLDER: dict[str, str] = {"text/plain": ""}
 def saved_copy(key: str, html: str) -> str:
     """``html`` as the copy beside widget ``key``: hidden while the widget is drawn; where
     it cannot be (JupyterLab, Notebook 7), the widget's error line before it is hidden."""
-    live, copy = f"kirin-tiles-{key}", f"kirin-copy-{key}"
+    live, copy = f"kt-{key}", f"kc-{key}"  # short: repeated in every saved card
     style = (
         "<style>"
         f"body:has(.{live}) .{copy}{{display:none}}"
-        f".jp-OutputArea-child:has(+ .jp-OutputArea-child .{copy}):not(:has(.{live})),"
-        f".output_area:has(+ .output_area .{copy}):not(:has(.{live})){{display:none}}"
+        f".jp-OutputArea-child:has(+.jp-OutputArea-child .{copy}):not(:has(.{live})),"
+        f".output_area:has(+.output_area .{copy}):not(:has(.{live})){{display:none}}"
         "</style>"
     )
     return f'{style}<div class="kirin-copy {copy}">{html}</div>'
@@ -57,7 +57,7 @@ class TileCard:
 
     def __init__(self, tiles: Tiles, frame: str, text: str, widget: LiveView) -> None:
         self.tiles, self.text, self.widget = tiles, text, widget
-        self.key = secrets.token_hex(6)
+        self.key = secrets.token_hex(4)
         self._copy: Any = None  # the copy's display handle, once shown
         # The engine thread sends the copy once (replace), clicks on the main thread after:
         # one at a time, so an older copy never arrives last.
@@ -67,7 +67,7 @@ class TileCard:
             widget.note = ""
             widget.show(frame)
             widget.marks = self._states()
-            widget._dom_classes = ("kirin-tiles", f"kirin-tiles-{self.key}")
+            widget._dom_classes = ("kirin-tiles", f"kt-{self.key}")
         widget.apart = True
         widget.on_mark = self._clicked
 

@@ -85,6 +85,6 @@ def test_the_buttons_are_themed_labelled_and_sent_to_python() -> None:
 
 def test_the_copy_hides_while_its_widget_is_drawn() -> None:
     copy = saved_copy("abc123", "<p>card</p>")
-    assert "body:has(.kirin-tiles-abc123) .kirin-copy-abc123{display:none}" in copy
-    assert ".jp-OutputArea-child:has(+ .jp-OutputArea-child .kirin-copy-abc123)" in copy
-    assert copy.endswith('<div class="kirin-copy kirin-copy-abc123"><p>card</p></div>')
+    assert "body:has(.kt-abc123) .kc-abc123{display:none}" in copy
+    assert ".jp-OutputArea-child:has(+.jp-OutputArea-child .kc-abc123)" in copy
+    assert copy.endswith('<div class="kirin-copy kc-abc123"><p>card</p></div>')
