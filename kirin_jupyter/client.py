@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .base.text import shown_value
 from .config import settings as config
 from .config.settings import ARGUMENT, Layer, Settings, overlay
 from .engine.elements import ELEMENT_PRIOR_SECONDS
@@ -257,7 +259,8 @@ class Client:
                 self._api_target = target
             self.settings = settings
             self.journal.user = settings.user or login_name()  # %config Kirin.user too
-            self.output_dir = _output_folder(settings.output_dir or config.DEFAULT_OUTPUT_DIR)
+            self.output_dir, self.output_url = _output_folder(
+                settings.output_dir or config.DEFAULT_OUTPUT_DIR)
             self.timeout = settings.timeout
             self.max_cost = self._explicit_max_cost if settings.source("max_cost") == \
                 ARGUMENT else _checked_max_cost(settings.max_cost)
@@ -350,9 +353,7 @@ class Client:
     @property
     def output_location(self) -> str:
         """Where results are kept: the folder, or the shared storage URL it mirrors."""
-        from .storage.shared_results import location_of
-
-        return location_of(self.output_dir)
+        return self.output_url or str(self.output_dir)
 
     def redact(self, text: str) -> str:
         return self.api.redact(text)
@@ -421,7 +422,7 @@ class Client:
             job.quote = quote
             job.provenance = level
             self.registry.add(job)
-        self._start(job, self.output_dir, resume=False)
+        self._start(job, self.output_dir, resume=False, output_url=self.output_url)
         return job
 
     def _new_job(self, request: GenerationRequest) -> Job:
@@ -440,10 +441,11 @@ class Client:
             return Expectation.around(prior, 0.1)
         return found
 
-    def _start(self, job: Job, output_dir: Path, *, resume: bool) -> None:
+    def _start(self, job: Job, output_dir: Path, *, resume: bool,
+               output_url: str | None = None) -> None:
         from .engine.loop import get_engine
 
-        context = self.run_context(output_dir)
+        context = dataclasses.replace(self.run_context(output_dir), output_url=output_url)
         self.adopt(job)
         get_engine().submit(run_job(job, context, resume=resume))
 
@@ -457,7 +459,8 @@ class Client:
                           stream_silence=self.stream_silence, uploads=self.uploads,
                           protocols=parse_protocols(self.settings.protocol),
                           provenance=self.settings.provenance,
-                          reserve=self._team_reserve())
+                          reserve=self._team_reserve(),
+                          output_url=self.output_url if output_dir is None else None)
 
     def _team_reserve(self) -> Callable[[Job], Coroutine[Any, Any, None]] | None:
         """The team budget's reservation step, when the journal is shared and has one."""
@@ -801,11 +804,24 @@ class Client:
             before = earlier.get(row["external_id"])
             job.quote = before.quote if before is not None and before.quote is not None \
                 else self.prices.estimate(request)
-            output_dir = _output_folder(row["output_dir"]) if row.get("output_dir") \
-                else self.output_dir
-            self._start(job, output_dir, resume=True)
+            folder, url = self._resumed_into(row.get("output_dir"))
+            self._start(job, folder, resume=True, output_url=url)
             jobs.append(job)
         return jobs
+
+    def _resumed_into(self, recorded: str | None) -> tuple[Path, str | None]:
+        """Where a resumed job's files go: the folder its row names, or this client's
+        shared storage when the row names that; a row (untrusted: any teammate wrote it)
+        naming other shared storage never chooses where this kernel uploads."""
+        from .storage.shared_results import is_shared
+
+        if not recorded or recorded == self.output_url:
+            return self.output_dir, self.output_url
+        if is_shared(recorded) or "://" in recorded:
+            log.info("a resumed job named %s; its files go to %s", shown_value(recorded),
+                     self.output_location)
+            return self.output_dir, self.output_url
+        return Path(recorded), None
 
     def _drop_lost_simulated(self, claimed: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The in-process simulator's tasks die with the kernel that made them: asking for
@@ -849,11 +865,18 @@ def _takes_resolution(model: Any) -> bool:
         return True
 
 
-def _output_folder(output_dir: str) -> Path:
-    """The local folder for an ``output_dir`` (a shared URL's mirror, checked to be
-    usable here: a missing ``[shared]`` extra is one line before anything is sent)."""
-    from .storage.shared_results import filesystem, is_shared, working_folder
+def _output_folder(output_dir: str) -> tuple[Path, str | None]:
+    """The local folder for an ``output_dir`` and the shared storage URL it mirrors, if
+    any (checked to be usable here: a missing ``[shared]`` extra is one line before
+    anything is sent). A local folder inside the mirror is refused: it would pass for
+    shared storage."""
+    from .storage.shared_results import filesystem, in_the_cache, is_shared, working_folder
 
+    folder = working_folder(output_dir)
     if is_shared(output_dir):
         filesystem(output_dir)
-    return working_folder(output_dir)
+        return folder, output_dir.rstrip("/")
+    if in_the_cache(folder):
+        raise ValidationError(f"output_dir {str(folder)!r} is inside the cache of shared "
+                              "results; choose another folder")
+    return folder, None

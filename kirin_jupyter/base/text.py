@@ -14,6 +14,23 @@ def cut(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: max(0, limit - 1)].rstrip() + "…"
 
 
+def shown_value(value: object, limit: int = 60) -> str:
+    """A setting's value as a message quotes it: its repr, cut to ``limit``, and a URL's
+    user, password and query left out (``s3://AKIA:secret@b`` must never be echoed)."""
+    if isinstance(value, str) and "://" in value:
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value)
+            host = parts.netloc.rpartition("@")[2]
+            value = f"{parts.scheme}://{'…@' if '@' in parts.netloc else ''}{host}{parts.path}" \
+                + ("?…" if parts.query else "")
+        except ValueError:
+            value = value.split("://", 1)[0] + "://…"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def terminal_width(default: int = 100) -> int:
     """The terminal's width (or ``$COLUMNS``); ``default`` where there is none."""
     return max(40, shutil.get_terminal_size((default, 24)).columns)

@@ -33,6 +33,7 @@ from ..errors import KirinError, NeverCreated, TaskFailed
 from ..model.quote import Quote, summed
 from ..model.request import GenerationRequest
 from ..service.http import BUSY_CODE
+from ..storage.shared_results import local_paths
 from .journal import (
     ItemRow,
     describe_owner,
@@ -458,6 +459,15 @@ class Batch:
 
         get_engine().submit(launch())
 
+    def _items_here(self) -> dict[int, Any]:
+        """The journal's items, a teammate's shared results among them fetched (off the
+        loop: ``_land`` then finds them on disk)."""
+        rows = self._journal.items(self.name)
+        for seen in rows.values():
+            if seen.status == "completed":
+                local_paths(seen.row["paths"])
+        return rows
+
     def _land(self, rows: dict[int, Any]) -> None:
         """Take up the items the other kernel has finished (results on disk)."""
         for index in list(self._elsewhere):
@@ -483,7 +493,7 @@ class Batch:
         try:
             while self._elsewhere and not self._stopped:
                 holder = await asyncio.to_thread(self._journal.holder, self.name)
-                self._land(await asyncio.to_thread(self._journal.items, self.name))
+                self._land(await asyncio.to_thread(self._items_here))
                 if not self._elsewhere:
                     break
                 if holder is None:  # it ended, stopped or died: ours, if no one was faster

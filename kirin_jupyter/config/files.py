@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..base.text import shown_value
 from . import settings
 
 if sys.version_info >= (3, 11):
@@ -129,8 +130,8 @@ def _take(table: Mapping[str, Any], source: str, folder: Path, kinds: Mapping[st
             continue
         value, problem = settings.check(name, raw)
         if problem:
-            shown = repr(raw) if len(repr(raw)) <= 60 else repr(raw)[:57] + "..."
-            loaded.problems.append(f"kirin: {source}: {name} = {shown}: {problem}; ignored")
+            loaded.problems.append(
+                f"kirin: {source}: {name} = {shown_value(raw)}: {problem}; ignored")
             continue
         if not trusted:
             yours = loaded.values.get(name, getattr(settings.Settings(), name))
@@ -146,7 +147,8 @@ def _take(table: Mapping[str, Any], source: str, folder: Path, kinds: Mapping[st
         if name == "output_dir" and "://" in value:
             if not trusted and not value.lower().startswith("file://"):
                 loaded.problems.append(
-                    f"kirin: {source}: output_dir = {raw!r} ignored: a project file may not "
+                    f"kirin: {source}: output_dir = {shown_value(raw)} ignored: a project file "
+                    "may not "
                     f"send your results to shared storage; set it in {HOME_CONFIG}, "
                     "KIRIN_OUTPUT_DIR or %config Kirin.output_dir")
                 continue

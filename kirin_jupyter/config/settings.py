@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ..base.text import shown_value
 from ..errors import ValidationError
 from ..model import elements, spec
 from ..service.dialects import DEFAULT_PROTOCOL, protocol_problem, protocol_text
@@ -348,8 +349,8 @@ def resolve(*layers: Layer) -> Settings:
             label = layer.sources if isinstance(layer.sources, str) else layer.sources[name]
             checked, problem = check(name, value)
             if problem:
-                shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-                raise ValidationError(f"{name} = {shown} (from {label}): {problem}")
+                raise ValidationError(f"{name} = {shown_value(value)} (from {label}): "
+                                      f"{problem}")
             values[name] = checked
             sources[name] = label
     return replace(Settings(), **values, sources=sources)

@@ -51,6 +51,9 @@ class Result:
     options: dict[str, Any] = field(default_factory=dict)  # GenerationRequest.options
     provenance: str = "full"  # what the saved files carry: full, minimal or off
     signed: list[str] = field(default_factory=list)  # C2PA manifests found: files untouched
+    # the shared storage URLs this process stored the files at (output_dir = "s3://..."),
+    # one per path; a rating written into a file is stored there too
+    stored: list[str] = field(default_factory=list, repr=False)
     journal: Journal | None = field(default=None, repr=False, compare=False)
     _images: list[PILImage] | None = field(default=None, repr=False)
 
@@ -83,19 +86,21 @@ class Result:
     def _mark(self, image: int | None, **change: Any) -> list[Mark]:
         from ..storage.marks import mark
 
-        chosen = list(self.paths) if image is None else [self._path(image)]
+        chosen = range(len(self.paths)) if image is None else [self._index(image)]
         journal = self._journal()
-        return [mark(journal, path, external_id=self.external_task_id, **change)
-                for path in chosen]
+        return [mark(journal, self.paths[index], external_id=self.external_task_id,
+                     store_at=self.stored[index] if len(self.stored) == len(self.paths)
+                     else None, **change)
+                for index in chosen]
 
-    def _path(self, image: int) -> Path:
+    def _index(self, image: int) -> int:
         from ..errors import ValidationError
 
         if isinstance(image, bool) or not isinstance(image, int) or not (
                 -len(self.paths) <= image < len(self.paths)):
             raise ValidationError(f"this result has {len(self.paths)} file(s); image "
                                   f"{image!r} is not one of them (0-based)")
-        return self.paths[image]
+        return image % len(self.paths)
 
     def _journal(self) -> Journal:
         """The journal this result was recorded in; the session's default one for a

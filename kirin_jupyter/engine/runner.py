@@ -37,7 +37,7 @@ from ..service.uploads import Uploads, refused_with_upload
 from ..storage.journal import Journal, result_path
 from ..storage.journal_writer import write, write_or_log
 from ..storage.result_files import check_result
-from ..storage.shared_results import is_shared, location_of, publish
+from ..storage.shared_results import publish
 from . import dialect
 from .adaptive import AdaptiveLimit
 from .cancelling import cancel_job
@@ -71,6 +71,9 @@ class RunContext:
     uploads: Uploads | None = None  # references uploaded once (upload_references)
     protocols: Protocols = field(default_factory=Protocols)  # generation, queue or auto
     provenance: str = "full"  # what saved files carry: full, minimal or off
+    # the shared storage URL output_dir mirrors (output_dir = "s3://..."), as the user set
+    # it: results are stored there once stamped; None: output_dir is an ordinary folder
+    output_url: str | None = None
     # a team budget's reservation, made before the create (money/team_budget.py); raises
     # BudgetExceeded to send nothing
     reserve: Callable[[Job], Awaitable[None]] | None = None
@@ -230,7 +233,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         await _journal_strict(
             ctx, ctx.journal.record_submit, request.external_task_id, request.model.name,
             request.prompt, request.summary(), ctx.api.endpoint.base_url,
-            location_of(ctx.output_dir), request.parents,
+            ctx.output_url or ctx.output_dir.resolve(), request.parents,
         )
         job._set_status("submitting")
         if job.quote is None and ctx.quote is not None:  # priced while the task is created
@@ -274,6 +277,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     finished_at = time.time()
     stamped = await _stamp(ctx, job, stamp, snapshot, paths)
     kept = await _share(ctx, job, paths)  # after the record is in the files
+    local = [str(path.resolve()) for path in paths]
     result = Result(
         task_id=task_id,
         external_task_id=request.external_task_id,
@@ -289,6 +293,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         options=dict(request.options),
         provenance=job.provenance or ctx.provenance,
         signed=sorted({item.signed for item in stamped if item.signed}),
+        stored=kept if ctx.output_url is not None and kept != local else [],
         journal=ctx.journal,
     )
     await _journal(  # absolute: resume from another folder must find them
@@ -342,10 +347,14 @@ async def _share(ctx: RunContext, job: Job, paths: list[Path]) -> list[str]:
     """Where the journal says the files are: their absolute paths, or, when
     ``output_dir`` is shared storage, the URLs they were put at (off the loop). A failed
     upload keeps the local file and its path, and says so in one logged line."""
-    if not is_shared(location_of(ctx.output_dir)):
+    if ctx.output_url is None:
         return [str(path.resolve()) for path in paths]
+    base, root = ctx.output_url.rstrip("/"), ctx.output_dir.resolve()
     try:
-        return await asyncio.to_thread(lambda: [publish(path) for path in paths])
+        stored = await asyncio.to_thread(lambda: [
+            publish(path, f"{base}/{path.resolve().relative_to(root).as_posix()}")
+            for path in paths])
+        return stored
     except (OSError, ValidationError) as exc:
         log.warning("job %s: results kept on this machine only: %s",
                     job.external_task_id, exc)

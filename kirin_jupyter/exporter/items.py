@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model.request import NOT_OPTIONS
 from ..storage.journal import safe_dirname
-from ..storage.shared_results import local_paths
+from ..storage.shared_results import fetched, local_paths
 
 if TYPE_CHECKING:
     from ..engine.job import Job, Result
@@ -123,7 +123,7 @@ def items_from_rows(rows: Iterable[dict[str, Any]]) -> list[Item]:
         if row.get("status") != "completed":
             continue
         request = _json(row.get("request"), {})
-        paths = local_paths(row.get("paths"))
+        paths = local_paths(row.get("paths"), fetch=False)  # fetched once chosen: named()
         options = options_of(request if isinstance(request, dict) else {})
         task_id = str(row.get("task_id") or row["external_id"])
         items += [Item(task_id, str(row["external_id"]), str(row["model"]), str(row["prompt"]),
@@ -155,5 +155,6 @@ def named(items: Sequence[Item]) -> list[Item]:
             extra += 1
             name = f"{stem}-{extra}{suffix}"
         seen.add(name)
-        out.append(replace(item, name=name, missing=not item.source.is_file()))
+        source = fetched(item.source)  # a teammate's shared result: only those exported
+        out.append(replace(item, source=source, name=name, missing=not source.is_file()))
     return out

@@ -10,6 +10,7 @@ from typing import Any
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
+from ..base.text import shown_value
 from ..config import settings
 
 _TRAIT_KINDS = {bool: Bool, int: Int, float: Float, str: Unicode}
@@ -31,7 +32,7 @@ class _CheckedSettings(Configurable):
         if problem:
             hint = " (in %config write {{id}}: IPython expands {id} on a magic line)" \
                 if name == "task_path" and "{id}" in problem else ""
-            raise TraitError(f"Kirin.{name} = {value!r}: {problem}{hint}")
+            raise TraitError(f"Kirin.{name} = {shown_value(value)}: {problem}{hint}")
         return value
 
 

@@ -55,9 +55,10 @@ def checked_rating(value: Any) -> int:
 
 def mark(journal: Journal, path: Path | str, *, rating: int | None = None,
          flag: str | None = None, clear_flag: bool = False,
-         external_id: str | None = None) -> Mark:
+         external_id: str | None = None, store_at: str | None = None) -> Mark:
     """Rate and/or flag one saved file: the journal first, then the file's XMP (a file
-    that cannot take it keeps its bytes; the journal has the mark either way)."""
+    that cannot take it keeps its bytes; the journal has the mark either way), stored
+    again at ``store_at``, the shared URL this process stored it at, if any."""
     where = Path(path).expanduser().resolve()
     if rating is not None:
         rating = checked_rating(rating)
@@ -71,8 +72,8 @@ def mark(journal: Journal, path: Path | str, *, rating: int | None = None,
     if row.get("provenance") != "off":
         try:
             in_file = rate_file(where, shown)
-            if in_file and is_shared(called):
-                replace(where)  # the stored copy carries the rating too
+            if in_file and store_at is not None:
+                replace(where, store_at)  # the stored copy carries the rating too
         except (ValidationError, OSError) as exc:
             log.warning("no rating written into %s: %s", where, exc)
     return Mark(where, row.get("rating"), row.get("flag"), in_file)

@@ -25,11 +25,12 @@ import os
 import re
 import tempfile
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..base.text import shown_value
 from ..errors import DownloadError, LimitExceeded, ValidationError
 
 log = logging.getLogger("kirin_jupyter")
@@ -64,6 +65,8 @@ def url_problem(url: str) -> str | None:
     segments = _segments(url)
     if not segments:
         return "names no bucket"
+    if "" in parts.path.rstrip("/").split("/")[1:]:  # b//x is another object than b/x
+        return "has an empty part (//)"
     bad = [s for s in segments if not _SEGMENT.fullmatch(s) or set(s) == {"."}]
     if bad:
         return (f"the part {bad[0][:40]!r} is not a plain name (letters, digits, . _ - = +)")
@@ -91,7 +94,7 @@ def mirror_of(url: str) -> Path:
     ``url_problem`` refuses: a journal row's URL is untrusted)."""
     problem = url_problem(url)
     if problem:
-        raise ValueError(f"{url[:80]!r}: {problem}")
+        raise ValueError(f"{shown_value(url)}: {problem}")
     return cache_root().joinpath(urlsplit(url).scheme.lower(), *_segments(url))
 
 
@@ -107,6 +110,16 @@ def working_folder(output_dir: str) -> Path:
     return Path(output_dir).expanduser()
 
 
+def in_the_cache(folder: Path) -> bool:
+    """Is ``folder`` inside the mirror of shared results? A local ``output_dir`` there
+    would pass for a shared folder (and its files for a teammate's)."""
+    try:
+        folder.expanduser().resolve().relative_to(cache_root())
+    except ValueError:
+        return False
+    return True
+
+
 def location_of(path: Path | str) -> str:
     """What the journal calls a saved file: the URL of a shared result's working copy,
     else the absolute path."""
@@ -120,14 +133,13 @@ def location_of(path: Path | str) -> str:
     return f"{rest[0]}://{'/'.join(rest[1:])}"
 
 
-def publish(path: Path) -> str:
-    """Put a stamped working copy (and its ``.kirin.json`` sidecar, if any) at its URL,
-    unless an object is already there; the URL. ``OSError`` (one line) when it fails."""
+def publish(path: Path, url: str) -> str:
+    """Put a stamped working copy (and its ``.kirin.json`` sidecar, if any) at ``url``
+    (under the ``output_dir`` the user chose: never a URL a journal row names), unless an
+    object is already there; the URL. ``OSError`` or ``ValidationError`` (one line) when
+    it fails."""
     from .file_provenance import sidecar_path
 
-    url = location_of(path)
-    if not is_shared(url):
-        raise ValueError(f"{path} is not the working copy of a shared result")
     sidecar = sidecar_path(path)
     if sidecar.is_file():
         _put(sidecar, f"{url.rsplit('/', 1)[0]}/{sidecar.name}")
@@ -135,9 +147,9 @@ def publish(path: Path) -> str:
     return url
 
 
-def replace(path: Path) -> str:
-    """Upload a working copy that changed on purpose (a rating written into its XMP)."""
-    url = location_of(path)
+def replace(path: Path, url: str) -> str:
+    """Store a working copy that changed on purpose (a rating written into its XMP) at
+    ``url``, which this process uploaded it to."""
     _put(path, url, overwrite=True)
     return url
 
@@ -155,10 +167,13 @@ def _put(local: Path, url: str, *, overwrite: bool = False) -> None:
         partial = f"{remote}.partial-{uuid.uuid4().hex}"  # renamed whole, or never seen
         fs.put_file(str(local), partial)
         fs.mv(partial, remote)
-    except (ImportError, ValidationError):
+    except ValidationError:
         raise
+    except ImportError as exc:  # a back end's part imported late (aiobotocore, ...)
+        raise ValidationError(f"could not store {shown_value(url)}: {exc}: {_EXTRA_HINT}") \
+            from None
     except Exception as exc:
-        raise OSError(f"could not store {url}: {_one_line(exc)}") from None
+        raise OSError(f"could not store {shown_value(url)}: {_one_line(exc)}") from None
 
 
 def _protocols(fs: Any) -> set[str]:
@@ -183,7 +198,7 @@ def filesystem(url: str) -> tuple[Any, str]:
 
 
 def local_path(location: str, *, max_pixels: int = 40_000_000,
-               max_bytes: int = MAX_FETCH_BYTES) -> Path:
+               max_bytes: int = MAX_FETCH_BYTES, fetch: bool = True) -> Path:
     """A local file for a journal's location: the path itself, or the mirror of a shared
     result, fetched once and checked like any download. A location that cannot be
     fetched gives its (missing) mirror path or the path as written, and is logged, so a
@@ -195,7 +210,7 @@ def local_path(location: str, *, max_pixels: int = 40_000_000,
     except ValueError as exc:
         log.warning("a shared result was not opened: %s", exc)
         return Path(location)
-    if mirror.is_file():
+    if mirror.is_file() or not fetch:  # not fetched: export fetches only what it keeps
         return mirror
     try:
         _fetch(location, mirror, max_pixels=max_pixels, max_bytes=max_bytes)
@@ -210,24 +225,11 @@ def _fetch(url: str, mirror: Path, *, max_pixels: int, max_bytes: int) -> None:
     from .result_files import check_result
 
     fs, remote = filesystem(url)
-    try:
-        size = int(fs.info(remote).get("size") or 0)
-    except FileNotFoundError:
-        raise OSError("no object there") from None
-    except Exception as exc:
-        raise OSError(_one_line(exc)) from None
-    if size > max_bytes:
-        raise LimitExceeded(f"it is {size / 2**20:.0f} MB, over {max_bytes / 2**20:.0f} MB")
     mirror.parent.mkdir(parents=True, exist_ok=True)
     fd, partial = tempfile.mkstemp(dir=mirror.parent, prefix=".fetch-", suffix=mirror.suffix)
-    os.close(fd)
     try:
-        try:
-            fs.get_file(remote, partial)
-        except Exception as exc:
-            raise OSError(_one_line(exc)) from None
-        if os.path.getsize(partial) > max_bytes:
-            raise LimitExceeded("it grew past the size it was listed at")
+        with os.fdopen(fd, "wb") as out:
+            _copy_capped(fs, remote, out, max_bytes)
         if mirror.name.endswith(".kirin.json"):
             _check_sidecar(Path(partial))
         else:
@@ -239,6 +241,31 @@ def _fetch(url: str, mirror: Path, *, max_pixels: int, max_bytes: int) -> None:
             os.unlink(partial)
 
 
+def _copy_capped(fs: Any, remote: str, out: Any, max_bytes: int) -> None:
+    """Stream the object into ``out``, stopping past ``max_bytes`` whatever its listing
+    said (an object replaced meanwhile, a store that lists no size)."""
+    try:
+        size = fs.info(remote).get("size")
+    except FileNotFoundError:
+        raise OSError("no object there") from None
+    except Exception as exc:
+        raise OSError(_one_line(exc)) from None
+    if isinstance(size, int) and size > max_bytes:
+        raise LimitExceeded(f"it is {size / 2**20:.0f} MB, over {max_bytes / 2**20:.0f} MB")
+    copied = 0
+    try:
+        with fs.open(remote, "rb") as source:
+            while chunk := source.read(1 << 20):
+                copied += len(chunk)
+                if copied > max_bytes:
+                    raise LimitExceeded(f"it is over {max_bytes / 2**20:.0f} MB")
+                out.write(chunk)
+    except LimitExceeded:
+        raise
+    except Exception as exc:
+        raise OSError(_one_line(exc)) from None
+
+
 def _check_sidecar(path: Path) -> None:
     try:
         loaded = json.loads(path.read_text(encoding="utf-8"))
@@ -248,9 +275,10 @@ def _check_sidecar(path: Path) -> None:
         raise DownloadError("its record is not a JSON object")
 
 
-def local_paths(listed: object) -> list[Path]:
+def local_paths(listed: object, *, fetch: bool = True) -> list[Path]:
     """A journal row's ``paths`` (JSON text or a list) as local files, shared ones
-    fetched; entries that are not text are dropped (the row is untrusted)."""
+    fetched (or only named: ``fetched`` later); entries that are not text are dropped
+    (the row is untrusted)."""
     if isinstance(listed, str):
         try:
             listed = json.loads(listed or "[]")
@@ -261,8 +289,16 @@ def local_paths(listed: object) -> list[Path]:
     found = []
     for item in listed:
         if isinstance(item, str) and item:
-            found.append(local_path(item))
+            found.append(local_path(item, fetch=fetch))
     return found
+
+
+def fetched(path: Path) -> Path:
+    """``path``, fetched first if it is the mirror of a shared result not here yet."""
+    if path.is_file():
+        return path
+    called = location_of(path)
+    return local_path(called) if is_shared(called) else path
 
 
 def _fetch_sidecar(url: str, mirror: Path) -> None:
@@ -278,11 +314,6 @@ def _fetch_sidecar(url: str, mirror: Path) -> None:
         _fetch(sidecar_url, sidecar, max_pixels=0, max_bytes=16 << 20)
     except (OSError, ValidationError, DownloadError, LimitExceeded) as exc:
         log.warning("the record beside %s was not fetched: %s", url, _one_line(exc))
-
-
-def locations(paths: Iterable[Path]) -> list[str]:
-    """The journal's names of ``paths`` (``location_of`` each)."""
-    return [location_of(path) for path in paths]
 
 
 def _one_line(exc: BaseException) -> str:

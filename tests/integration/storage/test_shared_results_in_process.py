@@ -43,3 +43,42 @@ def test_a_job_saved_to_shared_storage_and_rated_there(
 def test_shared_storage_without_its_back_end_is_one_line_before_anything_is_sent() -> None:
     with pytest.raises(Exception, match=r"gs:// results need .*kirin-jupyter\[shared\]"):
         Client(output_dir="gs://team-renders/q4")
+
+
+def test_a_local_folder_inside_the_mirror_cannot_pass_for_shared_storage(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A project file may not name shared storage; nor may it name the mirror of a bucket
+    as a local folder, which would make this kernel upload (or mark) to that bucket."""
+    monkeypatch.setenv(shared.ENV_CACHE, str(tmp_path / "cache"))
+    inside = tmp_path / "cache" / "memory" / "evilbucket" / "loot"
+    for output_dir in (str(inside), f"file://{inside}"):
+        with pytest.raises(Exception, match="inside the cache of shared results"):
+            Client(output_dir=output_dir)
+
+
+def test_a_teammates_result_is_rated_here_but_never_stored_back_by_this_kernel(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writes go only where this user chose to store: a row from the journal (any
+    teammate wrote it) names a URL this kernel reads, and rates in the journal, but
+    never uploads to; a resumed row naming other storage goes to this client's."""
+    from kirin_jupyter.batches.journal import result_from_row
+
+    monkeypatch.setenv(shared.ENV_CACHE, str(tmp_path / "maker"))
+    url = f"memory://b{uuid.uuid4().hex[:12]}/renders"
+    made = Client(output_dir=url).generate("a paper crane", model="kirin_v3_image").wait(30)
+    [stored] = made.stored
+    fs, remote = url_to_fs(stored)
+    before = fs.cat_file(remote)
+
+    monkeypatch.setenv(shared.ENV_CACHE, str(tmp_path / "teammate"))
+    mate = Client(output_dir=str(tmp_path / "mine"))
+    row = mate.journal.get(made.external_task_id)
+    seen = result_from_row(row, simulated=True, journal=mate.journal)
+    assert seen is not None and seen.stored == []
+    assert seen.paths[0].is_relative_to(tmp_path / "teammate")
+    seen.rate(5)
+    assert mate.journal.file_marks([stored])[stored]["rating"] == 5
+    assert b"xmp:Rating" in seen.paths[0].read_bytes()  # the teammate's own copy
+    assert fs.cat_file(remote) == before  # the stored object: untouched
+    assert mate._resumed_into(url) == (tmp_path / "mine", None)
+    assert mate._resumed_into(str(tmp_path / "there")) == (tmp_path / "there", None)

@@ -46,6 +46,7 @@ def _bucket() -> str:
     ("s3://bucket/../etc", "is not a plain name"),
     ("s3://bucket/a b", "is not a plain name"),
     ("s3://", "names no bucket"),
+    ("s3://bucket//x", "empty part"),
 ])
 def test_urls_that_are_refused_and_why(url: str, words: str) -> None:
     problem = shared.url_problem(url)
@@ -66,6 +67,21 @@ def test_the_setting_refuses_a_bad_url_in_one_line_and_takes_folders() -> None:
     assert settings.check("output_dir", "s3://bucket/prefix/")[1] is None
     assert settings.check("output_dir", "file:///tmp/out")[1] is None
     assert settings.check("output_dir", "renders")[1] is None
+
+
+@pytest.mark.parametrize("url", ["s3://AKIAXXXX:topsecret@bucket/x",
+                                 "ftp://me:topsecret@host/x?X-Amz-Signature=topsecret"])
+def test_a_refused_url_is_never_echoed_with_its_credentials(
+        url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("KIRIN_OUTPUT_DIR", url)
+    from kirin_jupyter.client import Client
+
+    with pytest.raises(Exception) as caught:
+        Client()
+    assert "output_dir" in str(caught.value) and "topsecret" not in str(caught.value)
+    with caplog.at_level(logging.WARNING, "kirin_jupyter"):
+        shared.local_path(url)
+    assert "topsecret" not in caplog.text
 
 
 def test_a_project_file_cannot_send_results_to_shared_storage(project: Path) -> None:
@@ -98,15 +114,15 @@ def test_a_result_is_uploaded_once_and_a_changed_copy_only_on_purpose(cache: Pat
     path = shared.working_folder(url) / "t1" / "01.png"
     path.parent.mkdir(parents=True)
     path.write_bytes(_png("red"))
-    assert shared.publish(path) == f"{url}/t1/01.png"
+    assert shared.publish(path, f"{url}/t1/01.png") == f"{url}/t1/01.png"
     fs, remote = url_to_fs(f"{url}/t1/01.png")
     assert fs.cat_file(remote) == _png("red")
     assert not [p for p in fs.find(remote.rsplit("/", 1)[0]) if ".partial-" in p]
 
     path.write_bytes(_png("blue"))  # a resumed job stamps its copy again
-    shared.publish(path)
+    shared.publish(path, f"{url}/t1/01.png")
     assert fs.cat_file(remote) == _png("red")  # the stored result is not uploaded twice
-    shared.replace(path)  # a rating written into the file: stored on purpose
+    shared.replace(path, f"{url}/t1/01.png")  # a rating written into the file: stored on purpose
     assert fs.cat_file(remote) == _png("blue")
 
 
@@ -116,7 +132,7 @@ def test_a_signed_results_sidecar_travels_with_it(cache: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_bytes(_png())
     path.with_name("01.kirin.json").write_text('{"model": "kirin_v3_image"}')
-    shared.publish(path)
+    shared.publish(path, f"{url}/t1/01.png")
     fs, remote = url_to_fs(f"{url}/t1/01.kirin.json")
     assert fs.cat_file(remote) == b'{"model": "kirin_v3_image"}'
 
