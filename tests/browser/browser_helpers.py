@@ -253,8 +253,10 @@ def screenshot_cells(page: Any, indexes: list[int], path: Path, *, fit: str | No
     bottom = max(box["y"] + box["height"] for box in boxes)
     right = max(box["x"] + box["width"] for box in boxes)
     if fit is not None:
-        views = [cells.nth(index).locator(fit).first.bounding_box(timeout=2000)
-                 for index in indexes]
+        # the first drawn one: a finished card's static copy, hidden beside its widget,
+        # has no box (and the widget redraws as the work ends)
+        views = [cells.nth(index).locator(f"{fit} >> visible=true").first
+                 .bounding_box(timeout=5000) for index in indexes]
         right = min(right, max(view["x"] + view["width"] for view in views) + margin)
     if max_width is not None:
         right = min(right, left + max_width)
