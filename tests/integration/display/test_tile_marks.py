@@ -96,6 +96,20 @@ def finished(shown: list[Output], card: str, place: str) -> None:
     assert WIDGET in final and final["text/plain"] == "" and "text/html" not in final
 
 
+def _finished_card(client: Client, outputs: list[Output], prompt: str, n: int
+                   ) -> tuple[Any, Any]:
+    """A job's live card, shown and waited for until it is the finished card."""
+    from kirin_jupyter.display.card import ProgressCard
+
+    job = client.generate(prompt, n=n)
+    card = ProgressCard(job)
+    card.show()
+    card_id, place = the_cell(outputs)
+    result = job.wait(30)
+    finished(outputs, card_id, place)
+    return card, result
+
+
 def test_a_job_cards_stars_and_flags_reach_the_journal_the_file_and_the_saved_copy(
         shell: InteractiveShell, outputs: list[Output], http_client: Client) -> None:
     from kirin_jupyter.display.card import ProgressCard
@@ -165,14 +179,7 @@ BAD = [
 def test_a_message_that_is_not_a_click_on_a_tile_changes_nothing(
         shell: InteractiveShell, outputs: list[Output], http_client: Client,
         tmp_path: Path) -> None:
-    from kirin_jupyter.display.card import ProgressCard
-
-    job = http_client.generate("two kites", n=2)
-    card = ProgressCard(job)
-    card.show()
-    card_id, place = the_cell(outputs)
-    result = job.wait(30)
-    finished(outputs, card_id, place)
+    card, result = _finished_card(http_client, outputs, "two kites", 2)
     widget = card.widget
     click(widget, {"event": "rate", "tile": 0, "rating": 3})
     before = ([(m.rating, m.flag) for m in result.marks], [p.read_bytes() for p in
@@ -196,14 +203,7 @@ def test_a_message_that_is_not_a_click_on_a_tile_changes_nothing(
 
 def test_a_tile_whose_file_is_gone_says_so_on_the_card(
         shell: InteractiveShell, outputs: list[Output], http_client: Client) -> None:
-    from kirin_jupyter.display.card import ProgressCard
-
-    job = http_client.generate("a heron", n=1)
-    card = ProgressCard(job)
-    card.show()
-    card_id, place = the_cell(outputs)
-    result = job.wait(30)
-    finished(outputs, card_id, place)
+    card, result = _finished_card(http_client, outputs, "a heron", 1)
     result.paths[0].rename(result.paths[0].with_suffix(".moved"))
     click(card.widget, {"event": "rate", "tile": 0, "rating": 2})
     assert card.widget.note.startswith("not marked: no saved file at ")
