@@ -234,6 +234,9 @@ class Client:
         self.registry = registry if registry is not None else JobRegistry()
         self.batches: list[Batch] = []  # started (or resumed) by this client
         self.resumed_batches: list[Batch] = []  # what the last resume() took up again
+        # external ids of jobs whose results the last resume() stored in shared storage,
+        # an earlier upload having failed
+        self.stored_late: list[str] = []
         self._lock = threading.RLock()
         self.budget = Budget(self._limits, self.registry, self.prices, self._lock)
         self.apply(base, api_key)
@@ -777,7 +780,8 @@ class Client:
         """Follow every job of this service that no running process follows any more.
 
         Unfinished tasks are polled again, completed ones are downloaded (again, if a file
-        is missing), and a job the service does not list is reported as such. Nothing is
+        is missing), and a job the service does not list is reported as such. Results an
+        upload failed to put in shared storage are stored now (``stored_late``). Nothing is
         created: resuming never costs money. Jobs are claimed in the journal atomically, so
         two kernels resuming at once never follow the same job; jobs another live kernel
         holds are left to it (``held_elsewhere`` says which) unless ``steal``. Tasks of the
@@ -786,6 +790,11 @@ class Client:
         """
         from .batches.setup import resume_batches
         from .engine.loop import get_engine
+        from .storage.shared_results import store_pending
+
+        # Results an upload failed to store: stored now, and named by their URLs.
+        self.stored_late = [] if self.output_url is None else \
+            store_pending(self.journal, self.output_dir, self.output_url)
 
         # Batches first: their items in flight become live jobs here, skipped below.
         self.resumed_batches = resume_batches(self.batch_services())

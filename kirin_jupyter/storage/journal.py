@@ -26,7 +26,6 @@ from typing import Any
 
 from ..errors import ValidationError
 from . import journal_disk
-from .shared_results import is_shared
 
 FINAL_STATES = ("completed", "failed", "not_created")
 SEARCH_MAX_CHARS = 200
@@ -533,7 +532,7 @@ class Journal:
         found = json.loads(rows[0]["record"])
         return found if isinstance(found, dict) else None
 
-    def moved_file(self, old: Path, new: Path) -> None:
+    def moved_file(self, old: Path, new: Path | str) -> None:
         """A saved file moved (``cull``): its row and its job's paths follow it."""
         with self._connect() as conn:
             conn.execute("UPDATE result_files SET path = ?, updated_at = ? WHERE path = ?",
@@ -550,7 +549,13 @@ class Journal:
                     conn.execute("UPDATE jobs SET paths = ? WHERE external_id = ?",
                                  (json.dumps(updated), external_id))
 
-    def forgot_file(self, path: Path) -> None:
+    def unshared(self, output_url: str) -> list[dict[str, Any]]:
+        """Completed jobs meant for shared storage ``output_url`` whose files are still
+        named by local paths: an upload that failed (``shared_results.store_pending``)."""
+        return self._rows("SELECT * FROM jobs WHERE status = 'completed' AND output_dir = ?"
+                          " AND paths NOT LIKE '%://%' ORDER BY created_at", (output_url,))
+
+    def forgot_file(self, path: Path | str) -> None:
         """A saved file deleted (``cull --delete``): its row goes; the job keeps its list."""
         with self._connect() as conn:
             conn.execute("DELETE FROM result_files WHERE path = ?", (str(path),))
@@ -766,7 +771,7 @@ def _files_missing(row: dict[str, Any]) -> bool:
         paths = json.loads(row["paths"] or "[]")
     except ValueError:
         return False
-    return not all(isinstance(p, str) and (is_shared(p) or os.path.isfile(p)) for p in paths)
+    return not all(isinstance(p, str) and ("://" in p or os.path.isfile(p)) for p in paths)
 
 
 def login_name() -> str:

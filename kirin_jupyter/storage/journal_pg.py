@@ -589,7 +589,7 @@ class PgJournal(Journal):
                           " rating, flag FROM result_files WHERE path = ANY(?)", (wanted,))
         return {str(row["path"]): row for row in rows}
 
-    def moved_file(self, old: Path, new: Path) -> None:
+    def moved_file(self, old: Path, new: Path | str) -> None:
         """As the SQLite journal's; the job's row is locked while its paths change, so a
         concurrent write to it waits instead of being overwritten."""
         with self._connect() as conn:
@@ -614,7 +614,7 @@ class PgJournal(Journal):
                     conn.execute("UPDATE jobs SET paths = %s WHERE external_id = %s",
                                  (json.dumps(updated), row["external_id"]))
 
-    def forgot_file(self, path: Path) -> None:
+    def forgot_file(self, path: Path | str) -> None:
         self._run("DELETE FROM result_files WHERE path = ?", (str(path),))
 
     # -- reading ---------------------------------------------------------------------

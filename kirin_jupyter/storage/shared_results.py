@@ -27,11 +27,14 @@ import tempfile
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..base.text import shown_value
 from ..errors import DownloadError, LimitExceeded, ValidationError
+
+if TYPE_CHECKING:
+    from .journal import Journal
 
 log = logging.getLogger("kirin_jupyter")
 
@@ -299,6 +302,47 @@ def fetched(path: Path) -> Path:
         return path
     called = location_of(path)
     return local_path(called) if is_shared(called) else path
+
+
+def store_pending(journal: Journal, output_dir: Path, output_url: str) -> list[str]:
+    """Store what a failed upload left on local disk: each completed job meant for
+    ``output_url`` whose files the journal still names by their paths in its mirror
+    ``output_dir``. The journal then names the URLs (ratings follow). The external ids of
+    the jobs now stored; a file that fails again stays local, in one logged line."""
+    root = output_dir.resolve()
+    done = []
+    for row in journal.unshared(output_url):
+        stored = 0
+        listed = local_paths(row.get("paths"), fetch=False)
+        for path in listed:
+            try:
+                inside = path.resolve().relative_to(root).as_posix()
+            except ValueError:
+                continue  # not this mirror's: a row is untrusted
+            if not path.is_file():
+                continue
+            try:
+                url = publish(path, f"{output_url.rstrip('/')}/{inside}")
+            except (OSError, ValidationError) as exc:
+                log.warning("job %s: still kept on this machine only: %s",
+                            row["external_id"], exc)
+                continue
+            _renamed(journal, path.resolve(), url)
+            stored += 1
+        if listed and stored == len(listed):
+            done.append(str(row["external_id"]))
+    return done
+
+
+def _renamed(journal: Journal, path: Path, url: str) -> None:
+    """The journal names a file by its URL now; a mark given meanwhile under the URL
+    (``marks.mark`` keys a mirror's file by it) is kept."""
+    given = journal.file_marks([url]).get(url)
+    if given is not None:
+        journal.forgot_file(url)
+    journal.moved_file(path, url)
+    if given is not None and (given.get("rating") is not None or given.get("flag")):
+        journal.set_mark(url, rating=given.get("rating"), flag=given.get("flag"))
 
 
 def _fetch_sidecar(url: str, mirror: Path) -> None:

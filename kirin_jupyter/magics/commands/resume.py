@@ -42,12 +42,16 @@ def resume(ctx: Context, *, steal: bool) -> None:
                    "that made them, and that process has ended. Run the cell again to "
                    "make new images (the simulator costs nothing).",
                    ctx.text_width(), indent="  "))
+    if client.stored_late:
+        print(f"kirin: {len(client.stored_late)} job(s)' results stored at "
+              f"{client.output_location} (their upload had failed)")
     for batch in client.resumed_batches:
         print(f"kirin: batch {batch.name} goes on: {batch.reused} item(s) found done, "
               f"{batch.followed} followed, {batch.counts()['queued']} left to make")
         follow_batch(ctx.shell, batch, wait=False, timeout=None)
     if not jobs:
-        if not client.held_elsewhere and not lost and not client.resumed_batches:
+        if not (client.held_elsewhere or lost or client.resumed_batches
+                or client.stored_late):
             print("kirin: nothing to resume: every journaled job is finished")
         return
     print(f"kirin: following {len(jobs)} job(s) left unfinished by an earlier session")

@@ -82,3 +82,43 @@ def test_a_teammates_result_is_rated_here_but_never_stored_back_by_this_kernel(
     assert fs.cat_file(remote) == before  # the stored object: untouched
     assert mate._resumed_into(url) == (tmp_path / "mine", None)
     assert mate._resumed_into(str(tmp_path / "there")) == (tmp_path / "there", None)
+
+
+def test_an_upload_that_failed_is_finished_by_the_next_resume(
+        each_journal: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The store was unreachable when the job ended: its files stay on disk, named by
+    their paths, with one logged line; ``resume`` stores them and the journal (ratings
+    too) then names their URLs. A second resume has nothing left to store."""
+    import logging
+
+    from kirin_jupyter.engine import runner
+
+    monkeypatch.setenv(shared.ENV_CACHE, str(tmp_path / "cache"))
+    url = f"memory://b{uuid.uuid4().hex[:12]}/renders"
+    client = Client(output_dir=url)
+    assert client.journal.dialect == each_journal
+
+    def unreachable(path: Path, to: str) -> str:
+        raise OSError(f"could not store {to}: the store did not answer")
+
+    monkeypatch.setattr(runner, "publish", unreachable)
+    with caplog.at_level(logging.WARNING, "kirin_jupyter"):
+        result = client.generate("a glass fish", model="kirin_v3_image", n=2).wait(30)
+    assert "results kept on this machine only" in caplog.text
+    row = client.journal.get(result.external_task_id)
+    assert json.loads(row["paths"]) == [str(p.resolve()) for p in result.paths]
+    assert result.stored == []
+    result.rate(3, image=1)  # rated while the file is only here
+    monkeypatch.setattr(runner, "publish", shared.publish)
+
+    client.resume()
+    assert client.stored_late == [result.external_task_id]
+    urls = json.loads(client.journal.get(result.external_task_id)["paths"])
+    assert urls == [f"{url}/{result.task_id}/0{i}.png" for i in (1, 2)]
+    fs, _ = url_to_fs(url)
+    assert [fs.cat_file(url_to_fs(u)[1]) for u in urls] == [
+        p.read_bytes() for p in result.paths]
+    assert client.journal.file_marks([urls[1]])[urls[1]]["rating"] == 3
+    client.resume()
+    assert client.stored_late == []
