@@ -102,8 +102,8 @@ def mirror_of(url: str) -> Path:
 
 
 def working_folder(output_dir: str) -> Path:
-    """The local folder results are saved in for an ``output_dir`` setting or a journal
-    row's: the mirror of a shared URL, the path of a ``file://`` URL, else the path."""
+    """The local folder results are saved in for an ``output_dir`` setting: the mirror
+    of a shared URL, the path of a ``file://`` URL, else the path."""
     if output_dir.lower().startswith("file://"):
         from urllib.request import url2pathname
 
