@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -99,8 +100,9 @@ def test_jobs_that_may_be_billed_count_against_the_budget(
     assert sim_server.service.stats()["requests"]["create"] == 2
     sim_server.service.add_fault(Fault("create", "fail_task", code="002016095"))
     sim_server.service.task_seconds = 0.2
-    client.timeout = 30
-    client.max_cost = Decimal("0.20")
+    client.timeout = 30  # later jobs, and each of their requests, may take what they need
+    client.api.limits = replace(client.api.limits, request_seconds=30.0)  # (a download under
+    client.max_cost = Decimal("0.20")  # load took more than the 0.3 s the client began with)
     with pytest.raises(kirin_jupyter.TaskFailed):  # the service failed it: not billed
         client.generate("a failing fox").wait(30)
     client.generate("a cheap fox").wait(30)  # 0.08 + 0.04 <= 0.20: the failure is free
