@@ -37,6 +37,8 @@ def help_doc(width: int = grammar.HELP_WIDTH) -> str:
         ("%kirin element list", "the subjects made for this service"),
         ("%kirin export PATH [--since YYYY-MM-DD] [--model M] [--user NAME]",
          "the journal's results as .zip (files + manifest), .html or .csv"),
+        ("%kirin tidy NOTEBOOK.ipynb [--drop-widgets]",
+         "repair a notebook saved elsewhere (Colab) so GitHub and nbviewer render it"),
     ]
     lines = [wrap("Generate images with the Kirin API.", width), ""]
     for command, what in usage:

@@ -15,6 +15,7 @@ USAGE = {
     "pick": "%kirin pick $job[i]|PATH|TASK_ID [--undo]",
     "reject": "%kirin reject $job[i]|PATH|TASK_ID [--undo]",
     "cull": "%kirin cull [--delete]",
+    "tidy": "%kirin tidy NOTEBOOK.ipynb [--drop-widgets]",
     "spend": "%kirin spend [--day | --month | --all]",
     "journal": "%kirin journal migrate postgresql://...",
     "show": "%kirin show TASK_ID | PATH", "login": "%kirin login", "ui": "%kirin ui",
