@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -448,11 +447,11 @@ class Client:
                output_url: str | None = None) -> None:
         from .engine.loop import get_engine
 
-        context = dataclasses.replace(self.run_context(output_dir), output_url=output_url)
+        context = self.run_context(output_dir, output_url)
         self.adopt(job)
         get_engine().submit(run_job(job, context, resume=resume))
 
-    def run_context(self, output_dir: Path | None = None, *,
+    def run_context(self, output_dir: Path | None = None, output_url: str | None = None, *,
                     gate: AdaptiveLimit | None = None) -> RunContext:
         """What this client's jobs share: connection, journal, status-request rate (and a
         batch's concurrency gate)."""
@@ -463,7 +462,7 @@ class Client:
                           protocols=parse_protocols(self.settings.protocol),
                           provenance=self.settings.provenance,
                           reserve=self._team_reserve(),
-                          output_url=self.output_url if output_dir is None else None)
+                          output_url=self.output_url if output_dir is None else output_url)
 
     def _team_reserve(self) -> Callable[[Job], Coroutine[Any, Any, None]] | None:
         """The team budget's reservation step, when the journal is shared and has one."""
@@ -822,11 +821,9 @@ class Client:
         """Where a resumed job's files go: the folder its row names, or this client's
         shared storage when the row names that; a row (untrusted: any teammate wrote it)
         naming other shared storage never chooses where this kernel uploads."""
-        from .storage.shared_results import is_shared
-
         if not recorded or recorded == self.output_url:
             return self.output_dir, self.output_url
-        if is_shared(recorded) or "://" in recorded:
+        if "://" in recorded:  # shared storage, and what no folder is
             log.info("a resumed job named %s; its files go to %s", shown_value(recorded),
                      self.output_location)
             return self.output_dir, self.output_url

@@ -147,10 +147,9 @@ def _take(table: Mapping[str, Any], source: str, folder: Path, kinds: Mapping[st
         if name == "output_dir" and "://" in value:
             if not trusted and not value.lower().startswith("file://"):
                 loaded.problems.append(
-                    f"kirin: {source}: output_dir = {shown_value(raw)} ignored: a project file "
-                    "may not "
-                    f"send your results to shared storage; set it in {HOME_CONFIG}, "
-                    "KIRIN_OUTPUT_DIR or %config Kirin.output_dir")
+                    f"kirin: {source}: output_dir = {shown_value(raw)} ignored: a project "
+                    "file may not send your results to shared storage; set it in "
+                    f"{HOME_CONFIG}, KIRIN_OUTPUT_DIR or %config Kirin.output_dir")
                 continue
         elif name == "output_dir" and value:
             target = Path(value).expanduser()  # relative: to the file's own folder

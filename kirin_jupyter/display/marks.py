@@ -17,6 +17,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..storage.marks import STARS, stars_text
 from . import css, theme
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kirin_jupyter")
 
-STARS = 5
 # A flag is told by a dot of its colour beside the word, never by a coloured word.
 _FLAG_COLOURS = {"picked": theme.SUCCESS, "rejected": theme.ERROR}
 # One tile's marks row, left empty for the live card's buttons: its place in the drawing
@@ -54,8 +54,8 @@ def marks_html(rating: int | None, flag: str | None) -> str:
     0 is no stars, as Lightroom reads ``xmp:Rating`` 0)."""
     parts = []
     if rating:
-        shown = "★" * rating + "☆" * (STARS - rating)
-        parts.append(f'<span aria-label="{rating} of {STARS} stars">{shown}</span>')
+        parts.append(f'<span aria-label="{rating} of {STARS} stars">{stars_text(rating)}'
+                     "</span>")
     if flag is not None:
         colour = _FLAG_COLOURS.get(flag, theme.NEUTRAL)
         parts.append(f"<span>{css.dot(colour)}<b>{escape(flag)}</b></span>")

@@ -15,7 +15,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .marks import STARS, State, mark_html, marks_of, slot
+from ..storage.marks import STARS
+from .marks import State, mark_html, marks_of, slot
 
 if TYPE_CHECKING:
     from ..engine.job import Result

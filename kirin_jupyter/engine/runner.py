@@ -276,8 +276,8 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
     paths, snapshot = await _download_all(ctx, task_id, snapshot, job)
     finished_at = time.time()
     stamped = await _stamp(ctx, job, stamp, snapshot, paths)
-    kept = await _share(ctx, job, paths)  # after the record is in the files
-    local = [str(path.resolve()) for path in paths]
+    stored = await _share(ctx, job, paths)  # after the record is in the files
+    kept = stored or [str(path.resolve()) for path in paths]  # what the journal names
     result = Result(
         task_id=task_id,
         external_task_id=request.external_task_id,
@@ -293,7 +293,7 @@ async def _drive(job: Job, ctx: RunContext, *, resume: bool) -> Result:
         options=dict(request.options),
         provenance=job.provenance or ctx.provenance,
         signed=sorted({item.signed for item in stamped if item.signed}),
-        stored=kept if ctx.output_url is not None and kept != local else [],
+        stored=stored,
         journal=ctx.journal,
     )
     await _journal(  # absolute: resume from another folder must find them
@@ -344,21 +344,20 @@ async def _stamp(ctx: RunContext, job: Job, stamp: JobStamp | None, snapshot: Ta
 
 
 async def _share(ctx: RunContext, job: Job, paths: list[Path]) -> list[str]:
-    """Where the journal says the files are: their absolute paths, or, when
-    ``output_dir`` is shared storage, the URLs they were put at (off the loop). A failed
-    upload keeps the local file and its path, and says so in one logged line."""
+    """The URLs the files were stored at when ``output_dir`` is shared storage (off the
+    loop); none otherwise, or when the upload failed: the files stay local, said in one
+    logged line, and the next resume stores them."""
     if ctx.output_url is None:
-        return [str(path.resolve()) for path in paths]
+        return []
     base, root = ctx.output_url.rstrip("/"), ctx.output_dir.resolve()
     try:
-        stored = await asyncio.to_thread(lambda: [
+        return await asyncio.to_thread(lambda: [
             publish(path, f"{base}/{path.resolve().relative_to(root).as_posix()}")
             for path in paths])
-        return stored
     except (OSError, ValidationError) as exc:
         log.warning("job %s: results kept on this machine only: %s",
                     job.external_task_id, exc)
-        return [str(path.resolve()) for path in paths]
+        return []
 
 
 async def _create_by(deadline: float, job: Job, ctx: RunContext, **kw: Any) -> TaskSnapshot:

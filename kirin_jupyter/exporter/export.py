@@ -129,10 +129,11 @@ def _winners(items: list[Item], journal: Journal, picked: bool,
         from ..storage.marks import checked_rating
 
         min_rating = checked_rating(min_rating)
-    marks = journal.file_marks([location_of(item.source) for item in items])
+    called = [location_of(item.source) for item in items]
+    marks = journal.file_marks(called)
     kept = []
-    for item in items:
-        row = marks.get(location_of(item.source), {})
+    for item, name in zip(items, called, strict=True):
+        row = marks.get(name, {})
         if picked and row.get("flag") != "picked":
             continue
         if min_rating is not None and (row.get("rating") or 0) < min_rating:
@@ -233,10 +234,10 @@ def _at_level(source: Path, level: str, journal: Journal | None) -> bytes:
         record = read_record(data)
     except ValidationError:
         record = None
+    called = location_of(source)
     if record is None and journal is not None:
-        record = journal.file_record(location_of(source))
-    marks = journal.file_marks([location_of(source)]) if journal is not None else {}
-    row = marks.get(location_of(source), {})
+        record = journal.file_record(called)
+    row = journal.file_marks([called]).get(called, {}) if journal is not None else {}
     rating = -1 if row.get("flag") == "rejected" else row.get("rating")
     minimal = at_level(record, "minimal") if record is not None else None
     return at_level_bytes(data, level, minimal, rating)

@@ -40,7 +40,12 @@ class Mark:
     @property
     def stars(self) -> str:
         """The rating as five stars, filled and hollow ("★★★★☆"); "" when unrated."""
-        return "" if self.rating is None else "★" * self.rating + "☆" * (STARS - self.rating)
+        return "" if self.rating is None else stars_text(self.rating)
+
+
+def stars_text(rating: int) -> str:
+    """A rating 0-5 as five stars, filled and hollow: "★★★★☆"."""
+    return "★" * rating + "☆" * (STARS - rating)
 
 
 def checked_rating(value: Any) -> int:
@@ -81,12 +86,10 @@ def mark(journal: Journal, path: Path | str, *, rating: int | None = None,
 
 def marks_of(journal: Journal, paths: list[Path]) -> list[Mark]:
     """The marks of ``paths`` as the journal holds them (unmarked files too)."""
-    found = journal.file_marks([location_of(p) for p in paths])
-    out = []
-    for path in paths:
-        row = found.get(location_of(path), {})
-        out.append(Mark(path, row.get("rating"), row.get("flag"), False))
-    return out
+    called = [location_of(p) for p in paths]
+    found = journal.file_marks(called)
+    return [Mark(path, found.get(name, {}).get("rating"), found.get(name, {}).get("flag"),
+                 False) for path, name in zip(paths, called, strict=True)]
 
 
 def cull(journal: Journal, *, delete: bool = False) -> list[tuple[Path, Path | None]]:

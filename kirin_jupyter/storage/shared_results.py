@@ -19,13 +19,13 @@ from the URL, which is shown on cards and kept in the journal.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
 import re
 import tempfile
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -81,12 +81,17 @@ def _segments(url: str) -> list[str]:
     return [s for s in [parts.netloc, *parts.path.split("/")] if s]
 
 
-def cache_root(environ: Mapping[str, str] | None = None) -> Path:
+def cache_root() -> Path:
     """Where shared results are mirrored: ``KIRIN_SHARED_CACHE``, else the user's cache
-    folder (platformdirs)."""
-    env = os.environ if environ is None else environ
-    if env.get(ENV_CACHE):
-        return Path(env[ENV_CACHE]).expanduser().resolve()
+    folder (platformdirs). Asked for every file a card or an export names: worked out
+    once per value of the variable."""
+    return _cache_root(os.environ.get(ENV_CACHE, ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _cache_root(chosen: str) -> Path:
+    if chosen:
+        return Path(chosen).expanduser().resolve()
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("kirin-jupyter")).resolve() / "shared"
